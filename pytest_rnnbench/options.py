@@ -1,0 +1,312 @@
+"""Command-line options, ini keys and environment variables, resolved once into `Settings`.
+
+Precedence: command line > environment > ini > matrix preset > built-in default. Every value goes
+through the same parser whatever its source, and a bad one raises `pytest.UsageError` naming the
+option, where the value came from, the value, and what is accepted, before any test is collected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import pytest
+
+from .matrix import BACKENDS, DATASETS, PRESETS
+
+# Per-case wall-clock limit: a full WikiText-2 epoch on a small CPU takes well over half an hour.
+DEFAULT_TIMEOUT_S = 4 * 3600.0
+GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin needs to know about this run, resolved once in pytest_configure."""
+
+    enabled: bool = False
+    gpu_counts: tuple[int, ...] = (0,)
+    backends: tuple[str, ...] = BACKENDS
+    batch_sizes: tuple[int, ...] = (128,)
+    unrolls: tuple[bool, ...] = (True,)
+    datasets: tuple[str, ...] = ("synthetic", "nietzsche")
+    matrix: str = "default"
+    samples: Optional[int] = None
+    repeats: int = 1
+    data_dir: Optional[Path] = None
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+    pythons: Mapping[str, str] = field(default_factory=dict)
+    json_path: Optional[Path] = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    available_gpus: int = 0
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pytest-rnnbench"
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsers: text -> value, or ValueError whose message says what is accepted.
+
+
+def _split(text: str) -> list[str]:
+    items = [item.strip() for item in text.replace(" ", ",").split(",")]
+    items = [item for item in items if item]
+    if not items:
+        raise ValueError("expected a comma-separated list, got nothing")
+    return items
+
+
+def _choices(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        items = [item.lower() for item in _split(text)]
+        unknown = [item for item in items if item not in allowed]
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}; accepted: {', '.join(allowed)}")
+        return tuple(dict.fromkeys(items))
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a positive whole number") from None
+    if value <= 0:
+        raise ValueError("expected a positive whole number")
+    return value
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(_positive_int(item) for item in _split(text)))
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a positive number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("expected a positive number of seconds")
+    return value
+
+
+def _unroll(text: str) -> tuple[bool, ...]:
+    value = text.strip().lower()
+    table = {"true": (True,), "false": (False,), "both": (True, False)}
+    if value not in table:
+        raise ValueError("accepted: true, false, both")
+    return table[value]
+
+
+def _matrix(text: str) -> str:
+    value = text.strip().lower()
+    if value not in PRESETS:
+        raise ValueError(f"accepted: {', '.join(PRESETS)}")
+    return value
+
+
+def parse_gpus(text: str, available: int) -> tuple[int, ...]:
+    """`0`, `4`, `0,1,4` or `all` (0 plus the seed's 1/2/4/8 rows that fit, and the machine's count)."""
+    if text.strip().lower() == "all":
+        counts = [0] + [n for n in GPU_COUNTS_FOR_ALL if n <= available]
+        if available:
+            counts.append(available)
+        return tuple(sorted(set(counts)))
+    counts = []
+    for item in _split(text):
+        try:
+            count = int(item)
+        except ValueError:
+            raise ValueError("expected GPU counts such as 0, 4, 0,1,4, or all") from None
+        if count < 0:
+            raise ValueError("GPU counts cannot be negative; expected 0, 4, 0,1,4, or all")
+        counts.append(count)
+    return tuple(dict.fromkeys(counts))
+
+
+def _pythons(raw: Any, base: Path) -> dict[str, str]:
+    """BACKEND=PATH entries; a PATH with a slash is taken relative to `base`, a bare name from PATH."""
+    pythons: dict[str, str] = {}
+    for entry in _as_list(raw):
+        backend, sep, path = entry.partition("=")
+        backend = backend.strip().lower()
+        if not sep or not path.strip():
+            raise ValueError(f"{entry!r}: expected BACKEND=PATH, for example mxnet=.venv-mxnet/bin/python")
+        if backend not in BACKENDS:
+            raise ValueError(f"{entry!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+        path = os.path.expanduser(path.strip())
+        # abspath, not resolve(): a venv interpreter is a symlink, and resolving it leaves the venv.
+        pythons[backend] = os.path.abspath(os.path.join(base, path)) if os.sep in path else path
+    return pythons
+
+
+# ---------------------------------------------------------------------------------------------
+# The option table: one place defines each option's flags, ini key, environment variable and help.
+
+
+@dataclass(frozen=True)
+class _Option:
+    dest: str
+    flags: tuple[str, ...]
+    help: str
+    env: Optional[str] = None
+    metavar: Optional[str] = None
+    action: str = "store"
+
+    @property
+    def ini(self) -> str:
+        return self.dest
+
+    @property
+    def flag(self) -> str:
+        return self.flags[-1] if self.flags[-1].startswith("--rnnbench") else self.flags[0]
+
+
+OPTIONS = (
+    _Option("rnnbench", ("--rnnbench",), "run the LSTM benchmark cases (skipped otherwise).",
+            env="RNNBENCH", action="store_true"),
+    _Option("rnnbench_gpus", ("--gpus", "--rnnbench-gpus"),
+            "GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1 with one.",
+            env="RNNBENCH_GPUS", metavar="COUNTS"),
+    _Option("rnnbench_backends", ("--rnnbench-backends",),
+            f"backends to benchmark, comma-separated: {', '.join(BACKENDS)}. Default: all.",
+            env="RNNBENCH_BACKENDS", metavar="NAMES"),
+    _Option("rnnbench_batch_sizes", ("--rnnbench-batch-sizes",),
+            "global batch sizes, comma-separated. Default: 128 (seed matrix: 32,128).",
+            env="RNNBENCH_BATCH_SIZES", metavar="SIZES"),
+    _Option("rnnbench_unroll", ("--rnnbench-unroll",),
+            "LSTM unroll: true, false or both. Default: true (seed matrix: both).",
+            env="RNNBENCH_UNROLL", metavar="true|false|both"),
+    _Option("rnnbench_datasets", ("--rnnbench-datasets",),
+            f"datasets, comma-separated: {', '.join(DATASETS)}. Default: synthetic,nietzsche "
+            "(seed matrix: all three).", env="RNNBENCH_DATASETS", metavar="NAMES"),
+    _Option("rnnbench_matrix", ("--rnnbench-matrix",),
+            "matrix preset: default, or seed (the published Keras-MXNet RNN benchmark).",
+            env="RNNBENCH_MATRIX", metavar="NAME"),
+    _Option("rnnbench_samples", ("--rnnbench-samples",),
+            "cap the samples per epoch for quick runs (recorded with the result).",
+            env="RNNBENCH_SAMPLES", metavar="N"),
+    _Option("rnnbench_repeats", ("--rnnbench-repeats",),
+            "timed epochs per case after the warm-up. Default: 1.",
+            env="RNNBENCH_REPEATS", metavar="N"),
+    _Option("rnnbench_data_dir", ("--rnnbench-data-dir",),
+            "directory holding dataset files (nietzsche.txt, wikitext-2-raw-v1.zip) for offline use.",
+            env="RNNBENCH_DATA_DIR", metavar="DIR"),
+    _Option("rnnbench_cache_dir", ("--rnnbench-cache-dir",),
+            "where downloads and prepared arrays are cached. Default: ~/.cache/pytest-rnnbench.",
+            env="RNNBENCH_CACHE_DIR", metavar="DIR"),
+    _Option("rnnbench_python", ("--rnnbench-python",),
+            "BACKEND=PATH: the interpreter that runs that backend's workers (repeatable). "
+            "Default: the interpreter running pytest.", metavar="BACKEND=PATH", action="append"),
+    _Option("rnnbench_json", ("--rnnbench-json",), "write every result to this JSON file.",
+            env="RNNBENCH_JSON", metavar="PATH"),
+    _Option("rnnbench_timeout", ("--rnnbench-timeout",),
+            f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
+            env="RNNBENCH_TIMEOUT", metavar="SECONDS"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rnnbench", "LSTM training benchmarks (pytest-rnnbench)")
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help, "action": option.action}
+        if option.metavar:
+            kwargs["metavar"] = option.metavar
+        if option.action == "store_true":
+            kwargs["default"] = None
+        group.addoption(*option.flags, **kwargs)
+        ini_type = "linelist" if option.action == "append" else ("bool" if option.action == "store_true" else "string")
+        parser.addini(option.ini, option.help, type=ini_type, default=[] if ini_type == "linelist" else None)
+
+
+class _Sources:
+    """Looks an option up on the command line, then the environment, then the ini file."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.ini_file = str(config.inipath) if config.inipath else "the ini file"
+
+    def raw(self, option: _Option) -> Optional[tuple[Any, str, Path]]:
+        """(value, where it came from, the directory relative paths start from) or None."""
+        value = self.config.getoption(option.dest)
+        if value not in (None, []):
+            return value, f"command-line option {option.flag}", self.config.invocation_params.dir
+        if option.env and os.environ.get(option.env, "").strip():
+            return os.environ[option.env], f"environment variable {option.env}", Path.cwd()
+        ini_value = self.config.getini(option.ini)
+        if ini_value not in (None, [], ""):
+            return ini_value, f"ini option {option.ini} in {self.ini_file}", self.config.rootpath
+        return None
+
+
+_BY_DEST = {option.dest: option for option in OPTIONS}
+
+
+def resolve(config: pytest.Config, available_gpus: int) -> Settings:
+    """Build the frozen Settings for this run or raise pytest.UsageError naming the bad value."""
+    sources = _Sources(config)
+    values: dict[str, Any] = {}
+
+    def get(dest: str, parse: Callable[..., Any], relative: bool = False) -> Any:
+        """Parse the option's value; `relative` parsers also get the directory paths start from."""
+        found = sources.raw(_BY_DEST[dest])
+        if found is None:
+            return None
+        raw, where, base = found
+        try:
+            return parse(raw, base) if relative else parse(raw)
+        except ValueError as exc:
+            shown = ",".join(raw) if isinstance(raw, list) else raw
+            raise pytest.UsageError(f"{where}: invalid value {shown!r}: {exc}") from None
+
+    enabled = get("rnnbench", _flag)
+    values["enabled"] = bool(enabled)
+    matrix = get("rnnbench_matrix", _matrix) or "default"
+    preset = PRESETS[matrix]
+    values["matrix"] = matrix
+    gpus = get("rnnbench_gpus", lambda text: parse_gpus(text, available_gpus))
+    values["gpu_counts"] = gpus if gpus is not None else ((1,) if available_gpus else (0,))
+    values["backends"] = get("rnnbench_backends", _choices(BACKENDS)) or BACKENDS
+    values["batch_sizes"] = get("rnnbench_batch_sizes", _positive_ints) or preset["batch_sizes"]
+    values["unrolls"] = get("rnnbench_unroll", _unroll) or preset["unrolls"]
+    values["datasets"] = get("rnnbench_datasets", _choices(DATASETS)) or preset["datasets"]
+    values["samples"] = get("rnnbench_samples", _positive_int)
+    values["repeats"] = get("rnnbench_repeats", _positive_int) or 1
+    values["data_dir"] = get("rnnbench_data_dir", _path, relative=True)
+    cache_dir = get("rnnbench_cache_dir", _path, relative=True)
+    if cache_dir is not None:
+        values["cache_dir"] = cache_dir
+    values["json_path"] = get("rnnbench_json", _path, relative=True)
+    values["pythons"] = get("rnnbench_python", _pythons, relative=True) or {}
+    timeout = get("rnnbench_timeout", _positive_float)
+    if timeout is not None:
+        values["timeout_s"] = timeout
+    values["available_gpus"] = available_gpus
+    return Settings(**values)
+
+
+def _as_list(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        return [item for item in raw.replace(";", "\n").splitlines() if item.strip()]
+    return list(raw)
+
+
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("accepted: 1, true, yes, on, 0, false, no, off")
+
+
+def _path(raw: str, base: Path) -> Path:
+    if not str(raw).strip():
+        raise ValueError("expected a path")
+    return Path(os.path.abspath(os.path.join(base, os.path.expanduser(str(raw).strip()))))

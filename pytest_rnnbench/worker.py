@@ -1,0 +1,466 @@
+"""Benchmark worker: trains one case and replies with one JSON result.
+
+This file is run as a script by the backend's own interpreter (`python worker.py --result-fd N`),
+which may be a different virtual environment from the one running pytest (Keras-MXNet is also a
+package named `keras`). So it imports nothing from pytest_rnnbench and only the standard library,
+numpy and Keras at module level; it must run under Keras 3 (tensorflow, jax, torch) and under the
+Keras 2.2.4 fork Keras-MXNet.
+
+Protocol (version 1): the request is one JSON document on stdin. Replies are JSON lines on the file
+descriptor given by --result-fd, never stdout (frameworks print there). Each line is an object with
+"v": 1 and a "type": "started", "phase", "progress", "result" or "error". Exactly one "result" or
+"error" ends a run.
+"""
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import traceback
+
+PROTOCOL_VERSION = 1
+PROGRESS_INTERVAL_S = 1.0
+clock = time.perf_counter
+
+
+class Channel:
+    """Writes protocol messages to the result pipe."""
+
+    def __init__(self, fd):
+        self._out = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
+
+    def send(self, type_, **payload):
+        payload.update({"v": PROTOCOL_VERSION, "type": type_})
+        self._out.write(json.dumps(payload, allow_nan=True) + "\n")
+        self._out.flush()
+
+
+# ------------------------------------------------------------------------------------------------
+# Importing Keras for the requested backend
+
+
+def _alias_collections_abc():
+    """Keras 2.2 imports ABCs from `collections`, which Python 3.10 removed; alias them back."""
+    import collections
+    import collections.abc
+
+    for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable"):
+        if not hasattr(collections, name):
+            setattr(collections, name, getattr(collections.abc, name))
+
+
+def import_keras(backend):
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "mxnet":
+        _alias_collections_abc()
+    import keras
+
+    actual = keras.backend.backend()
+    if actual != backend:
+        raise RuntimeError(
+            "asked for the %s backend but Keras %s in %s loaded %r"
+            % (backend, keras.__version__, sys.executable, actual)
+        )
+    return keras
+
+
+def keras_major(keras):
+    return int(keras.__version__.split(".")[0])
+
+
+def framework_versions(backend):
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__}
+    if backend == "jax":
+        import jax
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+    if backend == "torch":
+        import torch
+
+        return {"torch": torch.__version__, "cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None}
+    if backend == "mxnet":
+        import mxnet
+
+        return {"mxnet": mxnet.__version__}
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Data: the controller prepared and cached the expensive part; here we only expand to one-hot.
+
+
+def load_data(spec, np):
+    """Return float32 one-hot (x, y) as the seed fed them, capped to spec["samples"]."""
+    samples = spec["samples"]
+    if spec["kind"] == "synthetic":
+        # The seed draws random booleans for x and a random multi-hot y; a fixed seed makes every
+        # case and every backend train on the same data.
+        rng = np.random.RandomState(spec["seed"])
+        timesteps, features = spec["timesteps"], spec["features"]
+        x = rng.randint(0, 2, size=(samples, timesteps, features)).astype("float32")
+        y = rng.randint(0, 2, size=(samples, features)).astype("float32")
+        return x, y
+    if spec["kind"] == "text":
+        with np.load(spec["path"]) as arrays:
+            x_idx = arrays["x"][:samples]
+            y_idx = arrays["y"][:samples]
+        vocab = spec["vocab"]
+        n, timesteps = x_idx.shape
+        x = np.zeros((n, timesteps, vocab), dtype="float32")
+        x[np.arange(n)[:, None], np.arange(timesteps)[None, :], x_idx] = 1.0
+        y = np.zeros((n, vocab), dtype="float32")
+        y[np.arange(n), y_idx] = 1.0
+        return x, y
+    raise ValueError("unknown data kind %r" % (spec["kind"],))
+
+
+# ------------------------------------------------------------------------------------------------
+# Devices: synchronization, distribution, memory
+
+
+def make_sync(backend):
+    """A function that waits for all queued device work; the clock never reads before it returns."""
+    if backend == "jax":
+        import jax
+
+        def sync_jax(model=None):
+            if model is not None:
+                jax.block_until_ready([v.value for v in model.variables])
+            jax.effects_barrier()
+
+        return sync_jax
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return lambda model=None: torch.cuda.synchronize()
+        return lambda model=None: None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return lambda model=None: tf.test.experimental.sync_devices()
+    if backend == "mxnet":
+        import mxnet
+
+        return lambda model=None: mxnet.nd.waitall()
+    raise ValueError(backend)
+
+
+def gpu_devices_seen(backend):
+    """How many GPUs the framework sees in this process (CUDA_VISIBLE_DEVICES already applied)."""
+    try:
+        if backend == "jax":
+            import jax
+
+            return len([d for d in jax.devices() if d.platform == "gpu"])
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.device_count()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return len(tf.config.list_physical_devices("GPU"))
+        if backend == "mxnet":
+            import mxnet
+
+            return mxnet.context.num_gpus()
+    except Exception:  # a CPU-only build may raise instead of answering 0
+        return 0
+    return 0
+
+
+def prepare_devices(backend, gpus, keras):
+    """Set up what must exist before the model is built; return (strategy scope, compile kwargs)."""
+    import contextlib
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        for device in tf.config.list_physical_devices("GPU"):
+            if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
+                tf.config.experimental.set_memory_growth(device, True)
+        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+        if simulated > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * simulated)
+            names = ["/cpu:%d" % i for i in range(gpus)]
+            return tf.distribute.MirroredStrategy(names).scope(), {}
+        if gpus > 1:
+            names = ["/gpu:%d" % i for i in range(gpus)]
+            return tf.distribute.MirroredStrategy(names).scope(), {}
+        return contextlib.nullcontext(), {}
+    if backend == "jax":
+        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+        if gpus > 1 or simulated > 1:
+            kind = "cpu" if simulated > 1 else "gpu"
+            devices = keras.distribution.list_devices(kind)[:gpus]
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        return contextlib.nullcontext(), {}
+    if backend == "torch":
+        if gpus > 1:
+            raise Unsupported("Keras %s has no data-parallel fit for the torch backend"
+                              % keras.__version__)
+        return contextlib.nullcontext(), {}
+    if backend == "mxnet":
+        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+        if simulated > 1:
+            return contextlib.nullcontext(), {"context": ["cpu(%d)" % i for i in range(gpus)]}
+        if gpus >= 1:
+            return contextlib.nullcontext(), {"context": ["gpu(%d)" % i for i in range(gpus)]}
+        return contextlib.nullcontext(), {}
+    raise ValueError(backend)
+
+
+class Unsupported(Exception):
+    """This case cannot run with this backend; the controller turns it into a skip."""
+
+
+def framework_peak_gpu_bytes(backend):
+    """The framework's own peak device memory, summed over visible GPUs, or (None, reason)."""
+    if backend == "jax":
+        import jax
+
+        stats = [d.memory_stats() or {} for d in jax.devices() if d.platform == "gpu"]
+        return sum(s.get("peak_bytes_in_use", 0) for s in stats), "jax memory_stats peak_bytes_in_use"
+    if backend == "torch":
+        import torch
+
+        count = torch.cuda.device_count()
+        return sum(torch.cuda.max_memory_allocated(i) for i in range(count)), \
+            "torch.cuda.max_memory_allocated"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return sum(tf.config.experimental.get_memory_info(d.name)["peak"] for d in gpus), \
+            "tf.config.experimental.get_memory_info peak"
+    return None, "MXNet keeps no peak counter; use the NVML figure"
+
+
+def run_facts(backend, keras, model, unroll, on_gpu):
+    """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend says."""
+    facts = {"lstm_path": "unrolled loop" if unroll else "generic loop"}
+    if not unroll and on_gpu and backend in ("tensorflow", "jax", "torch"):
+        facts["lstm_path"] = "cuDNN"
+    if keras_major(keras) >= 3:
+        facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
+    if backend == "torch":
+        import torch
+
+        facts["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    elif backend == "jax":
+        import jax
+
+        facts["matmul_precision"] = str(jax.config.jax_default_matmul_precision or "default")
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        facts["tf32_matmul"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+    return facts
+
+
+def host_peak_rss_bytes():
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+
+
+def build_model(keras, timesteps, vocab, unroll):
+    """The seed's model: LSTM(128) + Dense(vocab, softmax), RMSprop(0.01), categorical cross-entropy."""
+    from keras.layers import LSTM, Dense
+    from keras.models import Sequential
+
+    model = Sequential()
+    if keras_major(keras) >= 3:
+        model.add(keras.Input(shape=(timesteps, vocab)))
+        model.add(LSTM(128, unroll=unroll))
+        optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
+    else:
+        model.add(LSTM(128, input_shape=(timesteps, vocab), unroll=unroll))
+        optimizer = keras.optimizers.RMSprop(lr=0.01)
+    model.add(Dense(vocab, activation="softmax"))
+    return model, optimizer
+
+
+def make_step_clock(keras, channel, slowdown):
+    """A callback that timestamps each step end; it adds no device sync of its own.
+
+    Keras 3 calls it from its async callback thread (`async_safe`), after the step's logs are
+    ready, so a timestamp marks the step's completion without stalling the dispatch loop. Keras 2
+    calls it inline. `slowdown` > 1 stretches every step by that factor (the gate's power test).
+    """
+
+    class StepClock(keras.callbacks.Callback):
+        # An injected slowdown must stall the training loop itself, so it runs inline.
+        async_safe = slowdown == 1.0
+
+        def __init__(self):
+            super(StepClock, self).__init__()
+            self.ends = []
+            self.start = None
+            self.epoch_label = ""
+            self.total_steps = 0
+            self._last_progress = 0.0
+
+        def begin(self, label, total_steps):
+            self.ends = []
+            self.epoch_label = label
+            self.total_steps = total_steps
+            self.start = clock()
+
+        def on_batch_end(self, batch, logs=None):
+            now = clock()
+            if slowdown != 1.0:
+                previous = self.ends[-1] if self.ends else self.start
+                time.sleep((now - previous) * (slowdown - 1.0))
+                now = clock()
+            self.ends.append(now)
+            if now - self._last_progress >= PROGRESS_INTERVAL_S:
+                self._last_progress = now
+                channel.send("progress", phase=self.epoch_label, step=len(self.ends),
+                             steps=self.total_steps, elapsed_s=now - self.start)
+
+    if keras_major(keras) >= 3:
+        # Keras 3 calls on_train_batch_end, whose default forwards to on_batch_end.
+        StepClock.on_train_batch_end = StepClock.on_batch_end
+    return StepClock()
+
+
+def fit_kwargs(keras):
+    return {"verbose": 0, "shuffle": True}
+
+
+def train(request, channel):
+    case = request["case"]
+    backend = case["backend"]
+    gpus = case["gpus"]
+    started = clock()
+
+    channel.send("phase", phase="importing %s" % backend)
+    keras = import_keras(backend)
+    import numpy as np
+
+    versions = {"keras": keras.__version__, "numpy": np.__version__}
+    versions.update(framework_versions(backend))
+    seen = gpu_devices_seen(backend)
+    if gpus and seen < gpus:
+        raise Unsupported("the case needs %d GPU(s) but %s sees %d" % (gpus, backend, seen))
+    import_s = clock() - started
+
+    channel.send("phase", phase="loading data")
+    x, y = load_data(request["data"], np)
+    samples, timesteps, vocab = x.shape
+    batch = case["batch_size"]
+
+    if keras_major(keras) >= 3:
+        keras.utils.set_random_seed(request["seed"])
+    else:
+        np.random.seed(request["seed"])
+
+    channel.send("phase", phase="building model")
+    scope, compile_extra = prepare_devices(backend, gpus, keras)
+    with scope:
+        model, optimizer = build_model(keras, timesteps, vocab, case["unroll"])
+        model.compile(loss="categorical_crossentropy", optimizer=optimizer, **compile_extra)
+    sync = make_sync(backend)
+    slowdown = float(request.get("inject_slowdown", 1.0))
+    step_clock = make_step_clock(keras, channel, slowdown)
+
+    # Warm-up: one full batch plus the epoch's last partial batch, so both shapes are compiled
+    # before the clock runs and the timed epoch measures training, not tracing.
+    channel.send("phase", phase="compiling (warm-up)")
+    remainder = samples % batch
+    warm = min(samples, batch + remainder) if remainder else min(samples, batch)
+    sync(model)
+    t0 = clock()
+    model.fit(x[:warm], y[:warm], batch_size=batch, epochs=1, **fit_kwargs(keras))
+    sync(model)
+    warmup_s = clock() - t0
+
+    steps_per_epoch = -(-samples // batch)
+    epochs = []
+    for repeat in range(request["repeats"]):
+        label = "epoch %d of %d" % (repeat + 1, request["repeats"])
+        channel.send("phase", phase=label, steps=steps_per_epoch)
+        sync(model)
+        step_clock.begin(label, steps_per_epoch)
+        t0 = clock()
+        history = model.fit(x, y, batch_size=batch, epochs=1, callbacks=[step_clock],
+                            **fit_kwargs(keras))
+        sync(model)
+        t1 = clock()
+        ends = [t0] + step_clock.ends
+        epochs.append({
+            "seconds": t1 - t0,
+            "step_seconds": [b - a for a, b in zip(ends, ends[1:])],
+            "loss": float(history.history["loss"][-1]),
+        })
+
+    on_gpu = bool(gpus) and seen > 0
+    gpu_peak, gpu_peak_source = framework_peak_gpu_bytes(backend) if on_gpu else (
+        None, "no GPU in this case")
+    return {
+        "case": case,
+        "samples": samples,
+        "samples_cap": request["data"].get("cap"),
+        "timesteps": timesteps,
+        "vocab": vocab,
+        "steps_per_epoch": steps_per_epoch,
+        "repeats": request["repeats"],
+        "epochs": epochs,
+        "warmup_seconds": warmup_s,
+        "import_seconds": import_s,
+        "final_loss": epochs[-1]["loss"],
+        "host_peak_rss_bytes": host_peak_rss_bytes(),
+        "gpu_framework_peak_bytes": gpu_peak,
+        "gpu_framework_peak_source": gpu_peak_source,
+        "gpus_seen": seen,
+        "inject_slowdown": slowdown,
+        "versions": versions,
+        "run": dict(run_facts(backend, keras, model, case["unroll"], on_gpu),
+                    preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
+                    cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES")),
+        "python": {"executable": sys.executable, "version": platform.python_version()},
+    }
+
+
+def main(argv):
+    fd = int(argv[argv.index("--result-fd") + 1])
+    channel = Channel(fd)
+    channel.send("started", pid=os.getpid(), python=sys.executable)
+    try:
+        request = json.load(sys.stdin)
+        if request.get("protocol") != PROTOCOL_VERSION:
+            raise ValueError("controller speaks protocol %r, worker speaks %d"
+                             % (request.get("protocol"), PROTOCOL_VERSION))
+        result = train(request, channel)
+    except Unsupported as exc:
+        channel.send("error", kind="unsupported", message=str(exc))
+        return 3
+    except BaseException as exc:  # report everything, including MemoryError and SystemExit
+        channel.send("error", kind="exception", message="%s: %s" % (type(exc).__name__, exc),
+                     traceback=traceback.format_exc())
+        return 2
+    channel.send("result", result=result)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter teardown: some frameworks hang or crash in their atexit handlers, and the
+    # result has already been sent.
+    os._exit(code)
