@@ -71,3 +71,93 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+class GpuMemoryMonitor:
+    """Samples NVML while a worker runs: its per-process GPU memory peak, the devices' used-memory
+    peak, and any other process found on the case's GPUs (which makes timings untrustworthy).
+
+    Use as a context manager around the worker; call `watch(pid)` once the worker's pid is known.
+    Without GPUs or NVML it records nothing and says why.
+    """
+
+    INTERVAL_S = 0.2
+
+    def __init__(self, gpu_indices: list[int]) -> None:
+        import threading
+
+        self.gpu_indices = list(gpu_indices)
+        self.pid: Optional[int] = None
+        self.process_peak: Optional[int] = None
+        self.device_used_peak: Optional[int] = None
+        self.device_used_start: Optional[int] = None
+        self.other_processes: set[int] = set()
+        self.reason = "" if gpu_indices else "no GPU in this case"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rnnbench-nvml", daemon=True)
+        self._pynvml = None
+
+    def watch(self, pid: int) -> None:
+        self.pid = pid
+
+    def __enter__(self) -> "GpuMemoryMonitor":
+        if not self.gpu_indices:
+            return self
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._pynvml = pynvml
+        except Exception as exc:  # ImportError or NVMLError: nothing to monitor
+            self.reason = f"NVML unavailable ({exc})"
+            return self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pynvml is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pynvml.nvmlShutdown()
+        if self.process_peak is None and not self.reason:
+            self.reason = ("NVML listed no process with the worker's pid (a PID namespace hides it); "
+                           "see the device-used figure")
+
+    def _sample(self) -> None:
+        nvml = self._pynvml
+        used_total = 0
+        mine = 0
+        seen_mine = False
+        for index in self.gpu_indices:
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            used_total += int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
+            for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if self.pid is not None and proc.pid == self.pid:
+                    seen_mine = True
+                    mine += int(proc.usedGpuMemory or 0)
+                elif proc.pid != os.getpid():
+                    self.other_processes.add(int(proc.pid))
+        if self.device_used_start is None:
+            self.device_used_start = used_total
+        self.device_used_peak = max(self.device_used_peak or 0, used_total)
+        if seen_mine:
+            self.process_peak = max(self.process_peak or 0, mine)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception as exc:  # a GPU that vanishes mid-run must not kill the session
+                self.reason = f"NVML sampling failed ({exc})"
+                return
+            self._stop.wait(self.INTERVAL_S)
+
+    def to_dict(self) -> dict:
+        return {
+            "nvml_process_peak_bytes": self.process_peak,
+            "nvml_device_used_peak_bytes": self.device_used_peak,
+            "nvml_device_used_at_start_bytes": self.device_used_start,
+            "nvml_other_processes": sorted(self.other_processes),
+            "nvml_reason": self.reason,
+        }

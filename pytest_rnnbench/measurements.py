@@ -32,6 +32,7 @@ class Summary:
     final_loss: float
     host_peak_rss_bytes: int
     gpu_framework_peak_bytes: Optional[int]
+    gpu_nvml_process_peak_bytes: Optional[int] = None  # sampled by the controller through NVML
     versions: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -59,6 +60,7 @@ def summarize(case_id: str, result: dict) -> Summary:
         final_loss=result["final_loss"],
         host_peak_rss_bytes=result["host_peak_rss_bytes"],
         gpu_framework_peak_bytes=result.get("gpu_framework_peak_bytes"),
+        gpu_nvml_process_peak_bytes=result.get("gpu_memory", {}).get("nvml_process_peak_bytes"),
         versions=dict(result.get("versions", {})),
         raw=result,
     )

@@ -16,7 +16,7 @@ from typing import Optional
 import pytest
 
 from . import datasets, report
-from .devices import GpuInventory, visible_devices
+from .devices import GpuInventory, GpuMemoryMonitor, visible_devices
 from .matrix import Case, build_matrix
 from .measurements import Summary, summarize
 from .options import Settings
@@ -126,9 +126,16 @@ class RnnbenchSession:
             "seed": SEED,
         }
         log_path = self._log_dir / f"{case.id}.log"
+        monitor = GpuMemoryMonitor(list(range(case.gpus)))
+
+        def on_message(message: dict) -> None:
+            if message["type"] == "started":
+                monitor.watch(message["pid"])
+
         try:
-            run = run_worker(self.python_for(case.backend), request, self.worker_env(case),
-                             self.settings.timeout_s, log_path)
+            with monitor:
+                run = run_worker(self.python_for(case.backend), request, self.worker_env(case),
+                                 self.settings.timeout_s, log_path, on_message=on_message)
         except WorkerUnsupported as exc:
             pytest.skip(str(exc))
         except WorkerError as exc:
@@ -136,6 +143,7 @@ class RnnbenchSession:
             self._write_results()
             pytest.fail(f"{case.id}: {exc}", pytrace=False)
         assert run.result is not None
+        run.result["gpu_memory"] = monitor.to_dict()
         summary = summarize(case.id, run.result)
         self.summaries[case.id] = summary
         for key in ("epoch_seconds", "step_ms_median", "samples_per_second", "final_loss",
