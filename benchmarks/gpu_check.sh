@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (one H200 session of the device tool, under 8 minutes): the plugin's jax and torch cases
+# GPU check (one H200 session of the device tool; about 9 minutes for all 8 cases): the plugin's jax and torch cases
 # on one GPU, synthetic and Nietzsche, batch 128, unroll on and off, each timed side by side with a
 # plain model.fit (benchmarks/plain_fit.py) by benchmarks/overhead.py, which prints the plugin/plain
 # ratio and the memory figures (framework peak, NVML per-process peak, NVML device used peak).
@@ -26,7 +26,7 @@ export RNNBENCH_PYTEST_ARGS="-p no:rnnbench -p pytest_rnnbench.plugin -o filterw
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  python3 -c "import sys, keras, jax, torch; print('python', sys.version.split()[0], 'keras', keras.__version__, 'jax', jax.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" 2>&1 | tail -1
+  KERAS_BACKEND=jax python3 -c "import sys, keras, jax, torch; print('python', sys.version.split()[0], 'keras', keras.__version__, 'jax', jax.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" 2>&1 | tail -1
 } | tee -a "$LOG"
 
 # Cheapest first, so a run cut short still reports most cases. Slow cases get fewer timed epochs.
