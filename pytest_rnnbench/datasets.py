@@ -83,7 +83,8 @@ def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
     """A verified local copy of `source`: from the data dir, the download cache, or downloaded."""
     if data_dir is not None:
         if not data_dir.is_dir():
-            raise DataUnavailable(f"data directory {data_dir} does not exist")
+            raise DataUnavailable(f"data directory {data_dir} does not exist; create it and put "
+                                  f"{source.filename} from {source.url} there")
         candidate = data_dir / source.filename
         if candidate.exists():
             _verify(candidate, source)

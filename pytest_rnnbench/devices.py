@@ -50,11 +50,6 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def visible_devices(gpus: int, first: int = 0) -> str:
-    """CUDA_VISIBLE_DEVICES for a case needing `gpus` GPUs; "" hides every GPU from CPU cases."""
-    return ",".join(str(first + i) for i in range(gpus))
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:

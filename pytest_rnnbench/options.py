@@ -15,9 +15,13 @@ from typing import Any, Callable, Mapping, Optional
 import pytest
 
 from .matrix import BACKENDS, DATASETS, PRESETS
+from .placement import parse_shard
 
 # Per-case wall-clock limit: a full WikiText-2 epoch on a small CPU takes well over half an hour.
 DEFAULT_TIMEOUT_S = 4 * 3600.0
+# Timed epochs per case. Several epochs give the verdict samples from more than one stretch of
+# the machine's load; see the gate calibration figures in the README for why 3.
+DEFAULT_REPEATS = 3
 GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
 
 
@@ -38,7 +42,18 @@ class Settings:
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     pythons: Mapping[str, str] = field(default_factory=dict)
     json_path: Optional[Path] = None
+    report_path: Optional[Path] = None
+    plots_dir: Optional[Path] = None
+    benchmark_json_path: Optional[Path] = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    baseline_dir: Optional[Path] = None  # None: baselines/ under the rootdir
+    save_baseline: bool = False
+    inject_slowdown: float = 1.0
+    tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> fraction
+    shard: Optional[tuple[int, int]] = None  # (K, N): run the K-th of N parts of the matrix
+    simulate_devices: int = 0  # > 1: CPU split into that many devices stands in for GPUs
+    preallocate: bool = False
+    max_rss_bytes: Optional[int] = None
     available_gpus: int = 0
 
 
@@ -163,7 +178,8 @@ class _Option:
 
     @property
     def flag(self) -> str:
-        return self.flags[-1] if self.flags[-1].startswith("--rnnbench") else self.flags[0]
+        """How messages name the option: every spelling, e.g. --gpus/--rnnbench-gpus."""
+        return "/".join(self.flags)
 
 
 OPTIONS = (
@@ -191,7 +207,7 @@ OPTIONS = (
             "cap the samples per epoch for quick runs (recorded with the result).",
             env="RNNBENCH_SAMPLES", metavar="N"),
     _Option("rnnbench_repeats", ("--rnnbench-repeats",),
-            "timed epochs per case after the warm-up. Default: 1.",
+            f"timed epochs per case after the warm-up. Default: {DEFAULT_REPEATS}.",
             env="RNNBENCH_REPEATS", metavar="N"),
     _Option("rnnbench_data_dir", ("--rnnbench-data-dir",),
             "directory holding dataset files (nietzsche.txt, wikitext-2-raw-v1.zip) for offline use.",
@@ -204,6 +220,53 @@ OPTIONS = (
             "Default: the interpreter running pytest.", metavar="BACKEND=PATH", action="append"),
     _Option("rnnbench_json", ("--rnnbench-json",), "write every result to this JSON file.",
             env="RNNBENCH_JSON", metavar="PATH"),
+    _Option("rnnbench_report", ("--rnnbench-report",),
+            "write a markdown report (the seed's RNN_result.md layout) to this file.",
+            env="RNNBENCH_REPORT", metavar="PATH.md"),
+    _Option("rnnbench_plots", ("--rnnbench-plots",),
+            "write PNG charts (seconds/epoch, GPU memory) to this directory; needs matplotlib "
+            "(pip install 'pytest-rnnbench[plots]').", env="RNNBENCH_PLOTS", metavar="DIR"),
+    _Option("rnnbench_benchmark_json", ("--rnnbench-benchmark-json",),
+            "write the results in pytest-benchmark's JSON format (for `pytest-benchmark compare` "
+            "and its dashboards).", env="RNNBENCH_BENCHMARK_JSON", metavar="PATH"),
+    _Option("rnnbench_baseline_dir", ("--rnnbench-baseline-dir",),
+            "where baseline files live, one per machine profile. Default: baselines/ in the "
+            "rootdir.", env="RNNBENCH_BASELINE_DIR", metavar="DIR"),
+    _Option("rnnbench_save_baseline", ("--rnnbench-save-baseline",),
+            "record (or refresh) the baselines of the cases that run, instead of checking them.",
+            env="RNNBENCH_SAVE_BASELINE", action="store_true"),
+    _Option("rnnbench_inject_slowdown", ("--rnnbench-inject-slowdown",),
+            "stretch every training step by FACTOR (e.g. 1.10) to show that the gate catches a "
+            "known slowdown. Default: 1 (none).", env="RNNBENCH_INJECT_SLOWDOWN", metavar="FACTOR"),
+    _Option("rnnbench_tolerance_time", ("--rnnbench-tolerance-time",),
+            "allowed slowdown of the time per step before a regression, as 0.05 or 5%. "
+            "Default: 5%.", env="RNNBENCH_TOLERANCE_TIME", metavar="FRACTION"),
+    _Option("rnnbench_tolerance_rss", ("--rnnbench-tolerance-rss",),
+            "allowed growth of the worker's host peak RSS. Default: 20%.",
+            env="RNNBENCH_TOLERANCE_RSS", metavar="FRACTION"),
+    _Option("rnnbench_tolerance_gpu_memory", ("--rnnbench-tolerance-gpu-memory",),
+            "allowed growth of the peak GPU memory. Default: 10%.",
+            env="RNNBENCH_TOLERANCE_GPU_MEMORY", metavar="FRACTION"),
+    _Option("rnnbench_tolerance_loss", ("--rnnbench-tolerance-loss",),
+            "allowed growth of the final training loss. Default: 10%.",
+            env="RNNBENCH_TOLERANCE_LOSS", metavar="FRACTION"),
+    _Option("rnnbench_shard", ("--rnnbench-shard",),
+            "run only the K-th of N parts of the matrix (e.g. 2/4), the same split on every "
+            "machine, so a CI job matrix covers it all; merge the results files with "
+            "`python -m pytest_rnnbench report`.", env="RNNBENCH_SHARD", metavar="K/N"),
+    _Option("rnnbench_simulate_devices", ("--rnnbench-simulate-devices",),
+            "test multi-device paths without GPUs: split the CPU into N devices (JAX host "
+            "platform devices, TensorFlow logical CPUs, MXNet cpu contexts) and run GPU-count "
+            "cases up to N on them. Timings are not GPU timings.",
+            env="RNNBENCH_SIMULATE_DEVICES", metavar="N"),
+    _Option("rnnbench_preallocate", ("--rnnbench-preallocate",),
+            "keep the frameworks' default GPU memory preallocation (JAX grabs most of the GPU, "
+            "TensorFlow all of it) instead of turning it off; recorded with each result.",
+            env="RNNBENCH_PREALLOCATE", action="store_true"),
+    _Option("rnnbench_max_rss", ("--rnnbench-max-rss",),
+            "kill a worker whose resident memory passes SIZE (e.g. 4G, 512M; a bare number is "
+            "MiB) and fail its case: protects shared machines. Default: no cap.",
+            env="RNNBENCH_MAX_RSS", metavar="SIZE"),
     _Option("rnnbench_timeout", ("--rnnbench-timeout",),
             f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
             env="RNNBENCH_TIMEOUT", metavar="SECONDS"),
@@ -213,13 +276,17 @@ OPTIONS = (
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("rnnbench", "LSTM training benchmarks (pytest-rnnbench)")
     for option in OPTIONS:
-        kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help, "action": option.action}
+        # argparse %-formats help strings; ours are plain text ("5%"), also shown for ini keys.
+        kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help.replace("%", "%%"),
+                                  "action": option.action}
         if option.metavar:
             kwargs["metavar"] = option.metavar
         if option.action == "store_true":
             kwargs["default"] = None
         group.addoption(*option.flags, **kwargs)
-        ini_type = "linelist" if option.action == "append" else ("bool" if option.action == "store_true" else "string")
+        # The flag's ini key is a string parsed by _flag, so a bad value names the key and file
+        # (pytest's own "bool" type says only "invalid truth value").
+        ini_type = "linelist" if option.action == "append" else "string"
         parser.addini(option.ini, option.help, type=ini_type, default=[] if ini_type == "linelist" else None)
 
 
@@ -230,17 +297,26 @@ class _Sources:
         self.config = config
         self.ini_file = str(config.inipath) if config.inipath else "the ini file"
 
-    def raw(self, option: _Option) -> Optional[tuple[Any, str, Path]]:
-        """(value, where it came from, the directory relative paths start from) or None."""
-        value = self.config.getoption(option.dest)
-        if value not in (None, []):
-            return value, f"command-line option {option.flag}", self.config.invocation_params.dir
-        if option.env and os.environ.get(option.env, "").strip():
-            return os.environ[option.env], f"environment variable {option.env}", Path.cwd()
+    def every(self, option: _Option) -> list[tuple[Any, str, Path]]:
+        """Each source that sets `option`, lowest precedence first, as (value, where it came
+        from, the directory relative paths start from)."""
+        found = []
         ini_value = self.config.getini(option.ini)
         if ini_value not in (None, [], ""):
-            return ini_value, f"ini option {option.ini} in {self.ini_file}", self.config.rootpath
-        return None
+            found.append((ini_value, f"ini option {option.ini} in {self.ini_file}",
+                          self.config.rootpath))
+        if option.env and os.environ.get(option.env, "").strip():
+            found.append((os.environ[option.env], f"environment variable {option.env}", Path.cwd()))
+        value = self.config.getoption(option.dest)
+        if value not in (None, []):
+            found.append((value, f"command-line option {option.flag}",
+                          self.config.invocation_params.dir))
+        return found
+
+    def raw(self, option: _Option) -> Optional[tuple[Any, str, Path]]:
+        """The value that wins (command line > environment > ini file), or None."""
+        found = self.every(option)
+        return found[-1] if found else None
 
 
 _BY_DEST = {option.dest: option for option in OPTIONS}
@@ -260,8 +336,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
         try:
             return parse(raw, base) if relative else parse(raw)
         except ValueError as exc:
-            shown = ",".join(raw) if isinstance(raw, list) else raw
-            raise pytest.UsageError(f"{where}: invalid value {shown!r}: {exc}") from None
+            raise _usage_error(where, raw, exc) from None
 
     enabled = get("rnnbench", _flag)
     values["enabled"] = bool(enabled)
@@ -275,18 +350,64 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["unrolls"] = get("rnnbench_unroll", _unroll) or preset["unrolls"]
     values["datasets"] = get("rnnbench_datasets", _choices(DATASETS)) or preset["datasets"]
     values["samples"] = get("rnnbench_samples", _positive_int)
-    values["repeats"] = get("rnnbench_repeats", _positive_int) or 1
+    values["repeats"] = get("rnnbench_repeats", _positive_int) or DEFAULT_REPEATS
+    values["baseline_dir"] = get("rnnbench_baseline_dir", _path, relative=True)
+    values["save_baseline"] = bool(get("rnnbench_save_baseline", _flag))
+    values["inject_slowdown"] = get("rnnbench_inject_slowdown", _slowdown) or 1.0
+    values["tolerances"] = {
+        metric: value for metric, dest in TOLERANCE_OPTIONS.items()
+        if (value := get(dest, _tolerance)) is not None}
+    if values["save_baseline"] and values["inject_slowdown"] != 1.0:
+        raise pytest.UsageError(
+            "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
+            "slowdown as the baseline; drop one of them")
     values["data_dir"] = get("rnnbench_data_dir", _path, relative=True)
     cache_dir = get("rnnbench_cache_dir", _path, relative=True)
     if cache_dir is not None:
         values["cache_dir"] = cache_dir
     values["json_path"] = get("rnnbench_json", _path, relative=True)
-    values["pythons"] = get("rnnbench_python", _pythons, relative=True) or {}
+    values["report_path"] = get("rnnbench_report", _path, relative=True)
+    values["plots_dir"] = get("rnnbench_plots", _plots_dir, relative=True)
+    values["benchmark_json_path"] = get("rnnbench_benchmark_json", _path, relative=True)
+    # Interpreters merge per backend: `--rnnbench-python jax=...` on the command line must not
+    # drop the ini file's `mxnet=...`.
+    values["pythons"] = {}
+    for raw, where, base in sources.every(_BY_DEST["rnnbench_python"]):
+        try:
+            values["pythons"].update(_pythons(raw, base))
+        except ValueError as exc:
+            raise _usage_error(where, raw, exc) from None
+    values["shard"] = get("rnnbench_shard", parse_shard)
+    values["simulate_devices"] = get("rnnbench_simulate_devices", _positive_int) or 0
+    values["preallocate"] = bool(get("rnnbench_preallocate", _flag))
+    values["max_rss_bytes"] = get("rnnbench_max_rss", parse_size)
     timeout = get("rnnbench_timeout", _positive_float)
     if timeout is not None:
         values["timeout_s"] = timeout
     values["available_gpus"] = available_gpus
     return Settings(**values)
+
+
+_SIZE_UNITS = {"": 2**20, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """4G, 512M, 1.5g, 800 (MiB) -> bytes."""
+    value = str(text).strip().lower().removesuffix("ib").removesuffix("b")
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS and value[-1:] else ""
+    number = value[: len(value) - len(unit)].strip()
+    try:
+        size = float(number) * _SIZE_UNITS[unit]
+    except ValueError:
+        raise ValueError("expected a size such as 4G, 512M or 800 (MiB)") from None
+    if not size >= 2**20 or size == float("inf"):
+        raise ValueError("expected a size of at least 1M, such as 4G, 512M or 800 (MiB)")
+    return int(size)
+
+
+def _usage_error(where: str, raw: Any, exc: ValueError) -> pytest.UsageError:
+    shown = ",".join(raw) if isinstance(raw, list) else raw
+    return pytest.UsageError(f"{where}: invalid value {shown!r}: {exc}")
 
 
 def _as_list(raw: Any) -> list[str]:
@@ -304,6 +425,49 @@ def _flag(raw: Any) -> bool:
     if value in ("0", "false", "no", "off", ""):
         return False
     raise ValueError("accepted: 1, true, yes, on, 0, false, no, off")
+
+
+def _plots_dir(raw: str, base: Path) -> Path:
+    # Checked before any test runs: finding out after an hour of benchmarks helps nobody.
+    from .publish import plots_available
+
+    if not plots_available():
+        raise ValueError("charts need matplotlib: pip install 'pytest-rnnbench[plots]'")
+    return _path(raw, base)
+
+
+# metric name (verdict.METRICS) -> the option that sets its default tolerance
+TOLERANCE_OPTIONS = {
+    "epoch_time": "rnnbench_tolerance_time",
+    "host_peak_rss": "rnnbench_tolerance_rss",
+    "gpu_peak_memory": "rnnbench_tolerance_gpu_memory",
+    "final_loss": "rnnbench_tolerance_loss",
+}
+
+
+def parse_tolerance(text: Any) -> float:
+    """0.05, 5% -> 0.05. Also used for the marker's and the offline compare's tolerances."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError("expected a fraction such as 0.05 or a percentage such as 5%") from None
+    if not 0 <= value < 10 or value != value:
+        raise ValueError("expected a fraction >= 0 such as 0.05, or a percentage such as 5%")
+    return value
+
+
+_tolerance = parse_tolerance
+
+
+def _slowdown(text: Any) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ValueError("expected a factor >= 1 such as 1.10") from None
+    if not 1.0 <= value <= 10.0:
+        raise ValueError("expected a factor between 1 and 10 such as 1.10")
+    return value
 
 
 def _path(raw: str, base: Path) -> Path:

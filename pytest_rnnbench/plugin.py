@@ -29,14 +29,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rnnbench: a pytest-rnnbench benchmark case")
     # GPU discovery (NVML) only matters when benchmarking; elsewhere 0 is enough to validate.
-    enabled_hint = config.getoption("rnnbench") or config.getini("rnnbench")
-    inventory = discover_gpus() if enabled_hint else None
-    settings = resolve(config, inventory.count if inventory else 0)
+    # Resolve once to learn whether benchmarking is on from any source (CLI, RNNBENCH, ini),
+    # then again with the machine's GPU count, which sets the --gpus default and "all".
+    settings = resolve(config, 0)
+    if not settings.enabled:
+        config.stash[SETTINGS_KEY] = settings
+        return
+    inventory = discover_gpus()
+    settings = resolve(config, inventory.count)
     config.stash[SETTINGS_KEY] = settings
-    if settings.enabled:
-        session = RnnbenchSession(config, settings, inventory or discover_gpus())
-        config.stash[SESSION_KEY] = session
-        config.pluginmanager.register(session, "rnnbench-session")
+    session = RnnbenchSession(config, settings, inventory)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "rnnbench-session")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

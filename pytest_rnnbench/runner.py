@@ -88,8 +88,13 @@ def run_worker(
     timeout_s: float,
     log_path: Path,
     on_message: Optional[Callable[[dict], None]] = None,
+    max_rss_bytes: Optional[int] = None,
 ) -> WorkerRun:
-    """Run one case in a fresh worker process and return its result, or raise WorkerError."""
+    """Run one case in a fresh worker process and return its result, or raise WorkerError.
+
+    `max_rss_bytes` caps the worker's resident memory: past it the worker is killed and the case
+    fails saying so (a guard for shared machines, checked several times a second).
+    """
     run = WorkerRun()
     read_fd, write_fd = os.pipe()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +135,7 @@ def run_worker(
 
     reader = threading.Thread(target=read_replies, name="rnnbench-worker-reader", daemon=True)
     reader.start()
+    guard = _MemoryGuard(proc, max_rss_bytes) if max_rss_bytes else None
     try:
         assert proc.stdin is not None
         try:
@@ -151,6 +157,12 @@ def run_worker(
     finally:
         _kill_group(proc)  # reap anything the worker left running in its group
     reader.join(timeout=5)
+    if guard is not None:
+        guard.stop()
+        if guard.exceeded is not None:
+            raise WorkerError(
+                f"worker exceeded the memory cap --rnnbench-max-rss={_mib(max_rss_bytes)} MiB "
+                f"(resident {_mib(guard.exceeded)} MiB) and was killed", _tail(log_path))
 
     if protocol_errors:
         raise WorkerError("worker broke the protocol: " + "; ".join(protocol_errors[:3]),
@@ -169,6 +181,48 @@ def run_worker(
         raise WorkerError("worker exited without sending a result", _tail(log_path))
     run.result = finals[-1]["result"]
     return run
+
+
+def _mib(value: Optional[int]) -> str:
+    return f"{(value or 0) / 2**20:,.0f}"
+
+
+def _resident_bytes(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class _MemoryGuard:
+    """Polls the worker's resident memory and kills its process group past the cap."""
+
+    INTERVAL_S = 0.1
+
+    def __init__(self, proc: subprocess.Popen, cap_bytes: int) -> None:
+        self.proc = proc
+        self.cap = cap_bytes
+        self.exceeded: Optional[int] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="rnnbench-rss-guard", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set() and self.proc.poll() is None:
+            resident = _resident_bytes(self.proc.pid)
+            if resident is not None and resident > self.cap:
+                self.exceeded = resident
+                _kill_group(self.proc)
+                return
+            self._stop.wait(self.INTERVAL_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 # ------------------------------------------------------------------------------------------------

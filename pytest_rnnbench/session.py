@@ -11,12 +11,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
 from . import datasets, report
-from .devices import GpuInventory, GpuMemoryMonitor, visible_devices
+from .progress import ProgressDisplay
+from .publish import Outputs, publish
+from .results import build_report
+from .devices import GpuInventory, GpuMemoryMonitor
+from .placement import shard, slot_for
+from .gate import BaselineGate
 from .matrix import Case, build_matrix
 from .measurements import Summary, summarize
 from .options import Settings
@@ -32,20 +37,37 @@ class RnnbenchSession:
         self.inventory = inventory
         self.cases = build_matrix(settings.backends, settings.gpu_counts, settings.batch_sizes,
                                   settings.unrolls, settings.datasets)
+        if settings.shard is not None:
+            self.cases = shard(self.cases, *settings.shard)
+        # Under pytest-xdist each worker process owns a disjoint block of GPUs.
+        self.slot = slot_for(os.environ, inventory.count)
         self.summaries: dict[str, Summary] = {}
         self.failures: dict[str, str] = {}
         self._backend_problems: dict[tuple[str, str], Optional[str]] = {}
         self._data: dict[str, dict | Exception] = {}
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
+        self.progress = ProgressDisplay(config)
+        # case id -> verdict.CaseVerdict.to_dict(), for the results file and the reports
+        self.verdicts: dict[str, dict] = {}
+        # Loads this machine's baseline file now: a broken one is a usage error before any test.
+        self.gate = BaselineGate(config, settings, inventory)
+        self._from_xdist_workers: list[dict] = []
 
     # -- collection ------------------------------------------------------------------------------
 
     def skip_reason(self, case: Case) -> Optional[str]:
         """Why `case` cannot run on this machine, known before any worker starts."""
-        if case.gpus > self.inventory.count:
+        simulated = self.settings.simulate_devices
+        if simulated:
+            if case.gpus > simulated:
+                return (f"needs {case.gpus} device(s); --rnnbench-simulate-devices={simulated} "
+                        "provides fewer")
+        elif case.gpus > self.inventory.count:
             have = self.inventory.count
             why = f": {self.inventory.reason}" if self.inventory.reason else ""
             return f"needs {case.gpus} GPU(s), this machine has {have}{why}"
+        elif case.gpus > len(self.slot.gpu_indices):
+            return f"needs {case.gpus} GPU(s) but {self.slot.describe()}"
         if case.gpus > 1 and case.batch_size % case.gpus:
             return f"batch size {case.batch_size} does not divide across {case.gpus} GPUs"
         return None
@@ -69,7 +91,28 @@ class RnnbenchSession:
             f"datasets={','.join(s.datasets)}"
             + (f" samples<={s.samples}" if s.samples else "") + f" repeats={s.repeats}",
             f"rnnbench: GPUs on this machine: {gpus}",
-        ]
+        ] + ([f"rnnbench: injecting a slowdown: every training step x{s.inject_slowdown:g}"]
+             if s.inject_slowdown != 1.0 else []) + self._placement_lines(config) \
+            + self.gate.header_lines()
+
+    def _placement_lines(self, config: pytest.Config) -> list[str]:
+        lines = []
+        if self.settings.shard is not None:
+            k, n = self.settings.shard
+            lines.append(f"rnnbench: shard {k}/{n}: {len(self.cases)} cases of this part")
+        if self.settings.simulate_devices:
+            lines.append(f"rnnbench: {self.settings.simulate_devices} simulated devices (CPU "
+                         "slices stand in for GPUs; timings are not GPU timings)")
+        workers = getattr(config.option, "numprocesses", None)
+        if workers:  # the pytest-xdist controller: say how its workers share the machine
+            if self.inventory.count:
+                per = self.inventory.count // int(workers) if str(workers).isdigit() else "some"
+                lines.append(f"rnnbench: pytest-xdist: each worker owns {per} GPU(s) of "
+                             f"{self.inventory.count}; cases never share a GPU")
+            else:
+                lines.append("rnnbench: pytest-xdist on a machine without GPUs: parallel cases "
+                             "share the CPU cores, so their timings interfere with each other")
+        return lines
 
     # -- running a case --------------------------------------------------------------------------
 
@@ -98,19 +141,34 @@ class RnnbenchSession:
             pytest.fail(f"{dataset}: {found}", pytrace=False)
         return found
 
+    def gpu_indices(self, case: Case) -> list[int]:
+        """The GPUs this case runs on: the first of this process's own block."""
+        if self.settings.simulate_devices:
+            return []
+        return list(self.slot.gpu_indices[:case.gpus])
+
     def worker_env(self, case: Case) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
             "KERAS_BACKEND": case.backend,
             # A CPU case must not touch a GPU; a GPU case sees exactly its own GPUs.
-            "CUDA_VISIBLE_DEVICES": visible_devices(case.gpus),
-            # Measure what training uses, not what the framework grabs up front (the seed's
-            # "15 GB for TensorFlow" was preallocation).
-            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+            "CUDA_VISIBLE_DEVICES": ",".join(map(str, self.gpu_indices(case))),
             "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             "PYTHONUNBUFFERED": "1",
         })
+        if self.settings.preallocate:
+            env["RNNBENCH_PREALLOCATE"] = "1"
+            for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH"):
+                env.pop(name, None)
+        else:
+            # Measure what training uses, not what the framework grabs up front (the seed's
+            # "15 GB for TensorFlow" was preallocation).
+            env.update({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+        simulated = self.settings.simulate_devices
+        if simulated:
+            env["RNNBENCH_SIMULATE_DEVICES"] = str(simulated)
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
+                                f" --xla_force_host_platform_device_count={simulated}").strip()
         return env
 
     def run_case(self, case: Case, item: pytest.Item) -> Summary:
@@ -118,6 +176,10 @@ class RnnbenchSession:
         if problem:
             pytest.skip(problem)
         spec = self.data_spec(case.dataset)
+        last_batch = spec["samples"] % case.batch_size
+        if case.gpus > 1 and last_batch % case.gpus:
+            pytest.skip(f"the last batch of {spec['samples']} samples ({last_batch}) does not "
+                        f"divide across {case.gpus} devices; choose --rnnbench-samples so it does")
         request = {
             "protocol": PROTOCOL_VERSION,
             "case": case.to_dict(),
@@ -125,19 +187,25 @@ class RnnbenchSession:
             "repeats": self.settings.repeats,
             "seed": SEED,
         }
+        if self.settings.inject_slowdown != 1.0:
+            request["inject_slowdown"] = self.settings.inject_slowdown
         log_path = self._log_dir / f"{case.id}.log"
-        monitor = GpuMemoryMonitor(list(range(case.gpus)))
+        monitor = GpuMemoryMonitor(self.gpu_indices(case))
+
+        shown = self.progress.case(case.id, item.nodeid)
 
         def on_message(message: dict) -> None:
             if message["type"] == "started":
                 monitor.watch(message["pid"])
+            shown.on_message(message)
 
         try:
-            with monitor:
+            with monitor, shown:
                 run = run_worker(self.python_for(case.backend), request, self.worker_env(case),
-                                 self.settings.timeout_s, log_path, on_message=on_message)
+                                 self.settings.timeout_s, log_path, on_message=on_message,
+                                 max_rss_bytes=self.settings.max_rss_bytes)
         except WorkerUnsupported as exc:
-            pytest.skip(str(exc))
+            pytest.skip(f"{case.id}: {exc}")
         except WorkerError as exc:
             self.failures[case.id] = exc.cause
             self._write_results()
@@ -147,22 +215,80 @@ class RnnbenchSession:
         summary = summarize(case.id, run.result)
         self.summaries[case.id] = summary
         for key in ("epoch_seconds", "step_ms_median", "samples_per_second", "final_loss",
-                    "host_peak_rss_bytes"):
+                    "host_peak_rss_bytes", "warmup_seconds", "gpu_framework_peak_bytes",
+                    "gpu_nvml_process_peak_bytes"):
             item.user_properties.append((f"rnnbench_{key}", getattr(summary, key)))
-        self._write_results()
+        try:
+            self.gate.check(case, item, summary, self.verdicts)  # may fail, skip or warn
+        finally:
+            self._write_results()
         return summary
 
     # -- output ----------------------------------------------------------------------------------
 
+    def results_document(self) -> dict:
+        document = report.results_document(self.summaries, self.failures, self.settings,
+                                           self.inventory, self.verdicts)
+        # Under pytest-xdist the controller runs no case: its document is what the workers sent.
+        for sent in self._from_xdist_workers:
+            for key in ("results", "failures", "verdicts"):
+                if sent.get(key):
+                    document.setdefault(key, {}).update(sent[key])
+        return document
+
+    @property
+    def _is_xdist_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
     def _write_results(self) -> None:
-        if self.settings.json_path is not None:
-            report.write_results_json(self.settings.json_path, self.summaries, self.failures,
-                                      self.settings, self.inventory)
+        # xdist workers hand their results to the controller, which writes the one file.
+        if self.settings.json_path is not None and not self._is_xdist_worker:
+            report.write_json_atomic(self.settings.json_path, self.results_document())
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._is_xdist_worker:
+            self.config.workeroutput["rnnbench"] = self.results_document()  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist controller: collect a finished worker's results."""
+        sent = getattr(node, "workeroutput", {}).get("rnnbench")
+        if sent:
+            self._from_xdist_workers.append(sent)
+            self._write_results()
+
+    def _table_width(self, terminalreporter) -> int:
+        """120 columns, or less on a narrower terminal; logs and pipes get the full 120."""
+        if not self.progress.tty:
+            return report.TERMINAL_WIDTH
+        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", report.TERMINAL_WIDTH)
+        return max(60, min(report.TERMINAL_WIDTH, int(width)))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if self.summaries:
-            terminalreporter.section("rnnbench results")
-            for line in report.summary_table(self.summaries.values()):
+        document = self.results_document()
+        if not (document["results"] or document["failures"]):
+            return
+        results = build_report([("this run", document)])
+        # write_sep, as pytest's own summaries: starts on a fresh line whatever the last test left
+        terminalreporter.write_sep("=", "rnnbench results")
+        for line in report.terminal_tables(results, self._table_width(terminalreporter)):
+            terminalreporter.write_line(line)
+        gate_lines = self.gate.summary_lines()
+        if gate_lines:
+            terminalreporter.section("rnnbench baselines" if self.settings.save_baseline
+                                     else "rnnbench verdicts")
+            for line in gate_lines:
                 terminalreporter.write_line(line)
-        if self.settings.json_path is not None and (self.summaries or self.failures):
-            terminalreporter.write_line(f"rnnbench: results written to {self.settings.json_path}")
+        written = []
+        if self.settings.json_path is not None:
+            written.append(("results", self.settings.json_path))
+        s = self.settings
+        written += publish(results, Outputs(s.report_path, s.plots_dir, s.benchmark_json_path),
+                           written=document["written"])
+        for what, path in written:
+            if what != "chart":
+                terminalreporter.write_line(f"rnnbench: {what} written to {path}")
+        charts = [path for what, path in written if what == "chart"]
+        if charts:
+            terminalreporter.write_line(f"rnnbench: {len(charts)} charts written to "
+                                        f"{charts[0].parent}")

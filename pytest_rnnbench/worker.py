@@ -125,32 +125,49 @@ def load_data(spec, np):
 # Devices: synchronization, distribution, memory
 
 
-def make_sync(backend):
-    """A function that waits for all queued device work; the clock never reads before it returns."""
-    if backend == "jax":
-        import jax
+class DeviceSync(object):
+    """Waits for all queued device work; the clock never reads before it returns.
 
-        def sync_jax(model=None):
-            if model is not None:
-                jax.block_until_ready([v.value for v in model.variables])
-            jax.effects_barrier()
+    Counts its calls and names its method, so the result shows the synchronization happened.
+    """
 
-        return sync_jax
-    if backend == "torch":
-        import torch
+    def __init__(self, backend):
+        self.calls = 0
+        if backend == "jax":
+            import jax
 
-        if torch.cuda.is_available():
-            return lambda model=None: torch.cuda.synchronize()
-        return lambda model=None: None
-    if backend == "tensorflow":
-        import tensorflow as tf
+            def wait(model):
+                if model is not None:
+                    jax.block_until_ready([v.value for v in model.variables])
+                jax.effects_barrier()
 
-        return lambda model=None: tf.test.experimental.sync_devices()
-    if backend == "mxnet":
-        import mxnet
+            self.method = "jax.block_until_ready(model variables) + jax.effects_barrier"
+        elif backend == "torch":
+            import torch
 
-        return lambda model=None: mxnet.nd.waitall()
-    raise ValueError(backend)
+            if torch.cuda.is_available():
+                wait = lambda model: torch.cuda.synchronize()  # noqa: E731
+                self.method = "torch.cuda.synchronize"
+            else:  # eager CPU execution is synchronous already
+                wait = lambda model: None  # noqa: E731
+                self.method = "none needed (torch on CPU is synchronous)"
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            wait = lambda model: tf.test.experimental.sync_devices()  # noqa: E731
+            self.method = "tf.test.experimental.sync_devices"
+        elif backend == "mxnet":
+            import mxnet
+
+            wait = lambda model: mxnet.nd.waitall()  # noqa: E731
+            self.method = "mxnet.nd.waitall"
+        else:
+            raise ValueError(backend)
+        self._wait = wait
+
+    def __call__(self, model=None):
+        self._wait(model)
+        self.calls += 1
 
 
 def gpu_devices_seen(backend):
@@ -178,46 +195,56 @@ def gpu_devices_seen(backend):
 
 
 def prepare_devices(backend, gpus, keras):
-    """Set up what must exist before the model is built; return (strategy scope, compile kwargs)."""
+    """Set up what must exist before the model is built; return (strategy scope, compile kwargs).
+
+    Cases with more than one device train data-parallel: JAX through Keras's DataParallel,
+    TensorFlow under MirroredStrategy, MXNet with a context list. With RNNBENCH_SIMULATE_DEVICES
+    the devices are slices of the CPU (set up by the controller for JAX through XLA_FLAGS).
+    """
     import contextlib
 
+    simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+    parallel = gpus > 1
     if backend == "tensorflow":
         import tensorflow as tf
 
         for device in tf.config.list_physical_devices("GPU"):
             if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
                 tf.config.experimental.set_memory_growth(device, True)
-        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
-        if simulated > 1:
+        if not parallel:
+            return contextlib.nullcontext(), {}
+        if simulated:
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration()] * simulated)
             names = ["/cpu:%d" % i for i in range(gpus)]
-            return tf.distribute.MirroredStrategy(names).scope(), {}
-        if gpus > 1:
+        else:
             names = ["/gpu:%d" % i for i in range(gpus)]
-            return tf.distribute.MirroredStrategy(names).scope(), {}
-        return contextlib.nullcontext(), {}
+        PARALLEL["how"] = "MirroredStrategy over %s" % ", ".join(names)
+        return tf.distribute.MirroredStrategy(names).scope(), {}
     if backend == "jax":
-        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
-        if gpus > 1 or simulated > 1:
-            kind = "cpu" if simulated > 1 else "gpu"
-            devices = keras.distribution.list_devices(kind)[:gpus]
+        if parallel:
+            devices = keras.distribution.list_devices("cpu" if simulated else "gpu")[:gpus]
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            PARALLEL["how"] = "DataParallel over %s" % ", ".join(map(str, devices))
         return contextlib.nullcontext(), {}
     if backend == "torch":
-        if gpus > 1:
-            raise Unsupported("Keras %s has no data-parallel fit for the torch backend"
-                              % keras.__version__)
+        if parallel:
+            raise Unsupported("Keras %s has no data-parallel fit for the torch backend (a "
+                              "multi-process DDP route is not implemented)" % keras.__version__)
         return contextlib.nullcontext(), {}
     if backend == "mxnet":
-        simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
-        if simulated > 1:
-            return contextlib.nullcontext(), {"context": ["cpu(%d)" % i for i in range(gpus)]}
-        if gpus >= 1:
-            return contextlib.nullcontext(), {"context": ["gpu(%d)" % i for i in range(gpus)]}
-        return contextlib.nullcontext(), {}
+        if gpus == 0:
+            return contextlib.nullcontext(), {}
+        kind = "cpu" if simulated else "gpu"
+        contexts = ["%s(%d)" % (kind, i) for i in range(gpus)]
+        PARALLEL["how"] = "context %s" % ", ".join(contexts)
+        return contextlib.nullcontext(), {"context": contexts}
     raise ValueError(backend)
+
+
+# How the case was spread over devices, filled in by prepare_devices for the result.
+PARALLEL = {"how": "single device"}
 
 
 class Unsupported(Exception):
@@ -294,17 +321,19 @@ def build_model(keras, timesteps, vocab, unroll):
     return model, optimizer
 
 
-def make_step_clock(keras, channel, slowdown):
+def make_step_clock(keras, channel, slowdown, inline=False):
     """A callback that timestamps each step end; it adds no device sync of its own.
 
     Keras 3 calls it from its async callback thread (`async_safe`), after the step's logs are
     ready, so a timestamp marks the step's completion without stalling the dispatch loop. Keras 2
-    calls it inline. `slowdown` > 1 stretches every step by that factor (the gate's power test).
+    calls it inline. `slowdown` > 1 stretches every step by that factor (the gate's power test);
+    the attribute `slowdown` may change between epochs (gate calibration alternates factors),
+    and `inline` keeps every epoch on the same inline path so alternated epochs are alike.
     """
 
     class StepClock(keras.callbacks.Callback):
         # An injected slowdown must stall the training loop itself, so it runs inline.
-        async_safe = slowdown == 1.0
+        async_safe = slowdown == 1.0 and not inline
 
         def __init__(self):
             super(StepClock, self).__init__()
@@ -313,6 +342,7 @@ def make_step_clock(keras, channel, slowdown):
             self.epoch_label = ""
             self.total_steps = 0
             self._last_progress = 0.0
+            self.slowdown = slowdown
 
         def begin(self, label, total_steps):
             self.ends = []
@@ -322,9 +352,9 @@ def make_step_clock(keras, channel, slowdown):
 
         def on_batch_end(self, batch, logs=None):
             now = clock()
-            if slowdown != 1.0:
+            if self.slowdown != 1.0:
                 previous = self.ends[-1] if self.ends else self.start
-                time.sleep((now - previous) * (slowdown - 1.0))
+                time.sleep((now - previous) * (self.slowdown - 1.0))
                 now = clock()
             self.ends.append(now)
             if now - self._last_progress >= PROGRESS_INTERVAL_S:
@@ -355,7 +385,8 @@ def train(request, channel):
     versions = {"keras": keras.__version__, "numpy": np.__version__}
     versions.update(framework_versions(backend))
     seen = gpu_devices_seen(backend)
-    if gpus and seen < gpus:
+    simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+    if gpus and seen < gpus and simulated < gpus:
         raise Unsupported("the case needs %d GPU(s) but %s sees %d" % (gpus, backend, seen))
     import_s = clock() - started
 
@@ -374,9 +405,12 @@ def train(request, channel):
     with scope:
         model, optimizer = build_model(keras, timesteps, vocab, case["unroll"])
         model.compile(loss="categorical_crossentropy", optimizer=optimizer, **compile_extra)
-    sync = make_sync(backend)
+    sync = DeviceSync(backend)
     slowdown = float(request.get("inject_slowdown", 1.0))
-    step_clock = make_step_clock(keras, channel, slowdown)
+    # Optional factor per timed epoch (cycled): benchmarks/gate_calibration.py alternates
+    # unchanged and slowed epochs in one process.
+    schedule = [float(f) for f in request.get("inject_slowdown_schedule") or []]
+    step_clock = make_step_clock(keras, channel, slowdown, inline=bool(schedule))
 
     # Warm-up: one full batch plus the epoch's last partial batch, so both shapes are compiled
     # before the clock runs and the timed epoch measures training, not tracing.
@@ -394,6 +428,8 @@ def train(request, channel):
     for repeat in range(request["repeats"]):
         label = "epoch %d of %d" % (repeat + 1, request["repeats"])
         channel.send("phase", phase=label, steps=steps_per_epoch)
+        if schedule:
+            step_clock.slowdown = schedule[repeat % len(schedule)]
         sync(model)
         step_clock.begin(label, steps_per_epoch)
         t0 = clock()
@@ -407,6 +443,8 @@ def train(request, channel):
             "step_seconds": [b - a for a, b in zip(ends, ends[1:])],
             "loss": float(history.history["loss"][-1]),
         })
+        if schedule:
+            epochs[-1]["inject_slowdown"] = step_clock.slowdown
 
     on_gpu = bool(gpus) and seen > 0
     gpu_peak, gpu_peak_source = framework_peak_gpu_bytes(backend) if on_gpu else (
@@ -431,6 +469,9 @@ def train(request, channel):
         "versions": versions,
         "run": dict(run_facts(backend, keras, model, case["unroll"], on_gpu),
                     preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
+                    parallel=PARALLEL["how"],
+                    sync={"method": sync.method, "calls": sync.calls},
+                    simulated_devices=int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0")),
                     cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES")),
         "python": {"executable": sys.executable, "version": platform.python_version()},
     }

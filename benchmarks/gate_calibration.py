@@ -1,0 +1,261 @@
+"""Gate calibration: how often does the verdict cry wolf, and how often does it catch a slowdown?
+
+Trains one small but real case (default: TensorFlow, synthetic, batch 32, unroll, CPU) in fresh
+worker processes started exactly as `pytest --rnnbench` starts them (same worker script, same
+environment, same sample extraction, same verdict rule), with a known slowdown injected into
+every training step (the worker's `inject_slowdown`, as `--rnnbench-inject-slowdown` sets it).
+Arms: A (no change), B10 (+10%), B25 (+25%). Two modes:
+
+  --mode alternated (default)  one worker process per round alternates unchanged and slowed
+      epochs, A B B A per verdict (the worker's `inject_slowdown_schedule`): baseline = epochs 1
+      and 4, now = epochs 2 and 3. Every verdict has its own four epochs (nothing is reused or
+      resampled); processes are independent, groups within a process are consecutive. This is
+      the design's live same-session comparison, and what a noisy machine needs.
+
+  --mode cross  baseline and now come from different worker processes, which is how the plugin
+      gates against a stored baseline today. Run A1 is recorded through baseline.save and read
+      back; verdicts are formed for every ordered pair of distinct runs, so pair verdicts share
+      runs and are NOT independent trials (the script says how many runs stand behind them and
+      prints the strictly disjoint pairs too).
+
+Both print the regression counts (false alarms for A/A, detections for A/B), the other outcomes,
+and the distribution of the measured time change.
+
+    .venv/bin/python benchmarks/gate_calibration.py --samples 2048      # ~35 min on 2 cores
+    .venv/bin/python benchmarks/gate_calibration.py --mode cross --runs 10
+    .venv/bin/python benchmarks/gate_calibration.py --processes 2 --groups 2 --samples 256  # smoke
+    .venv/bin/python benchmarks/gate_calibration.py --load runs.json --tolerance 0.1  # re-analyse
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pytest_rnnbench import baseline, datasets, verdict  # noqa: E402
+from pytest_rnnbench.devices import cpu_count, cpu_model  # noqa: E402
+from pytest_rnnbench.matrix import Case  # noqa: E402
+from pytest_rnnbench.options import default_cache_dir  # noqa: E402
+from pytest_rnnbench.runner import PROTOCOL_VERSION, run_worker  # noqa: E402
+from pytest_rnnbench.samples import metric_samples  # noqa: E402
+
+ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
+
+
+def measure(args: argparse.Namespace) -> dict:
+    case = Case(args.backend, 0, args.batch, True, "synthetic")
+    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
+    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
+               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.runs + 1):
+            for arm, factor in ARMS.items():
+                if arm != "A" and round_ == args.runs:
+                    continue  # one extra A run: A1 is the baseline, the others are compared
+                request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
+                           "repeats": args.repeats, "seed": 1234}
+                if factor != 1.0:
+                    request["inject_slowdown"] = factor
+                t0 = time.monotonic()
+                run = run_worker(sys.executable, request, env, 1800, Path(tmp) / "worker.log")
+                runs[arm].append(run.result)
+                print(f"  round {round_ + 1} {arm:>3}: {time.monotonic() - t0:5.1f} s wall, "
+                      f"median step {statistics.median(metric_samples(run.result)['epoch_time']):.2f} ms",
+                      flush=True)
+    return {"case": case.to_dict(), "samples": args.samples, "repeats": args.repeats,
+            "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+            "wall_seconds": time.monotonic() - started, "runs": runs}
+
+
+# Alternated: one worker process per round trains GROUPS x 3 x 4 timed epochs. Each group of four
+# epochs is one verdict, ordered A B B A (so a linear drift within the group hits both sides
+# alike): A/A groups are 1,1,1,1; A/B groups are 1,f,f,1. Baseline = epochs 1 and 4, now = 2, 3.
+GROUP_PATTERNS = {"A": (1.0, 1.0, 1.0, 1.0), "B10": (1.0, 1.10, 1.10, 1.0),
+                  "B25": (1.0, 1.25, 1.25, 1.0)}
+
+
+def measure_alternated(args: argparse.Namespace) -> dict:
+    case = Case(args.backend, 0, args.batch, True, "synthetic")
+    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
+    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
+               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    processes = []
+    started = time.monotonic()
+    arms = list(GROUP_PATTERNS)
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(args.processes):
+            order = []  # rotate the arms so none always follows another
+            for group in range(args.groups):
+                shift = (group + index) % len(arms)
+                order.extend(arms[shift:] + arms[:shift])
+            schedule = [f for arm in order for f in GROUP_PATTERNS[arm]]
+            request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
+                       "repeats": len(schedule), "seed": 1234,
+                       "inject_slowdown_schedule": schedule}
+            t0 = time.monotonic()
+            run = run_worker(sys.executable, request, env, 3600, Path(tmp) / "worker.log")
+            processes.append({"order": order, "result": run.result})
+            print(f"  process {index + 1}/{args.processes}: {len(schedule)} epochs, "
+                  f"{time.monotonic() - t0:5.1f} s wall", flush=True)
+    return {"mode": "alternated", "case": case.to_dict(), "samples": args.samples,
+            "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+            "wall_seconds": time.monotonic() - started, "processes": processes}
+
+
+def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
+    found: dict[str, list] = {arm: [] for arm in GROUP_PATTERNS}
+    for process in data["processes"]:
+        epochs = process["result"]["epochs"]
+        for group, arm in enumerate(process["order"]):
+            a, b1, b2, a2 = epochs[4 * group: 4 * group + 4]
+            factors = tuple(e.get("inject_slowdown") for e in (a, b1, b2, a2))
+            assert factors == GROUP_PATTERNS[arm], (factors, arm)  # the worker ran what we asked
+            base = metric_samples({"epochs": [a, a2]})["epoch_time"]
+            now = metric_samples({"epochs": [b1, b2]})["epoch_time"]
+            found[arm].append(verdict.compare_case(
+                "case", {"epoch_time": base}, {"epoch_time": now}, {"epoch_time": tolerance},
+                alpha))
+    return found
+
+
+def show_alternated(data: dict, found: dict, tolerance: float, alpha: float) -> None:
+    epochs = data["processes"][0]["result"]["epochs"]
+    print(f"\nALTERNATED: case {data['case']['id']}, {data['samples']} samples "
+          f"({len(epochs[0]['step_seconds'])} steps per epoch), machine {data['machine']['cpu']} "
+          f"({data['machine']['cpus']} CPUs)")
+    print(f"{len(data['processes'])} worker processes, each alternating unchanged and slowed "
+          f"epochs (A B B A per verdict); measuring took {data['wall_seconds']:.0f} s")
+    print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}; time metric only (memory and "
+          "loss are measured once per process)")
+    names = {"A": "A/A  (no change)", "B10": "A/B  +10% injected", "B25": "A/B  +25% injected"}
+    for arm, verdicts in found.items():
+        hits = sum(v.outcome == verdict.REGRESSION for v in verdicts)
+        others = {o: sum(v.outcome == o for v in verdicts) for o in verdict.SEVERITY}
+        extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
+        changes = sorted(v.metrics[0].change * 100 for v in verdicts)
+        print(f"  {names[arm]:<20} regression {hits}/{len(verdicts)}"
+              + (f"  ({extra})" if extra else "")
+              + f"; change median {statistics.median(changes):+.1f}%, range "
+                f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%")
+
+
+def first_epochs(result: dict, epochs: int) -> dict:
+    trimmed = dict(result)
+    trimmed["epochs"] = result["epochs"][:epochs]
+    return trimmed
+
+
+def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
+    tolerances = {"epoch_time": tolerance}
+    runs = {arm: [metric_samples(first_epochs(r, epochs)) for r in results]
+            for arm, results in data["runs"].items()}
+    a = runs["A"]
+
+    # Round-trip the first A run through a real baseline file, as the plugin stores it.
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = baseline.machine_profile(data["machine"]["cpu"], data["machine"]["cpus"], [],
+                                           None, None, sys.version.split()[0])
+        path = baseline.baseline_path(Path(tmp), profile)
+        first = first_epochs(data["runs"]["A"][0], epochs)
+        baseline.save(path, profile, {data["case"]["id"]: baseline.make_entry(
+            data["case"], first, a[0])})
+        stored = baseline.entry_samples(baseline.load(path, profile)[data["case"]["id"]])
+    assert stored["epoch_time"] == [float(f"{v:.6g}") for v in a[0]["epoch_time"]]
+
+    def verdicts(pairs):
+        out = []
+        for base, now in pairs:
+            out.append(verdict.compare_case("case", base, now, tolerances, alpha))
+        return out
+
+    def rates(found):
+        counts = {o: sum(v.outcome == o for v in found) for o in verdict.SEVERITY}
+        return counts, len(found)
+
+    aa_pairs = [(a[i], a[j]) for i, j in itertools.permutations(range(len(a)), 2)]
+    disjoint = [(a[i], a[i + 1]) for i in range(0, len(a) - 1, 2)]
+    report = {"A/A (ordered pairs)": rates(verdicts(aa_pairs)),
+              "A/A (disjoint pairs)": rates(verdicts(disjoint))}
+    changes = sorted(statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
+                     for b, n in aa_pairs)
+    for arm in ("B10", "B25"):
+        pairs = [(base, now) for base in a for now in runs[arm]]
+        report[f"A/{arm} (all pairs)"] = rates(verdicts(pairs))
+        report[f"A/{arm} (baseline A1 only)"] = rates(verdicts([(a[0], now) for now in runs[arm]]))
+        report[f"{arm} changes"] = sorted(
+            statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
+            for b, n in pairs)
+    report["A/A changes"] = changes
+    return report
+
+
+def show(data: dict, report: dict, tolerance: float, alpha: float, epochs: int) -> None:
+    runs = {arm: len(r) for arm, r in data["runs"].items()}
+    print(f"\ncase {data['case']['id']}, {data['samples']} samples, epochs used {epochs} of "
+          f"{data['repeats']}, machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)")
+    print(f"runs (fresh worker processes): {runs}; measuring took {data['wall_seconds']:.0f} s")
+    print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, other metrics at their defaults")
+    for name, value in report.items():
+        if name.endswith("changes"):
+            pct = [c * 100 for c in value]
+            print(f"  {name:<28} median {statistics.median(pct):+.1f}%  range {pct[0]:+.1f}% .. "
+                  f"{pct[-1]:+.1f}%  (n={len(pct)})")
+            continue
+        counts, total = value
+        hits = counts["regression"]
+        extra = ", ".join(f"{o} {c}" for o, c in counts.items() if c and o != "regression")
+        print(f"  {name:<28} regression {hits}/{total} = {hits / total:.1%}"
+              + (f"  ({extra})" if extra else ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", default="tensorflow")
+    parser.add_argument("--samples", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=10, help="rounds (A gets one extra run)")
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help="time tolerance (default: the plugin's default)")
+    parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA)
+    parser.add_argument("--mode", choices=("cross", "alternated"), default="alternated",
+                        help="cross: baseline and now from different worker processes (how the "
+                             "plugin gates today); alternated: both sides in one process, "
+                             "epochs alternated (default)")
+    parser.add_argument("--processes", type=int, default=10, help="alternated: worker processes")
+    parser.add_argument("--groups", type=int, default=10,
+                        help="alternated: verdicts per arm per process")
+    parser.add_argument("--save", type=Path, help="keep the raw worker results in this file")
+    parser.add_argument("--load", type=Path, help="analyse results saved by --save; no runs")
+    args = parser.parse_args()
+    tolerance = args.tolerance if args.tolerance is not None else \
+        verdict.METRICS["epoch_time"].default_tolerance
+    if args.load:
+        data = json.loads(args.load.read_text())
+    else:
+        data = measure_alternated(args) if args.mode == "alternated" else measure(args)
+        if args.save:
+            args.save.write_text(json.dumps(data))
+    if data.get("mode") == "alternated":
+        show_alternated(data, analyse_alternated(data, tolerance, args.alpha), tolerance,
+                        args.alpha)
+        return 0
+    for epochs in sorted({1, data["repeats"]}):
+        show(data, analyse(data, tolerance, args.alpha, epochs), tolerance, args.alpha, epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

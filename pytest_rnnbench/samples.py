@@ -1,0 +1,67 @@
+"""From a worker's result to the per-metric samples a verdict compares. Plain numbers, no pytest.
+
+Time: the per-step times of every timed epoch, cut into consecutive blocks of steps, one sample
+per block (the block's median step time, in ms). Neighbouring steps are not independent (a
+neighbour's job holds the core for a second, the allocator warms up), and Keras 3 timestamps
+steps from its callback thread, which jitters single steps; block medians keep the samples
+closer to independent, make the rank test honest about how much evidence there is, and keep a
+baseline file small enough to review. The same function makes both sides of every comparison,
+so baseline and now always agree on what a sample is.
+
+The other metrics are measured once per run: one sample each.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Mapping, Optional
+
+BLOCKS_PER_EPOCH = 8
+
+
+def block_medians(step_seconds: list[float], blocks: int = BLOCKS_PER_EPOCH) -> list[float]:
+    """Medians (in ms) of `blocks` consecutive, near-equal blocks of one epoch's step times."""
+    steps = [s * 1000.0 for s in step_seconds]
+    if not steps:
+        return []
+    blocks = max(1, min(blocks, len(steps)))
+    size, extra = divmod(len(steps), blocks)
+    out, start = [], 0
+    for index in range(blocks):
+        end = start + size + (1 if index < extra else 0)
+        out.append(float(statistics.median(steps[start:end])))
+        start = end
+    return out
+
+
+def gpu_peak_bytes(result: Mapping[str, Any]) -> Optional[int]:
+    """The framework's own peak when it keeps one (precise), else NVML's per-process peak."""
+    value = result.get("gpu_framework_peak_bytes")
+    if value is None:
+        value = (result.get("gpu_memory") or {}).get("nvml_process_peak_bytes")
+    return None if value is None else int(value)
+
+
+def metric_samples(result: Mapping[str, Any]) -> dict[str, list[float]]:
+    """{metric name: samples} from one worker result (worker protocol version 1)."""
+    time: list[float] = []
+    for epoch in result.get("epochs") or []:
+        time.extend(block_medians(list(epoch.get("step_seconds") or [])))
+    samples: dict[str, list[float]] = {"epoch_time": time}
+    if result.get("host_peak_rss_bytes") is not None:
+        samples["host_peak_rss"] = [result["host_peak_rss_bytes"] / 2**20]
+    gpu = gpu_peak_bytes(result)
+    if gpu is not None:
+        samples["gpu_peak_memory"] = [gpu / 2**20]
+    if result.get("final_loss") is not None:
+        samples["final_loss"] = [float(result["final_loss"])]
+    return samples
+
+
+def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[str]:
+    """Why a baseline's workload differs from now's (samples per epoch, steps), or None."""
+    for key, what in (("samples", "samples per epoch"), ("steps_per_epoch", "steps per epoch")):
+        old, new = baseline.get(key), now.get(key)
+        if old is not None and new is not None and old != new:
+            return f"the baseline was recorded with {old} {what}, this run has {new}"
+    return None

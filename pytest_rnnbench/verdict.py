@@ -1,0 +1,299 @@
+"""Verdicts: compare two sets of samples (a baseline and now) for each metric of a case.
+
+Plain numbers in, plain objects out; no pytest import. scipy is imported inside the functions
+that test significance, so a plugin load (or `pytest --co`) never pays for it.
+
+The rule, per metric (every metric here is "higher is worse"):
+
+    change = median(now) / median(baseline) - 1
+
+    * change beyond +tolerance and the one-sided Mann-Whitney U test says "now is larger"
+      with p < alpha                                   -> regression
+    * change beyond +tolerance but not significant     -> inconclusive (too noisy to tell)
+    * change beyond -tolerance and significant the other way -> improvement
+    * otherwise                                        -> pass
+
+A regression needs both: a change larger than the tolerance (so a real but tiny, or a run-to-run
+drift smaller than the tolerance, never fails a build) and significance (so a few noisy samples
+never fail one either). Metrics measured once per run (peak memory, final loss) cannot be tested
+for significance: they are compared against the tolerance alone and the line says so. A final
+loss that is not finite is always a regression: fast because broken must fail.
+
+Mann-Whitney U is rank-based, so the long right tail that a shared machine adds to step times
+(another process steals the core for a while) moves it far less than it moves a t-test.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+PASS = "pass"
+REGRESSION = "regression"
+IMPROVEMENT = "improvement"
+INCONCLUSIVE = "inconclusive"
+NO_BASELINE = "no-baseline"
+
+# Worst first: a case's verdict is the worst of its metrics' verdicts.
+SEVERITY = (REGRESSION, INCONCLUSIVE, NO_BASELINE, IMPROVEMENT, PASS)
+
+DEFAULT_ALPHA = 0.01
+MIN_SAMPLES_FOR_TEST = 3  # below this a rank test cannot reach p < 0.05, let alone alpha
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str        # key in baselines and results
+    label: str       # what the one-line reason calls it
+    unit: str
+    tolerance_key: str  # ini rnnbench_<key>, marker <key>, baseline entry "tolerances" key
+    default_tolerance: float
+
+
+# Default tolerances. Time: the gate-calibration figures (README) on the project's 2-core
+# machines put the A/A spread of the median step time across worker processes at a few percent,
+# so 5% keeps false alarms rare while +10% is still caught. Memory peaks barely move between
+# runs of the same code, but allocator and thread-pool sizes do shift them a little. Loss with a
+# fixed seed is near-deterministic on CPU; 10% still lets a different Keras version round
+# differently without failing.
+METRICS: Mapping[str, Metric] = {
+    "epoch_time": Metric("epoch_time", "time per step", "ms", "tolerance_time", 0.05),
+    "host_peak_rss": Metric("host_peak_rss", "host peak RSS", "MiB", "tolerance_rss", 0.20),
+    "gpu_peak_memory": Metric("gpu_peak_memory", "GPU peak memory", "MiB",
+                              "tolerance_gpu_memory", 0.10),
+    "final_loss": Metric("final_loss", "final loss", "", "tolerance_loss", 0.10),
+}
+TOLERANCE_KEYS = {metric.tolerance_key: name for name, metric in METRICS.items()}
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    metric: str
+    outcome: str
+    baseline: Optional[float] = None  # the baseline's median
+    now: Optional[float] = None       # this run's median
+    change: Optional[float] = None    # now / baseline - 1
+    tolerance: Optional[float] = None
+    confidence: Optional[float] = None  # 1 - p of the one-sided test in the direction observed
+    n_baseline: int = 0
+    n_now: int = 0
+    why: str = ""
+
+    def line(self) -> str:
+        """One line: metric, baseline, now, change, tolerance, confidence, and why."""
+        metric = METRICS.get(self.metric)
+        label = metric.label if metric else self.metric
+        unit = f" {metric.unit}" if metric and metric.unit else ""
+        parts = [f"{label} {self.outcome}"]
+        if self.baseline is not None and self.now is not None:
+            parts.append(f"baseline {_fmt(self.baseline)}{unit} -> now {_fmt(self.now)}{unit}")
+        if self.change is not None:
+            parts.append(f"change {self.change * 100:+.1f}%")
+        if self.tolerance is not None:
+            parts.append(f"tolerance {self.tolerance * 100:.1f}%")
+        if self.confidence is not None:
+            shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
+            parts.append(f"confidence {shown}% "
+                         f"(Mann-Whitney, n={self.n_baseline}/{self.n_now})")
+        elif self.outcome != PASS or self.why:
+            parts.append(f"n={self.n_baseline}/{self.n_now}")
+        text = ", ".join(parts)
+        return f"{text}: {self.why}" if self.why else text
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    case_id: str
+    outcome: str
+    metrics: tuple[MetricVerdict, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. versions that differ from the baseline's
+
+    @property
+    def deciding(self) -> Optional[MetricVerdict]:
+        """The metric verdict that decided the case's outcome (the worst one)."""
+        for metric in self.metrics:
+            if metric.outcome == self.outcome:
+                return metric
+        return None
+
+    def line(self) -> str:
+        deciding = self.deciding
+        text = f"{self.case_id}: {self.outcome}"
+        if deciding is not None:
+            text += f": {deciding.line()}"
+        if self.notes:
+            text += " [" + "; ".join(self.notes) + "]"
+        return text
+
+    def to_dict(self) -> dict:
+        """The verdict as stored in results files (see results.parse_verdict)."""
+        time = next((m for m in self.metrics if m.metric == "epoch_time"), None)
+        return {
+            "verdict": self.outcome,
+            "reason": self.line(),
+            "change": time.change if time else None,
+            "metrics": {m.metric: {"outcome": m.outcome, "baseline": m.baseline, "now": m.now,
+                                   "change": m.change, "tolerance": m.tolerance,
+                                   "confidence": m.confidence, "n_baseline": m.n_baseline,
+                                   "n_now": m.n_now, "why": m.why}
+                        for m in self.metrics},
+            "notes": list(self.notes),
+        }
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) -> float:
+    """p-value that `now` tends to be larger (greater=True) or smaller than `baseline`."""
+    from scipy.stats import mannwhitneyu
+
+    result = mannwhitneyu(list(now), list(baseline),
+                          alternative="greater" if greater else "less")
+    p = float(result.pvalue)
+    return 1.0 if math.isnan(p) else p  # all values tied: no evidence either way
+
+
+def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float],
+                    tolerance: float, alpha: float = DEFAULT_ALPHA) -> MetricVerdict:
+    """The verdict for one metric from its baseline samples and this run's samples."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    if tolerance < 0 or not math.isfinite(tolerance):
+        raise ValueError(f"tolerance must be a finite fraction >= 0, got {tolerance!r}")
+    base = [float(v) for v in baseline]
+    cur = [float(v) for v in now]
+    common = dict(metric=metric, tolerance=tolerance, n_baseline=len(base), n_now=len(cur))
+    if metric == "final_loss" and any(not math.isfinite(v) for v in cur):
+        bad = next(v for v in cur if not math.isfinite(v))
+        return MetricVerdict(outcome=REGRESSION, baseline=_median(base) if base else None,
+                             now=bad, why="the loss is not finite (training diverged)",
+                             **common)
+    if not base:
+        return MetricVerdict(outcome=NO_BASELINE, why="no baseline samples", **common)
+    if not cur:
+        return MetricVerdict(outcome=INCONCLUSIVE, baseline=_median(base),
+                             why="this run measured no samples", **common)
+    if any(not math.isfinite(v) for v in base + cur):
+        return MetricVerdict(outcome=INCONCLUSIVE, baseline=_median(base), now=_median(cur),
+                             why="non-finite samples", **common)
+    b, c = _median(base), _median(cur)
+    if b <= 0:
+        return MetricVerdict(outcome=INCONCLUSIVE, baseline=b, now=c,
+                             why="the baseline is not positive; no relative change", **common)
+    change = c / b - 1.0
+    common.update(baseline=b, now=c, change=change)
+    testable = len(base) >= MIN_SAMPLES_FOR_TEST and len(cur) >= MIN_SAMPLES_FOR_TEST
+    if change > tolerance:
+        if not testable:
+            return MetricVerdict(outcome=REGRESSION,
+                                 why="measured once per run: tolerance only, no significance test",
+                                 **common)
+        p = one_sided_p(cur, base, greater=True)
+        if p < alpha:
+            return MetricVerdict(outcome=REGRESSION, confidence=1 - p, **common)
+        return MetricVerdict(
+            outcome=INCONCLUSIVE, confidence=1 - p,
+            why=(f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
+                 f"too noisy to tell; spread (p10-p90) baseline {_spread(base)}, "
+                 f"now {_spread(cur)}; more --rnnbench-repeats or a quieter machine would decide"),
+            **common)
+    if change < -tolerance:
+        if not testable:
+            return MetricVerdict(outcome=IMPROVEMENT, why="measured once per run: tolerance only",
+                                 **common)
+        p = one_sided_p(cur, base, greater=False)
+        if p < alpha:
+            return MetricVerdict(outcome=IMPROVEMENT, confidence=1 - p, **common)
+        return MetricVerdict(outcome=PASS, confidence=1 - p,
+                             why="better than the tolerance but not significant", **common)
+    return MetricVerdict(outcome=PASS, **common)
+
+
+def _spread(values: Sequence[float]) -> str:
+    if len(values) < 2:
+        return "n/a"
+    ordered = sorted(values)
+    lo = ordered[int(0.1 * (len(ordered) - 1))]
+    hi = ordered[int(math.ceil(0.9 * (len(ordered) - 1)))]
+    mid = _median(values)
+    return f"{(lo / mid - 1) * 100:+.0f}%..{(hi / mid - 1) * 100:+.0f}%" if mid > 0 else "n/a"
+
+
+def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
+                 now: Mapping[str, Sequence[float]], tolerances: Mapping[str, float],
+                 alpha: float = DEFAULT_ALPHA, notes: Sequence[str] = ()) -> CaseVerdict:
+    """Every metric present in either side; the case's outcome is its worst metric's.
+
+    `tolerances` maps metric names to fractions; missing ones take the metric's default. A metric
+    measured now but absent from the baseline (a GPU metric on a baseline recorded before) is
+    reported as no-baseline for that metric, and does not make the whole case no-baseline.
+    """
+    verdicts = []
+    for name in METRICS:
+        if name not in baseline and name not in now:
+            continue
+        tolerance = tolerances.get(name, METRICS[name].default_tolerance)
+        verdicts.append(compare_samples(name, baseline.get(name, ()), now.get(name, ()),
+                                        tolerance, alpha))
+    outcomes = [v.outcome for v in verdicts]
+    if not verdicts:
+        outcome = NO_BASELINE
+    elif all(o == NO_BASELINE for o in outcomes):
+        outcome = NO_BASELINE
+    else:
+        considered = [o for o in outcomes if o != NO_BASELINE]
+        outcome = min(considered, key=SEVERITY.index)
+    return CaseVerdict(case_id=case_id, outcome=outcome, metrics=tuple(verdicts),
+                       notes=tuple(notes))
+
+
+def version_notes(baseline_versions: Mapping[str, object],
+                  now_versions: Mapping[str, object]) -> list[str]:
+    """'keras 3.15.1 -> 3.16.0' for every package whose version differs."""
+    notes = []
+    for name in sorted(set(baseline_versions) | set(now_versions)):
+        old, new = baseline_versions.get(name), now_versions.get(name)
+        if old != new:
+            notes.append(f"{name} {old} -> {new}")
+    return ["versions differ from the baseline's: " + ", ".join(notes)] if notes else []
+
+
+def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
+    """The same verdict, with a decided time metric made inconclusive because of `why`.
+
+    Used when the measurement itself is known to be unfair, e.g. another process used the case's
+    GPU while it ran: its timings say nothing about the code. Memory and loss verdicts stand.
+    """
+    metrics = []
+    for metric in found.metrics:
+        if metric.metric == "epoch_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
+            metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
+        metrics.append(metric)
+    considered = [m.outcome for m in metrics if m.outcome != NO_BASELINE]
+    outcome = min(considered, key=SEVERITY.index) if considered else NO_BASELINE
+    return CaseVerdict(case_id=found.case_id, outcome=outcome, metrics=tuple(metrics),
+                       notes=found.notes)
+
+
+def shared_gpu_reason(result: Mapping[str, object]) -> str:
+    """Why this worker result's timings cannot be trusted, or "" (from the NVML monitor)."""
+    memory = result.get("gpu_memory")
+    others = memory.get("nvml_other_processes") if isinstance(memory, Mapping) else None
+    if others:
+        pids = ", ".join(str(pid) for pid in list(others)[:5])
+        return f"the GPU was shared with other processes (pids {pids}) while the case ran"
+    return ""

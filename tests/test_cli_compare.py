@@ -1,0 +1,160 @@
+"""`python -m pytest_rnnbench compare OLD NEW`: offline verdicts and exit codes, in real processes."""
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_rnnbench import baseline
+from pytest_rnnbench.samples import metric_samples
+
+REPO = Path(__file__).resolve().parent.parent
+CASE = "jax-gpu0-b32-unroll-synthetic"
+OTHER = "tensorflow-gpu0-b32-unroll-synthetic"
+
+
+def worker_result(case_id, step_ms, seed, loss=1.5, rss_mb=500, keras="3.15.1"):
+    rng = random.Random(seed)
+    backend = case_id.split("-")[0]
+    epochs = []
+    for _ in range(2):
+        steps = [step_ms / 1000 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(16)]
+        epochs.append({"seconds": sum(steps), "step_seconds": steps, "loss": loss})
+    return {"case": {"id": case_id, "backend": backend, "gpus": 0, "batch_size": 32,
+                     "unroll": True, "dataset": "synthetic"},
+            "samples": 512, "steps_per_epoch": 16, "epochs": epochs, "final_loss": loss,
+            "host_peak_rss_bytes": rss_mb * 2**20, "gpu_framework_peak_bytes": None,
+            "versions": {"keras": keras}, "repeats": 2, "warmup_seconds": 0.1}
+
+
+def results_file(path, cases, failures=None, cpu="Intel Xeon"):
+    document = {"schema": "pytest-rnnbench/results", "version": 1, "written": "2024-01-01T00:00:00",
+                "machine": {"cpu": cpu, "cpus": 2, "gpus": [], "driver": None, "cuda": None},
+                "settings": {}, "failures": failures or {},
+                "results": {case_id: {"epoch_seconds": sum(r["epochs"][0]["step_seconds"]),
+                                      "final_loss": r["final_loss"], "worker": r}
+                            for case_id, r in cases.items()}}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def compare(*args):
+    done = subprocess.run([sys.executable, "-m", "pytest_rnnbench", "compare", *map(str, args)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def old(tmp_path):
+    return results_file(tmp_path / "old.json", {CASE: worker_result(CASE, 10, 1),
+                                                OTHER: worker_result(OTHER, 20, 2)})
+
+
+def test_no_change_exits_0(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3),
+                                               OTHER: worker_result(OTHER, 20, 4)})
+    code, out, err = compare(old, new)
+    assert code == 0, out + err
+    assert f"{CASE}: pass" in out and f"{OTHER}: pass" in out
+    assert "summary: 2 pass" in out
+
+
+def test_a_regression_exits_1_with_the_same_line_as_the_plugin(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 12, 3),
+                                               OTHER: worker_result(OTHER, 20, 4)})
+    code, out, _ = compare(old, new)
+    assert code == 1
+    (line,) = [line for line in out.splitlines() if line.startswith(f"{CASE}: regression")]
+    assert line.startswith(f"{CASE}: regression: time per step regression, baseline ")
+    assert "-> now 12.0 ms, change +" in line and "tolerance 5.0%, confidence >99.99%" in line
+    assert "summary: 1 pass, 1 regression" in out
+    # A wider tolerance from the command line lets it pass.
+    code, out, _ = compare(old, new, "--tolerance-time=25%")
+    assert code == 0 and f"{CASE}: pass" in out
+
+
+def test_improvement_missing_cases_and_version_notes_exit_0(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {
+        CASE: worker_result(CASE, 8, 3, keras="3.16.0"),
+        "jax-gpu0-b64-unroll-synthetic": worker_result("jax-gpu0-b64-unroll-synthetic", 8, 5)})
+    code, out, _ = compare(old, new)
+    assert code == 0, out
+    assert f"{CASE}: improvement" in out and "keras 3.15.1 -> 3.16.0" in out
+    assert "jax-gpu0-b64-unroll-synthetic: no-baseline: not in the old file" in out
+
+
+def test_non_finite_loss_exits_1(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3, loss=float("nan"))})
+    code, out, _ = compare(old, new)
+    assert code == 1 and "final loss regression" in out and "not finite" in out
+
+
+def test_a_failed_case_exits_1(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3)},
+                       failures={OTHER: "worker was killed by SIGKILL"})
+    code, out, _ = compare(old, new)
+    assert code == 1 and f"{OTHER}: failed: worker was killed by SIGKILL" in out
+
+
+def test_different_machines_are_noted(tmp_path, old):
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3)}, cpu="AMD EPYC")
+    code, out, _ = compare(old, new)
+    assert code == 0 and "different machines" in out and "'Intel Xeon' vs 'AMD EPYC'" in out
+
+
+def test_a_baseline_file_can_be_the_old_side(tmp_path):
+    profile = baseline.machine_profile("Intel Xeon", 2, [], None, None, "3.11")
+    path = baseline.baseline_path(tmp_path, profile)
+    result = worker_result(CASE, 10, 1)
+    entry = baseline.make_entry(result["case"], result, metric_samples(result))
+    entry["tolerances"] = {"tolerance_time": 0.3}
+    baseline.save(path, profile, {CASE: entry})
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 12, 3)})
+    code, out, _ = compare(path, new)
+    assert code == 0 and f"{CASE}: pass" in out and "tolerance 30.0%" in out
+    code, out, _ = compare(path, results_file(tmp_path / "n2.json", {CASE: worker_result(CASE, 14, 3)}))
+    assert code == 1 and "tolerance 30.0%" in out
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read"),
+    ("{\"schema\": \"pytest-rnnbench/results\", \"vers", "not a JSON file"),
+    ('{"schema": "something-else"}', "not a pytest-rnnbench results file"),
+    ('{"schema": "pytest-rnnbench/results", "version": 7, "machine": {}, "results": {}}',
+     "version 7 is not supported"),
+    ('{"schema": "pytest-rnnbench/results", "version": 1, "machine": {}, "results": {"x": {}}}',
+     "has no worker result"),
+])
+def test_unusable_files_exit_2_naming_the_file(tmp_path, old, content, message):
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    code, out, err = compare(old, bad)
+    assert code == 2, out + err
+    assert str(bad) in err and message in err
+
+
+def test_bad_options_exit_2(tmp_path, old):
+    code, _, err = compare(old, old, "--tolerance-time=lots")
+    assert code == 2 and "expected a fraction" in err
+
+
+def test_results_written_by_the_plugin_compare(tmp_path):
+    """The results file format the plugin writes is what compare reads (golden round trip)."""
+    from pytest_rnnbench import report
+    from pytest_rnnbench.devices import GpuInventory
+    from pytest_rnnbench.measurements import summarize
+    from pytest_rnnbench.options import Settings
+
+    def write(name, step_ms, seed):
+        summary = summarize(CASE, worker_result(CASE, step_ms, seed))
+        path = tmp_path / name
+        report.write_json_atomic(path, report.results_document({CASE: summary}, {}, Settings(),
+                                                               GpuInventory()))
+        return path
+
+    code, out, _ = compare(write("a.json", 10, 1), write("b.json", 15, 2))
+    assert code == 1 and f"{CASE}: regression" in out

@@ -1,0 +1,339 @@
+"""The regression gate end to end: real pytest processes (pytester), real baseline files.
+
+Most runs use a stand-in worker whose per-step times the test sets through environment
+variables (the product's worker module does the protocol; only `train` is replaced), so every
+verdict can be produced on purpose on a noisy machine. One test runs the real TensorFlow worker.
+"""
+
+import json
+import os
+import stat
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PYTHON = sys.executable
+CASE = "tensorflow-gpu0-b32-unroll-synthetic"
+
+# Steps per epoch come from FAKE_STEPS_MS ("10,12,..." repeated each epoch) or FAKE_STEP_MS
+# with FAKE_SPREAD (16 steps, uniform noise, seed FAKE_SEED). inject_slowdown multiplies steps,
+# as the real worker's sleep does.
+STEP_WORKER = r'''
+import importlib.util, os, random, sys
+
+spec = importlib.util.spec_from_file_location("rnnbench_worker_under_test", sys.argv[1])
+worker = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(worker)
+
+
+def fake_train(request, channel):
+    env = os.environ
+    factor = float(request.get("inject_slowdown", 1.0))
+    rng = random.Random(int(env.get("FAKE_SEED", "0")))
+    epochs = []
+    for _ in range(request["repeats"]):
+        if env.get("FAKE_STEPS_MS"):
+            steps = [float(v) / 1000 for v in env["FAKE_STEPS_MS"].split(",")]
+        else:
+            center, spread = float(env.get("FAKE_STEP_MS", "10")), float(env.get("FAKE_SPREAD", "0.01"))
+            steps = [center / 1000 * (1 + rng.uniform(-spread, spread)) for _ in range(16)]
+        steps = [s * factor for s in steps]
+        epochs.append({"seconds": sum(steps), "step_seconds": steps, "loss": float(env.get("FAKE_LOSS", "1.5"))})
+    return {
+        "case": request["case"], "samples": request["data"]["samples"], "steps_per_epoch": 16,
+        "samples_cap": request["data"].get("cap"), "repeats": request["repeats"],
+        "epochs": epochs, "warmup_seconds": 0.1, "final_loss": epochs[-1]["loss"],
+        "host_peak_rss_bytes": int(float(env.get("FAKE_RSS_MB", "500")) * 2**20),
+        "gpu_framework_peak_bytes": None, "versions": {"keras": env.get("FAKE_KERAS", "3.15.1")},
+        "python": {"version": "3.11.0"}, "inject_slowdown": factor,
+    }
+
+
+worker.train = fake_train
+os._exit(worker.main(sys.argv))
+'''
+
+BENCH = """
+    import math
+    import pytest
+
+    def test_lstm(rnnbench):
+        result = rnnbench()
+        assert math.isfinite(result.final_loss) or True
+"""
+
+
+@pytest.fixture
+def gate(pytester, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("step-worker")
+    (directory / "step_worker.py").write_text(STEP_WORKER)
+    fake = directory / "fake-python"
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-c" ]; then exec "{PYTHON}" "$@"; fi\n'
+                    f'exec "{PYTHON}" "{directory / "step_worker.py"}" "$@"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    pytester.makepyfile(test_bench=textwrap.dedent(BENCH))
+    pytester.makeini("[pytest]\n")
+    pytester.fake = fake
+    return pytester
+
+
+def run(pytester, *args, **env):
+    for name in [n for n in os.environ if n.startswith("FAKE_")]:
+        del os.environ[name]
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        return pytester.runpytest_subprocess(
+            "--rnnbench", "--rnnbench-backends=tensorflow", "--rnnbench-datasets=synthetic",
+            "--rnnbench-samples=256", "--rnnbench-batch-sizes=32", "--rnnbench-repeats=2",
+            f"--rnnbench-python=tensorflow={pytester.fake}", "-ra", "-p", "no:cacheprovider",
+            *args)
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+
+
+def baseline_files(pytester):
+    return sorted((pytester.path / "baselines").glob("*.json"))
+
+
+def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
+    saved = run(gate, "--rnnbench-save-baseline", FAKE_SEED=1)
+    saved.assert_outcomes(passed=1)
+    saved.stdout.fnmatch_lines(["*rnnbench: saving baselines to *baselines*.json*",
+                                f"*added {CASE}*"])
+    (path,) = baseline_files(gate)
+    assert "nogpu_py" in path.name
+    entry = json.loads(path.read_text())["entries"][CASE]
+    assert entry["metrics"]["epoch_time"]["n"] == 16  # 2 epochs x 8 blocks
+    assert entry["repeats"] == 2 and entry["samples"] == 256
+    checked = run(gate, "--rnnbench-json=out.json", FAKE_SEED=2)
+    checked.assert_outcomes(passed=1)
+    checked.stdout.fnmatch_lines([f"*checking against {path} (1 cases)*", f"{CASE}: pass*"])
+    results = json.loads((gate.path / "out.json").read_text())
+    assert results["verdicts"][CASE]["verdict"] == "pass"
+    # Refreshing says what changed.
+    again = run(gate, "--rnnbench-save-baseline", FAKE_STEP_MS=11, FAKE_SEED=3)
+    again.stdout.fnmatch_lines([f"*updated {CASE}: median step * -> 11* ms (+*%)*"])
+
+
+def test_regression_fails_the_item_with_a_one_line_reason(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, FAKE_STEP_MS=12, FAKE_SEED=2)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        f"{CASE}: regression: time per step regression, baseline *9.99 ms -> now 12.0 ms, "
+        "change +*%, tolerance 5.0%, confidence >99.99% (Mann-Whitney, n=16/16)"])
+
+
+def test_injected_slowdown_reaches_the_worker_and_is_caught(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, "--rnnbench-inject-slowdown=1.25", FAKE_SEED=2)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*injecting a slowdown: every training step x1.25*",
+                                 "*time per step regression*change +2*%*"])
+
+
+@pytest.mark.parametrize("how", ["ini", "command line", "marker", "baseline entry"])
+def test_tolerance_overrides(gate, how):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    args = []
+    if how == "ini":
+        gate.makeini("[pytest]\nrnnbench_tolerance_time = 30%\n")
+    elif how == "command line":
+        args = ["--rnnbench-tolerance-time=0.3"]
+    elif how == "marker":
+        gate.makepyfile(test_bench=textwrap.dedent(BENCH).replace(
+            "def test_lstm", "@pytest.mark.rnnbench(tolerance_time=0.3)\ndef test_lstm"))
+    else:
+        (path,) = baseline_files(gate)
+        document = json.loads(path.read_text())
+        document["entries"][CASE]["tolerances"] = {"tolerance_time": 0.3}
+        path.write_text(json.dumps(document))
+    result = run(gate, *args, FAKE_STEP_MS=12, FAKE_SEED=2)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"{CASE}: pass*"])
+
+
+def test_the_marker_beats_the_ini_and_bad_marker_arguments_fail(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    gate.makeini("[pytest]\nrnnbench_tolerance_time = 30%\n")
+    gate.makepyfile(test_bench=textwrap.dedent(BENCH).replace(
+        "def test_lstm", "@pytest.mark.rnnbench(tolerance_time='2%')\ndef test_lstm"))
+    run(gate, FAKE_STEP_MS=11, FAKE_SEED=2).assert_outcomes(failed=1)
+    gate.makepyfile(test_bench=textwrap.dedent(BENCH).replace(
+        "def test_lstm", "@pytest.mark.rnnbench(tolerance_speed=0.3)\ndef test_lstm"))
+    result = run(gate, FAKE_SEED=2)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unknown argument tolerance_speed=0.3; accepted: tolerance_time*"])
+
+
+def test_improvement_passes_with_a_hint(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, FAKE_STEP_MS=7, FAKE_SEED=2)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"{CASE}: improvement: time per step improvement*change -3*%*",
+                                 f"*hint: refresh this baseline with: pytest --rnnbench "
+                                 f"--rnnbench-save-baseline -k {CASE}"])
+
+
+def test_inconclusive_passes_with_a_warning_that_says_why(gate):
+    noisy_base = "10,30,11,25,10,30,11,25"
+    run(gate, "--rnnbench-save-baseline", "--rnnbench-repeats=1",
+        FAKE_STEPS_MS=noisy_base).assert_outcomes(passed=1)
+    result = run(gate, "--rnnbench-repeats=1", FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*RnnbenchInconclusiveWarning: *inconclusive*change +11.1%*"
+                                 "not significant*too noisy to tell*"])
+    # Where warnings are errors, an inconclusive verdict is one too: the user's choice.
+    gate.makeini("[pytest]\nfilterwarnings = error\n")
+    strict = run(gate, "--rnnbench-repeats=1", FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    strict.assert_outcomes(failed=1)
+
+
+@pytest.mark.parametrize("loss", ["nan", "inf"])
+def test_non_finite_loss_is_a_regression_and_is_never_recorded(gate, loss):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, FAKE_SEED=2, FAKE_LOSS=loss)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*final loss regression*now {loss}*the loss is not finite*"])
+    refused = run(gate, "--rnnbench-save-baseline", FAKE_SEED=2, FAKE_LOSS=loss)
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines([f"*not recording a baseline whose final loss is {loss}*"])
+
+
+def test_memory_regression_and_version_notes(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, FAKE_SEED=2, FAKE_RSS_MB=700, FAKE_KERAS="3.16.0")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*host peak RSS regression, baseline 500 MiB -> now 700 MiB, change +40.0%, tolerance "
+        "20.0%, n=1/1: measured once per run*[versions differ from the baseline's: keras 3.15.1 "
+        "-> 3.16.0]*"])
+
+
+def test_a_case_without_baseline_is_skipped_with_the_command_that_records_it(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, "--rnnbench-batch-sizes=32,64", FAKE_SEED=2)
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*no baseline for tensorflow-gpu0-b64-unroll-synthetic in "
+                                 "*; record it with: pytest --rnnbench --rnnbench-save-baseline "
+                                 "-k tensorflow-gpu0-b64-unroll-synthetic*"])
+
+
+def test_a_baseline_of_another_workload_size_is_not_compared(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    result = run(gate, "--rnnbench-samples=512", FAKE_SEED=2)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*recorded with 256 samples per epoch, this run has 512*"])
+
+
+def test_a_machine_profile_without_baselines_is_said_once(gate):
+    other = gate.path / "baselines" / "some-other-cpu-64cpu_nogpu_py3.11.json"
+    other.parent.mkdir()
+    other.write_text("{}")
+    result = run(gate, "--rnnbench-batch-sizes=32,64,128", FAKE_SEED=2)
+    result.assert_outcomes(skipped=3)
+    text = result.stdout.str()
+    # Once in the header, once in -ra's folded skip line: not once per case.
+    assert text.count("no baseline for this machine profile") == 2, text
+    result.stdout.fnmatch_lines([
+        "rnnbench: no baseline for this machine profile (*.json not in *baselines); record one "
+        "with: pytest --rnnbench --rnnbench-save-baseline",
+        "rnnbench: *baselines holds baselines for other profiles only: "
+        "some-other-cpu-64cpu_nogpu_py3.11.json",
+        "SKIPPED [[]3[]] *no baseline for this machine profile*"])
+
+
+def test_a_broken_baseline_is_a_usage_error_and_a_save_moves_it_aside(gate):
+    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    (path,) = baseline_files(gate)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    result = run(gate, FAKE_SEED=2)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: baseline file {path}: truncated or not JSON*"])
+    assert path.read_text() == text[: len(text) // 2]
+    saved = run(gate, "--rnnbench-save-baseline", FAKE_SEED=1)
+    saved.assert_outcomes(passed=1, warnings=1)
+    saved.stdout.fnmatch_lines(["*the old baseline file was unusable*renamed to *.broken-*"])
+    (aside,) = path.parent.glob(path.name + ".broken-*")
+    assert aside.read_text() == text[: len(text) // 2]
+    run(gate, FAKE_SEED=2).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rnnbench-tolerance-time=fast"], "command-line option --rnnbench-tolerance-time: invalid "
+                                         "value 'fast': expected a fraction such as 0.05*"),
+    (["--rnnbench-inject-slowdown=0.5"], "*--rnnbench-inject-slowdown: invalid value '0.5': "
+                                         "expected a factor between 1 and 10*"),
+    (["--rnnbench-inject-slowdown=1.1", "--rnnbench-save-baseline"],
+     "*would record an injected slowdown as the baseline*"),
+])
+def test_bad_options_are_usage_errors(gate, args, message):
+    result = run(gate, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+def test_baseline_dir_option(gate, tmp_path):
+    where = tmp_path / "elsewhere"
+    run(gate, f"--rnnbench-baseline-dir={where}", "--rnnbench-save-baseline",
+        FAKE_SEED=1).assert_outcomes(passed=1)
+    assert len(list(where.glob("*.json"))) == 1 and not (gate.path / "baselines").exists()
+    run(gate, f"--rnnbench-baseline-dir={where}", FAKE_SEED=2).assert_outcomes(passed=1)
+
+
+def test_real_tensorflow_save_then_injected_slowdown_fails(pytester):
+    """The real worker: record, then a 5x injected slowdown is a regression. The tolerance is
+    wide (50%) because runs on a shared 2-core machine differ by up to 2x on their own; 5x
+    stays beyond it even then."""
+    pytester.makepyfile(test_bench=textwrap.dedent(BENCH))
+    pytester.makeini("[pytest]\n")
+    common = ["--rnnbench", "--rnnbench-backends=tensorflow", "--rnnbench-datasets=synthetic",
+              "--rnnbench-samples=256", "--rnnbench-batch-sizes=32", "--rnnbench-repeats=2",
+              "-p", "no:cacheprovider"]
+    pytester.runpytest_subprocess(*common, "--rnnbench-save-baseline").assert_outcomes(passed=1)
+    (path,) = sorted((pytester.path / "baselines").glob("*.json"))
+    entry = json.loads(path.read_text())["entries"][CASE]
+    assert entry["versions"]["keras"].startswith("3.") and "tensorflow" in entry["versions"]
+    assert entry["metrics"]["epoch_time"]["n"] == 16
+    slow = pytester.runpytest_subprocess(*common, "--rnnbench-inject-slowdown=5",
+                                         "--rnnbench-tolerance-time=50%")
+    slow.assert_outcomes(failed=1)
+    slow.stdout.fnmatch_lines(["*time per step regression*tolerance 50.0%*"])
+
+
+BASELINE_HELP = """\
+  --rnnbench-baseline-dir=DIR
+                        where baseline files live, one per machine profile. Default: baselines/ in
+                        the rootdir.
+  --rnnbench-save-baseline
+                        record (or refresh) the baselines of the cases that run, instead of checking
+                        them.
+  --rnnbench-inject-slowdown=FACTOR
+                        stretch every training step by FACTOR (e.g. 1.10) to show that the gate
+                        catches a known slowdown. Default: 1 (none).
+  --rnnbench-tolerance-time=FRACTION
+                        allowed slowdown of the time per step before a regression, as 0.05 or 5%.
+                        Default: 5%.
+  --rnnbench-tolerance-rss=FRACTION
+                        allowed growth of the worker's host peak RSS. Default: 20%.
+  --rnnbench-tolerance-gpu-memory=FRACTION
+                        allowed growth of the peak GPU memory. Default: 10%.
+  --rnnbench-tolerance-loss=FRACTION
+                        allowed growth of the final training loss. Default: 10%.
+"""
+
+
+def test_help_text_of_the_baseline_options(pytester, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    result = pytester.runpytest_subprocess("--help")
+    text = result.stdout.str()
+    assert BASELINE_HELP in text, text[text.find("--rnnbench-baseline-dir"):][:2000]
+    # The ini keys are listed too, one per tolerance.
+    for key in ("rnnbench_tolerance_time", "rnnbench_tolerance_rss",
+                "rnnbench_tolerance_gpu_memory", "rnnbench_tolerance_loss",
+                "rnnbench_baseline_dir", "rnnbench_save_baseline"):
+        assert f"  {key} (string):" in text, key

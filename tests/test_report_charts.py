@@ -1,0 +1,66 @@
+"""Every chart renders from the fixed results files to a real PNG of the expected pixel size."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from report_helpers import fixed_report
+
+from pytest_rnnbench import charts
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which a valid PNG has first."""
+    assert data[:8] == PNG_SIGNATURE, "not a PNG file"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    return struct.unpack(">II", data[16:24])
+
+
+def test_every_chart_renders_as_png_of_the_planned_size(tmp_path):
+    image = pytest.importorskip("matplotlib.image")
+    report = fixed_report()
+    written = charts.render_all(report, tmp_path / "plots")
+    specs = charts.plan(report)
+    # per dataset, batch size and unroll: a speed chart and a memory chart
+    assert {(s.dataset, s.batch_size, s.unroll) for s in specs} == {
+        (r.dataset, r.batch_size, r.unroll) for r in report.rows}
+    expected = {tmp_path / "plots" / s.filename(kind) for s in specs for kind in ("speed", "memory")}
+    assert set(written) == expected and len(written) == 2 * len(specs)
+    for spec in specs:
+        width, height = charts.figure_size_px(report, spec)
+        for kind in ("speed", "memory"):
+            path = tmp_path / "plots" / spec.filename(kind)
+            assert png_size(path.read_bytes()) == (width, height), path.name
+            pixels = image.imread(path)
+            assert pixels.shape[:2] == (height, width)
+            assert pixels.std() > 0.05, f"{path.name} is blank"
+
+
+def test_chart_names_follow_the_seed():
+    assert charts.ChartSpec("synthetic", 128, True).filename("speed") == "lstm_Synthetic_128.png"
+    assert charts.ChartSpec("nietzsche", 32, False).filename("memory") == \
+        "memory_Nietzsche_32_nounroll.png"
+
+
+def test_charts_grow_wider_with_more_bar_groups():
+    report = fixed_report()
+    spec = charts.plan(report)[0]
+    assert charts.figure_size_px(report, spec) == (1000, 600)
+
+
+def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli_report, "
+            "pytest_rnnbench.charts, pytest_rnnbench.publish, pytest_rnnbench.export; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "
+            "'keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pytest_benchmark'}))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"

@@ -1,0 +1,66 @@
+"""`python -m pytest_rnnbench report ...`: merging results files into one report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from report_helpers import RESULT_FILES, fixed_report
+
+from pytest_rnnbench import charts, cli_report, markdown
+
+
+def report_main(argv: list[str]) -> int:
+    """The report command as __main__ wires it, without depending on the other commands."""
+    parser = argparse.ArgumentParser(prog="python -m pytest_rnnbench")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cli_report.add_parser(commands)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+def test_report_merges_files_into_markdown_charts_and_export(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out" / "RESULTS.md"
+    code = report_main(["report", *map(str, RESULT_FILES), "-o", str(out),
+                        "--plots", str(tmp_path / "out" / "plots"),
+                        "--benchmark-json", str(tmp_path / "bench.json")])
+    assert code == 0
+    report = fixed_report()
+    assert out.read_text() == markdown.render(report, "plots") + "\n"
+    for spec in charts.plan(report):
+        assert (tmp_path / "out" / "plots" / spec.filename("speed")).is_file()
+    assert json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    captured = capsys.readouterr()
+    assert captured.out.startswith("synthetic, 256 samples/epoch")  # the terminal tables
+    assert f"markdown report written to {out}" in captured.err
+
+
+def test_report_without_output_prints_markdown(capsys):
+    assert report_main(["report", str(RESULT_FILES[0]), "--title", "Nightly"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# Nightly\n")
+    assert "synthetic, 256 samples/epoch" in captured.err
+
+
+def test_unreadable_results_file_is_an_error_naming_it(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert report_main(["report", str(RESULT_FILES[0]), str(bad)]) == 2
+    assert f"error: {bad}: not a JSON file" in capsys.readouterr().err
+    assert report_main(["report", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: cannot read results file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pytest_rnnbench.cli_compare") is None,
+                    reason="python -m pytest_rnnbench also needs the compare command")
+def test_python_dash_m_report(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_rnnbench", "report", *map(str, RESULT_FILES),
+         "-o", str(tmp_path / "R.md")], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "R.md").read_text().startswith("# RNN Benchmark Results\n")

@@ -1,0 +1,152 @@
+"""The verdict rule on plain numbers: every outcome, tolerances, significance, non-finite loss."""
+
+import math
+import random
+
+import pytest
+
+from pytest_rnnbench import verdict
+from pytest_rnnbench.samples import block_medians, comparable, metric_samples
+
+
+def noisy(center, n=24, spread=0.02, seed=0):
+    rng = random.Random(seed)
+    return [center * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def test_same_distribution_passes():
+    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(10.0, seed=1), 0.05)
+    assert found.outcome == verdict.PASS
+    assert abs(found.change) < 0.05
+
+
+def test_clear_slowdown_beyond_tolerance_is_a_regression_with_a_full_reason():
+    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(12.0, seed=1), 0.05)
+    assert found.outcome == verdict.REGRESSION
+    assert found.change == pytest.approx(0.2, abs=0.02)
+    assert found.confidence > 0.99
+    line = found.line()
+    for part in ("time per step regression", "baseline 10", "now 12", "change +19",
+                 "tolerance 5.0%", "confidence", "Mann-Whitney, n=24/24"):
+        assert part in line, line
+
+
+def test_significant_but_within_tolerance_passes():
+    # 3% slower, very consistent: significant, but inside a 5% tolerance.
+    found = verdict.compare_samples("epoch_time", noisy(10.0, spread=0.001),
+                                    noisy(10.3, spread=0.001, seed=1), 0.05)
+    assert found.outcome == verdict.PASS
+    tighter = verdict.compare_samples("epoch_time", noisy(10.0, spread=0.001),
+                                      noisy(10.3, spread=0.001, seed=1), 0.02)
+    assert tighter.outcome == verdict.REGRESSION
+
+
+def test_beyond_tolerance_but_too_noisy_is_inconclusive_and_says_why():
+    base = [10.0, 30.0, 11.0, 25.0]
+    now = [12.0, 33.0, 13.0, 27.0]
+    found = verdict.compare_samples("epoch_time", base, now, 0.05)
+    assert found.change > 0.05
+    assert found.outcome == verdict.INCONCLUSIVE
+    assert "not significant" in found.why and "too noisy" in found.why
+
+
+def test_clear_speedup_is_an_improvement():
+    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(8.0, seed=1), 0.05)
+    assert found.outcome == verdict.IMPROVEMENT
+    assert found.change == pytest.approx(-0.2, abs=0.02)
+
+
+def test_single_measurements_use_the_tolerance_alone():
+    assert verdict.compare_samples("host_peak_rss", [1000.0], [1300.0], 0.2).outcome == \
+        verdict.REGRESSION
+    assert verdict.compare_samples("host_peak_rss", [1000.0], [1100.0], 0.2).outcome == verdict.PASS
+    found = verdict.compare_samples("host_peak_rss", [1000.0], [1300.0], 0.2)
+    assert "tolerance only" in found.why and found.confidence is None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_loss_is_always_a_regression(bad):
+    found = verdict.compare_samples("final_loss", [2.0], [bad], 10.0)
+    assert found.outcome == verdict.REGRESSION
+    assert "not finite" in found.why
+
+
+def test_missing_baseline_samples_mean_no_baseline():
+    assert verdict.compare_samples("epoch_time", [], noisy(1.0), 0.05).outcome == \
+        verdict.NO_BASELINE
+
+
+def test_case_outcome_is_the_worst_metric_and_tolerances_are_per_metric():
+    base = {"epoch_time": noisy(10.0), "host_peak_rss": [1000.0], "final_loss": [2.0]}
+    now = {"epoch_time": noisy(10.0, seed=3), "host_peak_rss": [1150.0], "final_loss": [2.0]}
+    assert verdict.compare_case("c", base, now, {}).outcome == verdict.PASS
+    strict = verdict.compare_case("c", base, now, {"host_peak_rss": 0.1})
+    assert strict.outcome == verdict.REGRESSION
+    assert strict.deciding.metric == "host_peak_rss"
+    assert strict.line().startswith("c: regression: host peak RSS regression")
+    slow = dict(now, epoch_time=noisy(13.0, seed=3))
+    assert verdict.compare_case("c", base, slow, {}).outcome == verdict.REGRESSION
+    assert verdict.compare_case("c", base, slow, {"epoch_time": 0.5}).outcome == verdict.PASS
+
+
+def test_a_metric_new_in_this_run_does_not_hide_the_others():
+    base = {"epoch_time": noisy(10.0)}
+    now = {"epoch_time": noisy(10.0, seed=1), "gpu_peak_memory": [100.0]}
+    found = verdict.compare_case("c", base, now, {})
+    assert found.outcome == verdict.PASS
+    assert [m.outcome for m in found.metrics] == [verdict.PASS, verdict.NO_BASELINE]
+
+
+def test_version_notes():
+    assert verdict.version_notes({"keras": "3.15.1"}, {"keras": "3.15.1"}) == []
+    (note,) = verdict.version_notes({"keras": "3.15.1", "jax": "0.4"}, {"keras": "3.16.0", "jax": "0.4"})
+    assert "keras 3.15.1 -> 3.16.0" in note and "jax" not in note
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError):
+        verdict.compare_samples("epoch_time", [1.0], [1.0], -0.1)
+    with pytest.raises(ValueError):
+        verdict.compare_samples("epoch_time", [1.0], [1.0], 0.1, alpha=1.5)
+
+
+def test_block_medians_cover_every_step_once():
+    steps = [0.001 * i for i in range(1, 18)]  # 17 steps, in seconds
+    blocks = block_medians(steps, 8)
+    assert len(blocks) == 8
+    assert blocks == sorted(blocks)  # consecutive blocks of increasing steps
+    assert blocks[0] == pytest.approx(2.0) and blocks[-1] == pytest.approx(16.5)
+    assert block_medians([0.002, 0.004], 8) == [2.0, 4.0]
+    assert block_medians([], 8) == []
+
+
+def test_metric_samples_from_a_worker_result():
+    result = {"epochs": [{"step_seconds": [0.01] * 16}, {"step_seconds": [0.02] * 16}],
+              "host_peak_rss_bytes": 2**30, "final_loss": 1.5, "gpu_framework_peak_bytes": None,
+              "gpu_memory": {"nvml_process_peak_bytes": 2**20}}
+    found = metric_samples(result)
+    assert found["epoch_time"] == [10.0] * 8 + [20.0] * 8
+    assert found["host_peak_rss"] == [1024.0]
+    assert found["gpu_peak_memory"] == [1.0]
+    assert found["final_loss"] == [1.5]
+    assert "gpu_peak_memory" not in metric_samples({"epochs": [], "final_loss": 1.0})
+
+
+def test_comparable_workloads():
+    assert comparable({"samples": 256, "steps_per_epoch": 8}, {"samples": 256, "steps_per_epoch": 8}) is None
+    assert "256 samples per epoch" in comparable({"samples": 256}, {"samples": 512})
+
+
+def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stand():
+    base = {"epoch_time": noisy(10.0), "gpu_peak_memory": [100.0]}
+    now = {"epoch_time": noisy(13.0, seed=1), "gpu_peak_memory": [100.0]}
+    found = verdict.compare_case("c", base, now, {})
+    assert found.outcome == verdict.REGRESSION
+    why = verdict.shared_gpu_reason({"gpu_memory": {"nvml_other_processes": [4242]}})
+    assert "shared with other processes (pids 4242)" in why
+    softened = verdict.untrusted_timing(found, why)
+    assert softened.outcome == verdict.INCONCLUSIVE and why in softened.line()
+    assert verdict.shared_gpu_reason({"gpu_memory": {"nvml_other_processes": []}}) == ""
+    bigger = dict(now, gpu_peak_memory=[150.0])
+    still = verdict.untrusted_timing(verdict.compare_case("c", base, bigger, {}), why)
+    assert still.outcome == verdict.REGRESSION and still.deciding.metric == "gpu_peak_memory"
