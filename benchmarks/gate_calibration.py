@@ -124,9 +124,14 @@ def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
             assert factors == GROUP_PATTERNS[arm], (factors, arm)  # the worker ran what we asked
             base = metric_samples({"epochs": [a, a2]})["epoch_time"]
             now = metric_samples({"epochs": [b1, b2]})["epoch_time"]
-            found[arm].append(verdict.compare_case(
+            found_case = verdict.compare_case(
                 "case", {"epoch_time": base}, {"epoch_time": now}, {"epoch_time": tolerance},
-                alpha))
+                alpha)
+            # As the gate does: timings taken while other processes were busy are not judged.
+            distrust = verdict.timing_distrust({"epochs": [a, a2]}, {"epochs": [b1, b2]})
+            if distrust:
+                found_case = verdict.untrusted_timing(found_case, distrust)
+            found[arm].append(found_case)
     return found
 
 

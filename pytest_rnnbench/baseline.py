@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
+from .samples import busy_shares
 from .verdict import METRICS, TOLERANCE_KEYS
 
 SCHEMA = "pytest-rnnbench/baseline"
@@ -261,6 +262,7 @@ def make_entry(case: Mapping[str, Any], result: Mapping[str, Any],
         "steps_per_epoch": result.get("steps_per_epoch"),
         "repeats": result.get("repeats"),
         "epoch_seconds": [_round(e["seconds"]) for e in result.get("epochs") or []],
+        "cpu_busy_shares": [_round(v) for v in busy_shares(result)],
         "metrics": metrics,
     }
 

@@ -48,6 +48,10 @@ def add_parser(commands: "argparse._SubParsersAction") -> argparse.ArgumentParse
     parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA,
                         help="significance level of the one-sided Mann-Whitney U test "
                              f"(default {verdict.DEFAULT_ALPHA})")
+    parser.add_argument("--busy-limit", type=_tolerance, default=None, metavar="FRACTION",
+                        help="time verdicts are inconclusive when other processes took more than "
+                             f"this share of the CPU during either run (default "
+                             f"{verdict.BUSY_MACHINE_SHARE * 100:.0f}%%; 100%% turns it off)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     counts: dict[str, int] = {}
     for case_id in sorted(new.cases):
         line, outcome = _judge(case_id, old.cases.get(case_id), new.cases[case_id], cli_tolerances,
-                               args.alpha)
+                               args.alpha, args.busy_limit)
         counts[outcome] = counts.get(outcome, 0) + 1
         print(line, file=out)
     for case_id, cause in sorted(new.failures.items()):
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace, out=None) -> int:
 
 
 def _judge(case_id: str, old: Optional[dict], new: dict, cli_tolerances: dict[str, float],
-           alpha: float) -> tuple[str, str]:
+           alpha: float, busy_limit: Optional[float] = None) -> tuple[str, str]:
     if old is None:
         return f"{case_id}: {verdict.NO_BASELINE}: not in the old file", verdict.NO_BASELINE
     different = samples.comparable(old["workload"], new["workload"])
@@ -134,9 +138,9 @@ def _judge(case_id: str, old: Optional[dict], new: dict, cli_tolerances: dict[st
     tolerances = {**old["tolerances"], **cli_tolerances}
     found = verdict.compare_case(case_id, old["samples"], new["samples"], tolerances, alpha,
                                  notes=verdict.version_notes(old["versions"], new["versions"]))
-    shared = verdict.shared_gpu_reason(new["workload"])
-    if shared:
-        found = verdict.untrusted_timing(found, shared)
+    distrust = verdict.timing_distrust(old["workload"], new["workload"], busy_limit)
+    if distrust:
+        found = verdict.untrusted_timing(found, distrust)
     return found.line(), found.outcome
 
 

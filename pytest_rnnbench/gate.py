@@ -131,9 +131,9 @@ class BaselineGate:
         notes = verdict.version_notes(entry.get("versions") or {}, summary.versions)
         found = verdict.compare_case(case.id, baseline.entry_samples(entry), measured,
                                      self.tolerances(item, entry), notes=notes)
-        shared = verdict.shared_gpu_reason(result)
-        if shared:
-            found = verdict.untrusted_timing(found, shared)
+        distrust = verdict.timing_distrust(entry, result, self.settings.busy_limit)
+        if distrust:
+            found = verdict.untrusted_timing(found, distrust)
         self.outcomes[case.id] = found
         stored = found.to_dict()
         epochs = entry.get("epoch_seconds") or []

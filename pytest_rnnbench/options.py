@@ -54,6 +54,7 @@ class Settings:
     simulate_devices: int = 0  # > 1: CPU split into that many devices stands in for GPUs
     preallocate: bool = False
     max_rss_bytes: Optional[int] = None
+    busy_limit: Optional[float] = None  # None: verdict.BUSY_MACHINE_SHARE
     available_gpus: int = 0
 
 
@@ -267,6 +268,11 @@ OPTIONS = (
             "kill a worker whose resident memory passes SIZE (e.g. 4G, 512M; a bare number is "
             "MiB) and fail its case: protects shared machines. Default: no cap.",
             env="RNNBENCH_MAX_RSS", metavar="SIZE"),
+    _Option("rnnbench_busy_limit", ("--rnnbench-busy-limit",),
+            "a time verdict is inconclusive, not a regression, when other processes took more "
+            "than this share of the machine's CPU time during either side's timed epochs "
+            "(0.10 or 10%; 100% turns the check off). Default: 10%.",
+            env="RNNBENCH_BUSY_LIMIT", metavar="FRACTION"),
     _Option("rnnbench_timeout", ("--rnnbench-timeout",),
             f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
             env="RNNBENCH_TIMEOUT", metavar="SECONDS"),
@@ -381,6 +387,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["simulate_devices"] = get("rnnbench_simulate_devices", _positive_int) or 0
     values["preallocate"] = bool(get("rnnbench_preallocate", _flag))
     values["max_rss_bytes"] = get("rnnbench_max_rss", parse_size)
+    values["busy_limit"] = get("rnnbench_busy_limit", _tolerance)
     timeout = get("rnnbench_timeout", _positive_float)
     if timeout is not None:
         values["timeout_s"] = timeout

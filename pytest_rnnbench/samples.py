@@ -58,6 +58,19 @@ def metric_samples(result: Mapping[str, Any]) -> dict[str, list[float]]:
     return samples
 
 
+def busy_shares(workload: Mapping[str, Any]) -> list[float]:
+    """Per timed epoch, the share of the machine's CPU time taken by other processes and the
+    hypervisor while it ran: from a baseline entry ("cpu_busy_shares") or a worker result."""
+    if "cpu_busy_shares" in workload:
+        return [float(v) for v in workload.get("cpu_busy_shares") or []]
+    shares = []
+    for epoch in workload.get("epochs") or []:
+        share = (epoch.get("cpu") or {}).get("others_share")
+        if share is not None:
+            shares.append(float(share))
+    return shares
+
+
 def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[str]:
     """Why a baseline's workload differs from now's (samples per epoch, steps), or None."""
     for key, what in (("samples", "samples per epoch"), ("steps_per_epoch", "steps per epoch")):

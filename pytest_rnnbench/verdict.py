@@ -289,6 +289,33 @@ def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
                        notes=found.notes)
 
 
+# Timings taken while other processes (or a VM's hypervisor) took more than this share of the
+# machine's CPU time say more about the neighbours than about the code: the calibration saw
+# identical epochs vary by -22%..+38% on a loaded 2-core machine.
+BUSY_MACHINE_SHARE = 0.10
+
+
+def busy_machine_reason(baseline_shares: Sequence[float], now_shares: Sequence[float],
+                        limit: float = BUSY_MACHINE_SHARE) -> str:
+    """Why the CPU was too busy with other work to trust a time comparison, or ""."""
+    for side, shares in (("the baseline's", baseline_shares), ("this run's", now_shares)):
+        if shares and max(shares) > limit:
+            return (f"other processes took {max(shares):.0%} of the machine's CPU time during "
+                    f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine")
+    return ""
+
+
+def timing_distrust(baseline_workload: Mapping[str, object],
+                    now_workload: Mapping[str, object],
+                    busy_limit: Optional[float] = None) -> str:
+    """Why the time comparison of these two measurements cannot be trusted, or ""."""
+    from .samples import busy_shares
+
+    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    return shared_gpu_reason(now_workload) or busy_machine_reason(
+        busy_shares(baseline_workload), busy_shares(now_workload), limit)
+
+
 def shared_gpu_reason(result: Mapping[str, object]) -> str:
     """Why this worker result's timings cannot be trusted, or "" (from the NVML monitor)."""
     memory = result.get("gpu_memory")

@@ -295,6 +295,40 @@ def run_facts(backend, keras, model, unroll, on_gpu):
     return facts
 
 
+def cpu_snapshot():
+    """(this process's CPU seconds, the machine's busy CPU seconds, its steal seconds).
+
+    The machine-wide figures come from /proc/stat (Linux); elsewhere they are None.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    own = usage.ru_utime + usage.ru_stime
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return own, None, None
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return own, (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def cpu_usage(before, after, wall_seconds):
+    """How much of the machine's CPU others took while an epoch ran.
+
+    On a shared machine other processes (and, in a VM, the hypervisor's steal) stretch the wall
+    clock without any change in the code; the verdict distrusts timings taken while they did.
+    """
+    cpus = os.cpu_count() or 1
+    own = after[0] - before[0]
+    if before[1] is None or after[1] is None or wall_seconds <= 0:
+        return {"own_seconds": own, "others_seconds": None, "steal_seconds": None,
+                "cpus": cpus, "others_share": None}
+    others = max(0.0, (after[1] - before[1]) - own)
+    steal = max(0.0, after[2] - before[2])
+    return {"own_seconds": own, "others_seconds": others, "steal_seconds": steal, "cpus": cpus,
+            "others_share": (others + steal) / (wall_seconds * cpus)}
+
+
 def host_peak_rss_bytes():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
@@ -432,6 +466,7 @@ def train(request, channel):
             step_clock.slowdown = schedule[repeat % len(schedule)]
         sync(model)
         step_clock.begin(label, steps_per_epoch)
+        cpu_before = cpu_snapshot()
         t0 = clock()
         history = model.fit(x, y, batch_size=batch, epochs=1, callbacks=[step_clock],
                             **fit_kwargs(keras))
@@ -442,6 +477,7 @@ def train(request, channel):
             "seconds": t1 - t0,
             "step_seconds": [b - a for a, b in zip(ends, ends[1:])],
             "loss": float(history.history["loss"][-1]),
+            "cpu": cpu_usage(cpu_before, cpu_snapshot(), t1 - t0),
         })
         if schedule:
             epochs[-1]["inject_slowdown"] = step_clock.slowdown

@@ -54,6 +54,9 @@ def test_simulated_devices_train_data_parallel_under_xdist(bench: pytest.Pyteste
         assert entry["worker"]["gpu_memory"]["nvml_process_peak_bytes"] is None
         assert entry["worker"]["gpu_memory"]["nvml_reason"] == "no GPU in this case"
         assert entry["host_peak_rss_bytes"] > 0
+        # What else used the CPU while each epoch ran (the verdict distrusts busy machines).
+        for epoch in entry["worker"]["epochs"]:
+            assert 0 <= epoch["cpu"]["others_share"] <= 1 and epoch["cpu"]["own_seconds"] > 0
     # Both xdist workers saved into the same baseline file; nothing was lost.
     (saved,) = list((bench.path / "baselines").glob("*.json"))
     assert set(json.loads(saved.read_text())["entries"]) == set(results)

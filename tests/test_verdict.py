@@ -150,3 +150,29 @@ def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stan
     bigger = dict(now, gpu_peak_memory=[150.0])
     still = verdict.untrusted_timing(verdict.compare_case("c", base, bigger, {}), why)
     assert still.outcome == verdict.REGRESSION and still.deciding.metric == "gpu_peak_memory"
+
+
+# -- a busy machine makes time verdicts inconclusive -------------------------------------------
+
+
+def test_busy_machine_reason_names_the_side_and_share():
+    assert verdict.busy_machine_reason([0.01, 0.02], [0.03], 0.10) == ""
+    why = verdict.busy_machine_reason([0.01], [0.05, 0.42], 0.10)
+    assert "42%" in why and "this run's" in why
+    assert "the baseline's" in verdict.busy_machine_reason([0.3], [0.0], 0.10)
+    assert verdict.busy_machine_reason([], [], 0.10) == ""  # not measured (not Linux): no opinion
+
+
+def test_a_regression_measured_on_a_busy_machine_is_inconclusive():
+    base = {"epoch_time": [10.0] * 12}
+    now = {"epoch_time": [13.0] * 12}
+    found = verdict.compare_case("case", base, now, {})
+    assert found.outcome == verdict.REGRESSION
+    quiet = {"epochs": [{"cpu": {"others_share": 0.02}}]}
+    busy = {"epochs": [{"cpu": {"others_share": 0.35}}]}
+    assert verdict.timing_distrust(quiet, quiet) == ""
+    why = verdict.timing_distrust({"cpu_busy_shares": [0.01]}, busy)
+    judged = verdict.untrusted_timing(found, why)
+    assert judged.outcome == verdict.INCONCLUSIVE and "35%" in judged.line()
+    # The limit is the user's: 100% turns the check off.
+    assert verdict.timing_distrust(quiet, busy, busy_limit=1.0) == ""
