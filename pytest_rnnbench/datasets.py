@@ -38,6 +38,11 @@ class DataCorrupt(Exception):
     """A file exists but is wrong (checksum, truncation, unreadable): the case fails."""
 
 
+class DataUnreadable(DataCorrupt):
+    """A file exists but cannot be opened (permissions, a directory): left where it is, since
+    it may well be good; the case fails saying so."""
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -70,7 +75,8 @@ def _verify(path: Path, source: Source) -> None:
     try:
         actual = sha256_of(path)
     except OSError as exc:
-        raise DataCorrupt(f"cannot read {path}: {exc}") from None
+        raise DataUnreadable(f"cannot read {path}: {exc.strerror or exc}; it was not used and was "
+                             "left in place: fix its permissions or remove it") from None
     if actual != source.sha256:
         size = path.stat().st_size
         truncated = f" ({size:,} of {source.size:,} bytes: truncated?)" if size < source.size else ""
@@ -95,6 +101,8 @@ def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
         try:
             _verify(cached, source)
             return cached
+        except DataUnreadable:
+            raise  # perhaps a good copy: never moved or replaced for being unreadable
         except DataCorrupt:
             # Our own cache holds a bad copy (an interrupted download): keep it aside for
             # inspection and fetch again.
@@ -178,11 +186,22 @@ def prepare_text(name: str, source_path: Path, cache_dir: Path, source_sha: str)
     prepared = cache_dir / "prepared" / f"{name}-{source_sha[:16]}-f{PREPARED_FORMAT}.npz"
     if prepared.exists():
         try:
-            with np.load(prepared) as arrays:
-                return prepared, int(arrays["vocab"]), int(arrays["x"].shape[0])
-        except Exception:
-            # A damaged cache entry of our own making: set it aside and rebuild it.
-            prepared.replace(prepared.with_name(prepared.name + ".corrupt"))
+            handle = open(prepared, "rb")
+        except OSError as exc:
+            # Perhaps a good cache that this user may not read: never replaced or moved for that.
+            raise DataUnreadable(
+                f"cannot read the prepared cache {prepared}: {exc.strerror or exc}; it was not "
+                "used and was left in place: fix its permissions or remove it (it is rebuilt "
+                "from the source)") from None
+        with handle:
+            try:
+                # allow_pickle stays False: a cache holding pickled objects is damage, not data.
+                with np.load(handle, allow_pickle=False) as arrays:
+                    return prepared, int(arrays["vocab"]), int(arrays["x"].shape[0])
+            except Exception:
+                pass  # damaged: set aside below, once the file is closed
+        # A damaged cache entry of our own making: set it aside and rebuild it.
+        prepared.replace(prepared.with_name(prepared.name + ".corrupt"))
     x, y, vocab = windows(READERS[name](source_path))
     _save_atomic(prepared, x=x, y=y, vocab=np.array(vocab))
     return prepared, vocab, int(x.shape[0])

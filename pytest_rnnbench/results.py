@@ -203,14 +203,28 @@ def check(document: Any, where: str) -> None:
             raise ResultsError(f"{where}: missing or malformed {key!r} section")
 
 
-def _case_fields(case_id: str, worker_case: Optional[Mapping[str, Any]]) -> dict:
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def _case_fields(case_id: str, worker_case: Optional[Mapping[str, Any]], source: str = "") -> dict:
+    where = f"{source}: " if source else ""
     if worker_case:
-        return {"backend": worker_case["backend"], "gpus": int(worker_case["gpus"]),
-                "batch_size": int(worker_case["batch_size"]), "unroll": bool(worker_case["unroll"]),
-                "dataset": worker_case["dataset"]}
+        try:
+            fields = {"backend": worker_case["backend"], "gpus": int(worker_case["gpus"]),
+                      "batch_size": int(worker_case["batch_size"]),
+                      "unroll": bool(worker_case["unroll"]), "dataset": worker_case["dataset"]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultsError(f"{where}case {case_id!r}: malformed worker \"case\" "
+                               f"({type(exc).__name__}: {exc})") from None
+        # Names become parts of file names (charts): plain names only, never a path.
+        for key in ("backend", "dataset"):
+            if not isinstance(fields[key], str) or not _NAME.match(fields[key]):
+                raise ResultsError(f"{where}case {case_id!r}: {key} {fields[key]!r} is not a "
+                                   "plain name (lowercase letters, digits, _)")
+        return fields
     match = _CASE_ID.match(case_id)
     if not match:
-        raise ResultsError(f"case id {case_id!r} is not of the form "
+        raise ResultsError(f"{where}case id {case_id!r} is not of the form "
                            "BACKEND-gpuN-bSIZE-unroll|nounroll-DATASET")
     return {"backend": match["backend"], "gpus": int(match["gpus"]),
             "batch_size": int(match["batch"]), "unroll": match["unroll"] == "unroll",
@@ -233,7 +247,7 @@ def rows_of(document: Mapping[str, Any], source: str = "") -> list[Row]:
         raw_verdict = entry.get("verdict", verdicts.get(case_id))
         rows.append(Row(
             instance=instance, case_id=case_id, source=source,
-            **_case_fields(case_id, worker.get("case")),
+            **_case_fields(case_id, worker.get("case"), source),
             epoch_seconds=entry.get("epoch_seconds"),
             epoch_seconds_all=tuple(entry.get("epoch_seconds_all") or ()),
             step_ms_median=entry.get("step_ms_median"),
@@ -251,7 +265,7 @@ def rows_of(document: Mapping[str, Any], source: str = "") -> list[Row]:
         if case_id in document["results"]:
             continue
         rows.append(Row(instance=instance, case_id=case_id, source=source,
-                        **_case_fields(case_id, None), status="failed", failure=str(cause),
+                        **_case_fields(case_id, None, source), status="failed", failure=str(cause),
                         verdict=parse_verdict(verdicts.get(case_id))))
     return rows
 

@@ -59,7 +59,8 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
             text = handle.read().decode("utf-8", "replace")
     except OSError as exc:
         return f"(worker log {path} unreadable: {exc})"
-    return "\n".join(text.splitlines()[-lines:])
+    # Said outright, so an empty section is never mistaken for lost output.
+    return "\n".join(text.splitlines()[-lines:]) or "(the worker wrote no output)"
 
 
 def _describe_exit(returncode: int) -> str:

@@ -8,6 +8,7 @@ an interrupted run loses nothing), and the end-of-run summary.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -45,12 +46,13 @@ class RnnbenchSession:
         self.failures: dict[str, str] = {}
         self._backend_problems: dict[tuple[str, str], Optional[str]] = {}
         self._data: dict[str, dict | Exception] = {}
-        self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         self.progress = ProgressDisplay(config)
         # case id -> verdict.CaseVerdict.to_dict(), for the results file and the reports
         self.verdicts: dict[str, dict] = {}
         # Loads this machine's baseline file now: a broken one is a usage error before any test.
         self.gate = BaselineGate(config, settings, inventory)
+        # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
+        self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         self._from_xdist_workers: list[dict] = []
 
     # -- collection ------------------------------------------------------------------------------
@@ -134,6 +136,9 @@ class RnnbenchSession:
                     dataset, self.settings.data_dir, self.settings.cache_dir, self.settings.samples)
             except (datasets.DataUnavailable, datasets.DataCorrupt) as exc:
                 self._data[dataset] = exc
+            except OSError as exc:  # e.g. a cache dir that cannot be created: one clear message
+                self._data[dataset] = datasets.DataCorrupt(
+                    f"cannot prepare the data in {self.settings.cache_dir}: {exc}")
         found = self._data[dataset]
         if isinstance(found, datasets.DataUnavailable):
             pytest.skip(f"{dataset}: {found}")
@@ -245,6 +250,11 @@ class RnnbenchSession:
         if self.settings.json_path is not None and not self._is_xdist_worker:
             report.write_json_atomic(self.settings.json_path, self.results_document())
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # Worker logs are only needed to look into a failure (its tail is in the message).
+        if not self.failures:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
             self.config.workeroutput["rnnbench"] = self.results_document()  # type: ignore[attr-defined]
@@ -279,6 +289,9 @@ class RnnbenchSession:
                                      else "rnnbench verdicts")
             for line in gate_lines:
                 terminalreporter.write_line(line)
+        if self.failures:
+            terminalreporter.write_line(f"rnnbench: the full output of each failed worker is in "
+                                        f"{self._log_dir}")
         written = []
         if self.settings.json_path is not None:
             written.append(("results", self.settings.json_path))

@@ -108,7 +108,7 @@ def load_data(spec, np):
         y = rng.randint(0, 2, size=(samples, features)).astype("float32")
         return x, y
     if spec["kind"] == "text":
-        with np.load(spec["path"]) as arrays:
+        with np.load(spec["path"], allow_pickle=False) as arrays:  # data, never pickles
             x_idx = arrays["x"][:samples]
             y_idx = arrays["y"][:samples]
         vocab = spec["vocab"]
