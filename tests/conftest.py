@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -94,6 +95,22 @@ def fake_train(request, channel):
 worker.train = fake_train
 os._exit(worker.main(sys.argv))
 '''
+
+
+def failure_sections(text: str) -> dict[str, str]:
+    """The FAILURES section of a pytest run, per test id."""
+    sections: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        header = re.match(r"^_{3,} (test_lstm\[.*\]) _{3,}$", line)
+        if header:
+            current = header.group(1)
+            sections[current] = ""
+        elif re.match(r"^={3,} ", line):
+            current = None
+        elif current:
+            sections[current] += line + "\n"
+    return sections
 
 
 def write_executable(path: Path, text: str) -> Path:

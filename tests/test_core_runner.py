@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import failure_sections
 from pytest_rnnbench import runner
 from pytest_rnnbench.runner import WorkerError, WorkerUnsupported, probe_backend, run_worker
 
@@ -213,22 +214,6 @@ FAILURES = {
     7: "worker broke the protocol: unknown reply",
     8: "worker exited without sending a result",
 }
-
-
-def failure_sections(text: str) -> dict[str, str]:
-    """The FAILURES section of a pytest run, per test id."""
-    sections: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        header = re.match(r"^_{3,} (test_lstm\[.*\]) _{3,}$", line)
-        if header:
-            current = header.group(1)
-            sections[current] = ""
-        elif re.match(r"^={3,} ", line):
-            current = None
-        elif current:
-            sections[current] += line + "\n"
-    return sections
 
 
 def test_each_kind_of_worker_failure_fails_only_its_case(bench: pytest.Pytester, fake_python: Path,

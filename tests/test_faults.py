@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import failure_sections
 from pytest_rnnbench import baseline, datasets
 from pytest_rnnbench.runner import WorkerError, probe_backend, run_worker
 
@@ -156,22 +157,6 @@ def wait_for_line(log: Path, pattern: str, proc: subprocess.Popen, within_s: flo
             break
         time.sleep(0.05)
     raise AssertionError(f"never saw {pattern!r}:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def failure_sections(text: str) -> dict[str, str]:
-    """The FAILURES section of a pytest run, per test id."""
-    sections: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        header = re.match(r"^_{3,} (test_lstm\[.*\]) _{3,}$", line)
-        if header:
-            current = header.group(1)
-            sections[current] = ""
-        elif re.match(r"^={3,} ", line):
-            current = None
-        elif current:
-            sections[current] += line + "\n"
-    return sections
 
 
 def outcomes(text: str) -> dict[str, int]:
