@@ -37,7 +37,7 @@ class Settings:
     datasets: tuple[str, ...] = ("synthetic", "nietzsche")
     matrix: str = "default"
     samples: Optional[int] = None
-    repeats: int = 1
+    repeats: int = DEFAULT_REPEATS
     data_dir: Optional[Path] = None
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
     pythons: Mapping[str, str] = field(default_factory=dict)
