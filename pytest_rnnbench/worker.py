@@ -8,8 +8,9 @@ Keras 2.2.4 fork Keras-MXNet.
 
 Protocol (version 1): the request is one JSON document on stdin. Replies are JSON lines on the file
 descriptor given by --result-fd, never stdout (frameworks print there). Each line is an object with
-"v": 1 and a "type": "started", "phase", "progress", "result" or "error". Exactly one "result" or
-"error" ends a run.
+"v": 1 and a "type": "started", "phase", "progress", "turn", "result" or "error". Exactly one
+"result" or "error" ends a run. With "turn_steps" in the request (live A/B), the worker also reads
+one byte from the pipe given by --control-fd before each turn (see Turns).
 """
 
 import json
@@ -355,46 +356,97 @@ def build_model(keras, timesteps, vocab, unroll):
     return model, optimizer
 
 
-def make_step_clock(keras, channel, slowdown, inline=False):
-    """A callback that timestamps each step end; it adds no device sync of its own.
+def stall(start, seconds):
+    """Keep this thread busy for `seconds` after `start`; returns the clock at the end.
+
+    A busy wait rather than a sleep, as extra work in the training loop would be: a sleeping
+    thread frees its core (and lets thread pools park), which a real slowdown does not.
+    """
+    end = start + seconds
+    now = clock()
+    while now < end:
+        now = clock()
+    return now
+
+
+class Turns(object):
+    """Live A/B: the workers of a comparison take turns, a few training steps at a time.
+
+    Before each turn (at every epoch's start, and after every `steps` steps) the worker says it
+    waits (a "turn" message) and blocks until the controller writes one byte to the control pipe;
+    the other workers' turns run meanwhile. Neighbouring turns see the same machine, so its drift
+    and its neighbours cancel out of the comparison. End of file on the pipe (no one left to take
+    turns with) means: run on without turns.
+    """
+
+    def __init__(self, channel, control_fd, steps):
+        self._channel = channel
+        self._control = os.fdopen(control_fd, "rb", buffering=0)
+        self.steps = steps
+        self.taken = 0
+        self.free = False
+
+    def wait(self):
+        if self.free:
+            return
+        self._channel.send("turn", turn=self.taken)
+        self.taken += 1
+        if not self._control.read(1):
+            self.free = True
+
+
+def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=None):
+    """A callback that times each step; it adds no device sync of its own outside turns.
 
     Keras 3 calls it from its async callback thread (`async_safe`), after the step's logs are
     ready, so a timestamp marks the step's completion without stalling the dispatch loop. Keras 2
     calls it inline. `slowdown` > 1 stretches every step by that factor (the gate's power test);
     the attribute `slowdown` may change between epochs (gate calibration alternates factors),
     and `inline` keeps every epoch on the same inline path so alternated epochs are alike.
+    With `turns` (live A/B) the clock ends a turn every `turns.steps` steps: it waits for the
+    device (`sync`), times the step, then blocks; the wait belongs to no step.
     """
 
     class StepClock(keras.callbacks.Callback):
-        # An injected slowdown must stall the training loop itself, so it runs inline.
-        async_safe = slowdown == 1.0 and not inline
+        # An injected slowdown or a turn must stall the training loop itself, so they run inline.
+        async_safe = slowdown == 1.0 and not inline and turns is None
 
         def __init__(self):
             super(StepClock, self).__init__()
-            self.ends = []
-            self.start = None
+            self.durations = []
+            self.injected = 0.0  # seconds of injected slowdown in this epoch
+            self.last = None
             self.epoch_label = ""
             self.total_steps = 0
             self._last_progress = 0.0
             self.slowdown = slowdown
 
         def begin(self, label, total_steps):
-            self.ends = []
+            self.durations = []
+            self.injected = 0.0
             self.epoch_label = label
             self.total_steps = total_steps
-            self.start = clock()
+            self.last = clock()
 
         def on_batch_end(self, batch, logs=None):
+            step = len(self.durations) + 1
+            turn_ends = turns is not None and step % turns.steps == 0 and step < self.total_steps
+            if turn_ends:
+                sync(self.model)
             now = clock()
             if self.slowdown != 1.0:
-                previous = self.ends[-1] if self.ends else self.start
-                time.sleep((now - previous) * (self.slowdown - 1.0))
-                now = clock()
-            self.ends.append(now)
+                stalled = clock()
+                now = stall(now, (now - self.last) * (self.slowdown - 1.0))
+                self.injected += now - stalled
+            self.durations.append(now - self.last)
+            self.last = now
             if now - self._last_progress >= PROGRESS_INTERVAL_S:
                 self._last_progress = now
-                channel.send("progress", phase=self.epoch_label, step=len(self.ends),
-                             steps=self.total_steps, elapsed_s=now - self.start)
+                channel.send("progress", phase=self.epoch_label, step=step,
+                             steps=self.total_steps, elapsed_s=sum(self.durations))
+            if turn_ends:
+                turns.wait()
+                self.last = clock()
 
     if keras_major(keras) >= 3:
         # Keras 3 calls on_train_batch_end, whose default forwards to on_batch_end.
@@ -406,7 +458,7 @@ def fit_kwargs(keras):
     return {"verbose": 0, "shuffle": True}
 
 
-def train(request, channel):
+def train(request, channel, control_fd=None):
     case = request["case"]
     backend = case["backend"]
     gpus = case["gpus"]
@@ -444,7 +496,13 @@ def train(request, channel):
     # Optional factor per timed epoch (cycled): benchmarks/gate_calibration.py alternates
     # unchanged and slowed epochs in one process.
     schedule = [float(f) for f in request.get("inject_slowdown_schedule") or []]
-    step_clock = make_step_clock(keras, channel, slowdown, inline=bool(schedule))
+    turns = None
+    if request.get("turn_steps"):
+        if control_fd is None:
+            raise ValueError("turn_steps needs a control pipe (--control-fd)")
+        turns = Turns(channel, control_fd, int(request["turn_steps"]))
+    step_clock = make_step_clock(keras, channel, slowdown, inline=bool(schedule), turns=turns,
+                                 sync=sync)
 
     # Warm-up: one full batch plus the epoch's last partial batch, so both shapes are compiled
     # before the clock runs and the timed epoch measures training, not tracing.
@@ -464,21 +522,27 @@ def train(request, channel):
         channel.send("phase", phase=label, steps=steps_per_epoch)
         if schedule:
             step_clock.slowdown = schedule[repeat % len(schedule)]
+        if turns is not None:
+            turns.wait()  # every epoch starts on a turn of its own
         sync(model)
-        step_clock.begin(label, steps_per_epoch)
         cpu_before = cpu_snapshot()
-        t0 = clock()
+        step_clock.begin(label, steps_per_epoch)
+        t0 = step_clock.last
         history = model.fit(x, y, batch_size=batch, epochs=1, callbacks=[step_clock],
                             **fit_kwargs(keras))
         sync(model)
         t1 = clock()
-        ends = [t0] + step_clock.ends
+        step_seconds = list(step_clock.durations)
+        # Taking turns, the wall clock also holds the other worker's turns: count only our own.
+        seconds = t1 - t0 if turns is None else sum(step_seconds) + (t1 - step_clock.last)
         epochs.append({
-            "seconds": t1 - t0,
-            "step_seconds": [b - a for a, b in zip(ends, ends[1:])],
+            "seconds": seconds,
+            "step_seconds": step_seconds,
             "loss": float(history.history["loss"][-1]),
             "cpu": cpu_usage(cpu_before, cpu_snapshot(), t1 - t0),
         })
+        if step_clock.slowdown != 1.0:
+            epochs[-1]["injected_seconds"] = step_clock.injected
         if schedule:
             epochs[-1]["inject_slowdown"] = step_clock.slowdown
 
@@ -502,6 +566,8 @@ def train(request, channel):
         "gpu_framework_peak_source": gpu_peak_source,
         "gpus_seen": seen,
         "inject_slowdown": slowdown,
+        "turn_steps": turns.steps if turns is not None else None,
+        "turns_taken": turns.taken if turns is not None else None,
         "versions": versions,
         "run": dict(run_facts(backend, keras, model, case["unroll"], on_gpu),
                     preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
@@ -522,7 +588,9 @@ def main(argv):
         if request.get("protocol") != PROTOCOL_VERSION:
             raise ValueError("controller speaks protocol %r, worker speaks %d"
                              % (request.get("protocol"), PROTOCOL_VERSION))
-        result = train(request, channel)
+        control_fd = (int(argv[argv.index("--control-fd") + 1]) if "--control-fd" in argv
+                      else None)
+        result = train(request, channel, control_fd)
     except Unsupported as exc:
         channel.send("error", kind="unsupported", message=str(exc))
         return 3
