@@ -14,7 +14,7 @@ The other metrics are measured once per run: one sample each.
 from __future__ import annotations
 
 import statistics
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 BLOCKS_PER_EPOCH = 8
 
@@ -32,6 +32,37 @@ def block_medians(step_seconds: list[float], blocks: int = BLOCKS_PER_EPOCH) -> 
         out.append(float(statistics.median(steps[start:end])))
         start = end
     return out
+
+
+def turn_means(result: Mapping[str, Any]) -> list[float]:
+    """A live A/B worker's mean step time (ms) in each of its turns, in order.
+
+    A turn's steps end with a device sync, so their sum is exact even where single steps are
+    timestamped late (the next step then looks as much shorter): means, not medians, here.
+    """
+    size = int(result.get("turn_steps") or 0)
+    if size <= 0:
+        raise ValueError("not a live A/B worker result (no turn_steps)")
+    out = []
+    for epoch in result.get("epochs") or []:
+        steps = list(epoch.get("step_seconds") or [])
+        for start in range(0, len(steps), size):
+            turn = steps[start:start + size]
+            out.append(1000.0 * sum(turn) / len(turn))
+    return out
+
+
+def live_time_samples(side: Sequence[Mapping[str, Any]]) -> list[float]:
+    """One side of a live A/B comparison: per turn index, the mean over the side's workers.
+
+    Sample i of the reference and of the candidate were measured in neighbouring turns, so the
+    two lists are paired; averaging several workers per side evens out per-process speed.
+    """
+    per_worker = [turn_means(result) for result in side]
+    counts = {len(turns) for turns in per_worker}
+    if len(counts) != 1:
+        raise ValueError(f"the workers of one side took different numbers of turns: {counts}")
+    return [sum(values) / len(values) for values in zip(*per_worker)]
 
 
 def gpu_peak_bytes(result: Mapping[str, Any]) -> Optional[int]:

@@ -21,6 +21,12 @@ loss that is not finite is always a regression: fast because broken must fail.
 
 Mann-Whitney U is rank-based, so the long right tail that a shared machine adds to step times
 (another process steals the core for a while) moves it far less than it moves a t-test.
+
+Paired samples (a live A/B comparison, where sample i of both sides was measured in neighbouring
+turns on the same machine) use the per-pair ratios instead: change = the Hodges-Lehmann estimate
+of the log ratios (the median of their pairwise averages), significance = the one-sided Wilcoxon
+signed-rank test on them. Pairing cancels what both sides of a pair shared (the machine's speed
+at that moment), which is most of a shared machine's noise.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Collection, Mapping, Optional, Sequence
 
 PASS = "pass"
 REGRESSION = "regression"
@@ -80,6 +86,7 @@ class MetricVerdict:
     n_baseline: int = 0
     n_now: int = 0
     why: str = ""
+    test: str = "Mann-Whitney"  # the significance test behind `confidence`
 
     def line(self) -> str:
         """One line: metric, baseline, now, change, tolerance, confidence, and why."""
@@ -96,7 +103,7 @@ class MetricVerdict:
         if self.confidence is not None:
             shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
             parts.append(f"confidence {shown}% "
-                         f"(Mann-Whitney, n={self.n_baseline}/{self.n_now})")
+                         f"({self.test}, n={self.n_baseline}/{self.n_now})")
         elif self.outcome != PASS or self.why:
             parts.append(f"n={self.n_baseline}/{self.n_now}")
         text = ", ".join(parts)
@@ -147,7 +154,7 @@ class CaseVerdict:
             "metrics": {m.metric: {"outcome": m.outcome, "baseline": m.baseline, "now": m.now,
                                    "change": m.change, "tolerance": m.tolerance,
                                    "confidence": m.confidence, "n_baseline": m.n_baseline,
-                                   "n_now": m.n_now, "why": m.why}
+                                   "n_now": m.n_now, "why": m.why, "test": m.test}
                         for m in self.metrics},
             "notes": list(self.notes),
         }
@@ -167,9 +174,39 @@ def one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) 
     return 1.0 if math.isnan(p) else p  # all values tied: no evidence either way
 
 
+def paired_log_ratios(now: Sequence[float], baseline: Sequence[float]) -> list[float]:
+    return [math.log(c / b) for c, b in zip(now, baseline)]
+
+
+def hodges_lehmann(values: Sequence[float]) -> float:
+    """The median of all pairwise averages (Walsh averages): the Wilcoxon test's own estimate."""
+    walsh = [(values[i] + values[j]) / 2 for i in range(len(values))
+             for j in range(i, len(values))]
+    return _median(walsh)
+
+
+def paired_one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) -> float:
+    """p-value that `now` is larger (greater=True) or smaller than its paired `baseline`."""
+    from scipy.stats import wilcoxon
+
+    ratios = paired_log_ratios(now, baseline)
+    if all(r == 0 for r in ratios):
+        return 1.0  # identical pairs: no evidence either way
+    result = wilcoxon(ratios, alternative="greater" if greater else "less")
+    p = float(result.pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+PAIRED_TEST = "Wilcoxon signed-rank, paired"
+
+
 def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float],
-                    tolerance: float, alpha: float = DEFAULT_ALPHA) -> MetricVerdict:
-    """The verdict for one metric from its baseline samples and this run's samples."""
+                    tolerance: float, alpha: float = DEFAULT_ALPHA,
+                    paired: bool = False) -> MetricVerdict:
+    """The verdict for one metric from its baseline samples and this run's samples.
+
+    `paired`: sample i of both sides belongs together (live A/B turns); both need as many.
+    """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
     if tolerance < 0 or not math.isfinite(tolerance):
@@ -191,31 +228,49 @@ def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float]
         return MetricVerdict(outcome=INCONCLUSIVE, baseline=_median(base), now=_median(cur),
                              why="non-finite samples", **common)
     b, c = _median(base), _median(cur)
-    if b <= 0:
+    if b <= 0 or (paired and min(base + cur) <= 0):
         return MetricVerdict(outcome=INCONCLUSIVE, baseline=b, now=c,
                              why="the baseline is not positive; no relative change", **common)
-    change = c / b - 1.0
+    if paired and len(base) != len(cur):
+        raise ValueError(f"paired samples need equal counts, got {len(base)} and {len(cur)}")
+    if paired:
+        change = math.exp(hodges_lehmann(paired_log_ratios(cur, base))) - 1.0
+        common["test"] = PAIRED_TEST
+    else:
+        change = c / b - 1.0
     common.update(baseline=b, now=c, change=change)
     testable = len(base) >= MIN_SAMPLES_FOR_TEST and len(cur) >= MIN_SAMPLES_FOR_TEST
+
+    def p_value(greater: bool) -> float:
+        if paired:
+            return paired_one_sided_p(cur, base, greater)
+        return one_sided_p(cur, base, greater)
+
     if change > tolerance:
         if not testable:
             return MetricVerdict(outcome=REGRESSION,
                                  why="measured once per run: tolerance only, no significance test",
                                  **common)
-        p = one_sided_p(cur, base, greater=True)
+        p = p_value(greater=True)
         if p < alpha:
             return MetricVerdict(outcome=REGRESSION, confidence=1 - p, **common)
+        if paired:
+            ratios = [c / b for c, b in zip(cur, base)]
+            spread = f"per-turn ratios now/reference spread (p10-p90) {_spread(ratios)}"
+            cure = "more --rnnbench-repeats or --rnnbench-against-workers would decide"
+        else:
+            spread = f"spread (p10-p90) baseline {_spread(base)}, now {_spread(cur)}"
+            cure = "more --rnnbench-repeats or a quieter machine would decide"
         return MetricVerdict(
             outcome=INCONCLUSIVE, confidence=1 - p,
             why=(f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
-                 f"too noisy to tell; spread (p10-p90) baseline {_spread(base)}, "
-                 f"now {_spread(cur)}; more --rnnbench-repeats or a quieter machine would decide"),
+                 f"too noisy to tell; {spread}; {cure}"),
             **common)
     if change < -tolerance:
         if not testable:
             return MetricVerdict(outcome=IMPROVEMENT, why="measured once per run: tolerance only",
                                  **common)
-        p = one_sided_p(cur, base, greater=False)
+        p = p_value(greater=False)
         if p < alpha:
             return MetricVerdict(outcome=IMPROVEMENT, confidence=1 - p, **common)
         return MetricVerdict(outcome=PASS, confidence=1 - p,
@@ -235,12 +290,14 @@ def _spread(values: Sequence[float]) -> str:
 
 def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
                  now: Mapping[str, Sequence[float]], tolerances: Mapping[str, float],
-                 alpha: float = DEFAULT_ALPHA, notes: Sequence[str] = ()) -> CaseVerdict:
+                 alpha: float = DEFAULT_ALPHA, notes: Sequence[str] = (),
+                 paired: Collection[str] = ()) -> CaseVerdict:
     """Every metric present in either side; the case's outcome is its worst metric's.
 
     `tolerances` maps metric names to fractions; missing ones take the metric's default. A metric
     measured now but absent from the baseline (a GPU metric on a baseline recorded before) is
     reported as no-baseline for that metric, and does not make the whole case no-baseline.
+    `paired` names the metrics whose samples are paired (see compare_samples).
     """
     verdicts = []
     for name in METRICS:
@@ -248,7 +305,7 @@ def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
             continue
         tolerance = tolerances.get(name, METRICS[name].default_tolerance)
         verdicts.append(compare_samples(name, baseline.get(name, ()), now.get(name, ()),
-                                        tolerance, alpha))
+                                        tolerance, alpha, paired=name in paired))
     outcomes = [v.outcome for v in verdicts]
     if not verdicts:
         outcome = NO_BASELINE
