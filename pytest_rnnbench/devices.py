@@ -82,7 +82,7 @@ class GpuMemoryMonitor:
         import threading
 
         self.gpu_indices = list(gpu_indices)
-        self.pid: Optional[int] = None
+        self.pids: set[int] = set()
         self.process_peak: Optional[int] = None
         self.device_used_peak: Optional[int] = None
         self.device_used_start: Optional[int] = None
@@ -93,7 +93,8 @@ class GpuMemoryMonitor:
         self._pynvml = None
 
     def watch(self, pid: int) -> None:
-        self.pid = pid
+        """A worker of this case (a live A/B case has several): its memory is not a neighbour's."""
+        self.pids.add(pid)
 
     def __enter__(self) -> "GpuMemoryMonitor":
         if not self.gpu_indices:
@@ -122,22 +123,20 @@ class GpuMemoryMonitor:
     def _sample(self) -> None:
         nvml = self._pynvml
         used_total = 0
-        mine = 0
-        seen_mine = False
+        mine: dict[int, int] = {}  # per worker: its memory summed over this case's GPUs
         for index in self.gpu_indices:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             used_total += int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
             for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
-                if self.pid is not None and proc.pid == self.pid:
-                    seen_mine = True
-                    mine += int(proc.usedGpuMemory or 0)
+                if proc.pid in self.pids:
+                    mine[proc.pid] = mine.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
                 elif proc.pid != os.getpid():
                     self.other_processes.add(int(proc.pid))
         if self.device_used_start is None:
             self.device_used_start = used_total
         self.device_used_peak = max(self.device_used_peak or 0, used_total)
-        if seen_mine:
-            self.process_peak = max(self.process_peak or 0, mine)
+        if mine:
+            self.process_peak = max(self.process_peak or 0, max(mine.values()))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -34,6 +34,35 @@ class RnnbenchInconclusiveWarning(pytest.PytestWarning):
     """A case's verdict could not be decided (too noisy); the test passes with this warning."""
 
 
+def tolerances(settings: Settings, item: pytest.Item,
+               recorded: Optional[dict[str, float]] = None) -> dict[str, float]:
+    """Built-in defaults < ini/env/command line < the baseline entry's < the test's marker."""
+    found = {name: metric.default_tolerance for name, metric in verdict.METRICS.items()}
+    found.update(settings.tolerances)
+    found.update(recorded or {})
+    marked: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers("rnnbench"))):  # the closest mark wins
+        marked.update(mark.kwargs)
+    for key, value in marked.items():
+        if key not in verdict.TOLERANCE_KEYS:
+            pytest.fail(f"@pytest.mark.rnnbench: unknown argument {key}={value!r}; accepted: "
+                        f"{', '.join(verdict.TOLERANCE_KEYS)}", pytrace=False)
+        try:
+            found[verdict.TOLERANCE_KEYS[key]] = parse_tolerance(value)
+        except ValueError as exc:
+            pytest.fail(f"@pytest.mark.rnnbench({key}={value!r}): {exc}", pytrace=False)
+    return found
+
+
+def enforce(found: verdict.CaseVerdict, item: pytest.Item) -> None:
+    """Turn a case's verdict into the test's outcome: fail on a regression, warn when unsure."""
+    item.user_properties.append(("rnnbench_verdict", found.outcome))
+    if found.outcome == verdict.REGRESSION:
+        pytest.fail(found.line(), pytrace=False)
+    if found.outcome == verdict.INCONCLUSIVE:
+        warnings.warn(RnnbenchInconclusiveWarning(found.line()))
+
+
 class BaselineGate:
     def __init__(self, config: pytest.Config, settings: Settings, inventory: GpuInventory) -> None:
         self.settings = settings
@@ -93,22 +122,7 @@ class BaselineGate:
     # -- per case --------------------------------------------------------------------------------
 
     def tolerances(self, item: pytest.Item, entry: dict) -> dict[str, float]:
-        """Built-in defaults < ini/env/command line < the baseline entry < the test's marker."""
-        found = {name: metric.default_tolerance for name, metric in verdict.METRICS.items()}
-        found.update(self.settings.tolerances)
-        found.update(baseline.entry_tolerances(entry))
-        marked: dict[str, Any] = {}
-        for mark in reversed(list(item.iter_markers("rnnbench"))):  # the closest mark wins
-            marked.update(mark.kwargs)
-        for key, value in marked.items():
-            if key not in verdict.TOLERANCE_KEYS:
-                pytest.fail(f"@pytest.mark.rnnbench: unknown argument {key}={value!r}; accepted: "
-                            f"{', '.join(verdict.TOLERANCE_KEYS)}", pytrace=False)
-            try:
-                found[verdict.TOLERANCE_KEYS[key]] = parse_tolerance(value)
-            except ValueError as exc:
-                pytest.fail(f"@pytest.mark.rnnbench({key}={value!r}): {exc}", pytrace=False)
-        return found
+        return tolerances(self.settings, item, baseline.entry_tolerances(entry))
 
     def check(self, case: Case, item: pytest.Item, summary: Summary,
               verdicts: MutableMapping[str, dict]) -> None:
@@ -140,11 +154,7 @@ class BaselineGate:
         if epochs:
             stored["baseline_seconds"] = sorted(epochs)[len(epochs) // 2]
         verdicts[case.id] = stored
-        item.user_properties.append(("rnnbench_verdict", found.outcome))
-        if found.outcome == verdict.REGRESSION:
-            pytest.fail(found.line(), pytrace=False)
-        if found.outcome == verdict.INCONCLUSIVE:
-            warnings.warn(RnnbenchInconclusiveWarning(found.line()))
+        enforce(found, item)
 
     def _save(self, case: Case, result: dict, measured: dict) -> None:
         loss = measured.get("final_loss", [0.0])

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import pytest
 
+from .live import LIVE_PER_SIDE, LIVE_TURN_STEPS
 from .matrix import BACKENDS, DATASETS, PRESETS
 from .placement import parse_shard
 
@@ -55,7 +56,15 @@ class Settings:
     preallocate: bool = False
     max_rss_bytes: Optional[int] = None
     busy_limit: Optional[float] = None  # None: verdict.BUSY_MACHINE_SHARE
+    # Live A/B: backend (or "*" for every backend) -> the reference interpreter; empty: off.
+    against: Mapping[str, str] = field(default_factory=dict)
+    against_workers: int = LIVE_PER_SIDE
+    turn_steps: int = LIVE_TURN_STEPS
     available_gpus: int = 0
+
+    def reference_python(self, backend: str) -> Optional[str]:
+        """The live A/B reference interpreter for `backend`, or None (no live comparison)."""
+        return self.against.get(backend, self.against.get("*"))
 
 
 def default_cache_dir() -> Path:
@@ -144,15 +153,22 @@ def parse_gpus(text: str, available: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(counts))
 
 
-def _pythons(raw: Any, base: Path) -> dict[str, str]:
-    """BACKEND=PATH entries; a PATH with a slash is taken relative to `base`, a bare name from PATH."""
+def _pythons(raw: Any, base: Path, bare: bool = False) -> dict[str, str]:
+    """BACKEND=PATH entries; a PATH with a slash is taken relative to `base`, a bare name from PATH.
+
+    With `bare`, a PATH alone stands for every backend (key "*").
+    """
     pythons: dict[str, str] = {}
     for entry in _as_list(raw):
         backend, sep, path = entry.partition("=")
+        if bare and not sep:
+            backend, path = "*", entry
         backend = backend.strip().lower()
-        if not sep or not path.strip():
-            raise ValueError(f"{entry!r}: expected BACKEND=PATH, for example mxnet=.venv-mxnet/bin/python")
-        if backend not in BACKENDS:
+        if not path.strip() or (not sep and not bare):
+            example = "PATH or BACKEND=PATH" if bare else "BACKEND=PATH"
+            raise ValueError(f"{entry!r}: expected {example}, for example "
+                             "mxnet=.venv-mxnet/bin/python")
+        if backend not in BACKENDS and backend != "*":
             raise ValueError(f"{entry!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
         path = os.path.expanduser(path.strip())
         # abspath, not resolve(): a venv interpreter is a symlink, and resolving it leaves the venv.
@@ -273,6 +289,19 @@ OPTIONS = (
             "than this share of the machine's CPU time during either side's timed epochs "
             "(0.10 or 10%; 100% turns the check off). Default: 10%.",
             env="RNNBENCH_BUSY_LIMIT", metavar="FRACTION"),
+    _Option("rnnbench_against", ("--rnnbench-against",),
+            "live A/B: also run every case in this reference interpreter (PATH, or BACKEND=PATH "
+            "per backend; repeatable), e.g. the main branch's environment, taking turns with "
+            "this one a few steps at a time, and judge this run against it instead of a stored "
+            "baseline. Default: off.", env="RNNBENCH_AGAINST", metavar="[BACKEND=]PATH",
+            action="append"),
+    _Option("rnnbench_against_workers", ("--rnnbench-against-workers",),
+            f"live A/B: workers per side (identical processes differ a little in speed; several "
+            f"average that out). Default: {LIVE_PER_SIDE}.", env="RNNBENCH_AGAINST_WORKERS",
+            metavar="N"),
+    _Option("rnnbench_turn_steps", ("--rnnbench-turn-steps",),
+            f"live A/B: training steps per turn. Default: {LIVE_TURN_STEPS}.",
+            env="RNNBENCH_TURN_STEPS", metavar="N"),
     _Option("rnnbench_timeout", ("--rnnbench-timeout",),
             f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
             env="RNNBENCH_TIMEOUT", metavar="SECONDS"),
@@ -383,6 +412,18 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
             values["pythons"].update(_pythons(raw, base))
         except ValueError as exc:
             raise _usage_error(where, raw, exc) from None
+    values["against"] = {}
+    for raw, where, base in sources.every(_BY_DEST["rnnbench_against"]):
+        try:
+            values["against"].update(_pythons(raw, base, bare=True))
+        except ValueError as exc:
+            raise _usage_error(where, raw, exc) from None
+    values["against_workers"] = get("rnnbench_against_workers", _positive_int) or LIVE_PER_SIDE
+    values["turn_steps"] = get("rnnbench_turn_steps", _positive_int) or LIVE_TURN_STEPS
+    if values["against"] and values["save_baseline"]:
+        raise pytest.UsageError(
+            "--rnnbench-save-baseline with --rnnbench-against: a live A/B run compares two "
+            "interpreters and records nothing; drop one of them")
     values["shard"] = get("rnnbench_shard", parse_shard)
     values["simulate_devices"] = get("rnnbench_simulate_devices", _positive_int) or 0
     values["preallocate"] = bool(get("rnnbench_preallocate", _flag))

@@ -26,7 +26,9 @@ from .gate import BaselineGate
 from .matrix import Case, build_matrix
 from .measurements import Summary, summarize
 from .options import Settings
-from .runner import PROTOCOL_VERSION, WorkerError, WorkerUnsupported, probe_backend, run_worker
+from .live import LiveGate, merge_side, turn_steps_for
+from .runner import (PROTOCOL_VERSION, WorkerError, WorkerSpec, WorkerUnsupported, probe_backend,
+                     run_live, run_worker)
 
 SEED = 1234
 
@@ -50,7 +52,9 @@ class RnnbenchSession:
         # case id -> verdict.CaseVerdict.to_dict(), for the results file and the reports
         self.verdicts: dict[str, dict] = {}
         # Loads this machine's baseline file now: a broken one is a usage error before any test.
-        self.gate = BaselineGate(config, settings, inventory)
+        # A live A/B run (--rnnbench-against) judges against its reference workers instead.
+        self.gate: BaselineGate | LiveGate = (LiveGate(settings) if settings.against
+                                              else BaselineGate(config, settings, inventory))
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         self._from_xdist_workers: list[dict] = []
@@ -121,8 +125,8 @@ class RnnbenchSession:
     def python_for(self, backend: str) -> str:
         return self.settings.pythons.get(backend, sys.executable)
 
-    def backend_problem(self, backend: str) -> Optional[str]:
-        python = self.python_for(backend)
+    def backend_problem(self, backend: str, python: Optional[str] = None) -> Optional[str]:
+        python = python or self.python_for(backend)
         key = (backend, python)
         if key not in self._backend_problems:
             self._backend_problems[key] = probe_backend(backend, python)
@@ -176,10 +180,24 @@ class RnnbenchSession:
                                 f" --xla_force_host_platform_device_count={simulated}").strip()
         return env
 
+    def reference_python(self, case: Case) -> Optional[str]:
+        """The live A/B reference interpreter for this case (None without --rnnbench-against)."""
+        if not self.settings.against:
+            return None
+        python = self.settings.reference_python(case.backend)
+        if python is None:
+            pytest.skip(f"--rnnbench-against names no reference interpreter for the "
+                        f"{case.backend} backend")
+        problem = self.backend_problem(case.backend, python)
+        if problem:
+            pytest.skip(f"reference interpreter: {problem}")
+        return python
+
     def run_case(self, case: Case, item: pytest.Item) -> Summary:
         problem = self.backend_problem(case.backend)
         if problem:
             pytest.skip(problem)
+        reference = self.reference_python(case)
         spec = self.data_spec(case.dataset)
         last_batch = spec["samples"] % case.batch_size
         if case.gpus > 1 and last_batch % case.gpus:
@@ -192,42 +210,78 @@ class RnnbenchSession:
             "repeats": self.settings.repeats,
             "seed": SEED,
         }
+        candidate = dict(request)
         if self.settings.inject_slowdown != 1.0:
-            request["inject_slowdown"] = self.settings.inject_slowdown
-        log_path = self._log_dir / f"{case.id}.log"
+            candidate["inject_slowdown"] = self.settings.inject_slowdown
         monitor = GpuMemoryMonitor(self.gpu_indices(case))
-
         shown = self.progress.case(case.id, item.nodeid)
-
-        def on_message(message: dict) -> None:
-            if message["type"] == "started":
-                monitor.watch(message["pid"])
-            shown.on_message(message)
-
+        env = self.worker_env(case)
+        live_runs = None
         try:
             with monitor, shown:
-                run = run_worker(self.python_for(case.backend), request, self.worker_env(case),
-                                 self.settings.timeout_s, log_path, on_message=on_message,
-                                 max_rss_bytes=self.settings.max_rss_bytes)
+                if reference is None:
+                    def on_message(message: dict) -> None:
+                        if message["type"] == "started":
+                            monitor.watch(message["pid"])
+                        shown.on_message(message)
+
+                    run = run_worker(self.python_for(case.backend), candidate, env,
+                                     self.settings.timeout_s, self._log_dir / f"{case.id}.log",
+                                     on_message=on_message,
+                                     max_rss_bytes=self.settings.max_rss_bytes)
+                    result = run.result
+                else:
+                    live_runs = self._run_live(case, reference, request, candidate, env,
+                                               monitor, shown)
+                    result = merge_side([r.result for r in live_runs[1]])
         except WorkerUnsupported as exc:
             pytest.skip(f"{case.id}: {exc}")
         except WorkerError as exc:
             self.failures[case.id] = exc.cause
             self._write_results()
             pytest.fail(f"{case.id}: {exc}", pytrace=False)
-        assert run.result is not None
-        run.result["gpu_memory"] = monitor.to_dict()
-        summary = summarize(case.id, run.result)
+        assert result is not None
+        result["gpu_memory"] = monitor.to_dict()
+        summary = summarize(case.id, result)
         self.summaries[case.id] = summary
         for key in ("epoch_seconds", "step_ms_median", "samples_per_second", "final_loss",
                     "host_peak_rss_bytes", "warmup_seconds", "gpu_framework_peak_bytes",
                     "gpu_nvml_process_peak_bytes"):
             item.user_properties.append((f"rnnbench_{key}", getattr(summary, key)))
         try:
-            self.gate.check(case, item, summary, self.verdicts)  # may fail, skip or warn
+            if isinstance(self.gate, LiveGate):
+                assert live_runs is not None
+                self.gate.check(case.id, item, [r.result for r in live_runs[0]],
+                                [r.result for r in live_runs[1]], result, self.verdicts)
+            else:
+                self.gate.check(case, item, summary, self.verdicts)  # may fail, skip or warn
         finally:
             self._write_results()
         return summary
+
+    def _run_live(self, case: Case, reference: str, request: dict, candidate: dict,
+                  env: dict, monitor: GpuMemoryMonitor, shown: Any) -> tuple[list, list]:
+        """Reference and candidate workers taking turns (runner.run_live)."""
+        workers = self.settings.against_workers
+
+        def on_message(side: str, index: int, message: dict) -> None:
+            if message["type"] == "started":
+                monitor.watch(message["pid"])  # ours: not "another process on the GPU"
+            if side == "candidate" and index == 0:  # one worker's progress stands for all
+                shown.on_message(message)
+
+        def specs(side: str, python: str, sent: dict) -> list[WorkerSpec]:
+            return [WorkerSpec(python, sent, env, self._log_dir / f"{case.id}.{side}{i}.log")
+                    for i in range(workers)]
+
+        steps_per_epoch = -(-request["data"]["samples"] // case.batch_size)
+        turn_steps = turn_steps_for(steps_per_epoch, self.settings.repeats,
+                                    self.settings.turn_steps)
+        runs = run_live(specs("reference", reference, request),
+                        specs("candidate", self.python_for(case.backend), candidate),
+                        self.settings.timeout_s, turn_steps,
+                        on_message=on_message, max_rss_bytes=self.settings.max_rss_bytes)
+        return runs
 
     # -- output ----------------------------------------------------------------------------------
 

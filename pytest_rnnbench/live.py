@@ -1,0 +1,112 @@
+"""Live A/B comparison (--rnnbench-against): judge this run against a reference interpreter
+measured in the same session, instead of against a stored baseline.
+
+Each case runs in `--rnnbench-against-workers` reference workers (e.g. the main branch's
+environment) and as many candidate workers (this run's interpreter), all alive at once and taking
+turns of a few training steps (runner.run_live). The i-th turns of every worker ran moments apart
+on the same machine, so the time samples are paired and the verdict compares them pair by pair
+(verdict.compare_samples with paired=True): a shared machine's drift and its neighbours' bursts
+hit both sides alike and cancel out. Memory and loss are compared as with a stored baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, MutableMapping, Optional, Sequence
+
+# Workers per side. Identical worker processes differ in speed by a few percent for as long as
+# they live (memory layout, thread placement): on the 2-core calibration machines the A/A change
+# of one reference worker against one candidate worker had a spread (SD) of about 3%, with
+# single pairs off by 10%. Three per side cut that by sqrt(3); see the README's gate calibration.
+LIVE_PER_SIDE = 3
+
+# Training steps per turn: short enough that neighbouring turns see the same machine (a turn of
+# TensorFlow at batch 32 on 2 cores is about 0.1 s), long enough that switching (a device sync
+# and two pipe round trips) is a small part of it.
+LIVE_TURN_STEPS = 8
+
+# Fewest turns per worker. The paired test needs pairs: with n of them the smallest one-sided
+# Wilcoxon p-value is 1/2**n, so a handful could never reach alpha = 0.01, and a short epoch
+# gets shorter turns instead.
+MIN_TURNS = 16
+
+
+def turn_steps_for(steps_per_epoch: int, repeats: int, wanted: int) -> int:
+    """`wanted` steps per turn, fewer if that would leave a worker under MIN_TURNS turns."""
+    return max(1, min(wanted, (steps_per_epoch * repeats) // MIN_TURNS))
+
+
+def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
+    """One result for a side's workers, for the tables: every worker's epochs, the worst peaks.
+
+    The first worker's result gives the rest (versions, run facts); its final loss stands for
+    all (same seed, same data) unless another worker's is not finite, which must not be hidden.
+    """
+    merged = dict(results[0])
+    merged["epochs"] = [dict(epoch, worker=index) for index, result in enumerate(results)
+                        for epoch in result.get("epochs") or []]
+    for key in ("host_peak_rss_bytes", "gpu_framework_peak_bytes"):
+        values = [r[key] for r in results if r.get(key) is not None]
+        merged[key] = max(values) if values else None
+    losses = [r.get("final_loss") for r in results if r.get("final_loss") is not None]
+    broken = [loss for loss in losses if loss != loss or loss in (float("inf"), float("-inf"))]
+    if broken:
+        merged["final_loss"] = broken[0]
+    merged["live_workers"] = len(results)
+    return merged
+
+
+def median_epoch_seconds(result: Mapping[str, Any]) -> Optional[float]:
+    seconds = sorted(epoch["seconds"] for epoch in result.get("epochs") or [])
+    return seconds[len(seconds) // 2] if seconds else None
+
+
+class LiveGate:
+    """The live A/B gate inside a pytest run; session.py calls `check` after every case."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.outcomes: dict[str, Any] = {}
+
+    def header_lines(self) -> list[str]:
+        against = ", ".join(f"{backend}={python}" if backend != "*" else python
+                            for backend, python in sorted(self.settings.against.items()))
+        return [f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
+                f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; stored "
+                "baselines are not used"]
+
+    def summary_lines(self) -> list[str]:
+        from . import verdict
+
+        lines = []
+        for case_id, found in sorted(self.outcomes.items()):
+            lines.append(found.line())
+            if found.outcome == verdict.IMPROVEMENT:
+                lines.append("  this run is faster or leaner than the reference")
+        return lines
+
+    def check(self, case_id: str, item: Any, reference: Sequence[Mapping[str, Any]],
+              candidate: Sequence[Mapping[str, Any]], candidate_merged: Mapping[str, Any],
+              verdicts: MutableMapping[str, dict]) -> None:
+        """Judge the candidate workers against the reference workers (fail, warn or pass)."""
+        from . import samples, verdict
+        from .gate import enforce, tolerances
+
+        reference_merged = merge_side(reference)
+        base = samples.metric_samples(reference_merged)
+        now = samples.metric_samples(candidate_merged)
+        base["epoch_time"] = samples.live_time_samples(reference)
+        now["epoch_time"] = samples.live_time_samples(candidate)
+        notes = verdict.version_notes(reference_merged.get("versions") or {},
+                                      candidate_merged.get("versions") or {})
+        found = verdict.compare_case(case_id, base, now, tolerances(self.settings, item),
+                                     notes=notes, paired=("epoch_time",))
+        # Pairing cancels a busy CPU, but not a GPU that a foreign process used in some turns.
+        distrust = verdict.shared_gpu_reason(candidate_merged)
+        if distrust:
+            found = verdict.untrusted_timing(found, distrust)
+        self.outcomes[case_id] = found
+        stored = found.to_dict()
+        stored["baseline_seconds"] = median_epoch_seconds(reference_merged)
+        stored["against"] = reference_merged.get("python", {}).get("executable")
+        verdicts[case_id] = stored
+        enforce(found, item)
