@@ -60,7 +60,30 @@ MODES = {1: "ok", 2: "sigkill", 3: "exit", 4: "raise", 5: "garbage", 6: "hang", 
          8: "silent"}
 
 
-def fake_train(request, channel):
+def fake_turns(request, channel, control_fd):
+    """Live A/B turns as the real worker takes them, with a short sleep for each step; every
+    step is logged as "pid start end" to FAKE_TURNLOG so a test can see who ran when."""
+    turns = worker.Turns(channel, control_fd, request["turn_steps"])
+    factor = request.get("inject_slowdown", 1.0)
+    epochs = []
+    for _ in range(request["repeats"]):
+        steps = []
+        for step in range(8):
+            if step % turns.steps == 0:
+                turns.wait()
+            start = time.perf_counter()
+            time.sleep(0.01 * factor)
+            end = time.perf_counter()
+            steps.append(end - start)
+            with open(os.environ["FAKE_TURNLOG"], "a") as log:
+                log.write("%d %.6f %.6f\n" % (os.getpid(), start, end))
+        epochs.append({"seconds": sum(steps), "step_seconds": steps, "loss": 1.5})
+    return {"case": request["case"], "samples": request["data"]["samples"], "epochs": epochs,
+            "final_loss": 1.5, "host_peak_rss_bytes": 1 << 20, "turn_steps": turns.steps,
+            "turns_taken": turns.taken, "versions": {"keras": "fake"}}
+
+
+def fake_train(request, channel, control_fd=None):
     case = request["case"]
     mode = os.environ.get("FAKE_MODE") or MODES[case["batch_size"]]
     sys.stderr.write("fake worker output: case %s mode %s\n" % (case["id"], mode))
@@ -78,6 +101,8 @@ def fake_train(request, channel):
         channel.send("surprise", detail=1)
     if mode == "silent":
         os._exit(0)
+    if mode == "turns":
+        return fake_turns(request, channel, control_fd)
     if mode == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
         with open(os.environ["FAKE_PIDFILE"], "w") as out:

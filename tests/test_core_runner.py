@@ -133,7 +133,7 @@ def test_the_real_worker_reports_unsupported_cases_as_such(tmp_path: Path) -> No
         spec = importlib.util.spec_from_file_location("w", sys.argv[1])
         worker = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(worker)
-        def train(request, channel):
+        def train(request, channel, control_fd=None):
             raise worker.Unsupported("the case needs 4 GPU(s) but tensorflow sees 0")
         worker.train = train
         os._exit(worker.main(sys.argv))

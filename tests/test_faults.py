@@ -67,7 +67,7 @@ def import_keras_with_a_broken_lstm(backend):
     return keras
 
 
-def train(request, channel):
+def train(request, channel, control_fd=None):
     if request["case"]["batch_size"] == int(os.environ.get("FAULT_BUILD_BATCH", "-1")):
         worker.import_keras = import_keras_with_a_broken_lstm
     return real_train(request, channel)

@@ -28,7 +28,7 @@ worker = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(worker)
 
 
-def fake_train(request, channel):
+def fake_train(request, channel, control_fd=None):
     env = os.environ
     factor = float(request.get("inject_slowdown", 1.0))
     rng = random.Random(int(env.get("FAKE_SEED", "0")))
