@@ -83,6 +83,7 @@ class GpuMemoryMonitor:
 
         self.gpu_indices = list(gpu_indices)
         self.pids: set[int] = set()
+        self.known: set[int] = set()  # this case's other workers: neither measured nor foreign
         self.process_peak: Optional[int] = None
         self.device_used_peak: Optional[int] = None
         self.device_used_start: Optional[int] = None
@@ -92,9 +93,13 @@ class GpuMemoryMonitor:
         self._thread = threading.Thread(target=self._run, name="rnnbench-nvml", daemon=True)
         self._pynvml = None
 
-    def watch(self, pid: int) -> None:
-        """A worker of this case (a live A/B case has several): its memory is not a neighbour's."""
-        self.pids.add(pid)
+    def watch(self, pid: int, measured: bool = True) -> None:
+        """A worker of this case (a live A/B case has several): its memory is not a neighbour's.
+
+        Only `measured` workers count towards the per-process peak (a live A/B case reports the
+        candidate's, not the reference's).
+        """
+        (self.pids if measured else self.known).add(pid)
 
     def __enter__(self) -> "GpuMemoryMonitor":
         if not self.gpu_indices:
@@ -130,7 +135,7 @@ class GpuMemoryMonitor:
             for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
                 if proc.pid in self.pids:
                     mine[proc.pid] = mine.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
-                elif proc.pid != os.getpid():
+                elif proc.pid != os.getpid() and proc.pid not in self.known:
                     self.other_processes.add(int(proc.pid))
         if self.device_used_start is None:
             self.device_used_start = used_total

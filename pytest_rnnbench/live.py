@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
+import pytest
+
+from . import samples, verdict
+
 # Workers per side. Identical worker processes differ in speed by a few percent for as long as
 # they live (memory layout, thread placement): on the 2-core calibration machines the A/A change
 # of one reference worker against one candidate worker had a spread (SD) of about 3%, with
@@ -71,12 +75,10 @@ class LiveGate:
         against = ", ".join(f"{backend}={python}" if backend != "*" else python
                             for backend, python in sorted(self.settings.against.items()))
         return [f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
-                f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; stored "
-                "baselines are not used"]
+                f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; "
+                "stored baselines are not used"]
 
     def summary_lines(self) -> list[str]:
-        from . import verdict
-
         lines = []
         for case_id, found in sorted(self.outcomes.items()):
             lines.append(found.line())
@@ -88,14 +90,19 @@ class LiveGate:
               candidate: Sequence[Mapping[str, Any]], candidate_merged: Mapping[str, Any],
               verdicts: MutableMapping[str, dict]) -> None:
         """Judge the candidate workers against the reference workers (fail, warn or pass)."""
-        from . import samples, verdict
-        from .gate import enforce, tolerances
+        from .gate import enforce, tolerances  # gate -> options -> this module: import late
 
         reference_merged = merge_side(reference)
         base = samples.metric_samples(reference_merged)
         now = samples.metric_samples(candidate_merged)
-        base["epoch_time"] = samples.live_time_samples(reference)
-        now["epoch_time"] = samples.live_time_samples(candidate)
+        try:
+            base["epoch_time"] = samples.live_time_samples(reference)
+            now["epoch_time"] = samples.live_time_samples(candidate)
+            if len(base["epoch_time"]) != len(now["epoch_time"]):
+                raise ValueError(f"the reference took {len(base['epoch_time'])} turns, the "
+                                 f"candidate {len(now['epoch_time'])}")
+        except ValueError as exc:
+            pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
         notes = verdict.version_notes(reference_merged.get("versions") or {},
                                       candidate_merged.get("versions") or {})
         found = verdict.compare_case(case_id, base, now, tolerances(self.settings, item),

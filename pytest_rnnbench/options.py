@@ -300,7 +300,8 @@ OPTIONS = (
             f"average that out). Default: {LIVE_PER_SIDE}.", env="RNNBENCH_AGAINST_WORKERS",
             metavar="N"),
     _Option("rnnbench_turn_steps", ("--rnnbench-turn-steps",),
-            f"live A/B: training steps per turn. Default: {LIVE_TURN_STEPS}.",
+            f"live A/B: the most training steps per turn (fewer when the epochs are too short "
+            f"for 16 turns). Default: {LIVE_TURN_STEPS}.",
             env="RNNBENCH_TURN_STEPS", metavar="N"),
     _Option("rnnbench_timeout", ("--rnnbench-timeout",),
             f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
@@ -427,6 +428,10 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["shard"] = get("rnnbench_shard", parse_shard)
     values["simulate_devices"] = get("rnnbench_simulate_devices", _positive_int) or 0
     values["preallocate"] = bool(get("rnnbench_preallocate", _flag))
+    if values["against"] and values["preallocate"]:
+        raise pytest.UsageError(
+            "--rnnbench-preallocate with --rnnbench-against: every worker of a live A/B case "
+            "shares the case's GPUs, and each would grab most of their memory; drop one of them")
     values["max_rss_bytes"] = get("rnnbench_max_rss", parse_size)
     values["busy_limit"] = get("rnnbench_busy_limit", _tolerance)
     timeout = get("rnnbench_timeout", _positive_float)

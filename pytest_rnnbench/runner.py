@@ -310,9 +310,12 @@ def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s
 
     def listener(index: int) -> Callable[[dict], None]:
         def heard(message: dict) -> None:
+            events.put((index, message))  # first: the turns must go on whatever the display does
             if on_message is not None and message["type"] != _CLOSED:
-                on_message(side_of[index], index % per_side, message)
-            events.put((index, message))
+                try:
+                    on_message(side_of[index], index % per_side, message)
+                except Exception:  # a progress display's problem must not stall a comparison
+                    pass
         return heard
 
     try:
@@ -337,13 +340,18 @@ def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s
     if failed is not None:
         indexes.remove(failed)
         indexes.insert(0, failed)
-    for index in indexes:
-        try:
-            runs[index] = workers[index].finish()
-        except WorkerUnsupported:
-            raise
-        except WorkerError as exc:
-            raise LiveFailed(side_of[index], exc) from None
+    try:
+        for index in indexes:
+            try:
+                runs[index] = workers[index].finish()
+            except WorkerUnsupported as exc:
+                raise WorkerUnsupported(f"{side_of[index]} worker: {exc}") from None
+            except WorkerError as exc:
+                raise LiveFailed(side_of[index], exc) from None
+    finally:  # one side's failure (or Ctrl-C) must not leave the others unreaped
+        for index in indexes:
+            if index not in runs:
+                workers[index].kill()
     return ([runs[i] for i in range(per_side)],
             [runs[i] for i in range(per_side, 2 * per_side)])
 
@@ -358,16 +366,22 @@ def _take_turns(workers: list[_Worker], events: "queue.Queue[tuple[int, dict]]",
     count = len(workers)
     paused = [False] * count
     done = [False] * count
+    exited_at: dict[int, float] = {}
     cycle = itertools.cycle(order)
     while not all(done):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            index = done.index(False)
+            # Blame the worker that holds the turn (or never got to its first one).
+            running = [i for i in range(count) if not done[i] and not paused[i]]
+            index = running[0] if running else done.index(False)
             raise LiveFailed(side_of[index], workers[index].timed_out(timeout_s))
         try:
             index, message = events.get(timeout=min(remaining, 1.0))
         except queue.Empty:
-            continue
+            exited = _exited_silently(workers, done, exited_at)
+            if exited is None:
+                continue
+            index, message = exited, {"type": _CLOSED}
         kind = message["type"]
         if kind == "turn":
             paused[index] = True
@@ -390,6 +404,24 @@ def _take_turns(workers: list[_Worker], events: "queue.Queue[tuple[int, dict]]",
                 chosen = next(cycle)
             paused[chosen] = False
             workers[chosen].grant_turn()
+    return None
+
+
+# How long a worker's reply pipe may stay open after its process exited (a grandchild that
+# inherited it, a reader thread that died) before the runner stops waiting for it.
+EXIT_GRACE_S = 5.0
+
+
+def _exited_silently(workers: list[_Worker], done: list[bool],
+                     exited_at: dict[int, float]) -> Optional[int]:
+    """A worker whose process has been gone for EXIT_GRACE_S without its pipe closing, or None."""
+    now = time.monotonic()
+    for index, worker in enumerate(workers):
+        if done[index] or worker.proc.poll() is None:
+            continue
+        first_seen = exited_at.setdefault(index, now)
+        if now - first_seen >= EXIT_GRACE_S:
+            return index
     return None
 
 

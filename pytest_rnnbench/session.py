@@ -266,7 +266,8 @@ class RnnbenchSession:
 
         def on_message(side: str, index: int, message: dict) -> None:
             if message["type"] == "started":
-                monitor.watch(message["pid"])  # ours: not "another process on the GPU"
+                # Ours, not "another process on the GPU"; the peak reported is the candidate's.
+                monitor.watch(message["pid"], measured=side == "candidate")
             if side == "candidate" and index == 0:  # one worker's progress stands for all
                 shown.on_message(message)
 
@@ -279,7 +280,8 @@ class RnnbenchSession:
                                     self.settings.turn_steps)
         runs = run_live(specs("reference", reference, request),
                         specs("candidate", self.python_for(case.backend), candidate),
-                        self.settings.timeout_s, turn_steps,
+                        # The workers train one after another: the limit is per worker.
+                        self.settings.timeout_s * 2 * workers, turn_steps,
                         on_message=on_message, max_rss_bytes=self.settings.max_rss_bytes)
         return runs
 

@@ -403,8 +403,10 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
     calls it inline. `slowdown` > 1 stretches every step by that factor (the gate's power test);
     the attribute `slowdown` may change between epochs (gate calibration alternates factors),
     and `inline` keeps every epoch on the same inline path so alternated epochs are alike.
-    With `turns` (live A/B) the clock ends a turn every `turns.steps` steps: it waits for the
-    device (`sync`), times the step, then blocks; the wait belongs to no step.
+    With `turns` (live A/B) the clock ends a turn every `turns.steps` steps and at the epoch's
+    last step: it waits for the device (`sync`), times the step, then blocks until the next turn
+    (except after the last step: the next epoch starts on a turn of its own); the wait belongs
+    to no step.
     """
 
     class StepClock(keras.callbacks.Callback):
@@ -430,8 +432,9 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
 
         def on_batch_end(self, batch, logs=None):
             step = len(self.durations) + 1
-            turn_ends = turns is not None and step % turns.steps == 0 and step < self.total_steps
-            if turn_ends:
+            last_step = step >= self.total_steps
+            turn_ends = turns is not None and (step % turns.steps == 0 or last_step)
+            if turn_ends:  # a turn's time is exact: its device work is done when it ends
                 sync(self.model)
             now = clock()
             if self.slowdown != 1.0:
@@ -444,7 +447,7 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
                 self._last_progress = now
                 channel.send("progress", phase=self.epoch_label, step=step,
                              steps=self.total_steps, elapsed_s=sum(self.durations))
-            if turn_ends:
+            if turn_ends and not last_step:  # the next epoch's start waits for its own turn
                 turns.wait()
                 self.last = clock()
 
@@ -535,11 +538,16 @@ def train(request, channel, control_fd=None):
         step_seconds = list(step_clock.durations)
         # Taking turns, the wall clock also holds the other worker's turns: count only our own.
         seconds = t1 - t0 if turns is None else sum(step_seconds) + (t1 - step_clock.last)
+        cpu = cpu_usage(cpu_before, cpu_snapshot(), t1 - t0)
+        if turns is not None:
+            # The other workers' turns ran during this epoch's wall time: the machine-wide
+            # figures would count them as other processes' load. Only our own use is kept.
+            cpu.update(others_seconds=None, steal_seconds=None, others_share=None)
         epochs.append({
             "seconds": seconds,
             "step_seconds": step_seconds,
             "loss": float(history.history["loss"][-1]),
-            "cpu": cpu_usage(cpu_before, cpu_snapshot(), t1 - t0),
+            "cpu": cpu,
         })
         if step_clock.slowdown != 1.0:
             epochs[-1]["injected_seconds"] = step_clock.injected

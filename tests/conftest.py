@@ -71,6 +71,8 @@ def fake_turns(request, channel, control_fd):
         for step in range(8):
             if step % turns.steps == 0:
                 turns.wait()
+                if turns.taken == int(os.environ.get("FAKE_DIE_AT_TURN", "0")):
+                    os.kill(os.getpid(), signal.SIGKILL)  # in the middle of its turn
             start = time.perf_counter()
             time.sleep(0.01 * factor)
             end = time.perf_counter()
@@ -120,6 +122,19 @@ def fake_train(request, channel, control_fd=None):
 worker.train = fake_train
 os._exit(worker.main(sys.argv))
 '''
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that no longer cares."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return not re.search(r"^State:\s+Z", status, re.MULTILINE)
 
 
 def failure_sections(text: str) -> dict[str, str]:

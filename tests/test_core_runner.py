@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import textwrap
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import failure_sections
+from conftest import alive, failure_sections
 from pytest_rnnbench import runner
 from pytest_rnnbench.runner import WorkerError, WorkerUnsupported, probe_backend, run_worker
 
@@ -30,19 +29,6 @@ def request_for(backend: str = "tensorflow", batch_size: int = 1, protocol: int 
     return {"protocol": protocol, "case": case, "repeats": 1, "seed": 1234,
             "data": {"kind": "synthetic", "samples": 64, "cap": 64, "timesteps": 40,
                      "features": 60, "seed": 1234}}
-
-
-def alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie waiting for a parent that no longer cares."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return not re.search(r"^State:\s+Z", status, re.MULTILINE)
 
 
 def wait_gone(pids: list[int], within_s: float = 5.0) -> list[int]:

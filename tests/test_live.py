@@ -7,6 +7,7 @@ end-to-end tests run real TensorFlow workers in both interpreters.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pytest_rnnbench.live import MIN_TURNS, merge_side, turn_steps_for
 from pytest_rnnbench.runner import (PROTOCOL_VERSION, LiveFailed, WorkerSpec, run_live,
                                     turn_order)
 
-from conftest import PYTHON
+from conftest import PYTHON, alive
 
 
 def request(repeats: int = 2, **extra) -> dict:
@@ -104,18 +105,43 @@ def test_a_failing_worker_stops_the_others_and_names_its_side(tmp_path: Path, fa
                  timeout_s=60, turn_steps=2, on_message=heard)
     assert failed.value.side == side
     assert str(failed.value).startswith(f"{side} worker: worker failed: RuntimeError: fake failure")
-    for pid in pids:  # every worker is gone, the healthy ones included
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert [pid for pid in pids if alive(pid)] == []  # the healthy ones are gone too
 
 
-def test_a_hung_pair_times_out_and_leaves_nothing_behind(tmp_path: Path,
-                                                         fake_python: Path) -> None:
-    hang = dict(os.environ, FAKE_MODE="hang", FAKE_PIDFILE=str(tmp_path / "pids.json"))
-    with pytest.raises(LiveFailed, match="timed out after 3 s"):
-        run_live(specs(tmp_path, fake_python, "reference", 1, request(), hang),
+@pytest.mark.parametrize("side", ["reference", "candidate"])
+def test_a_worker_killed_in_the_middle_of_its_turn_fails_the_case_naming_its_side(
+        tmp_path: Path, fake_python: Path, side: str) -> None:
+    good = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    dying = dict(good, FAKE_DIE_AT_TURN="3")
+    with pytest.raises(LiveFailed) as failed:
+        run_live(specs(tmp_path, fake_python, "reference", 2, request(),
+                       dying if side == "reference" else good),
+                 specs(tmp_path, fake_python, "candidate", 2, request(),
+                       dying if side == "candidate" else good),
+                 timeout_s=60, turn_steps=2)
+    assert failed.value.side == side
+    assert "worker was killed by SIGKILL" in str(failed.value)
+
+
+def test_a_hung_worker_times_out_is_blamed_and_leaves_nothing_behind(tmp_path: Path,
+                                                                     fake_python: Path) -> None:
+    fine = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    pidfile = tmp_path / "hung.json"
+    hang = dict(os.environ, FAKE_MODE="hang", FAKE_PIDFILE=str(pidfile))
+    pids: list[int] = []
+
+    def heard(_side: str, _index: int, message: dict) -> None:
+        if message["type"] == "started":
+            pids.append(message["pid"])
+
+    with pytest.raises(LiveFailed, match="timed out after 3 s") as failed:
+        run_live(specs(tmp_path, fake_python, "reference", 1, request(), fine),
                  specs(tmp_path, fake_python, "candidate", 1, request(), hang),
-                 timeout_s=3, turn_steps=2)
+                 timeout_s=3, turn_steps=2, on_message=heard)
+    assert failed.value.side == "candidate"  # the one that never finished its turn
+    hung, child = json.loads(pidfile.read_text())
+    # The workers and what the hung one started are all gone.
+    assert [pid for pid in pids + [hung, child] if alive(pid)] == []
 
 
 def test_turn_means_are_exact_turn_sums_per_step_and_sides_must_match() -> None:
@@ -184,6 +210,11 @@ def test_live_options_are_checked_and_a_missing_reference_skips_clearly(
     assert both.ret == pytest.ExitCode.USAGE_ERROR
     both.stderr.fnmatch_lines(["*--rnnbench-save-baseline with --rnnbench-against*"])
 
+    grab = bench.runpytest_subprocess(*LIVE_ARGS, f"--rnnbench-against={PYTHON}",
+                                      "--rnnbench-preallocate")
+    assert grab.ret == pytest.ExitCode.USAGE_ERROR
+    grab.stderr.fnmatch_lines(["*--rnnbench-preallocate with --rnnbench-against*"])
+
     bad = bench.runpytest_subprocess(*LIVE_ARGS, "--rnnbench-against=cobol=/bin/true")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--rnnbench-against*unknown backend 'cobol'*"])
@@ -211,10 +242,12 @@ def test_paired_verdict_sees_through_drift_that_hides_a_regression_from_unpaired
     assert paired.test == verdict.PAIRED_TEST
     unpaired = verdict.compare_samples("epoch_time", reference, candidate, 0.05)
     assert unpaired.outcome == verdict.INCONCLUSIVE
-    same = verdict.compare_samples("epoch_time", reference,
-                                   [r * (1 + 0.01 * ((i % 3) - 1)) for i, r in enumerate(reference)],
-                                   0.05, paired=True)
+    jittered = [r * (1 + 0.01 * ((i % 3) - 1)) for i, r in enumerate(reference)]
+    same = verdict.compare_samples("epoch_time", reference, jittered, 0.05, paired=True)
     assert same.outcome == verdict.PASS
+    faster = verdict.compare_samples("epoch_time", reference, [0.8 * j for j in jittered], 0.05,
+                                     paired=True)
+    assert faster.outcome == verdict.IMPROVEMENT and faster.change == pytest.approx(-0.2, abs=0.01)
     with pytest.raises(ValueError, match="equal counts"):
         verdict.compare_samples("epoch_time", reference, candidate[:-1], 0.05, paired=True)
 
