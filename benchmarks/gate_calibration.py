@@ -4,7 +4,14 @@ Trains one small but real case (default: TensorFlow, synthetic, batch 32, unroll
 worker processes started exactly as `pytest --rnnbench` starts them (same worker script, same
 environment, same sample extraction, same verdict rule), with a known slowdown injected into
 every training step (the worker's `inject_slowdown`, as `--rnnbench-inject-slowdown` sets it).
-Arms: A (no change), B10 (+10%), B25 (+25%). Two modes:
+Arms: A (no change), B10 (+10%), B25 (+25%). Three modes:
+
+  --mode live (default)  the plugin's --rnnbench-against: for every verdict, fresh reference and
+      candidate workers (--per-side of each, default as the plugin's) take turns of a few steps
+      (runner.run_live, the same turn length rule as the plugin); the candidate side carries the
+      arm's slowdown; the verdict is the plugin's paired one. Arms are rotated A, B10, B25, and
+      nothing is shared between verdicts, so they are independent trials. The raw results are
+      saved after every verdict (--save), and --load pools several saved live runs.
 
   --mode alternated (default)  one worker process per round alternates unchanged and slowed
       epochs, A B B A per verdict (the worker's `inject_slowdown_schedule`): baseline = epochs 1
@@ -21,7 +28,9 @@ Arms: A (no change), B10 (+10%), B25 (+25%). Two modes:
 Both print the regression counts (false alarms for A/A, detections for A/B), the other outcomes,
 and the distribution of the measured time change.
 
-    .venv/bin/python benchmarks/gate_calibration.py --samples 2048      # ~35 min on 2 cores
+    .venv/bin/python benchmarks/gate_calibration.py --samples 1024 --repeats 2 --verdicts 32 \
+        --save live.json                                    # ~60 min on 2 cores
+    .venv/bin/python benchmarks/gate_calibration.py --mode alternated --samples 2048
     .venv/bin/python benchmarks/gate_calibration.py --mode cross --runs 10
     .venv/bin/python benchmarks/gate_calibration.py --processes 2 --groups 2 --samples 256  # smoke
     .venv/bin/python benchmarks/gate_calibration.py --load runs.json --tolerance 0.1  # re-analyse
@@ -38,6 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,8 +56,10 @@ from pytest_rnnbench import baseline, datasets, verdict  # noqa: E402
 from pytest_rnnbench.devices import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.options import default_cache_dir  # noqa: E402
-from pytest_rnnbench.runner import PROTOCOL_VERSION, run_worker  # noqa: E402
-from pytest_rnnbench.samples import metric_samples  # noqa: E402
+from pytest_rnnbench.runner import (PROTOCOL_VERSION, WorkerSpec, run_live,  # noqa: E402
+                                    run_worker)
+from pytest_rnnbench.samples import live_time_samples, metric_samples  # noqa: E402
+from pytest_rnnbench.live import LIVE_PER_SIDE, LIVE_TURN_STEPS, turn_steps_for  # noqa: E402
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 
@@ -135,6 +147,24 @@ def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
     return found
 
 
+ARM_NAMES = {"A": "A/A  (no change)", "B10": "A/B  +10% injected", "B25": "A/B  +25% injected"}
+
+
+def show_arms(found: dict) -> None:
+    """Per arm: the regression count (false alarms for A/A), the other outcomes, the changes."""
+    for arm, verdicts in found.items():
+        if not verdicts:
+            continue
+        hits = sum(v.outcome == verdict.REGRESSION for v in verdicts)
+        others = {o: sum(v.outcome == o for v in verdicts) for o in verdict.SEVERITY}
+        extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
+        changes = sorted(v.metrics[0].change * 100 for v in verdicts)
+        print(f"  {ARM_NAMES[arm]:<20} regression {hits}/{len(verdicts)}"
+              + (f"  ({extra})" if extra else "")
+              + f"; change median {statistics.median(changes):+.1f}%, range "
+                f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%")
+
+
 def show_alternated(data: dict, found: dict, tolerance: float, alpha: float) -> None:
     epochs = data["processes"][0]["result"]["epochs"]
     print(f"\nALTERNATED: case {data['case']['id']}, {data['samples']} samples "
@@ -144,16 +174,77 @@ def show_alternated(data: dict, found: dict, tolerance: float, alpha: float) -> 
           f"epochs (A B B A per verdict); measuring took {data['wall_seconds']:.0f} s")
     print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}; time metric only (memory and "
           "loss are measured once per process)")
-    names = {"A": "A/A  (no change)", "B10": "A/B  +10% injected", "B25": "A/B  +25% injected"}
-    for arm, verdicts in found.items():
-        hits = sum(v.outcome == verdict.REGRESSION for v in verdicts)
-        others = {o: sum(v.outcome == o for v in verdicts) for o in verdict.SEVERITY}
-        extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
-        changes = sorted(v.metrics[0].change * 100 for v in verdicts)
-        print(f"  {names[arm]:<20} regression {hits}/{len(verdicts)}"
-              + (f"  ({extra})" if extra else "")
-              + f"; change median {statistics.median(changes):+.1f}%, range "
-                f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%")
+    show_arms(found)
+
+
+# Live: every verdict starts its own fresh workers, N for the reference and N for the candidate,
+# which take turns of a few steps (the plugin's --rnnbench-against); the candidate side carries
+# the arm's injected slowdown. Verdicts are independent trials: nothing is shared between them.
+LIVE_ARMS = ("A", "B10", "B25")
+
+
+def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
+    case = Case(args.backend, 0, args.batch, True, "synthetic")
+    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
+    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
+               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    data = {"mode": "live", "case": case.to_dict(), "samples": args.samples,
+            "repeats": args.repeats, "per_side": args.per_side, "turn_steps": args.turn_steps,
+            "machine": {"cpu": cpu_model(), "cpus": cpu_count()}, "verdicts": []}
+    started = time.monotonic()
+    request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
+               "repeats": args.repeats, "seed": 1234}
+    # As the plugin does: shorter turns when the epochs are too short for enough pairs.
+    turn_steps = turn_steps_for(-(-spec["samples"] // args.batch), args.repeats, args.turn_steps)
+    data["turn_steps"] = turn_steps
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(args.verdicts * len(LIVE_ARMS)):
+            arm = LIVE_ARMS[index % len(LIVE_ARMS)]
+            factor = ARMS[arm]
+            candidate = dict(request, inject_slowdown=factor) if factor != 1.0 else request
+            logs = [Path(tmp) / f"worker{i}.log" for i in range(2 * args.per_side)]
+            t0 = time.monotonic()
+            refs, cands = run_live(
+                [WorkerSpec(sys.executable, request, env, log) for log in logs[:args.per_side]],
+                [WorkerSpec(sys.executable, candidate, env, log) for log in logs[args.per_side:]],
+                1800, turn_steps)
+            keep = ("epochs", "turn_steps", "turns_taken", "inject_slowdown", "cpu")
+            data["verdicts"].append({
+                "arm": arm, "load": os.getloadavg()[0],
+                "reference": [{k: r.result.get(k) for k in keep} for r in refs],
+                "candidate": [{k: r.result.get(k) for k in keep} for r in cands]})
+            found = analyse_live_one(data["verdicts"][-1], args.tolerance_value, args.alpha)
+            print(f"  verdict {index + 1}/{args.verdicts * len(LIVE_ARMS)} {arm:>3}: "
+                  f"{found.outcome:<12} change {found.metrics[0].change * 100:+5.1f}%  "
+                  f"{time.monotonic() - t0:5.1f} s wall", flush=True)
+            data["wall_seconds"] = time.monotonic() - started
+            if save is not None:  # after every verdict: an interrupted run keeps what it measured
+                save.write_text(json.dumps(data))
+    return data
+
+
+def analyse_live_one(measured: dict, tolerance: float, alpha: float) -> verdict.CaseVerdict:
+    reference = live_time_samples(measured["reference"])
+    candidate = live_time_samples(measured["candidate"])
+    return verdict.compare_case("case", {"epoch_time": reference}, {"epoch_time": candidate},
+                                {"epoch_time": tolerance}, alpha, paired=("epoch_time",))
+
+
+def show_live(data: dict, tolerance: float, alpha: float) -> None:
+    found: dict[str, list] = {arm: [] for arm in LIVE_ARMS}
+    for measured in data["verdicts"]:
+        found[measured["arm"]].append(analyse_live_one(measured, tolerance, alpha))
+    first = data["verdicts"][0]["reference"][0]
+    print(f"\nLIVE: case {data['case']['id']}, {data['samples']} samples "
+          f"({len(first['epochs'][0]['step_seconds'])} steps per epoch, {data['repeats']} epochs), "
+          f"{data['per_side']} worker(s) per side taking turns of {data['turn_steps']} steps; "
+          f"machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)")
+    count = len(data["verdicts"])
+    print(f"{count} verdicts, each from its own fresh workers; measuring took "
+          f"{data['wall_seconds']:.0f} s ({data['wall_seconds'] / count:.1f} s per verdict)")
+    print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, paired (Hodges-Lehmann change, "
+          "Wilcoxon signed-rank)")
+    show_arms(found)
 
 
 def first_epochs(result: dict, epochs: int) -> dict:
@@ -225,6 +316,21 @@ def show(data: dict, report: dict, tolerance: float, alpha: float, epochs: int) 
               + (f"  ({extra})" if extra else ""))
 
 
+def load(paths: list[Path]) -> dict:
+    """One saved run, or several live runs of the same setup pooled into one."""
+    runs = [json.loads(path.read_text()) for path in paths]
+    data = runs[0]
+    if len(runs) == 1:
+        return data
+    same = ("mode", "case", "samples", "repeats", "per_side", "turn_steps")
+    for path, other in zip(paths[1:], runs[1:]):
+        if data.get("mode") != "live" or any(other.get(k) != data.get(k) for k in same):
+            raise SystemExit(f"{path}: only live runs of the same setup can be pooled")
+        data["verdicts"] = data["verdicts"] + other["verdicts"]
+        data["wall_seconds"] += other["wall_seconds"]
+    return data
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", default="tensorflow")
@@ -235,24 +341,39 @@ def main() -> int:
     parser.add_argument("--tolerance", type=float, default=None,
                         help="time tolerance (default: the plugin's default)")
     parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA)
-    parser.add_argument("--mode", choices=("cross", "alternated"), default="alternated",
+    parser.add_argument("--mode", choices=("cross", "alternated", "live"), default="live",
                         help="cross: baseline and now from different worker processes (how the "
                              "plugin gates today); alternated: both sides in one process, "
-                             "epochs alternated (default)")
+                             "epochs alternated; live: fresh reference and candidate workers "
+                             "taking turns for every verdict, as --rnnbench-against (default)")
+    parser.add_argument("--verdicts", type=int, default=100, help="live: verdicts per arm")
+    parser.add_argument("--per-side", type=int, default=LIVE_PER_SIDE,
+                        help="live: workers per side")
+    parser.add_argument("--turn-steps", type=int, default=LIVE_TURN_STEPS,
+                        help="live: most training steps per turn (fewer when the epochs are too "
+                             "short for 16 turns, as in the plugin)")
     parser.add_argument("--processes", type=int, default=10, help="alternated: worker processes")
     parser.add_argument("--groups", type=int, default=10,
                         help="alternated: verdicts per arm per process")
     parser.add_argument("--save", type=Path, help="keep the raw worker results in this file")
-    parser.add_argument("--load", type=Path, help="analyse results saved by --save; no runs")
+    parser.add_argument("--load", type=Path, nargs="+",
+                        help="analyse results saved by --save; no runs (several live files: "
+                             "their verdicts are pooled)")
     args = parser.parse_args()
     tolerance = args.tolerance if args.tolerance is not None else \
         verdict.METRICS["epoch_time"].default_tolerance
+    args.tolerance_value = tolerance
     if args.load:
-        data = json.loads(args.load.read_text())
+        data = load(args.load)
+    elif args.mode == "live":
+        data = measure_live(args, args.save)
     else:
         data = measure_alternated(args) if args.mode == "alternated" else measure(args)
         if args.save:
             args.save.write_text(json.dumps(data))
+    if data.get("mode") == "live":
+        show_live(data, tolerance, args.alpha)
+        return 0
     if data.get("mode") == "alternated":
         show_alternated(data, analyse_alternated(data, tolerance, args.alpha), tolerance,
                         args.alpha)
