@@ -11,6 +11,7 @@ hit both sides alike and cancel out. Memory and loss are compared as with a stor
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, MutableMapping, Optional, Sequence
 
 import pytest
@@ -52,7 +53,7 @@ def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
         values = [r[key] for r in results if r.get(key) is not None]
         merged[key] = max(values) if values else None
     losses = [r.get("final_loss") for r in results if r.get("final_loss") is not None]
-    broken = [loss for loss in losses if loss != loss or loss in (float("inf"), float("-inf"))]
+    broken = [loss for loss in losses if not math.isfinite(loss)]
     if broken:
         merged["final_loss"] = broken[0]
     merged["live_workers"] = len(results)

@@ -258,7 +258,7 @@ def run_worker(
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What one side of a live A/B pair runs: interpreter, request, environment, log file."""
+    """What one worker of a live A/B comparison runs: interpreter, request, environment, log."""
 
     python: str
     request: Mapping[str, Any]

@@ -220,16 +220,7 @@ class RnnbenchSession:
         try:
             with monitor, shown:
                 if reference is None:
-                    def on_message(message: dict) -> None:
-                        if message["type"] == "started":
-                            monitor.watch(message["pid"])
-                        shown.on_message(message)
-
-                    run = run_worker(self.python_for(case.backend), candidate, env,
-                                     self.settings.timeout_s, self._log_dir / f"{case.id}.log",
-                                     on_message=on_message,
-                                     max_rss_bytes=self.settings.max_rss_bytes)
-                    result = run.result
+                    result = self._run_one(case, candidate, env, monitor, shown)
                 else:
                     live_runs = self._run_live(case, reference, request, candidate, env,
                                                monitor, shown)
@@ -258,6 +249,20 @@ class RnnbenchSession:
         finally:
             self._write_results()
         return summary
+
+    def _run_one(self, case: Case, request: dict, env: dict, monitor: GpuMemoryMonitor,
+                 shown: Any) -> Optional[dict]:
+        """One worker in this run's interpreter: the usual measurement."""
+
+        def on_message(message: dict) -> None:
+            if message["type"] == "started":
+                monitor.watch(message["pid"])
+            shown.on_message(message)
+
+        run = run_worker(self.python_for(case.backend), request, env, self.settings.timeout_s,
+                         self._log_dir / f"{case.id}.log", on_message=on_message,
+                         max_rss_bytes=self.settings.max_rss_bytes)
+        return run.result
 
     def _run_live(self, case: Case, reference: str, request: dict, candidate: dict,
                   env: dict, monitor: GpuMemoryMonitor, shown: Any) -> tuple[list, list]:
