@@ -52,14 +52,17 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_rnnbench import baseline, datasets, verdict  # noqa: E402
-from pytest_rnnbench.devices import cpu_count, cpu_model  # noqa: E402
+from pytest_rnnbench.gate import baseline, verdict  # noqa: E402
+from pytest_rnnbench.run import datasets  # noqa: E402
+from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
-from pytest_rnnbench.options import default_cache_dir  # noqa: E402
-from pytest_rnnbench.runner import (PROTOCOL_VERSION, WorkerSpec, run_live,  # noqa: E402
-                                    run_worker)
-from pytest_rnnbench.samples import live_time_samples, metric_samples  # noqa: E402
-from pytest_rnnbench.live import LIVE_PER_SIDE, LIVE_TURN_STEPS, turn_steps_for  # noqa: E402
+from pytest_rnnbench.settings import default_cache_dir  # noqa: E402
+from pytest_rnnbench.run.protocol import PROTOCOL_VERSION  # noqa: E402
+from pytest_rnnbench.run.process import run_worker  # noqa: E402
+from pytest_rnnbench.run.turns import WorkerSpec, run_live  # noqa: E402
+from pytest_rnnbench.gate.samples import live_time_samples, metric_samples  # noqa: E402
+from pytest_rnnbench.run.turns import turn_steps_for  # noqa: E402
+from pytest_rnnbench.settings import LIVE_PER_SIDE, LIVE_TURN_STEPS  # noqa: E402
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from pytest_rnnbench.results import Report, build_report
+from pytest_rnnbench.report.results import Report, build_report
 
 TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_rnnbench import baseline
-from pytest_rnnbench.samples import metric_samples
+from pytest_rnnbench.gate import baseline
+from pytest_rnnbench.gate.samples import metric_samples
 
 REPO = Path(__file__).resolve().parent.parent
 CASE = "jax-gpu0-b32-unroll-synthetic"
@@ -144,15 +144,16 @@ def test_bad_options_exit_2(tmp_path, old):
 
 def test_results_written_by_the_plugin_compare(tmp_path):
     """The results file format the plugin writes is what compare reads (golden round trip)."""
-    from pytest_rnnbench import report
-    from pytest_rnnbench.devices import GpuInventory
-    from pytest_rnnbench.measurements import summarize
+    from pytest_rnnbench import atomic
+    from pytest_rnnbench.report import results as report
+    from pytest_rnnbench.run.devices import GpuInventory
+    from pytest_rnnbench.run.summary import summarize
     from pytest_rnnbench.options import Settings
 
     def write(name, step_ms, seed):
         summary = summarize(CASE, worker_result(CASE, step_ms, seed))
         path = tmp_path / name
-        report.write_json_atomic(path, report.results_document({CASE: summary}, {}, Settings(),
+        atomic.write_json(path, report.results_document({CASE: summary}, {}, Settings(),
                                                                GpuInventory()))
         return path
 

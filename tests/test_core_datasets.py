@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_rnnbench import datasets
-from pytest_rnnbench.datasets import DataCorrupt, DataUnavailable, worker_spec
+from pytest_rnnbench.run import datasets
+from pytest_rnnbench.run.datasets import DataCorrupt, DataUnavailable, worker_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pytest_rnnbench.devices import discover_gpus
+from pytest_rnnbench.run.devices import discover_gpus
 from pytest_rnnbench.matrix import BACKENDS, DATASETS, PRESETS, Case, build_matrix
 
 SEED_IDS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_rnnbench import options
-from pytest_rnnbench.devices import GpuInventory
+from pytest_rnnbench.run.devices import GpuInventory
 from pytest_rnnbench.options import parse_gpus
 
 # -- parsers ---------------------------------------------------------------------------------------
@@ -253,10 +253,10 @@ def test_paths_are_relative_to_where_they_were_given(pytester: pytest.Pytester,
 def test_rnnbench_from_the_environment_enables_and_discovers_gpus(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """RNNBENCH=1 must behave as --rnnbench, GPU default included (1 GPU on a GPU machine)."""
-    from pytest_rnnbench import plugin
+    from pytest_rnnbench.run import devices
 
     two = GpuInventory(count=2, names=("Fake GPU", "Fake GPU"))
-    monkeypatch.setattr(plugin, "discover_gpus", lambda: two)
+    monkeypatch.setattr(devices, "discover_gpus", lambda: two)
     monkeypatch.setenv("RNNBENCH", "1")
     settings = settings_for(pytester)
     assert settings.enabled

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import alive, failure_sections
-from pytest_rnnbench import runner
-from pytest_rnnbench.runner import WorkerError, WorkerUnsupported, probe_backend, run_worker
+from pytest_rnnbench.run.probe import probe_backend
+from pytest_rnnbench.run.process import WorkerError, WorkerUnsupported, run_worker
 
 REPO = Path(__file__).resolve().parent.parent
 MXNET_PYTHON = REPO / ".venv-mxnet" / "bin" / "python"

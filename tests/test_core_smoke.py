@@ -26,7 +26,7 @@ FRAMEWORK_VERSION_KEY = {"tensorflow": "tensorflow", "jax": "jax", "torch": "tor
 # archive's checksum, as a stand-in for the real file in the data directory.
 SMALL_WIKITEXT_CONFTEST = """
     import dataclasses
-    from pytest_rnnbench import datasets
+    from pytest_rnnbench.run import datasets
 
     datasets.SOURCES["wikitext2"] = dataclasses.replace(
         datasets.SOURCES["wikitext2"], sha256={sha!r}, size={size})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_rnnbench.devices import GpuMemoryMonitor, discover_gpus
+from pytest_rnnbench.run.devices import GpuMemoryMonitor, discover_gpus
 
 from conftest import MXNET_PYTHON
 

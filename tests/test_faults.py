@@ -31,11 +31,13 @@ import numpy as np
 import pytest
 
 from conftest import failure_sections
-from pytest_rnnbench import baseline, datasets
-from pytest_rnnbench.runner import WorkerError, probe_backend, run_worker
+from pytest_rnnbench.gate import baseline
+from pytest_rnnbench.run import datasets
+from pytest_rnnbench.run.probe import probe_backend
+from pytest_rnnbench.run.process import WorkerError, run_worker
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE = REPO / "pytest_rnnbench"
+PACKAGE = REPO / "src" / "pytest_rnnbench"
 PYTHON = sys.executable
 NIETZSCHE = REPO.parent / "shared" / "datasets" / "nietzsche.txt"
 MARK = "RNNBENCH_FAULTS_TEST_MARK"
@@ -363,7 +365,7 @@ SAVER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
     from pathlib import Path
-    from pytest_rnnbench import baseline
+    from pytest_rnnbench.gate import baseline
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     entries = {{}}
     for i in range({count}):
@@ -582,7 +584,7 @@ UNREADABLE_CHILD = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     from pathlib import Path
     import numpy.lib.format, zipfile  # what np.load needs, imported before the privileges go
-    from pytest_rnnbench import datasets
+    from pytest_rnnbench.run import datasets
     if os.geteuid() == 0:
         os.setgroups([])
         os.setgid(65534)
@@ -684,7 +686,7 @@ def test_the_package_never_unpickles_evaluates_or_uses_a_shell() -> None:
     launches = {"subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_call",
                 "subprocess.check_output"}
     problems, launched = [], 0
-    for source in sorted(PACKAGE.glob("*.py")):
+    for source in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(source.read_text(), str(source))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_rnnbench import samples, verdict
-from pytest_rnnbench.live import MIN_TURNS, merge_side, turn_steps_for
-from pytest_rnnbench.runner import (PROTOCOL_VERSION, LiveFailed, WorkerSpec, run_live,
-                                    turn_order)
+from pytest_rnnbench.gate import samples, verdict
+from pytest_rnnbench.gate.live import merge_side
+from pytest_rnnbench.run.turns import MIN_TURNS, turn_steps_for
+from pytest_rnnbench.run.protocol import PROTOCOL_VERSION
+from pytest_rnnbench.run.turns import LiveFailed, WorkerSpec, run_live, turn_order
 
 from conftest import PYTHON, alive
 

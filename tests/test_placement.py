@@ -3,7 +3,8 @@
 import pytest
 
 from pytest_rnnbench.matrix import BACKENDS, build_matrix
-from pytest_rnnbench.placement import parse_shard, shard, slot_for, xdist_worker
+from pytest_rnnbench.matrix import parse_shard, shard
+from pytest_rnnbench.run.devices import slot_for, xdist_worker
 
 
 def test_without_xdist_the_process_owns_every_gpu():

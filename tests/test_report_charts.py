@@ -7,7 +7,7 @@ import struct
 import pytest
 from report_helpers import fixed_report
 
-from pytest_rnnbench import charts
+from pytest_rnnbench.report import charts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -56,8 +56,8 @@ def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
     import subprocess
     import sys
 
-    code = ("import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli_report, "
-            "pytest_rnnbench.charts, pytest_rnnbench.publish, pytest_rnnbench.export; "
+    code = ("import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli.report, "
+            "pytest_rnnbench.report.charts, pytest_rnnbench.report.publish, pytest_rnnbench.report.pytest_benchmark; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "
             "'keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pytest_benchmark'}))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

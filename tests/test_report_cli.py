@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,7 +10,8 @@ import sys
 import pytest
 from report_helpers import RESULT_FILES, fixed_report
 
-from pytest_rnnbench import charts, cli_report, markdown
+from pytest_rnnbench.cli import report as cli_report
+from pytest_rnnbench.report import charts, markdown
 
 
 def report_main(argv: list[str]) -> int:
@@ -56,8 +56,6 @@ def test_unreadable_results_file_is_an_error_naming_it(tmp_path, capsys):
     assert "missing.json: cannot read results file" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pytest_rnnbench.cli_compare") is None,
-                    reason="python -m pytest_rnnbench also needs the compare command")
 def test_python_dash_m_report(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "pytest_rnnbench", "report", *map(str, RESULT_FILES),

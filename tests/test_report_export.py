@@ -11,7 +11,7 @@ import sys
 import pytest
 from report_helpers import fixed_report, report_with_verdicts
 
-from pytest_rnnbench.export import stats, to_pytest_benchmark
+from pytest_rnnbench.report.pytest_benchmark import stats, to_pytest_benchmark
 
 
 def run_compare(*args: str, cwd) -> subprocess.CompletedProcess:

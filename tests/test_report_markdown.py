@@ -7,8 +7,8 @@ import copy
 import pytest
 from report_helpers import VERDICTS, check_golden, documents, fixed_report, report_with_verdicts
 
-from pytest_rnnbench import markdown, report
-from pytest_rnnbench.results import (ResultsError, build_report, check, instance_name,
+from pytest_rnnbench.report import formatting, markdown, terminal
+from pytest_rnnbench.report.results import (ResultsError, build_report, check, instance_name,
                                      parse_verdict, short_cpu)
 
 
@@ -21,13 +21,13 @@ def test_markdown_report_with_verdicts_matches_golden_file():
 
 
 def test_terminal_tables_match_golden_file():
-    lines = report.terminal_tables(fixed_report())
+    lines = terminal.terminal_tables(fixed_report())
     check_golden("terminal.txt", "\n".join(lines) + "\n")
     assert max(map(len, lines)) <= 120
 
 
 def test_terminal_tables_with_verdicts_match_golden_file_and_fit_120_columns():
-    lines = report.terminal_tables(report_with_verdicts())
+    lines = terminal.terminal_tables(report_with_verdicts())
     check_golden("terminal-verdicts.txt", "\n".join(lines) + "\n")
     assert max(map(len, lines)) <= 120
     text = "\n".join(lines)
@@ -36,7 +36,7 @@ def test_terminal_tables_with_verdicts_match_golden_file_and_fit_120_columns():
 
 @pytest.mark.parametrize("width", [72, 80, 100])
 def test_narrow_terminal_splits_backends_instead_of_wrapping(width):
-    lines = report.terminal_tables(report_with_verdicts(), width=width)
+    lines = terminal.terminal_tables(report_with_verdicts(), width=width)
     assert max(map(len, lines)) <= width
     text = "\n".join(lines)
     for backend in ("tensorflow", "jax", "torch", "mxnet"):
@@ -49,7 +49,7 @@ def test_summary_tables_have_the_seeds_columns_and_every_case():
             in rendered.replace("  ", " ").replace("  ", " ").replace("  ", " "))
     for _, document in documents():
         for case_id, entry in document["results"].items():
-            assert report.format_seconds(entry["epoch_seconds"]) + " sec, N/A" in rendered, case_id
+            assert formatting.format_seconds(entry["epoch_seconds"]) + " sec, N/A" in rendered, case_id
 
 
 def test_merge_combines_machines_and_later_file_replaces_same_case():
@@ -70,7 +70,7 @@ def test_merge_combines_machines_and_later_file_replaces_same_case():
                             "results-synthetic.json"]
     rendered = markdown.render(merged)
     assert "| 4x NVIDIA A10G" in rendered and "CUDA              | v12.4" in rendered
-    lines = report.terminal_tables(merged)
+    lines = terminal.terminal_tables(merged)
     assert max(map(len, lines)) <= 120 and any(line.startswith("4x NVIDIA A10G") for line in lines)
 
 
@@ -86,11 +86,12 @@ def test_failed_cases_are_shown_not_dropped():
     assert "failed" in markdown.summary_table(merged, "synthetic")[3 + 1] or \
         any("| failed" in line for line in markdown.summary_table(merged, "synthetic"))
     assert any(line.startswith(f"FAILED {case_id}: worker was killed")
-               for line in report.terminal_tables(merged))
+               for line in terminal.terminal_tables(merged))
 
 
 def test_verdicts_as_the_verdict_module_writes_them_are_read():
-    verdict = pytest.importorskip("pytest_rnnbench.verdict")
+    from pytest_rnnbench.gate import verdict
+
     metric = verdict.MetricVerdict("epoch_time", verdict.REGRESSION, baseline=20.0, now=23.0,
                                    change=0.15, tolerance=0.05)
     case = verdict.CaseVerdict("tensorflow-gpu0-b32-unroll-synthetic", verdict.REGRESSION,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from pytest_rnnbench.progress import CaseProgress, _Writer, format_status
+from pytest_rnnbench.report.progress import CaseProgress, _Writer, format_status
 
 CASE = "tensorflow-gpu0-b128-unroll-synthetic"
 MESSAGES = [

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from pytest_rnnbench import verdict
-from pytest_rnnbench.samples import block_medians, comparable, metric_samples
+from pytest_rnnbench.gate import verdict
+from pytest_rnnbench.gate.samples import block_medians, comparable, metric_samples
 
 
 def noisy(center, n=24, spread=0.02, seed=0):

@@ -1,0 +1,64 @@
+"""One way to write a file that readers see whole or not at all.
+
+Used by everything that writes a file another process may read at the same time: the baseline
+store, the results file, the reports and exports, and the prepared-data cache. The guarantees:
+the data goes to a temporary file with a unique name in the same directory (so two writers never
+share one, and the rename cannot cross file systems), it is flushed to disk, renamed over the
+target, and the directory entry is flushed too, so that after a crash the target is the old file
+or the new one. A failure removes the temporary file and leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Callable, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def write_with(path: PathLike, write: Callable[[IO[bytes]], Any]) -> None:
+    """Atomically replace `path` with what `write(handle)` writes to a binary file handle."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(path.parent)
+
+
+def write_text(path: PathLike, text: str) -> None:
+    """Atomically replace `path` with `text` (UTF-8)."""
+    data = text.encode("utf-8")
+    write_with(path, lambda handle: handle.write(data))
+
+
+def write_json(path: PathLike, document: object, indent: int = 2, allow_nan: bool = True) -> None:
+    """Atomically replace `path` with `document` as sorted, indented JSON and a final newline.
+
+    The text is made before the file is touched, so a document that cannot be serialised leaves
+    no trace.
+    """
+    text = json.dumps(document, indent=indent, sort_keys=True, allow_nan=allow_nan) + "\n"
+    write_text(path, text)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (not every file system supports this: then skip it)."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

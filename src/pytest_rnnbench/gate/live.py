@@ -1,0 +1,99 @@
+"""Live A/B comparison (--rnnbench-against): judge this run against a reference interpreter
+measured in the same session, instead of against a stored baseline.
+
+Each case runs in `--rnnbench-against-workers` reference workers (e.g. the main branch's
+environment) and as many candidate workers (this run's interpreter), all alive at once and taking
+turns of a few training steps (run/turns.py). The i-th turns of every worker ran moments apart
+on the same machine, so the time samples are paired and the verdict compares them pair by pair
+(verdict.compare_samples with paired=True): a shared machine's drift and its neighbours' bursts
+hit both sides alike and cancel out. Memory and loss are compared as with a stored baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, MutableMapping, Optional, Sequence
+
+import pytest
+
+from ..quantiles import median
+from . import samples, verdict
+from .protocol import CaseRun, enforce, tolerances
+
+def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
+    """One result for a side's workers, for the tables: every worker's epochs, the worst peaks.
+
+    The first worker's result gives the rest (versions, run facts); its final loss stands for
+    all (same seed, same data) unless another worker's is not finite, which must not be hidden.
+    """
+    merged = dict(results[0])
+    merged["epochs"] = [dict(epoch, worker=index) for index, result in enumerate(results)
+                        for epoch in result.get("epochs") or []]
+    for key in ("host_peak_rss_bytes", "gpu_framework_peak_bytes"):
+        values = [r[key] for r in results if r.get(key) is not None]
+        merged[key] = max(values) if values else None
+    losses = [r.get("final_loss") for r in results if r.get("final_loss") is not None]
+    broken = [loss for loss in losses if not math.isfinite(loss)]
+    if broken:
+        merged["final_loss"] = broken[0]
+    merged["live_workers"] = len(results)
+    return merged
+
+
+def median_epoch_seconds(result: Mapping[str, Any]) -> Optional[float]:
+    seconds = [epoch["seconds"] for epoch in result.get("epochs") or []]
+    return median(seconds) if seconds else None
+
+
+class LiveGate:
+    """The live A/B gate inside a pytest run; session.py calls `check` after every case."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.outcomes: dict[str, Any] = {}
+
+    def header_lines(self) -> list[str]:
+        against = ", ".join(f"{backend}={python}" if backend != "*" else python
+                            for backend, python in sorted(self.settings.against.items()))
+        return [f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
+                f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; "
+                "stored baselines are not used"]
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for case_id, found in sorted(self.outcomes.items()):
+            lines.append(found.line())
+            if found.outcome == verdict.IMPROVEMENT:
+                lines.append("  this run is faster or leaner than the reference")
+        return lines
+
+    def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
+        """Judge the candidate workers against the reference workers (fail, warn or pass)."""
+        case_id, item = run.case.id, run.item
+        reference, candidate = run.reference, run.candidate
+        candidate_merged = run.summary.raw
+        reference_merged = merge_side(reference)
+        base = samples.metric_samples(reference_merged)
+        now = samples.metric_samples(candidate_merged)
+        try:
+            base["epoch_time"] = samples.live_time_samples(reference)
+            now["epoch_time"] = samples.live_time_samples(candidate)
+            if len(base["epoch_time"]) != len(now["epoch_time"]):
+                raise ValueError(f"the reference took {len(base['epoch_time'])} turns, the "
+                                 f"candidate {len(now['epoch_time'])}")
+        except ValueError as exc:
+            pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
+        notes = verdict.version_notes(reference_merged.get("versions") or {},
+                                      candidate_merged.get("versions") or {})
+        found = verdict.compare_case(case_id, base, now, tolerances(self.settings, item),
+                                     notes=notes, paired=("epoch_time",))
+        # Pairing cancels a busy CPU, but not a GPU that a foreign process used in some turns.
+        distrust = verdict.shared_gpu_reason(candidate_merged)
+        if distrust:
+            found = verdict.untrusted_timing(found, distrust)
+        self.outcomes[case_id] = found
+        stored = found.to_dict()
+        stored["baseline_seconds"] = median_epoch_seconds(reference_merged)
+        stored["against"] = reference_merged.get("python", {}).get("executable")
+        verdicts[case_id] = stored
+        enforce(found, item)

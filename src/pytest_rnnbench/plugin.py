@@ -1,0 +1,89 @@
+"""pytest entry point for pytest-rnnbench (the only pytest11 module).
+
+Thin on purpose: options are defined in options.py, the stateful work lives in session.py and is
+imported and registered only when --rnnbench is on. A plain `pytest` run loads this module and the
+option table (options.py and the small pure modules it needs), nothing more; nothing here imports
+a machine-learning framework.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pytest
+
+from .options import add_options, resolve
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .matrix import Case
+    from .run.summary import Summary
+    from .session import RnnbenchSession
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SESSION_KEY = pytest.StashKey["RnnbenchSession"]()
+NOT_ENABLED = "benchmark cases run only with --rnnbench"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rnnbench: a pytest-rnnbench benchmark case")
+    # GPU discovery (NVML) only matters when benchmarking; elsewhere 0 is enough to validate.
+    # Resolve once to learn whether benchmarking is on from any source (CLI, RNNBENCH, ini),
+    # then again with the machine's GPU count, which sets the --gpus default and "all".
+    settings = resolve(config, 0)
+    if not settings.enabled:
+        config.stash[SETTINGS_KEY] = settings
+        return
+    # Benchmarking: only now load the session and everything it runs (workers, gates, reports).
+    from .run.devices import discover_gpus
+    from .session import RnnbenchSession
+
+    inventory = discover_gpus()
+    settings = resolve(config, inventory.count)
+    config.stash[SETTINGS_KEY] = settings
+    session = RnnbenchSession(config, settings, inventory)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "rnnbench-session")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "rnnbench_case" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return  # not benchmarking: the fixture skips the single unparametrized test
+    params = []
+    for case in session.cases:
+        reason = session.skip_reason(case)
+        marks = [pytest.mark.rnnbench] + ([pytest.mark.skip(reason=reason)] if reason else [])
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("rnnbench_case", params)
+
+
+@pytest.fixture
+def rnnbench_case(request: pytest.FixtureRequest) -> Case:
+    """The benchmark case (backend, GPUs, batch size, unroll, dataset) this test runs."""
+    if SESSION_KEY not in request.config.stash:
+        pytest.skip(NOT_ENABLED)
+    return request.param
+
+
+@pytest.fixture
+def rnnbench(request: pytest.FixtureRequest, rnnbench_case: Case) -> Callable[[], Summary]:
+    """Call it to train the current case for its timed epoch(s) in a worker process.
+
+    Returns the case's Summary (epoch seconds, ms/step, samples/s, final loss, memory...).
+    A worker failure fails the test with the worker's output tail; a backend or dataset that is
+    not available here skips it with the reason.
+    """
+    session = request.config.stash[SESSION_KEY]
+
+    def run() -> Summary:
+        return session.run_case(rnnbench_case, request.node)
+
+    return run

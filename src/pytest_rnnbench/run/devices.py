@@ -1,0 +1,223 @@
+"""GPU discovery through NVML (nvidia-ml-py), the host's CPU, and which GPUs this process owns
+(under pytest-xdist each worker process owns a disjoint block).
+
+No GPU, no driver, or no nvidia-ml-py all mean "0 GPUs" with a reason, never an error.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+
+@dataclass(frozen=True)
+class GpuInventory:
+    count: int = 0
+    names: tuple[str, ...] = ()
+    driver: Optional[str] = None
+    cuda: Optional[str] = None
+    reason: str = ""  # why there are none, when count == 0
+    memory_bytes: tuple[int, ...] = field(default=())
+
+
+def discover_gpus() -> GpuInventory:
+    try:
+        import pynvml  # provided by nvidia-ml-py; light, no framework
+    except ImportError:
+        return GpuInventory(reason="nvidia-ml-py is not installed (pip install nvidia-ml-py)")
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return GpuInventory(reason=f"no NVIDIA driver or GPU ({exc})")
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        names = tuple(_text(pynvml.nvmlDeviceGetName(h)) for h in handles)
+        memory = tuple(int(pynvml.nvmlDeviceGetMemoryInfo(h).total) for h in handles)
+        driver = _text(pynvml.nvmlSystemGetDriverVersion())
+        cuda_raw = pynvml.nvmlSystemGetCudaDriverVersion()
+        cuda = f"{cuda_raw // 1000}.{(cuda_raw % 1000) // 10}"
+    except pynvml.NVMLError as exc:
+        return GpuInventory(reason=f"NVML could not list GPUs ({exc})")
+    finally:
+        pynvml.nvmlShutdown()
+    return GpuInventory(count=count, names=names, driver=driver, cuda=cuda,
+                        reason="" if count else "NVML found no GPU", memory_bytes=memory)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# What a CPU's model name carries besides the model: trademarks, the words "CPU" and "Processor",
+# and the clock (on some VMs the current one, so it drifts). The core count ("48-Core") is part of
+# the model for baseline profiles; reports drop it because they show the CPU count beside it.
+_CPU_NOISE = re.compile(r"\((?:R|TM|tm|r)\)|\bCPU\b|\bProcessor\b|@.*$")
+_CORE_COUNT = re.compile(r"\d+-Core")
+
+
+def cpu_name(model: str, core_count: bool = True) -> str:
+    """"Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" -> "Intel Xeon Platinum 8375C".
+
+    The one normalisation of CPU names: baseline profiles key on it (with the core count), reports
+    show it (without). An empty result falls back to the name as given.
+    """
+    name = _CPU_NOISE.sub(" ", model or "")
+    if not core_count:
+        name = _CORE_COUNT.sub(" ", name)
+    return " ".join(name.split()) or model
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class GpuMemoryMonitor:
+    """Samples NVML while a worker runs: its per-process GPU memory peak, the devices' used-memory
+    peak, and any other process found on the case's GPUs (which makes timings untrustworthy).
+
+    Use as a context manager around the worker; call `watch(pid)` once the worker's pid is known.
+    Without GPUs or NVML it records nothing and says why.
+    """
+
+    INTERVAL_S = 0.2
+
+    def __init__(self, gpu_indices: list[int]) -> None:
+        import threading
+
+        self.gpu_indices = list(gpu_indices)
+        self.pids: set[int] = set()
+        self.known: set[int] = set()  # this case's other workers: neither measured nor foreign
+        self.process_peak: Optional[int] = None
+        self.device_used_peak: Optional[int] = None
+        self.device_used_start: Optional[int] = None
+        self.other_processes: set[int] = set()
+        self.reason = "" if gpu_indices else "no GPU in this case"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rnnbench-nvml", daemon=True)
+        self._pynvml = None
+
+    def watch(self, pid: int, measured: bool = True) -> None:
+        """A worker of this case (a live A/B case has several): its memory is not a neighbour's.
+
+        Only `measured` workers count towards the per-process peak (a live A/B case reports the
+        candidate's, not the reference's).
+        """
+        (self.pids if measured else self.known).add(pid)
+
+    def __enter__(self) -> "GpuMemoryMonitor":
+        if not self.gpu_indices:
+            return self
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._pynvml = pynvml
+        except Exception as exc:  # ImportError or NVMLError: nothing to monitor
+            self.reason = f"NVML unavailable ({exc})"
+            return self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pynvml is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pynvml.nvmlShutdown()
+        if self.process_peak is None and not self.reason:
+            self.reason = ("NVML listed no process with the worker's pid (a PID namespace hides it); "
+                           "see the device-used figure")
+
+    def _sample(self) -> None:
+        nvml = self._pynvml
+        used_total = 0
+        mine: dict[int, int] = {}  # per worker: its memory summed over this case's GPUs
+        for index in self.gpu_indices:
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            used_total += int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
+            for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid in self.pids:
+                    mine[proc.pid] = mine.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
+                elif proc.pid != os.getpid() and proc.pid not in self.known:
+                    self.other_processes.add(int(proc.pid))
+        if self.device_used_start is None:
+            self.device_used_start = used_total
+        self.device_used_peak = max(self.device_used_peak or 0, used_total)
+        if mine:
+            self.process_peak = max(self.process_peak or 0, max(mine.values()))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception as exc:  # a GPU that vanishes mid-run must not kill the session
+                self.reason = f"NVML sampling failed ({exc})"
+                return
+            self._stop.wait(self.INTERVAL_S)
+
+    def to_dict(self) -> dict:
+        return {
+            "nvml_process_peak_bytes": self.process_peak,
+            "nvml_device_used_peak_bytes": self.device_used_peak,
+            "nvml_device_used_at_start_bytes": self.device_used_start,
+            "nvml_other_processes": sorted(self.other_processes),
+            "nvml_reason": self.reason,
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Placement: which GPUs this process owns.
+
+@dataclass(frozen=True)
+class Slot:
+    """This process's share of the machine's GPUs."""
+
+    gpu_indices: tuple[int, ...]
+    worker: Optional[str] = None  # the pytest-xdist worker id (gw0...), None without xdist
+    workers: int = 1
+
+    def describe(self) -> str:
+        if self.worker is None:
+            return f"GPUs {list(self.gpu_indices)}"
+        return (f"pytest-xdist worker {self.worker} of {self.workers} owns GPUs "
+                f"{list(self.gpu_indices)}")
+
+
+def xdist_worker(env: Mapping[str, str]) -> tuple[Optional[str], int, int]:
+    """(worker id, its index, worker count) under pytest-xdist; (None, 0, 1) otherwise."""
+    worker = env.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None, 0, 1
+    match = re.fullmatch(r"gw(\d+)", worker)
+    count = int(env.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return worker, (int(match.group(1)) if match else 0), max(count, 1)
+
+
+def slot_for(env: Mapping[str, str], total_gpus: int) -> Slot:
+    """Disjoint, contiguous GPU blocks: with N xdist workers each owns total // N GPUs.
+
+    Contiguous blocks keep a multi-GPU case on neighbouring devices (usually the best-connected
+    ones); disjoint blocks mean two parallel cases never share a GPU.
+    """
+    worker, index, count = xdist_worker(env)
+    per_worker = total_gpus // count
+    first = index * per_worker
+    return Slot(tuple(range(first, first + per_worker)), worker, count)

@@ -1,0 +1,296 @@
+"""Controller side of a worker: spawn the backend's interpreter, send the case, collect the reply.
+
+The reply arrives as JSON lines on a dedicated pipe (the worker's stdout and stderr go to a log
+file, whose tail explains failures). A worker that crashes, is killed, or runs past its timeout
+fails only its own case; its whole process group is killed so nothing outlives the case. A memory
+guard kills a worker whose resident memory passes --rnnbench-max-rss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from .protocol import MESSAGE_TYPES, PROTOCOL_VERSION, WORKER_SCRIPT
+
+TAIL_LINES = 30
+
+
+class WorkerError(Exception):
+    """The worker failed: `cause` says how, `tail` is the end of its output."""
+
+    def __init__(self, cause: str, tail: str = "") -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.tail = tail
+
+    def __str__(self) -> str:
+        if not self.tail:
+            return self.cause
+        return f"{self.cause}\n--- last lines of the worker's output ---\n{self.tail}"
+
+
+class WorkerUnsupported(Exception):
+    """The worker says this case cannot run with its backend (becomes a skip)."""
+
+
+@dataclass
+class WorkerRun:
+    """What one worker run produced."""
+
+    result: Optional[dict] = None
+    messages: list[dict] = field(default_factory=list)
+    returncode: Optional[int] = None
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return f"(worker log {path} unreadable: {exc})"
+    # Said outright, so an empty section is never mistaken for lost output.
+    return "\n".join(text.splitlines()[-lines:]) or "(the worker wrote no output)"
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (the kernel's out-of-memory killer sends SIGKILL)" if name == "SIGKILL" else ""
+        return f"worker was killed by {name}{hint}"
+    return f"worker exited with code {returncode}"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the worker and anything it started (it leads its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Worker:
+    """One spawned worker process: its reply reader, its memory guard, and how its run ended."""
+
+    def __init__(self, python: str, env: Mapping[str, str], log_path: Path,
+                 on_message: Optional[Callable[[dict], None]], max_rss_bytes: Optional[int],
+                 takes_turns: bool = False) -> None:
+        self.run = WorkerRun()
+        self.log_path = log_path
+        self.max_rss_bytes = max_rss_bytes
+        self._on_message = on_message
+        self._protocol_errors: list[str] = []
+        self._control = None
+        read_fd, write_fd = os.pipe()
+        child_fds = [write_fd]
+        control_args: list[str] = []
+        if takes_turns:
+            control_read, control_write = os.pipe()
+            child_fds.append(control_read)
+            control_args = ["--control-fd", str(control_read)]
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [python, str(WORKER_SCRIPT), "--result-fd", str(write_fd), *control_args],
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=tuple(child_fds),
+                    env=dict(env),
+                    start_new_session=True,  # Ctrl-C reaches us, not the worker; killpg reaches all
+                )
+        except OSError as exc:
+            os.close(read_fd)
+            if takes_turns:
+                os.close(control_write)
+            raise WorkerError(f"could not start interpreter {python!r}: {exc}") from None
+        finally:
+            for fd in child_fds:
+                os.close(fd)
+        if takes_turns:
+            self._control = os.fdopen(control_write, "wb", buffering=0)
+        self._reader = threading.Thread(target=self._read_replies, args=(read_fd,),
+                                        name="rnnbench-worker-reader", daemon=True)
+        self._reader.start()
+        self._guard = _MemoryGuard(self.proc, max_rss_bytes) if max_rss_bytes else None
+
+    def _read_replies(self, read_fd: int) -> None:
+        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as replies:
+            for line in replies:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    self._protocol_errors.append(f"unreadable reply {line[:200]!r}")
+                    continue
+                if (not isinstance(message, dict) or message.get("v") != PROTOCOL_VERSION
+                        or message.get("type") not in MESSAGE_TYPES):
+                    self._protocol_errors.append(f"unknown reply {line[:200]!r}")
+                    continue
+                self.run.messages.append(message)
+                if self._on_message is not None:
+                    self._on_message(message)
+        if self._on_message is not None:
+            self._on_message({"type": CLOSED})
+
+    def send(self, request: Mapping[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(dict(request)).encode("utf-8"))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the worker died at once; its exit code tells why
+
+    def grant_turn(self) -> None:
+        try:
+            self._control.write(b"g")  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError):
+            pass  # it died or was released: its exit tells the rest
+
+    def release(self) -> None:
+        """No more turns: end of file on the control pipe lets the worker run on freely."""
+        if self._control is not None and not self._control.closed:
+            try:
+                self._control.close()
+            except BrokenPipeError:
+                pass
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+        self.proc.wait()
+        self.release()
+
+    def timed_out(self, timeout_s: float) -> WorkerError:
+        self.kill()
+        self._reader.join(timeout=5)
+        return WorkerError(f"worker timed out after {timeout_s:g} s and was killed",
+                           _tail(self.log_path))
+
+    def finish(self, grace_s: float = 30.0) -> WorkerRun:
+        """The run's result once the process has exited; WorkerError or WorkerUnsupported if not.
+
+        A worker that sent its result gets `grace_s` to exit before it is killed.
+        """
+        self.release()
+        try:
+            self.run.returncode = self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc)
+            self.run.returncode = self.proc.wait()
+        _kill_group(self.proc)  # reap anything the worker left running in its group
+        self._reader.join(timeout=5)
+        log_path = self.log_path
+        if self._guard is not None:
+            self._guard.stop()
+            if self._guard.exceeded is not None:
+                raise WorkerError(
+                    f"worker exceeded the memory cap --rnnbench-max-rss="
+                    f"{_mib(self.max_rss_bytes)} MiB (resident {_mib(self._guard.exceeded)} MiB) "
+                    "and was killed", _tail(log_path))
+        if self._protocol_errors:
+            raise WorkerError("worker broke the protocol: " + "; ".join(self._protocol_errors[:3]),
+                              _tail(log_path))
+        finals = [m for m in self.run.messages if m["type"] in ("result", "error")]
+        if finals and finals[-1]["type"] == "error":
+            error = finals[-1]
+            if error.get("kind") == "unsupported":
+                raise WorkerUnsupported(error.get("message", ""))
+            detail = error.get("traceback") or ""
+            tail = "\n".join(detail.strip().splitlines()[-TAIL_LINES:]) or _tail(log_path)
+            raise WorkerError(f"worker failed: {error.get('message')}", tail)
+        if self.run.returncode != 0:
+            raise WorkerError(_describe_exit(self.run.returncode), _tail(log_path))
+        if not finals:
+            raise WorkerError("worker exited without sending a result", _tail(log_path))
+        self.run.result = finals[-1]["result"]
+        return self.run
+
+
+CLOSED = "closed"  # not a worker message: its reply pipe reached its end (it exited)
+
+
+def run_worker(
+    python: str,
+    request: Mapping[str, Any],
+    env: Mapping[str, str],
+    timeout_s: float,
+    log_path: Path,
+    on_message: Optional[Callable[[dict], None]] = None,
+    max_rss_bytes: Optional[int] = None,
+) -> WorkerRun:
+    """Run one case in a fresh worker process and return its result, or raise WorkerError.
+
+    `max_rss_bytes` caps the worker's resident memory: past it the worker is killed and the case
+    fails saying so (a guard for shared machines, checked several times a second).
+    """
+
+    def forward(message: dict) -> None:
+        if on_message is not None and message["type"] != CLOSED:
+            on_message(message)
+
+    worker = Worker(python, env, log_path, forward, max_rss_bytes)
+    try:
+        worker.send(request)
+        worker.proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise worker.timed_out(timeout_s) from None
+    except BaseException:  # KeyboardInterrupt included: never leave a worker behind
+        worker.kill()
+        raise
+    return worker.finish()
+
+
+def _mib(value: Optional[int]) -> str:
+    return f"{(value or 0) / 2**20:,.0f}"
+
+
+def _resident_bytes(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class _MemoryGuard:
+    """Polls the worker's resident memory and kills its process group past the cap."""
+
+    INTERVAL_S = 0.1
+
+    def __init__(self, proc: subprocess.Popen, cap_bytes: int) -> None:
+        self.proc = proc
+        self.cap = cap_bytes
+        self.exceeded: Optional[int] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="rnnbench-rss-guard", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set() and self.proc.poll() is None:
+            resident = _resident_bytes(self.proc.pid)
+            if resident is not None and resident > self.cap:
+                self.exceeded = resident
+                _kill_group(self.proc)
+                return
+            self._stop.wait(self.INTERVAL_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+

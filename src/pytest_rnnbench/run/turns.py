@@ -1,0 +1,196 @@
+"""Live A/B turns: reference and candidate workers alive at once, training one at a time.
+
+The controller grants each turn by writing one byte to a worker's control pipe; the worker trains
+up to `turn_steps` steps, synchronizes its device and says "turn". The i-th turns of every worker
+run moments apart on the same machine, so they pair up for the verdict (gate/live.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from .process import CLOSED, Worker, WorkerError, WorkerRun, WorkerUnsupported
+
+# Fewest turns per worker. The paired test needs pairs: with n of them the smallest one-sided
+# Wilcoxon p-value is 1/2**n, so a handful could never reach alpha = 0.01, and a short epoch
+# gets shorter turns instead.
+MIN_TURNS = 16
+
+
+def turn_steps_for(steps_per_epoch: int, repeats: int, wanted: int) -> int:
+    """`wanted` steps per turn, fewer if that would leave a worker under MIN_TURNS turns."""
+    return max(1, min(wanted, (steps_per_epoch * repeats) // MIN_TURNS))
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What one worker of a live A/B comparison runs: interpreter, request, environment, log."""
+
+    python: str
+    request: Mapping[str, Any]
+    env: Mapping[str, str]
+    log_path: Path
+
+
+SIDES = ("reference", "candidate")
+
+
+class LiveFailed(WorkerError):
+    """A worker of a live A/B comparison failed; `side` says which ("reference" or "candidate")."""
+
+    def __init__(self, side: str, error: WorkerError) -> None:
+        super().__init__(f"{side} worker: {error.cause}", error.tail)
+        self.side = side
+
+
+def turn_order(per_side: int) -> list[int]:
+    """Indexes of the 2 x per_side workers (reference first) in the order of one cycle of turns.
+
+    A1 B1 A2 B2 ... then the same backwards, so the i-th turns of all workers run moments apart,
+    and which side goes first flips every round: a drift of the machine's speed favours neither.
+    """
+    forward = [i + side * per_side for i in range(per_side) for side in (0, 1)]
+    return forward + forward[::-1]
+
+
+def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s: float,
+             turn_steps: int, on_message: Optional[Callable[[str, int, dict], None]] = None,
+             max_rss_bytes: Optional[int] = None) -> tuple[list[WorkerRun], list[WorkerRun]]:
+    """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
+
+    All workers import and warm up side by side (untimed); then only one trains at a time, in
+    the order of `turn_order`, so the i-th turns of every worker ran moments apart on the same
+    machine. Several workers per side average out how fast a process happens to be (memory
+    layout and thread placement make identical processes differ by a few percent). When all but
+    one are done, the last runs on without turns. If any worker fails, all are killed and
+    LiveFailed names the side (WorkerUnsupported passes through: the case cannot run).
+    `on_message(side, index within the side, message)` hears every worker's messages.
+    """
+    if len(reference) != len(candidate) or not reference:
+        raise ValueError("a live comparison needs as many reference as candidate workers (>= 1)")
+    specs = list(reference) + list(candidate)
+    per_side = len(reference)
+    side_of = [SIDES[index // per_side] for index in range(len(specs))]
+    events: "queue.Queue[tuple[int, dict]]" = queue.Queue()
+    workers: list[Worker] = []
+
+    def listener(index: int) -> Callable[[dict], None]:
+        def heard(message: dict) -> None:
+            events.put((index, message))  # first: the turns must go on whatever the display does
+            if on_message is not None and message["type"] != CLOSED:
+                try:
+                    on_message(side_of[index], index % per_side, message)
+                except Exception:  # a progress display's problem must not stall a comparison
+                    pass
+        return heard
+
+    try:
+        for index, spec in enumerate(specs):
+            request = dict(spec.request, turn_steps=turn_steps)
+            try:
+                worker = Worker(spec.python, spec.env, spec.log_path, listener(index),
+                                 max_rss_bytes, takes_turns=True)
+            except WorkerError as exc:
+                raise LiveFailed(side_of[index], exc) from None
+            workers.append(worker)
+            worker.send(request)
+        failed = _take_turns(workers, events, turn_order(per_side),
+                             time.monotonic() + timeout_s, timeout_s, side_of)
+    except BaseException:  # KeyboardInterrupt included: never leave a worker behind
+        for worker in workers:
+            worker.kill()
+        raise
+    runs: dict[int, WorkerRun] = {}
+    # The worker that failed first: the others were killed because of it.
+    indexes = list(range(len(workers)))
+    if failed is not None:
+        indexes.remove(failed)
+        indexes.insert(0, failed)
+    try:
+        for index in indexes:
+            try:
+                runs[index] = workers[index].finish()
+            except WorkerUnsupported as exc:
+                raise WorkerUnsupported(f"{side_of[index]} worker: {exc}") from None
+            except WorkerError as exc:
+                raise LiveFailed(side_of[index], exc) from None
+    finally:  # one side's failure (or Ctrl-C) must not leave the others unreaped
+        for index in indexes:
+            if index not in runs:
+                workers[index].kill()
+    return ([runs[i] for i in range(per_side)],
+            [runs[i] for i in range(per_side, 2 * per_side)])
+
+
+def _take_turns(workers: list[Worker], events: "queue.Queue[tuple[int, dict]]",
+                order: list[int], deadline: float, timeout_s: float,
+                side_of: list[str]) -> Optional[int]:
+    """Grant turns until every worker is done; a failed worker stops the others at once.
+
+    Returns the index of the worker that failed, if one did.
+    """
+    count = len(workers)
+    paused = [False] * count
+    done = [False] * count
+    exited_at: dict[int, float] = {}
+    cycle = itertools.cycle(order)
+    while not all(done):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # Blame the worker that holds the turn (or never got to its first one).
+            running = [i for i in range(count) if not done[i] and not paused[i]]
+            index = running[0] if running else done.index(False)
+            raise LiveFailed(side_of[index], workers[index].timed_out(timeout_s))
+        try:
+            index, message = events.get(timeout=min(remaining, 1.0))
+        except queue.Empty:
+            exited = _exited_silently(workers, done, exited_at)
+            if exited is None:
+                continue
+            index, message = exited, {"type": CLOSED}
+        kind = message["type"]
+        if kind == "turn":
+            paused[index] = True
+        elif kind in ("result", "error", CLOSED) and not done[index]:
+            done[index] = True
+            if kind != "result":  # it failed: the comparison is lost, stop the others
+                for other in workers:
+                    other.kill()
+                return index
+        else:
+            continue
+        left = [i for i in range(count) if not done[i]]
+        if len(left) == 1:
+            workers[left[0]].release()  # nobody to take turns with
+            continue
+        # A turn starts only while nobody trains: the next worker in order that is still on.
+        if left and all(paused[i] for i in left):
+            chosen = next(cycle)
+            while done[chosen]:
+                chosen = next(cycle)
+            paused[chosen] = False
+            workers[chosen].grant_turn()
+    return None
+
+
+# How long a worker's reply pipe may stay open after its process exited (a grandchild that
+# inherited it, a reader thread that died) before the runner stops waiting for it.
+EXIT_GRACE_S = 5.0
+
+
+def _exited_silently(workers: list[Worker], done: list[bool],
+                     exited_at: dict[int, float]) -> Optional[int]:
+    """A worker whose process has been gone for EXIT_GRACE_S without its pipe closing, or None."""
+    now = time.monotonic()
+    for index, worker in enumerate(workers):
+        if done[index] or worker.proc.poll() is None:
+            continue
+        first_seen = exited_at.setdefault(index, now)
+        if now - first_seen >= EXIT_GRACE_S:
+            return index
+    return None

@@ -1,0 +1,84 @@
+"""The frozen Settings of a run and every default, in one place.
+
+A leaf of the package: it imports only the pure facts of the matrix (backends and presets), never
+pytest or anything that runs workers, so every layer may read Settings. options.py fills it from
+the command line, the environment and the ini file; nothing else builds one in a real run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from .backends import BACKENDS
+from .matrix import PRESETS
+
+# Per-case wall-clock limit: a full WikiText-2 epoch on a small CPU takes well over half an hour.
+DEFAULT_TIMEOUT_S = 4 * 3600.0
+# Timed epochs per case. Several epochs give the verdict samples from more than one stretch of
+# the machine's load; see docs/calibration.md for why 3.
+DEFAULT_REPEATS = 3
+# The GPU counts `--gpus=all` may pick: the seed's rows (plus the machine's own count).
+GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
+
+# Live A/B workers per side. Identical worker processes differ in speed by a few percent for as
+# long as they live (memory layout, thread placement): on the 2-core calibration machines the A/A
+# change of one reference worker against one candidate worker had a spread (SD) of about 3%, with
+# single pairs off by 10%. Three per side cut that by sqrt(3); see docs/calibration.md.
+LIVE_PER_SIDE = 3
+
+# Live A/B training steps per turn: short enough that neighbouring turns see the same machine (a
+# turn of TensorFlow at batch 32 on 2 cores is about 0.1 s), long enough that switching (a device
+# sync and two pipe round trips) is a small part of it.
+LIVE_TURN_STEPS = 8
+
+_DEFAULT_PRESET = PRESETS["default"]
+
+
+def default_cache_dir() -> Path:
+    """Where downloads and prepared arrays are cached: $XDG_CACHE_HOME/pytest-rnnbench."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pytest-rnnbench"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin needs to know about this run, resolved once in pytest_configure."""
+
+    enabled: bool = False
+    gpu_counts: tuple[int, ...] = (0,)
+    backends: tuple[str, ...] = BACKENDS
+    batch_sizes: tuple[int, ...] = _DEFAULT_PRESET["batch_sizes"]
+    unrolls: tuple[bool, ...] = _DEFAULT_PRESET["unrolls"]
+    datasets: tuple[str, ...] = _DEFAULT_PRESET["datasets"]
+    matrix: str = "default"
+    samples: Optional[int] = None
+    repeats: int = DEFAULT_REPEATS
+    data_dir: Optional[Path] = None
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    pythons: Mapping[str, str] = field(default_factory=dict)
+    json_path: Optional[Path] = None
+    report_path: Optional[Path] = None
+    plots_dir: Optional[Path] = None
+    benchmark_json_path: Optional[Path] = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    baseline_dir: Optional[Path] = None  # None: baselines/ under the rootdir
+    save_baseline: bool = False
+    inject_slowdown: float = 1.0
+    tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> fraction
+    shard: Optional[tuple[int, int]] = None  # (K, N): run the K-th of N parts of the matrix
+    simulate_devices: int = 0  # > 1: CPU split into that many devices stands in for GPUs
+    preallocate: bool = False
+    max_rss_bytes: Optional[int] = None
+    busy_limit: Optional[float] = None  # None: verdict.BUSY_MACHINE_SHARE
+    # Live A/B: backend (or "*" for every backend) -> the reference interpreter; empty: off.
+    against: Mapping[str, str] = field(default_factory=dict)
+    against_workers: int = LIVE_PER_SIDE
+    turn_steps: int = LIVE_TURN_STEPS
+    available_gpus: int = 0
+
+    def reference_python(self, backend: str) -> Optional[str]:
+        """The live A/B reference interpreter for `backend`, or None (no live comparison)."""
+        return self.against.get(backend, self.against.get("*"))
