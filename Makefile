@@ -4,13 +4,25 @@ PYTHON ?= python3
 VENV := .venv
 MXVENV := .venv-mxnet
 
-.PHONY: bench test setup clean-venvs
+# An offline copy of the datasets, when this checkout has one beside it (this project's CI and
+# development machines do); elsewhere the datasets are downloaded and verified into the cache.
+SHARED_DATA := $(wildcard ../shared/datasets/nietzsche.txt)
+ifneq ($(SHARED_DATA),)
+export RNNBENCH_DATA_DIR ?= $(abspath ../shared/datasets)
+endif
+
+.PHONY: bench test lint setup clean-venvs
 
 bench: setup  ## the benchmark suite on its default matrix
 	$(VENV)/bin/python -m pytest --rnnbench $(ARGS)
 
-test: setup  ## the project's own tests
+test: setup lint  ## the project's own tests, after the linters
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+lint: $(VENV)/.installed  ## ruff (lint and format) and mypy; the import layers are a test
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 setup: $(VENV)/.installed $(MXVENV)/.installed
 

@@ -53,16 +53,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_rnnbench.gate import baseline, verdict  # noqa: E402
+from pytest_rnnbench.gate.samples import live_time_samples, metric_samples  # noqa: E402
+from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
-from pytest_rnnbench.matrix import Case  # noqa: E402
-from pytest_rnnbench.settings import default_cache_dir  # noqa: E402
-from pytest_rnnbench.run.protocol import PROTOCOL_VERSION  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
-from pytest_rnnbench.run.turns import WorkerSpec, run_live  # noqa: E402
-from pytest_rnnbench.gate.samples import live_time_samples, metric_samples  # noqa: E402
-from pytest_rnnbench.run.turns import turn_steps_for  # noqa: E402
-from pytest_rnnbench.settings import LIVE_PER_SIDE, LIVE_TURN_STEPS  # noqa: E402
+from pytest_rnnbench.run.protocol import PROTOCOL_VERSION  # noqa: E402
+from pytest_rnnbench.run.turns import (  # noqa: E402
+    WorkerSpec,
+    run_live,
+    turn_steps_for,  # noqa: E402
+)
+from pytest_rnnbench.settings import (  # noqa: E402
+    LIVE_PER_SIDE,
+    LIVE_TURN_STEPS,
+    default_cache_dir,  # noqa: E402
+)
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 
@@ -70,8 +76,13 @@ ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 def measure(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
-               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=args.backend,
+        CUDA_VISIBLE_DEVICES="",
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,33 +90,54 @@ def measure(args: argparse.Namespace) -> dict:
             for arm, factor in ARMS.items():
                 if arm != "A" and round_ == args.runs:
                     continue  # one extra A run: A1 is the baseline, the others are compared
-                request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
-                           "repeats": args.repeats, "seed": 1234}
+                request = {
+                    "protocol": PROTOCOL_VERSION,
+                    "case": case.to_dict(),
+                    "data": spec,
+                    "repeats": args.repeats,
+                    "seed": 1234,
+                }
                 if factor != 1.0:
                     request["inject_slowdown"] = factor
                 t0 = time.monotonic()
                 run = run_worker(sys.executable, request, env, 1800, Path(tmp) / "worker.log")
                 runs[arm].append(run.result)
-                print(f"  round {round_ + 1} {arm:>3}: {time.monotonic() - t0:5.1f} s wall, "
-                      f"median step {statistics.median(metric_samples(run.result)['epoch_time']):.2f} ms",
-                      flush=True)
-    return {"case": case.to_dict(), "samples": args.samples, "repeats": args.repeats,
-            "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
-            "wall_seconds": time.monotonic() - started, "runs": runs}
+                step = statistics.median(metric_samples(run.result)["epoch_time"])
+                print(
+                    f"  round {round_ + 1} {arm:>3}: {time.monotonic() - t0:5.1f} s wall, "
+                    f"median step {step:.2f} ms",
+                    flush=True,
+                )
+    return {
+        "case": case.to_dict(),
+        "samples": args.samples,
+        "repeats": args.repeats,
+        "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+        "wall_seconds": time.monotonic() - started,
+        "runs": runs,
+    }
 
 
 # Alternated: one worker process per round trains GROUPS x 3 x 4 timed epochs. Each group of four
 # epochs is one verdict, ordered A B B A (so a linear drift within the group hits both sides
 # alike): A/A groups are 1,1,1,1; A/B groups are 1,f,f,1. Baseline = epochs 1 and 4, now = 2, 3.
-GROUP_PATTERNS = {"A": (1.0, 1.0, 1.0, 1.0), "B10": (1.0, 1.10, 1.10, 1.0),
-                  "B25": (1.0, 1.25, 1.25, 1.0)}
+GROUP_PATTERNS = {
+    "A": (1.0, 1.0, 1.0, 1.0),
+    "B10": (1.0, 1.10, 1.10, 1.0),
+    "B25": (1.0, 1.25, 1.25, 1.0),
+}
 
 
 def measure_alternated(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
-               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=args.backend,
+        CUDA_VISIBLE_DEVICES="",
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     processes = []
     started = time.monotonic()
     arms = list(GROUP_PATTERNS)
@@ -116,17 +148,30 @@ def measure_alternated(args: argparse.Namespace) -> dict:
                 shift = (group + index) % len(arms)
                 order.extend(arms[shift:] + arms[:shift])
             schedule = [f for arm in order for f in GROUP_PATTERNS[arm]]
-            request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
-                       "repeats": len(schedule), "seed": 1234,
-                       "inject_slowdown_schedule": schedule}
+            request = {
+                "protocol": PROTOCOL_VERSION,
+                "case": case.to_dict(),
+                "data": spec,
+                "repeats": len(schedule),
+                "seed": 1234,
+                "inject_slowdown_schedule": schedule,
+            }
             t0 = time.monotonic()
             run = run_worker(sys.executable, request, env, 3600, Path(tmp) / "worker.log")
             processes.append({"order": order, "result": run.result})
-            print(f"  process {index + 1}/{args.processes}: {len(schedule)} epochs, "
-                  f"{time.monotonic() - t0:5.1f} s wall", flush=True)
-    return {"mode": "alternated", "case": case.to_dict(), "samples": args.samples,
-            "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
-            "wall_seconds": time.monotonic() - started, "processes": processes}
+            print(
+                f"  process {index + 1}/{args.processes}: {len(schedule)} epochs, "
+                f"{time.monotonic() - t0:5.1f} s wall",
+                flush=True,
+            )
+    return {
+        "mode": "alternated",
+        "case": case.to_dict(),
+        "samples": args.samples,
+        "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+        "wall_seconds": time.monotonic() - started,
+        "processes": processes,
+    }
 
 
 def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
@@ -134,14 +179,14 @@ def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
     for process in data["processes"]:
         epochs = process["result"]["epochs"]
         for group, arm in enumerate(process["order"]):
-            a, b1, b2, a2 = epochs[4 * group: 4 * group + 4]
+            a, b1, b2, a2 = epochs[4 * group : 4 * group + 4]
             factors = tuple(e.get("inject_slowdown") for e in (a, b1, b2, a2))
             assert factors == GROUP_PATTERNS[arm], (factors, arm)  # the worker ran what we asked
             base = metric_samples({"epochs": [a, a2]})["epoch_time"]
             now = metric_samples({"epochs": [b1, b2]})["epoch_time"]
             found_case = verdict.compare_case(
-                "case", {"epoch_time": base}, {"epoch_time": now}, {"epoch_time": tolerance},
-                alpha)
+                "case", {"epoch_time": base}, {"epoch_time": now}, {"epoch_time": tolerance}, alpha
+            )
             # As the gate does: timings taken while other processes were busy are not judged.
             distrust = verdict.timing_distrust({"epochs": [a, a2]}, {"epochs": [b1, b2]})
             if distrust:
@@ -162,21 +207,29 @@ def show_arms(found: dict) -> None:
         others = {o: sum(v.outcome == o for v in verdicts) for o in verdict.SEVERITY}
         extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
         changes = sorted(v.metrics[0].change * 100 for v in verdicts)
-        print(f"  {ARM_NAMES[arm]:<20} regression {hits}/{len(verdicts)}"
-              + (f"  ({extra})" if extra else "")
-              + f"; change median {statistics.median(changes):+.1f}%, range "
-                f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%")
+        print(
+            f"  {ARM_NAMES[arm]:<20} regression {hits}/{len(verdicts)}"
+            + (f"  ({extra})" if extra else "")
+            + f"; change median {statistics.median(changes):+.1f}%, range "
+            f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%"
+        )
 
 
 def show_alternated(data: dict, found: dict, tolerance: float, alpha: float) -> None:
     epochs = data["processes"][0]["result"]["epochs"]
-    print(f"\nALTERNATED: case {data['case']['id']}, {data['samples']} samples "
-          f"({len(epochs[0]['step_seconds'])} steps per epoch), machine {data['machine']['cpu']} "
-          f"({data['machine']['cpus']} CPUs)")
-    print(f"{len(data['processes'])} worker processes, each alternating unchanged and slowed "
-          f"epochs (A B B A per verdict); measuring took {data['wall_seconds']:.0f} s")
-    print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}; time metric only (memory and "
-          "loss are measured once per process)")
+    print(
+        f"\nALTERNATED: case {data['case']['id']}, {data['samples']} samples "
+        f"({len(epochs[0]['step_seconds'])} steps per epoch), machine {data['machine']['cpu']} "
+        f"({data['machine']['cpus']} CPUs)"
+    )
+    print(
+        f"{len(data['processes'])} worker processes, each alternating unchanged and slowed "
+        f"epochs (A B B A per verdict); measuring took {data['wall_seconds']:.0f} s"
+    )
+    print(
+        f"gate: time tolerance {tolerance:.0%}, alpha {alpha}; time metric only (memory and "
+        "loss are measured once per process)"
+    )
     show_arms(found)
 
 
@@ -189,14 +242,31 @@ LIVE_ARMS = ("A", "B10", "B25")
 def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(os.environ, KERAS_BACKEND=args.backend, CUDA_VISIBLE_DEVICES="",
-               XLA_PYTHON_CLIENT_PREALLOCATE="false", TF_CPP_MIN_LOG_LEVEL="2")
-    data = {"mode": "live", "case": case.to_dict(), "samples": args.samples,
-            "repeats": args.repeats, "per_side": args.per_side, "turn_steps": args.turn_steps,
-            "machine": {"cpu": cpu_model(), "cpus": cpu_count()}, "verdicts": []}
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=args.backend,
+        CUDA_VISIBLE_DEVICES="",
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    data = {
+        "mode": "live",
+        "case": case.to_dict(),
+        "samples": args.samples,
+        "repeats": args.repeats,
+        "per_side": args.per_side,
+        "turn_steps": args.turn_steps,
+        "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+        "verdicts": [],
+    }
     started = time.monotonic()
-    request = {"protocol": PROTOCOL_VERSION, "case": case.to_dict(), "data": spec,
-               "repeats": args.repeats, "seed": 1234}
+    request = {
+        "protocol": PROTOCOL_VERSION,
+        "case": case.to_dict(),
+        "data": spec,
+        "repeats": args.repeats,
+        "seed": 1234,
+    }
     # As the plugin does: shorter turns when the epochs are too short for enough pairs.
     turn_steps = turn_steps_for(-(-spec["samples"] // args.batch), args.repeats, args.turn_steps)
     data["turn_steps"] = turn_steps
@@ -208,18 +278,27 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
             logs = [Path(tmp) / f"worker{i}.log" for i in range(2 * args.per_side)]
             t0 = time.monotonic()
             refs, cands = run_live(
-                [WorkerSpec(sys.executable, request, env, log) for log in logs[:args.per_side]],
-                [WorkerSpec(sys.executable, candidate, env, log) for log in logs[args.per_side:]],
-                1800, turn_steps)
+                [WorkerSpec(sys.executable, request, env, log) for log in logs[: args.per_side]],
+                [WorkerSpec(sys.executable, candidate, env, log) for log in logs[args.per_side :]],
+                1800,
+                turn_steps,
+            )
             keep = ("epochs", "turn_steps", "turns_taken", "inject_slowdown", "cpu")
-            data["verdicts"].append({
-                "arm": arm, "load": os.getloadavg()[0],
-                "reference": [{k: r.result.get(k) for k in keep} for r in refs],
-                "candidate": [{k: r.result.get(k) for k in keep} for r in cands]})
+            data["verdicts"].append(
+                {
+                    "arm": arm,
+                    "load": os.getloadavg()[0],
+                    "reference": [{k: r.result.get(k) for k in keep} for r in refs],
+                    "candidate": [{k: r.result.get(k) for k in keep} for r in cands],
+                }
+            )
             found = analyse_live_one(data["verdicts"][-1], args.tolerance_value, args.alpha)
-            print(f"  verdict {index + 1}/{args.verdicts * len(LIVE_ARMS)} {arm:>3}: "
-                  f"{found.outcome:<12} change {found.metrics[0].change * 100:+5.1f}%  "
-                  f"{time.monotonic() - t0:5.1f} s wall", flush=True)
+            print(
+                f"  verdict {index + 1}/{args.verdicts * len(LIVE_ARMS)} {arm:>3}: "
+                f"{found.outcome:<12} change {found.metrics[0].change * 100:+5.1f}%  "
+                f"{time.monotonic() - t0:5.1f} s wall",
+                flush=True,
+            )
             data["wall_seconds"] = time.monotonic() - started
             if save is not None:  # after every verdict: an interrupted run keeps what it measured
                 save.write_text(json.dumps(data))
@@ -229,8 +308,14 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
 def analyse_live_one(measured: dict, tolerance: float, alpha: float) -> verdict.CaseVerdict:
     reference = live_time_samples(measured["reference"])
     candidate = live_time_samples(measured["candidate"])
-    return verdict.compare_case("case", {"epoch_time": reference}, {"epoch_time": candidate},
-                                {"epoch_time": tolerance}, alpha, paired=("epoch_time",))
+    return verdict.compare_case(
+        "case",
+        {"epoch_time": reference},
+        {"epoch_time": candidate},
+        {"epoch_time": tolerance},
+        alpha,
+        paired=("epoch_time",),
+    )
 
 
 def show_live(data: dict, tolerance: float, alpha: float) -> None:
@@ -238,15 +323,21 @@ def show_live(data: dict, tolerance: float, alpha: float) -> None:
     for measured in data["verdicts"]:
         found[measured["arm"]].append(analyse_live_one(measured, tolerance, alpha))
     first = data["verdicts"][0]["reference"][0]
-    print(f"\nLIVE: case {data['case']['id']}, {data['samples']} samples "
-          f"({len(first['epochs'][0]['step_seconds'])} steps per epoch, {data['repeats']} epochs), "
-          f"{data['per_side']} worker(s) per side taking turns of {data['turn_steps']} steps; "
-          f"machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)")
+    print(
+        f"\nLIVE: case {data['case']['id']}, {data['samples']} samples "
+        f"({len(first['epochs'][0]['step_seconds'])} steps per epoch, {data['repeats']} epochs), "
+        f"{data['per_side']} worker(s) per side taking turns of {data['turn_steps']} steps; "
+        f"machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)"
+    )
     count = len(data["verdicts"])
-    print(f"{count} verdicts, each from its own fresh workers; measuring took "
-          f"{data['wall_seconds']:.0f} s ({data['wall_seconds'] / count:.1f} s per verdict)")
-    print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, paired (Hodges-Lehmann change, "
-          "Wilcoxon signed-rank)")
+    print(
+        f"{count} verdicts, each from its own fresh workers; measuring took "
+        f"{data['wall_seconds']:.0f} s ({data['wall_seconds'] / count:.1f} s per verdict)"
+    )
+    print(
+        f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, paired (Hodges-Lehmann change, "
+        "Wilcoxon signed-rank)"
+    )
     show_arms(found)
 
 
@@ -258,18 +349,22 @@ def first_epochs(result: dict, epochs: int) -> dict:
 
 def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
     tolerances = {"epoch_time": tolerance}
-    runs = {arm: [metric_samples(first_epochs(r, epochs)) for r in results]
-            for arm, results in data["runs"].items()}
+    runs = {
+        arm: [metric_samples(first_epochs(r, epochs)) for r in results]
+        for arm, results in data["runs"].items()
+    }
     a = runs["A"]
 
     # Round-trip the first A run through a real baseline file, as the plugin stores it.
     with tempfile.TemporaryDirectory() as tmp:
-        profile = baseline.machine_profile(data["machine"]["cpu"], data["machine"]["cpus"], [],
-                                           None, None, sys.version.split()[0])
+        profile = baseline.machine_profile(
+            data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
+        )
         path = baseline.baseline_path(Path(tmp), profile)
         first = first_epochs(data["runs"]["A"][0], epochs)
-        baseline.save(path, profile, {data["case"]["id"]: baseline.make_entry(
-            data["case"], first, a[0])})
+        baseline.save(
+            path, profile, {data["case"]["id"]: baseline.make_entry(data["case"], first, a[0])}
+        )
         stored = baseline.entry_samples(baseline.load(path, profile)[data["case"]["id"]])
     assert stored["epoch_time"] == [float(f"{v:.6g}") for v in a[0]["epoch_time"]]
 
@@ -285,38 +380,49 @@ def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
 
     aa_pairs = [(a[i], a[j]) for i, j in itertools.permutations(range(len(a)), 2)]
     disjoint = [(a[i], a[i + 1]) for i in range(0, len(a) - 1, 2)]
-    report = {"A/A (ordered pairs)": rates(verdicts(aa_pairs)),
-              "A/A (disjoint pairs)": rates(verdicts(disjoint))}
-    changes = sorted(statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
-                     for b, n in aa_pairs)
+    report = {
+        "A/A (ordered pairs)": rates(verdicts(aa_pairs)),
+        "A/A (disjoint pairs)": rates(verdicts(disjoint)),
+    }
+    changes = sorted(
+        statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
+        for b, n in aa_pairs
+    )
     for arm in ("B10", "B25"):
         pairs = [(base, now) for base in a for now in runs[arm]]
         report[f"A/{arm} (all pairs)"] = rates(verdicts(pairs))
         report[f"A/{arm} (baseline A1 only)"] = rates(verdicts([(a[0], now) for now in runs[arm]]))
         report[f"{arm} changes"] = sorted(
             statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
-            for b, n in pairs)
+            for b, n in pairs
+        )
     report["A/A changes"] = changes
     return report
 
 
 def show(data: dict, report: dict, tolerance: float, alpha: float, epochs: int) -> None:
     runs = {arm: len(r) for arm, r in data["runs"].items()}
-    print(f"\ncase {data['case']['id']}, {data['samples']} samples, epochs used {epochs} of "
-          f"{data['repeats']}, machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)")
+    print(
+        f"\ncase {data['case']['id']}, {data['samples']} samples, epochs used {epochs} of "
+        f"{data['repeats']}, machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)"
+    )
     print(f"runs (fresh worker processes): {runs}; measuring took {data['wall_seconds']:.0f} s")
     print(f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, other metrics at their defaults")
     for name, value in report.items():
         if name.endswith("changes"):
             pct = [c * 100 for c in value]
-            print(f"  {name:<28} median {statistics.median(pct):+.1f}%  range {pct[0]:+.1f}% .. "
-                  f"{pct[-1]:+.1f}%  (n={len(pct)})")
+            print(
+                f"  {name:<28} median {statistics.median(pct):+.1f}%  range {pct[0]:+.1f}% .. "
+                f"{pct[-1]:+.1f}%  (n={len(pct)})"
+            )
             continue
         counts, total = value
         hits = counts["regression"]
         extra = ", ".join(f"{o} {c}" for o, c in counts.items() if c and o != "regression")
-        print(f"  {name:<28} regression {hits}/{total} = {hits / total:.1%}"
-              + (f"  ({extra})" if extra else ""))
+        print(
+            f"  {name:<28} regression {hits}/{total} = {hits / total:.1%}"
+            + (f"  ({extra})" if extra else "")
+        )
 
 
 def load(paths: list[Path]) -> dict:
@@ -341,30 +447,51 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--runs", type=int, default=10, help="rounds (A gets one extra run)")
-    parser.add_argument("--tolerance", type=float, default=None,
-                        help="time tolerance (default: the plugin's default)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="time tolerance (default: the plugin's default)",
+    )
     parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA)
-    parser.add_argument("--mode", choices=("cross", "alternated", "live"), default="live",
-                        help="cross: baseline and now from different worker processes (how the "
-                             "plugin gates today); alternated: both sides in one process, "
-                             "epochs alternated; live: fresh reference and candidate workers "
-                             "taking turns for every verdict, as --rnnbench-against (default)")
+    parser.add_argument(
+        "--mode",
+        choices=("cross", "alternated", "live"),
+        default="live",
+        help="cross: baseline and now from different worker processes (how the "
+        "plugin gates today); alternated: both sides in one process, "
+        "epochs alternated; live: fresh reference and candidate workers "
+        "taking turns for every verdict, as --rnnbench-against (default)",
+    )
     parser.add_argument("--verdicts", type=int, default=100, help="live: verdicts per arm")
-    parser.add_argument("--per-side", type=int, default=LIVE_PER_SIDE,
-                        help="live: workers per side")
-    parser.add_argument("--turn-steps", type=int, default=LIVE_TURN_STEPS,
-                        help="live: most training steps per turn (fewer when the epochs are too "
-                             "short for 16 turns, as in the plugin)")
+    parser.add_argument(
+        "--per-side", type=int, default=LIVE_PER_SIDE, help="live: workers per side"
+    )
+    parser.add_argument(
+        "--turn-steps",
+        type=int,
+        default=LIVE_TURN_STEPS,
+        help="live: most training steps per turn (fewer when the epochs are too "
+        "short for 16 turns, as in the plugin)",
+    )
     parser.add_argument("--processes", type=int, default=10, help="alternated: worker processes")
-    parser.add_argument("--groups", type=int, default=10,
-                        help="alternated: verdicts per arm per process")
+    parser.add_argument(
+        "--groups", type=int, default=10, help="alternated: verdicts per arm per process"
+    )
     parser.add_argument("--save", type=Path, help="keep the raw worker results in this file")
-    parser.add_argument("--load", type=Path, nargs="+",
-                        help="analyse results saved by --save; no runs (several live files: "
-                             "their verdicts are pooled)")
+    parser.add_argument(
+        "--load",
+        type=Path,
+        nargs="+",
+        help="analyse results saved by --save; no runs (several live files: "
+        "their verdicts are pooled)",
+    )
     args = parser.parse_args()
-    tolerance = args.tolerance if args.tolerance is not None else \
-        verdict.METRICS["epoch_time"].default_tolerance
+    tolerance = (
+        args.tolerance
+        if args.tolerance is not None
+        else verdict.METRICS["epoch_time"].default_tolerance
+    )
     args.tolerance_value = tolerance
     if args.load:
         data = load(args.load)
@@ -378,8 +505,9 @@ def main() -> int:
         show_live(data, tolerance, args.alpha)
         return 0
     if data.get("mode") == "alternated":
-        show_alternated(data, analyse_alternated(data, tolerance, args.alpha), tolerance,
-                        args.alpha)
+        show_alternated(
+            data, analyse_alternated(data, tolerance, args.alpha), tolerance, args.alpha
+        )
         return 0
     for epochs in sorted({1, data["repeats"]}):
         show(data, analyse(data, tolerance, args.alpha, epochs), tolerance, args.alpha, epochs)

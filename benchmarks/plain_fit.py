@@ -1,8 +1,8 @@
 """A careful hand measurement of one seed case with plain `model.fit`, sharing no plugin code.
 
 The reference that benchmarks/overhead.py and benchmarks/gpu_check.sh hold the plugin against:
-its own data preparation (the seed's, written out again), a warm-up fit that compiles both batch shapes, then
---epochs epochs timed
+its own data preparation (the seed's, written out again), a warm-up fit that compiles both batch
+shapes, then --epochs epochs timed
 with the device synchronized before and after. Writes one JSON object to --out.
 
     python benchmarks/plain_fit.py --backend jax --dataset synthetic --batch 128 --unroll \
@@ -40,7 +40,7 @@ def seed_data(dataset, data_dir, samples, np):
     x = np.zeros((len(starts), 40, len(chars)), dtype="float32")
     y = np.zeros((len(starts), len(chars)), dtype="float32")
     for i, s in enumerate(starts):
-        for t, c in enumerate(text[s:s + 40]):
+        for t, c in enumerate(text[s : s + 40]):
             x[i, t, index[c]] = 1
         y[i, index[text[s + 40]]] = 1
     return x, y
@@ -54,25 +54,30 @@ def main():
     parser.add_argument("--unroll", action="store_true")
     parser.add_argument("--samples", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs (median reported)")
-    parser.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                            "shared", "datasets"))
+    parser.add_argument(
+        "--data-dir",
+        default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"),
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     os.environ["KERAS_BACKEND"] = args.backend
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    import numpy as np
     import keras
+    import numpy as np
 
     x, y = seed_data(args.dataset, args.data_dir, args.samples, np)
     keras.utils.set_random_seed(1234)
-    model = keras.Sequential([
-        keras.Input(shape=x.shape[1:]),
-        keras.layers.LSTM(128, unroll=args.unroll),
-        keras.layers.Dense(y.shape[1], activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy",
-                  optimizer=keras.optimizers.RMSprop(learning_rate=0.01))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=x.shape[1:]),
+            keras.layers.LSTM(128, unroll=args.unroll),
+            keras.layers.Dense(y.shape[1], activation="softmax"),
+        ]
+    )
+    model.compile(
+        loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(learning_rate=0.01)
+    )
 
     if args.backend == "jax":
         import jax
@@ -120,10 +125,18 @@ def main():
         if torch.cuda.is_available():
             peak = {"gpu_framework_peak_bytes": torch.cuda.max_memory_allocated()}
     with open(args.out, "w") as f:
-        json.dump(dict(epoch_seconds=epoch, epoch_seconds_all=epochs, warmup_seconds=warmup, samples=len(x),
-                       final_loss=float(history.history["loss"][-1]),
-                       host_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                       **peak), f)
+        json.dump(
+            dict(
+                epoch_seconds=epoch,
+                epoch_seconds_all=epochs,
+                warmup_seconds=warmup,
+                samples=len(x),
+                final_loss=float(history.history["loss"][-1]),
+                host_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                **peak,
+            ),
+            f,
+        )
     sys.stdout.flush()
     os._exit(0)
 

@@ -267,7 +267,7 @@ def test_datasets_module_imports_no_framework() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, pytest_rnnbench.datasets; "
+    code = ("import sys, pytest_rnnbench.run.datasets; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pooch')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -152,7 +152,7 @@ def bare_python(tmp_path: Path) -> Path:
     ("tensorflow", "pip install 'pytest-rnnbench[tensorflow]'"),
     ("jax", "pip install 'pytest-rnnbench[jax]'"),
     ("torch", "pip install 'pytest-rnnbench[torch]'"),
-    ("mxnet", "make .venv-mxnet"),
+    ("mxnet", "python -m venv .venv-mxnet && .venv-mxnet/bin/pip install keras-mxnet==2.2.4.3"),
 ])
 def test_probe_says_how_to_install_a_missing_backend(bare_python: Path, backend: str,
                                                      hint: str) -> None:
@@ -170,7 +170,7 @@ def test_probe_accepts_the_installed_backends() -> None:
 
 
 def test_probe_of_the_mxnet_environment() -> None:
-    assert MXNET_PYTHON.exists(), f"{MXNET_PYTHON} is missing: run `make .venv-mxnet`"
+    assert MXNET_PYTHON.exists(), f"{MXNET_PYTHON} is missing: run `make setup`"
     assert probe_backend("mxnet", str(MXNET_PYTHON)) is None
     problem = probe_backend("jax", str(MXNET_PYTHON))
     assert problem is not None
@@ -250,7 +250,7 @@ def test_missing_backends_are_skipped_with_how_to_install_them(bench: pytest.Pyt
         "`pip install 'pytest-rnnbench[[]jax[]]'`*",
         f"SKIPPED*interpreter '{tmp_path / 'no-such-python'}' for the torch backend does not exist*",
         f"SKIPPED*Keras-MXNet is not installed in {sys.executable}; Keras-MXNet needs its own "
-        "environment: `make .venv-mxnet`*",
+        "environment (it is also a package named `keras`): `python -m venv .venv-mxnet && *",
     ])
     assert result.parseoutcomes().get("failed") is None
     document = json.loads((bench.path / "results.json").read_text())

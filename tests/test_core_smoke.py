@@ -45,7 +45,7 @@ def small_wikitext(directory: Path) -> Path:
 
 def test_all_four_backends_train_and_report(bench: pytest.Pytester, tmp_path: Path,
                                             heavy_modules) -> None:
-    assert MXNET_PYTHON.exists(), f"{MXNET_PYTHON} is missing: run `make .venv-mxnet`"
+    assert MXNET_PYTHON.exists(), f"{MXNET_PYTHON} is missing: run `make setup`"
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     archive = small_wikitext(data_dir)

@@ -8,7 +8,7 @@ what the two must agree on is the backend names and the version keys, checked by
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 # In the seed's column order; report tables and charts follow it.
 BACKENDS = ("tensorflow", "jax", "torch", "mxnet")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence, TypeVar
-
-from .backends import BACKENDS
+from typing import Any, TypeVar
 
 DATASETS = ("synthetic", "nietzsche", "wikitext2")
 
@@ -19,7 +18,7 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # "seed" is the published Keras-MXNet RNN benchmark: batch 32 and 128, unroll on and off, all data.
 # "default" keeps a plain `pytest --rnnbench` to minutes on a CPU: WikiText-2 (1.5 M samples,
 # hours per epoch on a small CPU) is opt-in through --rnnbench-datasets or the seed matrix.
-PRESETS: Mapping[str, Mapping[str, tuple]] = {
+PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
     "default": {
         "batch_sizes": (128,),
         "unrolls": (True,),
@@ -48,7 +47,7 @@ class Case:
         unroll = "unroll" if self.unroll else "nounroll"
         return f"{self.backend}-gpu{self.gpus}-b{self.batch_size}-{unroll}-{self.dataset}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "backend": self.backend,
@@ -79,6 +78,7 @@ def build_matrix(
 
 
 T = TypeVar("T")
+
 
 def parse_shard(text: str) -> tuple[int, int]:
     """`K/N` with 1 <= K <= N, or ValueError saying what is accepted."""

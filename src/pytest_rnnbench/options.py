@@ -10,18 +10,33 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 import pytest
 
 from .backends import BACKENDS
 from .gate.verdict import parse_tolerance
 from .matrix import DATASETS, PRESETS, parse_shard
-from .settings import (DEFAULT_REPEATS, DEFAULT_TIMEOUT_S, GPU_COUNTS_FOR_ALL, LIVE_PER_SIDE,
-                       LIVE_TURN_STEPS, Settings, default_cache_dir)
+from .settings import (
+    DEFAULT_REPEATS,
+    DEFAULT_TIMEOUT_S,
+    GPU_COUNTS_FOR_ALL,
+    LIVE_PER_SIDE,
+    LIVE_TURN_STEPS,
+    Settings,
+    default_cache_dir,
+)
 
-__all__ = ["OPTIONS", "Settings", "add_options", "default_cache_dir", "parse_gpus", "parse_size",
-           "parse_tolerance", "resolve"]
+__all__ = [
+    "OPTIONS",
+    "Settings",
+    "add_options",
+    "default_cache_dir",
+    "parse_gpus",
+    "parse_size",
+    "parse_tolerance",
+    "resolve",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Parsers: text -> value, or ValueError whose message says what is accepted.
@@ -86,7 +101,10 @@ def _matrix(text: str) -> str:
 
 
 def parse_gpus(text: str, available: int) -> tuple[int, ...]:
-    """`0`, `4`, `0,1,4` or `all` (0 plus the seed's 1/2/4/8 rows that fit, and the machine's count)."""
+    """`0`, `4`, `0,1,4` or `all`.
+
+    `all` is 0 plus the seed's 1/2/4/8 rows that fit, and the machine's own count.
+    """
     if text.strip().lower() == "all":
         counts = [0] + [n for n in GPU_COUNTS_FOR_ALL if n <= available]
         if available:
@@ -117,10 +135,13 @@ def _pythons(raw: Any, base: Path, bare: bool = False) -> dict[str, str]:
         backend = backend.strip().lower()
         if not path.strip() or (not sep and not bare):
             example = "PATH or BACKEND=PATH" if bare else "BACKEND=PATH"
-            raise ValueError(f"{entry!r}: expected {example}, for example "
-                             "mxnet=.venv-mxnet/bin/python")
+            raise ValueError(
+                f"{entry!r}: expected {example}, for example mxnet=.venv-mxnet/bin/python"
+            )
         if backend not in BACKENDS and backend != "*":
-            raise ValueError(f"{entry!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+            raise ValueError(
+                f"{entry!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}"
+            )
         path = os.path.expanduser(path.strip())
         # abspath, not resolve(): a venv interpreter is a symlink, and resolving it leaves the venv.
         pythons[backend] = os.path.abspath(os.path.join(base, path)) if os.sep in path else path
@@ -151,112 +172,249 @@ class _Option:
 
 
 OPTIONS = (
-    _Option("rnnbench", ("--rnnbench",), "run the LSTM benchmark cases (skipped otherwise).",
-            env="RNNBENCH", action="store_true"),
-    _Option("rnnbench_gpus", ("--gpus", "--rnnbench-gpus"),
-            "GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1 with one.",
-            env="RNNBENCH_GPUS", metavar="COUNTS"),
-    _Option("rnnbench_backends", ("--rnnbench-backends",),
-            f"backends to benchmark, comma-separated: {', '.join(BACKENDS)}. Default: all.",
-            env="RNNBENCH_BACKENDS", metavar="NAMES"),
-    _Option("rnnbench_batch_sizes", ("--rnnbench-batch-sizes",),
-            "global batch sizes, comma-separated. Default: 128 (seed matrix: 32,128).",
-            env="RNNBENCH_BATCH_SIZES", metavar="SIZES"),
-    _Option("rnnbench_unroll", ("--rnnbench-unroll",),
-            "LSTM unroll: true, false or both. Default: true (seed matrix: both).",
-            env="RNNBENCH_UNROLL", metavar="true|false|both"),
-    _Option("rnnbench_datasets", ("--rnnbench-datasets",),
-            f"datasets, comma-separated: {', '.join(DATASETS)}. Default: synthetic,nietzsche "
-            "(seed matrix: all three).", env="RNNBENCH_DATASETS", metavar="NAMES"),
-    _Option("rnnbench_matrix", ("--rnnbench-matrix",),
-            "matrix preset: default, or seed (the published Keras-MXNet RNN benchmark).",
-            env="RNNBENCH_MATRIX", metavar="NAME"),
-    _Option("rnnbench_samples", ("--rnnbench-samples",),
-            "cap the samples per epoch for quick runs (recorded with the result).",
-            env="RNNBENCH_SAMPLES", metavar="N"),
-    _Option("rnnbench_repeats", ("--rnnbench-repeats",),
-            f"timed epochs per case after the warm-up. Default: {DEFAULT_REPEATS}.",
-            env="RNNBENCH_REPEATS", metavar="N"),
-    _Option("rnnbench_data_dir", ("--rnnbench-data-dir",),
-            "directory holding dataset files (nietzsche.txt, wikitext-2-raw-v1.zip) for offline use.",
-            env="RNNBENCH_DATA_DIR", metavar="DIR"),
-    _Option("rnnbench_cache_dir", ("--rnnbench-cache-dir",),
-            "where downloads and prepared arrays are cached. Default: ~/.cache/pytest-rnnbench.",
-            env="RNNBENCH_CACHE_DIR", metavar="DIR"),
-    _Option("rnnbench_python", ("--rnnbench-python",),
-            "BACKEND=PATH: the interpreter that runs that backend's workers (repeatable). "
-            "Default: the interpreter running pytest.", metavar="BACKEND=PATH", action="append"),
-    _Option("rnnbench_json", ("--rnnbench-json",), "write every result to this JSON file.",
-            env="RNNBENCH_JSON", metavar="PATH"),
-    _Option("rnnbench_report", ("--rnnbench-report",),
-            "write a markdown report (the seed's RNN_result.md layout) to this file.",
-            env="RNNBENCH_REPORT", metavar="PATH.md"),
-    _Option("rnnbench_plots", ("--rnnbench-plots",),
-            "write PNG charts (seconds/epoch, GPU memory) to this directory; needs matplotlib "
-            "(pip install 'pytest-rnnbench[plots]').", env="RNNBENCH_PLOTS", metavar="DIR"),
-    _Option("rnnbench_benchmark_json", ("--rnnbench-benchmark-json",),
-            "write the results in pytest-benchmark's JSON format (for `pytest-benchmark compare` "
-            "and its dashboards).", env="RNNBENCH_BENCHMARK_JSON", metavar="PATH"),
-    _Option("rnnbench_baseline_dir", ("--rnnbench-baseline-dir",),
-            "where baseline files live, one per machine profile. Default: baselines/ in the "
-            "rootdir.", env="RNNBENCH_BASELINE_DIR", metavar="DIR"),
-    _Option("rnnbench_save_baseline", ("--rnnbench-save-baseline",),
-            "record (or refresh) the baselines of the cases that run, instead of checking them.",
-            env="RNNBENCH_SAVE_BASELINE", action="store_true"),
-    _Option("rnnbench_inject_slowdown", ("--rnnbench-inject-slowdown",),
-            "stretch every training step by FACTOR (e.g. 1.10) to show that the gate catches a "
-            "known slowdown. Default: 1 (none).", env="RNNBENCH_INJECT_SLOWDOWN", metavar="FACTOR"),
-    _Option("rnnbench_tolerance_time", ("--rnnbench-tolerance-time",),
-            "allowed slowdown of the time per step before a regression, as 0.05 or 5%. "
-            "Default: 5%.", env="RNNBENCH_TOLERANCE_TIME", metavar="FRACTION"),
-    _Option("rnnbench_tolerance_rss", ("--rnnbench-tolerance-rss",),
-            "allowed growth of the worker's host peak RSS. Default: 20%.",
-            env="RNNBENCH_TOLERANCE_RSS", metavar="FRACTION"),
-    _Option("rnnbench_tolerance_gpu_memory", ("--rnnbench-tolerance-gpu-memory",),
-            "allowed growth of the peak GPU memory. Default: 10%.",
-            env="RNNBENCH_TOLERANCE_GPU_MEMORY", metavar="FRACTION"),
-    _Option("rnnbench_tolerance_loss", ("--rnnbench-tolerance-loss",),
-            "allowed growth of the final training loss. Default: 10%.",
-            env="RNNBENCH_TOLERANCE_LOSS", metavar="FRACTION"),
-    _Option("rnnbench_shard", ("--rnnbench-shard",),
-            "run only the K-th of N parts of the matrix (e.g. 2/4), the same split on every "
-            "machine, so a CI job matrix covers it all; merge the results files with "
-            "`python -m pytest_rnnbench report`.", env="RNNBENCH_SHARD", metavar="K/N"),
-    _Option("rnnbench_simulate_devices", ("--rnnbench-simulate-devices",),
-            "test multi-device paths without GPUs: split the CPU into N devices (JAX host "
-            "platform devices, TensorFlow logical CPUs, MXNet cpu contexts) and run GPU-count "
-            "cases up to N on them. Timings are not GPU timings.",
-            env="RNNBENCH_SIMULATE_DEVICES", metavar="N"),
-    _Option("rnnbench_preallocate", ("--rnnbench-preallocate",),
-            "keep the frameworks' default GPU memory preallocation (JAX grabs most of the GPU, "
-            "TensorFlow all of it) instead of turning it off; recorded with each result.",
-            env="RNNBENCH_PREALLOCATE", action="store_true"),
-    _Option("rnnbench_max_rss", ("--rnnbench-max-rss",),
-            "kill a worker whose resident memory passes SIZE (e.g. 4G, 512M; a bare number is "
-            "MiB) and fail its case: protects shared machines. Default: no cap.",
-            env="RNNBENCH_MAX_RSS", metavar="SIZE"),
-    _Option("rnnbench_busy_limit", ("--rnnbench-busy-limit",),
-            "a time verdict is inconclusive, not a regression, when other processes took more "
-            "than this share of the machine's CPU time during either side's timed epochs "
-            "(0.10 or 10%; 100% turns the check off). Default: 10%.",
-            env="RNNBENCH_BUSY_LIMIT", metavar="FRACTION"),
-    _Option("rnnbench_against", ("--rnnbench-against",),
-            "live A/B: also run every case in this reference interpreter (PATH, or BACKEND=PATH "
-            "per backend; repeatable), e.g. the main branch's environment, taking turns with "
-            "this one a few steps at a time, and judge this run against it instead of a stored "
-            "baseline. Default: off.", env="RNNBENCH_AGAINST", metavar="[BACKEND=]PATH",
-            action="append"),
-    _Option("rnnbench_against_workers", ("--rnnbench-against-workers",),
-            f"live A/B: workers per side (identical processes differ a little in speed; several "
-            f"average that out). Default: {LIVE_PER_SIDE}.", env="RNNBENCH_AGAINST_WORKERS",
-            metavar="N"),
-    _Option("rnnbench_turn_steps", ("--rnnbench-turn-steps",),
-            f"live A/B: the most training steps per turn (fewer when the epochs are too short "
-            f"for 16 turns). Default: {LIVE_TURN_STEPS}.",
-            env="RNNBENCH_TURN_STEPS", metavar="N"),
-    _Option("rnnbench_timeout", ("--rnnbench-timeout",),
-            f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
-            env="RNNBENCH_TIMEOUT", metavar="SECONDS"),
+    _Option(
+        "rnnbench",
+        ("--rnnbench",),
+        "run the LSTM benchmark cases (skipped otherwise).",
+        env="RNNBENCH",
+        action="store_true",
+    ),
+    _Option(
+        "rnnbench_gpus",
+        ("--gpus", "--rnnbench-gpus"),
+        "GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1 with one.",
+        env="RNNBENCH_GPUS",
+        metavar="COUNTS",
+    ),
+    _Option(
+        "rnnbench_backends",
+        ("--rnnbench-backends",),
+        f"backends to benchmark, comma-separated: {', '.join(BACKENDS)}. Default: all.",
+        env="RNNBENCH_BACKENDS",
+        metavar="NAMES",
+    ),
+    _Option(
+        "rnnbench_batch_sizes",
+        ("--rnnbench-batch-sizes",),
+        "global batch sizes, comma-separated. Default: 128 (seed matrix: 32,128).",
+        env="RNNBENCH_BATCH_SIZES",
+        metavar="SIZES",
+    ),
+    _Option(
+        "rnnbench_unroll",
+        ("--rnnbench-unroll",),
+        "LSTM unroll: true, false or both. Default: true (seed matrix: both).",
+        env="RNNBENCH_UNROLL",
+        metavar="true|false|both",
+    ),
+    _Option(
+        "rnnbench_datasets",
+        ("--rnnbench-datasets",),
+        f"datasets, comma-separated: {', '.join(DATASETS)}. Default: synthetic,nietzsche "
+        "(seed matrix: all three).",
+        env="RNNBENCH_DATASETS",
+        metavar="NAMES",
+    ),
+    _Option(
+        "rnnbench_matrix",
+        ("--rnnbench-matrix",),
+        "matrix preset: default, or seed (the published Keras-MXNet RNN benchmark).",
+        env="RNNBENCH_MATRIX",
+        metavar="NAME",
+    ),
+    _Option(
+        "rnnbench_samples",
+        ("--rnnbench-samples",),
+        "cap the samples per epoch for quick runs (recorded with the result).",
+        env="RNNBENCH_SAMPLES",
+        metavar="N",
+    ),
+    _Option(
+        "rnnbench_repeats",
+        ("--rnnbench-repeats",),
+        f"timed epochs per case after the warm-up. Default: {DEFAULT_REPEATS}.",
+        env="RNNBENCH_REPEATS",
+        metavar="N",
+    ),
+    _Option(
+        "rnnbench_data_dir",
+        ("--rnnbench-data-dir",),
+        "directory holding dataset files (nietzsche.txt, wikitext-2-raw-v1.zip) for offline use.",
+        env="RNNBENCH_DATA_DIR",
+        metavar="DIR",
+    ),
+    _Option(
+        "rnnbench_cache_dir",
+        ("--rnnbench-cache-dir",),
+        "where downloads and prepared arrays are cached. Default: ~/.cache/pytest-rnnbench.",
+        env="RNNBENCH_CACHE_DIR",
+        metavar="DIR",
+    ),
+    _Option(
+        "rnnbench_python",
+        ("--rnnbench-python",),
+        "BACKEND=PATH: the interpreter that runs that backend's workers (repeatable). "
+        "Default: the interpreter running pytest.",
+        metavar="BACKEND=PATH",
+        action="append",
+    ),
+    _Option(
+        "rnnbench_json",
+        ("--rnnbench-json",),
+        "write every result to this JSON file.",
+        env="RNNBENCH_JSON",
+        metavar="PATH",
+    ),
+    _Option(
+        "rnnbench_report",
+        ("--rnnbench-report",),
+        "write a markdown report (the seed's RNN_result.md layout) to this file.",
+        env="RNNBENCH_REPORT",
+        metavar="PATH.md",
+    ),
+    _Option(
+        "rnnbench_plots",
+        ("--rnnbench-plots",),
+        "write PNG charts (seconds/epoch, GPU memory) to this directory; needs matplotlib "
+        "(pip install 'pytest-rnnbench[plots]').",
+        env="RNNBENCH_PLOTS",
+        metavar="DIR",
+    ),
+    _Option(
+        "rnnbench_benchmark_json",
+        ("--rnnbench-benchmark-json",),
+        "write the results in pytest-benchmark's JSON format (for `pytest-benchmark compare` "
+        "and its dashboards).",
+        env="RNNBENCH_BENCHMARK_JSON",
+        metavar="PATH",
+    ),
+    _Option(
+        "rnnbench_baseline_dir",
+        ("--rnnbench-baseline-dir",),
+        "where baseline files live, one per machine profile. Default: baselines/ in the rootdir.",
+        env="RNNBENCH_BASELINE_DIR",
+        metavar="DIR",
+    ),
+    _Option(
+        "rnnbench_save_baseline",
+        ("--rnnbench-save-baseline",),
+        "record (or refresh) the baselines of the cases that run, instead of checking them.",
+        env="RNNBENCH_SAVE_BASELINE",
+        action="store_true",
+    ),
+    _Option(
+        "rnnbench_inject_slowdown",
+        ("--rnnbench-inject-slowdown",),
+        "stretch every training step by FACTOR (e.g. 1.10) to show that the gate catches a "
+        "known slowdown. Default: 1 (none).",
+        env="RNNBENCH_INJECT_SLOWDOWN",
+        metavar="FACTOR",
+    ),
+    _Option(
+        "rnnbench_tolerance_time",
+        ("--rnnbench-tolerance-time",),
+        "allowed slowdown of the time per step before a regression, as 0.05 or 5%. Default: 5%.",
+        env="RNNBENCH_TOLERANCE_TIME",
+        metavar="FRACTION",
+    ),
+    _Option(
+        "rnnbench_tolerance_rss",
+        ("--rnnbench-tolerance-rss",),
+        "allowed growth of the worker's host peak RSS. Default: 20%.",
+        env="RNNBENCH_TOLERANCE_RSS",
+        metavar="FRACTION",
+    ),
+    _Option(
+        "rnnbench_tolerance_gpu_memory",
+        ("--rnnbench-tolerance-gpu-memory",),
+        "allowed growth of the peak GPU memory. Default: 10%.",
+        env="RNNBENCH_TOLERANCE_GPU_MEMORY",
+        metavar="FRACTION",
+    ),
+    _Option(
+        "rnnbench_tolerance_loss",
+        ("--rnnbench-tolerance-loss",),
+        "allowed growth of the final training loss. Default: 10%.",
+        env="RNNBENCH_TOLERANCE_LOSS",
+        metavar="FRACTION",
+    ),
+    _Option(
+        "rnnbench_shard",
+        ("--rnnbench-shard",),
+        "run only the K-th of N parts of the matrix (e.g. 2/4), the same split on every "
+        "machine, so a CI job matrix covers it all; merge the results files with "
+        "`python -m pytest_rnnbench report`.",
+        env="RNNBENCH_SHARD",
+        metavar="K/N",
+    ),
+    _Option(
+        "rnnbench_simulate_devices",
+        ("--rnnbench-simulate-devices",),
+        "test multi-device paths without GPUs: split the CPU into N devices (JAX host "
+        "platform devices, TensorFlow logical CPUs, MXNet cpu contexts) and run GPU-count "
+        "cases up to N on them. Timings are not GPU timings.",
+        env="RNNBENCH_SIMULATE_DEVICES",
+        metavar="N",
+    ),
+    _Option(
+        "rnnbench_preallocate",
+        ("--rnnbench-preallocate",),
+        "keep the frameworks' default GPU memory preallocation (JAX grabs most of the GPU, "
+        "TensorFlow all of it) instead of turning it off; recorded with each result.",
+        env="RNNBENCH_PREALLOCATE",
+        action="store_true",
+    ),
+    _Option(
+        "rnnbench_max_rss",
+        ("--rnnbench-max-rss",),
+        "kill a worker whose resident memory passes SIZE (e.g. 4G, 512M; a bare number is "
+        "MiB) and fail its case: protects shared machines. Default: no cap.",
+        env="RNNBENCH_MAX_RSS",
+        metavar="SIZE",
+    ),
+    _Option(
+        "rnnbench_busy_limit",
+        ("--rnnbench-busy-limit",),
+        "a time verdict is inconclusive, not a regression, when other processes took more "
+        "than this share of the machine's CPU time during either side's timed epochs "
+        "(0.10 or 10%; 100% turns the check off). Default: 10%.",
+        env="RNNBENCH_BUSY_LIMIT",
+        metavar="FRACTION",
+    ),
+    _Option(
+        "rnnbench_against",
+        ("--rnnbench-against",),
+        "live A/B: also run every case in this reference interpreter (PATH, or BACKEND=PATH "
+        "per backend; repeatable), e.g. the main branch's environment, taking turns with "
+        "this one a few steps at a time, and judge this run against it instead of a stored "
+        "baseline. Default: off.",
+        env="RNNBENCH_AGAINST",
+        metavar="[BACKEND=]PATH",
+        action="append",
+    ),
+    _Option(
+        "rnnbench_against_workers",
+        ("--rnnbench-against-workers",),
+        f"live A/B: workers per side (identical processes differ a little in speed; several "
+        f"average that out). Default: {LIVE_PER_SIDE}.",
+        env="RNNBENCH_AGAINST_WORKERS",
+        metavar="N",
+    ),
+    _Option(
+        "rnnbench_turn_steps",
+        ("--rnnbench-turn-steps",),
+        f"live A/B: the most training steps per turn (fewer when the epochs are too short "
+        f"for 16 turns). Default: {LIVE_TURN_STEPS}.",
+        env="RNNBENCH_TURN_STEPS",
+        metavar="N",
+    ),
+    _Option(
+        "rnnbench_timeout",
+        ("--rnnbench-timeout",),
+        f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
+        env="RNNBENCH_TIMEOUT",
+        metavar="SECONDS",
+    ),
 )
 
 
@@ -264,8 +422,11 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("rnnbench", "LSTM training benchmarks (pytest-rnnbench)")
     for option in OPTIONS:
         # argparse %-formats help strings; ours are plain text ("5%"), also shown for ini keys.
-        kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help.replace("%", "%%"),
-                                  "action": option.action}
+        kwargs: dict[str, Any] = {
+            "dest": option.dest,
+            "help": option.help.replace("%", "%%"),
+            "action": option.action,
+        }
         if option.metavar:
             kwargs["metavar"] = option.metavar
         if option.action == "store_true":
@@ -273,8 +434,12 @@ def add_options(parser: pytest.Parser) -> None:
         group.addoption(*option.flags, **kwargs)
         # The flag's ini key is a string parsed by _flag, so a bad value names the key and file
         # (pytest's own "bool" type says only "invalid truth value").
-        ini_type = "linelist" if option.action == "append" else "string"
-        parser.addini(option.ini, option.help, type=ini_type, default=[] if ini_type == "linelist" else None)
+        ini_type: Literal["linelist", "string"] = (
+            "linelist" if option.action == "append" else "string"
+        )
+        parser.addini(
+            option.ini, option.help, type=ini_type, default=[] if ini_type == "linelist" else None
+        )
 
 
 class _Sources:
@@ -290,14 +455,16 @@ class _Sources:
         found = []
         ini_value = self.config.getini(option.ini)
         if ini_value not in (None, [], ""):
-            found.append((ini_value, f"ini option {option.ini} in {self.ini_file}",
-                          self.config.rootpath))
+            found.append(
+                (ini_value, f"ini option {option.ini} in {self.ini_file}", self.config.rootpath)
+            )
         if option.env and os.environ.get(option.env, "").strip():
             found.append((os.environ[option.env], f"environment variable {option.env}", Path.cwd()))
         value = self.config.getoption(option.dest)
         if value not in (None, []):
-            found.append((value, f"command-line option {option.flag}",
-                          self.config.invocation_params.dir))
+            found.append(
+                (value, f"command-line option {option.flag}", self.config.invocation_params.dir)
+            )
         return found
 
     def raw(self, option: _Option) -> Optional[tuple[Any, str, Path]]:
@@ -342,12 +509,15 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["save_baseline"] = bool(get("rnnbench_save_baseline", _flag))
     values["inject_slowdown"] = get("rnnbench_inject_slowdown", _slowdown) or 1.0
     values["tolerances"] = {
-        metric: value for metric, dest in TOLERANCE_OPTIONS.items()
-        if (value := get(dest, _tolerance)) is not None}
+        metric: value
+        for metric, dest in TOLERANCE_OPTIONS.items()
+        if (value := get(dest, _tolerance)) is not None
+    }
     if values["save_baseline"] and values["inject_slowdown"] != 1.0:
         raise pytest.UsageError(
             "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
-            "slowdown as the baseline; drop one of them")
+            "slowdown as the baseline; drop one of them"
+        )
     values["data_dir"] = get("rnnbench_data_dir", _path, relative=True)
     cache_dir = get("rnnbench_cache_dir", _path, relative=True)
     if cache_dir is not None:
@@ -375,14 +545,16 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     if values["against"] and values["save_baseline"]:
         raise pytest.UsageError(
             "--rnnbench-save-baseline with --rnnbench-against: a live A/B run compares two "
-            "interpreters and records nothing; drop one of them")
+            "interpreters and records nothing; drop one of them"
+        )
     values["shard"] = get("rnnbench_shard", parse_shard)
     values["simulate_devices"] = get("rnnbench_simulate_devices", _positive_int) or 0
     values["preallocate"] = bool(get("rnnbench_preallocate", _flag))
     if values["against"] and values["preallocate"]:
         raise pytest.UsageError(
             "--rnnbench-preallocate with --rnnbench-against: every worker of a live A/B case "
-            "shares the case's GPUs, and each would grab most of their memory; drop one of them")
+            "shares the case's GPUs, and each would grab most of their memory; drop one of them"
+        )
     values["max_rss_bytes"] = get("rnnbench_max_rss", parse_size)
     values["busy_limit"] = get("rnnbench_busy_limit", _tolerance)
     timeout = get("rnnbench_timeout", _positive_float)

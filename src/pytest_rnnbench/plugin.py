@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .session import RnnbenchSession
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-SESSION_KEY = pytest.StashKey["RnnbenchSession"]()
+SESSION_KEY: pytest.StashKey[RnnbenchSession] = pytest.StashKey()
 NOT_ENABLED = "benchmark cases run only with --rnnbench"
 
 

@@ -8,7 +8,7 @@ in, no numpy: the controller must stay light.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def quantile(values: Sequence[float], q: float) -> float:

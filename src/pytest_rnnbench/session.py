@@ -40,8 +40,13 @@ class RnnbenchSession:
         self.config = config
         self.settings = settings
         self.inventory = inventory
-        self.cases = build_matrix(settings.backends, settings.gpu_counts, settings.batch_sizes,
-                                  settings.unrolls, settings.datasets)
+        self.cases = build_matrix(
+            settings.backends,
+            settings.gpu_counts,
+            settings.batch_sizes,
+            settings.unrolls,
+            settings.datasets,
+        )
         if settings.shard is not None:
             self.cases = shard(self.cases, *settings.shard)
         # Under pytest-xdist each worker process owns a disjoint block of GPUs.
@@ -55,8 +60,9 @@ class RnnbenchSession:
         self.verdicts: dict[str, dict] = {}
         # Loads this machine's baseline file now: a broken one is a usage error before any test.
         # A live A/B run (--rnnbench-against) judges against its reference workers instead.
-        self.gate: Gate = (LiveGate(settings) if settings.against
-                           else BaselineGate(config, settings, inventory))
+        self.gate: Gate = (
+            LiveGate(settings) if settings.against else BaselineGate(config, settings, inventory)
+        )
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         self._from_xdist_workers: list[dict] = []
@@ -68,8 +74,10 @@ class RnnbenchSession:
         simulated = self.settings.simulate_devices
         if simulated:
             if case.gpus > simulated:
-                return (f"needs {case.gpus} device(s); --rnnbench-simulate-devices={simulated} "
-                        "provides fewer")
+                return (
+                    f"needs {case.gpus} device(s); --rnnbench-simulate-devices={simulated} "
+                    "provides fewer"
+                )
         elif case.gpus > self.inventory.count:
             have = self.inventory.count
             why = f": {self.inventory.reason}" if self.inventory.reason else ""
@@ -81,7 +89,9 @@ class RnnbenchSession:
         return None
 
     @pytest.hookimpl
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         """Under --rnnbench only benchmark cases run (like pytest-benchmark's --benchmark-only)."""
         keep = [item for item in items if "rnnbench_case" in getattr(item, "fixturenames", ())]
         if len(keep) != len(items):
@@ -90,18 +100,30 @@ class RnnbenchSession:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.settings
-        gpus = (f"{self.inventory.count} x {self.inventory.names[0]}" if self.inventory.count
-                else f"none ({self.inventory.reason})")
-        return [
-            f"rnnbench: matrix={s.matrix} backends={','.join(s.backends)} "
-            f"gpus={','.join(map(str, s.gpu_counts))} batch={','.join(map(str, s.batch_sizes))} "
-            f"unroll={','.join('true' if u else 'false' for u in s.unrolls)} "
-            f"datasets={','.join(s.datasets)}"
-            + (f" samples<={s.samples}" if s.samples else "") + f" repeats={s.repeats}",
-            f"rnnbench: GPUs on this machine: {gpus}",
-        ] + ([f"rnnbench: injecting a slowdown: every training step x{s.inject_slowdown:g}"]
-             if s.inject_slowdown != 1.0 else []) + self._placement_lines(config) \
+        gpus = (
+            f"{self.inventory.count} x {self.inventory.names[0]}"
+            if self.inventory.count
+            else f"none ({self.inventory.reason})"
+        )
+        return (
+            [
+                f"rnnbench: matrix={s.matrix} backends={','.join(s.backends)} "
+                f"gpus={','.join(map(str, s.gpu_counts))} "
+                f"batch={','.join(map(str, s.batch_sizes))} "
+                f"unroll={','.join('true' if u else 'false' for u in s.unrolls)} "
+                f"datasets={','.join(s.datasets)}"
+                + (f" samples<={s.samples}" if s.samples else "")
+                + f" repeats={s.repeats}",
+                f"rnnbench: GPUs on this machine: {gpus}",
+            ]
+            + (
+                [f"rnnbench: injecting a slowdown: every training step x{s.inject_slowdown:g}"]
+                if s.inject_slowdown != 1.0
+                else []
+            )
+            + self._placement_lines(config)
             + self.gate.header_lines()
+        )
 
     def _placement_lines(self, config: pytest.Config) -> list[str]:
         lines = []
@@ -109,17 +131,23 @@ class RnnbenchSession:
             k, n = self.settings.shard
             lines.append(f"rnnbench: shard {k}/{n}: {len(self.cases)} cases of this part")
         if self.settings.simulate_devices:
-            lines.append(f"rnnbench: {self.settings.simulate_devices} simulated devices (CPU "
-                         "slices stand in for GPUs; timings are not GPU timings)")
+            lines.append(
+                f"rnnbench: {self.settings.simulate_devices} simulated devices (CPU "
+                "slices stand in for GPUs; timings are not GPU timings)"
+            )
         workers = getattr(config.option, "numprocesses", None)
         if workers:  # the pytest-xdist controller: say how its workers share the machine
             if self.inventory.count:
                 per = self.inventory.count // int(workers) if str(workers).isdigit() else "some"
-                lines.append(f"rnnbench: pytest-xdist: each worker owns {per} GPU(s) of "
-                             f"{self.inventory.count}; cases never share a GPU")
+                lines.append(
+                    f"rnnbench: pytest-xdist: each worker owns {per} GPU(s) of "
+                    f"{self.inventory.count}; cases never share a GPU"
+                )
             else:
-                lines.append("rnnbench: pytest-xdist on a machine without GPUs: parallel cases "
-                             "share the CPU cores, so their timings interfere with each other")
+                lines.append(
+                    "rnnbench: pytest-xdist on a machine without GPUs: parallel cases "
+                    "share the CPU cores, so their timings interfere with each other"
+                )
         return lines
 
     # -- running a case --------------------------------------------------------------------------
@@ -139,12 +167,14 @@ class RnnbenchSession:
         if dataset not in self._data:
             try:
                 self._data[dataset] = datasets.worker_spec(
-                    dataset, self.settings.data_dir, self.settings.cache_dir, self.settings.samples)
+                    dataset, self.settings.data_dir, self.settings.cache_dir, self.settings.samples
+                )
             except (datasets.DataUnavailable, datasets.DataCorrupt) as exc:
                 self._data[dataset] = exc
             except OSError as exc:  # e.g. a cache dir that cannot be created: one clear message
                 self._data[dataset] = datasets.DataCorrupt(
-                    f"cannot prepare the data in {self.settings.cache_dir}: {exc}")
+                    f"cannot prepare the data in {self.settings.cache_dir}: {exc}"
+                )
         found = self._data[dataset]
         if isinstance(found, datasets.DataUnavailable):
             pytest.skip(f"{dataset}: {found}")
@@ -156,11 +186,15 @@ class RnnbenchSession:
         """The GPUs this case runs on: the first of this process's own block."""
         if self.settings.simulate_devices:
             return []
-        return list(self.slot.gpu_indices[:case.gpus])
+        return list(self.slot.gpu_indices[: case.gpus])
 
     def worker_env(self, case: Case) -> dict[str, str]:
-        return worker_env(case.backend, self.gpu_indices(case), self.settings.preallocate,
-                          self.settings.simulate_devices)
+        return worker_env(
+            case.backend,
+            self.gpu_indices(case),
+            self.settings.preallocate,
+            self.settings.simulate_devices,
+        )
 
     def reference_python(self, case: Case) -> Optional[str]:
         """The live A/B reference interpreter for this case (None without --rnnbench-against)."""
@@ -168,8 +202,9 @@ class RnnbenchSession:
             return None
         python = self.settings.reference_python(case.backend)
         if python is None:
-            pytest.skip(f"--rnnbench-against names no reference interpreter for the "
-                        f"{case.backend} backend")
+            pytest.skip(
+                f"--rnnbench-against names no reference interpreter for the {case.backend} backend"
+            )
         problem = self.backend_problem(case.backend, python)
         if problem:
             pytest.skip(f"reference interpreter: {problem}")
@@ -183,11 +218,14 @@ class RnnbenchSession:
         spec = self.data_spec(case.dataset)
         last_batch = spec["samples"] % case.batch_size
         if case.gpus > 1 and last_batch % case.gpus:
-            pytest.skip(f"the last batch of {spec['samples']} samples ({last_batch}) does not "
-                        f"divide across {case.gpus} devices; choose --rnnbench-samples so it does")
+            pytest.skip(
+                f"the last batch of {spec['samples']} samples ({last_batch}) does not "
+                f"divide across {case.gpus} devices; choose --rnnbench-samples so it does"
+            )
         request = build_request(case.to_dict(), spec, self.settings.repeats)
-        candidate = build_request(case.to_dict(), spec, self.settings.repeats,
-                                  self.settings.inject_slowdown)
+        candidate = build_request(
+            case.to_dict(), spec, self.settings.repeats, self.settings.inject_slowdown
+        )
         monitor = GpuMemoryMonitor(self.gpu_indices(case))
         shown = self.progress.case(case.id, item.nodeid)
         env = self.worker_env(case)
@@ -197,8 +235,9 @@ class RnnbenchSession:
                 if reference is None:
                     result = self._run_one(case, candidate, env, monitor, shown)
                 else:
-                    live_runs = self._run_live(case, reference, request, candidate, env,
-                                               monitor, shown)
+                    live_runs = self._run_live(
+                        case, reference, request, candidate, env, monitor, shown
+                    )
                     result = merge_side([r.result for r in live_runs[1]])
         except WorkerUnsupported as exc:
             pytest.skip(f"{case.id}: {exc}")
@@ -210,22 +249,35 @@ class RnnbenchSession:
         result["gpu_memory"] = monitor.to_dict()
         summary = summarize(case.id, result)
         self.summaries[case.id] = summary
-        for key in ("epoch_seconds", "step_ms_median", "samples_per_second", "final_loss",
-                    "host_peak_rss_bytes", "warmup_seconds", "gpu_framework_peak_bytes",
-                    "gpu_nvml_process_peak_bytes"):
+        for key in (
+            "epoch_seconds",
+            "step_ms_median",
+            "samples_per_second",
+            "final_loss",
+            "host_peak_rss_bytes",
+            "warmup_seconds",
+            "gpu_framework_peak_bytes",
+            "gpu_nvml_process_peak_bytes",
+        ):
             item.user_properties.append((f"rnnbench_{key}", getattr(summary, key)))
         run = CaseRun(case, item, summary)
         if live_runs is not None:
-            run = CaseRun(case, item, summary, reference=[r.result for r in live_runs[0]],
-                          candidate=[r.result for r in live_runs[1]])
+            run = CaseRun(
+                case,
+                item,
+                summary,
+                reference=[r.result for r in live_runs[0]],
+                candidate=[r.result for r in live_runs[1]],
+            )
         try:
             self.gate.check(run, self.verdicts)  # may fail, skip or warn
         finally:
             self._write_results()
         return summary
 
-    def _run_one(self, case: Case, request: dict, env: dict, monitor: GpuMemoryMonitor,
-                 shown: Any) -> Optional[dict]:
+    def _run_one(
+        self, case: Case, request: dict, env: dict, monitor: GpuMemoryMonitor, shown: Any
+    ) -> Optional[dict]:
         """One worker in this run's interpreter: the usual measurement."""
 
         def on_message(message: dict) -> None:
@@ -233,13 +285,27 @@ class RnnbenchSession:
                 monitor.watch(message["pid"])
             shown.on_message(message)
 
-        run = run_worker(self.python_for(case.backend), request, env, self.settings.timeout_s,
-                         self._log_dir / f"{case.id}.log", on_message=on_message,
-                         max_rss_bytes=self.settings.max_rss_bytes)
+        run = run_worker(
+            self.python_for(case.backend),
+            request,
+            env,
+            self.settings.timeout_s,
+            self._log_dir / f"{case.id}.log",
+            on_message=on_message,
+            max_rss_bytes=self.settings.max_rss_bytes,
+        )
         return run.result
 
-    def _run_live(self, case: Case, reference: str, request: dict, candidate: dict,
-                  env: dict, monitor: GpuMemoryMonitor, shown: Any) -> tuple[list, list]:
+    def _run_live(
+        self,
+        case: Case,
+        reference: str,
+        request: dict,
+        candidate: dict,
+        env: dict,
+        monitor: GpuMemoryMonitor,
+        shown: Any,
+    ) -> tuple[list, list]:
         """Reference and candidate workers taking turns (runner.run_live)."""
         workers = self.settings.against_workers
 
@@ -251,24 +317,32 @@ class RnnbenchSession:
                 shown.on_message(message)
 
         def specs(side: str, python: str, sent: dict) -> list[WorkerSpec]:
-            return [WorkerSpec(python, sent, env, self._log_dir / f"{case.id}.{side}{i}.log")
-                    for i in range(workers)]
+            return [
+                WorkerSpec(python, sent, env, self._log_dir / f"{case.id}.{side}{i}.log")
+                for i in range(workers)
+            ]
 
         steps_per_epoch = -(-request["data"]["samples"] // case.batch_size)
-        turn_steps = turn_steps_for(steps_per_epoch, self.settings.repeats,
-                                    self.settings.turn_steps)
-        runs = run_live(specs("reference", reference, request),
-                        specs("candidate", self.python_for(case.backend), candidate),
-                        # The workers train one after another: the limit is per worker.
-                        self.settings.timeout_s * 2 * workers, turn_steps,
-                        on_message=on_message, max_rss_bytes=self.settings.max_rss_bytes)
+        turn_steps = turn_steps_for(
+            steps_per_epoch, self.settings.repeats, self.settings.turn_steps
+        )
+        runs = run_live(
+            specs("reference", reference, request),
+            specs("candidate", self.python_for(case.backend), candidate),
+            # The workers train one after another: the limit is per worker.
+            self.settings.timeout_s * 2 * workers,
+            turn_steps,
+            on_message=on_message,
+            max_rss_bytes=self.settings.max_rss_bytes,
+        )
         return runs
 
     # -- output ----------------------------------------------------------------------------------
 
     def results_document(self) -> dict:
-        document = results_document(self.summaries, self.failures, self.settings,
-                                           self.inventory, self.verdicts)
+        document = results_document(
+            self.summaries, self.failures, self.settings, self.inventory, self.verdicts
+        )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
         for sent in self._from_xdist_workers:
             for key in ("results", "failures", "verdicts"):
@@ -306,7 +380,9 @@ class RnnbenchSession:
         """120 columns, or less on a narrower terminal; logs and pipes get the full 120."""
         if not self.progress.tty:
             return terminal.TERMINAL_WIDTH
-        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", terminal.TERMINAL_WIDTH)
+        width = getattr(
+            getattr(terminalreporter, "_tw", None), "fullwidth", terminal.TERMINAL_WIDTH
+        )
         return max(60, min(terminal.TERMINAL_WIDTH, int(width)))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
@@ -320,23 +396,29 @@ class RnnbenchSession:
             terminalreporter.write_line(line)
         gate_lines = self.gate.summary_lines()
         if gate_lines:
-            terminalreporter.section("rnnbench baselines" if self.settings.save_baseline
-                                     else "rnnbench verdicts")
+            terminalreporter.section(
+                "rnnbench baselines" if self.settings.save_baseline else "rnnbench verdicts"
+            )
             for line in gate_lines:
                 terminalreporter.write_line(line)
         if self.failures:
-            terminalreporter.write_line(f"rnnbench: the full output of each failed worker is in "
-                                        f"{self._log_dir}")
+            terminalreporter.write_line(
+                f"rnnbench: the full output of each failed worker is in {self._log_dir}"
+            )
         written = []
         if self.settings.json_path is not None:
             written.append(("results", self.settings.json_path))
         s = self.settings
-        written += publish(results, Outputs(s.report_path, s.plots_dir, s.benchmark_json_path),
-                           written=document["written"])
+        written += publish(
+            results,
+            Outputs(s.report_path, s.plots_dir, s.benchmark_json_path),
+            written=document["written"],
+        )
         for what, path in written:
             if what != "chart":
                 terminalreporter.write_line(f"rnnbench: {what} written to {path}")
         charts = [path for what, path in written if what == "chart"]
         if charts:
-            terminalreporter.write_line(f"rnnbench: {len(charts)} charts written to "
-                                        f"{charts[0].parent}")
+            terminalreporter.write_line(
+                f"rnnbench: {len(charts)} charts written to {charts[0].parent}"
+            )

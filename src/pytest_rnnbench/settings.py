@@ -8,9 +8,10 @@ the command line, the environment and the ini file; nothing else builds one in a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 from .backends import BACKENDS
 from .matrix import PRESETS

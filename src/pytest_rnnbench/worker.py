@@ -11,8 +11,12 @@ descriptor given by --result-fd, never stdout (frameworks print there). Each lin
 "v": 1 and a "type": "started", "phase", "progress", "turn", "result" or "error". Exactly one
 "result" or "error" ends a run. With "turn_steps" in the request (live A/B), the worker also reads
 one byte from the pipe given by --control-fd before each turn (see Turns).
+
+The file reads top to bottom: the protocol, the backends (one class each: everything that differs
+between frameworks), the data, the measurements, the training loop, and main.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -24,6 +28,10 @@ import traceback
 PROTOCOL_VERSION = 1
 PROGRESS_INTERVAL_S = 1.0
 clock = time.perf_counter
+
+
+# ------------------------------------------------------------------------------------------------
+# Protocol
 
 
 class Channel:
@@ -38,59 +46,348 @@ class Channel:
         self._out.flush()
 
 
+class Unsupported(Exception):
+    """This case cannot run with this backend; the controller turns it into a skip."""
+
+
+class Turns(object):
+    """Live A/B: the workers of a comparison take turns, a few training steps at a time.
+
+    Before each turn (at every epoch's start, and after every `steps` steps) the worker says it
+    waits (a "turn" message) and blocks until the controller writes one byte to the control pipe;
+    the other workers' turns run meanwhile. Neighbouring turns see the same machine, so its drift
+    and its neighbours cancel out of the comparison. End of file on the pipe (no one left to take
+    turns with) means: run on without turns.
+    """
+
+    def __init__(self, channel, control_fd, steps):
+        self._channel = channel
+        self._control = os.fdopen(control_fd, "rb", buffering=0)
+        self.steps = steps
+        self.taken = 0
+        self.free = False
+
+    def wait(self):
+        if self.free:
+            return
+        self._channel.send("turn", turn=self.taken)
+        self.taken += 1
+        if not self._control.read(1):
+            self.free = True
+
+
 # ------------------------------------------------------------------------------------------------
-# Importing Keras for the requested backend
-
-
-def _alias_collections_abc():
-    """Keras 2.2 imports ABCs from `collections`, which Python 3.10 removed; alias them back."""
-    import collections
-    import collections.abc
-
-    for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable"):
-        if not hasattr(collections, name):
-            setattr(collections, name, getattr(collections.abc, name))
-
-
-def import_keras(backend):
-    os.environ["KERAS_BACKEND"] = backend
-    if backend == "mxnet":
-        _alias_collections_abc()
-    import keras
-
-    actual = keras.backend.backend()
-    if actual != backend:
-        raise RuntimeError(
-            "asked for the %s backend but Keras %s in %s loaded %r"
-            % (backend, keras.__version__, sys.executable, actual)
-        )
-    return keras
+# Backends: everything that differs between frameworks. Each imports its framework only when
+# asked, since this file also loads in environments that lack the other frameworks.
 
 
 def keras_major(keras):
     return int(keras.__version__.split(".")[0])
 
 
-def framework_versions(backend):
-    if backend == "tensorflow":
+def simulated_devices():
+    """How many CPU slices stand in for GPUs (RNNBENCH_SIMULATE_DEVICES), 0 for none."""
+    return int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+
+
+class Backend(object):
+    """One Keras backend, as this worker drives it; a subclass per framework.
+
+    An instance serves one run: `prepare_devices` records on it how the case was spread over
+    devices (`parallel`), which the result reports.
+    """
+
+    name = None
+    # Whether Keras takes its cuDNN kernel for a non-unrolled LSTM on GPU with this backend.
+    cudnn_lstm = False
+
+    def __init__(self):
+        self.parallel = "single device"
+
+    def before_import(self):
+        """Whatever must happen before `import keras` for this backend."""
+
+    def import_keras(self):
+        """Import Keras with this backend selected; fail if Keras loaded another."""
+        os.environ["KERAS_BACKEND"] = self.name
+        self.before_import()
+        import keras
+
+        actual = keras.backend.backend()
+        if actual != self.name:
+            raise RuntimeError(
+                "asked for the %s backend but Keras %s in %s loaded %r"
+                % (self.name, keras.__version__, sys.executable, actual)
+            )
+        return keras
+
+    def framework_versions(self):
+        """{package: version} of the framework under Keras."""
+        raise NotImplementedError
+
+    def device_wait(self):
+        """(wait(model), the method's name): a function that returns once queued device work is
+        done. `model` may be None."""
+        raise NotImplementedError
+
+    def count_gpus(self):
+        raise NotImplementedError
+
+    def gpus_seen(self):
+        """How many GPUs the framework sees in this process (CUDA_VISIBLE_DEVICES applied)."""
+        try:
+            return self.count_gpus()
+        except Exception:  # a CPU-only build may raise instead of answering 0
+            return 0
+
+    def prepare_devices(self, gpus, keras):
+        """Set up what must exist before the model is built; return (scope, compile kwargs).
+
+        Cases with more than one device train data-parallel: JAX through Keras's DataParallel,
+        TensorFlow under MirroredStrategy, MXNet with a context list. With
+        RNNBENCH_SIMULATE_DEVICES the devices are slices of the CPU (set up by the controller for
+        JAX through XLA_FLAGS).
+        """
+        return contextlib.nullcontext(), {}
+
+    def peak_gpu_bytes(self):
+        """The framework's own peak device memory, summed over visible GPUs, or (None, reason)."""
+        raise NotImplementedError
+
+    def precision_facts(self):
+        """How matrix products ran (TF32, precision setting), as far as the framework says."""
+        return {}
+
+    def run_facts(self, keras, model, unroll, on_gpu):
+        """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend
+        says."""
+        facts = {"lstm_path": "unrolled loop" if unroll else "generic loop"}
+        if not unroll and on_gpu and self.cudnn_lstm:
+            facts["lstm_path"] = "cuDNN"
+        if keras_major(keras) >= 3:
+            facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
+        facts.update(self.precision_facts())
+        return facts
+
+
+class TensorFlowBackend(Backend):
+    """Keras 3 on TensorFlow; several devices train under MirroredStrategy."""
+
+    name = "tensorflow"
+    cudnn_lstm = True
+
+    def framework_versions(self):
         import tensorflow as tf
 
         return {"tensorflow": tf.__version__}
-    if backend == "jax":
+
+    def device_wait(self):
+        import tensorflow as tf
+
+        def wait(model):
+            tf.test.experimental.sync_devices()
+
+        return wait, "tf.test.experimental.sync_devices"
+
+    def count_gpus(self):
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+
+    def prepare_devices(self, gpus, keras):
+        import tensorflow as tf
+
+        # Measure what training uses, not what TensorFlow grabs up front, unless the user asked
+        # for its default (--rnnbench-preallocate).
+        if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
+            for device in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(device, True)
+        if gpus < 2:
+            return contextlib.nullcontext(), {}
+        simulated = simulated_devices()
+        if simulated:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * simulated
+            )
+            names = ["/cpu:%d" % i for i in range(gpus)]
+        else:
+            names = ["/gpu:%d" % i for i in range(gpus)]
+        self.parallel = "MirroredStrategy over %s" % ", ".join(names)
+        return tf.distribute.MirroredStrategy(names).scope(), {}
+
+    def peak_gpu_bytes(self):
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        peak = sum(tf.config.experimental.get_memory_info(d.name)["peak"] for d in gpus)
+        return peak, "tf.config.experimental.get_memory_info peak"
+
+    def precision_facts(self):
+        import tensorflow as tf
+
+        return {"tf32_matmul": bool(tf.config.experimental.tensor_float_32_execution_enabled())}
+
+
+class JaxBackend(Backend):
+    """Keras 3 on JAX; several devices train through keras.distribution.DataParallel."""
+
+    name = "jax"
+    cudnn_lstm = True
+
+    def framework_versions(self):
         import jax
         import jaxlib
 
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
-    if backend == "torch":
+
+    def device_wait(self):
+        import jax
+
+        def wait(model):
+            if model is not None:
+                jax.block_until_ready([v.value for v in model.variables])
+            jax.effects_barrier()
+
+        return wait, "jax.block_until_ready(model variables) + jax.effects_barrier"
+
+    def count_gpus(self):
+        import jax
+
+        return len([d for d in jax.devices() if d.platform == "gpu"])
+
+    def prepare_devices(self, gpus, keras):
+        if gpus > 1:
+            kind = "cpu" if simulated_devices() else "gpu"
+            devices = keras.distribution.list_devices(kind)[:gpus]
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            self.parallel = "DataParallel over %s" % ", ".join(map(str, devices))
+        return contextlib.nullcontext(), {}
+
+    def peak_gpu_bytes(self):
+        import jax
+
+        stats = [d.memory_stats() or {} for d in jax.devices() if d.platform == "gpu"]
+        peak = sum(s.get("peak_bytes_in_use", 0) for s in stats)
+        return peak, "jax memory_stats peak_bytes_in_use"
+
+    def precision_facts(self):
+        import jax
+
+        return {"matmul_precision": str(jax.config.jax_default_matmul_precision or "default")}
+
+
+class TorchBackend(Backend):
+    """Keras 3 on PyTorch; Keras has no data-parallel fit for it, so one device at most."""
+
+    name = "torch"
+    cudnn_lstm = True
+
+    def framework_versions(self):
         import torch
 
-        return {"torch": torch.__version__, "cuda": torch.version.cuda,
-                "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None}
-    if backend == "mxnet":
+        return {
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        }
+
+    def device_wait(self):
+        import torch
+
+        if torch.cuda.is_available():
+            return (lambda model: torch.cuda.synchronize()), "torch.cuda.synchronize"
+        # Eager execution on the CPU is synchronous already.
+        return (lambda model: None), "none needed (torch on CPU is synchronous)"
+
+    def count_gpus(self):
+        import torch
+
+        return torch.cuda.device_count()
+
+    def prepare_devices(self, gpus, keras):
+        if gpus > 1:
+            raise Unsupported(
+                "Keras %s has no data-parallel fit for the torch backend (a "
+                "multi-process DDP route is not implemented)" % keras.__version__
+            )
+        return contextlib.nullcontext(), {}
+
+    def peak_gpu_bytes(self):
+        import torch
+
+        count = torch.cuda.device_count()
+        peak = sum(torch.cuda.max_memory_allocated(i) for i in range(count))
+        return peak, "torch.cuda.max_memory_allocated"
+
+    def precision_facts(self):
+        import torch
+
+        return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
+class MxnetBackend(Backend):
+    """Keras-MXNet 2.2.4 (its own environment); GPUs, one or several, are given as a context list
+    at compile time."""
+
+    name = "mxnet"
+
+    def before_import(self):
+        # Keras 2.2 imports ABCs from `collections`, which Python 3.10 removed; alias them back.
+        import collections
+        import collections.abc
+
+        for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable"):
+            if not hasattr(collections, name):
+                setattr(collections, name, getattr(collections.abc, name))
+
+    def framework_versions(self):
         import mxnet
 
         return {"mxnet": mxnet.__version__}
-    return {}
+
+    def device_wait(self):
+        import mxnet
+
+        return (lambda model: mxnet.nd.waitall()), "mxnet.nd.waitall"
+
+    def count_gpus(self):
+        import mxnet
+
+        return mxnet.context.num_gpus()
+
+    def prepare_devices(self, gpus, keras):
+        if gpus == 0:
+            return contextlib.nullcontext(), {}
+        kind = "cpu" if simulated_devices() else "gpu"
+        contexts = ["%s(%d)" % (kind, i) for i in range(gpus)]
+        self.parallel = "context %s" % ", ".join(contexts)
+        return contextlib.nullcontext(), {"context": contexts}
+
+    def peak_gpu_bytes(self):
+        return None, "MXNet keeps no peak counter; use the NVML figure"
+
+
+BACKENDS = {
+    "tensorflow": TensorFlowBackend,
+    "jax": JaxBackend,
+    "torch": TorchBackend,
+    "mxnet": MxnetBackend,
+}
+
+
+def backend_for(name):
+    """A fresh Backend for one run of the named backend."""
+    if name not in BACKENDS:
+        raise ValueError(
+            "unknown backend %r (this worker knows %s)" % (name, ", ".join(sorted(BACKENDS)))
+        )
+    return BACKENDS[name]()
+
+
+def import_keras(backend):
+    """Import Keras for the named backend, checking that Keras loaded that backend."""
+    return backend_for(backend).import_keras()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -123,7 +420,7 @@ def load_data(spec, np):
 
 
 # ------------------------------------------------------------------------------------------------
-# Devices: synchronization, distribution, memory
+# Measurement: device sync, CPU and memory use, step times
 
 
 class DeviceSync(object):
@@ -134,166 +431,11 @@ class DeviceSync(object):
 
     def __init__(self, backend):
         self.calls = 0
-        if backend == "jax":
-            import jax
-
-            def wait(model):
-                if model is not None:
-                    jax.block_until_ready([v.value for v in model.variables])
-                jax.effects_barrier()
-
-            self.method = "jax.block_until_ready(model variables) + jax.effects_barrier"
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                wait = lambda model: torch.cuda.synchronize()  # noqa: E731
-                self.method = "torch.cuda.synchronize"
-            else:  # eager CPU execution is synchronous already
-                wait = lambda model: None  # noqa: E731
-                self.method = "none needed (torch on CPU is synchronous)"
-        elif backend == "tensorflow":
-            import tensorflow as tf
-
-            wait = lambda model: tf.test.experimental.sync_devices()  # noqa: E731
-            self.method = "tf.test.experimental.sync_devices"
-        elif backend == "mxnet":
-            import mxnet
-
-            wait = lambda model: mxnet.nd.waitall()  # noqa: E731
-            self.method = "mxnet.nd.waitall"
-        else:
-            raise ValueError(backend)
-        self._wait = wait
+        self._wait, self.method = backend.device_wait()
 
     def __call__(self, model=None):
         self._wait(model)
         self.calls += 1
-
-
-def gpu_devices_seen(backend):
-    """How many GPUs the framework sees in this process (CUDA_VISIBLE_DEVICES already applied)."""
-    try:
-        if backend == "jax":
-            import jax
-
-            return len([d for d in jax.devices() if d.platform == "gpu"])
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.device_count()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            return len(tf.config.list_physical_devices("GPU"))
-        if backend == "mxnet":
-            import mxnet
-
-            return mxnet.context.num_gpus()
-    except Exception:  # a CPU-only build may raise instead of answering 0
-        return 0
-    return 0
-
-
-def prepare_devices(backend, gpus, keras):
-    """Set up what must exist before the model is built; return (strategy scope, compile kwargs).
-
-    Cases with more than one device train data-parallel: JAX through Keras's DataParallel,
-    TensorFlow under MirroredStrategy, MXNet with a context list. With RNNBENCH_SIMULATE_DEVICES
-    the devices are slices of the CPU (set up by the controller for JAX through XLA_FLAGS).
-    """
-    import contextlib
-
-    simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
-    parallel = gpus > 1
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        for device in tf.config.list_physical_devices("GPU"):
-            if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
-                tf.config.experimental.set_memory_growth(device, True)
-        if not parallel:
-            return contextlib.nullcontext(), {}
-        if simulated:
-            cpu = tf.config.list_physical_devices("CPU")[0]
-            tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration()] * simulated)
-            names = ["/cpu:%d" % i for i in range(gpus)]
-        else:
-            names = ["/gpu:%d" % i for i in range(gpus)]
-        PARALLEL["how"] = "MirroredStrategy over %s" % ", ".join(names)
-        return tf.distribute.MirroredStrategy(names).scope(), {}
-    if backend == "jax":
-        if parallel:
-            devices = keras.distribution.list_devices("cpu" if simulated else "gpu")[:gpus]
-            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-            PARALLEL["how"] = "DataParallel over %s" % ", ".join(map(str, devices))
-        return contextlib.nullcontext(), {}
-    if backend == "torch":
-        if parallel:
-            raise Unsupported("Keras %s has no data-parallel fit for the torch backend (a "
-                              "multi-process DDP route is not implemented)" % keras.__version__)
-        return contextlib.nullcontext(), {}
-    if backend == "mxnet":
-        if gpus == 0:
-            return contextlib.nullcontext(), {}
-        kind = "cpu" if simulated else "gpu"
-        contexts = ["%s(%d)" % (kind, i) for i in range(gpus)]
-        PARALLEL["how"] = "context %s" % ", ".join(contexts)
-        return contextlib.nullcontext(), {"context": contexts}
-    raise ValueError(backend)
-
-
-# How the case was spread over devices, filled in by prepare_devices for the result.
-PARALLEL = {"how": "single device"}
-
-
-class Unsupported(Exception):
-    """This case cannot run with this backend; the controller turns it into a skip."""
-
-
-def framework_peak_gpu_bytes(backend):
-    """The framework's own peak device memory, summed over visible GPUs, or (None, reason)."""
-    if backend == "jax":
-        import jax
-
-        stats = [d.memory_stats() or {} for d in jax.devices() if d.platform == "gpu"]
-        return sum(s.get("peak_bytes_in_use", 0) for s in stats), "jax memory_stats peak_bytes_in_use"
-    if backend == "torch":
-        import torch
-
-        count = torch.cuda.device_count()
-        return sum(torch.cuda.max_memory_allocated(i) for i in range(count)), \
-            "torch.cuda.max_memory_allocated"
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        gpus = tf.config.list_logical_devices("GPU")
-        return sum(tf.config.experimental.get_memory_info(d.name)["peak"] for d in gpus), \
-            "tf.config.experimental.get_memory_info peak"
-    return None, "MXNet keeps no peak counter; use the NVML figure"
-
-
-def run_facts(backend, keras, model, unroll, on_gpu):
-    """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend says."""
-    facts = {"lstm_path": "unrolled loop" if unroll else "generic loop"}
-    if not unroll and on_gpu and backend in ("tensorflow", "jax", "torch"):
-        facts["lstm_path"] = "cuDNN"
-    if keras_major(keras) >= 3:
-        facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
-    if backend == "torch":
-        import torch
-
-        facts["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)
-    elif backend == "jax":
-        import jax
-
-        facts["matmul_precision"] = str(jax.config.jax_default_matmul_precision or "default")
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        facts["tf32_matmul"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
-    return facts
 
 
 def cpu_snapshot():
@@ -322,38 +464,27 @@ def cpu_usage(before, after, wall_seconds):
     cpus = os.cpu_count() or 1
     own = after[0] - before[0]
     if before[1] is None or after[1] is None or wall_seconds <= 0:
-        return {"own_seconds": own, "others_seconds": None, "steal_seconds": None,
-                "cpus": cpus, "others_share": None}
+        return {
+            "own_seconds": own,
+            "others_seconds": None,
+            "steal_seconds": None,
+            "cpus": cpus,
+            "others_share": None,
+        }
     others = max(0.0, (after[1] - before[1]) - own)
     steal = max(0.0, after[2] - before[2])
-    return {"own_seconds": own, "others_seconds": others, "steal_seconds": steal, "cpus": cpus,
-            "others_share": (others + steal) / (wall_seconds * cpus)}
+    return {
+        "own_seconds": own,
+        "others_seconds": others,
+        "steal_seconds": steal,
+        "cpus": cpus,
+        "others_share": (others + steal) / (wall_seconds * cpus),
+    }
 
 
 def host_peak_rss_bytes():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-# ------------------------------------------------------------------------------------------------
-# Training
-
-
-def build_model(keras, timesteps, vocab, unroll):
-    """The seed's model: LSTM(128) + Dense(vocab, softmax), RMSprop(0.01), categorical cross-entropy."""
-    from keras.layers import LSTM, Dense
-    from keras.models import Sequential
-
-    model = Sequential()
-    if keras_major(keras) >= 3:
-        model.add(keras.Input(shape=(timesteps, vocab)))
-        model.add(LSTM(128, unroll=unroll))
-        optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
-    else:
-        model.add(LSTM(128, input_shape=(timesteps, vocab), unroll=unroll))
-        optimizer = keras.optimizers.RMSprop(lr=0.01)
-    model.add(Dense(vocab, activation="softmax"))
-    return model, optimizer
 
 
 def stall(start, seconds):
@@ -367,32 +498,6 @@ def stall(start, seconds):
     while now < end:
         now = clock()
     return now
-
-
-class Turns(object):
-    """Live A/B: the workers of a comparison take turns, a few training steps at a time.
-
-    Before each turn (at every epoch's start, and after every `steps` steps) the worker says it
-    waits (a "turn" message) and blocks until the controller writes one byte to the control pipe;
-    the other workers' turns run meanwhile. Neighbouring turns see the same machine, so its drift
-    and its neighbours cancel out of the comparison. End of file on the pipe (no one left to take
-    turns with) means: run on without turns.
-    """
-
-    def __init__(self, channel, control_fd, steps):
-        self._channel = channel
-        self._control = os.fdopen(control_fd, "rb", buffering=0)
-        self.steps = steps
-        self.taken = 0
-        self.free = False
-
-    def wait(self):
-        if self.free:
-            return
-        self._channel.send("turn", turn=self.taken)
-        self.taken += 1
-        if not self._control.read(1):
-            self.free = True
 
 
 def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=None):
@@ -445,8 +550,13 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
             self.last = now
             if now - self._last_progress >= PROGRESS_INTERVAL_S:
                 self._last_progress = now
-                channel.send("progress", phase=self.epoch_label, step=step,
-                             steps=self.total_steps, elapsed_s=sum(self.durations))
+                channel.send(
+                    "progress",
+                    phase=self.epoch_label,
+                    step=step,
+                    steps=self.total_steps,
+                    elapsed_s=sum(self.durations),
+                )
             if turn_ends and not last_step:  # the next epoch's start waits for its own turn
                 turns.wait()
                 self.last = clock()
@@ -457,26 +567,50 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
     return StepClock()
 
 
+# ------------------------------------------------------------------------------------------------
+# Training
+
+
+def build_model(keras, timesteps, vocab, unroll):
+    """The seed's model: LSTM(128) + Dense(vocab, softmax), RMSprop(0.01), categorical
+    cross-entropy."""
+    from keras.layers import LSTM, Dense
+    from keras.models import Sequential
+
+    model = Sequential()
+    if keras_major(keras) >= 3:
+        model.add(keras.Input(shape=(timesteps, vocab)))
+        model.add(LSTM(128, unroll=unroll))
+        optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
+    else:
+        model.add(LSTM(128, input_shape=(timesteps, vocab), unroll=unroll))
+        optimizer = keras.optimizers.RMSprop(lr=0.01)
+    model.add(Dense(vocab, activation="softmax"))
+    return model, optimizer
+
+
 def fit_kwargs(keras):
     return {"verbose": 0, "shuffle": True}
 
 
 def train(request, channel, control_fd=None):
     case = request["case"]
-    backend = case["backend"]
     gpus = case["gpus"]
     started = clock()
 
-    channel.send("phase", phase="importing %s" % backend)
-    keras = import_keras(backend)
+    channel.send("phase", phase="importing %s" % case["backend"])
+    backend = backend_for(case["backend"])
+    # Through the module's import_keras, not the backend's: test harnesses replace it to inject
+    # faults into Keras.
+    keras = import_keras(backend.name)
     import numpy as np
 
     versions = {"keras": keras.__version__, "numpy": np.__version__}
-    versions.update(framework_versions(backend))
-    seen = gpu_devices_seen(backend)
-    simulated = int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0"))
+    versions.update(backend.framework_versions())
+    seen = backend.gpus_seen()
+    simulated = simulated_devices()
     if gpus and seen < gpus and simulated < gpus:
-        raise Unsupported("the case needs %d GPU(s) but %s sees %d" % (gpus, backend, seen))
+        raise Unsupported("the case needs %d GPU(s) but %s sees %d" % (gpus, backend.name, seen))
     import_s = clock() - started
 
     channel.send("phase", phase="loading data")
@@ -490,7 +624,7 @@ def train(request, channel, control_fd=None):
         np.random.seed(request["seed"])
 
     channel.send("phase", phase="building model")
-    scope, compile_extra = prepare_devices(backend, gpus, keras)
+    scope, compile_extra = backend.prepare_devices(gpus, keras)
     with scope:
         model, optimizer = build_model(keras, timesteps, vocab, case["unroll"])
         model.compile(loss="categorical_crossentropy", optimizer=optimizer, **compile_extra)
@@ -504,8 +638,9 @@ def train(request, channel, control_fd=None):
         if control_fd is None:
             raise ValueError("turn_steps needs a control pipe (--control-fd)")
         turns = Turns(channel, control_fd, int(request["turn_steps"]))
-    step_clock = make_step_clock(keras, channel, slowdown, inline=bool(schedule), turns=turns,
-                                 sync=sync)
+    step_clock = make_step_clock(
+        keras, channel, slowdown, inline=bool(schedule), turns=turns, sync=sync
+    )
 
     # Warm-up: one full batch plus the epoch's last partial batch, so both shapes are compiled
     # before the clock runs and the timed epoch measures training, not tracing.
@@ -531,8 +666,9 @@ def train(request, channel, control_fd=None):
         cpu_before = cpu_snapshot()
         step_clock.begin(label, steps_per_epoch)
         t0 = step_clock.last
-        history = model.fit(x, y, batch_size=batch, epochs=1, callbacks=[step_clock],
-                            **fit_kwargs(keras))
+        history = model.fit(
+            x, y, batch_size=batch, epochs=1, callbacks=[step_clock], **fit_kwargs(keras)
+        )
         sync(model)
         t1 = clock()
         step_seconds = list(step_clock.durations)
@@ -543,20 +679,23 @@ def train(request, channel, control_fd=None):
             # The other workers' turns ran during this epoch's wall time: the machine-wide
             # figures would count them as other processes' load. Only our own use is kept.
             cpu.update(others_seconds=None, steal_seconds=None, others_share=None)
-        epochs.append({
-            "seconds": seconds,
-            "step_seconds": step_seconds,
-            "loss": float(history.history["loss"][-1]),
-            "cpu": cpu,
-        })
+        epochs.append(
+            {
+                "seconds": seconds,
+                "step_seconds": step_seconds,
+                "loss": float(history.history["loss"][-1]),
+                "cpu": cpu,
+            }
+        )
         if step_clock.slowdown != 1.0:
             epochs[-1]["injected_seconds"] = step_clock.injected
         if schedule:
             epochs[-1]["inject_slowdown"] = step_clock.slowdown
 
     on_gpu = bool(gpus) and seen > 0
-    gpu_peak, gpu_peak_source = framework_peak_gpu_bytes(backend) if on_gpu else (
-        None, "no GPU in this case")
+    gpu_peak, gpu_peak_source = (
+        backend.peak_gpu_bytes() if on_gpu else (None, "no GPU in this case")
+    )
     return {
         "case": case,
         "samples": samples,
@@ -577,12 +716,14 @@ def train(request, channel, control_fd=None):
         "turn_steps": turns.steps if turns is not None else None,
         "turns_taken": turns.taken if turns is not None else None,
         "versions": versions,
-        "run": dict(run_facts(backend, keras, model, case["unroll"], on_gpu),
-                    preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
-                    parallel=PARALLEL["how"],
-                    sync={"method": sync.method, "calls": sync.calls},
-                    simulated_devices=int(os.environ.get("RNNBENCH_SIMULATE_DEVICES", "0")),
-                    cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES")),
+        "run": dict(
+            backend.run_facts(keras, model, case["unroll"], on_gpu),
+            preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
+            parallel=backend.parallel,
+            sync={"method": sync.method, "calls": sync.calls},
+            simulated_devices=simulated,
+            cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        ),
         "python": {"executable": sys.executable, "version": platform.python_version()},
     }
 
@@ -594,17 +735,22 @@ def main(argv):
     try:
         request = json.load(sys.stdin)
         if request.get("protocol") != PROTOCOL_VERSION:
-            raise ValueError("controller speaks protocol %r, worker speaks %d"
-                             % (request.get("protocol"), PROTOCOL_VERSION))
-        control_fd = (int(argv[argv.index("--control-fd") + 1]) if "--control-fd" in argv
-                      else None)
+            raise ValueError(
+                "controller speaks protocol %r, worker speaks %d"
+                % (request.get("protocol"), PROTOCOL_VERSION)
+            )
+        control_fd = int(argv[argv.index("--control-fd") + 1]) if "--control-fd" in argv else None
         result = train(request, channel, control_fd)
     except Unsupported as exc:
         channel.send("error", kind="unsupported", message=str(exc))
         return 3
     except BaseException as exc:  # report everything, including MemoryError and SystemExit
-        channel.send("error", kind="exception", message="%s: %s" % (type(exc).__name__, exc),
-                     traceback=traceback.format_exc())
+        channel.send(
+            "error",
+            kind="exception",
+            message="%s: %s" % (type(exc).__name__, exc),
+            traceback=traceback.format_exc(),
+        )
         return 2
     channel.send("result", result=result)
     return 0

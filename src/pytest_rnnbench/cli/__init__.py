@@ -7,7 +7,8 @@ Each command is a module with `add_parser(commands)` that returns its parser wit
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -32,26 +32,46 @@ def _tolerance(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_parser(commands: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = commands.add_parser(
-        "compare", help="compare two results files with the plugin's verdict rule",
+        "compare",
+        help="compare two results files with the plugin's verdict rule",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("old", type=Path, metavar="OLD.json",
-                        help="results file (--rnnbench-json) or baseline file to compare against")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "old",
+        type=Path,
+        metavar="OLD.json",
+        help="results file (--rnnbench-json) or baseline file to compare against",
+    )
     parser.add_argument("new", type=Path, metavar="NEW.json", help="results file of the candidate")
     for metric in verdict.METRICS.values():
         flag = "--" + metric.tolerance_key.replace("_", "-")
-        parser.add_argument(flag, type=_tolerance, dest=metric.tolerance_key, metavar="FRACTION",
-                            help=f"tolerance for {metric.label}, as 0.05 or 5%% "
-                                 f"(default {metric.default_tolerance:.0%})")
-    parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA,
-                        help="significance level of the one-sided Mann-Whitney U test "
-                             f"(default {verdict.DEFAULT_ALPHA})")
-    parser.add_argument("--busy-limit", type=_tolerance, default=None, metavar="FRACTION",
-                        help="time verdicts are inconclusive when other processes took more than "
-                             f"this share of the CPU during either run (default "
-                             f"{verdict.BUSY_MACHINE_SHARE * 100:.0f}%%; 100%% turns it off)")
+        parser.add_argument(
+            flag,
+            type=_tolerance,
+            dest=metric.tolerance_key,
+            metavar="FRACTION",
+            help=f"tolerance for {metric.label}, as 0.05 or 5%% "
+            f"(default {metric.default_tolerance:.0%})",
+        )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=verdict.DEFAULT_ALPHA,
+        help="significance level of the one-sided Mann-Whitney U test "
+        f"(default {verdict.DEFAULT_ALPHA})",
+    )
+    parser.add_argument(
+        "--busy-limit",
+        type=_tolerance,
+        default=None,
+        metavar="FRACTION",
+        help="time verdicts are inconclusive when other processes took more than "
+        f"this share of the CPU during either run (default "
+        f"{verdict.BUSY_MACHINE_SHARE * 100:.0f}%%; 100%% turns it off)",
+    )
     parser.set_defaults(handler=run)
     return parser
 
@@ -66,14 +86,21 @@ class _Side:
         self.cases: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, str] = {}
         document = _read_json(path)
-        if allow_baseline and isinstance(document, dict) and document.get("schema") == baseline.SCHEMA:
+        if (
+            allow_baseline
+            and isinstance(document, dict)
+            and document.get("schema") == baseline.SCHEMA
+        ):
             self.kind = "baseline"
             entries = baseline.validate(document, str(path))
             self.machine = dict(document["profile"])
             for case_id, entry in entries.items():
-                self.cases[case_id] = {"samples": baseline.entry_samples(entry), "workload": entry,
-                                       "versions": entry.get("versions") or {},
-                                       "tolerances": baseline.entry_tolerances(entry)}
+                self.cases[case_id] = {
+                    "samples": baseline.entry_samples(entry),
+                    "workload": entry,
+                    "versions": entry.get("versions") or {},
+                    "tolerances": baseline.entry_tolerances(entry),
+                }
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
         self.machine = dict(document["machine"])
@@ -81,10 +108,15 @@ class _Side:
         for case_id, result in document["results"].items():
             worker = result.get("worker") if isinstance(result, dict) else None
             if not isinstance(worker, dict) or not isinstance(worker.get("epochs"), list):
-                raise ResultsError(f"{path}: case {case_id!r} has no worker result "
-                                   "(per-step times) to compare")
-            self.cases[case_id] = {"samples": samples.metric_samples(worker), "workload": worker,
-                                   "versions": worker.get("versions") or {}, "tolerances": {}}
+                raise ResultsError(
+                    f"{path}: case {case_id!r} has no worker result (per-step times) to compare"
+                )
+            self.cases[case_id] = {
+                "samples": samples.metric_samples(worker),
+                "workload": worker,
+                "versions": worker.get("versions") or {},
+                "tolerances": {},
+            }
 
 
 def _read_json(path: Path) -> Any:
@@ -107,37 +139,59 @@ def run(args: argparse.Namespace, out=None) -> int:
     if not 0 < args.alpha < 1:
         print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return EXIT_USAGE
-    cli_tolerances = {name: getattr(args, metric.tolerance_key)
-                      for name, metric in verdict.METRICS.items()
-                      if getattr(args, metric.tolerance_key, None) is not None}
+    cli_tolerances = {
+        name: getattr(args, metric.tolerance_key)
+        for name, metric in verdict.METRICS.items()
+        if getattr(args, metric.tolerance_key, None) is not None
+    }
     print(f"comparing {args.new} against {args.old} ({old.kind})", file=out)
     note = _machine_note(old, new)
     if note:
         print(f"note: {note}", file=out)
     counts: dict[str, int] = {}
     for case_id in sorted(new.cases):
-        line, outcome = _judge(case_id, old.cases.get(case_id), new.cases[case_id], cli_tolerances,
-                               args.alpha, args.busy_limit)
+        line, outcome = _judge(
+            case_id,
+            old.cases.get(case_id),
+            new.cases[case_id],
+            cli_tolerances,
+            args.alpha,
+            args.busy_limit,
+        )
         counts[outcome] = counts.get(outcome, 0) + 1
         print(line, file=out)
     for case_id, cause in sorted(new.failures.items()):
         counts["failed"] = counts.get("failed", 0) + 1
         print(f"{case_id}: failed: {cause.splitlines()[0] if cause else ''}", file=out)
-    print("summary: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no cases"),
-          file=out)
+    print(
+        "summary: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no cases"),
+        file=out,
+    )
     return EXIT_REGRESSION if counts.get(verdict.REGRESSION) or counts.get("failed") else EXIT_OK
 
 
-def _judge(case_id: str, old: Optional[dict], new: dict, cli_tolerances: dict[str, float],
-           alpha: float, busy_limit: Optional[float] = None) -> tuple[str, str]:
+def _judge(
+    case_id: str,
+    old: Optional[dict],
+    new: dict,
+    cli_tolerances: dict[str, float],
+    alpha: float,
+    busy_limit: Optional[float] = None,
+) -> tuple[str, str]:
     if old is None:
         return f"{case_id}: {verdict.NO_BASELINE}: not in the old file", verdict.NO_BASELINE
     different = samples.comparable(old["workload"], new["workload"])
     if different:
         return f"{case_id}: {verdict.NO_BASELINE}: {different}", verdict.NO_BASELINE
     tolerances = {**old["tolerances"], **cli_tolerances}
-    found = verdict.compare_case(case_id, old["samples"], new["samples"], tolerances, alpha,
-                                 notes=verdict.version_notes(old["versions"], new["versions"]))
+    found = verdict.compare_case(
+        case_id,
+        old["samples"],
+        new["samples"],
+        tolerances,
+        alpha,
+        notes=verdict.version_notes(old["versions"], new["versions"]),
+    )
     distrust = verdict.timing_distrust(old["workload"], new["workload"], busy_limit)
     if distrust:
         found = verdict.untrusted_timing(found, distrust)
@@ -154,6 +208,8 @@ def _machine_note(old: _Side, new: _Side) -> str:
         differ.append("gpus")
     if not differ:
         return ""
-    return ("the two files come from different machines (" + ", ".join(
-        f"{k}: {old.machine.get(k)!r} vs {new.machine.get(k)!r}" for k in differ)
-        + "): timing verdicts compare hardware as much as code")
+    return (
+        "the two files come from different machines ("
+        + ", ".join(f"{k}: {old.machine.get(k)!r} vs {new.machine.get(k)!r}" for k in differ)
+        + "): timing verdicts compare hardware as much as code"
+    )

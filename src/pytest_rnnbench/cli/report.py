@@ -16,31 +16,53 @@ from ..report.publish import Outputs, plots_available, publish
 from ..report.results import ResultsError, load_report
 
 
-def add_parser(commands: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = commands.add_parser(
-        "report", help="markdown report, charts and exports from results JSON files",
+        "report",
+        help="markdown report, charts and exports from results JSON files",
         description="Merge pytest-rnnbench results files (--rnnbench-json) from one or more "
-                    "runs or machines into one report in the layout of the seed's "
-                    "RNN_result.md. A case measured twice on the same machine keeps the "
-                    "later file's numbers.")
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
-                        help="results files written by --rnnbench-json")
-    parser.add_argument("-o", "--output", type=Path, metavar="RESULTS.md",
-                        help="write the markdown report here (default: standard output)")
-    parser.add_argument("--plots", type=Path, metavar="DIR",
-                        help="write PNG charts to this directory (needs matplotlib)")
-    parser.add_argument("--benchmark-json", type=Path, metavar="PATH",
-                        help="also write the results in pytest-benchmark's JSON format")
-    parser.add_argument("--title", default=markdown.TITLE,
-                        help="the report's title (default: %(default)s)")
+        "runs or machines into one report in the layout of the seed's "
+        "RNN_result.md. A case measured twice on the same machine keeps the "
+        "later file's numbers.",
+    )
+    parser.add_argument(
+        "results",
+        nargs="+",
+        type=Path,
+        metavar="RESULTS.json",
+        help="results files written by --rnnbench-json",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="RESULTS.md",
+        help="write the markdown report here (default: standard output)",
+    )
+    parser.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="write PNG charts to this directory (needs matplotlib)",
+    )
+    parser.add_argument(
+        "--benchmark-json",
+        type=Path,
+        metavar="PATH",
+        help="also write the results in pytest-benchmark's JSON format",
+    )
+    parser.add_argument(
+        "--title", default=markdown.TITLE, help="the report's title (default: %(default)s)"
+    )
     parser.set_defaults(handler=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     if args.plots is not None and not plots_available():
-        print("error: --plots needs matplotlib: pip install 'pytest-rnnbench[plots]'",
-              file=sys.stderr)
+        print(
+            "error: --plots needs matplotlib: pip install 'pytest-rnnbench[plots]'", file=sys.stderr
+        )
         return 2
     try:
         merged = load_report(args.results)
@@ -55,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
     tables = sys.stdout if args.output is not None else sys.stderr
     for line in terminal.terminal_tables(merged):
         print(line, file=tables)
-    written = publish(merged, Outputs(args.output, args.plots, args.benchmark_json,
-                                      title=args.title))
+    written = publish(
+        merged, Outputs(args.output, args.plots, args.benchmark_json, title=args.title)
+    )
     if args.output is None:
         plots = None if args.plots is None else args.plots.as_posix()
         sys.stdout.write(markdown.render(merged, plots, title=args.title) + "\n")

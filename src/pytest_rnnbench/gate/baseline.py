@@ -33,10 +33,10 @@ import math
 import os
 import re
 import subprocess
-import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from ..atomic import write_json
 from ..quantiles import median, quantile
@@ -64,8 +64,15 @@ class Profile:
     python: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cpu": self.cpu, "cpus": self.cpus, "gpu": self.gpu, "gpus": self.gpus,
-                "driver": self.driver, "cuda": self.cuda, "python": self.python}
+        return {
+            "cpu": self.cpu,
+            "cpus": self.cpus,
+            "gpu": self.gpu,
+            "gpus": self.gpus,
+            "driver": self.driver,
+            "cuda": self.cuda,
+            "python": self.python,
+        }
 
     @property
     def name(self) -> str:
@@ -81,8 +88,11 @@ class Profile:
         return "_".join(parts)
 
     def describe(self) -> str:
-        gpu = f"{self.gpus} x {self.gpu} (driver {self.driver}, CUDA {self.cuda})" if self.gpus \
+        gpu = (
+            f"{self.gpus} x {self.gpu} (driver {self.driver}, CUDA {self.cuda})"
+            if self.gpus
             else "no GPU"
+        )
         return f"{self.cpu} ({self.cpus} CPUs), {gpu}, Python {self.python}"
 
 
@@ -90,15 +100,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")[:60]
 
 
-def machine_profile(cpu: str, cpus: int, gpu_names: Sequence[str], driver: Optional[str],
-                    cuda: Optional[str], python_version: str) -> Profile:
+def machine_profile(
+    cpu: str,
+    cpus: int,
+    gpu_names: Sequence[str],
+    driver: Optional[str],
+    cuda: Optional[str],
+    python_version: str,
+) -> Profile:
     kinds = sorted(set(gpu_names))
     # The model identifies the hardware; the clock in its name is sometimes the current one.
     cpu = cpu_name(cpu)
-    return Profile(cpu=cpu, cpus=int(cpus), gpu=" + ".join(kinds) if kinds else None,
-                   gpus=len(gpu_names), driver=driver if gpu_names else None,
-                   cuda=cuda if gpu_names else None,
-                   python=".".join(python_version.split(".")[:2]))
+    return Profile(
+        cpu=cpu,
+        cpus=int(cpus),
+        gpu=" + ".join(kinds) if kinds else None,
+        gpus=len(gpu_names),
+        driver=driver if gpu_names else None,
+        cuda=cuda if gpu_names else None,
+        python=".".join(python_version.split(".")[:2]),
+    )
 
 
 def baseline_path(directory: Path, profile: Profile) -> Path:
@@ -118,7 +139,7 @@ def other_profiles(directory: Path, profile: Profile) -> list[str]:
 # Reading and validating
 
 
-def load(path: Path, profile: Optional[Profile] = None) -> Optional[dict[str, dict]]:
+def load(path: Path, profile: Optional[Profile] = None) -> Optional[dict[str, dict[str, Any]]]:
     """The entries of the baseline file at `path`, None when there is no such file.
 
     Raises BaselineError (naming the file and the problem) for anything unusable: unreadable,
@@ -134,7 +155,7 @@ def load(path: Path, profile: Optional[Profile] = None) -> Optional[dict[str, di
     return parse(text, str(path), profile)
 
 
-def parse(text: str, where: str, profile: Optional[Profile] = None) -> dict[str, dict]:
+def parse(text: str, where: str, profile: Optional[Profile] = None) -> dict[str, dict[str, Any]]:
     try:
         document = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
@@ -147,7 +168,9 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number a baseline may hold")
 
 
-def validate(document: Any, where: str, profile: Optional[Profile] = None) -> dict[str, dict]:
+def validate(
+    document: Any, where: str, profile: Optional[Profile] = None
+) -> dict[str, dict[str, Any]]:
     def fail(problem: str) -> BaselineError:
         return BaselineError(f"baseline file {where}: {problem}")
 
@@ -155,17 +178,27 @@ def validate(document: Any, where: str, profile: Optional[Profile] = None) -> di
         raise fail(f'not a pytest-rnnbench baseline (expected "schema": "{SCHEMA}")')
     version = document.get("version")
     if version != VERSION:
-        raise fail(f"format version {version!r} is not supported (this pytest-rnnbench reads "
-                   f"version {VERSION}); record a new baseline with --rnnbench-save-baseline")
+        raise fail(
+            f"format version {version!r} is not supported (this pytest-rnnbench reads "
+            f"version {VERSION}); record a new baseline with --rnnbench-save-baseline"
+        )
     stored_profile = document.get("profile")
     if not isinstance(stored_profile, dict):
         raise fail('missing or malformed "profile"')
     if profile is not None and stored_profile != profile.to_dict():
-        differ = sorted(k for k in set(stored_profile) | set(profile.to_dict())
-                        if stored_profile.get(k) != profile.to_dict().get(k))
-        raise fail("recorded for another machine profile (" + ", ".join(
-            f"{k}: {stored_profile.get(k)!r} there, {profile.to_dict().get(k)!r} here"
-            for k in differ) + ")")
+        differ = sorted(
+            k
+            for k in set(stored_profile) | set(profile.to_dict())
+            if stored_profile.get(k) != profile.to_dict().get(k)
+        )
+        raise fail(
+            "recorded for another machine profile ("
+            + ", ".join(
+                f"{k}: {stored_profile.get(k)!r} there, {profile.to_dict().get(k)!r} here"
+                for k in differ
+            )
+            + ")"
+        )
     entries = document.get("entries")
     if not isinstance(entries, dict):
         raise fail('missing or malformed "entries"')
@@ -174,7 +207,7 @@ def validate(document: Any, where: str, profile: Optional[Profile] = None) -> di
     return entries
 
 
-def _validate_entry(case_id: str, entry: Any, fail) -> None:
+def _validate_entry(case_id: str, entry: Any, fail: Callable[[str], BaselineError]) -> None:
     if not isinstance(entry, dict):
         raise fail(f"entry {case_id!r} is not an object")
     missing = [key for key in ENTRY_FIELDS if key not in entry]
@@ -182,27 +215,30 @@ def _validate_entry(case_id: str, entry: Any, fail) -> None:
         raise fail(f"entry {case_id!r} lacks {', '.join(missing)}")
     case = entry["case"]
     if not isinstance(case, dict) or case.get("id") != case_id:
-        raise fail(f"entry {case_id!r}: its \"case\" does not describe case {case_id!r}")
+        raise fail(f'entry {case_id!r}: its "case" does not describe case {case_id!r}')
     metrics = entry["metrics"]
     if not isinstance(metrics, dict) or not metrics:
-        raise fail(f"entry {case_id!r}: \"metrics\" must be a non-empty object")
+        raise fail(f'entry {case_id!r}: "metrics" must be a non-empty object')
     for name, metric in metrics.items():
         if name not in METRICS:
             raise fail(f"entry {case_id!r}: unknown metric {name!r}; known: {', '.join(METRICS)}")
         samples = metric.get("samples") if isinstance(metric, dict) else None
         if not isinstance(samples, list) or not samples:
-            raise fail(f"entry {case_id!r}: metric {name!r} needs a non-empty \"samples\" list")
+            raise fail(f'entry {case_id!r}: metric {name!r} needs a non-empty "samples" list')
         for value in samples:
             if not _is_number(value):
-                raise fail(f"entry {case_id!r}: metric {name!r} has a sample {value!r} that is "
-                           "not a finite number")
+                raise fail(
+                    f"entry {case_id!r}: metric {name!r} has a sample {value!r} that is "
+                    "not a finite number"
+                )
     tolerances = entry.get("tolerances", {})
     if not isinstance(tolerances, dict):
-        raise fail(f"entry {case_id!r}: \"tolerances\" must be an object")
+        raise fail(f'entry {case_id!r}: "tolerances" must be an object')
     for key, value in tolerances.items():
         if key not in TOLERANCE_KEYS:
-            raise fail(f"entry {case_id!r}: unknown tolerance {key!r}; known: "
-                       f"{', '.join(TOLERANCE_KEYS)}")
+            raise fail(
+                f"entry {case_id!r}: unknown tolerance {key!r}; known: {', '.join(TOLERANCE_KEYS)}"
+            )
         if not _is_number(value) or value < 0:
             raise fail(f"entry {case_id!r}: tolerance {key}={value!r} is not a fraction >= 0")
 
@@ -217,8 +253,9 @@ def entry_samples(entry: Mapping[str, Any]) -> dict[str, list[float]]:
 
 def entry_tolerances(entry: Mapping[str, Any]) -> dict[str, float]:
     """{metric name: fraction} from the entry's optional "tolerances"."""
-    return {TOLERANCE_KEYS[key]: float(value)
-            for key, value in (entry.get("tolerances") or {}).items()}
+    return {
+        TOLERANCE_KEYS[key]: float(value) for key, value in (entry.get("tolerances") or {}).items()
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -229,9 +266,13 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def make_entry(case: Mapping[str, Any], result: Mapping[str, Any],
-               samples: Mapping[str, Sequence[float]], commit: Optional[str] = None,
-               recorded: Optional[str] = None) -> dict[str, Any]:
+def make_entry(
+    case: Mapping[str, Any],
+    result: Mapping[str, Any],
+    samples: Mapping[str, Sequence[float]],
+    commit: Optional[str] = None,
+    recorded: Optional[str] = None,
+) -> dict[str, Any]:
     """A baseline entry from one worker result and its metric samples."""
     units = {name: metric.unit for name, metric in METRICS.items()}
     metrics = {}
@@ -239,14 +280,18 @@ def make_entry(case: Mapping[str, Any], result: Mapping[str, Any],
         if not values:
             continue
         values = [_round(v) for v in values]
-        metrics[name] = {"samples": values, "n": len(values), "unit": units.get(name, ""),
-                         "median": _round(median(values)),
-                         "p10": _round(quantile(values, 0.1)),
-                         "p90": _round(quantile(values, 0.9))}
+        metrics[name] = {
+            "samples": values,
+            "n": len(values),
+            "unit": units.get(name, ""),
+            "median": _round(median(values)),
+            "p10": _round(quantile(values, 0.1)),
+            "p90": _round(quantile(values, 0.9)),
+        }
     return {
         "case": dict(case),
-        "recorded": recorded or datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
+        "recorded": recorded
+        or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": commit,
         "versions": dict(result.get("versions") or {}),
         "python": (result.get("python") or {}).get("version"),
@@ -262,8 +307,9 @@ def make_entry(case: Mapping[str, Any], result: Mapping[str, Any],
 def git_commit(directory: Path) -> Optional[str]:
     """The git HEAD of `directory`, or None outside a git checkout."""
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True,
-                              text=True, timeout=10)
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
@@ -278,15 +324,17 @@ class SaveReport:
     path: Path
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # "case: time 4.1 -> 4.3 ms (+4.9%)"
-    kept: int = 0                                     # entries of cases not saved this time
-    moved_aside: Optional[Path] = None                # a broken file renamed before saving
-    problem: str = ""                                 # what was wrong with it
+    kept: int = 0  # entries of cases not saved this time
+    moved_aside: Optional[Path] = None  # a broken file renamed before saving
+    problem: str = ""  # what was wrong with it
 
     def lines(self) -> list[str]:
         out = []
         if self.moved_aside is not None:
-            out.append(f"the old baseline file was unusable ({self.problem}); "
-                       f"it was renamed to {self.moved_aside} and a new file started")
+            out.append(
+                f"the old baseline file was unusable ({self.problem}); "
+                f"it was renamed to {self.moved_aside} and a new file started"
+            )
         for case_id in self.added:
             out.append(f"added {case_id}")
         out.extend(f"updated {line}" for line in self.updated)
@@ -312,7 +360,8 @@ def _describe_update(case_id: str, old: Mapping[str, Any], new: Mapping[str, Any
     try:
         before = old["metrics"]["epoch_time"]["median"]
         after = new["metrics"]["epoch_time"]["median"]
-        return f"{case_id}: median step {before:.4g} -> {after:.4g} ms ({(after / before - 1) * 100:+.1f}%)"
+        change = (after / before - 1) * 100
+        return f"{case_id}: median step {before:.4g} -> {after:.4g} ms ({change:+.1f}%)"
     except (KeyError, TypeError, ZeroDivisionError):
         return case_id
 
@@ -348,8 +397,12 @@ def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, An
                 report.updated.append(_describe_update(case_id, old, entry))
             merged[case_id] = entry
         report.kept = len(set(entries) - set(new_entries))
-        document = {"schema": SCHEMA, "version": VERSION, "profile": profile.to_dict(),
-                    "entries": merged}
+        document = {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "profile": profile.to_dict(),
+            "entries": merged,
+        }
         validate(document, str(path))  # never write what we could not read back
         write_json(path, document, indent=1, allow_nan=False)
     return report

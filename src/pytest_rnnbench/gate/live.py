@@ -12,13 +12,15 @@ hit both sides alike and cancel out. Memory and loss are compared as with a stor
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, MutableMapping, Optional, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any, Optional
 
 import pytest
 
 from ..quantiles import median
 from . import samples, verdict
 from .protocol import CaseRun, enforce, tolerances
+
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
     """One result for a side's workers, for the tables: every worker's epochs, the worst peaks.
@@ -27,12 +29,15 @@ def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
     all (same seed, same data) unless another worker's is not finite, which must not be hidden.
     """
     merged = dict(results[0])
-    merged["epochs"] = [dict(epoch, worker=index) for index, result in enumerate(results)
-                        for epoch in result.get("epochs") or []]
+    merged["epochs"] = [
+        dict(epoch, worker=index)
+        for index, result in enumerate(results)
+        for epoch in result.get("epochs") or []
+    ]
     for key in ("host_peak_rss_bytes", "gpu_framework_peak_bytes"):
         values = [r[key] for r in results if r.get(key) is not None]
         merged[key] = max(values) if values else None
-    losses = [r.get("final_loss") for r in results if r.get("final_loss") is not None]
+    losses = [float(r["final_loss"]) for r in results if r.get("final_loss") is not None]
     broken = [loss for loss in losses if not math.isfinite(loss)]
     if broken:
         merged["final_loss"] = broken[0]
@@ -53,15 +58,19 @@ class LiveGate:
         self.outcomes: dict[str, Any] = {}
 
     def header_lines(self) -> list[str]:
-        against = ", ".join(f"{backend}={python}" if backend != "*" else python
-                            for backend, python in sorted(self.settings.against.items()))
-        return [f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
-                f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; "
-                "stored baselines are not used"]
+        against = ", ".join(
+            f"{backend}={python}" if backend != "*" else python
+            for backend, python in sorted(self.settings.against.items())
+        )
+        return [
+            f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
+            f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; "
+            "stored baselines are not used"
+        ]
 
     def summary_lines(self) -> list[str]:
         lines = []
-        for case_id, found in sorted(self.outcomes.items()):
+        for _case_id, found in sorted(self.outcomes.items()):
             lines.append(found.line())
             if found.outcome == verdict.IMPROVEMENT:
                 lines.append("  this run is faster or leaner than the reference")
@@ -79,14 +88,18 @@ class LiveGate:
             base["epoch_time"] = samples.live_time_samples(reference)
             now["epoch_time"] = samples.live_time_samples(candidate)
             if len(base["epoch_time"]) != len(now["epoch_time"]):
-                raise ValueError(f"the reference took {len(base['epoch_time'])} turns, the "
-                                 f"candidate {len(now['epoch_time'])}")
+                raise ValueError(
+                    f"the reference took {len(base['epoch_time'])} turns, the "
+                    f"candidate {len(now['epoch_time'])}"
+                )
         except ValueError as exc:
             pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
-        notes = verdict.version_notes(reference_merged.get("versions") or {},
-                                      candidate_merged.get("versions") or {})
-        found = verdict.compare_case(case_id, base, now, tolerances(self.settings, item),
-                                     notes=notes, paired=("epoch_time",))
+        notes = verdict.version_notes(
+            reference_merged.get("versions") or {}, candidate_merged.get("versions") or {}
+        )
+        found = verdict.compare_case(
+            case_id, base, now, tolerances(self.settings, item), notes=notes, paired=("epoch_time",)
+        )
         # Pairing cancels a busy CPU, but not a GPU that a foreign process used in some turns.
         distrust = verdict.shared_gpu_reason(candidate_merged)
         if distrust:

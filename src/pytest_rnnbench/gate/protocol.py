@@ -10,8 +10,9 @@ statistics in verdict.py.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, MutableMapping, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import pytest
 
@@ -89,4 +90,4 @@ def enforce(found: verdict.CaseVerdict, item: pytest.Item) -> None:
     if found.outcome == verdict.REGRESSION:
         pytest.fail(found.line(), pytrace=False)
     if found.outcome == verdict.INCONCLUSIVE:
-        warnings.warn(RnnbenchInconclusiveWarning(found.line()))
+        warnings.warn(RnnbenchInconclusiveWarning(found.line()), stacklevel=1)

@@ -13,7 +13,8 @@ The other metrics are measured once per run: one sample each.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from ..quantiles import median
 
@@ -48,7 +49,7 @@ def turn_means(result: Mapping[str, Any]) -> list[float]:
     for epoch in result.get("epochs") or []:
         steps = list(epoch.get("step_seconds") or [])
         for start in range(0, len(steps), size):
-            turn = steps[start:start + size]
+            turn = steps[start : start + size]
             out.append(1000.0 * sum(turn) / len(turn))
     return out
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import platform
 import warnings
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping, Optional
+from typing import Optional
 
 import pytest
 
@@ -35,9 +36,14 @@ class BaselineGate:
     def __init__(self, config: pytest.Config, settings: Settings, inventory: GpuInventory) -> None:
         self.settings = settings
         self.directory = settings.baseline_dir or Path(config.rootpath) / "baselines"
-        self.profile = baseline.machine_profile(cpu_model(), cpu_count(), inventory.names,
-                                                inventory.driver, inventory.cuda,
-                                                platform.python_version())
+        self.profile = baseline.machine_profile(
+            cpu_model(),
+            cpu_count(),
+            inventory.names,
+            inventory.driver,
+            inventory.cuda,
+            platform.python_version(),
+        )
         self.path = baseline.baseline_path(self.directory, self.profile)
         self.saving = settings.save_baseline
         self.commit = baseline.git_commit(Path(config.rootpath)) if self.saving else None
@@ -47,9 +53,10 @@ class BaselineGate:
             self.entries = baseline.load(self.path, self.profile)
         except baseline.BaselineError as exc:
             if not self.saving:
-                raise pytest.UsageError(f"{exc}. Fix or remove it, or record a new one with "
-                                        f"{RECORD_COMMAND} (which renames the broken file aside)"
-                                        ) from None
+                raise pytest.UsageError(
+                    f"{exc}. Fix or remove it, or record a new one with "
+                    f"{RECORD_COMMAND} (which renames the broken file aside)"
+                ) from None
             self.problem = str(exc)
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
         self.saved: list[str] = []
@@ -57,22 +64,28 @@ class BaselineGate:
     # -- output ----------------------------------------------------------------------------------
 
     def no_file_reason(self) -> str:
-        return (f"no baseline for this machine profile ({self.path.name} not in {self.directory}); "
-                f"record one with: {RECORD_COMMAND}")
+        return (
+            f"no baseline for this machine profile ({self.path.name} not in {self.directory}); "
+            f"record one with: {RECORD_COMMAND}"
+        )
 
     def header_lines(self) -> list[str]:
         profile = f"rnnbench: machine profile: {self.profile.describe()}"
         if self.saving:
             line = f"rnnbench: saving baselines to {self.path}"
             if self.problem:
-                line += f" (the existing file is unusable and will be renamed aside: {self.problem})"
+                line += (
+                    f" (the existing file is unusable and will be renamed aside: {self.problem})"
+                )
             return [profile, line]
         if self.entries is None:
             others = baseline.other_profiles(self.directory, self.profile)
             lines = [profile, "rnnbench: " + self.no_file_reason()]
             if others:
-                lines.append(f"rnnbench: {self.directory} holds baselines for other profiles "
-                             f"only: {', '.join(others)}")
+                lines.append(
+                    f"rnnbench: {self.directory} holds baselines for other profiles "
+                    f"only: {', '.join(others)}"
+                )
             return lines
         return [profile, f"rnnbench: checking against {self.path} ({len(self.entries)} cases)"]
 
@@ -104,15 +117,24 @@ class BaselineGate:
             pytest.skip(self.no_file_reason())
         entry = self.entries.get(case.id)
         if entry is None:
-            pytest.skip(f"no baseline for {case.id} in {self.path}; record it with: "
-                        f"{RECORD_COMMAND} -k {case.id}")
+            pytest.skip(
+                f"no baseline for {case.id} in {self.path}; record it with: "
+                f"{RECORD_COMMAND} -k {case.id}"
+            )
         different = samples.comparable(entry, result)
         if different:
-            pytest.skip(f"{case.id}: {different}; record a baseline for this configuration with: "
-                        f"{RECORD_COMMAND} -k {case.id}")
+            pytest.skip(
+                f"{case.id}: {different}; record a baseline for this configuration with: "
+                f"{RECORD_COMMAND} -k {case.id}"
+            )
         notes = verdict.version_notes(entry.get("versions") or {}, summary.versions)
-        found = verdict.compare_case(case.id, baseline.entry_samples(entry), measured,
-                                     self.tolerances(item, entry), notes=notes)
+        found = verdict.compare_case(
+            case.id,
+            baseline.entry_samples(entry),
+            measured,
+            self.tolerances(item, entry),
+            notes=notes,
+        )
         distrust = verdict.timing_distrust(entry, result, self.settings.busy_limit)
         if distrust:
             found = verdict.untrusted_timing(found, distrust)
@@ -127,8 +149,11 @@ class BaselineGate:
     def _save(self, case: Case, result: dict, measured: dict) -> None:
         loss = measured.get("final_loss", [0.0])
         if any(value != value or value in (float("inf"), float("-inf")) for value in loss):
-            pytest.fail(f"{case.id}: not recording a baseline whose final loss is {loss[0]} "
-                        "(training diverged)", pytrace=False)
+            pytest.fail(
+                f"{case.id}: not recording a baseline whose final loss is {loss[0]} "
+                "(training diverged)",
+                pytrace=False,
+            )
         entry = baseline.make_entry(case.to_dict(), result, measured, commit=self.commit)
         try:
             report = baseline.save(self.path, self.profile, {case.id: entry})
@@ -136,4 +161,4 @@ class BaselineGate:
             pytest.fail(f"{case.id}: baseline not saved: {exc}", pytrace=False)
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
-            warnings.warn(RnnbenchBaselineWarning(report.lines()[0]))
+            warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)

@@ -32,8 +32,9 @@ at that moment), which is most of a shared machine's noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Collection, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from ..quantiles import median
 
@@ -52,8 +53,8 @@ MIN_SAMPLES_FOR_TEST = 3  # below this a rank test cannot reach p < 0.05, let al
 
 @dataclass(frozen=True)
 class Metric:
-    name: str        # key in baselines and results
-    label: str       # what the one-line reason calls it
+    name: str  # key in baselines and results
+    label: str  # what the one-line reason calls it
     unit: str
     tolerance_key: str  # ini rnnbench_<key>, marker <key>, baseline entry "tolerances" key
     default_tolerance: float
@@ -68,8 +69,9 @@ class Metric:
 METRICS: Mapping[str, Metric] = {
     "epoch_time": Metric("epoch_time", "time per step", "ms", "tolerance_time", 0.05),
     "host_peak_rss": Metric("host_peak_rss", "host peak RSS", "MiB", "tolerance_rss", 0.20),
-    "gpu_peak_memory": Metric("gpu_peak_memory", "GPU peak memory", "MiB",
-                              "tolerance_gpu_memory", 0.10),
+    "gpu_peak_memory": Metric(
+        "gpu_peak_memory", "GPU peak memory", "MiB", "tolerance_gpu_memory", 0.10
+    ),
     "final_loss": Metric("final_loss", "final loss", "", "tolerance_loss", 0.10),
 }
 TOLERANCE_KEYS = {metric.tolerance_key: name for name, metric in METRICS.items()}
@@ -80,8 +82,8 @@ class MetricVerdict:
     metric: str
     outcome: str
     baseline: Optional[float] = None  # the baseline's median
-    now: Optional[float] = None       # this run's median
-    change: Optional[float] = None    # now / baseline - 1
+    now: Optional[float] = None  # this run's median
+    change: Optional[float] = None  # now / baseline - 1
     tolerance: Optional[float] = None
     confidence: Optional[float] = None  # 1 - p of the one-sided test in the direction observed
     n_baseline: int = 0
@@ -103,8 +105,7 @@ class MetricVerdict:
             parts.append(f"tolerance {self.tolerance * 100:.1f}%")
         if self.confidence is not None:
             shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
-            parts.append(f"confidence {shown}% "
-                         f"({self.test}, n={self.n_baseline}/{self.n_now})")
+            parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
         elif self.outcome != PASS or self.why:
             parts.append(f"n={self.n_baseline}/{self.n_now}")
         text = ", ".join(parts)
@@ -145,18 +146,28 @@ class CaseVerdict:
             text += " [" + "; ".join(self.notes) + "]"
         return text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The verdict as stored in results files (see results.parse_verdict)."""
         time = next((m for m in self.metrics if m.metric == "epoch_time"), None)
         return {
             "verdict": self.outcome,
             "reason": self.line(),
             "change": time.change if time else None,
-            "metrics": {m.metric: {"outcome": m.outcome, "baseline": m.baseline, "now": m.now,
-                                   "change": m.change, "tolerance": m.tolerance,
-                                   "confidence": m.confidence, "n_baseline": m.n_baseline,
-                                   "n_now": m.n_now, "why": m.why, "test": m.test}
-                        for m in self.metrics},
+            "metrics": {
+                m.metric: {
+                    "outcome": m.outcome,
+                    "baseline": m.baseline,
+                    "now": m.now,
+                    "change": m.change,
+                    "tolerance": m.tolerance,
+                    "confidence": m.confidence,
+                    "n_baseline": m.n_baseline,
+                    "n_now": m.n_now,
+                    "why": m.why,
+                    "test": m.test,
+                }
+                for m in self.metrics
+            },
             "notes": list(self.notes),
         }
 
@@ -169,8 +180,7 @@ def one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) 
     """p-value that `now` tends to be larger (greater=True) or smaller than `baseline`."""
     from scipy.stats import mannwhitneyu
 
-    result = mannwhitneyu(list(now), list(baseline),
-                          alternative="greater" if greater else "less")
+    result = mannwhitneyu(list(now), list(baseline), alternative="greater" if greater else "less")
     p = float(result.pvalue)
     return 1.0 if math.isnan(p) else p  # all values tied: no evidence either way
 
@@ -181,8 +191,7 @@ def paired_log_ratios(now: Sequence[float], baseline: Sequence[float]) -> list[f
 
 def hodges_lehmann(values: Sequence[float]) -> float:
     """The median of all pairwise averages (Walsh averages): the Wilcoxon test's own estimate."""
-    walsh = [(values[i] + values[j]) / 2 for i in range(len(values))
-             for j in range(i, len(values))]
+    walsh = [(values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))]
     return _median(walsh)
 
 
@@ -201,9 +210,14 @@ def paired_one_sided_p(now: Sequence[float], baseline: Sequence[float], greater:
 PAIRED_TEST = "Wilcoxon signed-rank, paired"
 
 
-def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float],
-                    tolerance: float, alpha: float = DEFAULT_ALPHA,
-                    paired: bool = False) -> MetricVerdict:
+def compare_samples(
+    metric: str,
+    baseline: Sequence[float],
+    now: Sequence[float],
+    tolerance: float,
+    alpha: float = DEFAULT_ALPHA,
+    paired: bool = False,
+) -> MetricVerdict:
     """The verdict for one metric from its baseline samples and this run's samples.
 
     `paired`: sample i of both sides belongs together (live A/B turns); both need as many.
@@ -214,24 +228,44 @@ def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float]
         raise ValueError(f"tolerance must be a finite fraction >= 0, got {tolerance!r}")
     base = [float(v) for v in baseline]
     cur = [float(v) for v in now]
-    common = dict(metric=metric, tolerance=tolerance, n_baseline=len(base), n_now=len(cur))
+    common: dict[str, Any] = dict(
+        metric=metric, tolerance=tolerance, n_baseline=len(base), n_now=len(cur)
+    )
     if metric == "final_loss" and any(not math.isfinite(v) for v in cur):
         bad = next(v for v in cur if not math.isfinite(v))
-        return MetricVerdict(outcome=REGRESSION, baseline=_median(base) if base else None,
-                             now=bad, why="the loss is not finite (training diverged)",
-                             **common)
+        return MetricVerdict(
+            outcome=REGRESSION,
+            baseline=_median(base) if base else None,
+            now=bad,
+            why="the loss is not finite (training diverged)",
+            **common,
+        )
     if not base:
         return MetricVerdict(outcome=NO_BASELINE, why="no baseline samples", **common)
     if not cur:
-        return MetricVerdict(outcome=INCONCLUSIVE, baseline=_median(base),
-                             why="this run measured no samples", **common)
+        return MetricVerdict(
+            outcome=INCONCLUSIVE,
+            baseline=_median(base),
+            why="this run measured no samples",
+            **common,
+        )
     if any(not math.isfinite(v) for v in base + cur):
-        return MetricVerdict(outcome=INCONCLUSIVE, baseline=_median(base), now=_median(cur),
-                             why="non-finite samples", **common)
+        return MetricVerdict(
+            outcome=INCONCLUSIVE,
+            baseline=_median(base),
+            now=_median(cur),
+            why="non-finite samples",
+            **common,
+        )
     b, c = _median(base), _median(cur)
     if b <= 0 or (paired and min(base + cur) <= 0):
-        return MetricVerdict(outcome=INCONCLUSIVE, baseline=b, now=c,
-                             why="the baseline is not positive; no relative change", **common)
+        return MetricVerdict(
+            outcome=INCONCLUSIVE,
+            baseline=b,
+            now=c,
+            why="the baseline is not positive; no relative change",
+            **common,
+        )
     if paired and len(base) != len(cur):
         raise ValueError(f"paired samples need equal counts, got {len(base)} and {len(cur)}")
     if paired:
@@ -249,9 +283,11 @@ def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float]
 
     if change > tolerance:
         if not testable:
-            return MetricVerdict(outcome=REGRESSION,
-                                 why="measured once per run: tolerance only, no significance test",
-                                 **common)
+            return MetricVerdict(
+                outcome=REGRESSION,
+                why="measured once per run: tolerance only, no significance test",
+                **common,
+            )
         p = p_value(greater=True)
         if p < alpha:
             return MetricVerdict(outcome=REGRESSION, confidence=1 - p, **common)
@@ -263,19 +299,28 @@ def compare_samples(metric: str, baseline: Sequence[float], now: Sequence[float]
             spread = f"spread (p10-p90) baseline {_spread(base)}, now {_spread(cur)}"
             cure = "more --rnnbench-repeats or a quieter machine would decide"
         return MetricVerdict(
-            outcome=INCONCLUSIVE, confidence=1 - p,
-            why=(f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
-                 f"too noisy to tell; {spread}; {cure}"),
-            **common)
+            outcome=INCONCLUSIVE,
+            confidence=1 - p,
+            why=(
+                f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
+                f"too noisy to tell; {spread}; {cure}"
+            ),
+            **common,
+        )
     if change < -tolerance:
         if not testable:
-            return MetricVerdict(outcome=IMPROVEMENT, why="measured once per run: tolerance only",
-                                 **common)
+            return MetricVerdict(
+                outcome=IMPROVEMENT, why="measured once per run: tolerance only", **common
+            )
         p = p_value(greater=False)
         if p < alpha:
             return MetricVerdict(outcome=IMPROVEMENT, confidence=1 - p, **common)
-        return MetricVerdict(outcome=PASS, confidence=1 - p,
-                             why="better than the tolerance but not significant", **common)
+        return MetricVerdict(
+            outcome=PASS,
+            confidence=1 - p,
+            why="better than the tolerance but not significant",
+            **common,
+        )
     return MetricVerdict(outcome=PASS, **common)
 
 
@@ -289,10 +334,15 @@ def _spread(values: Sequence[float]) -> str:
     return f"{(lo / mid - 1) * 100:+.0f}%..{(hi / mid - 1) * 100:+.0f}%" if mid > 0 else "n/a"
 
 
-def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
-                 now: Mapping[str, Sequence[float]], tolerances: Mapping[str, float],
-                 alpha: float = DEFAULT_ALPHA, notes: Sequence[str] = (),
-                 paired: Collection[str] = ()) -> CaseVerdict:
+def compare_case(
+    case_id: str,
+    baseline: Mapping[str, Sequence[float]],
+    now: Mapping[str, Sequence[float]],
+    tolerances: Mapping[str, float],
+    alpha: float = DEFAULT_ALPHA,
+    notes: Sequence[str] = (),
+    paired: Collection[str] = (),
+) -> CaseVerdict:
     """Every metric present in either side; the case's outcome is its worst metric's.
 
     `tolerances` maps metric names to fractions; missing ones take the metric's default. A metric
@@ -305,8 +355,16 @@ def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
         if name not in baseline and name not in now:
             continue
         tolerance = tolerances.get(name, METRICS[name].default_tolerance)
-        verdicts.append(compare_samples(name, baseline.get(name, ()), now.get(name, ()),
-                                        tolerance, alpha, paired=name in paired))
+        verdicts.append(
+            compare_samples(
+                name,
+                baseline.get(name, ()),
+                now.get(name, ()),
+                tolerance,
+                alpha,
+                paired=name in paired,
+            )
+        )
     outcomes = [v.outcome for v in verdicts]
     if not verdicts:
         outcome = NO_BASELINE
@@ -315,12 +373,14 @@ def compare_case(case_id: str, baseline: Mapping[str, Sequence[float]],
     else:
         considered = [o for o in outcomes if o != NO_BASELINE]
         outcome = min(considered, key=SEVERITY.index)
-    return CaseVerdict(case_id=case_id, outcome=outcome, metrics=tuple(verdicts),
-                       notes=tuple(notes))
+    return CaseVerdict(
+        case_id=case_id, outcome=outcome, metrics=tuple(verdicts), notes=tuple(notes)
+    )
 
 
-def version_notes(baseline_versions: Mapping[str, object],
-                  now_versions: Mapping[str, object]) -> list[str]:
+def version_notes(
+    baseline_versions: Mapping[str, object], now_versions: Mapping[str, object]
+) -> list[str]:
     """'keras 3.15.1 -> 3.16.0' for every package whose version differs."""
     notes = []
     for name in sorted(set(baseline_versions) | set(now_versions)):
@@ -343,8 +403,9 @@ def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
         metrics.append(metric)
     considered = [m.outcome for m in metrics if m.outcome != NO_BASELINE]
     outcome = min(considered, key=SEVERITY.index) if considered else NO_BASELINE
-    return CaseVerdict(case_id=found.case_id, outcome=outcome, metrics=tuple(metrics),
-                       notes=found.notes)
+    return CaseVerdict(
+        case_id=found.case_id, outcome=outcome, metrics=tuple(metrics), notes=found.notes
+    )
 
 
 # Timings taken while other processes (or a VM's hypervisor) took more than this share of the
@@ -353,25 +414,31 @@ def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
 BUSY_MACHINE_SHARE = 0.10
 
 
-def busy_machine_reason(baseline_shares: Sequence[float], now_shares: Sequence[float],
-                        limit: float = BUSY_MACHINE_SHARE) -> str:
+def busy_machine_reason(
+    baseline_shares: Sequence[float], now_shares: Sequence[float], limit: float = BUSY_MACHINE_SHARE
+) -> str:
     """Why the CPU was too busy with other work to trust a time comparison, or ""."""
     for side, shares in (("the baseline's", baseline_shares), ("this run's", now_shares)):
         if shares and max(shares) > limit:
-            return (f"other processes took {max(shares):.0%} of the machine's CPU time during "
-                    f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine")
+            return (
+                f"other processes took {max(shares):.0%} of the machine's CPU time during "
+                f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine"
+            )
     return ""
 
 
-def timing_distrust(baseline_workload: Mapping[str, object],
-                    now_workload: Mapping[str, object],
-                    busy_limit: Optional[float] = None) -> str:
+def timing_distrust(
+    baseline_workload: Mapping[str, object],
+    now_workload: Mapping[str, object],
+    busy_limit: Optional[float] = None,
+) -> str:
     """Why the time comparison of these two measurements cannot be trusted, or ""."""
     from .samples import busy_shares
 
     limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
     return shared_gpu_reason(now_workload) or busy_machine_reason(
-        busy_shares(baseline_workload), busy_shares(now_workload), limit)
+        busy_shares(baseline_workload), busy_shares(now_workload), limit
+    )
 
 
 def shared_gpu_reason(result: Mapping[str, object]) -> str:

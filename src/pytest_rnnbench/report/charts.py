@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..backends import COLOURS as BACKEND_COLOURS
 from .formatting import format_seconds
@@ -41,8 +41,13 @@ class ChartSpec:
         return f"{stem}_{dataset_name(self.dataset)}_{self.batch_size}{suffix}.png"
 
     def rows(self, report: Report) -> list[Row]:
-        return [row for row in report.rows if row.dataset == self.dataset
-                and row.batch_size == self.batch_size and row.unroll == self.unroll]
+        return [
+            row
+            for row in report.rows
+            if row.dataset == self.dataset
+            and row.batch_size == self.batch_size
+            and row.unroll == self.unroll
+        ]
 
 
 def plan(report: Report) -> list[ChartSpec]:
@@ -64,12 +69,13 @@ def _groups(rows: list[Row]) -> list[tuple[int, str]]:
     return sorted({(row.gpus, row.instance) for row in rows})
 
 
-def _import_pyplot():
+def _import_pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise PlotsUnavailable("charts need matplotlib: pip install 'pytest-rnnbench[plots]'") \
-            from None
+        raise PlotsUnavailable(
+            "charts need matplotlib: pip install 'pytest-rnnbench[plots]'"
+        ) from None
     matplotlib.use("Agg", force=True)  # files only: never open a window, work without a display
     import matplotlib.pyplot as plt
 
@@ -103,7 +109,7 @@ def _missing_label(row: Optional[Row], kind: str) -> str:
     return "N/A" if kind == "memory" else "n/a"
 
 
-def _draw(plt, report: Report, spec: ChartSpec, kind: str, path: Path) -> None:
+def _draw(plt: Any, report: Report, spec: ChartSpec, kind: str, path: Path) -> None:
     rows = spec.rows(report)
     groups = _groups(rows)
     backends = [b for b in report.backends if any(r.backend == b for r in rows)]
@@ -122,16 +128,26 @@ def _draw(plt, report: Report, spec: ChartSpec, kind: str, path: Path) -> None:
             values = [_value(row, kind) if row else None for row in cells]
             heights = [v if v is not None else 0.0 for v in values]
             top = max([top, *heights])
-            bars = ax.bar(xs, heights, bar_width * 0.92, label=backend_name(backend),
-                          color=colour, zorder=3)
-            labels = [(format_seconds(v) if kind == "speed" else f"{v:,.0f}") if v is not None
-                      else _missing_label(row, kind) for v, row in zip(values, cells)]
-            ax.bar_label(bars, labels=labels, padding=3, fontsize=8,
-                         rotation=90 if narrow else 0, zorder=4)
+            bars = ax.bar(
+                xs, heights, bar_width * 0.92, label=backend_name(backend), color=colour, zorder=3
+            )
+            labels = [
+                (format_seconds(v) if kind == "speed" else f"{v:,.0f}")
+                if v is not None
+                else _missing_label(row, kind)
+                for v, row in zip(values, cells)
+            ]
+            ax.bar_label(
+                bars, labels=labels, padding=3, fontsize=8, rotation=90 if narrow else 0, zorder=4
+            )
         ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels([f"{gpus} GPU{'s' if gpus != 1 else ''}\n"
-                            + "\n".join(textwrap.wrap(instance, 22)) for gpus, instance in groups],
-                           fontsize=9)
+        ax.set_xticklabels(
+            [
+                f"{gpus} GPU{'s' if gpus != 1 else ''}\n" + "\n".join(textwrap.wrap(instance, 22))
+                for gpus, instance in groups
+            ],
+            fontsize=9,
+        )
         ax.set_xlabel("GPUs, machine", fontsize=10, fontweight="bold")
         if kind == "speed":
             ax.set_ylabel("Time per epoch (seconds)", fontsize=10, fontweight="bold")
@@ -140,19 +156,31 @@ def _draw(plt, report: Report, spec: ChartSpec, kind: str, path: Path) -> None:
             ax.set_ylabel("Peak GPU memory (MiB)", fontsize=10, fontweight="bold")
             title = "GPU memory usage (lower is better)"
         samples = sorted({r.samples for r in rows if r.samples is not None})
-        subtitle = (f"LSTM on {dataset_name(spec.dataset)}   batch size {spec.batch_size}   "
-                    f"unroll={spec.unroll}"
-                    + (f"   {', '.join(f'{n:,}' for n in samples)} samples/epoch"
-                       if samples else ""))
+        subtitle = (
+            f"LSTM on {dataset_name(spec.dataset)}   batch size {spec.batch_size}   "
+            f"unroll={spec.unroll}"
+            + (f"   {', '.join(f'{n:,}' for n in samples)} samples/epoch" if samples else "")
+        )
         fig.suptitle(title, fontsize=14, fontweight="bold", color="#444444")
         ax.set_title(subtitle, fontsize=9, color="#666666")
         if top <= 0:
             ax.set_ylim(0, 1)
             ax.set_yticks([])
-            what = ("no GPU memory measured: these cases ran on CPU only" if kind == "memory"
-                    else "no case finished")
-            ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center",
-                    fontsize=11, color="#666666")
+            what = (
+                "no GPU memory measured: these cases ran on CPU only"
+                if kind == "memory"
+                else "no case finished"
+            )
+            ax.text(
+                0.5,
+                0.5,
+                what,
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=11,
+                color="#666666",
+            )
         else:
             # headroom for the value labels above the tallest bar
             ax.set_ylim(0, top * (1.35 if narrow else 1.15))

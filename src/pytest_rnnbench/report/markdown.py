@@ -7,10 +7,11 @@ per dataset a configuration table, the charts and the detailed table. Pure text 
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Optional
 
+from ..backends import VERSION_KEYS, rank
 from . import charts
-from ..backends import BACKENDS, VERSION_KEYS, rank
 from .formatting import format_change, format_seconds
 from .results import Report, Row, backend_name, dataset_name
 
@@ -18,16 +19,18 @@ DATASET_SOURCES = {
     "synthetic": "Synthetic (randomly generated)",
     "nietzsche": "[Nietzsche](https://s3.amazonaws.com/text-datasets/nietzsche.txt)",
     "wikitext2": "[WikiText-2](https://s3.amazonaws.com/research.metamind.io/wikitext/"
-                 "wikitext-2-raw-v1.zip)",
+    "wikitext-2-raw-v1.zip)",
 }
 TITLE = "RNN Benchmark Results"
 TRAINING_METHOD = "[`fit`](https://keras.io/api/models/model_training_apis/#fit-method)"
-TRAINING_SCRIPT = "`pytest_rnnbench/worker.py` (the seed's `lstm_synthetic.py` / " \
-                  "`lstm_text_generation.py` model)"
+TRAINING_SCRIPT = (
+    "`pytest_rnnbench/worker.py` (the seed's `lstm_synthetic.py` / `lstm_text_generation.py` model)"
+)
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]],
-          align: Optional[Sequence[str]] = None) -> list[str]:
+def table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], align: Optional[Sequence[str]] = None
+) -> list[str]:
     """A markdown table with padded columns, so the raw text reads as well as the rendering."""
     rows = [list(row) for row in rows]
     widths = [max(3, len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -83,12 +86,18 @@ def configuration(report: Report, rows: Sequence[Row]) -> list[tuple[str, str]]:
     ]
     for backend, key in VERSION_KEYS.items():
         if backend in backends:
-            pairs.append((backend_name(backend),
-                          _distinct(r.versions.get(key) for r in rows if r.backend == backend)
-                          or "unknown"))
+            pairs.append(
+                (
+                    backend_name(backend),
+                    _distinct(r.versions.get(key) for r in rows if r.backend == backend)
+                    or "unknown",
+                )
+            )
     instances = {row.instance for row in rows}
-    cuda = _distinct([report.machines.get(i, {}).get("cuda") for i in instances]
-                     + [r.versions.get("cuda") for r in rows])
+    cuda = _distinct(
+        [report.machines.get(i, {}).get("cuda") for i in instances]
+        + [r.versions.get("cuda") for r in rows]
+    )
     pairs.append(("CUDA", cuda or "N/A (no GPU)"))
     pairs.append(("cuDNN", _distinct(r.versions.get("cudnn") for r in rows) or "N/A"))
     return [(name, value) for name, value in pairs if value]
@@ -109,22 +118,40 @@ def _samples_note(rows: Sequence[Row]) -> str:
 def summary_table(report: Report, dataset: str) -> list[str]:
     rows = report.for_dataset(dataset)
     backends = [b for b in report.backends if any(r.backend == b for r in rows)]
-    keys = sorted({(row.instance, row.gpus, row.batch_size, row.unroll) for row in rows},
-                  key=lambda k: (k[1], k[0], k[2], not k[3]))
+    keys = sorted(
+        {(row.instance, row.gpus, row.batch_size, row.unroll) for row in rows},
+        key=lambda k: (k[1], k[0], k[2], not k[3]),
+    )
     found = {(r.instance, r.gpus, r.batch_size, r.unroll, r.backend): r for r in rows}
     header = ["Instance Type", "GPUs", "Batch Size", "Unroll"] + [
-        f"Keras-{backend_name(b)} (Time/Epoch), (GPU Mem)" for b in backends]
-    body = [[k[0], str(k[1]), str(k[2]), "True" if k[3] else "False"]
-            + [_summary_cell(found.get((*k, b))) for b in backends] for k in keys]
+        f"Keras-{backend_name(b)} (Time/Epoch), (GPU Mem)" for b in backends
+    ]
+    body = [
+        [k[0], str(k[1]), str(k[2]), "True" if k[3] else "False"]
+        + [_summary_cell(found.get((*k, b))) for b in backends]
+        for k in keys
+    ]
     return table(header, body)
 
 
 def detailed_table(rows: Sequence[Row]) -> list[str]:
     """One row per case, grouped like the seed: backend, batch size, unroll; blank rows between."""
-    header = ["Instance", "GPUs", "Backend", "Batch size", "Data Set", "Training Method",
-              "Speed/Epoch (Lower is better)", "Unroll Type", "No. of samples", "Memory(MiB)"]
-    ordered = sorted(rows, key=lambda r: (rank(r.backend), r.backend, not r.unroll,
-                                          r.batch_size, r.gpus, r.instance))
+    header = [
+        "Instance",
+        "GPUs",
+        "Backend",
+        "Batch size",
+        "Data Set",
+        "Training Method",
+        "Speed/Epoch (Lower is better)",
+        "Unroll Type",
+        "No. of samples",
+        "Memory(MiB)",
+    ]
+    ordered = sorted(
+        rows,
+        key=lambda r: (rank(r.backend), r.backend, not r.unroll, r.batch_size, r.gpus, r.instance),
+    )
     body: list[list[str]] = []
     previous = None
     groups = [(row.backend, row.unroll, row.batch_size) for row in ordered]
@@ -134,12 +161,20 @@ def detailed_table(rows: Sequence[Row]) -> list[str]:
         if separate and previous is not None and group != previous:
             body.append([""] * len(header))
         previous = group
-        body.append([
-            row.instance, str(row.gpus), backend_name(row.backend), str(row.batch_size),
-            dataset_name(row.dataset), "fit()", _speed(row), "TRUE" if row.unroll else "FALSE",
-            "" if row.samples is None else str(row.samples),
-            "N/A" if row.gpu_memory_mib is None else f"{row.gpu_memory_mib:.0f}",
-        ])
+        body.append(
+            [
+                row.instance,
+                str(row.gpus),
+                backend_name(row.backend),
+                str(row.batch_size),
+                dataset_name(row.dataset),
+                "fit()",
+                _speed(row),
+                "TRUE" if row.unroll else "FALSE",
+                "" if row.samples is None else str(row.samples),
+                "N/A" if row.gpu_memory_mib is None else f"{row.gpu_memory_mib:.0f}",
+            ]
+        )
     return table(header, body)
 
 
@@ -147,18 +182,29 @@ def comparison_table(report: Report) -> list[str]:
     """Cases with a verdict: the time metric's medians (ms per step), change, verdict, and why."""
     many = len({row.instance for row in report.rows}) > 1
     header = (["Instance"] if many else []) + [
-        "Case", "Baseline (ms/step)", "Now (ms/step)", "Change", "Verdict", "Why"]
+        "Case",
+        "Baseline (ms/step)",
+        "Now (ms/step)",
+        "Change",
+        "Verdict",
+        "Why",
+    ]
     body = []
     for row in report.rows:
         if row.verdict is None:
             continue
         v = row.verdict
-        body.append(([row.instance] if many else []) + [
-            f"`{row.case_id}`", _number(v.baseline_step_ms),
-            _number(v.now_step_ms) if row.status == "passed" else "failed",
-            format_change(v.change),
-            f"**{v.verdict}**" if v.verdict == "regression" else v.verdict,
-            _why(v.reason, row.case_id)])
+        body.append(
+            ([row.instance] if many else [])
+            + [
+                f"`{row.case_id}`",
+                _number(v.baseline_step_ms),
+                _number(v.now_step_ms) if row.status == "passed" else "failed",
+                format_change(v.change),
+                f"**{v.verdict}**" if v.verdict == "regression" else v.verdict,
+                _why(v.reason, row.case_id),
+            ]
+        )
     return table(header, body)
 
 
@@ -171,35 +217,47 @@ def _why(reason: str, case_id: str) -> str:
     text = reason.split("\n")[0]
     for prefix in (f"{case_id}: ", case_id):
         if text.startswith(prefix):
-            text = text[len(prefix):]
+            text = text[len(prefix) :]
             break
     return text.replace("|", "\\|")
 
 
-def render(report: Report, plots_dir: Optional[str] = None,
-           title: str = TITLE) -> str:
+def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) -> str:
     """The whole report. `plots_dir`: where the charts are, relative to the report's folder."""
     out: list[str] = [f"# {title}", "", "## Summary", ""]
     instances = sorted({row.instance for row in report.rows})
-    out += ["Produced by pytest-rnnbench from "
-            + (f"{len(instances)} machines" if len(instances) > 1 else "one machine")
-            + ": " + "; ".join(instances) + ".", ""]
+    out += [
+        "Produced by pytest-rnnbench from "
+        + (f"{len(instances)} machines" if len(instances) > 1 else "one machine")
+        + ": "
+        + "; ".join(instances)
+        + ".",
+        "",
+    ]
     out += ["### Configuration", "", *_config_table(configuration(report, report.rows)), ""]
     for dataset in report.datasets:
         out += [f"### LSTM-{dataset_name(dataset)}", "", *summary_table(report, dataset), ""]
     if report.has_verdicts:
-        out += ["## Comparison with baseline", "",
-                "Change: of the median time per step against the stored baseline (positive: "
-                "slower). The verdict weighs it against the tolerance and the run-to-run noise.",
-                "", *comparison_table(report), ""]
+        out += [
+            "## Comparison with baseline",
+            "",
+            "Change: of the median time per step against the stored baseline (positive: "
+            "slower). The verdict weighs it against the tolerance and the run-to-run noise.",
+            "",
+            *comparison_table(report),
+            "",
+        ]
     out += ["# Detailed RNN Benchmark Results", ""]
     for dataset in report.datasets:
         rows = report.for_dataset(dataset)
         out += [f"## {dataset_name(dataset)} Dataset", "", "### Configuration", ""]
-        pairs = [("Dataset", DATASET_SOURCES.get(dataset, dataset)),
-                 ("Samples per epoch", _samples_note(rows)),
-                 *configuration(report, rows),
-                 ("Training Method", TRAINING_METHOD), ("Training Script", TRAINING_SCRIPT)]
+        pairs = [
+            ("Dataset", DATASET_SOURCES.get(dataset, dataset)),
+            ("Samples per epoch", _samples_note(rows)),
+            *configuration(report, rows),
+            ("Training Method", TRAINING_METHOD),
+            ("Training Script", TRAINING_SCRIPT),
+        ]
         out += [*_config_table(pairs), "", "### Results", ""]
         if plots_dir is not None:
             out += _chart_grid(report, dataset, plots_dir)
@@ -207,8 +265,10 @@ def render(report: Report, plots_dir: Optional[str] = None,
     failed = [row for row in report.rows if row.status != "passed"]
     if failed:
         out += ["## Failed cases", ""]
-        out += [f"- `{row.case_id}` on {row.instance}: "
-                f"{(row.failure.splitlines() or [''])[0]}" for row in failed]
+        out += [
+            f"- `{row.case_id}` on {row.instance}: {(row.failure.splitlines() or [''])[0]}"
+            for row in failed
+        ]
         out += [""]
     if report.notes:
         out += ["## Notes", "", *(f"- {note}" for note in report.notes), ""]
@@ -218,12 +278,17 @@ def render(report: Report, plots_dir: Optional[str] = None,
 def _chart_grid(report: Report, dataset: str, plots_dir: str) -> list[str]:
     """The seed's two-column image table: speed charts, then memory charts."""
     prefix = plots_dir.rstrip("/") + "/" if plots_dir not in ("", ".") else ""
-    images = [f"![{name}]({prefix}{name})"
-              for spec in charts.plan(report) if spec.dataset == dataset
-              for name in (spec.filename("speed"), spec.filename("memory"))]
+    images = [
+        f"![{name}]({prefix}{name})"
+        for spec in charts.plan(report)
+        if spec.dataset == dataset
+        for name in (spec.filename("speed"), spec.filename("memory"))
+    ]
     if not images:
         return []
-    pairs = [images[i:i + 2] + [""] * (2 - len(images[i:i + 2])) for i in range(0, len(images), 2)]
+    pairs = [
+        images[i : i + 2] + [""] * (2 - len(images[i : i + 2])) for i in range(0, len(images), 2)
+    ]
     return [*table(["", ""], pairs), ""]
 
 

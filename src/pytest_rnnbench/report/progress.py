@@ -22,15 +22,21 @@ import contextlib
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
 
 PLAIN_PROGRESS_S = 30.0
 REFRESH_S = 1.0
 
 
-def format_status(case_id: str, phase: str, elapsed_s: float, step: Optional[int] = None,
-                  steps: Optional[int] = None) -> str:
-    """"rnnbench tensorflow-gpu0-b128-unroll-synthetic | epoch 1 of 1 | step 12/40 | 31 s"."""
+def format_status(
+    case_id: str,
+    phase: str,
+    elapsed_s: float,
+    step: Optional[int] = None,
+    steps: Optional[int] = None,
+) -> str:
+    """ "rnnbench tensorflow-gpu0-b128-unroll-synthetic | epoch 1 of 1 | step 12/40 | 31 s"."""
     parts = [f"rnnbench {case_id}", phase]
     if step is not None and steps:
         parts.append(f"step {step}/{steps} ({100 * step // steps}%)")
@@ -67,8 +73,14 @@ def is_tty(terminal: Any) -> bool:
 class CaseProgress:
     """Shows one case's progress; `on_message` is the runner's callback."""
 
-    def __init__(self, case_id: str, writer: _Writer, tty: bool,
-                 clock: Callable[[], float] = time.monotonic, nodeid: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        case_id: str,
+        writer: _Writer,
+        tty: bool,
+        clock: Callable[[], float] = time.monotonic,
+        nodeid: Optional[str] = None,
+    ) -> None:
         self.case_id = case_id
         # In plain mode without -v, pytest's file prefix is written again after our lines, so
         # the test's letter (".", "s", "F") lands after it instead of alone on a line.
@@ -90,11 +102,12 @@ class CaseProgress:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def __enter__(self) -> "CaseProgress":
+    def __enter__(self) -> CaseProgress:
         if self.tty:
             self._open_status_line()
-            self._refresher = threading.Thread(target=self._refresh, daemon=True,
-                                               name="rnnbench-progress")
+            self._refresher = threading.Thread(
+                target=self._refresh, daemon=True, name="rnnbench-progress"
+            )
             self._refresher.start()
         else:
             self._plain(self.phase)
@@ -114,7 +127,7 @@ class CaseProgress:
 
     # -- messages from the worker ----------------------------------------------------------------
 
-    def on_message(self, message: dict) -> None:
+    def on_message(self, message: dict[str, Any]) -> None:
         if self._stop.is_set():
             return  # a late message after the case ended must not draw over pytest's output
         kind = message.get("type")
@@ -135,8 +148,10 @@ class CaseProgress:
             if self.tty:
                 self._draw()
             elif self.clock() - self._last_plain >= PLAIN_PROGRESS_S and self.steps:
-                self._plain(f"{self.phase} | step {self.step}/{self.steps} "
-                            f"({100 * (self.step or 0) // self.steps}%)")
+                self._plain(
+                    f"{self.phase} | step {self.step}/{self.steps} "
+                    f"({100 * (self.step or 0) // self.steps}%)"
+                )
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -153,7 +168,8 @@ class CaseProgress:
         self._last_plain = self.clock()
         with self._lock, self.writer.suspended():
             self.writer.terminal.write_line(
-                f"rnnbench: {self.case_id}: {what} [{self._elapsed():.0f} s]")
+                f"rnnbench: {self.case_id}: {what} [{self._elapsed():.0f} s]"
+            )
 
     def _raw(self, text: str) -> None:
         # write_raw bypasses the writer's idea of the current line, so pytest's own layout
@@ -199,20 +215,29 @@ class ProgressDisplay:
         self.tty = self.terminal is not None and is_tty(self.terminal)
         # Quiet runs (-q) get the terminal line but no log lines; xdist workers' output goes
         # nowhere a person reads.
-        self.enabled = (self.terminal is not None and not hasattr(config, "workerinput")
-                        and (self.tty or config.get_verbosity() >= 0))
+        self.enabled = (
+            self.terminal is not None
+            and not hasattr(config, "workerinput")
+            and (self.tty or config.get_verbosity() >= 0)
+        )
         self.reprefix = not self.tty and config.get_verbosity() == 0
 
-    def case(self, case_id: str, nodeid: Optional[str] = None) -> "CaseProgress | _Silent":
+    def case(self, case_id: str, nodeid: Optional[str] = None) -> CaseProgress | _Silent:
         if not self.enabled or self.writer is None:
             return _Silent()
-        return CaseProgress(case_id, self.writer, self.tty,
-                            nodeid=nodeid if self.reprefix else None)
+        return CaseProgress(
+            case_id, self.writer, self.tty, nodeid=nodeid if self.reprefix else None
+        )
 
 
-class _Silent(contextlib.nullcontext):
-    def on_message(self, message: dict) -> None:
+class _Silent:
+    """The display of a case when progress is off: hears messages, shows nothing."""
+
+    def on_message(self, message: dict[str, Any]) -> None:
         pass
 
-    def __enter__(self) -> "_Silent":
+    def __enter__(self) -> _Silent:
         return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 from ..atomic import write_json, write_text
 from . import markdown
@@ -36,8 +37,9 @@ def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
-def publish(report: Report, outputs: Outputs, written: str = "",
-            environ: Mapping[str, str] = os.environ) -> list[tuple[str, Path]]:
+def publish(
+    report: Report, outputs: Outputs, written: str = "", environ: Mapping[str, str] = os.environ
+) -> list[tuple[str, Path]]:
     """Write every output asked for; returns (what, path) pairs in the order written."""
     done: list[tuple[str, Path]] = []
     if outputs.plots_dir is not None:

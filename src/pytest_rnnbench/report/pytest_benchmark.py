@@ -12,7 +12,8 @@ from __future__ import annotations
 import platform
 import statistics
 from bisect import bisect_left, bisect_right
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from ..quantiles import median
 from .results import Report, Row
@@ -32,7 +33,7 @@ def _quartiles(data: Sequence[float]) -> tuple[float, float]:
         if q == 1:
             return 0.25 * d[n - 1] + 0.75 * d[n], 0.75 * d[3 * n] + 0.25 * d[3 * n + 1]
         return 0.75 * d[n] + 0.25 * d[n + 1], 0.25 * d[3 * n + 1] + 0.75 * d[3 * n + 2]
-    return median(d[: rounds // 2]), median(d[rounds // 2:])
+    return median(d[: rounds // 2]), median(d[rounds // 2 :])
 
 
 def stats(data: Sequence[float]) -> dict[str, Any]:
@@ -51,33 +52,56 @@ def stats(data: Sequence[float]) -> dict[str, Any]:
     iqr_outliers = sum(1 for v in d if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
     total = sum(d)
     return {
-        "min": d[0], "max": d[-1], "mean": mean, "stddev": stddev, "rounds": len(d),
-        "median": median(d), "iqr": iqr, "q1": q1, "q3": q3,
-        "iqr_outliers": iqr_outliers, "stddev_outliers": stddev_outliers,
-        "outliers": f"{stddev_outliers};{iqr_outliers}", "ld15iqr": ld15iqr, "hd15iqr": hd15iqr,
-        "ops": len(d) / total if total else 0, "total": total, "data": list(data),
+        "min": d[0],
+        "max": d[-1],
+        "mean": mean,
+        "stddev": stddev,
+        "rounds": len(d),
+        "median": median(d),
+        "iqr": iqr,
+        "q1": q1,
+        "q3": q3,
+        "iqr_outliers": iqr_outliers,
+        "stddev_outliers": stddev_outliers,
+        "outliers": f"{stddev_outliers};{iqr_outliers}",
+        "ld15iqr": ld15iqr,
+        "hd15iqr": hd15iqr,
+        "ops": len(d) / total if total else 0,
+        "total": total,
+        "data": list(data),
         "iterations": 1,
     }
 
 
 def _benchmark(row: Row, many_machines: bool) -> Optional[dict[str, Any]]:
     data = list(row.epoch_seconds_all) or (
-        [row.epoch_seconds] if row.epoch_seconds is not None else [])
+        [row.epoch_seconds] if row.epoch_seconds is not None else []
+    )
     if row.status != "passed" or not data:
         return None
     name = f"test_lstm_training[{row.case_id}]"
     if many_machines:
         name += f" ({row.instance})"
     extra: dict[str, Any] = {
-        "backend": row.backend, "gpus": row.gpus, "batch_size": row.batch_size,
-        "unroll": row.unroll, "dataset": row.dataset, "instance": row.instance,
-        "samples": row.samples, "step_ms_median": row.step_ms_median,
-        "samples_per_second": row.samples_per_second, "warmup_seconds": row.warmup_seconds,
-        "final_loss": row.final_loss, "gpu_memory_mib": row.gpu_memory_mib,
+        "backend": row.backend,
+        "gpus": row.gpus,
+        "batch_size": row.batch_size,
+        "unroll": row.unroll,
+        "dataset": row.dataset,
+        "instance": row.instance,
+        "samples": row.samples,
+        "step_ms_median": row.step_ms_median,
+        "samples_per_second": row.samples_per_second,
+        "warmup_seconds": row.warmup_seconds,
+        "final_loss": row.final_loss,
+        "gpu_memory_mib": row.gpu_memory_mib,
     }
     if row.verdict is not None:
-        extra.update(verdict=row.verdict.verdict, change=row.verdict.change,
-                     baseline_step_ms=row.verdict.baseline_step_ms)
+        extra.update(
+            verdict=row.verdict.verdict,
+            change=row.verdict.change,
+            baseline_step_ms=row.verdict.baseline_step_ms,
+        )
     return {
         "group": f"lstm-{row.dataset}-b{row.batch_size}-{'unroll' if row.unroll else 'nounroll'}",
         "name": name,
@@ -85,8 +109,14 @@ def _benchmark(row: Row, many_machines: bool) -> Optional[dict[str, Any]]:
         "params": {"rnnbench_case": row.case_id},
         "param": row.case_id,
         "extra_info": extra,
-        "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": len(data),
-                    "max_time": None, "min_time": None, "warmup": True},
+        "options": {
+            "disable_gc": False,
+            "timer": "perf_counter",
+            "min_rounds": len(data),
+            "max_time": None,
+            "min_time": None,
+            "warmup": True,
+        },
         "stats": stats(data),
     }
 
@@ -96,12 +126,20 @@ def to_pytest_benchmark(report: Report, written: Optional[str] = None) -> dict[s
     many = len(report.machines) > 1
     first = next(iter(report.machines.values()), {})
     machine_info = {
-        "node": platform.node(), "processor": first.get("cpu", ""),
-        "machine": platform.machine(), "python_implementation": platform.python_implementation(),
-        "python_version": platform.python_version(), "system": platform.system(),
+        "node": platform.node(),
+        "processor": first.get("cpu", ""),
+        "machine": platform.machine(),
+        "python_implementation": platform.python_implementation(),
+        "python_version": platform.python_version(),
+        "system": platform.system(),
         "cpu": {"brand_raw": first.get("cpu", ""), "count": first.get("cpus")},
         "rnnbench_machines": report.machines,
     }
     benchmarks = [b for b in (_benchmark(row, many) for row in report.rows) if b is not None]
-    return {"machine_info": machine_info, "commit_info": {}, "benchmarks": benchmarks,
-            "datetime": written or "", "version": PYTEST_BENCHMARK_FORMAT}
+    return {
+        "machine_info": machine_info,
+        "commit_info": {},
+        "benchmarks": benchmarks,
+        "datetime": written or "",
+        "version": PYTEST_BENCHMARK_FORMAT,
+    }

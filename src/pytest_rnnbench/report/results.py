@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional, cast
 
 from ..backends import BACKENDS, LABELS, rank
 from ..matrix import DATASETS
@@ -30,7 +31,8 @@ RESULTS_VERSION = 1
 
 _CASE_ID = re.compile(
     r"^(?P<backend>[a-z0-9_]+)-gpu(?P<gpus>\d+)-b(?P<batch>\d+)-(?P<unroll>unroll|nounroll)"
-    r"-(?P<dataset>[a-z0-9_]+)$")
+    r"-(?P<dataset>[a-z0-9_]+)$"
+)
 
 DATASET_NAMES = {"synthetic": "Synthetic", "nietzsche": "Nietzsche", "wikitext2": "WikiText2"}
 
@@ -43,8 +45,8 @@ class ResultsError(ValueError):
 class Verdict:
     """A case's comparison with its baseline, as far as the results file says."""
 
-    verdict: str                     # pass / regression / improvement / inconclusive / no-baseline
-    change: Optional[float] = None   # relative change of the time metric: +0.05 is 5 % slower
+    verdict: str  # pass / regression / improvement / inconclusive / no-baseline
+    change: Optional[float] = None  # relative change of the time metric: +0.05 is 5 % slower
     baseline_step_ms: Optional[float] = None  # the time metric's baseline median, ms per step
     now_step_ms: Optional[float] = None
     reason: str = ""
@@ -87,7 +89,7 @@ class Report:
     """Everything a report shows: rows plus each machine's description, keyed by instance name."""
 
     rows: list[Row] = field(default_factory=list)
-    machines: dict[str, dict] = field(default_factory=dict)
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. duplicate cases dropped while merging
 
     @property
@@ -123,8 +125,9 @@ def dataset_name(dataset: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # Machines get a readable name: the report's "Instance" column.
 
+
 def short_cpu(model: str) -> str:
-    """"AMD EPYC 7R13 48-Core Processor" -> "AMD EPYC 7R13" (devices.cpu_name without cores)."""
+    """ "AMD EPYC 7R13 48-Core Processor" -> "AMD EPYC 7R13" (devices.cpu_name without cores)."""
     return cpu_name(model or "", core_count=False) or "unknown CPU"
 
 
@@ -171,16 +174,20 @@ def parse_verdict(raw: Any) -> Optional[Verdict]:
         change = time.get("change")
     baseline, now = time.get("baseline"), time.get("now")
     reason = _first(raw, "reason", "why", "detail", "message") or ""
-    return Verdict(verdict=str(word), change=None if change is None else float(change),
-                   baseline_step_ms=None if baseline is None else float(baseline),
-                   now_step_ms=None if now is None else float(now), reason=str(reason))
+    return Verdict(
+        verdict=str(word),
+        change=None if change is None else float(change),
+        baseline_step_ms=None if baseline is None else float(baseline),
+        now_step_ms=None if now is None else float(now),
+        reason=str(reason),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Documents -> rows
 
 
-def load(path: Path) -> dict:
+def load(path: Path) -> dict[str, Any]:
     """Read and check one results file; ResultsError names the file and the problem."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -190,17 +197,20 @@ def load(path: Path) -> dict:
     except ValueError as exc:
         raise ResultsError(f"{path}: not a JSON file: {exc}") from None
     check(document, str(path))
-    return document
+    return cast(dict[str, Any], document)
 
 
 def check(document: Any, where: str) -> None:
     if not isinstance(document, dict) or document.get("schema") != RESULTS_SCHEMA:
-        raise ResultsError(f"{where}: not a pytest-rnnbench results file "
-                           f"(expected \"schema\": \"{RESULTS_SCHEMA}\")")
+        raise ResultsError(
+            f'{where}: not a pytest-rnnbench results file (expected "schema": "{RESULTS_SCHEMA}")'
+        )
     version = document.get("version")
     if version != RESULTS_VERSION:
-        raise ResultsError(f"{where}: results format version {version!r} is not supported "
-                           f"(this pytest-rnnbench reads version {RESULTS_VERSION})")
+        raise ResultsError(
+            f"{where}: results format version {version!r} is not supported "
+            f"(this pytest-rnnbench reads version {RESULTS_VERSION})"
+        )
     for key in ("machine", "results"):
         if not isinstance(document.get(key), dict):
             raise ResultsError(f"{where}: missing or malformed {key!r} section")
@@ -209,29 +219,44 @@ def check(document: Any, where: str) -> None:
 _NAME = re.compile(r"^[a-z0-9_]+$")
 
 
-def _case_fields(case_id: str, worker_case: Optional[Mapping[str, Any]], source: str = "") -> dict:
+def _case_fields(
+    case_id: str, worker_case: Optional[Mapping[str, Any]], source: str = ""
+) -> dict[str, Any]:
     where = f"{source}: " if source else ""
     if worker_case:
         try:
-            fields = {"backend": worker_case["backend"], "gpus": int(worker_case["gpus"]),
-                      "batch_size": int(worker_case["batch_size"]),
-                      "unroll": bool(worker_case["unroll"]), "dataset": worker_case["dataset"]}
+            fields = {
+                "backend": worker_case["backend"],
+                "gpus": int(worker_case["gpus"]),
+                "batch_size": int(worker_case["batch_size"]),
+                "unroll": bool(worker_case["unroll"]),
+                "dataset": worker_case["dataset"],
+            }
         except (KeyError, TypeError, ValueError) as exc:
-            raise ResultsError(f"{where}case {case_id!r}: malformed worker \"case\" "
-                               f"({type(exc).__name__}: {exc})") from None
+            raise ResultsError(
+                f'{where}case {case_id!r}: malformed worker "case" ({type(exc).__name__}: {exc})'
+            ) from None
         # Names become parts of file names (charts): plain names only, never a path.
         for key in ("backend", "dataset"):
             if not isinstance(fields[key], str) or not _NAME.match(fields[key]):
-                raise ResultsError(f"{where}case {case_id!r}: {key} {fields[key]!r} is not a "
-                                   "plain name (lowercase letters, digits, _)")
+                raise ResultsError(
+                    f"{where}case {case_id!r}: {key} {fields[key]!r} is not a "
+                    "plain name (lowercase letters, digits, _)"
+                )
         return fields
     match = _CASE_ID.match(case_id)
     if not match:
-        raise ResultsError(f"{where}case id {case_id!r} is not of the form "
-                           "BACKEND-gpuN-bSIZE-unroll|nounroll-DATASET")
-    return {"backend": match["backend"], "gpus": int(match["gpus"]),
-            "batch_size": int(match["batch"]), "unroll": match["unroll"] == "unroll",
-            "dataset": match["dataset"]}
+        raise ResultsError(
+            f"{where}case id {case_id!r} is not of the form "
+            "BACKEND-gpuN-bSIZE-unroll|nounroll-DATASET"
+        )
+    return {
+        "backend": match["backend"],
+        "gpus": int(match["gpus"]),
+        "batch_size": int(match["batch"]),
+        "unroll": match["unroll"] == "unroll",
+        "dataset": match["dataset"],
+    }
 
 
 def _gpu_memory(entry: Mapping[str, Any]) -> Optional[int]:
@@ -248,28 +273,40 @@ def rows_of(document: Mapping[str, Any], source: str = "") -> list[Row]:
     for case_id, entry in sorted(document["results"].items()):
         worker = entry.get("worker") or {}
         raw_verdict = entry.get("verdict", verdicts.get(case_id))
-        rows.append(Row(
-            instance=instance, case_id=case_id, source=source,
-            **_case_fields(case_id, worker.get("case"), source),
-            epoch_seconds=entry.get("epoch_seconds"),
-            epoch_seconds_all=tuple(entry.get("epoch_seconds_all") or ()),
-            step_ms_median=entry.get("step_ms_median"),
-            steps_per_epoch=worker.get("steps_per_epoch"),
-            samples=entry.get("samples"),
-            samples_capped=worker.get("samples_cap") is not None,
-            samples_per_second=entry.get("samples_per_second"),
-            warmup_seconds=entry.get("warmup_seconds"),
-            final_loss=entry.get("final_loss"),
-            gpu_memory_bytes=_gpu_memory(entry),
-            versions=dict(entry.get("versions") or {}),
-            verdict=parse_verdict(raw_verdict),
-        ))
+        rows.append(
+            Row(
+                instance=instance,
+                case_id=case_id,
+                source=source,
+                **_case_fields(case_id, worker.get("case"), source),
+                epoch_seconds=entry.get("epoch_seconds"),
+                epoch_seconds_all=tuple(entry.get("epoch_seconds_all") or ()),
+                step_ms_median=entry.get("step_ms_median"),
+                steps_per_epoch=worker.get("steps_per_epoch"),
+                samples=entry.get("samples"),
+                samples_capped=worker.get("samples_cap") is not None,
+                samples_per_second=entry.get("samples_per_second"),
+                warmup_seconds=entry.get("warmup_seconds"),
+                final_loss=entry.get("final_loss"),
+                gpu_memory_bytes=_gpu_memory(entry),
+                versions=dict(entry.get("versions") or {}),
+                verdict=parse_verdict(raw_verdict),
+            )
+        )
     for case_id, cause in sorted((document.get("failures") or {}).items()):
         if case_id in document["results"]:
             continue
-        rows.append(Row(instance=instance, case_id=case_id, source=source,
-                        **_case_fields(case_id, None, source), status="failed", failure=str(cause),
-                        verdict=parse_verdict(verdicts.get(case_id))))
+        rows.append(
+            Row(
+                instance=instance,
+                case_id=case_id,
+                source=source,
+                **_case_fields(case_id, None, source),
+                status="failed",
+                failure=str(cause),
+                verdict=parse_verdict(verdicts.get(case_id)),
+            )
+        )
     return rows
 
 
@@ -287,8 +324,9 @@ def build_report(documents: Sequence[tuple[str, Mapping[str, Any]]]) -> Report:
         for row in rows_of(document, source):
             key = (row.instance, row.case_id)
             if key in by_key:
-                report.notes.append(f"{row.case_id} on {row.instance}: {source} replaces "
-                                    f"{by_key[key].source}")
+                report.notes.append(
+                    f"{row.case_id} on {row.instance}: {source} replaces {by_key[key].source}"
+                )
             by_key[key] = row
     report.rows = sorted(by_key.values(), key=sort_key)
     return report
@@ -298,12 +336,20 @@ def load_report(paths: Sequence[Path]) -> Report:
     return build_report([(str(path), load(path)) for path in paths])
 
 
-def sort_key(row: Row) -> tuple:
+def sort_key(row: Row) -> tuple[Any, ...]:
     """Dataset, batch, unroll (on first, as the seed), GPUs, machine, backend."""
     dataset = DATASETS.index(row.dataset) if row.dataset in DATASETS else len(DATASETS)
     backend = rank(row.backend)
-    return (dataset, row.dataset, row.batch_size, not row.unroll, row.gpus, row.instance,
-            backend, row.backend)
+    return (
+        dataset,
+        row.dataset,
+        row.batch_size,
+        not row.unroll,
+        row.gpus,
+        row.instance,
+        backend,
+        row.backend,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -311,23 +357,37 @@ def sort_key(row: Row) -> tuple:
 
 
 def machine_section(inventory: GpuInventory) -> dict[str, Any]:
-    return {"cpu": cpu_model(), "cpus": cpu_count(), "gpus": list(inventory.names),
-            "driver": inventory.driver, "cuda": inventory.cuda}
+    return {
+        "cpu": cpu_model(),
+        "cpus": cpu_count(),
+        "gpus": list(inventory.names),
+        "driver": inventory.driver,
+        "cuda": inventory.cuda,
+    }
 
 
-def results_document(summaries: Mapping[str, Summary], failures: Mapping[str, str],
-                     settings: Settings, inventory: GpuInventory,
-                     verdicts: Optional[Mapping[str, Mapping[str, Any]]] = None) -> dict:
+def results_document(
+    summaries: Mapping[str, Summary],
+    failures: Mapping[str, str],
+    settings: Settings,
+    inventory: GpuInventory,
+    verdicts: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> dict[str, Any]:
     """The results document of a run (schema pytest-rnnbench/results, version 1)."""
     document: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "version": RESULTS_VERSION,
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_section(inventory),
-        "settings": {"matrix": settings.matrix, "samples_cap": settings.samples,
-                     "repeats": settings.repeats},
-        "results": {case_id: dict(summary.to_dict(), worker=summary.raw)
-                    for case_id, summary in sorted(summaries.items())},
+        "settings": {
+            "matrix": settings.matrix,
+            "samples_cap": settings.samples,
+            "repeats": settings.repeats,
+        },
+        "results": {
+            case_id: dict(summary.to_dict(), worker=summary.raw)
+            for case_id, summary in sorted(summaries.items())
+        },
         "failures": dict(sorted(failures.items())),
     }
     if verdicts:

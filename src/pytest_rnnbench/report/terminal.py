@@ -20,13 +20,18 @@ def _cells(row: Optional[Row], with_verdicts: bool) -> list[str]:
         cells = [format_seconds(row.epoch_seconds), format_mib(row.gpu_memory_mib)]
     if with_verdicts:
         verdict = row.verdict if row is not None else None
-        cells += [format_change(verdict.change) if verdict else "",
-                  verdict.verdict if verdict else ""]
+        cells += [
+            format_change(verdict.change) if verdict else "",
+            verdict.verdict if verdict else "",
+        ]
     return cells
 
 
-def _render_chunk(key_header: list[str], key_rows: list[list[str]],
-                  groups: list[tuple[str, list[str], list[list[str]]]]) -> list[str]:
+def _render_chunk(
+    key_header: list[str],
+    key_rows: list[list[str]],
+    groups: list[tuple[str, list[str], list[list[str]]]],
+) -> list[str]:
     """Lay out key columns then column groups, each group with its label above its columns."""
     gap = "  "
     key_widths = [max(len(h), *(len(r[i]) for r in key_rows)) for i, h in enumerate(key_header)]
@@ -40,11 +45,13 @@ def _render_chunk(key_header: list[str], key_rows: list[list[str]],
 
     def line(key: list[str], parts: list[list[str]]) -> str:
         # A machine name reads left-aligned; numbers and yes/no right-aligned.
-        out = [cell.ljust(w) if key_header[i] == "machine" else cell.rjust(w)
-               for i, (cell, w) in enumerate(zip(key, key_widths))]
+        out = [
+            cell.ljust(w) if key_header[i] == "machine" else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(key, key_widths))
+        ]
         for cells, widths in zip(parts, group_widths):
             out.append(gap.join(cell.rjust(w) for cell, w in zip(cells, widths)))
-        return (gap * 2).join([gap.join(out[:len(key)])] + out[len(key):]).rstrip()
+        return (gap * 2).join([gap.join(out[: len(key)])] + out[len(key) :]).rstrip()
 
     key_span = sum(key_widths) + len(gap) * (len(key_widths) - 1)
     labels = [" " * key_span]
@@ -53,8 +60,9 @@ def _render_chunk(key_header: list[str], key_rows: list[list[str]],
         labels.append(label.center(span))
     lines = [(gap * 2).join(labels).rstrip()]
     lines.append(line(key_header, [headers for _, headers, _ in groups]))
-    lines.append(line(["-" * w for w in key_widths],
-                      [["-" * w for w in widths] for widths in group_widths]))
+    lines.append(
+        line(["-" * w for w in key_widths], [["-" * w for w in widths] for widths in group_widths])
+    )
     for index, key in enumerate(key_rows):
         lines.append(line(key, [rows[index] for _, _, rows in groups]))
     return lines
@@ -63,8 +71,11 @@ def _render_chunk(key_header: list[str], key_rows: list[list[str]],
 def _dataset_caption(rows: list[Row], dataset: str) -> str:
     samples = sorted({row.samples for row in rows if row.samples is not None})
     capped = any(row.samples_capped for row in rows)
-    about = (f"{'/'.join(f'{n:,}' for n in samples)} samples/epoch"
-             + (" (capped)" if capped else "")) if samples else "no case finished"
+    about = (
+        (f"{'/'.join(f'{n:,}' for n in samples)} samples/epoch" + (" (capped)" if capped else ""))
+        if samples
+        else "no case finished"
+    )
     return f"{dataset}, {about}; s/epoch: lower is better; GPU MiB: peak GPU memory"
 
 
@@ -79,20 +90,29 @@ def terminal_tables(report: Report, width: int = TERMINAL_WIDTH) -> list[str]:
     for dataset in report.datasets:
         rows = report.for_dataset(dataset)
         with_verdicts = any(row.verdict is not None for row in rows)
-        keys = sorted({(row.instance, row.gpus, row.batch_size, row.unroll) for row in rows},
-                      key=lambda k: (k[1], k[0], k[2], not k[3]))
+        keys = sorted(
+            {(row.instance, row.gpus, row.batch_size, row.unroll) for row in rows},
+            key=lambda k: (k[1], k[0], k[2], not k[3]),
+        )
         key_header = (["machine"] if many_machines else []) + ["GPUs", "batch", "unroll"]
-        key_rows = [([_clip(k[0], 28)] if many_machines else [])
-                    + [str(k[1]), str(k[2]), "yes" if k[3] else "no"] for k in keys]
-        found = {(row.instance, row.gpus, row.batch_size, row.unroll, row.backend): row
-                 for row in rows}
+        key_rows = [
+            ([_clip(k[0], 28)] if many_machines else [])
+            + [str(k[1]), str(k[2]), "yes" if k[3] else "no"]
+            for k in keys
+        ]
+        found = {
+            (row.instance, row.gpus, row.batch_size, row.unroll, row.backend): row for row in rows
+        }
         sub = ["s/epoch", "GPU MiB"] + (["change", "verdict"] if with_verdicts else [])
-        groups = [(backend, sub, [_cells(found.get((*k, backend)), with_verdicts) for k in keys])
-                  for backend in report.backends if any(r.backend == backend for r in rows)]
+        groups = [
+            (backend, sub, [_cells(found.get((*k, backend)), with_verdicts) for k in keys])
+            for backend in report.backends
+            if any(r.backend == backend for r in rows)
+        ]
         if lines:
             lines.append("")
         lines.append(_clip(_dataset_caption(rows, dataset), width))
-        chunk: list = []
+        chunk: list[tuple[str, list[str], list[list[str]]]] = []
         for group in groups:
             candidate = _render_chunk(key_header, key_rows, chunk + [group])
             if chunk and max(map(len, candidate)) > width:
@@ -105,9 +125,14 @@ def terminal_tables(report: Report, width: int = TERMINAL_WIDTH) -> list[str]:
             lines.extend(_render_chunk(key_header, key_rows, chunk))
     failed = [row for row in report.rows if row.status != "passed"]
     for row in failed:
-        lines.append(_clip(f"FAILED {row.case_id}"
-                           + (f" on {row.instance}" if many_machines else "")
-                           + f": {row.failure.splitlines()[0] if row.failure else ''}", width))
+        lines.append(
+            _clip(
+                f"FAILED {row.case_id}"
+                + (f" on {row.instance}" if many_machines else "")
+                + f": {row.failure.splitlines()[0] if row.failure else ''}",
+                width,
+            )
+        )
     return lines
 
 

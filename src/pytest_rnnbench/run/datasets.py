@@ -12,13 +12,11 @@ seed, as fast as loading it would be. No Keras import here.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -56,12 +54,19 @@ class Source:
 
 SOURCES = {
     "nietzsche": Source(
-        "nietzsche", "nietzsche.txt", "https://s3.amazonaws.com/text-datasets/nietzsche.txt",
-        "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647", 600_901),
+        "nietzsche",
+        "nietzsche.txt",
+        "https://s3.amazonaws.com/text-datasets/nietzsche.txt",
+        "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647",
+        600_901,
+    ),
     "wikitext2": Source(
-        "wikitext2", "wikitext-2-raw-v1.zip",
+        "wikitext2",
+        "wikitext-2-raw-v1.zip",
         "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip",
-        "ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11", 4_721_645),
+        "ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11",
+        4_721_645,
+    ),
 }
 
 
@@ -77,22 +82,29 @@ def _verify(path: Path, source: Source) -> None:
     try:
         actual = sha256_of(path)
     except OSError as exc:
-        raise DataUnreadable(f"cannot read {path}: {exc.strerror or exc}; it was not used and was "
-                             "left in place: fix its permissions or remove it") from None
+        raise DataUnreadable(
+            f"cannot read {path}: {exc.strerror or exc}; it was not used and was "
+            "left in place: fix its permissions or remove it"
+        ) from None
     if actual != source.sha256:
         size = path.stat().st_size
-        truncated = f" ({size:,} of {source.size:,} bytes: truncated?)" if size < source.size else ""
+        truncated = (
+            f" ({size:,} of {source.size:,} bytes: truncated?)" if size < source.size else ""
+        )
         raise DataCorrupt(
             f"{path} has sha256 {actual}, expected {source.sha256}{truncated}; the file was not "
-            f"used. Replace it with a fresh copy of {source.url}")
+            f"used. Replace it with a fresh copy of {source.url}"
+        )
 
 
 def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
     """A verified local copy of `source`: from the data dir, the download cache, or downloaded."""
     if data_dir is not None:
         if not data_dir.is_dir():
-            raise DataUnavailable(f"data directory {data_dir} does not exist; create it and put "
-                                  f"{source.filename} from {source.url} there")
+            raise DataUnavailable(
+                f"data directory {data_dir} does not exist; create it and put "
+                f"{source.filename} from {source.url} there"
+            )
         candidate = data_dir / source.filename
         if candidate.exists():
             _verify(candidate, source)
@@ -118,20 +130,27 @@ def _download(source: Source, downloads: Path, data_dir: Optional[Path]) -> Path
     try:
         import pooch  # imported here: only a download needs it
     except ImportError:
-        raise DataUnavailable(f"{source.filename} is not available offline and pooch (needed to "
-                              f"download it) is not installed; {wanted}") from None
+        raise DataUnavailable(
+            f"{source.filename} is not available offline and pooch (needed to "
+            f"download it) is not installed; {wanted}"
+        ) from None
     downloads.mkdir(parents=True, exist_ok=True)
     try:
         path = pooch.retrieve(
-            source.url, known_hash=f"sha256:{source.sha256}", fname=source.filename,
-            path=downloads, progressbar=False,
+            source.url,
+            known_hash=f"sha256:{source.sha256}",
+            fname=source.filename,
+            path=downloads,
+            progressbar=False,
             downloader=pooch.HTTPDownloader(timeout=30),
         )
     except ValueError as exc:  # pooch's checksum mismatch
         raise DataCorrupt(f"download of {source.url} failed verification: {exc}") from None
     except Exception as exc:  # network errors of every kind: offline is a skip, not a failure
-        raise DataUnavailable(f"{source.filename} not found locally and the download failed "
-                              f"({type(exc).__name__}: {str(exc)[:200]}); {wanted}") from None
+        raise DataUnavailable(
+            f"{source.filename} not found locally and the download failed "
+            f"({type(exc).__name__}: {str(exc)[:200]}); {wanted}"
+        ) from None
     return Path(path)
 
 
@@ -150,8 +169,9 @@ def read_wikitext2(path: Path) -> str:
             with archive.open("wikitext-2-raw/wiki.train.raw") as raw:
                 lines = raw.read().decode("utf-8").splitlines()
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise DataCorrupt(f"{path} is not a readable WikiText-2 archive "
-                          f"(wikitext-2-raw/wiki.train.raw): {exc}") from None
+        raise DataCorrupt(
+            f"{path} is not a readable WikiText-2 archive (wikitext-2-raw/wiki.train.raw): {exc}"
+        ) from None
     return "".join(" ".join(token.findall(line)).lower() for line in lines)
 
 
@@ -172,10 +192,13 @@ def windows(text: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
-    write_with(path, lambda handle: np.savez(handle, **arrays))
+    named: dict[str, Any] = dict(arrays)  # numpy's stub types **kwds too narrowly
+    write_with(path, lambda handle: np.savez(handle, **named))
 
 
-def prepare_text(name: str, source_path: Path, cache_dir: Path, source_sha: str) -> tuple[Path, int, int]:
+def prepare_text(
+    name: str, source_path: Path, cache_dir: Path, source_sha: str
+) -> tuple[Path, int, int]:
     """Cached windows for a text dataset: (path of the .npz, vocabulary size, sample count)."""
     prepared = cache_dir / "prepared" / f"{name}-{source_sha[:16]}-f{PREPARED_FORMAT}.npz"
     if prepared.exists():
@@ -186,7 +209,8 @@ def prepare_text(name: str, source_path: Path, cache_dir: Path, source_sha: str)
             raise DataUnreadable(
                 f"cannot read the prepared cache {prepared}: {exc.strerror or exc}; it was not "
                 "used and was left in place: fix its permissions or remove it (it is rebuilt "
-                "from the source)") from None
+                "from the source)"
+            ) from None
         with handle:
             try:
                 # allow_pickle stays False: a cache holding pickled objects is damage, not data.
@@ -201,8 +225,13 @@ def prepare_text(name: str, source_path: Path, cache_dir: Path, source_sha: str)
     return prepared, vocab, int(x.shape[0])
 
 
-def worker_spec(name: str, data_dir: Optional[Path], cache_dir: Path,
-                cap: Optional[int] = None, source_path: Optional[Path] = None) -> dict:
+def worker_spec(
+    name: str,
+    data_dir: Optional[Path],
+    cache_dir: Path,
+    cap: Optional[int] = None,
+    source_path: Optional[Path] = None,
+) -> dict:
     """What a worker needs to materialize `name`'s arrays, preparing and caching them if needed.
 
     `source_path` bypasses locating the published file (tests pass small archives of the same
@@ -210,9 +239,15 @@ def worker_spec(name: str, data_dir: Optional[Path], cache_dir: Path,
     """
     if name == "synthetic":
         samples = min(cap, SYNTHETIC_SAMPLES) if cap else SYNTHETIC_SAMPLES
-        return {"kind": "synthetic", "samples": samples, "full_samples": SYNTHETIC_SAMPLES,
-                "cap": cap, "timesteps": MAXLEN, "features": SYNTHETIC_FEATURES,
-                "seed": SYNTHETIC_SEED}
+        return {
+            "kind": "synthetic",
+            "samples": samples,
+            "full_samples": SYNTHETIC_SAMPLES,
+            "cap": cap,
+            "timesteps": MAXLEN,
+            "features": SYNTHETIC_FEATURES,
+            "seed": SYNTHETIC_SEED,
+        }
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}")
     if source_path is None:
@@ -222,5 +257,12 @@ def worker_spec(name: str, data_dir: Optional[Path], cache_dir: Path,
         digest = sha256_of(source_path)
     path, vocab, full = prepare_text(name, source_path, cache_dir, digest)
     samples = min(cap, full) if cap else full
-    return {"kind": "text", "path": str(path), "vocab": vocab, "samples": samples,
-            "full_samples": full, "cap": cap, "timesteps": MAXLEN}
+    return {
+        "kind": "text",
+        "path": str(path),
+        "vocab": vocab,
+        "samples": samples,
+        "full_samples": full,
+        "cap": cap,
+        "timesteps": MAXLEN,
+    }

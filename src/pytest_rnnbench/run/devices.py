@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import platform
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,14 @@ def discover_gpus() -> GpuInventory:
         return GpuInventory(reason=f"NVML could not list GPUs ({exc})")
     finally:
         pynvml.nvmlShutdown()
-    return GpuInventory(count=count, names=names, driver=driver, cuda=cuda,
-                        reason="" if count else "NVML found no GPU", memory_bytes=memory)
+    return GpuInventory(
+        count=count,
+        names=names,
+        driver=driver,
+        cuda=cuda,
+        reason="" if count else "NVML found no GPU",
+        memory_bytes=memory,
+    )
 
 
 def _text(value: object) -> str:
@@ -71,7 +78,7 @@ _CORE_COUNT = re.compile(r"\d+-Core")
 
 
 def cpu_name(model: str, core_count: bool = True) -> str:
-    """"Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" -> "Intel Xeon Platinum 8375C".
+    """ "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" -> "Intel Xeon Platinum 8375C".
 
     The one normalisation of CPU names: baseline profiles key on it (with the core count), reports
     show it (without). An empty result falls back to the name as given.
@@ -112,7 +119,7 @@ class GpuMemoryMonitor:
         self.reason = "" if gpu_indices else "no GPU in this case"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rnnbench-nvml", daemon=True)
-        self._pynvml = None
+        self._pynvml: Any = None  # the pynvml module once NVML is up
 
     def watch(self, pid: int, measured: bool = True) -> None:
         """A worker of this case (a live A/B case has several): its memory is not a neighbour's.
@@ -122,7 +129,7 @@ class GpuMemoryMonitor:
         """
         (self.pids if measured else self.known).add(pid)
 
-    def __enter__(self) -> "GpuMemoryMonitor":
+    def __enter__(self) -> GpuMemoryMonitor:
         if not self.gpu_indices:
             return self
         try:
@@ -143,8 +150,10 @@ class GpuMemoryMonitor:
         self._thread.join(timeout=5)
         self._pynvml.nvmlShutdown()
         if self.process_peak is None and not self.reason:
-            self.reason = ("NVML listed no process with the worker's pid (a PID namespace hides it); "
-                           "see the device-used figure")
+            self.reason = (
+                "NVML listed no process with the worker's pid (a PID namespace hides it); "
+                "see the device-used figure"
+            )
 
     def _sample(self) -> None:
         nvml = self._pynvml
@@ -186,6 +195,7 @@ class GpuMemoryMonitor:
 # ----------------------------------------------------------------------------------------------
 # Placement: which GPUs this process owns.
 
+
 @dataclass(frozen=True)
 class Slot:
     """This process's share of the machine's GPUs."""
@@ -197,8 +207,10 @@ class Slot:
     def describe(self) -> str:
         if self.worker is None:
             return f"GPUs {list(self.gpu_indices)}"
-        return (f"pytest-xdist worker {self.worker} of {self.workers} owns GPUs "
-                f"{list(self.gpu_indices)}")
+        return (
+            f"pytest-xdist worker {self.worker} of {self.workers} owns GPUs "
+            f"{list(self.gpu_indices)}"
+        )
 
 
 def xdist_worker(env: Mapping[str, str]) -> tuple[Optional[str], int, int]:

@@ -26,7 +26,6 @@ print(json.dumps({
 """
 
 
-
 def probe_backend(backend: str, python: str, timeout_s: float = 60.0) -> Optional[str]:
     """None when `python` can run `backend` workers; otherwise the reason, with how to fix it."""
     try:
@@ -54,7 +53,9 @@ def probe_backend(backend: str, python: str, timeout_s: float = 60.0) -> Optiona
     if not found["module"]:
         return f"{backend} is not installed in {python}; {hint}"
     if not found["keras"] or found["keras_mxnet"] or int(found["keras"].split(".")[0]) < 3:
-        return (f"{backend} needs Keras 3 but {python} has "
-                f"{'Keras-MXNet ' + found['keras_mxnet'] if found['keras_mxnet'] else 'Keras ' + str(found['keras'])}; "
-                "pip install 'keras>=3'")
+        if found["keras_mxnet"]:
+            has = f"Keras-MXNet {found['keras_mxnet']}"
+        else:
+            has = f"Keras {found['keras']}"
+        return f"{backend} needs Keras 3 but {python} has {has}; pip install 'keras>=3'"
     return None

@@ -13,9 +13,10 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from .protocol import MESSAGE_TYPES, PROTOCOL_VERSION, WORKER_SCRIPT
 
@@ -84,9 +85,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
 class Worker:
     """One spawned worker process: its reply reader, its memory guard, and how its run ended."""
 
-    def __init__(self, python: str, env: Mapping[str, str], log_path: Path,
-                 on_message: Optional[Callable[[dict], None]], max_rss_bytes: Optional[int],
-                 takes_turns: bool = False) -> None:
+    def __init__(
+        self,
+        python: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        on_message: Optional[Callable[[dict], None]],
+        max_rss_bytes: Optional[int],
+        takes_turns: bool = False,
+    ) -> None:
         self.run = WorkerRun()
         self.log_path = log_path
         self.max_rss_bytes = max_rss_bytes
@@ -122,8 +129,9 @@ class Worker:
                 os.close(fd)
         if takes_turns:
             self._control = os.fdopen(control_write, "wb", buffering=0)
-        self._reader = threading.Thread(target=self._read_replies, args=(read_fd,),
-                                        name="rnnbench-worker-reader", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_replies, args=(read_fd,), name="rnnbench-worker-reader", daemon=True
+        )
         self._reader.start()
         self._guard = _MemoryGuard(self.proc, max_rss_bytes) if max_rss_bytes else None
 
@@ -135,8 +143,11 @@ class Worker:
                 except ValueError:
                     self._protocol_errors.append(f"unreadable reply {line[:200]!r}")
                     continue
-                if (not isinstance(message, dict) or message.get("v") != PROTOCOL_VERSION
-                        or message.get("type") not in MESSAGE_TYPES):
+                if (
+                    not isinstance(message, dict)
+                    or message.get("v") != PROTOCOL_VERSION
+                    or message.get("type") not in MESSAGE_TYPES
+                ):
                     self._protocol_errors.append(f"unknown reply {line[:200]!r}")
                     continue
                 self.run.messages.append(message)
@@ -175,8 +186,9 @@ class Worker:
     def timed_out(self, timeout_s: float) -> WorkerError:
         self.kill()
         self._reader.join(timeout=5)
-        return WorkerError(f"worker timed out after {timeout_s:g} s and was killed",
-                           _tail(self.log_path))
+        return WorkerError(
+            f"worker timed out after {timeout_s:g} s and was killed", _tail(self.log_path)
+        )
 
     def finish(self, grace_s: float = 30.0) -> WorkerRun:
         """The run's result once the process has exited; WorkerError or WorkerUnsupported if not.
@@ -198,10 +210,14 @@ class Worker:
                 raise WorkerError(
                     f"worker exceeded the memory cap --rnnbench-max-rss="
                     f"{_mib(self.max_rss_bytes)} MiB (resident {_mib(self._guard.exceeded)} MiB) "
-                    "and was killed", _tail(log_path))
+                    "and was killed",
+                    _tail(log_path),
+                )
         if self._protocol_errors:
-            raise WorkerError("worker broke the protocol: " + "; ".join(self._protocol_errors[:3]),
-                              _tail(log_path))
+            raise WorkerError(
+                "worker broke the protocol: " + "; ".join(self._protocol_errors[:3]),
+                _tail(log_path),
+            )
         finals = [m for m in self.run.messages if m["type"] in ("result", "error")]
         if finals and finals[-1]["type"] == "error":
             error = finals[-1]
@@ -292,5 +308,3 @@ class _MemoryGuard:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-

@@ -9,8 +9,9 @@ what a pytest run measures.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 # worker.py is a standalone script (it also runs under Keras-MXNet's Python 2.2-era Keras).
 WORKER_SCRIPT = Path(__file__).resolve().parent.parent / "worker.py"
@@ -20,8 +21,9 @@ MESSAGE_TYPES = frozenset({"started", "phase", "progress", "turn", "result", "er
 SEED = 1234
 
 
-def build_request(case: Mapping[str, Any], data: Mapping[str, Any], repeats: int,
-                  inject_slowdown: float = 1.0) -> dict[str, Any]:
+def build_request(
+    case: Mapping[str, Any], data: Mapping[str, Any], repeats: int, inject_slowdown: float = 1.0
+) -> dict[str, Any]:
     """The request for one worker: the case (Case.to_dict()), its prepared data, the repeats."""
     request: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
@@ -35,18 +37,24 @@ def build_request(case: Mapping[str, Any], data: Mapping[str, Any], repeats: int
     return request
 
 
-def worker_env(backend: str, gpu_indices: Sequence[int], preallocate: bool = False,
-               simulate_devices: int = 0,
-               base: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+def worker_env(
+    backend: str,
+    gpu_indices: Sequence[int],
+    preallocate: bool = False,
+    simulate_devices: int = 0,
+    base: Optional[Mapping[str, str]] = None,
+) -> dict[str, str]:
     """The environment of a worker of `backend` that may use exactly the GPUs `gpu_indices`."""
     env = dict(os.environ if base is None else base)
-    env.update({
-        "KERAS_BACKEND": backend,
-        # A CPU case must not touch a GPU; a GPU case sees exactly its own GPUs.
-        "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_indices)),
-        "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "KERAS_BACKEND": backend,
+            # A CPU case must not touch a GPU; a GPU case sees exactly its own GPUs.
+            "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_indices)),
+            "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if preallocate:
         env["RNNBENCH_PREALLOCATE"] = "1"
         for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH"):
@@ -57,6 +65,7 @@ def worker_env(backend: str, gpu_indices: Sequence[int], preallocate: bool = Fal
         env.update({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
     if simulate_devices:
         env["RNNBENCH_SIMULATE_DEVICES"] = str(simulate_devices)
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                            f" --xla_force_host_platform_device_count={simulate_devices}").strip()
+        env["XLA_FLAGS"] = (
+            env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={simulate_devices}"
+        ).strip()
     return env

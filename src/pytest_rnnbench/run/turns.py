@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 import queue
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from .process import CLOSED, Worker, WorkerError, WorkerRun, WorkerUnsupported
 
@@ -58,9 +59,14 @@ def turn_order(per_side: int) -> list[int]:
     return forward + forward[::-1]
 
 
-def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s: float,
-             turn_steps: int, on_message: Optional[Callable[[str, int, dict], None]] = None,
-             max_rss_bytes: Optional[int] = None) -> tuple[list[WorkerRun], list[WorkerRun]]:
+def run_live(
+    reference: list[WorkerSpec],
+    candidate: list[WorkerSpec],
+    timeout_s: float,
+    turn_steps: int,
+    on_message: Optional[Callable[[str, int, dict], None]] = None,
+    max_rss_bytes: Optional[int] = None,
+) -> tuple[list[WorkerRun], list[WorkerRun]]:
     """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
 
     All workers import and warm up side by side (untimed); then only one trains at a time, in
@@ -76,7 +82,7 @@ def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s
     specs = list(reference) + list(candidate)
     per_side = len(reference)
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
-    events: "queue.Queue[tuple[int, dict]]" = queue.Queue()
+    events: queue.Queue[tuple[int, dict]] = queue.Queue()
     workers: list[Worker] = []
 
     def listener(index: int) -> Callable[[dict], None]:
@@ -87,20 +93,28 @@ def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s
                     on_message(side_of[index], index % per_side, message)
                 except Exception:  # a progress display's problem must not stall a comparison
                     pass
+
         return heard
 
     try:
         for index, spec in enumerate(specs):
             request = dict(spec.request, turn_steps=turn_steps)
             try:
-                worker = Worker(spec.python, spec.env, spec.log_path, listener(index),
-                                 max_rss_bytes, takes_turns=True)
+                worker = Worker(
+                    spec.python,
+                    spec.env,
+                    spec.log_path,
+                    listener(index),
+                    max_rss_bytes,
+                    takes_turns=True,
+                )
             except WorkerError as exc:
                 raise LiveFailed(side_of[index], exc) from None
             workers.append(worker)
             worker.send(request)
-        failed = _take_turns(workers, events, turn_order(per_side),
-                             time.monotonic() + timeout_s, timeout_s, side_of)
+        failed = _take_turns(
+            workers, events, turn_order(per_side), time.monotonic() + timeout_s, timeout_s, side_of
+        )
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
         for worker in workers:
             worker.kill()
@@ -123,13 +137,17 @@ def run_live(reference: list[WorkerSpec], candidate: list[WorkerSpec], timeout_s
         for index in indexes:
             if index not in runs:
                 workers[index].kill()
-    return ([runs[i] for i in range(per_side)],
-            [runs[i] for i in range(per_side, 2 * per_side)])
+    return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
 
 
-def _take_turns(workers: list[Worker], events: "queue.Queue[tuple[int, dict]]",
-                order: list[int], deadline: float, timeout_s: float,
-                side_of: list[str]) -> Optional[int]:
+def _take_turns(
+    workers: list[Worker],
+    events: queue.Queue[tuple[int, dict]],
+    order: list[int],
+    deadline: float,
+    timeout_s: float,
+    side_of: list[str],
+) -> Optional[int]:
     """Grant turns until every worker is done; a failed worker stops the others at once.
 
     Returns the index of the worker that failed, if one did.
@@ -183,8 +201,9 @@ def _take_turns(workers: list[Worker], events: "queue.Queue[tuple[int, dict]]",
 EXIT_GRACE_S = 5.0
 
 
-def _exited_silently(workers: list[Worker], done: list[bool],
-                     exited_at: dict[int, float]) -> Optional[int]:
+def _exited_silently(
+    workers: list[Worker], done: list[bool], exited_at: dict[int, float]
+) -> Optional[int]:
     """A worker whose process has been gone for EXIT_GRACE_S without its pipe closing, or None."""
     now = time.monotonic()
     for index, worker in enumerate(workers):
