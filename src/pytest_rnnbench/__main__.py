@@ -1,4 +1,4 @@
-"""`python -m pytest_rnnbench compare|report ...` (see cli/)."""
+"""`python -m pytest_rnnbench gate|compare|report ...` (see cli/)."""
 
 import sys
 

@@ -37,8 +37,10 @@ COLOURS: Mapping[str, str] = {
     "mxnet": "#3366CC",
 }
 
-# Which backend runs on Keras-MXNet (the Keras 2.2.4 fork) rather than Keras 3.
-KERAS_MXNET_BACKEND = "mxnet"
+# Which backends each kind of Keras source tree serves: Keras 3 runs TensorFlow, JAX and PyTorch;
+# the Keras-MXNet fork (Keras 2.2.4) runs MXNet.
+KERAS3_BACKENDS = ("tensorflow", "jax", "torch")
+KERAS_MXNET_BACKENDS = ("mxnet",)
 
 MXNET_ENV_COMMAND = (
     "python -m venv .venv-mxnet && .venv-mxnet/bin/pip install keras-mxnet==2.2.4.3 mxnet==1.9.1 "

@@ -18,6 +18,10 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # "seed" is the published Keras-MXNet RNN benchmark: batch 32 and 128, unroll on and off, all data.
 # "default" keeps a plain `pytest --rnnbench` to minutes on a CPU: WikiText-2 (1.5 M samples,
 # hours per epoch on a small CPU) is opt-in through --rnnbench-datasets or the seed matrix.
+# "pr" gates a pull request on a small CPU runner: the seed's batch 128 with and without unroll, on
+# synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch (docs/pull-requests.md has
+# its measured wall time).
+PR_SAMPLES = 4096
 PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
     "default": {
         "batch_sizes": (128,),
@@ -28,6 +32,12 @@ PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
         "batch_sizes": (32, 128),
         "unrolls": (True, False),
         "datasets": DATASETS,
+    },
+    "pr": {
+        "batch_sizes": (128,),
+        "unrolls": (True, False),
+        "datasets": ("synthetic", "nietzsche"),
+        "samples": (PR_SAMPLES,),
     },
 }
 

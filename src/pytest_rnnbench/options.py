@@ -218,7 +218,9 @@ OPTIONS = (
     _Option(
         "rnnbench_matrix",
         ("--rnnbench-matrix",),
-        "matrix preset: default, or seed (the published Keras-MXNet RNN benchmark).",
+        "matrix preset: default; seed (the published Keras-MXNet RNN benchmark); or pr (a "
+        "pull request on a small CPU runner: batch 128, unroll true and false, synthetic and "
+        "Nietzsche capped at 4096 samples per epoch).",
         env="RNNBENCH_MATRIX",
         metavar="NAME",
     ),
@@ -409,6 +411,33 @@ OPTIONS = (
         metavar="N",
     ),
     _Option(
+        "rnnbench_base",
+        ("--rnnbench-base",),
+        "pull-request gate: judge the Keras source tree of this checkout (the head) against "
+        "REF, a branch (its merge-base with HEAD), commit or tag of this repository, or a "
+        "directory holding a keras package. Both sides run this interpreter and its "
+        "frameworks, taking turns as with --rnnbench-against; only `keras` differs. "
+        "Default: off.",
+        env="RNNBENCH_BASE",
+        metavar="REF|DIR",
+    ),
+    _Option(
+        "rnnbench_head",
+        ("--rnnbench-head",),
+        "pull-request gate: the head tree, a directory whose top holds the keras package. "
+        "Default: the git working tree of the current directory.",
+        env="RNNBENCH_HEAD",
+        metavar="DIR",
+    ),
+    _Option(
+        "rnnbench_comment",
+        ("--rnnbench-comment",),
+        "write the verdicts as a pull-request comment (markdown, with a hidden marker that "
+        "lets a workflow update one comment instead of adding one per push) to this file.",
+        env="RNNBENCH_COMMENT",
+        metavar="PATH.md",
+    ),
+    _Option(
         "rnnbench_timeout",
         ("--rnnbench-timeout",),
         f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
@@ -503,7 +532,8 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["batch_sizes"] = get("rnnbench_batch_sizes", _positive_ints) or preset["batch_sizes"]
     values["unrolls"] = get("rnnbench_unroll", _unroll) or preset["unrolls"]
     values["datasets"] = get("rnnbench_datasets", _choices(DATASETS)) or preset["datasets"]
-    values["samples"] = get("rnnbench_samples", _positive_int)
+    # A preset may cap the samples too (the "pr" preset); --rnnbench-samples wins.
+    values["samples"] = get("rnnbench_samples", _positive_int) or preset.get("samples", (None,))[0]
     values["repeats"] = get("rnnbench_repeats", _positive_int) or DEFAULT_REPEATS
     values["baseline_dir"] = get("rnnbench_baseline_dir", _path, relative=True)
     values["save_baseline"] = bool(get("rnnbench_save_baseline", _flag))
@@ -557,6 +587,10 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
         )
     values["max_rss_bytes"] = get("rnnbench_max_rss", parse_size)
     values["busy_limit"] = get("rnnbench_busy_limit", _tolerance)
+    values["base"] = get("rnnbench_base", _text)
+    values["head"] = get("rnnbench_head", _text)
+    values["comment_path"] = get("rnnbench_comment", _path, relative=True)
+    _check_gate_options(values)
     timeout = get("rnnbench_timeout", _positive_float)
     if timeout is not None:
         values["timeout_s"] = timeout
@@ -632,6 +666,36 @@ def _slowdown(text: Any) -> float:
     if not 1.0 <= value <= 10.0:
         raise ValueError("expected a factor between 1 and 10 such as 1.10")
     return value
+
+
+def _text(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value:
+        raise ValueError("expected a value")
+    return value
+
+
+def _check_gate_options(values: dict[str, Any]) -> None:
+    """The pull-request gate's options against the others: conflicts stop before collection."""
+    if values["head"] and not values["base"]:
+        raise pytest.UsageError("--rnnbench-head needs --rnnbench-base (the tree to compare with)")
+    if not values["base"]:
+        return
+    if values["against"]:
+        raise pytest.UsageError(
+            "--rnnbench-base with --rnnbench-against: the gate compares two Keras trees in one "
+            "interpreter, --rnnbench-against two interpreters; drop one of them"
+        )
+    if values["save_baseline"]:
+        raise pytest.UsageError(
+            "--rnnbench-save-baseline with --rnnbench-base: the pull-request gate compares two "
+            "trees and records nothing; drop one of them"
+        )
+    if values["preallocate"]:
+        raise pytest.UsageError(
+            "--rnnbench-preallocate with --rnnbench-base: every worker of a gated case shares "
+            "the case's GPUs, and each would grab most of their memory; drop one of them"
+        )
 
 
 def _path(raw: str, base: Path) -> Path:

@@ -16,12 +16,12 @@ from typing import Any, Optional
 
 import pytest
 
-from .atomic import write_json
+from .atomic import write_json, write_text
 from .gate.live import LiveGate, merge_side
 from .gate.protocol import CaseRun, Gate
 from .gate.stored import BaselineGate
 from .matrix import Case, build_matrix, shard
-from .report import terminal
+from .report import comment, terminal
 from .report.progress import ProgressDisplay
 from .report.publish import Outputs, publish
 from .report.results import build_report, results_document
@@ -29,8 +29,10 @@ from .run import datasets
 from .run.devices import GpuInventory, GpuMemoryMonitor, slot_for
 from .run.probe import probe_backend
 from .run.process import WorkerError, WorkerUnsupported, run_worker
-from .run.protocol import build_request, worker_env
+from .run.protocol import build_request, with_keras_tree, worker_env
 from .run.summary import Summary, summarize
+from .run.trees import SourceTree, TreeError, backends_of, base_tree, head_tree, toplevel
+from .run.trees import remove as remove_tree
 from .run.turns import WorkerSpec, run_live, turn_steps_for
 from .settings import Settings
 
@@ -58,10 +60,15 @@ class RnnbenchSession:
         self.progress = ProgressDisplay(config)
         # case id -> verdict.CaseVerdict.to_dict(), for the results file and the reports
         self.verdicts: dict[str, dict] = {}
+        # The pull-request gate's two Keras trees (the base extracted from git): a bad ref or
+        # directory is a usage error before any test.
+        self.trees = self._source_trees(config) if settings.base is not None else {}
         # Loads this machine's baseline file now: a broken one is a usage error before any test.
-        # A live A/B run (--rnnbench-against) judges against its reference workers instead.
+        # A live run (--rnnbench-against, --rnnbench-base) judges against reference workers.
         self.gate: Gate = (
-            LiveGate(settings) if settings.against else BaselineGate(config, settings, inventory)
+            LiveGate(settings, self.trees)
+            if settings.live
+            else BaselineGate(config, settings, inventory)
         )
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
@@ -84,6 +91,13 @@ class RnnbenchSession:
             return f"needs {case.gpus} GPU(s), this machine has {have}{why}"
         elif case.gpus > len(self.slot.gpu_indices):
             return f"needs {case.gpus} GPU(s) but {self.slot.describe()}"
+        if self.trees:
+            served = backends_of(self.trees["head"].path)
+            if served and case.backend not in served:
+                return (
+                    f"the head tree's Keras serves {', '.join(served)}, not {case.backend} "
+                    f"({self.trees['head'].path})"
+                )
         if case.gpus > 1 and case.batch_size % case.gpus:
             return f"batch size {case.batch_size} does not divide across {case.gpus} GPUs"
         return None
@@ -196,8 +210,22 @@ class RnnbenchSession:
             self.settings.simulate_devices,
         )
 
+    def _source_trees(self, config: pytest.Config) -> dict[str, SourceTree]:
+        start = Path(config.invocation_params.dir)
+        base_spec = self.settings.base
+        assert base_spec is not None
+        try:
+            head = head_tree(self.settings.head, start)
+            repo = toplevel(head.path) or head.path
+            base = base_tree(base_spec, repo, Path(tempfile.gettempdir()))
+        except TreeError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return {"base": base, "head": head}
+
     def reference_python(self, case: Case) -> Optional[str]:
-        """The live A/B reference interpreter for this case (None without --rnnbench-against)."""
+        """The live reference interpreter for this case (None when judged against baselines)."""
+        if self.trees:
+            return self.python_for(case.backend)  # the gate's sides differ by Keras tree only
         if not self.settings.against:
             return None
         python = self.settings.reference_python(case.backend)
@@ -317,8 +345,15 @@ class RnnbenchSession:
                 shown.on_message(message)
 
         def specs(side: str, python: str, sent: dict) -> list[WorkerSpec]:
+            side_env, side_request = env, sent
+            tree = self.trees.get("base" if side == "reference" else "head")
+            if tree is not None:  # the pull-request gate: this side imports Keras from its tree
+                side_env = with_keras_tree(env, tree.path)
+                side_request = dict(sent, keras_tree=str(tree.path), keras_commit=tree.commit)
             return [
-                WorkerSpec(python, sent, env, self._log_dir / f"{case.id}.{side}{i}.log")
+                WorkerSpec(
+                    python, side_request, side_env, self._log_dir / f"{case.id}.{side}{i}.log"
+                )
                 for i in range(workers)
             ]
 
@@ -340,8 +375,9 @@ class RnnbenchSession:
     # -- output ----------------------------------------------------------------------------------
 
     def results_document(self) -> dict:
+        gate = {side: tree.to_dict() for side, tree in self.trees.items()}
         document = results_document(
-            self.summaries, self.failures, self.settings, self.inventory, self.verdicts
+            self.summaries, self.failures, self.settings, self.inventory, self.verdicts, gate
         )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
         for sent in self._from_xdist_workers:
@@ -360,6 +396,9 @@ class RnnbenchSession:
             write_json(self.settings.json_path, self.results_document())
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # Runs after Ctrl-C too: an extracted base tree never outlives the session.
+        for tree in self.trees.values():
+            remove_tree(tree)
         # Worker logs are only needed to look into a failure (its tail is in the message).
         if not self.failures:
             shutil.rmtree(self._log_dir, ignore_errors=True)
@@ -387,6 +426,12 @@ class RnnbenchSession:
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         document = self.results_document()
+        if self.settings.comment_path is not None and not self._is_xdist_worker:
+            # Written even when nothing ran: the pull request then reads that nothing was judged.
+            write_text(self.settings.comment_path, comment.render(document))
+            terminalreporter.write_line(
+                f"rnnbench: pull-request comment written to {self.settings.comment_path}"
+            )
         if not (document["results"] or document["failures"]):
             return
         results = build_report([("this run", document)])

@@ -78,7 +78,17 @@ class Settings:
     against: Mapping[str, str] = field(default_factory=dict)
     against_workers: int = LIVE_PER_SIDE
     turn_steps: int = LIVE_TURN_STEPS
+    # Pull-request gate: the base tree (a git ref or a directory; None: off) and the head tree
+    # (a directory; None: the git working tree around the invocation directory).
+    base: Optional[str] = None
+    head: Optional[str] = None
+    comment_path: Optional[Path] = None  # the pull-request comment (markdown)
     available_gpus: int = 0
+
+    @property
+    def live(self) -> bool:
+        """Whether cases are judged live, against reference workers measured in this session."""
+        return bool(self.against) or self.base is not None
 
     def reference_python(self, backend: str) -> Optional[str]:
         """The live A/B reference interpreter for `backend`, or None (no live comparison)."""

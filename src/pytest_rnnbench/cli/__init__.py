@@ -1,4 +1,5 @@
-"""`python -m pytest_rnnbench COMMAND ...`: offline use of results and baseline files, e.g. in CI.
+"""`python -m pytest_rnnbench COMMAND ...`: gate a pull request, or use results and baseline files
+offline, e.g. in CI.
 
 Each command is a module with `add_parser(commands)` that returns its parser with a `handler`
 (args -> exit code) set.
@@ -14,9 +15,15 @@ from typing import Optional
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_rnnbench")
     commands = parser.add_subparsers(dest="command", required=True)
-    from . import compare, report
+    from . import compare, gate, report
 
     compare.add_parser(commands)
     report.add_parser(commands)
-    args = parser.parse_args(argv)
+    gate.add_parser(commands)
+    # The gate passes what it does not know to pytest; the other commands accept no extras.
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        return int(args.handler(args, extra))
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.handler(args))

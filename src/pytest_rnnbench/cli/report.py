@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..report import markdown, terminal
+from ..atomic import write_text
+from ..report import comment, markdown, terminal
 from ..report.publish import Outputs, plots_available, publish
-from ..report.results import ResultsError, load_report
+from ..report.results import ResultsError, load, load_report
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -54,6 +55,12 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--title", default=markdown.TITLE, help="the report's title (default: %(default)s)"
     )
+    parser.add_argument(
+        "--comment",
+        type=Path,
+        metavar="PATH.md",
+        help="also write the verdicts as a pull-request comment (one results file only)",
+    )
     parser.set_defaults(handler=run)
     return parser
 
@@ -63,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             "error: --plots needs matplotlib: pip install 'pytest-rnnbench[plots]'", file=sys.stderr
         )
+        return 2
+    if args.comment is not None and len(args.results) != 1:
+        print("error: --comment renders one results file (one run's verdicts)", file=sys.stderr)
         return 2
     try:
         merged = load_report(args.results)
@@ -83,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         plots = None if args.plots is None else args.plots.as_posix()
         sys.stdout.write(markdown.render(merged, plots, title=args.title) + "\n")
+    if args.comment is not None:
+        write_text(args.comment, comment.render(load(args.results[0])))
+        written.append(("pull-request comment", args.comment))
     for what, path in written:
         if what != "chart":
             print(f"{what} written to {path}", file=sys.stderr)

@@ -12,12 +12,14 @@ hit both sides alike and cancel out. Memory and loss are compared as with a stor
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Optional
 
 import pytest
 
 from ..quantiles import median
+from ..run.trees import SourceTree
 from . import samples, verdict
 from .protocol import CaseRun, enforce, tolerances
 
@@ -50,23 +52,55 @@ def median_epoch_seconds(result: Mapping[str, Any]) -> Optional[float]:
     return median(seconds) if seconds else None
 
 
-class LiveGate:
-    """The live A/B gate inside a pytest run; session.py calls `check` after every case."""
+def keras_origin_problem(
+    side: str, results: Sequence[Mapping[str, Any]], tree: Optional[SourceTree]
+) -> str:
+    """Why a side's workers did not measure its own Keras tree, or "" when every one did.
 
-    def __init__(self, settings: Any) -> None:
+    The worker checks this itself before training; checking its report again here means that a
+    worker that says nothing about its Keras (an old or foreign worker) cannot pass for a side.
+    """
+    if tree is None:
+        return ""
+    root = os.path.realpath(tree.path)
+    for result in results:
+        origin = (result.get("keras_origin") or {}).get("file")
+        if not origin:
+            return f"the {side} worker did not report where it imported keras from"
+        if not os.path.realpath(origin).startswith(root + os.sep):
+            return (
+                f"the {side} worker imported keras from {origin}, not from the {side} tree "
+                f"{tree.path}: this would compare the wrong code"
+            )
+    return ""
+
+
+class LiveGate:
+    """The live gate inside a pytest run: reference workers measured in the same session, turn by
+    turn with the candidate's (another interpreter with --rnnbench-against; another Keras tree
+    with --rnnbench-base). session.py calls `check` after every case."""
+
+    def __init__(self, settings: Any, trees: Optional[Mapping[str, SourceTree]] = None) -> None:
         self.settings = settings
+        self.trees = dict(trees or {})
         self.outcomes: dict[str, Any] = {}
 
     def header_lines(self) -> list[str]:
+        turns = (
+            f"{self.settings.against_workers} worker(s) per side taking turns of up to "
+            f"{self.settings.turn_steps} steps; stored baselines are not used"
+        )
+        if self.trees:
+            base, head = self.trees["base"], self.trees["head"]
+            return [
+                f"rnnbench: pull-request gate: {head.label} against {base.label}: {turns}",
+                f"rnnbench: base tree {base.path}; head tree {head.path}",
+            ]
         against = ", ".join(
             f"{backend}={python}" if backend != "*" else python
             for backend, python in sorted(self.settings.against.items())
         )
-        return [
-            f"rnnbench: live A/B against {against}: {self.settings.against_workers} "
-            f"worker(s) per side taking turns of up to {self.settings.turn_steps} steps; "
-            "stored baselines are not used"
-        ]
+        return [f"rnnbench: live A/B against {against}: {turns}"]
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -81,6 +115,10 @@ class LiveGate:
         case_id, item = run.case.id, run.item
         reference, candidate = run.reference, run.candidate
         candidate_merged = run.summary.raw
+        for side, results in (("base", reference), ("head", candidate)):
+            problem = keras_origin_problem(side, results, self.trees.get(side))
+            if problem:
+                pytest.fail(f"{case_id}: {problem}", pytrace=False)
         reference_merged = merge_side(reference)
         base = samples.metric_samples(reference_merged)
         now = samples.metric_samples(candidate_merged)
@@ -108,5 +146,8 @@ class LiveGate:
         stored = found.to_dict()
         stored["baseline_seconds"] = median_epoch_seconds(reference_merged)
         stored["against"] = reference_merged.get("python", {}).get("executable")
+        if self.trees:
+            stored["base_commit"] = self.trees["base"].commit
+            stored["head_commit"] = self.trees["head"].commit
         verdicts[case_id] = stored
         enforce(found, item)

@@ -372,8 +372,13 @@ def results_document(
     settings: Settings,
     inventory: GpuInventory,
     verdicts: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    gate: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, Any]:
-    """The results document of a run (schema pytest-rnnbench/results, version 1)."""
+    """The results document of a run (schema pytest-rnnbench/results, version 1).
+
+    `gate`: the pull-request gate's two sides (base and head trees, with their commits), when the
+    run compared two Keras trees.
+    """
     document: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "version": RESULTS_VERSION,
@@ -392,4 +397,6 @@ def results_document(
     }
     if verdicts:
         document["verdicts"] = {case_id: dict(v) for case_id, v in sorted(verdicts.items())}
+    if gate:
+        document["gate"] = dict(gate)
     return document

@@ -37,6 +37,12 @@ def build_request(
     return request
 
 
+def with_keras_tree(env: Mapping[str, str], tree: Path) -> dict[str, str]:
+    """`env` with `tree` first on PYTHONPATH, so `import keras` finds the tree's package first."""
+    paths = [str(tree)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return dict(env, PYTHONPATH=os.pathsep.join(paths))
+
+
 def worker_env(
     backend: str,
     gpu_indices: Sequence[int],

@@ -1,0 +1,172 @@
+"""The pull-request comment: the verdicts of a run as one markdown comment.
+
+Rendered from a results document (what `--rnnbench-json` writes), so a workflow can also render it
+offline with `python -m pytest_rnnbench report RESULTS.json --comment PATH`. The first line is a
+hidden marker: a workflow that finds a comment starting with it updates that one comment instead of
+adding one per push. The text holds only what the run measured (case ids, numbers, commits, the
+machine's name); the workflow that posts it must still treat it as untrusted text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
+
+from ..gate.verdict import METRICS
+from .formatting import format_change, format_seconds
+from .markdown import table
+from .results import instance_name
+
+MARKER = "<!-- pytest-rnnbench:pr-comment -->"
+
+_SHOWN = {
+    "regression": ":x: regression",
+    "improvement": ":rocket: improvement",
+    "inconclusive": ":warning: inconclusive",
+    "pass": ":white_check_mark: pass",
+    "failed": ":boom: failed",
+}
+# A memory or loss figure is worth a line when it moved at least this much (or was judged).
+_MOVED = 0.02
+# What decides an inconclusive verdict: more paired turns, or a quieter machine.
+_DECIDE = (
+    "more samples decide it: more workers per side (`--rnnbench-against-workers`), more timed "
+    "epochs (`--rnnbench-repeats`) or more samples per epoch (`--rnnbench-samples`), or a runner "
+    "with no other load"
+)
+
+
+def _confidence(metric: Optional[Mapping[str, Any]]) -> str:
+    value = (metric or {}).get("confidence")
+    if value is None:
+        return ""
+    return ">99.99%" if value > 0.9999 else f"{value * 100:.1f}%"
+
+
+def _commit(side: Optional[Mapping[str, Any]]) -> str:
+    if not side:
+        return "?"
+    commit = side.get("commit")
+    text = f"`{commit[:12]}`" if commit else "(no commit)"
+    if side.get("dirty"):
+        text += " + uncommitted changes"
+    spec = side.get("spec")
+    if spec and spec != side.get("path"):
+        text += f" ({spec})"
+    return text
+
+
+def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for name, metric in (verdict.get("metrics") or {}).items():
+        if name == "epoch_time" or metric.get("change") is None:
+            continue
+        if metric.get("outcome") == "pass" and abs(metric["change"]) < _MOVED:
+            continue
+        label = METRICS[name].label if name in METRICS else name
+        tolerance = metric.get("tolerance")
+        allowed = f", tolerance {tolerance * 100:.0f}%" if tolerance is not None else ""
+        lines.append(
+            f"- `{case_id}`: {label} {format_change(metric['change'])} "
+            f"({metric.get('outcome')}{allowed})"
+        )
+    return lines
+
+
+def headline(counts: Mapping[str, int]) -> str:
+    """ "2 regressions, 1 inconclusive, 3 pass" in order of severity, or "no case was judged"."""
+    order = ("failed", "regression", "inconclusive", "improvement", "pass")
+    parts = []
+    for outcome in order:
+        n = counts.get(outcome, 0)
+        if n:
+            noun = outcome if n == 1 or outcome in ("pass", "inconclusive") else outcome + "s"
+            parts.append(f"{n} {noun}")
+    return ", ".join(parts) if parts else "no case was judged"
+
+
+def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
+    """The comment for one results document (a gate run, or any live or baseline run)."""
+    verdicts: Mapping[str, Mapping[str, Any]] = document.get("verdicts") or {}
+    results: Mapping[str, Mapping[str, Any]] = document.get("results") or {}
+    failures: Mapping[str, str] = document.get("failures") or {}
+    gate: Mapping[str, Any] = document.get("gate") or {}
+    counts: dict[str, int] = {}
+    rows: list[list[str]] = []
+    for case_id in sorted(set(verdicts) | set(failures)):
+        if case_id in failures:
+            outcome = "failed"
+            rows.append([f"`{case_id}`", "", "", "", _SHOWN[outcome], ""])
+        else:
+            found = verdicts[case_id]
+            outcome = str(found.get("verdict"))
+            time = (found.get("metrics") or {}).get("epoch_time")
+            head = (results.get(case_id) or {}).get("epoch_seconds")
+            rows.append(
+                [
+                    f"`{case_id}`",
+                    format_seconds(found.get("baseline_seconds")),
+                    format_seconds(head),
+                    format_change(found.get("change")),
+                    _SHOWN.get(outcome, outcome),
+                    _confidence(time),
+                ]
+            )
+        counts[outcome] = counts.get(outcome, 0) + 1
+    out = [MARKER, f"### {title}: {headline(counts)}", ""]
+    if gate:
+        out.append(
+            f"Head {_commit(gate.get('head'))} against base {_commit(gate.get('base'))}, "
+            f"measured turn by turn on one machine: {instance_name(document.get('machine') or {})}."
+        )
+    else:
+        out.append(f"Machine: {instance_name(document.get('machine') or {})}.")
+    out.append("")
+    if rows:
+        header = ["case", "base s/epoch", "head s/epoch", "change", "verdict", "confidence"]
+        out += table(header, rows, align=["l", "r", "r", "r", "l", "r"])
+        out.append("")
+    else:
+        out += [f"{len(results)} case(s) measured, none judged.", ""]
+    moved = [
+        line for case_id in sorted(verdicts) for line in _moved_lines(case_id, verdicts[case_id])
+    ]
+    if moved:
+        out += ["Memory and loss that moved:", "", *moved, ""]
+    if counts.get("inconclusive"):
+        out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
+    out += _details(verdicts, failures, results, document)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _details(
+    verdicts: Mapping[str, Mapping[str, Any]],
+    failures: Mapping[str, str],
+    results: Mapping[str, Mapping[str, Any]],
+    document: Mapping[str, Any],
+) -> list[str]:
+    lines = ["<details><summary>Details</summary>", ""]
+    for case_id in sorted(verdicts):
+        lines.append(f"- {verdicts[case_id].get('reason', case_id)}")
+    for case_id, why in sorted(failures.items()):
+        first = why.strip().splitlines()[0] if why.strip() else "failed"
+        lines.append(f"- `{case_id}`: failed: {first}")
+    settings = document.get("settings") or {}
+    workload = [f"repeats {settings.get('repeats')}"]
+    if settings.get("samples_cap"):
+        workload.insert(0, f"samples per epoch capped at {settings['samples_cap']:,}")
+    lines += ["", f"Workload: {', '.join(workload)}."]
+    versions = _versions(results.values())
+    if versions:
+        lines.append(f"Versions: {versions}.")
+    lines += ["", "</details>"]
+    return lines
+
+
+def _versions(results: Iterable[Mapping[str, Any]]) -> str:
+    found: dict[str, set[str]] = {}
+    for result in results:
+        for name, version in ((result.get("worker") or {}).get("versions") or {}).items():
+            if version is not None:
+                found.setdefault(name, set()).add(str(version))
+    return ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in sorted(found.items()))
