@@ -8,12 +8,12 @@ Arms: A (no change), B10 (+10%), B25 (+25%). Three modes:
 
   --mode live (default)  the plugin's --rnnbench-against: for every verdict, fresh reference and
       candidate workers (--per-side of each, default as the plugin's) take turns of a few steps
-      (runner.run_live, the same turn length rule as the plugin); the candidate side carries the
+      (run/turns.run_live, the same turn length rule as the plugin); the candidate side carries the
       arm's slowdown; the verdict is the plugin's paired one. Arms are rotated A, B10, B25, and
       nothing is shared between verdicts, so they are independent trials. The raw results are
       saved after every verdict (--save), and --load pools several saved live runs.
 
-  --mode alternated (default)  one worker process per round alternates unchanged and slowed
+  --mode alternated  one worker process per round alternates unchanged and slowed
       epochs, A B B A per verdict (the worker's `inject_slowdown_schedule`): baseline = epochs 1
       and 4, now = epochs 2 and 3. Every verdict has its own four epochs (nothing is reused or
       resampled); processes are independent, groups within a process are consecutive. This is
@@ -58,7 +58,7 @@ from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
-from pytest_rnnbench.run.protocol import PROTOCOL_VERSION  # noqa: E402
+from pytest_rnnbench.run.protocol import PROTOCOL_VERSION, with_keras_tree  # noqa: E402
 from pytest_rnnbench.run.turns import (  # noqa: E402
     WorkerSpec,
     run_live,
@@ -239,6 +239,11 @@ def show_alternated(data: dict, found: dict, tolerance: float, alpha: float) -> 
 LIVE_ARMS = ("A", "B10", "B25")
 
 
+def side_of(request: dict, env: dict, tree: Path) -> tuple[dict, dict]:
+    """The request and environment of a worker that imports Keras from `tree`."""
+    return dict(request, keras_tree=str(tree)), with_keras_tree(env, tree)
+
+
 def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
@@ -257,6 +262,9 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
         "per_side": args.per_side,
         "turn_steps": args.turn_steps,
         "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+        "trees": {arm: str(args.trees / name) for arm, name in args.tree_arms.items()}
+        if args.trees
+        else None,
         "verdicts": [],
     }
     started = time.monotonic()
@@ -273,17 +281,25 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(args.verdicts * len(LIVE_ARMS)):
             arm = LIVE_ARMS[index % len(LIVE_ARMS)]
-            factor = ARMS[arm]
-            candidate = dict(request, inject_slowdown=factor) if factor != 1.0 else request
+            ref_request, ref_env = request, env
+            if args.trees:
+                # A real code change: the sides import Keras from different trees, nothing else.
+                ref_request, ref_env = side_of(request, env, args.trees / "base")
+                candidate, cand_env = side_of(request, env, args.trees / args.tree_arms[arm])
+            else:
+                factor = ARMS[arm]
+                candidate = dict(request, inject_slowdown=factor) if factor != 1.0 else request
+                cand_env = env
             logs = [Path(tmp) / f"worker{i}.log" for i in range(2 * args.per_side)]
+            python = args.python
             t0 = time.monotonic()
             refs, cands = run_live(
-                [WorkerSpec(sys.executable, request, env, log) for log in logs[: args.per_side]],
-                [WorkerSpec(sys.executable, candidate, env, log) for log in logs[args.per_side :]],
+                [WorkerSpec(python, ref_request, ref_env, log) for log in logs[: args.per_side]],
+                [WorkerSpec(python, candidate, cand_env, log) for log in logs[args.per_side :]],
                 1800,
                 turn_steps,
             )
-            keep = ("epochs", "turn_steps", "turns_taken", "inject_slowdown", "cpu")
+            keep = ("epochs", "turn_steps", "turns_taken", "inject_slowdown", "cpu", "keras_origin")
             data["verdicts"].append(
                 {
                     "arm": arm,
@@ -338,6 +354,10 @@ def show_live(data: dict, tolerance: float, alpha: float) -> None:
         f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, paired (Hodges-Lehmann change, "
         "Wilcoxon signed-rank)"
     )
+    if data.get("trees"):
+        print("arms are real code changes, not injected slowdowns; the candidate's Keras tree:")
+        for arm, tree in data["trees"].items():
+            print(f"  {arm:>3}: {tree}")
     show_arms(found)
 
 
@@ -478,6 +498,23 @@ def main() -> int:
     parser.add_argument(
         "--groups", type=int, default=10, help="alternated: verdicts per arm per process"
     )
+    parser.add_argument(
+        "--trees",
+        type=Path,
+        help="live: real code changes instead of injected slowdowns: a directory made by "
+        "benchmarks/keras_trees.py; the reference imports Keras from its base/, the candidate "
+        "from the arm's tree (see --tree-arms)",
+    )
+    parser.add_argument(
+        "--tree-arms",
+        default="A=base-copy,B10=rnn-work-1,B25=rnn-work-3",
+        help="live with --trees: ARM=SUBDIR for the arms A, B10 and B25 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the workers' interpreter (e.g. .venv-mxnet/bin/python for --backend mxnet)",
+    )
     parser.add_argument("--save", type=Path, help="keep the raw worker results in this file")
     parser.add_argument(
         "--load",
@@ -493,6 +530,7 @@ def main() -> int:
         else verdict.METRICS["epoch_time"].default_tolerance
     )
     args.tolerance_value = tolerance
+    args.tree_arms = dict(item.split("=", 1) for item in args.tree_arms.split(","))
     if args.load:
         data = load(args.load)
     elif args.mode == "live":

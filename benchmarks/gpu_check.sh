@@ -4,7 +4,7 @@
 # plain model.fit (benchmarks/plain_fit.py) by benchmarks/overhead.py, which prints the plugin/plain
 # ratio and the memory figures (framework peak, NVML per-process peak, NVML device used peak).
 #
-# Prepare on the development machine (FACTS.md): the Keras wheels in .whl/ and the Nietzsche copy
+# Prepare on the development machine (docs/development.md): the Keras wheels in .whl/ and the Nietzsche copy
 # in .data/ (both git-ignored), then run through the device tool with carry [".whl", ".data"]:
 #   bash benchmarks/gpu_check.sh
 # Figures go to stdout and to $OUT/gpu_check.txt when $OUT is set.

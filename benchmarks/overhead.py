@@ -28,7 +28,7 @@ def plugin_epoch(args: argparse.Namespace, gpus: int, workdir: Path) -> dict:
         sys.executable,
         "-m",
         "pytest",
-        str(ROOT / "suite" / "test_seed_lstm.py"),
+        str(ROOT / "src" / "pytest_rnnbench" / "suite" / "test_seed_lstm.py"),
         "-q",
         "-p",
         "no:cacheprovider",

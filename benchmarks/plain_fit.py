@@ -16,6 +16,10 @@ import resource
 import statistics
 import sys
 import time
+import warnings
+
+# Framework deprecation chatter (MXNet warns once per batch) is not what this script measures.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def seed_text(dataset, data_dir):
@@ -48,7 +52,7 @@ def seed_data(dataset, data_dir, samples, np):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backend", required=True, choices=["tensorflow", "jax", "torch"])
+    parser.add_argument("--backend", required=True, choices=["tensorflow", "jax", "torch", "mxnet"])
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--unroll", action="store_true")
@@ -56,30 +60,53 @@ def main():
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs (median reported)")
     parser.add_argument(
         "--data-dir",
-        default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"),
+        default=os.environ.get("RNNBENCH_DATA_DIR"),
+        help="the directory holding nietzsche.txt (default: $RNNBENCH_DATA_DIR)",
     )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
+    if args.dataset == "nietzsche" and not args.data_dir:
+        raise SystemExit("nietzsche needs --data-dir (or RNNBENCH_DATA_DIR)")
     os.environ["KERAS_BACKEND"] = args.backend
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if args.backend == "mxnet":
+        # Keras-MXNet (Keras 2.2) imports ABCs from `collections`, which Python 3.10 removed.
+        import collections
+        import collections.abc
+
+        for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable"):
+            setattr(collections, name, getattr(collections.abc, name))
     import keras
     import numpy as np
 
     x, y = seed_data(args.dataset, args.data_dir, args.samples, np)
-    keras.utils.set_random_seed(1234)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=x.shape[1:]),
-            keras.layers.LSTM(128, unroll=args.unroll),
-            keras.layers.Dense(y.shape[1], activation="softmax"),
-        ]
-    )
-    model.compile(
-        loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(learning_rate=0.01)
-    )
+    if args.backend == "mxnet":  # the Keras 2.2 API of the fork
+        np.random.seed(1234)
+        model = keras.models.Sequential()
+        model.add(keras.layers.LSTM(128, unroll=args.unroll, input_shape=x.shape[1:]))
+        model.add(keras.layers.Dense(y.shape[1], activation="softmax"))
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.RMSprop(lr=0.01))
+    else:
+        keras.utils.set_random_seed(1234)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=x.shape[1:]),
+                keras.layers.LSTM(128, unroll=args.unroll),
+                keras.layers.Dense(y.shape[1], activation="softmax"),
+            ]
+        )
+        model.compile(
+            loss="categorical_crossentropy",
+            optimizer=keras.optimizers.RMSprop(learning_rate=0.01),
+        )
 
-    if args.backend == "jax":
+    if args.backend == "mxnet":
+        import mxnet
+
+        def sync():
+            mxnet.nd.waitall()
+    elif args.backend == "jax":
         import jax
 
         def sync():
@@ -131,6 +158,7 @@ def main():
                 epoch_seconds_all=epochs,
                 warmup_seconds=warmup,
                 samples=len(x),
+                keras_file=keras.__file__,
                 final_loss=float(history.history["loss"][-1]),
                 host_peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 **peak,

@@ -334,7 +334,7 @@ class RnnbenchSession:
         monitor: GpuMemoryMonitor,
         shown: Any,
     ) -> tuple[list, list]:
-        """Reference and candidate workers taking turns (runner.run_live)."""
+        """Reference and candidate workers taking turns (run/turns.py)."""
         workers = self.settings.against_workers
 
         def on_message(side: str, index: int, message: dict) -> None:

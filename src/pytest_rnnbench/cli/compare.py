@@ -54,7 +54,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
             dest=metric.tolerance_key,
             metavar="FRACTION",
             help=f"tolerance for {metric.label}, as 0.05 or 5%% "
-            f"(default {metric.default_tolerance:.0%})",
+            f"(default {metric.default_tolerance * 100:.0f}%%)",
         )
     parser.add_argument(
         "--alpha",

@@ -371,7 +371,7 @@ def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, An
 
     Entries of cases not in `new_entries` are kept. An updated entry keeps the old entry's
     "tolerances" (reviewed settings, not measurements) unless the new one brings its own. A file
-    that cannot be read is never overwritten: it is renamed aside (FILE.broken-TIMESTAMP) and
+    that cannot be read is never overwritten: it is renamed aside (FILE.broken-TIMESTAMP-PID) and
     the report says so.
     """
     path = Path(path)

@@ -60,11 +60,11 @@ class Metric:
     default_tolerance: float
 
 
-# Default tolerances. Time: the gate-calibration figures (README) on the project's 2-core
-# machines put the A/A spread of the median step time across worker processes at a few percent,
-# so 5% keeps false alarms rare while +10% is still caught. Memory peaks barely move between
-# runs of the same code, but allocator and thread-pool sizes do shift them a little. Loss with a
-# fixed seed is near-deterministic on CPU; 10% still lets a different Keras version round
+# Default tolerances. Time: the gate-calibration figures (docs/calibration.md) on the project's
+# 2-core machines put the A/A spread of the median step time across worker processes at a few
+# percent, so 5% keeps false alarms rare while +10% is still caught. Memory peaks barely move
+# between runs of the same code, but allocator and thread-pool sizes do shift them a little. Loss
+# with a fixed seed is near-deterministic on CPU; 10% still lets a different Keras version round
 # differently without failing.
 METRICS: Mapping[str, Metric] = {
     "epoch_time": Metric("epoch_time", "time per step", "ms", "tolerance_time", 0.05),

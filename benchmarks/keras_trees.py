@@ -1,0 +1,137 @@
+"""Keras source trees with real code changes, for the pull-request gate's tests and calibration.
+
+Takes the `keras` package that an environment has installed (Keras-MXNet 2.2.4.3 in .venv-mxnet,
+Keras 3 in .venv: both are complete, pure-Python source trees), commits it to a fresh git
+repository as the base, and commits edits on top, the kind of change a pull request makes:
+
+    rnn-work N   Keras-MXNet: keras/backend/mxnet_backend.py's unrolled RNN loop does N extra
+                 matrix products per time step (a "guard" that feeds back into the output, so
+                 MXNet cannot prune it)
+    cell-work N  Keras 3: the LSTM cell's step (keras/src/layers/rnn/lstm.py) does N extra
+                 matrix products of the hidden state
+    docs         a docstring and a comment change only (must not move any figure)
+
+Usage:
+
+    python benchmarks/keras_trees.py --keras .venv-mxnet/lib/python3.11/site-packages/keras \
+        --out /tmp/trees --edit docs --edit rnn-work=1 --edit rnn-work=3
+
+prints one line per commit (edit, commit, directory). Each edit is also materialised as its own
+checkout under --out, so a calibration can point both sides of the gate at directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+MXNET_BACKEND = Path("keras") / "backend" / "mxnet_backend.py"
+KERAS3_LSTM = Path("keras") / "src" / "layers" / "rnn" / "lstm.py"
+
+# The unrolled loop of Keras-MXNet's K.rnn (one step_function call per time step).
+_MXNET_STEP = """            last_output, new_states = step_function(KerasSymbol(inp),
+                                                    states + constants)
+"""
+# Keras 3's LSTMCell.call, where the new hidden state is made.
+_KERAS3_STEP = """        h = o * self.activation(c)
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def make_repo(keras_package: Path, repo: Path) -> str:
+    """A git repository whose top holds a copy of `keras_package`; returns the base commit."""
+    repo.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        keras_package, repo / "keras", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    git(repo, "init", "-q", "-b", "master")
+    git(repo, "config", "user.email", "gate@example.invalid")
+    git(repo, "config", "user.name", "pytest-rnnbench")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base: the released keras package")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if old not in text:
+        raise SystemExit(f"{path}: the code this edit changes is not there (another version?)")
+    path.write_text(text.replace(old, new, 1))
+
+
+def apply_edit(repo: Path, edit: str, amount: int = 1) -> None:
+    """Change the working tree of `repo` as a pull request would (see the module docstring)."""
+    if edit == "rnn-work":
+        extra = "".join(
+            "            # Guard the step's output against overflow (numerically a no-op).\n"
+            "            guard = mx.sym.dot(last_output.symbol, last_output.symbol,"
+            " transpose_a=True)\n"
+            "            last_output = KerasSymbol(mx.sym.broadcast_add(last_output.symbol,"
+            " 0 * mx.sym.sum(guard)))\n"
+            for _ in range(amount)
+        )
+        _replace(repo / MXNET_BACKEND, _MXNET_STEP, _MXNET_STEP + extra)
+    elif edit == "cell-work":
+        extra = "".join(
+            "        # Project the state once more (numerically a no-op).\n"
+            "        h = h + 0.0 * ops.matmul(h, self.recurrent_kernel[:, : self.units])\n"
+            for _ in range(amount)
+        )
+        _replace(repo / KERAS3_LSTM, _KERAS3_STEP, _KERAS3_STEP + extra)
+    elif edit == "docs":
+        target = repo / MXNET_BACKEND if (repo / MXNET_BACKEND).exists() else repo / KERAS3_LSTM
+        text = target.read_text()
+        target.write_text('"""Reviewed for the RNN benchmark (documentation only)."""\n' + text)
+    else:
+        raise SystemExit(f"unknown edit {edit!r}: rnn-work, cell-work or docs")
+
+
+def commit_edit(repo: Path, edit: str, amount: int = 1) -> str:
+    apply_edit(repo, edit, amount)
+    git(repo, "commit", "-q", "-am", f"{edit} {amount}")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def checkout(repo: Path, commit: str, target: Path) -> Path:
+    """The files of `commit` in a directory of their own (a plain copy, no .git)."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keras", type=Path, required=True, help="an installed keras package")
+    parser.add_argument("--out", type=Path, required=True, help="a new directory")
+    parser.add_argument(
+        "--edit", action="append", default=[], help="EDIT or EDIT=N, applied to the base, one each"
+    )
+    args = parser.parse_args()
+    repo = args.out / "repo"
+    base = make_repo(args.keras, repo)
+    print(f"base {base} {checkout(repo, base, args.out / 'base')}")
+    print(f"base-copy {base} {checkout(repo, base, args.out / 'base-copy')}")
+    for spec in args.edit:
+        name, _, amount = spec.partition("=")
+        git(repo, "checkout", "-q", "-B", f"edit-{name}-{amount or 1}", base)
+        commit = commit_edit(repo, name, int(amount or 1))
+        label = f"{name}-{amount or 1}"
+        print(f"{label} {commit} {checkout(repo, commit, args.out / label)}")
+    git(repo, "checkout", "-q", "master")
+
+
+if __name__ == "__main__":
+    main()
