@@ -199,8 +199,8 @@ class TensorFlowBackend(Backend):
 
         # Measure what training uses, not what TensorFlow grabs up front, unless the user asked
         # for its default (--rnnbench-preallocate).
-        if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
-            for device in tf.config.list_physical_devices("GPU"):
+        for device in tf.config.list_physical_devices("GPU"):
+            if os.environ.get("RNNBENCH_PREALLOCATE") != "1":
                 tf.config.experimental.set_memory_growth(device, True)
         if gpus < 2:
             return contextlib.nullcontext(), {}
@@ -593,6 +593,26 @@ def fit_kwargs(keras):
     return {"verbose": 0, "shuffle": True}
 
 
+def keras_origin(keras, request):
+    """Where `keras` was imported from. Under the pull-request gate the request names the side's
+    Keras tree (`keras_tree`): a keras from anywhere else would measure the wrong code, so it is
+    an error, never a silent A/A comparison."""
+    origin = {
+        "file": os.path.abspath(keras.__file__),
+        "version": keras.__version__,
+        "tree": request.get("keras_tree"),
+        "commit": request.get("keras_commit"),
+    }
+    tree = request.get("keras_tree")
+    if tree and not os.path.realpath(origin["file"]).startswith(os.path.realpath(tree) + os.sep):
+        raise RuntimeError(
+            "imported keras %s from %s, not from this side's tree %s (is the tree first on "
+            "PYTHONPATH, and does it hold keras/__init__.py?)"
+            % (keras.__version__, origin["file"], tree)
+        )
+    return origin
+
+
 def train(request, channel, control_fd=None):
     case = request["case"]
     gpus = case["gpus"]
@@ -603,6 +623,7 @@ def train(request, channel, control_fd=None):
     # Through the module's import_keras, not the backend's: test harnesses replace it to inject
     # faults into Keras.
     keras = import_keras(backend.name)
+    origin = keras_origin(keras, request)
     import numpy as np
 
     versions = {"keras": keras.__version__, "numpy": np.__version__}
@@ -716,6 +737,7 @@ def train(request, channel, control_fd=None):
         "turn_steps": turns.steps if turns is not None else None,
         "turns_taken": turns.taken if turns is not None else None,
         "versions": versions,
+        "keras_origin": origin,
         "run": dict(
             backend.run_facts(keras, model, case["unroll"], on_gpu),
             preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",

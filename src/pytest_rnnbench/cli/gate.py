@@ -14,6 +14,7 @@ not run (interrupted, a usage error such as an unknown ref, or no case selected)
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
@@ -99,8 +100,13 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
 
 
 def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
-    import pytest  # the gate is a pytest run; nothing else in this command needs pytest
-
     command = pytest_args(args, list(extra or []), Path.cwd())
     print("gate: pytest " + " ".join(command), file=sys.stderr, flush=True)
-    return int(pytest.main(command))
+    # A pytest process of its own: this one has already imported the plugin, which pytest would
+    # then not rewrite, and a child that owns the run is what Ctrl-C and exit codes expect.
+    child = subprocess.Popen([sys.executable, "-m", "pytest", *command])
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # The child got the same Ctrl-C: let it remove the base tree and write what it has.
+        return child.wait()
