@@ -359,6 +359,39 @@ def show_live(data: dict, tolerance: float, alpha: float) -> None:
         for arm, tree in data["trees"].items():
             print(f"  {arm:>3}: {tree}")
     show_arms(found)
+    show_trade_off(data, tolerance, alpha)
+
+
+def show_trade_off(data: dict, tolerance: float, alpha: float) -> None:
+    """Cost against power: every verdict judged again on a part of what it measured.
+
+    The first k workers of each side and the first e epochs of each worker are what a run with
+    --rnnbench-against-workers=k and --rnnbench-repeats=e would have measured (turns are taken in
+    the same order), so one calibration run gives the whole table. Cost is the timed training
+    per verdict relative to the full run (imports and warm-ups add a fixed part per worker).
+    """
+    per_side = data["per_side"]
+    repeats = data["repeats"]
+    print("\ncost and power: the same verdicts judged on part of their workers and epochs")
+    print(
+        f"  {'workers/side':>12} {'epochs':>6} {'cost':>5}  "
+        + "  ".join(f"{arm:>8}" for arm in LIVE_ARMS)
+    )
+    for workers in range(1, per_side + 1):
+        for epochs in sorted({max(1, repeats // 2), repeats}):
+            found: dict[str, list] = {arm: [] for arm in LIVE_ARMS}
+            for measured in data["verdicts"]:
+                part = {
+                    side: [first_epochs(r, epochs) for r in measured[side][:workers]]
+                    for side in ("reference", "candidate")
+                }
+                found[measured["arm"]].append(analyse_live_one(part, tolerance, alpha))
+            cells = []
+            for arm in LIVE_ARMS:
+                hits = sum(v.outcome == verdict.REGRESSION for v in found[arm])
+                cells.append(f"{hits:>3}/{len(found[arm]):<4}")
+            cost = workers * epochs / (per_side * repeats)
+            print(f"  {workers:>12} {epochs:>6} {cost:>5.2f}  " + "  ".join(cells))
 
 
 def first_epochs(result: dict, epochs: int) -> dict:

@@ -10,8 +10,9 @@ repository as the base, and commits edits on top, the kind of change a pull requ
                  (a "consistency check": the same numbers, bit for bit, at more cost; the input
                  is multiplied by 1 so that MXNet's common-expression elimination, on by
                  default, cannot merge the two cells into one)
-    cell-work N  Keras 3: the LSTM cell's step (keras/src/layers/rnn/lstm.py) does N extra
-                 matrix products of the hidden state
+    cell-work N  Keras 3: the LSTM cell's step (keras/src/layers/rnn/lstm.py) does N (1-4) extra
+                 matrix products of the hidden state, each with another gate block of the
+                 recurrent kernel (distinct, so no common-expression elimination merges them)
     docs         a docstring and a comment change only (must not move any figure)
 
 Usage:
@@ -88,10 +89,13 @@ def apply_edit(repo: Path, edit: str, amount: int = 1) -> None:
         )
         _replace(repo / MXNET_BACKEND, _MXNET_STEP, edited)
     elif edit == "cell-work":
+        if not 1 <= amount <= 4:
+            raise SystemExit("cell-work takes 1 to 4 (one product per gate block of the kernel)")
         extra = "".join(
-            "        # Project the state once more (numerically a no-op).\n"
-            "        h = h + 0.0 * ops.matmul(h, self.recurrent_kernel[:, : self.units])\n"
-            for _ in range(amount)
+            "        # Project the state on a gate block once more (numerically a no-op).\n"
+            f"        h = h + 0.0 * ops.matmul(h, self.recurrent_kernel[:, {i} * self.units :"
+            f" {i + 1} * self.units])\n"
+            for i in range(amount)
         )
         _replace(repo / KERAS3_LSTM, _KERAS3_STEP, _KERAS3_STEP + extra)
     elif edit == "docs":

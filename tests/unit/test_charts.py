@@ -1,12 +1,13 @@
-"""Every chart renders from the fixed results files to a real PNG of the expected pixel size."""
+"""Charts (report/charts.py): every chart renders from the fixed results files to a real PNG of the
+expected pixel size."""
 
 from __future__ import annotations
 
 import struct
 
 import pytest
-from report_helpers import fixed_report
 
+from helpers import fixed_report
 from pytest_rnnbench.report import charts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -20,6 +21,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow  # matplotlib renders every chart: about 3 s
 def test_every_chart_renders_as_png_of_the_planned_size(tmp_path):
     image = pytest.importorskip("matplotlib.image")
     report = fixed_report()
@@ -27,8 +29,11 @@ def test_every_chart_renders_as_png_of_the_planned_size(tmp_path):
     specs = charts.plan(report)
     # per dataset, batch size and unroll: a speed chart and a memory chart
     assert {(s.dataset, s.batch_size, s.unroll) for s in specs} == {
-        (r.dataset, r.batch_size, r.unroll) for r in report.rows}
-    expected = {tmp_path / "plots" / s.filename(kind) for s in specs for kind in ("speed", "memory")}
+        (r.dataset, r.batch_size, r.unroll) for r in report.rows
+    }
+    expected = {
+        tmp_path / "plots" / s.filename(kind) for s in specs for kind in ("speed", "memory")
+    }
     assert set(written) == expected and len(written) == 2 * len(specs)
     for spec in specs:
         width, height = charts.figure_size_px(report, spec)
@@ -42,8 +47,10 @@ def test_every_chart_renders_as_png_of_the_planned_size(tmp_path):
 
 def test_chart_names_follow_the_seed():
     assert charts.ChartSpec("synthetic", 128, True).filename("speed") == "lstm_Synthetic_128.png"
-    assert charts.ChartSpec("nietzsche", 32, False).filename("memory") == \
-        "memory_Nietzsche_32_nounroll.png"
+    assert (
+        charts.ChartSpec("nietzsche", 32, False).filename("memory")
+        == "memory_Nietzsche_32_nounroll.png"
+    )
 
 
 def test_charts_grow_wider_with_more_bar_groups():
@@ -56,11 +63,15 @@ def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
     import subprocess
     import sys
 
-    code = ("import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli.report, "
-            "pytest_rnnbench.report.charts, pytest_rnnbench.report.publish, pytest_rnnbench.report.pytest_benchmark; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "
-            "'keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pytest_benchmark'}))")
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=120)
+    code = (
+        "import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli.report, "
+        "pytest_rnnbench.report.charts, pytest_rnnbench.report.publish, "
+        "pytest_rnnbench.report.pytest_benchmark; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "
+        "'keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pytest_benchmark'}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"

@@ -1,15 +1,16 @@
-"""`python -m pytest_rnnbench report ...`: merging results files into one report."""
+"""The report command (cli/report.py), called in this process: merging results files into one
+report. `python -m pytest_rnnbench report` in a process of its own is in
+tests/acceptance/test_cli_e2e.py.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 
 import pytest
-from report_helpers import RESULT_FILES, fixed_report
 
+from helpers import RESULT_FILES, fixed_report
 from pytest_rnnbench.cli import report as cli_report
 from pytest_rnnbench.report import charts, markdown
 
@@ -23,12 +24,22 @@ def report_main(argv: list[str]) -> int:
     return int(args.handler(args))
 
 
+@pytest.mark.slow  # matplotlib renders every chart: about 3 s
 def test_report_merges_files_into_markdown_charts_and_export(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "out" / "RESULTS.md"
-    code = report_main(["report", *map(str, RESULT_FILES), "-o", str(out),
-                        "--plots", str(tmp_path / "out" / "plots"),
-                        "--benchmark-json", str(tmp_path / "bench.json")])
+    code = report_main(
+        [
+            "report",
+            *map(str, RESULT_FILES),
+            "-o",
+            str(out),
+            "--plots",
+            str(tmp_path / "out" / "plots"),
+            "--benchmark-json",
+            str(tmp_path / "bench.json"),
+        ]
+    )
     assert code == 0
     report = fixed_report()
     assert out.read_text() == markdown.render(report, "plots") + "\n"
@@ -54,11 +65,3 @@ def test_unreadable_results_file_is_an_error_naming_it(tmp_path, capsys):
     assert f"error: {bad}: not a JSON file" in capsys.readouterr().err
     assert report_main(["report", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: cannot read results file" in capsys.readouterr().err
-
-
-def test_python_dash_m_report(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest_rnnbench", "report", *map(str, RESULT_FILES),
-         "-o", str(tmp_path / "R.md")], capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 0, completed.stderr
-    assert (tmp_path / "R.md").read_text().startswith("# RNN Benchmark Results\n")

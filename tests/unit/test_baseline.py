@@ -1,4 +1,5 @@
-"""Baseline files on disk: profile names, merge-save, concurrent writers, broken files."""
+"""Baseline files on disk (gate/baseline.py): profile names, merge-save, concurrent writers,
+broken files."""
 
 import json
 import subprocess
@@ -7,21 +8,42 @@ import textwrap
 
 import pytest
 
+from helpers import REPO
 from pytest_rnnbench.gate import baseline
 
-PROFILE = baseline.machine_profile("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 2, [],
-                                   "580.1", "13.0", "3.11.9")
-GPU_PROFILE = baseline.machine_profile("AMD EPYC 9654", 16, ["NVIDIA H200"], "580.65", "13.0",
-                                       "3.12.3")
+PROFILE = baseline.machine_profile(
+    "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 2, [], "580.1", "13.0", "3.11.9"
+)
+
+
+GPU_PROFILE = baseline.machine_profile(
+    "AMD EPYC 9654", 16, ["NVIDIA H200"], "580.65", "13.0", "3.12.3"
+)
 
 
 def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, **extra):
-    case = {"id": case_id, "backend": case_id.split("-")[0], "gpus": 0, "batch_size": 32,
-            "unroll": True, "dataset": "synthetic"}
-    result = {"samples": 256, "steps_per_epoch": 8, "repeats": 1, "versions": {"keras": "3.15.1"},
-              "python": {"version": "3.11.9"}, "epochs": [{"seconds": 0.08}]}
-    made = baseline.make_entry(case, result, {"epoch_time": [step_ms] * 8, "final_loss": [1.5],
-                                              "host_peak_rss": [900.0]}, commit="abc")
+    case = {
+        "id": case_id,
+        "backend": case_id.split("-")[0],
+        "gpus": 0,
+        "batch_size": 32,
+        "unroll": True,
+        "dataset": "synthetic",
+    }
+    result = {
+        "samples": 256,
+        "steps_per_epoch": 8,
+        "repeats": 1,
+        "versions": {"keras": "3.15.1"},
+        "python": {"version": "3.11.9"},
+        "epochs": [{"seconds": 0.08}],
+    }
+    made = baseline.make_entry(
+        case,
+        result,
+        {"epoch_time": [step_ms] * 8, "final_loss": [1.5], "host_peak_rss": [900.0]},
+        commit="abc",
+    )
     made.update(extra)
     return made
 
@@ -30,8 +52,9 @@ def test_profile_names_are_readable_stable_and_leave_out_drifting_fields():
     assert PROFILE.name == "intel-xeon-platinum-8375c-2cpu_nogpu_py3.11"
     assert GPU_PROFILE.name == "amd-epyc-9654-16cpu_1x-nvidia-h200_driver580.65-cuda13.0_py3.12"
     # Driver and CUDA do not matter without a GPU; the clock speed in the CPU name never does.
-    again = baseline.machine_profile("Intel(R) Xeon(R) Platinum 8375C CPU @ 3.50GHz", 2, [],
-                                     None, None, "3.11.4")
+    again = baseline.machine_profile(
+        "Intel(R) Xeon(R) Platinum 8375C CPU @ 3.50GHz", 2, [], None, None, "3.11.4"
+    )
     assert again == PROFILE
 
 
@@ -76,8 +99,12 @@ GOOD_CASE = "tensorflow-gpu0-b32-unroll-synthetic"
 
 
 def good_document():
-    return {"schema": baseline.SCHEMA, "version": 1, "profile": PROFILE.to_dict(),
-            "entries": {GOOD_CASE: entry(GOOD_CASE)}}
+    return {
+        "schema": baseline.SCHEMA,
+        "version": 1,
+        "profile": PROFILE.to_dict(),
+        "entries": {GOOD_CASE: entry(GOOD_CASE)},
+    }
 
 
 def _broken(document_change):
@@ -91,19 +118,38 @@ BROKEN = {
     "truncated": (json.dumps(good_document())[:-40], "truncated or not JSON"),
     "not json": ("<html>", "truncated or not JSON"),
     "other schema": (json.dumps({"schema": "x", "version": 1}), "not a pytest-rnnbench baseline"),
-    "wrong version": (_broken(lambda d: d.update(version=99)), "format version 99 is not supported"),
+    "wrong version": (
+        _broken(lambda d: d.update(version=99)),
+        "format version 99 is not supported",
+    ),
     "no entries": (_broken(lambda d: d.pop("entries")), 'malformed "entries"'),
     "missing field": (_broken(lambda d: d["entries"][GOOD_CASE].pop("metrics")), "lacks metrics"),
-    "wrong case": (_broken(lambda d: d["entries"][GOOD_CASE]["case"].update(id="x")),
-                   "does not describe case"),
-    "text sample": (_broken(lambda d: d["entries"][GOOD_CASE]["metrics"]["epoch_time"]["samples"]
-                            .append("fast")), "not a finite number"),
-    "nan sample": (_broken(lambda d: d["entries"][GOOD_CASE]["metrics"]["final_loss"].update(
-        samples=[float("nan")])), "NaN is not a number"),
-    "unknown metric": (_broken(lambda d: d["entries"][GOOD_CASE]["metrics"].update(speed={})),
-                       "unknown metric 'speed'"),
-    "bad tolerance": (_broken(lambda d: d["entries"][GOOD_CASE].update(
-        tolerances={"tolerance_time": -1})), "not a fraction"),
+    "wrong case": (
+        _broken(lambda d: d["entries"][GOOD_CASE]["case"].update(id="x")),
+        "does not describe case",
+    ),
+    "text sample": (
+        _broken(
+            lambda d: d["entries"][GOOD_CASE]["metrics"]["epoch_time"]["samples"].append("fast")
+        ),
+        "not a finite number",
+    ),
+    "nan sample": (
+        _broken(
+            lambda d: d["entries"][GOOD_CASE]["metrics"]["final_loss"].update(
+                samples=[float("nan")]
+            )
+        ),
+        "NaN is not a number",
+    ),
+    "unknown metric": (
+        _broken(lambda d: d["entries"][GOOD_CASE]["metrics"].update(speed={})),
+        "unknown metric 'speed'",
+    ),
+    "bad tolerance": (
+        _broken(lambda d: d["entries"][GOOD_CASE].update(tolerances={"tolerance_time": -1})),
+        "not a fraction",
+    ),
 }
 
 
@@ -121,7 +167,9 @@ def test_broken_files_raise_an_error_naming_the_file_and_problem(tmp_path, kind)
 def test_a_file_of_another_profile_is_refused(tmp_path):
     path = tmp_path / "x.json"
     path.write_text(json.dumps(good_document()))
-    with pytest.raises(baseline.BaselineError, match="another machine profile .*cpus: 2 there, 16 here"):
+    with pytest.raises(
+        baseline.BaselineError, match="another machine profile .*cpus: 2 there, 16 here"
+    ):
         baseline.load(path, GPU_PROFILE)
 
 
@@ -151,15 +199,16 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # 6 processes x 25 saves: about 2.5 s
 def test_concurrent_writers_lose_nothing(tmp_path):
-    from pathlib import Path
-
-    repo = str(Path(__file__).resolve().parent.parent)
+    repo = str(REPO)
     script = tmp_path / "writer.py"
     script.write_text(WRITER.format(repo=repo, directory=str(tmp_path / "baselines")))
     writers, saves = 6, 25
-    procs = [subprocess.Popen([sys.executable, str(script), str(w), str(saves)])
-             for w in range(1, writers + 1)]
+    procs = [
+        subprocess.Popen([sys.executable, str(script), str(w), str(saves)])
+        for w in range(1, writers + 1)
+    ]
     assert [p.wait(timeout=120) for p in procs] == [0] * writers
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     entries = baseline.load(baseline.baseline_path(tmp_path / "baselines", profile), profile)

@@ -1,4 +1,5 @@
-"""Datasets: the seed's preparation, checksums, offline behaviour and the prepared-array cache."""
+"""Datasets (run/datasets.py): the seed's preparation, checksums, offline behaviour and the
+prepared-array cache."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import NIETZSCHE, NIETZSCHE_DIR
 from pytest_rnnbench.run import datasets
 from pytest_rnnbench.run.datasets import DataCorrupt, DataUnavailable, worker_spec
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
-NIETZSCHE = SHARED_DATASETS / "nietzsche.txt"
 
 
 @pytest.fixture
@@ -26,6 +24,7 @@ def nietzsche_copy() -> None:
 
 
 needs_nietzsche = pytest.mark.usefixtures("nietzsche_copy")
+
 
 WIKI_LINES = [
     " = Valkyria Chronicles III = ",
@@ -56,13 +55,14 @@ def seed_windows(text: str) -> tuple[list[str], list[str], list[str]]:
     chars = sorted(set(text))
     sentences, next_chars = [], []
     for i in range(0, len(text) - 40, 3):
-        sentences.append(text[i:i + 40])
+        sentences.append(text[i : i + 40])
         next_chars.append(text[i + 40])
     return chars, sentences, next_chars
 
 
-def make_wikitext_zip(path: Path, lines: list[str] = WIKI_LINES, member: str =
-                      "wikitext-2-raw/wiki.train.raw") -> Path:
+def make_wikitext_zip(
+    path: Path, lines: list[str] = WIKI_LINES, member: str = "wikitext-2-raw/wiki.train.raw"
+) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(member, "\n".join(lines) + "\n")
         archive.writestr("wikitext-2-raw/wiki.valid.raw", "not used\n")
@@ -74,7 +74,7 @@ def make_wikitext_zip(path: Path, lines: list[str] = WIKI_LINES, member: str =
 
 @needs_nietzsche
 def test_nietzsche_from_the_data_dir_has_the_seed_counts(tmp_path: Path) -> None:
-    spec = worker_spec("nietzsche", SHARED_DATASETS, tmp_path / "cache")
+    spec = worker_spec("nietzsche", NIETZSCHE_DIR, tmp_path / "cache")
     assert spec["kind"] == "text"
     assert spec["full_samples"] == 200_285
     assert spec["samples"] == 200_285
@@ -88,15 +88,15 @@ def test_nietzsche_from_the_data_dir_has_the_seed_counts(tmp_path: Path) -> None
     text = NIETZSCHE.read_text(encoding="utf-8").lower()
     chars = sorted(set(text))
     for i in (0, 1, 12_345, 200_284):
-        assert "".join(chars[k] for k in x[i]) == text[3 * i:3 * i + 40]
+        assert "".join(chars[k] for k in x[i]) == text[3 * i : 3 * i + 40]
         assert chars[y[i]] == text[3 * i + 40]
 
 
 @needs_nietzsche
 def test_sample_cap_is_applied_and_recorded(tmp_path: Path) -> None:
-    spec = worker_spec("nietzsche", SHARED_DATASETS, tmp_path / "cache", cap=1000)
+    spec = worker_spec("nietzsche", NIETZSCHE_DIR, tmp_path / "cache", cap=1000)
     assert (spec["samples"], spec["full_samples"], spec["cap"]) == (1000, 200_285, 1000)
-    big = worker_spec("nietzsche", SHARED_DATASETS, tmp_path / "cache", cap=10**9)
+    big = worker_spec("nietzsche", NIETZSCHE_DIR, tmp_path / "cache", cap=10**9)
     assert big["samples"] == 200_285
 
 
@@ -114,7 +114,9 @@ def test_unknown_dataset_is_refused(tmp_path: Path) -> None:
 # -- checksums and offline -------------------------------------------------------------------------
 
 
-def test_wrong_checksum_in_the_data_dir_is_an_error_and_the_file_is_not_used(tmp_path: Path) -> None:
+def test_wrong_checksum_in_the_data_dir_is_an_error_and_the_file_is_not_used(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     bad = data_dir / "nietzsche.txt"
@@ -190,7 +192,7 @@ def test_a_corrupt_download_cache_is_set_aside_and_fetched_again(tmp_path: Path)
 @needs_nietzsche
 def test_second_prepare_reuses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"
-    first = worker_spec("nietzsche", SHARED_DATASETS, cache)
+    first = worker_spec("nietzsche", NIETZSCHE_DIR, cache)
     prepared = Path(first["path"])
     mtime = prepared.stat().st_mtime_ns
 
@@ -198,7 +200,7 @@ def test_second_prepare_reuses_the_cache(tmp_path: Path, monkeypatch: pytest.Mon
         raise AssertionError(f"the source {path} was read again")
 
     monkeypatch.setitem(datasets.READERS, "nietzsche", must_not_read)
-    second = worker_spec("nietzsche", SHARED_DATASETS, cache, cap=512)
+    second = worker_spec("nietzsche", NIETZSCHE_DIR, cache, cap=512)
     assert second["path"] == first["path"]
     assert (second["vocab"], second["full_samples"], second["samples"]) == (57, 200_285, 512)
     assert prepared.stat().st_mtime_ns == mtime
@@ -225,7 +227,9 @@ def test_wikitext2_preparation_is_the_seeds(tmp_path: Path) -> None:
     expected = seed_wikitext_text(WIKI_LINES)
     assert text == expected
     # Tokens joined by one space, lowercased, lines glued with no separator.
-    assert text.startswith("valkyria chronicles iiisenj no valkyria 3 unrecorded chronicles japanese 3 commonly")
+    assert text.startswith(
+        "valkyria chronicles iiisenj no valkyria 3 unrecorded chronicles japanese 3 commonly"
+    )
     assert "media vision" in text and "role playing" in text
     assert "2011 in japan it is the third game in the valkyria seriesthe game s battle" in text
     assert text == text.lower() and "  " not in text
@@ -267,8 +271,10 @@ def test_datasets_module_imports_no_framework() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, pytest_rnnbench.run.datasets; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pooch')))")
+    code = (
+        "import sys, pytest_rnnbench.run.datasets; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pooch')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

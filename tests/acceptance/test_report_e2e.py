@@ -1,7 +1,8 @@
 """End to end: the report options, the job summary, JUnit properties and progress in a real session.
 
-The first tests use the project's fake worker interpreter (tests/conftest.py) so they take
-seconds; the last trains one real, tiny case to see the worker's phases reach the log.
+The first tests use tests/fakes/fake_worker.py behind a wrapper interpreter (the `fake_python`
+fixture) so they take seconds; one trains a real, tiny case to see the worker's phases reach the
+log.
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ import pytest
 
 from pytest_rnnbench.report.results import RESULTS_SCHEMA
 
+pytestmark = pytest.mark.slow
+
+
 CASE = "tensorflow-gpu0-b1-unroll-synthetic"
 
 
 def fake_run(bench: pytest.Pytester, fake_python, *args: str) -> pytest.RunResult:
     result = bench.runpytest_subprocess(
-        "--rnnbench", "--rnnbench-backends=tensorflow", "--rnnbench-datasets=synthetic",
-        "--rnnbench-batch-sizes=1", "--rnnbench-samples=16", "-p", "no:cacheprovider",
-        f"--rnnbench-python=tensorflow={fake_python}", *args)
+        "--rnnbench",
+        "--rnnbench-backends=tensorflow",
+        "--rnnbench-datasets=synthetic",
+        "--rnnbench-batch-sizes=1",
+        "--rnnbench-samples=16",
+        "-p",
+        "no:cacheprovider",
+        f"--rnnbench-python=tensorflow={fake_python}",
+        *args,
+    )
     # Without a baseline the case is measured, then skipped with the command that records one.
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) == 1, outcomes
@@ -32,14 +43,22 @@ def test_report_options_write_every_output(bench, fake_python, monkeypatch):
     summary = bench.path / "step-summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    result = fake_run(bench, fake_python, "--rnnbench-json=out/results.json",
-                      "--rnnbench-report=out/RESULTS.md", "--rnnbench-plots=out/plots",
-                      "--rnnbench-benchmark-json=out/bench.json", "--junitxml=out/junit.xml")
+    result = fake_run(
+        bench,
+        fake_python,
+        "--rnnbench-json=out/results.json",
+        "--rnnbench-report=out/RESULTS.md",
+        "--rnnbench-plots=out/plots",
+        "--rnnbench-benchmark-json=out/bench.json",
+        "--junitxml=out/junit.xml",
+    )
     out = bench.path / "out"
     assert json.loads((out / "results.json").read_text())["schema"] == RESULTS_SCHEMA
     text = (out / "RESULTS.md").read_text()
     assert text.startswith("# RNN Benchmark Results\n")
-    assert "| 0.50 sec, N/A" in text and "![lstm_Synthetic_1.png](plots/lstm_Synthetic_1.png)" in text
+    assert (
+        "| 0.50 sec, N/A" in text and "![lstm_Synthetic_1.png](plots/lstm_Synthetic_1.png)" in text
+    )
     assert (out / "plots" / "lstm_Synthetic_1.png").read_bytes()[:4] == b"\x89PNG"
     bench_json = json.loads((out / "bench.json").read_text())
     assert [b["param"] for b in bench_json["benchmarks"]] == [CASE]
@@ -48,21 +67,25 @@ def test_report_options_write_every_output(bench, fake_python, monkeypatch):
     assert step.startswith("earlier step\n## pytest-rnnbench results\n")
     assert "| Keras-TensorFlow (Time/Epoch), (GPU Mem) |" in step
     # the end-of-run table
-    result.stdout.fnmatch_lines([
-        "*rnnbench results*",
-        "synthetic, 16 samples/epoch (capped); *",
-        "*tensorflow*",
-        "GPUs  batch  unroll    s/epoch  GPU MiB",
-        "   0      1     yes       0.50      n/a",
-        f"rnnbench: results written to {out / 'results.json'}",
-        f"rnnbench: markdown report written to {out / 'RESULTS.md'}",
-        f"rnnbench: pytest-benchmark JSON written to {out / 'bench.json'}",
-        f"rnnbench: job summary written to {summary}",
-        f"rnnbench: 2 charts written to {out / 'plots'}",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*rnnbench results*",
+            "synthetic, 16 samples/epoch (capped); *",
+            "*tensorflow*",
+            "GPUs  batch  unroll    s/epoch  GPU MiB",
+            "   0      1     yes       0.50      n/a",
+            f"rnnbench: results written to {out / 'results.json'}",
+            f"rnnbench: markdown report written to {out / 'RESULTS.md'}",
+            f"rnnbench: pytest-benchmark JSON written to {out / 'bench.json'}",
+            f"rnnbench: job summary written to {summary}",
+            f"rnnbench: 2 charts written to {out / 'plots'}",
+        ]
+    )
     # per-case metrics as JUnit XML properties
-    properties = {p.get("name"): p.get("value")
-                  for p in ET.parse(out / "junit.xml").getroot().iter("property")}
+    properties = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(out / "junit.xml").getroot().iter("property")
+    }
     assert float(properties["rnnbench_epoch_seconds"]) == 0.5
     assert float(properties["rnnbench_final_loss"]) == 1.5
     assert float(properties["rnnbench_step_ms_median"]) == 200.0
@@ -71,9 +94,13 @@ def test_report_options_write_every_output(bench, fake_python, monkeypatch):
 
 def test_progress_in_a_log_is_plain_lines(bench, fake_python):
     result = fake_run(bench, fake_python)
-    result.stdout.fnmatch_lines([f"rnnbench: {CASE}: starting worker [[]* s]",
-                                 f"rnnbench: {CASE}: worker finished [[]* s]",
-                                 "test_bench.py [.s]*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"rnnbench: {CASE}: starting worker [[]* s]",
+            f"rnnbench: {CASE}: worker finished [[]* s]",
+            "test_bench.py [.s]*",
+        ]
+    )
     assert "\r" not in result.stdout.str() and "\x1b" not in result.stdout.str()
 
 
@@ -100,27 +127,41 @@ def test_verdicts_against_a_recorded_baseline_reach_the_reports(bench, fake_pyth
     row = next(line for line in text.splitlines() if line.startswith(f"| `{CASE}`"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1:5] == ["200", "200", "+0.0%", verdicts[CASE]["verdict"]]
-    result.stdout.fnmatch_lines(["GPUs  batch  unroll    s/epoch  GPU MiB  change  verdict",
-                                 "   0      1     yes       0.50      n/a   +0.0%     pass"])
+    result.stdout.fnmatch_lines(
+        [
+            "GPUs  batch  unroll    s/epoch  GPU MiB  change  verdict",
+            "   0      1     yes       0.50      n/a   +0.0%     pass",
+        ]
+    )
 
 
 def test_real_worker_phases_reach_the_log(bench, heavy_modules):
     pytest.importorskip("jax")
     result = bench.runpytest_subprocess(
-        "--rnnbench", "--rnnbench-backends=jax", "--rnnbench-datasets=synthetic",
-        "--rnnbench-unroll=false", "--rnnbench-batch-sizes=32", "--rnnbench-samples=64",
-        "--rnnbench-repeats=2", "-p", "no:cacheprovider", "--rnnbench-report=R.md")
+        "--rnnbench",
+        "--rnnbench-backends=jax",
+        "--rnnbench-datasets=synthetic",
+        "--rnnbench-unroll=false",
+        "--rnnbench-batch-sizes=32",
+        "--rnnbench-samples=64",
+        "--rnnbench-repeats=2",
+        "-p",
+        "no:cacheprovider",
+        "--rnnbench-report=R.md",
+    )
     assert result.ret == 0
     case = "jax-gpu0-b32-nounroll-synthetic"
-    result.stdout.fnmatch_lines([
-        f"rnnbench: {case}: importing jax [[]* s]",
-        f"rnnbench: {case}: loading data [[]* s]",
-        f"rnnbench: {case}: building model [[]* s]",
-        f"rnnbench: {case}: compiling (warm-up) [[]* s]",
-        f"rnnbench: {case}: epoch 1 of 2 (2 steps) [[]* s]",
-        f"rnnbench: {case}: epoch 2 of 2 (2 steps) [[]* s]",
-        f"rnnbench: {case}: worker finished [[]* s]",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            f"rnnbench: {case}: importing jax [[]* s]",
+            f"rnnbench: {case}: loading data [[]* s]",
+            f"rnnbench: {case}: building model [[]* s]",
+            f"rnnbench: {case}: compiling (warm-up) [[]* s]",
+            f"rnnbench: {case}: epoch 1 of 2 (2 steps) [[]* s]",
+            f"rnnbench: {case}: epoch 2 of 2 (2 steps) [[]* s]",
+            f"rnnbench: {case}: worker finished [[]* s]",
+        ]
+    )
     assert "| Keras-JAX (Time/Epoch), (GPU Mem) |" in (bench.path / "R.md").read_text()
     assert heavy_modules() == []  # neither progress nor the report imported a framework
 
@@ -136,10 +177,25 @@ def test_on_a_terminal_one_status_line_is_rewritten_and_erased(bench, fake_pytho
     env = dict(os.environ, COLUMNS="100", TERM="xterm")
     env.pop("GITHUB_STEP_SUMMARY", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--rnnbench", "--rnnbench-backends=tensorflow",
-         "--rnnbench-datasets=synthetic", "--rnnbench-batch-sizes=1", "--rnnbench-samples=16",
-         "-p", "no:cacheprovider", f"--rnnbench-python=tensorflow={fake_python}"],
-        cwd=bench.path, stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, env=env)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--rnnbench",
+            "--rnnbench-backends=tensorflow",
+            "--rnnbench-datasets=synthetic",
+            "--rnnbench-batch-sizes=1",
+            "--rnnbench-samples=16",
+            "-p",
+            "no:cacheprovider",
+            f"--rnnbench-python=tensorflow={fake_python}",
+        ],
+        cwd=bench.path,
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+    )
     os.close(secondary)
     chunks = []
     while True:
@@ -165,5 +221,7 @@ def test_plots_without_matplotlib_is_a_usage_error_before_any_test(bench, monkey
     monkeypatch.setattr("pytest_rnnbench.report.publish.plots_available", lambda: False)
     result = bench.runpytest("--rnnbench", "--rnnbench-plots=plots", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert ("command-line option --rnnbench-plots: invalid value 'plots': charts need matplotlib: "
-            "pip install 'pytest-rnnbench[plots]'") in result.stderr.str() + capsys.readouterr().err
+    assert (
+        "command-line option --rnnbench-plots: invalid value 'plots': charts need matplotlib: "
+        "pip install 'pytest-rnnbench[plots]'"
+    ) in result.stderr.str() + capsys.readouterr().err

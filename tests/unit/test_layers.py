@@ -14,8 +14,8 @@ from pathlib import Path
 
 import grimp
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "src" / "pytest_rnnbench"
+from helpers import PACKAGE, REPO
+
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -1,4 +1,5 @@
-"""The pytest-benchmark export, read back by the real `pytest-benchmark compare` command."""
+"""The pytest-benchmark export (report/pytest_benchmark.py), read back by the real
+`pytest-benchmark compare` command."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ import subprocess
 import sys
 
 import pytest
-from report_helpers import fixed_report, report_with_verdicts
 
+from helpers import fixed_report, report_with_verdicts
 from pytest_rnnbench.report.pytest_benchmark import stats, to_pytest_benchmark
 
 
 def run_compare(*args: str, cwd) -> subprocess.CompletedProcess:
     pytest.importorskip("pytest_benchmark")
-    return subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_pytest_benchmark_compare_reads_the_export(tmp_path):
     report = report_with_verdicts()
     path = tmp_path / "rnnbench-benchmark.json"
     path.write_text(json.dumps(to_pytest_benchmark(report, "2026-01-01T00:00:00+00:00")))
-    completed = run_compare(str(path), f"--csv={tmp_path / 'compare.csv'}", "--group-by=group",
-                            "--columns=min,max,mean,median,rounds", cwd=tmp_path)
+    completed = run_compare(
+        str(path),
+        f"--csv={tmp_path / 'compare.csv'}",
+        "--group-by=group",
+        "--columns=min,max,mean,median,rounds",
+        cwd=tmp_path,
+    )
     assert completed.returncode == 0, completed.stderr
     passed = [row for row in report.rows if row.status == "passed"]
     for row in passed:
@@ -54,7 +65,8 @@ def test_two_machines_get_distinct_names(tmp_path):
     report = fixed_report()
     report.machines["other machine"] = {}
     names = [b["name"] for b in to_pytest_benchmark(report)["benchmarks"]]
-    assert all(name.endswith(")") for name in names)
+    assert all(name.endswith(")") for name in names)  # "case (machine)" once machines differ
+    assert len(set(names)) == len(names)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 13])

@@ -1,19 +1,24 @@
-"""`python -m pytest_rnnbench compare OLD NEW`: offline verdicts and exit codes, in real processes."""
+"""The command line, in real processes: `python -m pytest_rnnbench compare OLD NEW` (offline
+verdicts and exit codes) and `python -m pytest_rnnbench report`."""
 
 import json
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from helpers import REPO, RESULT_FILES
 from pytest_rnnbench.gate import baseline
 from pytest_rnnbench.gate.samples import metric_samples
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
 CASE = "jax-gpu0-b32-unroll-synthetic"
 OTHER = "tensorflow-gpu0-b32-unroll-synthetic"
+
+
+# -- compare ---------------------------------------------------------------------------------------
 
 
 def worker_result(case_id, step_ms, seed, loss=1.5, rss_mb=500, keras="3.15.1"):
@@ -23,39 +28,72 @@ def worker_result(case_id, step_ms, seed, loss=1.5, rss_mb=500, keras="3.15.1"):
     for _ in range(2):
         steps = [step_ms / 1000 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(16)]
         epochs.append({"seconds": sum(steps), "step_seconds": steps, "loss": loss})
-    return {"case": {"id": case_id, "backend": backend, "gpus": 0, "batch_size": 32,
-                     "unroll": True, "dataset": "synthetic"},
-            "samples": 512, "steps_per_epoch": 16, "epochs": epochs, "final_loss": loss,
-            "host_peak_rss_bytes": rss_mb * 2**20, "gpu_framework_peak_bytes": None,
-            "versions": {"keras": keras}, "repeats": 2, "warmup_seconds": 0.1}
+    return {
+        "case": {
+            "id": case_id,
+            "backend": backend,
+            "gpus": 0,
+            "batch_size": 32,
+            "unroll": True,
+            "dataset": "synthetic",
+        },
+        "samples": 512,
+        "steps_per_epoch": 16,
+        "epochs": epochs,
+        "final_loss": loss,
+        "host_peak_rss_bytes": rss_mb * 2**20,
+        "gpu_framework_peak_bytes": None,
+        "versions": {"keras": keras},
+        "repeats": 2,
+        "warmup_seconds": 0.1,
+    }
 
 
 def results_file(path, cases, failures=None, cpu="Intel Xeon"):
-    document = {"schema": "pytest-rnnbench/results", "version": 1, "written": "2024-01-01T00:00:00",
-                "machine": {"cpu": cpu, "cpus": 2, "gpus": [], "driver": None, "cuda": None},
-                "settings": {}, "failures": failures or {},
-                "results": {case_id: {"epoch_seconds": sum(r["epochs"][0]["step_seconds"]),
-                                      "final_loss": r["final_loss"], "worker": r}
-                            for case_id, r in cases.items()}}
+    document = {
+        "schema": "pytest-rnnbench/results",
+        "version": 1,
+        "written": "2024-01-01T00:00:00",
+        "machine": {"cpu": cpu, "cpus": 2, "gpus": [], "driver": None, "cuda": None},
+        "settings": {},
+        "failures": failures or {},
+        "results": {
+            case_id: {
+                "epoch_seconds": sum(r["epochs"][0]["step_seconds"]),
+                "final_loss": r["final_loss"],
+                "worker": r,
+            }
+            for case_id, r in cases.items()
+        },
+    }
     path.write_text(json.dumps(document))
     return path
 
 
 def compare(*args):
-    done = subprocess.run([sys.executable, "-m", "pytest_rnnbench", "compare", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_rnnbench", "compare", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture
 def old(tmp_path):
-    return results_file(tmp_path / "old.json", {CASE: worker_result(CASE, 10, 1),
-                                                OTHER: worker_result(OTHER, 20, 2)})
+    return results_file(
+        tmp_path / "old.json",
+        {CASE: worker_result(CASE, 10, 1), OTHER: worker_result(OTHER, 20, 2)},
+    )
 
 
 def test_no_change_exits_0(tmp_path, old):
-    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3),
-                                               OTHER: worker_result(OTHER, 20, 4)})
+    new = results_file(
+        tmp_path / "new.json",
+        {CASE: worker_result(CASE, 10, 3), OTHER: worker_result(OTHER, 20, 4)},
+    )
     code, out, err = compare(old, new)
     assert code == 0, out + err
     assert f"{CASE}: pass" in out and f"{OTHER}: pass" in out
@@ -63,8 +101,10 @@ def test_no_change_exits_0(tmp_path, old):
 
 
 def test_a_regression_exits_1_with_the_same_line_as_the_plugin(tmp_path, old):
-    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 12, 3),
-                                               OTHER: worker_result(OTHER, 20, 4)})
+    new = results_file(
+        tmp_path / "new.json",
+        {CASE: worker_result(CASE, 12, 3), OTHER: worker_result(OTHER, 20, 4)},
+    )
     code, out, _ = compare(old, new)
     assert code == 1
     (line,) = [line for line in out.splitlines() if line.startswith(f"{CASE}: regression")]
@@ -77,9 +117,13 @@ def test_a_regression_exits_1_with_the_same_line_as_the_plugin(tmp_path, old):
 
 
 def test_improvement_missing_cases_and_version_notes_exit_0(tmp_path, old):
-    new = results_file(tmp_path / "new.json", {
-        CASE: worker_result(CASE, 8, 3, keras="3.16.0"),
-        "jax-gpu0-b64-unroll-synthetic": worker_result("jax-gpu0-b64-unroll-synthetic", 8, 5)})
+    new = results_file(
+        tmp_path / "new.json",
+        {
+            CASE: worker_result(CASE, 8, 3, keras="3.16.0"),
+            "jax-gpu0-b64-unroll-synthetic": worker_result("jax-gpu0-b64-unroll-synthetic", 8, 5),
+        },
+    )
     code, out, _ = compare(old, new)
     assert code == 0, out
     assert f"{CASE}: improvement" in out and "keras 3.15.1 -> 3.16.0" in out
@@ -93,8 +137,11 @@ def test_non_finite_loss_exits_1(tmp_path, old):
 
 
 def test_a_failed_case_exits_1(tmp_path, old):
-    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3)},
-                       failures={OTHER: "worker was killed by SIGKILL"})
+    new = results_file(
+        tmp_path / "new.json",
+        {CASE: worker_result(CASE, 10, 3)},
+        failures={OTHER: "worker was killed by SIGKILL"},
+    )
     code, out, _ = compare(old, new)
     assert code == 1 and f"{OTHER}: failed: worker was killed by SIGKILL" in out
 
@@ -115,19 +162,29 @@ def test_a_baseline_file_can_be_the_old_side(tmp_path):
     new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 12, 3)})
     code, out, _ = compare(path, new)
     assert code == 0 and f"{CASE}: pass" in out and "tolerance 30.0%" in out
-    code, out, _ = compare(path, results_file(tmp_path / "n2.json", {CASE: worker_result(CASE, 14, 3)}))
+    code, out, _ = compare(
+        path, results_file(tmp_path / "n2.json", {CASE: worker_result(CASE, 14, 3)})
+    )
     assert code == 1 and "tolerance 30.0%" in out
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "cannot read"),
-    ("{\"schema\": \"pytest-rnnbench/results\", \"vers", "not a JSON file"),
-    ('{"schema": "something-else"}', "not a pytest-rnnbench results file"),
-    ('{"schema": "pytest-rnnbench/results", "version": 7, "machine": {}, "results": {}}',
-     "version 7 is not supported"),
-    ('{"schema": "pytest-rnnbench/results", "version": 1, "machine": {}, "results": {"x": {}}}',
-     "has no worker result"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read"),
+        ('{"schema": "pytest-rnnbench/results", "vers', "not a JSON file"),
+        ('{"schema": "something-else"}', "not a pytest-rnnbench results file"),
+        (
+            '{"schema": "pytest-rnnbench/results", "version": 7, "machine": {}, "results": {}}',
+            "version 7 is not supported",
+        ),
+        (
+            '{"schema": "pytest-rnnbench/results", "version": 1, "machine": {}, '
+            '"results": {"x": {}}}',
+            "has no worker result",
+        ),
+    ],
+)
 def test_unusable_files_exit_2_naming_the_file(tmp_path, old, content, message):
     bad = tmp_path / "bad.json"
     if content is not None:
@@ -145,17 +202,40 @@ def test_bad_options_exit_2(tmp_path, old):
 def test_results_written_by_the_plugin_compare(tmp_path):
     """The results file format the plugin writes is what compare reads (golden round trip)."""
     from pytest_rnnbench import atomic
+    from pytest_rnnbench.options import Settings
     from pytest_rnnbench.report import results as report
     from pytest_rnnbench.run.devices import GpuInventory
     from pytest_rnnbench.run.summary import summarize
-    from pytest_rnnbench.options import Settings
 
     def write(name, step_ms, seed):
         summary = summarize(CASE, worker_result(CASE, step_ms, seed))
         path = tmp_path / name
-        atomic.write_json(path, report.results_document({CASE: summary}, {}, Settings(),
-                                                               GpuInventory()))
+        atomic.write_json(
+            path, report.results_document({CASE: summary}, {}, Settings(), GpuInventory())
+        )
         return path
 
     code, out, _ = compare(write("a.json", 10, 1), write("b.json", 15, 2))
     assert code == 1 and f"{CASE}: regression" in out
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def test_python_dash_m_report(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_rnnbench",
+            "report",
+            *map(str, RESULT_FILES),
+            "-o",
+            str(tmp_path / "R.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "R.md").read_text().startswith("# RNN Benchmark Results\n")

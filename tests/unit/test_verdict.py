@@ -1,4 +1,5 @@
-"""The verdict rule on plain numbers: every outcome, tolerances, significance, non-finite loss."""
+"""The verdict rule (gate/verdict.py) on plain numbers: every outcome, tolerances, significance,
+non-finite loss, a busy machine, and the paired (live A/B) test."""
 
 import math
 import random
@@ -6,7 +7,6 @@ import random
 import pytest
 
 from pytest_rnnbench.gate import verdict
-from pytest_rnnbench.gate.samples import block_medians, comparable, metric_samples
 
 
 def noisy(center, n=24, spread=0.02, seed=0):
@@ -26,18 +26,27 @@ def test_clear_slowdown_beyond_tolerance_is_a_regression_with_a_full_reason():
     assert found.change == pytest.approx(0.2, abs=0.02)
     assert found.confidence > 0.99
     line = found.line()
-    for part in ("time per step regression", "baseline 10", "now 12", "change +19",
-                 "tolerance 5.0%", "confidence", "Mann-Whitney, n=24/24"):
+    for part in (
+        "time per step regression",
+        "baseline 10",
+        "now 12",
+        "change +19",
+        "tolerance 5.0%",
+        "confidence",
+        "Mann-Whitney, n=24/24",
+    ):
         assert part in line, line
 
 
 def test_significant_but_within_tolerance_passes():
     # 3% slower, very consistent: significant, but inside a 5% tolerance.
-    found = verdict.compare_samples("epoch_time", noisy(10.0, spread=0.001),
-                                    noisy(10.3, spread=0.001, seed=1), 0.05)
+    found = verdict.compare_samples(
+        "epoch_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.05
+    )
     assert found.outcome == verdict.PASS
-    tighter = verdict.compare_samples("epoch_time", noisy(10.0, spread=0.001),
-                                      noisy(10.3, spread=0.001, seed=1), 0.02)
+    tighter = verdict.compare_samples(
+        "epoch_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.02
+    )
     assert tighter.outcome == verdict.REGRESSION
 
 
@@ -57,8 +66,10 @@ def test_clear_speedup_is_an_improvement():
 
 
 def test_single_measurements_use_the_tolerance_alone():
-    assert verdict.compare_samples("host_peak_rss", [1000.0], [1300.0], 0.2).outcome == \
-        verdict.REGRESSION
+    assert (
+        verdict.compare_samples("host_peak_rss", [1000.0], [1300.0], 0.2).outcome
+        == verdict.REGRESSION
+    )
     assert verdict.compare_samples("host_peak_rss", [1000.0], [1100.0], 0.2).outcome == verdict.PASS
     found = verdict.compare_samples("host_peak_rss", [1000.0], [1300.0], 0.2)
     assert "tolerance only" in found.why and found.confidence is None
@@ -72,8 +83,9 @@ def test_non_finite_loss_is_always_a_regression(bad):
 
 
 def test_missing_baseline_samples_mean_no_baseline():
-    assert verdict.compare_samples("epoch_time", [], noisy(1.0), 0.05).outcome == \
-        verdict.NO_BASELINE
+    assert (
+        verdict.compare_samples("epoch_time", [], noisy(1.0), 0.05).outcome == verdict.NO_BASELINE
+    )
 
 
 def test_case_outcome_is_the_worst_metric_and_tolerances_are_per_metric():
@@ -99,7 +111,9 @@ def test_a_metric_new_in_this_run_does_not_hide_the_others():
 
 def test_version_notes():
     assert verdict.version_notes({"keras": "3.15.1"}, {"keras": "3.15.1"}) == []
-    (note,) = verdict.version_notes({"keras": "3.15.1", "jax": "0.4"}, {"keras": "3.16.0", "jax": "0.4"})
+    (note,) = verdict.version_notes(
+        {"keras": "3.15.1", "jax": "0.4"}, {"keras": "3.16.0", "jax": "0.4"}
+    )
     assert "keras 3.15.1 -> 3.16.0" in note and "jax" not in note
 
 
@@ -108,33 +122,6 @@ def test_bad_parameters_are_refused():
         verdict.compare_samples("epoch_time", [1.0], [1.0], -0.1)
     with pytest.raises(ValueError):
         verdict.compare_samples("epoch_time", [1.0], [1.0], 0.1, alpha=1.5)
-
-
-def test_block_medians_cover_every_step_once():
-    steps = [0.001 * i for i in range(1, 18)]  # 17 steps, in seconds
-    blocks = block_medians(steps, 8)
-    assert len(blocks) == 8
-    assert blocks == sorted(blocks)  # consecutive blocks of increasing steps
-    assert blocks[0] == pytest.approx(2.0) and blocks[-1] == pytest.approx(16.5)
-    assert block_medians([0.002, 0.004], 8) == [2.0, 4.0]
-    assert block_medians([], 8) == []
-
-
-def test_metric_samples_from_a_worker_result():
-    result = {"epochs": [{"step_seconds": [0.01] * 16}, {"step_seconds": [0.02] * 16}],
-              "host_peak_rss_bytes": 2**30, "final_loss": 1.5, "gpu_framework_peak_bytes": None,
-              "gpu_memory": {"nvml_process_peak_bytes": 2**20}}
-    found = metric_samples(result)
-    assert found["epoch_time"] == [10.0] * 8 + [20.0] * 8
-    assert found["host_peak_rss"] == [1024.0]
-    assert found["gpu_peak_memory"] == [1.0]
-    assert found["final_loss"] == [1.5]
-    assert "gpu_peak_memory" not in metric_samples({"epochs": [], "final_loss": 1.0})
-
-
-def test_comparable_workloads():
-    assert comparable({"samples": 256, "steps_per_epoch": 8}, {"samples": 256, "steps_per_epoch": 8}) is None
-    assert "256 samples per epoch" in comparable({"samples": 256}, {"samples": 512})
 
 
 def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stand():
@@ -152,7 +139,7 @@ def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stan
     assert still.outcome == verdict.REGRESSION and still.deciding.metric == "gpu_peak_memory"
 
 
-# -- a busy machine makes time verdicts inconclusive -------------------------------------------
+# -- a busy machine makes time verdicts inconclusive -----------------------------------------------
 
 
 def test_busy_machine_reason_names_the_side_and_share():
@@ -176,3 +163,42 @@ def test_a_regression_measured_on_a_busy_machine_is_inconclusive():
     assert judged.outcome == verdict.INCONCLUSIVE and "35%" in judged.line()
     # The limit is the user's: 100% turns the check off.
     assert verdict.timing_distrust(quiet, busy, busy_limit=1.0) == ""
+
+
+# -- paired samples (live A/B) ---------------------------------------------------------------------
+
+
+def test_paired_verdict_sees_through_drift_that_hides_a_regression_from_unpaired_ranks() -> None:
+    # The machine's speed swings by +-30% from turn to turn; the candidate is 10% slower in every
+    # pair. Unpaired ranks drown in the swing; pairs cancel it.
+    swing = [1.0, 1.3, 0.7, 1.2, 0.8, 1.25, 0.75, 1.1, 0.9, 1.3, 0.7, 1.15, 0.85, 1.2, 0.8, 1.0]
+    reference = [10.0 * s for s in swing]
+    candidate = [11.0 * s * (1 + 0.01 * ((i % 3) - 1)) for i, s in enumerate(swing)]
+    paired = verdict.compare_samples("epoch_time", reference, candidate, 0.05, paired=True)
+    assert paired.outcome == verdict.REGRESSION
+    assert paired.change == pytest.approx(0.10, abs=0.01)
+    assert paired.test == verdict.PAIRED_TEST
+    unpaired = verdict.compare_samples("epoch_time", reference, candidate, 0.05)
+    assert unpaired.outcome == verdict.INCONCLUSIVE
+    jittered = [r * (1 + 0.01 * ((i % 3) - 1)) for i, r in enumerate(reference)]
+    same = verdict.compare_samples("epoch_time", reference, jittered, 0.05, paired=True)
+    assert same.outcome == verdict.PASS
+    faster = verdict.compare_samples(
+        "epoch_time", reference, [0.8 * j for j in jittered], 0.05, paired=True
+    )
+    assert faster.outcome == verdict.IMPROVEMENT and faster.change == pytest.approx(-0.2, abs=0.01)
+    with pytest.raises(ValueError, match="equal counts"):
+        verdict.compare_samples("epoch_time", reference, candidate[:-1], 0.05, paired=True)
+
+
+def test_hodges_lehmann_is_the_median_of_pairwise_averages() -> None:
+    assert verdict.hodges_lehmann([1.0, 2.0, 9.0]) == pytest.approx(3.5)  # 1,1.5,2,5,5.5,9
+    assert verdict.hodges_lehmann([0.1] * 5) == pytest.approx(0.1)
+
+
+def test_paired_verdict_with_too_few_pairs_is_inconclusive_and_says_what_would_help() -> None:
+    found = verdict.compare_samples(
+        "epoch_time", [10.0, 10.0, 10.0, 10.0], [13.0, 12.0, 14.0, 13.0], 0.05, paired=True
+    )
+    assert found.outcome == verdict.INCONCLUSIVE
+    assert "per-turn ratios" in found.why and "--rnnbench-against-workers" in found.why

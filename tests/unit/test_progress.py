@@ -1,4 +1,5 @@
-"""Live progress: a rewritten status line on a terminal, plain lines (no carriage return) in logs."""
+"""Live progress (report/progress.py): a rewritten status line on a terminal, plain lines (no
+carriage return) in logs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 from pytest_rnnbench.report.progress import CaseProgress, _Writer, format_status
 
 CASE = "tensorflow-gpu0-b128-unroll-synthetic"
+
+
 MESSAGES = [
     {"type": "started", "pid": 1},
     {"type": "phase", "phase": "importing tensorflow"},
@@ -73,8 +76,10 @@ def run(tty: bool, current_line: str = ""):
 
 
 def test_status_line_format():
-    assert format_status(CASE, "epoch 1 of 2", 31.4, 12, 40) == \
-        f"rnnbench {CASE} | epoch 1 of 2 | step 12/40 (30%) | 31 s"
+    assert (
+        format_status(CASE, "epoch 1 of 2", 31.4, 12, 40)
+        == f"rnnbench {CASE} | epoch 1 of 2 | step 12/40 (30%) | 31 s"
+    )
     assert format_status(CASE, "loading data", 2.0) == f"rnnbench {CASE} | loading data | 2 s"
 
 
@@ -100,8 +105,15 @@ def test_plain_mode_reports_a_long_epoch_now_and_then():
         progress.on_message({"type": "phase", "phase": "epoch 1 of 1", "steps": 600})
         for step in range(1, 121):
             clock.now += 1
-            progress.on_message({"type": "progress", "phase": "epoch 1 of 1", "step": step,
-                                 "steps": 600, "elapsed_s": float(step)})
+            progress.on_message(
+                {
+                    "type": "progress",
+                    "phase": "epoch 1 of 1",
+                    "step": step,
+                    "steps": 600,
+                    "elapsed_s": float(step),
+                }
+            )
     progress_lines = [line for line in terminal.lines if "step " in line]
     assert len(progress_lines) == 4  # every 30 s over two minutes, not every second
     assert progress_lines[0] == f"rnnbench: {CASE}: epoch 1 of 1 | step 30/600 (5%) [30 s]"
@@ -127,8 +139,15 @@ def test_tty_status_line_is_cut_to_the_terminal_width():
 
 def test_plain_mode_puts_pytests_file_prefix_back_for_the_tests_letter():
     terminal, capture, clock = FakeTerminal(), FakeCapture(), Clock()
-    with CaseProgress(CASE, _Writer(terminal, capture), False, clock=clock,
-                      nodeid="suite/test_seed_lstm.py::test_lstm_training[x]"):
+    with CaseProgress(
+        CASE,
+        _Writer(terminal, capture),
+        False,
+        clock=clock,
+        nodeid="suite/test_seed_lstm.py::test_lstm_training[x]",
+    ):
         pass
-    assert terminal.lines[-2:] == [f"rnnbench: {CASE}: worker finished [0 s]",
-                                   "<prefix of suite/test_seed_lstm.py::test_lstm_training[x]>"]
+    assert terminal.lines[-2:] == [
+        f"rnnbench: {CASE}: worker finished [0 s]",
+        "<prefix of suite/test_seed_lstm.py::test_lstm_training[x]>",
+    ]

@@ -17,10 +17,18 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-MXNET_PYTHON = REPO / ".venv-mxnet" / "bin" / "python"
-FRAMEWORK_VERSION_KEY = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch",
-                         "mxnet": "mxnet"}
+from helpers import MXNET_PYTHON
+
+pytestmark = pytest.mark.slow
+
+
+FRAMEWORK_VERSION_KEY = {
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "torch": "torch",
+    "mxnet": "mxnet",
+}
+
 
 # The archive's checksum cannot be the published one; the session under test is told the small
 # archive's checksum, as a stand-in for the real file in the data directory.
@@ -34,33 +42,47 @@ SMALL_WIKITEXT_CONFTEST = """
 
 
 def small_wikitext(directory: Path) -> Path:
-    line = (" The game 's battle system , the BliTZ system , is carried over directly from "
-            "Valkyira Chronicles . During missions , players select each unit using a top @-@ down "
-            "perspective of the battlefield map : once a character is selected , the player moves")
+    line = (
+        " The game 's battle system , the BliTZ system , is carried over directly from "
+        "Valkyira Chronicles . During missions , players select each unit using a top @-@ down "
+        "perspective of the battlefield map : once a character is selected , the player moves"
+    )
     path = directory / "wikitext-2-raw-v1.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("wikitext-2-raw/wiki.train.raw", "\n".join([" = Title = ", "", line] * 4))
     return path
 
 
-def test_all_four_backends_train_and_report(bench: pytest.Pytester, tmp_path: Path,
-                                            heavy_modules) -> None:
+def test_all_four_backends_train_and_report(
+    bench: pytest.Pytester, tmp_path: Path, heavy_modules
+) -> None:
     assert MXNET_PYTHON.exists(), f"{MXNET_PYTHON} is missing: run `make setup`"
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     archive = small_wikitext(data_dir)
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     bench.makeconftest(
-        (bench.path / "conftest.py").read_text() + textwrap.dedent(
-            SMALL_WIKITEXT_CONFTEST.format(sha=digest, size=archive.stat().st_size)))
+        (bench.path / "conftest.py").read_text()
+        + textwrap.dedent(SMALL_WIKITEXT_CONFTEST.format(sha=digest, size=archive.stat().st_size))
+    )
     result = bench.runpytest_subprocess(
-        "-rfEs", "--rnnbench", "--rnnbench-samples=256", "--rnnbench-batch-sizes=128",
+        "-rfEs",
+        "--rnnbench",
+        "--rnnbench-samples=256",
+        "--rnnbench-batch-sizes=128",
         # The generic loop: unrolled 40 steps take JAX ~45 s to compile on a small CPU.
-        "--rnnbench-unroll=false", "--rnnbench-repeats=1", "--rnnbench-timeout=600",
-        "--rnnbench-datasets=synthetic,wikitext2", "-k", "synthetic or (tensorflow and wikitext2)",
-        f"--rnnbench-data-dir={data_dir}", f"--rnnbench-cache-dir={tmp_path / 'cache'}",
-        f"--rnnbench-python=mxnet={MXNET_PYTHON}", "--rnnbench-json=results.json",
-        timeout=900)
+        "--rnnbench-unroll=false",
+        "--rnnbench-repeats=1",
+        "--rnnbench-timeout=600",
+        "--rnnbench-datasets=synthetic,wikitext2",
+        "-k",
+        "synthetic or (tensorflow and wikitext2)",
+        f"--rnnbench-data-dir={data_dir}",
+        f"--rnnbench-cache-dir={tmp_path / 'cache'}",
+        f"--rnnbench-python=mxnet={MXNET_PYTHON}",
+        "--rnnbench-json=results.json",
+        timeout=900,
+    )
     text = result.stdout.str()
     assert result.parseoutcomes().get("failed") is None, text
     assert heavy_modules() == [], "the pytest process imported a framework"
@@ -90,10 +112,13 @@ def test_all_four_backends_train_and_report(bench: pytest.Pytester, tmp_path: Pa
         assert worker["case"]["backend"] == backend
         assert worker["gpus_seen"] == 0
         assert worker["run"]["lstm_path"] == "generic loop"
-    assert results["mxnet-gpu0-b128-nounroll-synthetic"]["worker"]["python"]["executable"] == \
-        str(MXNET_PYTHON)
-    assert results["jax-gpu0-b128-nounroll-synthetic"]["worker"]["python"]["executable"] == \
-        sys.executable
+    assert results["mxnet-gpu0-b128-nounroll-synthetic"]["worker"]["python"]["executable"] == str(
+        MXNET_PYTHON
+    )
+    assert (
+        results["jax-gpu0-b128-nounroll-synthetic"]["worker"]["python"]["executable"]
+        == sys.executable
+    )
     wiki = results["tensorflow-gpu0-b128-nounroll-wikitext2"]["worker"]
     assert wiki["vocab"] < 60 and wiki["timesteps"] == 40
     assert len(list((tmp_path / "cache" / "prepared").glob("wikitext2-*.npz"))) == 1

@@ -1,0 +1,92 @@
+"""Live A/B comparison (--rnnbench-against) end to end: real TensorFlow workers in both
+interpreters, through pytest.
+
+The turn-taking itself is tested in tests/unit/test_turns.py, the paired verdict in
+tests/unit/test_verdict.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import PYTHON
+
+pytestmark = pytest.mark.slow
+
+
+LIVE_ARGS = (
+    "--rnnbench",
+    "--rnnbench-backends=tensorflow",
+    "--rnnbench-datasets=synthetic",
+    "--rnnbench-samples=256",
+    "--rnnbench-batch-sizes=32",
+    "--rnnbench-repeats=2",
+    "--rnnbench-against-workers=1",
+    "-p",
+    "no:cacheprovider",
+)
+
+
+def test_live_run_against_itself_passes_and_an_injected_slowdown_fails(
+    bench: pytest.Pytester, heavy_modules
+) -> None:
+    # A wide time tolerance keeps this test about the mechanism, not about this machine's noise
+    # (the gate calibration in benchmarks/ measures that); a 3x slowdown is far beyond it.
+    same = bench.runpytest_subprocess(
+        *LIVE_ARGS, f"--rnnbench-against={PYTHON}", "--rnnbench-tolerance-time=50%", "-rA"
+    )
+    same.stdout.fnmatch_lines(
+        [
+            f"rnnbench: live A/B against {PYTHON}: 1 worker(s) per side*",
+            "*synthetic: pass: time per step pass, baseline * ms -> now * ms*",
+        ]
+    )
+    assert same.ret == 0, same.stdout.str()
+    same.assert_outcomes(passed=1)
+    assert heavy_modules() == []
+
+    slow = bench.runpytest_subprocess(
+        *LIVE_ARGS,
+        f"--rnnbench-against={PYTHON}",
+        "--rnnbench-tolerance-time=50%",
+        "--rnnbench-inject-slowdown=3",
+    )
+    slow.assert_outcomes(failed=1)
+    slow.stdout.fnmatch_lines(
+        ["*regression: time per step regression*Wilcoxon signed-rank, paired*"]
+    )
+
+
+def test_live_options_are_checked_and_a_missing_reference_skips_clearly(
+    bench: pytest.Pytester,
+) -> None:
+    both = bench.runpytest_subprocess(
+        *LIVE_ARGS, f"--rnnbench-against={PYTHON}", "--rnnbench-save-baseline"
+    )
+    assert both.ret == pytest.ExitCode.USAGE_ERROR
+    both.stderr.fnmatch_lines(["*--rnnbench-save-baseline with --rnnbench-against*"])
+
+    grab = bench.runpytest_subprocess(
+        *LIVE_ARGS, f"--rnnbench-against={PYTHON}", "--rnnbench-preallocate"
+    )
+    assert grab.ret == pytest.ExitCode.USAGE_ERROR
+    grab.stderr.fnmatch_lines(["*--rnnbench-preallocate with --rnnbench-against*"])
+
+    bad = bench.runpytest_subprocess(*LIVE_ARGS, "--rnnbench-against=cobol=/bin/true")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--rnnbench-against*unknown backend 'cobol'*"])
+
+    other = bench.runpytest_subprocess(*LIVE_ARGS, f"--rnnbench-against=jax={PYTHON}", "-rs")
+    other.assert_outcomes(skipped=1)
+    other.stdout.fnmatch_lines(
+        ["*--rnnbench-against names no reference interpreter for the tensorflow backend*"]
+    )
+
+    missing = bench.runpytest_subprocess(*LIVE_ARGS, "--rnnbench-against=/no/such/python", "-rs")
+    missing.assert_outcomes(skipped=1)
+    missing.stdout.fnmatch_lines(
+        [
+            "*reference interpreter: interpreter '/no/such/python' for "
+            "the tensorflow backend does not exist*"
+        ]
+    )

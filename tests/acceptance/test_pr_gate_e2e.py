@@ -1,0 +1,163 @@
+"""The pull-request gate on real Keras code: real git, real workers, real code changes.
+
+The base of each repository is the `keras` package that an environment of this project has
+installed (Keras-MXNet 2.2.4.3 in .venv-mxnet, Keras 3 in .venv): complete, pure-Python source
+trees. Head commits change them as pull requests do (benchmarks/keras_trees.py): the RNN loop of
+the MXNet backend runs its cell twice on every time step, the Keras 3 LSTM cell does four more
+matrix products per step, or only a docstring changes. Each side's workers import Keras from their
+own tree; the gate must call the slower code a regression and pass the others.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import MXNET_PYTHON, NIETZSCHE_DIR, PYTHON, REPO
+
+pytestmark = pytest.mark.slow
+
+SITE = "lib/python3.11/site-packages/keras"
+MXNET_KERAS = REPO / ".venv-mxnet" / SITE
+KERAS3 = Path(sys.executable).parent.parent / SITE
+# Small but real: 8 steps per epoch, 2 epochs, one worker per side (16 paired turns).
+QUICK = [
+    "--rnnbench-samples=1024",
+    "--rnnbench-repeats=2",
+    "--rnnbench-against-workers=1",
+    "-k",
+    "synthetic and not nounroll",
+]
+
+
+def _keras_trees():
+    spec = importlib.util.spec_from_file_location(
+        "keras_trees", REPO / "benchmarks" / "keras_trees.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+keras_trees = _keras_trees()
+
+
+def git(repo: Path, *args: str) -> str:
+    return keras_trees.git(repo, *args)
+
+
+def branch(repo: Path, name: str, edit: str, amount: int = 1) -> str:
+    git(repo, "checkout", "-q", "-B", name, "master")
+    commit = keras_trees.commit_edit(repo, edit, amount)
+    git(repo, "checkout", "-q", "master")
+    return commit
+
+
+@pytest.fixture(scope="module")
+def mxnet_fork(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    assert MXNET_KERAS.is_dir(), f"{MXNET_KERAS} is missing: run `make setup`"
+    repo = tmp_path_factory.mktemp("fork") / "keras-apache-mxnet"
+    keras_trees.make_repo(MXNET_KERAS, repo)
+    branch(repo, "slower-rnn", "rnn-work", 40)
+    branch(repo, "docs-only", "docs")
+    return repo
+
+
+def gate(repo: Path, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict, str]:
+    """`python -m pytest_rnnbench gate` in `repo`; its output, results file and comment."""
+    temp = tmp_path / "tmp"  # where the base tree is extracted: it must be empty afterwards
+    temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(temp))
+    if NIETZSCHE_DIR.is_dir():
+        env.setdefault("RNNBENCH_DATA_DIR", str(NIETZSCHE_DIR))
+    command = [
+        PYTHON, "-m", "pytest_rnnbench", "gate", "--comment", str(tmp_path / "comment.md"),
+        "--json", str(tmp_path / "results.json"), *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    leftovers = [p.name for p in temp.iterdir() if p.name.startswith("rnnbench-base-")]
+    assert leftovers == [], f"the extracted base tree was left behind: {leftovers}\n{output}"
+    results = json.loads((tmp_path / "results.json").read_text())
+    return done, results, (tmp_path / "comment.md").read_text()
+
+
+def test_the_gate_calls_a_slower_rnn_loop_in_keras_mxnet_a_regression(
+    mxnet_fork: Path, tmp_path: Path
+) -> None:
+    git(mxnet_fork, "checkout", "-q", "slower-rnn")
+    done, results, comment = gate(
+        mxnet_fork, tmp_path, "--base", "master", f"--rnnbench-python=mxnet={MXNET_PYTHON}", *QUICK
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    case = "mxnet-gpu0-b128-unroll-synthetic"
+    found = results["verdicts"][case]
+    assert found["verdict"] == "regression" and found["change"] > 0.2, found
+    base, head = git(mxnet_fork, "rev-parse", "master"), git(mxnet_fork, "rev-parse", "HEAD")
+    assert (found["base_commit"], found["head_commit"]) == (base, head)
+    assert results["gate"]["base"]["commit"] == base and results["gate"]["head"]["commit"] == head
+    # The head's workers imported the head's keras; the loss is the same number (the edit
+    # averages two identical computations).
+    origin = results["results"][case]["worker"]["keras_origin"]
+    assert origin["file"] == str(mxnet_fork / "keras" / "__init__.py") and origin["commit"] == head
+    assert found["metrics"]["final_loss"]["outcome"] == "pass"
+    assert comment.startswith("<!-- pytest-rnnbench:pr-comment -->\n")
+    assert "1 regression" in comment and f"`{head[:12]}`" in comment and f"`{base[:12]}`" in comment
+    assert f"| `{case}` |" in comment and ":x: regression" in comment
+
+
+@pytest.mark.parametrize("head", ["master", "docs-only"])
+def test_the_same_code_or_a_docs_only_change_passes(
+    mxnet_fork: Path, tmp_path: Path, head: str
+) -> None:
+    git(mxnet_fork, "checkout", "-q", head)
+    done, results, comment = gate(
+        mxnet_fork, tmp_path, "--base", "master", f"--rnnbench-python=mxnet={MXNET_PYTHON}", *QUICK
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (found,) = results["verdicts"].values()
+    assert found["verdict"] != "regression"
+    assert "regression" not in comment.splitlines()[1]
+
+
+def test_keras3_through_pytest_catches_a_slower_lstm_cell(tmp_path: Path) -> None:
+    """The pytest route, with a Keras 3 tree and the TensorFlow backend."""
+    repo = tmp_path / "keras"
+    keras_trees.make_repo(KERAS3, repo)
+    keras_trees.commit_edit(repo, "cell-work", 4)
+    command = [
+        PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest", "--pyargs",
+        "pytest_rnnbench.suite", "--rnnbench", "--rnnbench-base=HEAD~1",
+        "--rnnbench-backends=tensorflow", f"--rnnbench-json={tmp_path / 'results.json'}", *QUICK,
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    results = json.loads((tmp_path / "results.json").read_text())
+    found = results["verdicts"]["tensorflow-gpu0-b128-unroll-synthetic"]
+    assert found["verdict"] == "regression", found
+    assert "pull-request gate" in output and "against base" in output
+
+
+def test_a_side_that_imports_keras_from_elsewhere_is_an_error(tmp_path: Path) -> None:
+    """A worker told to measure a tree whose keras it did not import fails, saying so."""
+    from pytest_rnnbench.matrix import Case
+    from pytest_rnnbench.run import datasets
+    from pytest_rnnbench.run.process import WorkerError, run_worker
+    from pytest_rnnbench.run.protocol import build_request, worker_env
+
+    tree = tmp_path / "tree"
+    (tree / "keras").mkdir(parents=True)
+    (tree / "keras" / "__init__.py").write_text("")
+    spec = datasets.worker_spec("synthetic", None, tmp_path / "cache", 256)
+    request = build_request(Case("tensorflow", 0, 128, True, "synthetic").to_dict(), spec, 1)
+    request["keras_tree"] = str(tree)  # but the tree is not on PYTHONPATH: site-packages wins
+    with pytest.raises(WorkerError, match="not from this side's tree"):
+        run_worker(PYTHON, request, worker_env("tensorflow", []), 300, tmp_path / "w.log")

@@ -1,0 +1,113 @@
+"""A stand-in for the product's worker.py: the real worker module with only `train` replaced.
+
+It loads the real worker module (the path the runner passes as its first argument), so the
+protocol framing, the "started" message and the error reporting are the product's own. A test
+hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpreter`, the
+`fake_python` fixture) and selects the behaviour per case:
+
+- the case's batch size picks the mode (MODES below), so one session can hold every kind of
+  failure: 1 ok, 2 SIGKILL, 3 exit code 7, 4 raise, 5 garbage on the protocol channel, 6 hang,
+  7 an unknown message type, 8 exit silently;
+- FAKE_MODE overrides the batch size's mode for every case (also "turns": live A/B turn-taking);
+- FAKE_PIDFILE: where "hang" writes its own pid and its child's;
+- FAKE_TURNLOG: where "turns" logs "pid start end" for every step; FAKE_DIE_AT_TURN kills the
+  worker (SIGKILL) in the middle of that turn.
+"""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+spec = importlib.util.spec_from_file_location("rnnbench_worker_under_test", sys.argv[1])
+worker = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(worker)
+
+MODES = {
+    1: "ok",
+    2: "sigkill",
+    3: "exit",
+    4: "raise",
+    5: "garbage",
+    6: "hang",
+    7: "unknown-type",
+    8: "silent",
+}
+
+
+def fake_turns(request, channel, control_fd):
+    """Live A/B turns as the real worker takes them, with a short sleep for each step; every
+    step is logged as "pid start end" to FAKE_TURNLOG so a test can see who ran when."""
+    turns = worker.Turns(channel, control_fd, request["turn_steps"])
+    factor = request.get("inject_slowdown", 1.0)
+    epochs = []
+    for _ in range(request["repeats"]):
+        steps = []
+        for step in range(8):
+            if step % turns.steps == 0:
+                turns.wait()
+                if turns.taken == int(os.environ.get("FAKE_DIE_AT_TURN", "0")):
+                    os.kill(os.getpid(), signal.SIGKILL)  # in the middle of its turn
+            start = time.perf_counter()
+            time.sleep(0.01 * factor)
+            end = time.perf_counter()
+            steps.append(end - start)
+            with open(os.environ["FAKE_TURNLOG"], "a") as log:
+                log.write(f"{os.getpid()} {start:.6f} {end:.6f}\n")
+        epochs.append({"seconds": sum(steps), "step_seconds": steps, "loss": 1.5})
+    return {
+        "case": request["case"],
+        "samples": request["data"]["samples"],
+        "epochs": epochs,
+        "final_loss": 1.5,
+        "host_peak_rss_bytes": 1 << 20,
+        "turn_steps": turns.steps,
+        "turns_taken": turns.taken,
+        "versions": {"keras": "fake"},
+    }
+
+
+def fake_train(request, channel, control_fd=None):
+    case = request["case"]
+    mode = os.environ.get("FAKE_MODE") or MODES[case["batch_size"]]
+    sys.stderr.write(f"fake worker output: case {case['id']} mode {mode}\n")
+    sys.stderr.flush()
+    if mode == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "exit":
+        os._exit(7)
+    if mode == "raise":
+        raise RuntimeError(f"fake failure in {case['id']}")
+    if mode == "garbage":
+        channel._out.write("this is not json\n")
+        channel._out.flush()
+    if mode == "unknown-type":
+        channel.send("surprise", detail=1)
+    if mode == "silent":
+        os._exit(0)
+    if mode == "turns":
+        return fake_turns(request, channel, control_fd)
+    if mode == "hang":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        with open(os.environ["FAKE_PIDFILE"], "w") as out:
+            json.dump([os.getpid(), child.pid], out)
+        time.sleep(300)
+    samples = request["data"]["samples"]
+    return {
+        "case": case,
+        "samples": samples,
+        "samples_cap": request["data"].get("cap"),
+        "epochs": [{"seconds": 0.5, "step_seconds": [0.1, 0.2, 0.2], "loss": 1.5}],
+        "warmup_seconds": 0.25,
+        "final_loss": 1.5,
+        "host_peak_rss_bytes": 1 << 20,
+        "gpu_framework_peak_bytes": None,
+        "versions": {"keras": "fake"},
+    }
+
+
+worker.train = fake_train
+os._exit(worker.main(sys.argv))

@@ -1,0 +1,295 @@
+"""Shared constants and plain helper functions of the project's own tests (fixtures: conftest.py).
+
+The end-to-end tests run pytest in a subprocess (pytester) on a small benchmark module, with
+`--rnnbench-python BACKEND=PATH` pointing at small wrapper interpreters where a test needs a
+worker that misbehaves. No product code has a test backdoor: the wrappers answer the backend
+probe with the real interpreter and replace only the worker script with one of the stand-ins in
+tests/fakes/.
+
+The report tests use fixed inputs: tests/data/results-synthetic.json and results-nietzsche.json
+were written by real runs on the project's 2-CPU development machine (see tests/data/README.md
+for the commands), so the reports are tested on what the plugin actually writes. Golden files
+live in tests/golden/; after an intended change, regenerate them with
+`UPDATE_GOLDEN=1 pytest tests/unit/test_markdown.py tests/unit/test_terminal.py` and review the
+diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+import re
+import stat
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from pytest_rnnbench.report.results import Report, build_report
+
+# -- where things are ------------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+PACKAGE = REPO / "src" / "pytest_rnnbench"
+FAKES = TESTS / "fakes"
+DATA = TESTS / "data"
+GOLDEN = TESTS / "golden"
+RESULT_FILES = (DATA / "results-synthetic.json", DATA / "results-nietzsche.json")
+PYTHON = sys.executable
+MXNET_PYTHON = REPO / ".venv-mxnet" / "bin" / "python"
+# The copy of Nietzsche every session and CI has lies beside the repository, unless the Makefile
+# hands another directory in through RNNBENCH_DATA_DIR.
+NIETZSCHE_DIR = (
+    Path(os.environ["RNNBENCH_DATA_DIR"])
+    if os.environ.get("RNNBENCH_DATA_DIR")
+    else REPO.parent / "shared" / "datasets"
+)
+NIETZSCHE = NIETZSCHE_DIR / "nietzsche.txt"
+
+# -- benchmark modules and conftests for pytester sessions ----------------------------------------
+
+HEAVY_MODULES = ("keras", "tensorflow", "jax", "jaxlib", "torch", "mxnet")
+
+BENCH_MODULE = """
+    import math
+
+    def test_lstm(rnnbench):
+        result = rnnbench()
+        assert math.isfinite(result.final_loss)
+        assert result.samples_per_second > 0
+"""
+
+# The benchmark module of the `plain` fixture: no checks of its own.
+BARE_BENCH_MODULE = """
+    def test_lstm(rnnbench):
+        rnnbench()
+"""
+
+# Records which machine-learning modules the pytest process itself imported.
+HEAVY_CHECK_CONFTEST = f"""
+    import json, sys
+
+    HEAVY = {HEAVY_MODULES!r}
+
+    def pytest_unconfigure(config):
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+        with open(str(config.rootpath / "heavy-modules.json"), "w") as out:
+            json.dump(loaded, out)
+"""
+
+# -- the matrix and the options --------------------------------------------------------------------
+
+SEED_IDS = {
+    f"{backend}-gpu0-b{batch}-{unroll}-{dataset}"
+    for backend, batch, unroll, dataset in itertools.product(
+        ("tensorflow", "jax", "torch", "mxnet"),
+        (32, 128),
+        ("unroll", "nounroll"),
+        ("synthetic", "nietzsche", "wikitext2"),
+    )
+}
+
+# Bad values of the core options, tried on the command line (tests/acceptance/test_options_e2e.py),
+# in the environment and in the ini file (tests/unit/test_options.py):
+# (command-line arguments, environment variable, ini key, bad value, what the message must say)
+BAD_VALUES = [
+    (["--gpus=-1"], "RNNBENCH_GPUS", "rnnbench_gpus", "-1", "cannot be negative"),
+    (["--gpus=two"], "RNNBENCH_GPUS", "rnnbench_gpus", "two", "expected GPU counts"),
+    (
+        ["--rnnbench-backends=jax,theano"],
+        "RNNBENCH_BACKENDS",
+        "rnnbench_backends",
+        "jax,theano",
+        "unknown theano; accepted: tensorflow, jax, torch, mxnet",
+    ),
+    (
+        ["--rnnbench-batch-sizes=0"],
+        "RNNBENCH_BATCH_SIZES",
+        "rnnbench_batch_sizes",
+        "0",
+        "positive whole number",
+    ),
+    (
+        ["--rnnbench-unroll=maybe"],
+        "RNNBENCH_UNROLL",
+        "rnnbench_unroll",
+        "maybe",
+        "accepted: true, false, both",
+    ),
+    (
+        ["--rnnbench-datasets=imdb"],
+        "RNNBENCH_DATASETS",
+        "rnnbench_datasets",
+        "imdb",
+        "unknown imdb; accepted: synthetic, nietzsche, wikitext2",
+    ),
+    (
+        ["--rnnbench-samples=-5"],
+        "RNNBENCH_SAMPLES",
+        "rnnbench_samples",
+        "-5",
+        "positive whole number",
+    ),
+    (
+        ["--rnnbench-repeats=0"],
+        "RNNBENCH_REPEATS",
+        "rnnbench_repeats",
+        "0",
+        "positive whole number",
+    ),
+    (
+        ["--rnnbench-matrix=huge"],
+        "RNNBENCH_MATRIX",
+        "rnnbench_matrix",
+        "huge",
+        "accepted: default, seed",
+    ),
+    (
+        ["--rnnbench-timeout=soon"],
+        "RNNBENCH_TIMEOUT",
+        "rnnbench_timeout",
+        "soon",
+        "positive number of seconds",
+    ),
+    (
+        ["--rnnbench-timeout=-3"],
+        "RNNBENCH_TIMEOUT",
+        "rnnbench_timeout",
+        "-3",
+        "positive number of seconds",
+    ),
+    (["--rnnbench-python", "jax"], None, "rnnbench_python", "jax", "expected BACKEND=PATH"),
+    (
+        ["--rnnbench-python", "theano=/usr/bin/python3"],
+        None,
+        "rnnbench_python",
+        "theano=/usr/bin/python3",
+        "unknown backend 'theano'",
+    ),
+    (None, "RNNBENCH", "rnnbench", "maybe", "accepted: 1, true, yes, on, 0, false, no, off"),
+]
+
+# -- processes and wrapper interpreters ------------------------------------------------------------
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent that no longer cares."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return not re.search(r"^State:\s+Z", status, re.MULTILINE)
+
+
+def wait_gone(pids: list[int], within_s: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def failure_sections(text: str) -> dict[str, str]:
+    """The FAILURES section of a pytest run, per test id."""
+    sections: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        header = re.match(r"^_{3,} (test_lstm\[.*\]) _{3,}$", line)
+        if header:
+            current = header.group(1)
+            sections[current] = ""
+        elif re.match(r"^={3,} ", line):
+            current = None
+        elif current:
+            sections[current] += line + "\n"
+    return sections
+
+
+def write_executable(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def make_fake_interpreter(directory: Path, worker: Path = FAKES / "fake_worker.py") -> Path:
+    """An interpreter for --rnnbench-python: the real one for the backend probe, `worker` (a
+    stand-in from tests/fakes/ that loads the real worker module) for the worker script."""
+    return write_executable(
+        directory / "fake-python",
+        textwrap.dedent(f"""\
+        #!/bin/sh
+        if [ "$1" = "-c" ]; then exec "{PYTHON}" "$@"; fi
+        exec "{PYTHON}" "{worker}" "$@"
+        """),
+    )
+
+
+# -- the report's fixed inputs and golden files ----------------------------------------------------
+
+# Shaped as verdict.CaseVerdict.to_dict() writes them into results files.
+VERDICTS = {
+    "tensorflow-gpu0-b32-unroll-synthetic": {
+        "verdict": "regression",
+        "change": 0.124,
+        "reason": "tensorflow-gpu0-b32-unroll-synthetic: regression: time per step regression, "
+        "baseline 20.1 ms -> now 22.6 ms, change +12.4%, tolerance 5.0%",
+        "metrics": {
+            "epoch_time": {"outcome": "regression", "baseline": 20.1, "now": 22.6, "change": 0.124}
+        },
+    },
+    "jax-gpu0-b32-unroll-synthetic": {
+        "verdict": "pass",
+        "change": -0.01,
+        "reason": "jax-gpu0-b32-unroll-synthetic: pass",
+        "metrics": {
+            "epoch_time": {"outcome": "pass", "baseline": 60.0, "now": 59.4, "change": -0.01}
+        },
+    },
+    "torch-gpu0-b32-unroll-synthetic": {
+        "verdict": "inconclusive",
+        "change": 0.081,
+        "reason": "torch-gpu0-b32-unroll-synthetic: inconclusive: time per step inconclusive | "
+        "too noisy to tell",
+        "metrics": {
+            "epoch_time": {
+                "outcome": "inconclusive",
+                "baseline": 1225.0,
+                "now": 1325.0,
+                "change": 0.081,
+            }
+        },
+    },
+}
+
+
+def documents() -> list[tuple[str, dict]]:
+    return [(path.name, json.loads(path.read_text())) for path in RESULT_FILES]
+
+
+def fixed_report() -> Report:
+    return build_report(documents())
+
+
+def report_with_verdicts() -> Report:
+    docs = copy.deepcopy(documents())
+    docs[0][1]["verdicts"] = copy.deepcopy(VERDICTS)
+    return build_report(docs)
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it instead."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"

@@ -1,0 +1,51 @@
+"""backends.py and worker.py describe the same backends: names and version keys agree.
+
+worker.py is a standalone script (it also runs under Keras-MXNet's interpreter), so it cannot
+import backends.py; this test is what keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+
+import pytest
+
+from helpers import MXNET_PYTHON, PYTHON, REPO
+from pytest_rnnbench import backends
+from pytest_rnnbench.run.protocol import WORKER_SCRIPT
+
+
+def load_worker():
+    spec = importlib.util.spec_from_file_location("rnnbench_worker_for_test", WORKER_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
+    worker = load_worker()
+    assert set(worker.BACKENDS) == set(backends.BACKENDS)
+    assert set(backends.LABELS) == set(backends.VERSION_KEYS) == set(backends.COLOURS)
+    assert set(backends.INSTALL_HINTS) == set(backends.BACKENDS)
+    assert set(backends.KERAS3_BACKENDS) | set(backends.KERAS_MXNET_BACKENDS) == set(
+        backends.BACKENDS
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", backends.BACKENDS)
+def test_each_backend_reports_its_framework_under_its_version_key(backend: str) -> None:
+    python = MXNET_PYTHON if backend in backends.KERAS_MXNET_BACKENDS else PYTHON
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('w', {str(WORKER_SCRIPT)!r})\n"
+        "w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)\n"
+        f"print(json.dumps(sorted(w.backend_for({backend!r}).framework_versions())))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert backends.VERSION_KEYS[backend] in json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,366 @@
+"""Options (options.py): the parsers, usage errors from the environment and the ini file, and
+CLI > env > ini precedence (issue 2), all in this process.
+
+The command-line usage errors, which need a pytest process of their own, and the help text run in
+tests/acceptance/test_options_e2e.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import BAD_VALUES
+from pytest_rnnbench import options
+from pytest_rnnbench.options import parse_gpus
+from pytest_rnnbench.run.devices import GpuInventory
+
+# -- parsers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, available, expected",
+    [
+        ("0", 0, (0,)),
+        ("4", 0, (4,)),
+        ("0,1,4", 8, (0, 1, 4)),
+        (" 0, 4 ,4", 8, (0, 4)),
+        ("all", 0, (0,)),
+        ("ALL", 4, (0, 1, 2, 4)),
+        ("all", 3, (0, 1, 2, 3)),
+        ("all", 16, (0, 1, 2, 4, 8, 16)),
+    ],
+)
+def test_parse_gpus(text: str, available: int, expected: tuple) -> None:
+    assert parse_gpus(text, available) == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "two", "", ",", "1.5", "0,-2"])
+def test_parse_gpus_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="0, 4, 0,1,4|list"):
+        parse_gpus(text, 0)
+
+
+def test_choices_parse_lists_case_insensitively_and_dedupe() -> None:
+    parse = options._choices(("tensorflow", "jax", "torch", "mxnet"))
+    assert parse("JAX, torch,jax") == ("jax", "torch")
+    with pytest.raises(ValueError, match="unknown theano; accepted: tensorflow, jax, torch, mxnet"):
+        parse("jax,theano")
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("128", (128,)), ("32,128", (32, 128)), ("32 128 32", (32, 128))]
+)
+def test_positive_ints(text: str, expected: tuple) -> None:
+    assert options._positive_ints(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "x", "1.5", ""])
+def test_positive_ints_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        options._positive_ints(text)
+
+
+@pytest.mark.parametrize("text, expected", [("10", 10.0), ("0.5", 0.5), ("1e3", 1000.0)])
+def test_timeout_parser(text: str, expected: float) -> None:
+    assert options._positive_float(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", ""])
+def test_timeout_parser_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        options._positive_float(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("true", (True,)), ("False", (False,)), (" both ", (True, False))]
+)
+def test_unroll_parser(text: str, expected: tuple) -> None:
+    assert options._unroll(text) == expected
+
+
+def test_unroll_and_matrix_parsers_reject_with_what_is_accepted() -> None:
+    with pytest.raises(ValueError, match="accepted: true, false, both"):
+        options._unroll("yes")
+    with pytest.raises(ValueError, match="accepted: default, seed"):
+        options._matrix("huge")
+    assert options._matrix(" Seed ") == "seed"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1", True),
+        ("yes", True),
+        ("ON", True),
+        (True, True),
+        ("0", False),
+        ("off", False),
+        ("", False),
+        (False, False),
+    ],
+)
+def test_flag_parser(raw, expected: bool) -> None:
+    assert options._flag(raw) is expected
+
+
+def test_pythons_parser(tmp_path: Path) -> None:
+    parsed = options._pythons(["mxnet=.venv-mxnet/bin/python", "JAX = python3.11 "], tmp_path)
+    # A path with a slash is relative to where the value came from (not resolved: venv symlinks).
+    assert parsed == {
+        "mxnet": str(tmp_path / ".venv-mxnet" / "bin" / "python"),
+        "jax": "python3.11",
+    }
+    # Ini values given on one line, separated by ";" (or newlines).
+    assert options._pythons("torch=/opt/a/python; jax=/opt/b/python", tmp_path) == {
+        "torch": "/opt/a/python",
+        "jax": "/opt/b/python",
+    }
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("jax", "expected BACKEND=PATH"),
+        ("jax=", "expected BACKEND=PATH"),
+        ("theano=/usr/bin/python3", "unknown backend 'theano'"),
+    ],
+)
+def test_pythons_parser_rejects(entry: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        options._pythons([entry], tmp_path)
+
+
+def test_path_parser_is_relative_to_the_source(tmp_path: Path) -> None:
+    assert options._path("data", tmp_path) == tmp_path / "data"
+    assert options._path("/abs/data", tmp_path) == Path("/abs/data")
+    with pytest.raises(ValueError):
+        options._path("  ", tmp_path)
+
+
+def test_every_option_is_an_ini_key_and_all_but_python_have_an_env_variable() -> None:
+    for option in options.OPTIONS:
+        assert option.ini == option.dest
+        assert any(flag.startswith("--rnnbench") for flag in option.flag.split("/"))
+        if option.dest != "rnnbench_python":
+            assert option.env == option.dest.upper()
+
+
+# -- usage errors from the environment and the ini file --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, env, ini, value, message", [b for b in BAD_VALUES if b[1]], ids=lambda v: None
+)
+def test_bad_value_in_the_environment_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args, env, ini, value, message
+) -> None:
+    monkeypatch.setenv(env, value)
+    result = pytester.runpytest_inprocess("--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: environment variable {env}: invalid value {value!r}: *{message}*"]
+    )
+
+
+@pytest.mark.parametrize("args, env, ini, value, message", BAD_VALUES, ids=lambda v: None)
+def test_bad_value_in_the_ini_file_is_a_usage_error(
+    pytester: pytest.Pytester, args, env, ini, value, message
+) -> None:
+    path = pytester.makeini(f"[pytest]\n{ini} = {value}\n")
+    result = pytester.runpytest_inprocess("--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: ini option {ini} in {path}: invalid value *{message}*"])
+
+
+# -- bad input: the options the tests above and test_gate_e2e.py do not try ------------------------
+
+
+BAD_OPTIONS = [
+    ("--rnnbench-max-rss", "lots", "expected a size such as 4G, 512M or 800 (MiB)"),
+    ("--rnnbench-max-rss", "0", "expected a size of at least 1M"),
+    ("--rnnbench-max-rss", "-2G", "expected a size of at least 1M"),
+    ("--rnnbench-max-rss", "512K", "expected a size of at least 1M"),
+    ("--rnnbench-max-rss", "nan", "expected a size of at least 1M"),
+    ("--rnnbench-shard", "3/2", "expected K/N with 1 <= K <= N"),
+    ("--rnnbench-shard", "0/4", "expected K/N with 1 <= K <= N"),
+    ("--rnnbench-shard", "half", "expected K/N, for example 2/4"),
+    ("--rnnbench-simulate-devices", "0", "expected a positive whole number"),
+    ("--rnnbench-simulate-devices", "two", "expected a positive whole number"),
+    ("--rnnbench-inject-slowdown", "nan", "expected a factor between 1 and 10"),
+    ("--rnnbench-inject-slowdown", "fast", "expected a factor >= 1 such as 1.10"),
+    ("--rnnbench-tolerance-time", "inf", "expected a fraction >= 0"),
+    ("--rnnbench-tolerance-rss", "-5%", "expected a fraction >= 0"),
+    ("--rnnbench-tolerance-gpu-memory", "lots", "expected a fraction such as 0.05"),
+    ("--rnnbench-tolerance-loss", "nan", "expected a fraction >= 0"),
+    ("--rnnbench-busy-limit", "-1", "expected a fraction >= 0"),
+    ("--rnnbench-timeout", "nan", "expected a positive number of seconds"),
+    ("--rnnbench-timeout", "inf", "expected a positive number of seconds"),
+    ("--rnnbench-json", "", "expected a path"),
+    ("--rnnbench-baseline-dir", "", "expected a path"),
+]
+
+
+@pytest.mark.parametrize(
+    "option, value, accepted", BAD_OPTIONS, ids=[f"{o}={v}" for o, v, _ in BAD_OPTIONS]
+)
+def test_malformed_option_values_are_usage_errors_before_collection(
+    plain: pytest.Pytester, option: str, value: str, accepted: str
+) -> None:
+    result = plain.runpytest_inprocess("--co", "--rnnbench", f"{option}={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: command-line option {option}: invalid value {value!r}: *{accepted}*"]
+    )
+    assert "collected" not in result.stdout.str()
+
+
+def test_malformed_memory_cap_in_the_ini_and_environment(
+    plain: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = plain.makeini("[pytest]\nrnnbench_max_rss = 4 gigs\n")
+    result = plain.runpytest_inprocess("--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: ini option rnnbench_max_rss in {ini}: invalid value "
+            "'4 gigs': expected a size such as 4G, 512M or 800 (MiB)"
+        ]
+    )
+    monkeypatch.setenv("RNNBENCH_MAX_RSS", "-1")
+    result = plain.runpytest_inprocess("--co")
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: environment variable RNNBENCH_MAX_RSS: invalid value "
+            "'-1': expected a size of at least 1M*"
+        ]
+    )
+
+
+# -- precedence: command line > environment > ini > preset -----------------------------------------
+
+
+def settings_for(pytester: pytest.Pytester, *args: str):
+    from pytest_rnnbench.plugin import SETTINGS_KEY
+
+    config = pytester.parseconfigure(*args)
+    return config.stash[SETTINGS_KEY]
+
+
+def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeini(
+        "[pytest]\nrnnbench_batch_sizes = 64\nrnnbench_timeout = 30\n"
+        "rnnbench_backends = torch\nrnnbench_samples = 100\n"
+    )
+    assert settings_for(pytester).batch_sizes == (64,)
+    monkeypatch.setenv("RNNBENCH_BATCH_SIZES", "32")
+    monkeypatch.setenv("RNNBENCH_TIMEOUT", "20")
+    settings = settings_for(pytester)
+    assert (settings.batch_sizes, settings.timeout_s, settings.backends, settings.samples) == (
+        (32,),
+        20.0,
+        ("torch",),
+        100,
+    )
+    settings = settings_for(pytester, "--rnnbench-batch-sizes=16", "--rnnbench-timeout=10")
+    assert (settings.batch_sizes, settings.timeout_s) == ((16,), 10.0)
+
+
+def test_finer_options_override_the_matrix_preset(pytester: pytest.Pytester) -> None:
+    settings = settings_for(pytester, "--rnnbench-matrix=seed", "--rnnbench-batch-sizes=64")
+    assert settings.matrix == "seed"
+    assert settings.batch_sizes == (64,)
+    assert settings.unrolls == (True, False)
+    assert settings.datasets == ("synthetic", "nietzsche", "wikitext2")
+
+
+def test_defaults(pytester: pytest.Pytester) -> None:
+    settings = settings_for(pytester)
+    assert not settings.enabled
+    assert settings.gpu_counts == (0,)
+    assert settings.backends == ("tensorflow", "jax", "torch", "mxnet")
+    assert settings.batch_sizes == (128,)
+    assert settings.unrolls == (True,)
+    assert settings.datasets == ("synthetic", "nietzsche")
+    assert settings.samples is None
+    assert settings.timeout_s == options.DEFAULT_TIMEOUT_S
+
+
+def test_paths_are_relative_to_where_they_were_given(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        "[pytest]\nrnnbench_data_dir = data\nrnnbench_python = mxnet=.venv-mxnet/bin/python\n"
+    )
+    sub = pytester.mkdir("sub")
+    monkeypatch.chdir(sub)
+    settings = settings_for(pytester, "--rnnbench-json=out.json")
+    assert settings.data_dir == pytester.path / "data"
+    assert settings.pythons == {"mxnet": str(pytester.path / ".venv-mxnet" / "bin" / "python")}
+    assert settings.json_path == sub / "out.json"
+
+
+def test_rnnbench_from_the_environment_enables_and_discovers_gpus(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RNNBENCH=1 must behave as --rnnbench, GPU default included (1 GPU on a GPU machine)."""
+    from pytest_rnnbench.run import devices
+
+    two = GpuInventory(count=2, names=("Fake GPU", "Fake GPU"))
+    monkeypatch.setattr(devices, "discover_gpus", lambda: two)
+    monkeypatch.setenv("RNNBENCH", "1")
+    settings = settings_for(pytester)
+    assert settings.enabled
+    assert settings.available_gpus == 2
+    assert settings.gpu_counts == (1,)
+    monkeypatch.delenv("RNNBENCH")
+    pytester.makeini("[pytest]\nrnnbench = true\n")
+    assert settings_for(pytester).gpu_counts == (1,)
+    pytester.makeini("[pytest]\nrnnbench = false\n")
+    assert not settings_for(pytester).enabled
+    assert settings_for(pytester, "--rnnbench").gpu_counts == (1,)
+
+
+# -- the pull-request gate's options -----------------------------------------------------------
+
+
+def test_the_pr_preset_caps_samples_and_an_explicit_cap_wins(pytester: pytest.Pytester) -> None:
+    settings = settings_for(pytester, "--rnnbench-matrix=pr")
+    assert (settings.batch_sizes, settings.unrolls, settings.datasets, settings.samples) == (
+        (128,),
+        (True, False),
+        ("synthetic", "nietzsche"),
+        4096,
+    )
+    assert settings_for(pytester, "--rnnbench-matrix=pr", "--rnnbench-samples=512").samples == 512
+    assert settings_for(pytester).samples is None
+
+
+def test_gate_options_are_read_and_make_the_run_live(pytester: pytest.Pytester) -> None:
+    settings = settings_for(
+        pytester,
+        "--rnnbench-base=origin/master",
+        "--rnnbench-head=../keras",
+        "--rnnbench-comment=c.md",
+    )
+    assert (settings.base, settings.head) == ("origin/master", "../keras")
+    assert settings.comment_path == pytester.path / "c.md"
+    assert settings.live and not settings_for(pytester).live
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rnnbench-head=x"], "--rnnbench-head needs --rnnbench-base"),
+        (["--rnnbench-base=m", "--rnnbench-against=python3"], "drop one of them"),
+        (["--rnnbench-base=m", "--rnnbench-save-baseline"], "records nothing"),
+        (["--rnnbench-base=m", "--rnnbench-preallocate"], "grab most of their memory"),
+        (["--rnnbench-base= "], "expected a value"),
+    ],
+)
+def test_gate_option_conflicts_stop_before_collection(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    with pytest.raises(pytest.UsageError, match=message):
+        settings_for(pytester, *args)

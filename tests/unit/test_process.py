@@ -1,0 +1,171 @@
+"""The worker runner (run/process.py): workers that fail, hang or are missing, with real
+subprocesses (issue 2).
+
+The interpreters handed to the runner are small wrapper scripts running a stand-in from
+tests/fakes/ (mostly fake_worker.py): they run the product's own worker module with `train`
+replaced by a behaviour picked per case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import FAKES, wait_gone, write_executable
+from pytest_rnnbench.run.probe import probe_backend
+from pytest_rnnbench.run.process import WorkerError, WorkerUnsupported, run_worker
+
+
+def request_for(backend: str = "tensorflow", batch_size: int = 1, protocol: int = 1) -> dict:
+    case = {
+        "id": f"{backend}-gpu0-b{batch_size}-unroll-synthetic",
+        "backend": backend,
+        "gpus": 0,
+        "batch_size": batch_size,
+        "unroll": True,
+        "dataset": "synthetic",
+    }
+    return {
+        "protocol": protocol,
+        "case": case,
+        "repeats": 1,
+        "seed": 1234,
+        "data": {
+            "kind": "synthetic",
+            "samples": 64,
+            "cap": 64,
+            "timesteps": 40,
+            "features": 60,
+            "seed": 1234,
+        },
+    }
+
+
+@pytest.fixture
+def call(fake_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """run_worker on the fake interpreter in one mode."""
+
+    def run(mode: str, timeout_s: float = 60.0, **kwargs):
+        env = dict(os.environ, FAKE_MODE=mode, FAKE_PIDFILE=str(tmp_path / "pids.json"))
+        return run_worker(
+            str(fake_python),
+            request_for(),
+            env,
+            timeout_s,
+            tmp_path / "logs" / f"{mode}.log",
+            **kwargs,
+        )
+
+    return run
+
+
+# -- run_worker, directly --------------------------------------------------------------------------
+
+
+def test_a_good_worker_returns_its_result_and_messages(call) -> None:
+    seen: list[dict] = []
+    run = call("ok", on_message=seen.append)
+    assert run.returncode == 0
+    assert run.result["final_loss"] == 1.5
+    assert [m["type"] for m in run.messages] == ["started", "result"]
+    assert seen == run.messages
+    assert run.messages[0]["pid"] > 0
+
+
+@pytest.mark.parametrize(
+    "mode, cause",
+    [
+        (
+            "sigkill",
+            "worker was killed by SIGKILL (the kernel's out-of-memory killer sends SIGKILL)",
+        ),
+        ("exit", "worker exited with code 7"),
+        ("silent", "worker exited without sending a result"),
+        ("garbage", "worker broke the protocol: unreadable reply 'this is not json\\n'"),
+        ("unknown-type", "worker broke the protocol: unknown reply"),
+    ],
+)
+def test_a_failing_worker_raises_with_the_cause_and_its_output(call, mode: str, cause: str) -> None:
+    with pytest.raises(WorkerError) as excinfo:
+        call(mode)
+    assert excinfo.value.cause.startswith(cause)
+    assert (
+        f"fake worker output: case tensorflow-gpu0-b1-unroll-synthetic mode {mode}"
+        in excinfo.value.tail
+    )
+    assert "--- last lines of the worker's output ---" in str(excinfo.value)
+
+
+def test_an_exception_in_the_worker_comes_back_with_its_traceback(call) -> None:
+    with pytest.raises(WorkerError) as excinfo:
+        call("raise")
+    assert excinfo.value.cause == (
+        "worker failed: RuntimeError: fake failure in tensorflow-gpu0-b1-unroll-synthetic"
+    )
+    assert "Traceback (most recent call last)" in excinfo.value.tail
+    assert "in fake_train" in excinfo.value.tail
+
+
+@pytest.mark.slow  # waits out a 2 s timeout
+def test_a_hanging_worker_is_killed_at_the_timeout_with_its_children(call, tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(WorkerError) as excinfo:
+        call("hang", timeout_s=2)
+    elapsed = time.monotonic() - started
+    assert excinfo.value.cause == "worker timed out after 2 s and was killed"
+    assert "mode hang" in excinfo.value.tail
+    assert elapsed < 10, f"run_worker returned {elapsed:.1f} s after starting a 2 s case"
+    pids = json.loads((tmp_path / "pids.json").read_text())
+    assert wait_gone(pids) == [], f"left running: {pids}"
+
+
+def test_the_real_worker_refuses_another_protocol(tmp_path: Path) -> None:
+    with pytest.raises(WorkerError) as excinfo:
+        run_worker(
+            sys.executable, request_for(protocol=99), dict(os.environ), 60, tmp_path / "w.log"
+        )
+    assert excinfo.value.cause == (
+        "worker failed: ValueError: controller speaks protocol 99, worker speaks 1"
+    )
+
+
+def test_the_real_worker_reports_unsupported_cases_as_such(tmp_path: Path) -> None:
+    """A case the worker cannot run here (e.g. more GPUs than it sees) becomes WorkerUnsupported."""
+    wrapper = FAKES / "unsupported_worker.py"
+    script = tmp_path / "python"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{wrapper}" "$@"\n')
+    script.chmod(0o755)
+    with pytest.raises(WorkerUnsupported, match="needs 4 GPU"):
+        run_worker(str(script), request_for(), dict(os.environ), 60, tmp_path / "w.log")
+
+
+def test_an_interpreter_that_does_not_exist(tmp_path: Path) -> None:
+    with pytest.raises(WorkerError, match="could not start interpreter '/nonexistent/python'"):
+        run_worker("/nonexistent/python", request_for(), dict(os.environ), 60, tmp_path / "w.log")
+
+
+def test_interpreter_paths_are_never_given_to_a_shell(tmp_path: Path) -> None:
+    """An interpreter "path" with shell syntax is just a file that does not exist."""
+    pwned = tmp_path / "pwned"
+    python = f"{tmp_path}/python; touch {pwned} $(touch {pwned}) `touch {pwned}`"
+    assert "does not exist" in probe_backend("jax", python)
+    request = {"protocol": 1, "case": {"id": "jax-gpu0-b1-unroll-synthetic"}}
+    with pytest.raises(WorkerError, match="could not start interpreter"):
+        run_worker(python, request, dict(os.environ), 10, tmp_path / "w.log")
+    assert not pwned.exists()
+
+
+def test_a_worker_that_dies_without_a_word_says_so(tmp_path: Path) -> None:
+    silent = write_executable(tmp_path / "python", "#!/bin/sh\nkill -9 $$\n")
+    request = {"protocol": 1, "case": {"id": "jax-gpu0-b1-unroll-synthetic"}}
+    with pytest.raises(WorkerError) as raised:
+        run_worker(str(silent), request, dict(os.environ), 10, tmp_path / "w.log")
+    assert raised.value.cause.startswith("worker was killed by SIGKILL")
+    assert str(raised.value).endswith(
+        "--- last lines of the worker's output ---\n(the worker wrote no output)"
+    )

@@ -1,0 +1,111 @@
+"""The pull-request gate's source trees: refs resolved to commits, bases extracted and removed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_rnnbench.run.trees import (
+    TreeError,
+    backends_of,
+    base_tree,
+    head_tree,
+    remove,
+    resolve_commit,
+)
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """master: base; feature (checked out): one commit on top; master then moves on."""
+    repo = tmp_path / "keras-fork"
+    (repo / "keras" / "backend").mkdir(parents=True)
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'base'\n")
+    (repo / "keras" / "backend" / "mxnet_backend.py").write_text("# the fork\n")
+    git(repo.parent, "init", "-q", "-b", "master", str(repo))
+    git(repo, "config", "user.email", "t@example.invalid")
+    git(repo, "config", "user.name", "t")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
+    git(repo, "commit", "-q", "-am", "head")
+    git(repo, "checkout", "-q", "master")
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'master moved on'\n")
+    git(repo, "commit", "-q", "-am", "later on master")
+    git(repo, "checkout", "-q", "feature")
+    return repo
+
+
+def test_a_branch_resolves_to_its_merge_base_and_a_commit_to_itself(repo: Path) -> None:
+    fork_point = git(repo, "rev-parse", "feature~1")
+    assert resolve_commit(repo, "master") == fork_point
+    later = git(repo, "rev-parse", "master")
+    assert resolve_commit(repo, later) == later  # a commit is taken as it is
+
+
+def test_the_base_is_extracted_with_its_own_files_and_removed(repo: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    base = base_tree("master", repo, work)
+    assert base.temporary and base.commit == git(repo, "rev-parse", "feature~1")
+    assert (base.path / "keras" / "__init__.py").read_text() == "__version__ = 'base'\n"
+    assert "base" in base.label and base.commit[:12] in base.label and "(master)" in base.label
+    remove(base)
+    assert not base.path.exists() and list(work.iterdir()) == []
+
+
+def test_the_head_is_the_working_tree_with_its_uncommitted_changes(repo: Path) -> None:
+    head = head_tree(None, repo / "keras")
+    assert head.path == repo and head.commit == git(repo, "rev-parse", "HEAD") and not head.dirty
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'edited'\n")
+    assert head_tree(None, repo).dirty
+    assert "uncommitted changes" in head_tree(None, repo).label
+
+
+def test_a_directory_is_a_side_as_it_is_and_is_never_removed(repo: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "checkout"
+    (copy / "keras").mkdir(parents=True)
+    (copy / "keras" / "__init__.py").write_text("")
+    side = base_tree(str(copy), repo, tmp_path)
+    assert side.path == copy.resolve() and not side.temporary and side.commit is None
+    remove(side)
+    assert copy.exists()
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no-such-branch", "no such commit, branch or tag"),
+        ("0123456789abcdef0123456789abcdef01234567", "no such commit, branch or tag"),
+    ],
+)
+def test_an_unknown_ref_says_what_to_do(
+    repo: Path, tmp_path: Path, spec: str, message: str
+) -> None:
+    with pytest.raises(TreeError, match=message):
+        base_tree(spec, repo, tmp_path)
+
+
+def test_a_tree_without_keras_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TreeError, match="no keras package at its top"):
+        head_tree("empty", tmp_path)
+    with pytest.raises(TreeError, match="not inside a git working tree"):
+        head_tree(None, tmp_path / "empty")
+
+
+def test_which_backends_a_tree_serves(repo: Path, tmp_path: Path) -> None:
+    assert backends_of(repo) == ("mxnet",)
+    (tmp_path / "k3" / "keras" / "src").mkdir(parents=True)
+    assert backends_of(tmp_path / "k3") == ("tensorflow", "jax", "torch")
+    assert backends_of(tmp_path) == ()

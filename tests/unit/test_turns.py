@@ -1,0 +1,214 @@
+"""Live A/B turn-taking (run/turns.py): the turn order, and real worker processes taking turns
+through the product's runner.
+
+The workers run tests/fakes/fake_worker.py in its `turns` mode: it sleeps a few ms per step and
+logs who ran when.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import alive
+from pytest_rnnbench.gate import samples
+from pytest_rnnbench.run.protocol import PROTOCOL_VERSION
+from pytest_rnnbench.run.turns import (
+    MIN_TURNS,
+    LiveFailed,
+    WorkerSpec,
+    run_live,
+    turn_order,
+    turn_steps_for,
+)
+
+
+def request(repeats: int = 2, **extra) -> dict:
+    case = {
+        "id": "fake-case",
+        "backend": "tensorflow",
+        "gpus": 0,
+        "batch_size": 1,
+        "unroll": True,
+        "dataset": "synthetic",
+    }
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "case": case,
+        "data": {"samples": 8},
+        "repeats": repeats,
+        "seed": 1,
+        **extra,
+    }
+
+
+def specs(
+    tmp_path: Path, python: Path, side: str, count: int, sent: dict, env: dict
+) -> list[WorkerSpec]:
+    return [WorkerSpec(str(python), sent, env, tmp_path / f"{side}{i}.log") for i in range(count)]
+
+
+def read_turnlog(path: Path) -> list[tuple[int, float, float]]:
+    rows = [line.split() for line in path.read_text().splitlines()]
+    return sorted((int(pid), float(start), float(end)) for pid, start, end in rows)
+
+
+def test_turn_order_alternates_sides_and_mirrors_each_round() -> None:
+    assert turn_order(1) == [0, 1, 1, 0]
+    assert turn_order(2) == [0, 2, 1, 3, 3, 1, 2, 0]
+
+
+@pytest.mark.parametrize("per_side", [1, 2])
+def test_workers_take_turns_one_at_a_time_in_order(
+    tmp_path: Path, fake_python: Path, per_side: int
+) -> None:
+    log = tmp_path / "turns.log"
+    env = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(log))
+    started: dict[int, tuple[str, int]] = {}
+
+    def heard(side: str, index: int, message: dict) -> None:
+        if message["type"] == "started":
+            started[message["pid"]] = (side, index)
+
+    reference, candidate = run_live(
+        specs(tmp_path, fake_python, "reference", per_side, request(), env),
+        specs(tmp_path, fake_python, "candidate", per_side, request(inject_slowdown=2.0), env),
+        timeout_s=60,
+        turn_steps=2,
+        on_message=heard,
+    )
+
+    assert len(reference) == len(candidate) == per_side
+    # 2 epochs x 8 steps in turns of 2: 8 turns each, all but the last granted by the runner.
+    assert [run.result["turns_taken"] for run in reference + candidate] == [8] * (2 * per_side)
+    steps = read_turnlog(log)
+    ordered = sorted(steps, key=lambda row: row[1])
+    for (pid_a, _, end_a), (pid_b, start_b, _) in zip(ordered, ordered[1:]):  # noqa: B007
+        assert end_a <= start_b, "two workers trained at the same time"
+    # Consecutive steps of one worker form a turn; the turns follow turn_order, cycle after cycle.
+    turns = [ordered[0][0]]
+    for pid, _, _ in ordered[1:]:
+        if pid != turns[-1]:
+            turns.append(pid)
+    worker_of = {
+        pid: (0 if side == "reference" else per_side) + index
+        for pid, (side, index) in started.items()
+    }
+    cycle = turn_order(per_side)
+    expected = [cycle[i % len(cycle)] for i in range(16 * per_side)]
+    # A worker granted two turns in a row (A B B A) shows as one run of steps: merge those too.
+    merged_expected = [w for i, w in enumerate(expected) if i == 0 or w != expected[i - 1]]
+    assert [worker_of[pid] for pid in turns] == merged_expected[: len(turns)]
+    # The paired samples line up turn by turn, and the injected 2x shows in every pair.
+    ref = samples.live_time_samples([run.result for run in reference])
+    cand = samples.live_time_samples([run.result for run in candidate])
+    assert len(ref) == len(cand) == 8
+    assert sum(cand) > 1.3 * sum(ref)
+
+
+@pytest.mark.parametrize("side", ["reference", "candidate"])
+def test_a_failing_worker_stops_the_others_and_names_its_side(
+    tmp_path: Path, fake_python: Path, side: str
+) -> None:
+    log = tmp_path / "turns.log"
+    good = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(log))
+    bad = dict(good, FAKE_MODE="raise")
+    pids: list[int] = []
+
+    def heard(_side: str, _index: int, message: dict) -> None:
+        if message["type"] == "started":
+            pids.append(message["pid"])
+
+    with pytest.raises(LiveFailed) as failed:
+        run_live(
+            specs(
+                tmp_path,
+                fake_python,
+                "reference",
+                2,
+                request(),
+                bad if side == "reference" else good,
+            ),
+            specs(
+                tmp_path,
+                fake_python,
+                "candidate",
+                2,
+                request(),
+                bad if side == "candidate" else good,
+            ),
+            timeout_s=60,
+            turn_steps=2,
+            on_message=heard,
+        )
+    assert failed.value.side == side
+    assert str(failed.value).startswith(f"{side} worker: worker failed: RuntimeError: fake failure")
+    assert [pid for pid in pids if alive(pid)] == []  # the healthy ones are gone too
+
+
+@pytest.mark.parametrize("side", ["reference", "candidate"])
+def test_a_worker_killed_in_the_middle_of_its_turn_fails_the_case_naming_its_side(
+    tmp_path: Path, fake_python: Path, side: str
+) -> None:
+    good = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    dying = dict(good, FAKE_DIE_AT_TURN="3")
+    with pytest.raises(LiveFailed) as failed:
+        run_live(
+            specs(
+                tmp_path,
+                fake_python,
+                "reference",
+                2,
+                request(),
+                dying if side == "reference" else good,
+            ),
+            specs(
+                tmp_path,
+                fake_python,
+                "candidate",
+                2,
+                request(),
+                dying if side == "candidate" else good,
+            ),
+            timeout_s=60,
+            turn_steps=2,
+        )
+    assert failed.value.side == side
+    assert "worker was killed by SIGKILL" in str(failed.value)
+
+
+@pytest.mark.slow  # waits out a 3 s timeout
+def test_a_hung_worker_times_out_is_blamed_and_leaves_nothing_behind(
+    tmp_path: Path, fake_python: Path
+) -> None:
+    fine = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    pidfile = tmp_path / "hung.json"
+    hang = dict(os.environ, FAKE_MODE="hang", FAKE_PIDFILE=str(pidfile))
+    pids: list[int] = []
+
+    def heard(_side: str, _index: int, message: dict) -> None:
+        if message["type"] == "started":
+            pids.append(message["pid"])
+
+    with pytest.raises(LiveFailed, match="timed out after 3 s") as failed:
+        run_live(
+            specs(tmp_path, fake_python, "reference", 1, request(), fine),
+            specs(tmp_path, fake_python, "candidate", 1, request(), hang),
+            timeout_s=3,
+            turn_steps=2,
+            on_message=heard,
+        )
+    assert failed.value.side == "candidate"  # the one that never finished its turn
+    hung, child = json.loads(pidfile.read_text())
+    # The workers and what the hung one started are all gone.
+    assert [pid for pid in pids + [hung, child] if alive(pid)] == []
+
+
+def test_turn_steps_shrink_so_the_paired_test_gets_enough_pairs() -> None:
+    assert turn_steps_for(steps_per_epoch=391, repeats=3, wanted=8) == 8
+    assert turn_steps_for(steps_per_epoch=16, repeats=2, wanted=8) == 2
+    assert turn_steps_for(steps_per_epoch=4, repeats=1, wanted=8) == 1
+    assert (16 * 2) // turn_steps_for(16, 2, 8) >= MIN_TURNS
