@@ -196,9 +196,10 @@ def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
 
 
 ARM_NAMES = {"A": "A/A  (no change)", "B10": "A/B  +10% injected", "B25": "A/B  +25% injected"}
+TREE_ARM_NAMES = {"A": "A/A  (tree copy)", "B10": "A/B  ~+10% edit", "B25": "A/B  ~+25% edit"}
 
 
-def show_arms(found: dict) -> None:
+def show_arms(found: dict, names: Optional[dict] = None) -> None:
     """Per arm: the regression count (false alarms for A/A), the other outcomes, the changes."""
     for arm, verdicts in found.items():
         if not verdicts:
@@ -208,7 +209,7 @@ def show_arms(found: dict) -> None:
         extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
         changes = sorted(v.metrics[0].change * 100 for v in verdicts)
         print(
-            f"  {ARM_NAMES[arm]:<20} regression {hits}/{len(verdicts)}"
+            f"  {(names or ARM_NAMES)[arm]:<20} regression {hits}/{len(verdicts)}"
             + (f"  ({extra})" if extra else "")
             + f"; change median {statistics.median(changes):+.1f}%, range "
             f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%"
@@ -358,7 +359,8 @@ def show_live(data: dict, tolerance: float, alpha: float) -> None:
         print("arms are real code changes, not injected slowdowns; the candidate's Keras tree:")
         for arm, tree in data["trees"].items():
             print(f"  {arm:>3}: {tree}")
-    show_arms(found)
+    names = TREE_ARM_NAMES if data.get("trees") else None
+    show_arms(found, names)
     show_trade_off(data, tolerance, alpha)
 
 
