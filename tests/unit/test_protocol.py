@@ -1,0 +1,45 @@
+"""What the controller sends a worker: the request and the worker's environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pytest_rnnbench.run.protocol import (
+    PROTOCOL_VERSION,
+    SEED,
+    WORKER_SCRIPT,
+    build_request,
+    with_keras_tree,
+    worker_env,
+)
+
+
+def test_the_worker_script_is_the_packaged_standalone_file() -> None:
+    assert WORKER_SCRIPT.name == "worker.py" and WORKER_SCRIPT.is_file()
+    assert "import pytest_rnnbench" not in WORKER_SCRIPT.read_text()
+
+
+def test_a_request_carries_the_case_its_data_and_a_slowdown_only_when_asked() -> None:
+    case = {"id": "c", "backend": "jax"}
+    plain = build_request(case, {"samples": 8}, 3)
+    assert plain == {"protocol": PROTOCOL_VERSION, "case": case, "data": {"samples": 8},
+                     "repeats": 3, "seed": SEED}  # fmt: skip
+    assert build_request(case, {}, 1, inject_slowdown=1.1)["inject_slowdown"] == 1.1
+
+
+def test_a_worker_sees_exactly_its_gpus_and_no_preallocation_by_default() -> None:
+    env = worker_env("jax", [2, 3], base={"PATH": "/bin"})
+    assert env["KERAS_BACKEND"] == "jax" and env["CUDA_VISIBLE_DEVICES"] == "2,3"
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert worker_env("jax", [])["CUDA_VISIBLE_DEVICES"] == ""
+    kept = worker_env("jax", [], preallocate=True, base={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in kept and kept["RNNBENCH_PREALLOCATE"] == "1"
+    simulated = worker_env("jax", [], simulate_devices=2, base={"XLA_FLAGS": "--foo"})
+    assert simulated["XLA_FLAGS"] == "--foo --xla_force_host_platform_device_count=2"
+
+
+def test_a_keras_tree_goes_first_on_pythonpath(tmp_path: Path) -> None:
+    env = with_keras_tree({"PYTHONPATH": f"/a{os.pathsep}/b", "X": "1"}, tmp_path)
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/a", "/b"] and env["X"] == "1"
+    assert with_keras_tree({}, tmp_path)["PYTHONPATH"] == str(tmp_path)
