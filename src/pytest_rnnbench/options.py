@@ -415,8 +415,9 @@ OPTIONS = (
         ("--rnnbench-base",),
         "pull-request gate: judge the Keras source tree of this checkout (the head) against "
         "REF, a branch (its merge-base with HEAD), commit or tag of this repository, or a "
-        "directory holding a keras package. Both sides run this interpreter and its "
-        "frameworks, taking turns as with --rnnbench-against; only `keras` differs. "
+        "directory holding a keras package. Both sides run the same interpreter (this one, or "
+        "the backend's --rnnbench-python) and frameworks, taking turns as with "
+        "--rnnbench-against; only `keras` differs. "
         "Default: off.",
         env="RNNBENCH_BASE",
         metavar="REF|DIR",

@@ -217,7 +217,7 @@ class RnnbenchSession:
         try:
             head = head_tree(self.settings.head, start)
             repo = toplevel(head.path) or head.path
-            base = base_tree(base_spec, repo, Path(tempfile.gettempdir()))
+            base = base_tree(base_spec, repo, Path(tempfile.gettempdir()), start)
         except TreeError as exc:
             raise pytest.UsageError(str(exc)) from None
         return {"base": base, "head": head}

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.comment is not None:  # even with no case: the pull request then reads so
+        write_text(args.comment, comment.render(load(args.results[0])))
     if not merged.rows:
         print("error: the results files hold no case", file=sys.stderr)
         return 1
@@ -94,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
         plots = None if args.plots is None else args.plots.as_posix()
         sys.stdout.write(markdown.render(merged, plots, title=args.title) + "\n")
     if args.comment is not None:
-        write_text(args.comment, comment.render(load(args.results[0])))
         written.append(("pull-request comment", args.comment))
     for what, path in written:
         if what != "chart":

@@ -75,13 +75,13 @@ def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
 
 def headline(counts: Mapping[str, int]) -> str:
     """ "2 regressions, 1 inconclusive, 3 pass" in order of severity, or "no case was judged"."""
-    order = ("failed", "regression", "inconclusive", "improvement", "pass")
+    order = ("failed", "regression", "inconclusive", "no-baseline", "improvement", "pass")
+    plural = {"regression": "regressions", "improvement": "improvements"}
     parts = []
     for outcome in order:
         n = counts.get(outcome, 0)
         if n:
-            noun = outcome if n == 1 or outcome in ("pass", "inconclusive") else outcome + "s"
-            parts.append(f"{n} {noun}")
+            parts.append(f"{n} {plural.get(outcome, outcome) if n > 1 else outcome}")
     return ", ".join(parts) if parts else "no case was judged"
 
 

@@ -116,7 +116,7 @@ def _check_keras_package(path: Path, side: str, spec: str) -> None:
 def head_tree(spec: Optional[str], start: Path) -> SourceTree:
     """The head side: a directory (default: the git working tree around `start`), as it is now."""
     if spec:
-        path = (start / spec).resolve()
+        path = (start / Path(spec).expanduser()).resolve()
         if not path.is_dir():
             raise TreeError(f"--rnnbench-head={spec}: no such directory")
     else:
@@ -134,10 +134,16 @@ def head_tree(spec: Optional[str], start: Path) -> SourceTree:
     return SourceTree("head", path, spec or str(path), commit, dirty)
 
 
-def base_tree(spec: str, repo: Path, workdir: Path) -> SourceTree:
-    """The base side: a directory used as it is, or a git ref extracted under `workdir`."""
-    candidate = (repo / spec) if not Path(spec).is_absolute() else Path(spec)
-    if candidate.is_dir() and (candidate / "keras").is_dir():
+def base_tree(spec: str, repo: Path, workdir: Path, start: Optional[Path] = None) -> SourceTree:
+    """The base side: a directory used as it is, or a git ref extracted under `workdir`.
+
+    A relative directory is looked up from `start` (where the command was run), then from the
+    repository's top; anything that is not a directory is taken as a ref.
+    """
+    given = Path(spec).expanduser()
+    places = [given] if given.is_absolute() else [Path(start or repo) / given, repo / given]
+    candidate = next((place for place in places if place.is_dir()), None)
+    if candidate is not None:
         path = candidate.resolve()
         _check_keras_package(path, "base", spec)
         top = toplevel(path)
