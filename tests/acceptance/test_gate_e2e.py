@@ -22,6 +22,8 @@ CASE = "tensorflow-gpu0-b32-unroll-synthetic"
 # The gate judges each result (a non-finite loss is its regression): the test asserts nothing of
 # its own, so every outcome below is the gate's.
 BENCH = """
+    import pytest  # for the marker that some tests put on test_lstm
+
     def test_lstm(rnnbench):
         rnnbench()
 """

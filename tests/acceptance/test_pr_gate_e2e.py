@@ -13,8 +13,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,37 @@ def test_a_side_that_imports_keras_from_elsewhere_is_an_error(tmp_path: Path) ->
     request["keras_tree"] = str(tree)  # but the tree is not on PYTHONPATH: site-packages wins
     with pytest.raises(WorkerError, match="not from this side's tree"):
         run_worker(PYTHON, request, worker_env("tensorflow", []), 300, tmp_path / "w.log")
+
+
+def test_ctrl_c_during_a_gate_removes_the_extracted_base(mxnet_fork: Path, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole foreground group, as a terminal sends it) mid-run: the gate
+    stops, and the base tree it extracted is gone."""
+    git(mxnet_fork, "checkout", "-q", "slower-rnn")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    command = [
+        PYTHON, "-m", "pytest_rnnbench", "gate", "--base", "master",
+        f"--rnnbench-python=mxnet={MXNET_PYTHON}", *QUICK,
+    ]  # fmt: skip
+    log = (tmp_path / "gate.log").open("w")
+    child = subprocess.Popen(
+        command,
+        cwd=mxnet_fork,
+        env=dict(os.environ, TMPDIR=str(temp)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline and "importing mxnet" not in (tmp_path / "gate.log").read_text()
+    ):
+        time.sleep(0.2)
+    extracted = [p for p in temp.iterdir() if p.name.startswith("rnnbench-base-")]
+    assert extracted, "the base tree was not extracted before the workers started"
+    os.killpg(child.pid, signal.SIGINT)
+    child.wait(timeout=120)
+    log.close()
+    output = (tmp_path / "gate.log").read_text()
+    assert child.returncode != 0 and "KeyboardInterrupt" in output, output
+    assert not any(path.exists() for path in extracted), output
