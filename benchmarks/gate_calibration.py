@@ -58,7 +58,11 @@ from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
-from pytest_rnnbench.run.protocol import PROTOCOL_VERSION, with_keras_tree  # noqa: E402
+from pytest_rnnbench.run.protocol import (  # noqa: E402
+    build_request,
+    with_keras_tree,
+    worker_env,
+)
 from pytest_rnnbench.run.turns import (  # noqa: E402
     WorkerSpec,
     run_live,
@@ -76,13 +80,7 @@ ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 def measure(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=args.backend,
-        CUDA_VISIBLE_DEVICES="",
-        XLA_PYTHON_CLIENT_PREALLOCATE="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,15 +88,7 @@ def measure(args: argparse.Namespace) -> dict:
             for arm, factor in ARMS.items():
                 if arm != "A" and round_ == args.runs:
                     continue  # one extra A run: A1 is the baseline, the others are compared
-                request = {
-                    "protocol": PROTOCOL_VERSION,
-                    "case": case.to_dict(),
-                    "data": spec,
-                    "repeats": args.repeats,
-                    "seed": 1234,
-                }
-                if factor != 1.0:
-                    request["inject_slowdown"] = factor
+                request = build_request(case.to_dict(), spec, args.repeats, factor)
                 t0 = time.monotonic()
                 run = run_worker(sys.executable, request, env, 1800, Path(tmp) / "worker.log")
                 runs[arm].append(run.result)
@@ -131,13 +121,7 @@ GROUP_PATTERNS = {
 def measure_alternated(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=args.backend,
-        CUDA_VISIBLE_DEVICES="",
-        XLA_PYTHON_CLIENT_PREALLOCATE="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
     processes = []
     started = time.monotonic()
     arms = list(GROUP_PATTERNS)
@@ -148,14 +132,10 @@ def measure_alternated(args: argparse.Namespace) -> dict:
                 shift = (group + index) % len(arms)
                 order.extend(arms[shift:] + arms[:shift])
             schedule = [f for arm in order for f in GROUP_PATTERNS[arm]]
-            request = {
-                "protocol": PROTOCOL_VERSION,
-                "case": case.to_dict(),
-                "data": spec,
-                "repeats": len(schedule),
-                "seed": 1234,
-                "inject_slowdown_schedule": schedule,
-            }
+            request = dict(
+                build_request(case.to_dict(), spec, len(schedule)),
+                inject_slowdown_schedule=schedule,
+            )
             t0 = time.monotonic()
             run = run_worker(sys.executable, request, env, 3600, Path(tmp) / "worker.log")
             processes.append({"order": order, "result": run.result})
@@ -248,13 +228,7 @@ def side_of(request: dict, env: dict, tree: Path) -> tuple[dict, dict]:
 def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=args.backend,
-        CUDA_VISIBLE_DEVICES="",
-        XLA_PYTHON_CLIENT_PREALLOCATE="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
     data = {
         "mode": "live",
         "case": case.to_dict(),
@@ -269,13 +243,7 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
         "verdicts": [],
     }
     started = time.monotonic()
-    request = {
-        "protocol": PROTOCOL_VERSION,
-        "case": case.to_dict(),
-        "data": spec,
-        "repeats": args.repeats,
-        "seed": 1234,
-    }
+    request = build_request(case.to_dict(), spec, args.repeats)
     # As the plugin does: shorter turns when the epochs are too short for enough pairs.
     turn_steps = turn_steps_for(-(-spec["samples"] // args.batch), args.repeats, args.turn_steps)
     data["turn_steps"] = turn_steps
