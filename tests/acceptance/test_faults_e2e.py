@@ -31,6 +31,7 @@ import pytest
 from helpers import (
     FAKES,
     NIETZSCHE,
+    NIETZSCHE_MISSING,
     PYTHON,
     REPO,
     failure_sections,
@@ -465,7 +466,7 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
 # -- datasets --------------------------------------------------------------------------------------
 
 
-needs_nietzsche = pytest.mark.skipif(not NIETZSCHE.exists(), reason=f"{NIETZSCHE} is missing")
+needs_nietzsche = pytest.mark.skipif(not NIETZSCHE.exists(), reason=NIETZSCHE_MISSING)
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
