@@ -158,7 +158,7 @@ def test_a_baseline_file_can_be_the_old_side(tmp_path):
     result = worker_result(CASE, 10, 1)
     entry = baseline.make_entry(result["case"], result, metric_samples(result))
     entry["tolerances"] = {"tolerance_time": 0.3}
-    baseline.save(path, profile, {CASE: entry})
+    baseline.save(path, profile, {baseline.key_of(entry): entry})
     new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 12, 3)})
     code, out, _ = compare(path, new)
     assert code == 0 and f"{CASE}: pass" in out and "tolerance 30.0%" in out
@@ -166,6 +166,18 @@ def test_a_baseline_file_can_be_the_old_side(tmp_path):
         path, results_file(tmp_path / "n2.json", {CASE: worker_result(CASE, 14, 3)})
     )
     assert code == 1 and "tolerance 30.0%" in out
+    # The baseline is looked up by workload, as in the plugin: another sample count is not judged.
+    quick = worker_result(CASE, 14, 3)
+    quick["samples"] = 256
+    code, out, _ = compare(path, results_file(tmp_path / "n3.json", {CASE: quick}))
+    assert (
+        code == 0
+        and (
+            f"{CASE}: no-baseline: the baseline holds 512 samples x 2 epochs, this run has "
+            "256 samples x 2 epochs"
+        )
+        in out
+    ), out
 
 
 @pytest.mark.parametrize(

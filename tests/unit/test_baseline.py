@@ -21,7 +21,7 @@ GPU_PROFILE = baseline.machine_profile(
 )
 
 
-def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, **extra):
+def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, samples=256, **extra):
     case = {
         "id": case_id,
         "backend": case_id.split("-")[0],
@@ -31,8 +31,8 @@ def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, **extra)
         "dataset": "synthetic",
     }
     result = {
-        "samples": 256,
-        "steps_per_epoch": 8,
+        "samples": samples,
+        "steps_per_epoch": -(-samples // 32),
         "repeats": 1,
         "versions": {"keras": "3.15.1"},
         "python": {"version": "3.11.9"},
@@ -58,11 +58,15 @@ def test_profile_names_are_readable_stable_and_leave_out_drifting_fields():
     assert again == PROFILE
 
 
+def keyed(*entries):
+    """{key: entry}, as the gate hands entries to save()."""
+    return {baseline.key_of(e): e for e in entries}
+
+
 def test_save_creates_a_sorted_human_diffable_file(tmp_path):
     path = baseline.baseline_path(tmp_path, PROFILE)
-    report = baseline.save(path, PROFILE, {GOOD_CASE: entry(GOOD_CASE)})
-    assert report.added == [GOOD_CASE]
-    assert report.lines() == [f"added {GOOD_CASE}"]
+    report = baseline.save(path, PROFILE, keyed(entry(GOOD_CASE)))
+    assert report.lines() == [f"added {GOOD_CASE} (256 samples x 1 epochs)"]
     text = path.read_text()
     document = json.loads(text)
     assert document["schema"] == baseline.SCHEMA and document["version"] == baseline.VERSION
@@ -73,22 +77,61 @@ def test_save_creates_a_sorted_human_diffable_file(tmp_path):
 def test_save_merges_keeps_other_cases_and_reports_what_changed(tmp_path):
     path = baseline.baseline_path(tmp_path, PROFILE)
     a, b = "tensorflow-gpu0-b32-unroll-synthetic", "jax-gpu0-b32-unroll-synthetic"
-    first = baseline.save(path, PROFILE, {a: entry(a, 10.0), b: entry(b, 20.0)})
-    assert sorted(first.added) == sorted([a, b]) and first.updated == []
+    ka, kb = baseline.entry_key(a, 256, 1), baseline.entry_key(b, 256, 1)
+    first = baseline.save(path, PROFILE, keyed(entry(a, 10.0), entry(b, 20.0)))
+    assert len(first.added) == 2 and first.updated == []
     # A hand-reviewed tolerance survives a refresh.
     doc = json.loads(path.read_text())
-    doc["entries"][a]["tolerances"] = {"tolerance_time": 0.2}
+    doc["entries"][ka]["tolerances"] = {"tolerance_time": 0.2}
     path.write_text(json.dumps(doc))
-    second = baseline.save(path, PROFILE, {a: entry(a, 11.0)})
+    second = baseline.save(path, PROFILE, keyed(entry(a, 11.0)))
     assert second.added == [] and second.kept == 1
     (line,) = second.updated
     assert a in line and "10 -> 11 ms (+10.0%)" in line
     entries = baseline.load(path, PROFILE)
-    assert set(entries) == {a, b}
-    assert entries[a]["metrics"]["epoch_time"]["median"] == 11.0
-    assert entries[b]["metrics"]["epoch_time"]["median"] == 20.0
-    assert entries[a]["tolerances"] == {"tolerance_time": 0.2}
-    assert baseline.entry_tolerances(entries[a]) == {"epoch_time": 0.2}
+    assert set(entries) == {ka, kb}
+    assert entries[ka]["metrics"]["epoch_time"]["median"] == 11.0
+    assert entries[kb]["metrics"]["epoch_time"]["median"] == 20.0
+    assert entries[ka]["tolerances"] == {"tolerance_time": 0.2}
+    assert baseline.entry_tolerances(entries[ka]) == {"epoch_time": 0.2}
+
+
+def test_a_quick_run_and_a_full_epoch_run_of_one_case_keep_separate_baselines(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    quick, full = entry(GOOD_CASE, 10.0, samples=4096), entry(GOOD_CASE, 12.0, samples=50_000)
+    baseline.save(path, PROFILE, keyed(quick))
+    report = baseline.save(path, PROFILE, keyed(full))
+    assert report.added == [f"{GOOD_CASE} (50,000 samples x 1 epochs)"] and report.kept == 1
+    entries = baseline.load(path, PROFILE)
+    assert baseline.find(entries, GOOD_CASE, 4096, 1)["metrics"] == quick["metrics"]
+    assert baseline.find(entries, GOOD_CASE, 50_000, 1)["metrics"] == full["metrics"]
+    assert baseline.find(entries, GOOD_CASE, 50_000, 3) is None  # other repeats: not this one
+    assert [e["samples"] for e in baseline.entries_of_case(entries, GOOD_CASE)] == [4096, 50_000]
+
+
+def test_a_version_1_file_is_read_rekeyed_and_upgraded_at_the_next_save(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    old = entry(GOOD_CASE, 10.0)
+    path.write_text(json.dumps({**good_document(), "version": 1, "entries": {GOOD_CASE: old}}))
+    assert baseline.load(path, PROFILE) == keyed(old)
+    other = "jax-gpu0-b32-unroll-synthetic"
+    baseline.save(path, PROFILE, keyed(entry(other, 20.0)))
+    document = json.loads(path.read_text())
+    assert document["version"] == baseline.VERSION == 2
+    # Nothing lost: the version-1 entry is kept, under its workload key.
+    assert set(document["entries"]) == {
+        baseline.entry_key(GOOD_CASE, 256, 1),
+        baseline.entry_key(other, 256, 1),
+    }
+
+
+def test_an_entry_under_the_key_of_another_case_or_workload_is_refused(tmp_path):
+    path = tmp_path / "x.json"
+    document = good_document()
+    document["entries"] = {baseline.entry_key(GOOD_CASE, 4096, 1): entry(GOOD_CASE)}
+    path.write_text(json.dumps(document))
+    with pytest.raises(baseline.BaselineError, match="belong under .*samples=256.repeats=1"):
+        baseline.load(path, PROFILE)
 
 
 def test_missing_file_loads_as_none(tmp_path):
@@ -96,14 +139,15 @@ def test_missing_file_loads_as_none(tmp_path):
 
 
 GOOD_CASE = "tensorflow-gpu0-b32-unroll-synthetic"
+GOOD_KEY = baseline.entry_key(GOOD_CASE, 256, 1)
 
 
 def good_document():
     return {
         "schema": baseline.SCHEMA,
-        "version": 1,
+        "version": baseline.VERSION,
         "profile": PROFILE.to_dict(),
-        "entries": {GOOD_CASE: entry(GOOD_CASE)},
+        "entries": keyed(entry(GOOD_CASE)),
     }
 
 
@@ -123,31 +167,29 @@ BROKEN = {
         "format version 99 is not supported",
     ),
     "no entries": (_broken(lambda d: d.pop("entries")), 'malformed "entries"'),
-    "missing field": (_broken(lambda d: d["entries"][GOOD_CASE].pop("metrics")), "lacks metrics"),
+    "missing field": (_broken(lambda d: d["entries"][GOOD_KEY].pop("metrics")), "lacks metrics"),
     "wrong case": (
-        _broken(lambda d: d["entries"][GOOD_CASE]["case"].update(id="x")),
-        "does not describe case",
+        _broken(lambda d: d["entries"][GOOD_KEY]["case"].update(id="x")),
+        "belong under",
     ),
     "text sample": (
         _broken(
-            lambda d: d["entries"][GOOD_CASE]["metrics"]["epoch_time"]["samples"].append("fast")
+            lambda d: d["entries"][GOOD_KEY]["metrics"]["epoch_time"]["samples"].append("fast")
         ),
         "not a finite number",
     ),
     "nan sample": (
         _broken(
-            lambda d: d["entries"][GOOD_CASE]["metrics"]["final_loss"].update(
-                samples=[float("nan")]
-            )
+            lambda d: d["entries"][GOOD_KEY]["metrics"]["final_loss"].update(samples=[float("nan")])
         ),
         "NaN is not a number",
     ),
     "unknown metric": (
-        _broken(lambda d: d["entries"][GOOD_CASE]["metrics"].update(speed={})),
+        _broken(lambda d: d["entries"][GOOD_KEY]["metrics"].update(speed={})),
         "unknown metric 'speed'",
     ),
     "bad tolerance": (
-        _broken(lambda d: d["entries"][GOOD_CASE].update(tolerances={"tolerance_time": -1})),
+        _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": -1})),
         "not a fraction",
     ),
 }
@@ -176,11 +218,11 @@ def test_a_file_of_another_profile_is_refused(tmp_path):
 def test_saving_over_a_broken_file_renames_it_aside_and_never_loses_it(tmp_path):
     path = baseline.baseline_path(tmp_path, PROFILE)
     path.write_text('{"schema": "pytest-rnnbench/baseline", "vers')
-    report = baseline.save(path, PROFILE, {GOOD_CASE: entry(GOOD_CASE)})
+    report = baseline.save(path, PROFILE, keyed(entry(GOOD_CASE)))
     assert report.moved_aside is not None and report.moved_aside.exists()
     assert report.moved_aside.read_text() == '{"schema": "pytest-rnnbench/baseline", "vers'
     assert "truncated" in report.lines()[0] and str(report.moved_aside) in report.lines()[0]
-    assert set(baseline.load(path, PROFILE)) == {GOOD_CASE}
+    assert set(baseline.load(path, PROFILE)) == {GOOD_KEY}
 
 
 WRITER = textwrap.dedent("""
@@ -194,8 +236,10 @@ WRITER = textwrap.dedent("""
         case_id = "tensorflow-gpu0-b%d-unroll-synthetic" % (1000 * writer + i)
         case = {{"id": case_id, "backend": "tensorflow", "gpus": 0, "batch_size": 1000 * writer + i,
                 "unroll": True, "dataset": "synthetic"}}
-        entry = baseline.make_entry(case, {{"samples": 1}}, {{"epoch_time": [float(i + 1)]}})
-        baseline.save(path, profile, {{case_id: entry}})
+        entry = baseline.make_entry(
+            case, {{"samples": 1, "repeats": 1}}, {{"epoch_time": [float(i + 1)]}}
+        )
+        baseline.save(path, profile, {{baseline.key_of(entry): entry}})
 """)
 
 

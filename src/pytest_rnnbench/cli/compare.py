@@ -94,8 +94,9 @@ class _Side:
             self.kind = "baseline"
             entries = baseline.validate(document, str(path))
             self.machine = dict(document["profile"])
-            for case_id, entry in entries.items():
-                self.cases[case_id] = {
+            # Keyed like the file: by case and workload (baseline.entry_key); see `find`.
+            for key, entry in entries.items():
+                self.cases[key] = {
                     "samples": baseline.entry_samples(entry),
                     "workload": entry,
                     "versions": entry.get("versions") or {},
@@ -117,6 +118,26 @@ class _Side:
                 "versions": worker.get("versions") or {},
                 "tolerances": {},
             }
+
+    def find(self, case_id: str, workload: dict[str, Any]) -> tuple[Optional[dict], str]:
+        """The old side's figures for `case_id` at the new side's workload, or None and why."""
+        if self.kind != "baseline":
+            found = self.cases.get(case_id)
+            return found, "" if found else "not in the old file"
+        key = baseline.entry_key(case_id, workload.get("samples"), workload.get("repeats"))
+        if key in self.cases:
+            return self.cases[key], ""
+        recorded = [
+            baseline.describe_workload(old["workload"])
+            for old in self.cases.values()
+            if old["workload"]["case"]["id"] == case_id
+        ]
+        if not recorded:
+            return None, "not in the old file"
+        return None, (
+            f"the baseline holds {', '.join(recorded)}, this run has "
+            f"{baseline.describe_workload(workload)}"
+        )
 
 
 def _read_json(path: Path) -> Any:
@@ -152,7 +173,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     for case_id in sorted(new.cases):
         line, outcome = _judge(
             case_id,
-            old.cases.get(case_id),
+            old.find(case_id, new.cases[case_id]["workload"]),
             new.cases[case_id],
             cli_tolerances,
             args.alpha,
@@ -172,14 +193,15 @@ def run(args: argparse.Namespace, out=None) -> int:
 
 def _judge(
     case_id: str,
-    old: Optional[dict],
+    old_found: tuple[Optional[dict], str],
     new: dict,
     cli_tolerances: dict[str, float],
     alpha: float,
     busy_limit: Optional[float] = None,
 ) -> tuple[str, str]:
+    old, missing = old_found
     if old is None:
-        return f"{case_id}: {verdict.NO_BASELINE}: not in the old file", verdict.NO_BASELINE
+        return f"{case_id}: {verdict.NO_BASELINE}: {missing}", verdict.NO_BASELINE
     different = samples.comparable(old["workload"], new["workload"])
     if different:
         return f"{case_id}: {verdict.NO_BASELINE}: {different}", verdict.NO_BASELINE

@@ -7,17 +7,25 @@ comparing a new Keras (or Keras-MXNet) against the numbers of the old one is wha
 and each backend's versions are only known once its worker ran. Each entry records the versions
 it was measured with instead, and a verdict says when they differ.
 
-File format (schema "pytest-rnnbench/baseline"), sorted keys, indented, one entry per case:
+An entry is keyed by its case *and its workload* (samples per epoch, timed epochs): a quick run
+with `--rnnbench-samples=4096` and a full-epoch run of the same case are different measurements,
+and recording one must not overwrite the other.
 
-    {"schema": ..., "version": 1, "profile": {...},
-     "entries": {"<case id>": {"case": {...}, "recorded": ISO time, "commit": git HEAD or null,
+File format (schema "pytest-rnnbench/baseline"), sorted keys, indented, one entry per case and
+workload:
+
+    {"schema": ..., "version": 2, "profile": {...},
+     "entries": {"<case id>|samples=<N>|repeats=<R>":
+                              {"case": {...}, "recorded": ISO time, "commit": git HEAD or null,
                                "versions": {...}, "python": "3.11.9", "samples": N,
                                "steps_per_epoch": N, "repeats": N,
                                "metrics": {"<metric>": {"samples": [...], "median": x,
                                                         "p10": x, "p90": x, "n": N, "unit": u}},
                                "tolerances": {"tolerance_time": 0.1, ...}   (optional)}}}
 
-Format history: version 1 is the first.
+Format history: version 1 keyed entries by case id alone; version 2 keys them by case and
+workload. Version 1 files are still read (their entries re-keyed from their own "samples" and
+"repeats") and are rewritten as version 2 at the next save, losing nothing.
 
 Saving merges under an exclusive lock (fcntl.flock on a lock file beside the baseline) and
 replaces the file atomically (write a temporary file, fsync, os.replace), so concurrent writers
@@ -45,7 +53,8 @@ from .samples import busy_shares
 from .verdict import METRICS, TOLERANCE_KEYS
 
 SCHEMA = "pytest-rnnbench/baseline"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ENTRY_FIELDS = ("case", "recorded", "metrics", "versions")
 
 
@@ -122,6 +131,37 @@ def machine_profile(
     )
 
 
+def entry_key(case_id: str, samples: Any, repeats: Any) -> str:
+    """Where a case's baseline for one workload is stored: "<case id>|samples=N|repeats=R"."""
+    return f"{case_id}|samples={samples}|repeats={repeats}"
+
+
+def key_of(entry: Mapping[str, Any]) -> str:
+    """The key an entry belongs under, from its own case id and workload."""
+    return entry_key(entry["case"]["id"], entry.get("samples"), entry.get("repeats"))
+
+
+def describe_workload(entry: Mapping[str, Any]) -> str:
+    """ "4,096 samples x 3 epochs", for messages."""
+    samples, repeats = entry.get("samples"), entry.get("repeats")
+    shown = f"{samples:,}" if isinstance(samples, int) else str(samples)
+    return f"{shown} samples x {repeats} epochs"
+
+
+def find(
+    entries: Mapping[str, Mapping[str, Any]], case_id: str, samples: Any, repeats: Any
+) -> Optional[Mapping[str, Any]]:
+    """The entry of `case_id` recorded with this workload, or None."""
+    return entries.get(entry_key(case_id, samples, repeats))
+
+
+def entries_of_case(
+    entries: Mapping[str, Mapping[str, Any]], case_id: str
+) -> list[Mapping[str, Any]]:
+    """Every workload recorded for `case_id`, in key order."""
+    return [entries[key] for key in sorted(entries) if entries[key]["case"]["id"] == case_id]
+
+
 def baseline_path(directory: Path, profile: Profile) -> Path:
     return Path(directory) / f"{profile.name}.json"
 
@@ -177,10 +217,11 @@ def validate(
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise fail(f'not a pytest-rnnbench baseline (expected "schema": "{SCHEMA}")')
     version = document.get("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         raise fail(
             f"format version {version!r} is not supported (this pytest-rnnbench reads "
-            f"version {VERSION}); record a new baseline with --rnnbench-save-baseline"
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}); record a new baseline with "
+            "--rnnbench-save-baseline"
         )
     stored_profile = document.get("profile")
     if not isinstance(stored_profile, dict):
@@ -202,19 +243,32 @@ def validate(
     entries = document.get("entries")
     if not isinstance(entries, dict):
         raise fail('missing or malformed "entries"')
-    for case_id, entry in entries.items():
-        _validate_entry(case_id, entry, fail)
+    for key, entry in entries.items():
+        _validate_entry(key, entry, fail, keyed_by_workload=version != 1)
+    if version == 1:
+        # Version 1 keyed entries by case id alone: each is re-keyed by its own workload.
+        return {key_of(entry): entry for entry in entries.values()}
     return entries
 
 
-def _validate_entry(case_id: str, entry: Any, fail: Callable[[str], BaselineError]) -> None:
+def _validate_entry(
+    key: str, entry: Any, fail: Callable[[str], BaselineError], keyed_by_workload: bool = True
+) -> None:
+    case_id = key
     if not isinstance(entry, dict):
         raise fail(f"entry {case_id!r} is not an object")
-    missing = [key for key in ENTRY_FIELDS if key not in entry]
+    missing = [name for name in ENTRY_FIELDS if name not in entry]
     if missing:
         raise fail(f"entry {case_id!r} lacks {', '.join(missing)}")
     case = entry["case"]
-    if not isinstance(case, dict) or case.get("id") != case_id:
+    described = case.get("id") if isinstance(case, dict) else None
+    if keyed_by_workload:
+        if not isinstance(described, str) or key_of(entry) != key:
+            raise fail(
+                f'entry {key!r}: its "case" id and workload ("samples", "repeats") belong '
+                f"under {key_of(entry) if isinstance(described, str) else 'another key'!r}"
+            )
+    elif described != case_id:
         raise fail(f'entry {case_id!r}: its "case" does not describe case {case_id!r}')
     metrics = entry["metrics"]
     if not isinstance(metrics, dict) or not metrics:
@@ -367,7 +421,7 @@ def _describe_update(case_id: str, old: Mapping[str, Any], new: Mapping[str, Any
 
 
 def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, Any]]) -> SaveReport:
-    """Merge `new_entries` into the baseline file at `path` and say what changed.
+    """Merge `new_entries` (keyed by `key_of`) into the baseline file at `path`; say what changed.
 
     Entries of cases not in `new_entries` are kept. An updated entry keeps the old entry's
     "tolerances" (reviewed settings, not measurements) unless the new one brings its own. A file
@@ -386,16 +440,17 @@ def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, An
             report.moved_aside, report.problem = aside, str(exc)
             entries = {}
         merged = dict(entries)
-        for case_id, entry in new_entries.items():
+        for key, entry in new_entries.items():
             entry = dict(entry)
-            old = entries.get(case_id)
+            old = entries.get(key)
             if old is not None and "tolerances" in old and "tolerances" not in entry:
                 entry["tolerances"] = old["tolerances"]
+            shown = f"{entry['case']['id']} ({describe_workload(entry)})"
             if old is None:
-                report.added.append(case_id)
+                report.added.append(shown)
             else:
-                report.updated.append(_describe_update(case_id, old, entry))
-            merged[case_id] = entry
+                report.updated.append(_describe_update(shown, old, entry))
+            merged[key] = entry
         report.kept = len(set(entries) - set(new_entries))
         document = {
             "schema": SCHEMA,
