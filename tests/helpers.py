@@ -17,6 +17,7 @@ diff.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import os
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 
 from pytest_rnnbench.report.results import Report, build_report
+from pytest_rnnbench.run import datasets
+from pytest_rnnbench.settings import default_cache_dir
 
 # -- where things are ------------------------------------------------------------------------------
 
@@ -40,32 +43,90 @@ GOLDEN = TESTS / "golden"
 RESULT_FILES = (DATA / "results-synthetic.json", DATA / "results-nietzsche.json")
 PYTHON = sys.executable
 MXNET_PYTHON = REPO / ".venv-mxnet" / "bin" / "python"
-# Where the tests find Nietzsche. The Makefile hands this project's offline copy in through
-# RNNBENCH_DATA_DIR when the checkout has one beside it; then a missing file is a broken setup and
-# the tests that need it fail. A fresh clone has no such copy: the tests then use the product's own
-# verified download into the user's cache, and where even that fails (no network) they skip,
-# saying so.
+
+# -- the Nietzsche text ----------------------------------------------------------------------------
+#
+# Only the tests of the seed's real counts (200,285 samples, vocabulary 57) and the end-to-end tests
+# that run pytest in a subprocess (where datasets.SOURCES cannot be patched) need the published
+# text; the others use it when it is here and otherwise a small file of the same format
+# (make_nietzsche).
+# Where the published text is looked for, in order:
+# 1. RNNBENCH_DATA_DIR, when set: the Makefile sets it when this checkout has this project's offline
+#    copy beside it. Then a missing or wrong file there is a broken setup, and the tests that need
+#    the text fail instead of skipping, so that CI cannot quietly stop testing the real counts.
+# 2. A copy that the product has already downloaded and that matches the published sha256, in the
+#    download cache (RNNBENCH_CACHE_DIR or the default cache).
+# The tests never download it themselves: the suite must pass, and take the same paths, with or
+# without network. The lookup runs once, at import, and only reads (600 KB to hash).
 DATA_DIR_GIVEN = bool(os.environ.get("RNNBENCH_DATA_DIR"))
 
 
-def _nietzsche_dir() -> Path:
+def _find_nietzsche() -> tuple[Path, str]:
+    """Where the published text is or would be, and "" when it is there and verified, else why
+    the tests that need it cannot run."""
+    source = datasets.SOURCES["nietzsche"]
     if DATA_DIR_GIVEN:
-        return Path(os.environ["RNNBENCH_DATA_DIR"])
-    from pytest_rnnbench.run import datasets
-    from pytest_rnnbench.settings import default_cache_dir
+        where = Path(os.environ["RNNBENCH_DATA_DIR"]) / source.filename
+        if not where.is_file():
+            return where, (
+                "needs the published Nietzsche text, and the offline copy handed in through "
+                f"RNNBENCH_DATA_DIR is missing: {where}"
+            )
+    else:
+        cache = Path(os.environ.get("RNNBENCH_CACHE_DIR") or default_cache_dir())
+        where = cache / "downloads" / source.filename
+        if not where.is_file():
+            return where, (
+                "needs the published Nietzsche text: no offline copy (RNNBENCH_DATA_DIR is not "
+                f"set) and no download in {where.parent} (the tests never download it); put "
+                f"{source.filename} from {source.url} there, or set RNNBENCH_DATA_DIR to a "
+                "directory holding it"
+            )
+    if datasets.sha256_of(where) != source.sha256:
+        return where, (
+            f"needs the published Nietzsche text: {where} does not match its sha256 "
+            f"{source.sha256}; replace it with a fresh copy of {source.url}"
+        )
+    return where, ""
 
-    try:
-        found = datasets.locate(datasets.SOURCES["nietzsche"], None, default_cache_dir())
-    except (datasets.DataUnavailable, datasets.DataCorrupt):
-        return default_cache_dir() / "downloads"  # not there: the tests that need it skip
-    return found.parent
+
+NIETZSCHE, NIETZSCHE_MISSING = _find_nietzsche()
+NIETZSCHE_DIR = NIETZSCHE.parent
+# The verified published text, or None (then NIETZSCHE_MISSING says why).
+NIETZSCHE_REAL = None if NIETZSCHE_MISSING else NIETZSCHE
+
+# A few sentences in the published file's format: English prose in UTF-8 with mixed case,
+# punctuation, "--" dashes and a few accented letters, lines broken at about 70 characters and
+# paragraphs separated by blank lines.
+_PARAGRAPHS = [
+    "SUPPOSING that the bench is a woman--what then? Is there not ground\n"
+    "for suspecting that all benchmarkers, in so far as they have been\n"
+    "dogmatists, have failed to understand warm-up epochs?",
+    "1. The Will to Measure, which is to tempt us to many a hazardous\n"
+    "enterprise, the famous Timing which all engineers have hitherto spoken\n"
+    "of with respect, what questions has this Will to Measure not laid\n"
+    "before us! What strange, perplexing, questionable questions!",
+    '2. "How could anything originate out of its opposite? For example,\n'
+    "speed out of noise, or the naïve régime of one CPU out of the crowd\n"
+    'of shared machines?" Such genesis is impossible; whoever dreams of it\n'
+    "is a fool, nay, worse than a fool.",
+]
 
 
-NIETZSCHE_DIR = _nietzsche_dir()
-NIETZSCHE = NIETZSCHE_DIR / "nietzsche.txt"
-NIETZSCHE_MISSING = (
-    f"{NIETZSCHE} is missing: no offline copy (RNNBENCH_DATA_DIR) and the download failed"
-)
+def make_nietzsche(directory: Path, repeats: int = 8) -> tuple[Path, datasets.Source]:
+    """A small `nietzsche.txt` of the published file's format in `directory`, and the Source it
+    would have if it were the published file: the same name, file name and URL, its own sha256
+    and size. Tests monkeypatch datasets.SOURCES["nietzsche"] with that Source where the product
+    verifies the file: it stands for the published identity, it is no product backdoor."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "nietzsche.txt"
+    text = "PREFACE\n\n\n" + "\n\n".join(_PARAGRAPHS * repeats) + "\n"
+    path.write_text(text, encoding="utf-8")
+    source = dataclasses.replace(
+        datasets.SOURCES["nietzsche"], sha256=datasets.sha256_of(path), size=path.stat().st_size
+    )
+    return path, source
+
 
 # -- benchmark modules and conftests for pytester sessions ----------------------------------------
 

@@ -31,7 +31,8 @@ PREPARED_FORMAT = 1  # bump when preparation changes, so stale caches are not re
 
 
 class DataUnavailable(Exception):
-    """The data cannot be had here (offline and not in the data dir): the case is skipped."""
+    """The data cannot be had here (in neither the data dir nor the cache, and the download
+    failed): the case is skipped."""
 
 
 class DataCorrupt(Exception):
@@ -98,15 +99,17 @@ def _verify(path: Path, source: Source) -> None:
 
 
 def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
-    """A verified local copy of `source`: from the data dir, the download cache, or downloaded."""
+    """A verified local copy of `source`: from the data dir, the download cache, or downloaded.
+
+    A data dir that lacks the file (or does not exist) is no error: the file comes from the cache
+    or a download, like without one; only when that fails too is the file unavailable, and the
+    message says to put it in the data dir. A file that is in the data dir but wrong is an error
+    (DataCorrupt): the user named that copy, so a broken one must be seen and fixed, not quietly
+    replaced by another copy that they may not know this run used.
+    """
     if data_dir is not None:
-        if not data_dir.is_dir():
-            raise DataUnavailable(
-                f"data directory {data_dir} does not exist; create it and put "
-                f"{source.filename} from {source.url} there"
-            )
         candidate = data_dir / source.filename
-        if candidate.exists():
+        if candidate.exists():  # False, too, when the data dir does not exist
             _verify(candidate, source)
             return candidate
     downloads = cache_dir / "downloads"
@@ -124,18 +127,31 @@ def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
     return _download(source, downloads, data_dir)
 
 
+def _not_here(source: Source, downloads: Path, data_dir: Optional[Path]) -> str:
+    """Where the file was looked for, and where to put it: the data dir when one was given
+    (where this user keeps offline copies), else the download cache."""
+    if data_dir is None:
+        return f"{source.filename} is not in {downloads}"
+    missing = "" if data_dir.is_dir() else ", which does not exist,"
+    return (
+        f"{source.filename} is neither in the data directory {data_dir}{missing} nor in {downloads}"
+    )
+
+
 def _download(source: Source, downloads: Path, data_dir: Optional[Path]) -> Path:
     where = data_dir or downloads
     wanted = f"put {source.filename} from {source.url} at {where / source.filename}"
+    not_here = _not_here(source, downloads, data_dir)
     try:
         import pooch  # imported here: only a download needs it
     except ImportError:
         raise DataUnavailable(
-            f"{source.filename} is not available offline and pooch (needed to "
-            f"download it) is not installed; {wanted}"
+            f"{not_here} and pooch (needed to download it) is not installed; {wanted}"
         ) from None
     downloads.mkdir(parents=True, exist_ok=True)
     try:
+        # pooch downloads to a temporary file beside the target and moves it into place only
+        # once its sha256 matches, so a failed or interrupted download leaves nothing behind.
         path = pooch.retrieve(
             source.url,
             known_hash=f"sha256:{source.sha256}",
@@ -148,8 +164,7 @@ def _download(source: Source, downloads: Path, data_dir: Optional[Path]) -> Path
         raise DataCorrupt(f"download of {source.url} failed verification: {exc}") from None
     except Exception as exc:  # network errors of every kind: offline is a skip, not a failure
         raise DataUnavailable(
-            f"{source.filename} not found locally and the download failed "
-            f"({type(exc).__name__}: {str(exc)[:200]}); {wanted}"
+            f"{not_here} and the download failed ({type(exc).__name__}: {str(exc)[:200]}); {wanted}"
         ) from None
     return Path(path)
 
