@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import contextlib
 
-from pytest_rnnbench.report.progress import CaseProgress, _Writer, format_status
+from pytest_rnnbench.report.progress import (
+    CaseProgress,
+    ProgressDisplay,
+    RunProgress,
+    _Writer,
+    format_eta,
+    format_status,
+)
 
 CASE = "tensorflow-gpu0-b128-unroll-synthetic"
 
@@ -151,3 +158,279 @@ def test_plain_mode_puts_pytests_file_prefix_back_for_the_tests_letter():
         f"rnnbench: {CASE}: worker finished [0 s]",
         "<prefix of suite/test_seed_lstm.py::test_lstm_training[x]>",
     ]
+
+
+# -- where the run is, and the time left ------------------------------------------------------
+
+
+class FakeItem:
+    """What ProgressDisplay reads of a collected pytest item."""
+
+    def __init__(self, nodeid: str, skip: bool = False) -> None:
+        self.nodeid = nodeid
+        self._skip = skip
+
+    def get_closest_marker(self, name: str):
+        return object() if name == "skip" and self._skip else None
+
+
+class FakePluginManager:
+    def __init__(self, terminal, capture) -> None:
+        self.plugins = {"terminalreporter": terminal, "capturemanager": capture}
+
+    def get_plugin(self, name: str):
+        return self.plugins.get(name)
+
+
+class FakeConfig:
+    def __init__(self, terminal, capture, verbosity: int = 0, xdist_worker: bool = False):
+        self.pluginmanager = FakePluginManager(terminal, capture)
+        self._verbosity = verbosity
+        if xdist_worker:
+            self.workerinput = {"workerid": "gw0"}
+
+    def get_verbosity(self) -> int:
+        return self._verbosity
+
+
+def node(case: str) -> str:
+    return f"suite/test_seed_lstm.py::test_lstm_training[{case}]"
+
+
+def case_script(epochs: int = 3, steps: int = 40, epoch_s: float = 60.0, setup_s: float = 40.0):
+    """(seconds since the previous message, message): a case as its worker reports it, with
+    `setup_s` of importing, loading, building and compiling, then `epochs` timed epochs of
+    `epoch_s` each, a progress message every quarter epoch."""
+    script = [
+        (0.0, {"type": "started", "pid": 1}),
+        (0.0, {"type": "phase", "phase": "importing tensorflow"}),
+        (setup_s / 2, {"type": "phase", "phase": "loading data"}),
+        (setup_s / 8, {"type": "phase", "phase": "building model"}),
+        (setup_s / 8, {"type": "phase", "phase": "compiling (warm-up)"}),
+    ]
+    wait = setup_s / 4
+    for epoch in range(1, epochs + 1):
+        label = f"epoch {epoch} of {epochs}"
+        script.append((wait, {"type": "phase", "phase": label, "steps": steps}))
+        for quarter in range(1, 5):
+            step = steps * quarter // 4
+            script.append(
+                (
+                    epoch_s / 4,
+                    {
+                        "type": "progress",
+                        "phase": label,
+                        "step": step,
+                        "steps": steps,
+                        "elapsed_s": epoch_s * quarter / 4,
+                    },
+                )
+            )
+        wait = 0.0
+    return script
+
+
+def play(shown, clock: Clock, script) -> None:
+    with shown:
+        for wait, message in script:
+            clock.now += wait
+            shown.on_message(message)
+
+
+def display(tty: bool = False, verbosity: int = 1, xdist_worker: bool = False):
+    terminal, capture, clock = FakeTerminal(), FakeCapture(), Clock()
+    config = FakeConfig(terminal, capture, verbosity, xdist_worker)
+    shown = ProgressDisplay(config, clock=clock)
+    shown.tty = tty  # FakeTerminal is no real terminal: choose the mode here
+    return shown, terminal, clock
+
+
+def test_eta_text_is_rounded_so_it_counts_down_calmly():
+    assert format_eta(3) == "under 10 s left"
+    assert format_eta(12) == "about 10 s left"
+    assert format_eta(44) == "about 40 s left"
+    assert format_eta(61) == "about 1 min left"
+    assert format_eta(96) == "about 1 min 40 s left"
+    assert format_eta(118) == "about 2 min left"
+    assert format_eta(340) == "about 6 min left"
+    assert format_eta(59 * 60 + 20) == "about 59 min left"
+    assert format_eta(97 * 60) == "about 1 h 35 min left"
+    assert format_eta(2 * 3600 + 60) == "about 2 h left"
+    assert format_eta(150, whole_run=False) == "about 3 min left in this case"
+
+
+def test_status_line_leads_with_where_the_run_is():
+    assert (
+        format_status(CASE, "epoch 2 of 3", 31.4, 12, 40, number=3, total=8, eta="about 6 min left")
+        == f"rnnbench case 3 of 8 (about 6 min left) | {CASE} | epoch 2 of 3 | step 12/40 (30%)"
+        " | 31 s"
+    )
+    assert format_status(CASE, "loading data", 2.0, number=3) == (
+        f"rnnbench case 3 | {CASE} | loading data | 2 s"
+    )
+
+
+def test_cases_are_numbered_among_those_that_will_run():
+    shown, terminal, clock = display()
+    shown.start_run(
+        [
+            FakeItem(node("a")),
+            FakeItem(node("b"), skip=True),  # skipped at collection: never runs, never counted
+            FakeItem(node("c")),
+            FakeItem(node("d")),
+        ]
+    )
+    # "a" skipped when it started (a backend missing): no case() for it, but its number is used.
+    with shown.case("c", node("c")):
+        pass
+    with shown.case("d", node("d")):
+        pass
+    starts = [line for line in terminal.lines if "starting worker" in line]
+    assert starts == [
+        "rnnbench: case 2 of 3: c: starting worker [0 s]",
+        "rnnbench: case 3 of 3: d: starting worker [0 s]",
+    ]
+
+
+def test_registered_as_a_plugin_it_learns_the_cases_at_collection_finish():
+    import pytest
+
+    shown, terminal, clock = display()
+    manager = pytest.PytestPluginManager()
+    manager.register(shown, "rnnbench-progress")  # pytest accepts its hook as a real hook
+
+    class Session:
+        items = [FakeItem(node("a")), FakeItem(node("b"))]
+
+    manager.hook.pytest_collection_finish(session=Session())
+    with shown.case("b", node("b")):
+        pass
+    assert terminal.lines[0] == "rnnbench: case 2 of 2: b: starting worker [0 s]"
+
+
+def test_without_a_known_total_cases_are_numbered_as_they_start():
+    run = RunProgress()
+    assert [run.begin_case(node(c)) for c in "abc"] == [(1, None), (2, None), (3, None)]
+    shown, terminal, clock = display()  # start_run never called
+    with shown.case("a", node("a")):
+        pass
+    assert terminal.lines[0] == "rnnbench: case 1: a: starting worker [0 s]"
+
+
+def test_an_xdist_worker_numbers_its_own_cases_without_the_total():
+    shown, terminal, clock = display(xdist_worker=True)
+    shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])  # all collected, some run here
+    assert shown.run.total is None
+    assert shown.run.begin_case(node("b")) == (1, None)
+    assert not shown.enabled  # and nothing is shown: a worker's output reaches no one
+
+
+def test_plain_lines_carry_the_estimate_once_an_epoch_is_measured():
+    shown, terminal, clock = display()
+    shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])
+    play(shown.case("a", node("a")), clock, case_script())
+    first = list(terminal.lines)
+    play(shown.case("b", node("b")), clock, case_script())
+    second = terminal.lines[len(first) :]
+    assert first == [
+        "rnnbench: case 1 of 2: a: starting worker [0 s]",
+        "rnnbench: case 1 of 2: a: importing tensorflow [0 s]",
+        "rnnbench: case 1 of 2: a: loading data [20 s]",
+        "rnnbench: case 1 of 2: a: building model [25 s]",
+        "rnnbench: case 1 of 2: a: compiling (warm-up) [30 s]",
+        "rnnbench: case 1 of 2: a: epoch 1 of 3 (40 steps) [40 s]",
+        "rnnbench: case 1 of 2: a: epoch 1 of 3 | step 20/40 (50%) [70 s]",
+        "rnnbench: case 1 of 2: a: epoch 1 of 3 | step 40/40 (100%) [100 s]",
+        # epoch 1 took 60 s: this case has 2 epochs (120 s) left and will take 220 s in all,
+        # so does case 2: 340 s
+        "rnnbench: case 1 of 2: a: epoch 2 of 3 (40 steps) [100 s; about 6 min left]",
+        "rnnbench: case 1 of 2: a: epoch 2 of 3 | step 20/40 (50%) [130 s; about 5 min left]",
+        "rnnbench: case 1 of 2: a: epoch 2 of 3 | step 40/40 (100%) [160 s; about 5 min left]",
+        "rnnbench: case 1 of 2: a: epoch 3 of 3 (40 steps) [160 s; about 5 min left]",
+        "rnnbench: case 1 of 2: a: epoch 3 of 3 | step 20/40 (50%) [190 s; about 4 min left]",
+        "rnnbench: case 1 of 2: a: epoch 3 of 3 | step 40/40 (100%) [220 s; about 4 min left]",
+        "rnnbench: case 1 of 2: a: worker finished [220 s; about 4 min left]",
+    ]
+    # Case 2 starts with an estimate (case 1 took 220 s), then follows its own epochs; after the
+    # last case nothing is left to estimate.
+    assert second[0] == "rnnbench: case 2 of 2: b: starting worker [0 s; about 4 min left]"
+    assert second[-2:] == [
+        "rnnbench: case 2 of 2: b: epoch 3 of 3 | step 40/40 (100%) [220 s]",
+        "rnnbench: case 2 of 2: b: worker finished [220 s]",
+    ]
+    assert "rnnbench: case 2 of 2: b: epoch 3 of 3 | step 20/40 (50%) [190 s; about 30 s left]" in (
+        second
+    )
+
+
+def test_no_estimate_before_the_first_epoch_is_measured():
+    shown, terminal, clock = display()
+    shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])
+    # One timed epoch: it is never followed by another, so this case never measures one...
+    play(shown.case("a", node("a")), clock, case_script(epochs=1))
+    assert not any("left" in line for line in terminal.lines[:-1])
+    # ...but once it finished, the next case is estimated from it.
+    assert (
+        terminal.lines[-1]
+        == "rnnbench: case 1 of 2: a: worker finished [100 s; about 1 min 40 s left]"
+    )
+
+
+def test_a_failed_case_is_no_measure_of_the_others():
+    shown, terminal, clock = display()
+    shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])
+    try:
+        with shown.case("a", node("a")) as progress:
+            clock.now += 3
+            progress.on_message({"type": "phase", "phase": "importing tensorflow"})
+            raise RuntimeError("worker died")
+    except RuntimeError:
+        pass
+    assert terminal.lines[-1] == "rnnbench: case 1 of 2: a: worker stopped [3 s]"
+    assert shown.run.finished == []
+    with shown.case("b", node("b")):
+        pass
+    assert terminal.lines[-2] == "rnnbench: case 2 of 2: b: starting worker [0 s]"
+
+
+def test_estimate_stays_put_unless_it_moves_by_more_than_the_tolerance():
+    run = RunProgress()
+    run.start([node("a")])
+    run.begin_case(node("a"))
+    # 600 s left, then estimates that wobble by a few seconds: the shown figure counts down.
+    assert run.estimate(0.0, 1, 1, 100.0, 600.0) == 600.0
+    assert run.estimate(10.0, 1, 1, 110.0, 595.0) == 590.0
+    assert run.estimate(20.0, 1, 1, 120.0, 570.0) == 580.0
+    # new information that moves the finish by more than 10 %: the estimate follows it
+    assert run.estimate(30.0, 1, 1, 130.0, 800.0) == 800.0
+
+
+def test_tty_status_line_carries_the_case_number_and_the_estimate():
+    shown, terminal, clock = display(tty=True)
+    shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])
+    play(shown.case("a", node("a")), clock, case_script()[:12])  # into epoch 2
+    first, *updates, last = terminal.raw
+    assert first == "\nrnnbench case 1 of 2 | a | starting worker | 0 s"
+    assert not any("left" in update for update in updates[:-2])
+    assert updates[-2:] == [
+        "\rrnnbench case 1 of 2 (about 6 min left) | a | epoch 2 of 3 | 100 s\x1b[K",
+        # 325 s left: the finish (440 s after the start) has not moved, the clock has
+        "\rrnnbench case 1 of 2 (about 5 min left) | a | epoch 2 of 3 | step 10/40 (25%)"
+        " | 115 s\x1b[K",
+    ]
+
+
+def test_the_remaining_cases_count_as_long_as_the_finished_ones():
+    run = RunProgress()
+    # Before any case finished: the remaining cases as long as this one will be (100 s so far,
+    # 50 s left): 50 + 3 x 150.
+    assert run.estimate(0.0, 2, 5, 100.0, 50.0) == 500.0
+    run.finished = [100.0, 300.0]  # then the mean finished case: 50 + 3 x 200
+    run._shown_end = None
+    assert run.estimate(0.0, 2, 5, 100.0, 50.0) == 650.0
+    # Before this case measured an epoch, it is taken for a mean case too: 200 - 30 + 3 x 200.
+    run._shown_end = None
+    assert run.estimate(0.0, 2, 5, 30.0, None) == 770.0
+    # Without a total, only this case is estimated.
+    run._shown_end = None
+    assert run.estimate(0.0, 2, None, 100.0, 50.0) == 50.0

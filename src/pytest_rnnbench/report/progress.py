@@ -1,4 +1,4 @@
-"""Live progress of the running case: which case, which phase, steps done and elapsed time.
+"""Live progress of the run: which case of how many, its phase, steps, elapsed time, time left.
 
 The worker reports phases ("importing tensorflow", "loading data", "building model", "compiling
 (warm-up)", "epoch 1 of 3") and, during an epoch, step progress about once a second. Two ways to
@@ -11,6 +11,19 @@ inside the test call, where pytest captures output):
 - elsewhere (CI logs, pipes): a plain line per phase change, and during a long epoch a progress
   line at most every PLAIN_PROGRESS_S seconds; never a carriage return.
 
+Where the run is ("case 3 of 8") comes from the collected items (`ProgressDisplay.start_run`, or
+the display registered as a plugin, whose pytest_collection_finish calls it): the cases that will
+run are the items without a skip mark, numbered in run order, so a case skipped while it starts
+(a backend or dataset missing) still uses up its number. Under pytest-xdist a worker process runs
+an unknown subset, so cases are numbered as they start there, without a total.
+
+The time left (RunProgress) is an estimate, shown only once an epoch has been measured: a timed
+epoch of this case has ended, or a case of this run has finished. The current case's remaining
+time comes from its mean epoch time and the steps left; each remaining case counts as long as the
+mean finished case (before any finished, as this case's projected duration). The shown finish time
+stays put unless a new estimate moves it by more than ETA_TOLERANCE, and the text is rounded
+(10 s steps below 2 min, whole minutes up to an hour, then 5 min), so it counts down calmly.
+
 Worker messages arrive on the runner's reader thread; a lock keeps the two threads (reader and
 refresher) from interleaving their writes. The pytest process is otherwise idle while a case
 runs (it waits for the worker), so nothing else writes to the terminal meanwhile.
@@ -20,13 +33,52 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable, Optional
 
 PLAIN_PROGRESS_S = 30.0
 REFRESH_S = 1.0
+# A new estimate replaces the shown finish time only when it moves it by more than this share of
+# the time left (or ETA_TOLERANCE_MIN_S, whichever is more).
+ETA_TOLERANCE = 0.1
+ETA_TOLERANCE_MIN_S = 10.0
+EPOCH_PHASE = re.compile(r"^epoch (\d+) of (\d+)$")
+
+
+def _nearest(seconds: float, unit: int) -> int:
+    """`seconds` rounded to a multiple of `unit`, halves up (round() would go to even)."""
+    return int(seconds / unit + 0.5) * unit
+
+
+def format_eta(seconds: float, whole_run: bool = True) -> str:
+    """ "about 6 min left": 10 s steps below 2 min, whole minutes below an hour, then 5 min."""
+    where = "" if whole_run else " in this case"
+    tens = _nearest(seconds, 10)
+    if tens < 10:
+        return f"under 10 s left{where}"
+    if tens < 60:
+        text = f"{tens} s"
+    elif tens < 120:
+        text = "1 min" + (f" {tens - 60} s" if tens > 60 else "")
+    else:
+        minutes = _nearest(seconds, 60) // 60
+        if minutes < 60:
+            text = f"{minutes} min"
+        else:
+            minutes = _nearest(seconds, 300) // 60
+            hours, rest = divmod(minutes, 60)
+            text = f"{hours} h" + (f" {rest} min" if rest else "")
+    return f"about {text} left{where}"
+
+
+def format_position(number: Optional[int], total: Optional[int]) -> str:
+    """ "case 3 of 8", or "case 3" when the total is unknown; "" without a number."""
+    if number is None:
+        return ""
+    return f"case {number}" + (f" of {total}" if total else "")
 
 
 def format_status(
@@ -35,13 +87,98 @@ def format_status(
     elapsed_s: float,
     step: Optional[int] = None,
     steps: Optional[int] = None,
+    *,
+    number: Optional[int] = None,
+    total: Optional[int] = None,
+    eta: Optional[str] = None,
 ) -> str:
-    """ "rnnbench tensorflow-gpu0-b128-unroll-synthetic | epoch 1 of 1 | step 12/40 | 31 s"."""
-    parts = [f"rnnbench {case_id}", phase]
+    """ "rnnbench case 3 of 8 (about 6 min left) | tensorflow-gpu0-b128-unroll-synthetic |
+    epoch 1 of 3 | step 12/40 (30%) | 31 s": the run's part first, so a narrow terminal cuts
+    the case's details, not where the run is."""
+    head = " ".join(filter(None, ["rnnbench", format_position(number, total)]))
+    if eta:
+        head += f" ({eta})"
+    parts = [head, case_id, phase] if number is not None else [f"{head} {case_id}", phase]
     if step is not None and steps:
         parts.append(f"step {step}/{steps} ({100 * step // steps}%)")
     parts.append(f"{elapsed_s:.0f} s")
     return " | ".join(parts)
+
+
+class RunProgress:
+    """The whole run: which cases will run, how long the finished ones took, the shown estimate.
+
+    Pure bookkeeping (no output); the clock readings come from the caller.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.positions: dict[str, int] = {}  # nodeid -> 1-based place among the cases to run
+        self.total: Optional[int] = None  # None: unknown (never started, or an xdist worker)
+        self.started = 0  # cases begun (the numbering when the total is unknown)
+        self.last_number = 0
+        self.finished: list[float] = []  # wall seconds of the cases that ended well
+        self._shown_end: Optional[float] = None  # the clock reading the shown estimate ends at
+
+    def start(self, nodeids: Iterable[str]) -> None:
+        """The cases that will run, in run order (items with a skip mark left out)."""
+        with self._lock:
+            self.positions = {nodeid: i for i, nodeid in enumerate(nodeids, start=1)}
+            self.total = len(self.positions)
+
+    def begin_case(self, nodeid: Optional[str]) -> tuple[int, Optional[int]]:
+        """(this case's number, the total or None); a case number never goes backwards."""
+        with self._lock:
+            self.started += 1
+            known = self.positions.get(nodeid) if nodeid is not None else None
+            if self.total is None or known is None:
+                number, total = max(self.started, self.last_number + 1), None
+                self._shown_end = None  # the estimate covers this case only: start afresh
+            else:
+                number, total = known, self.total
+            self.last_number = number
+            return number, total
+
+    def end_case(self, seconds: float) -> None:
+        """A case ended well after `seconds` (a failed or skipped one is not a fair measure)."""
+        with self._lock:
+            self.finished.append(seconds)
+
+    def estimate(
+        self,
+        now: float,
+        number: int,
+        total: Optional[int],
+        case_elapsed: float,
+        case_left: Optional[float],
+        ended: bool = False,
+    ) -> Optional[float]:
+        """Seconds left (of the run, or of this case when `total` is None), or None when no
+        epoch has been measured yet. `case_left` is the current case's own estimate (None before
+        its first timed epoch ended); `ended`: case `number` is over, whichever way it ended.
+        The shown value moves only when a new estimate differs by more than the tolerance."""
+        with self._lock:
+            mean = sum(self.finished) / len(self.finished) if self.finished else None
+            if ended:
+                case_left = 0.0
+                if mean is None:
+                    return None  # a case that failed early says nothing about the others
+            elif case_left is None:
+                if mean is None:
+                    return None
+                case_left = max(0.0, mean - case_elapsed)
+            left = case_left
+            if total is not None:
+                per_case = mean if mean is not None else case_elapsed + case_left
+                left += max(0, total - number) * per_case
+            if left <= 0:
+                self._shown_end = None
+                return None
+            end = now + left
+            tolerance = max(ETA_TOLERANCE_MIN_S, ETA_TOLERANCE * left)
+            if self._shown_end is None or abs(end - self._shown_end) > tolerance:
+                self._shown_end = end
+            return max(0.0, self._shown_end - now)
 
 
 class _Writer:
@@ -71,7 +208,11 @@ def is_tty(terminal: Any) -> bool:
 
 
 class CaseProgress:
-    """Shows one case's progress; `on_message` is the runner's callback."""
+    """Shows one case's progress; `on_message` is the runner's callback.
+
+    With `run` (the ProgressDisplay's RunProgress) it also says which case of how many this is
+    and, once an epoch has been measured, about how long the run has left.
+    """
 
     def __init__(
         self,
@@ -80,6 +221,8 @@ class CaseProgress:
         tty: bool,
         clock: Callable[[], float] = time.monotonic,
         nodeid: Optional[str] = None,
+        run: Optional[RunProgress] = None,
+        position: Optional[str] = None,
     ) -> None:
         self.case_id = case_id
         # In plain mode without -v, pytest's file prefix is written again after our lines, so
@@ -88,10 +231,20 @@ class CaseProgress:
         self.writer = writer
         self.tty = tty
         self.clock = clock
+        self.run = run
+        self.number: Optional[int] = None
+        self.total: Optional[int] = None
+        if run is not None:
+            self.number, self.total = run.begin_case(position)
         self.started = clock()
         self.phase = "starting worker"
         self.step: Optional[int] = None
         self.steps: Optional[int] = None
+        self.epoch: Optional[int] = None  # the timed epoch running now, and how many there are
+        self.epochs: Optional[int] = None
+        self.epoch_seconds: list[float] = []  # wall seconds of this case's ended timed epochs
+        self._epoch_started = 0.0
+        self._ended = False
         self._lock = threading.Lock()  # guards the state above
         self._write_lock = threading.Lock()  # one writer at a time: reader or refresher thread
         self._last_plain = 0.0
@@ -117,6 +270,10 @@ class CaseProgress:
         self._stop.set()
         if self._refresher is not None:
             self._refresher.join(timeout=5)
+        with self._lock:
+            self._ended = True
+        if self.run is not None and exc_info[0] is None:
+            self.run.end_case(self._elapsed())
         if self.tty:
             self._close_status_line()
         else:
@@ -132,10 +289,12 @@ class CaseProgress:
             return  # a late message after the case ended must not draw over pytest's output
         kind = message.get("type")
         if kind == "phase":
+            now = self.clock()
             with self._lock:
                 self.phase = str(message.get("phase", ""))
                 self.step = None
                 self.steps = message.get("steps")
+                self._epoch_begins(now)
             if self.tty:
                 self._draw()
             else:
@@ -153,6 +312,43 @@ class CaseProgress:
                     f"({100 * (self.step or 0) // self.steps}%)"
                 )
 
+    def _epoch_begins(self, now: float) -> None:
+        """After a phase change (lock held): a timed epoch's start ends the one before it."""
+        found = EPOCH_PHASE.match(self.phase)
+        if found is None:
+            return
+        if self.epoch is not None and int(found.group(1)) > self.epoch:
+            self.epoch_seconds.append(now - self._epoch_started)
+        self.epoch, self.epochs = int(found.group(1)), int(found.group(2))
+        self._epoch_started = now
+
+    # -- the estimate ----------------------------------------------------------------------------
+
+    def _case_left(self, now: float) -> Optional[float]:
+        """This case's own estimate of its time left (lock held), None before an epoch ended."""
+        if not self.epoch_seconds or self.epoch is None or self.epochs is None:
+            return None
+        per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
+        if self.steps and self.step is not None:
+            done = min(1.0, self.step / self.steps)
+        else:
+            done = min(1.0, (now - self._epoch_started) / per_epoch) if per_epoch > 0 else 1.0
+        return per_epoch * (1.0 - done) + per_epoch * max(0, self.epochs - self.epoch)
+
+    def _eta(self, now: float) -> Optional[str]:
+        """ "about 6 min left" (lock held), or None: no run, or no epoch measured yet."""
+        if self.run is None or self.number is None:
+            return None
+        left = self.run.estimate(
+            now,
+            self.number,
+            self.total,
+            now - self.started,
+            self._case_left(now),
+            ended=self._ended,
+        )
+        return None if left is None else format_eta(left, whole_run=self.total is not None)
+
     # -- drawing ---------------------------------------------------------------------------------
 
     def _elapsed(self) -> float:
@@ -160,15 +356,28 @@ class CaseProgress:
 
     def _status(self) -> str:
         with self._lock:
-            text = format_status(self.case_id, self.phase, self._elapsed(), self.step, self.steps)
+            now = self.clock()
+            text = format_status(
+                self.case_id,
+                self.phase,
+                now - self.started,
+                self.step,
+                self.steps,
+                number=self.number,
+                total=self.total,
+                eta=self._eta(now),
+            )
         width = getattr(self.writer.terminal, "_screen_width", None) or 80
         return text if len(text) < width else text[: width - 4] + "..."
 
     def _plain(self, what: str) -> None:
-        self._last_plain = self.clock()
+        now = self._last_plain = self.clock()
         with self._lock, self.writer.suspended():
+            where = format_position(self.number, self.total)
+            eta = self._eta(now)
             self.writer.terminal.write_line(
-                f"rnnbench: {self.case_id}: {what} [{self._elapsed():.0f} s]"
+                f"rnnbench: {where + ': ' if where else ''}{self.case_id}: {what} "
+                f"[{now - self.started:.0f} s{'; ' + eta if eta else ''}]"
             )
 
     def _raw(self, text: str) -> None:
@@ -206,27 +415,52 @@ class CaseProgress:
 
 
 class ProgressDisplay:
-    """Makes a CaseProgress per case; does nothing when there is no terminal reporter to use."""
+    """Makes a CaseProgress per case; does nothing when there is no terminal reporter to use.
 
-    def __init__(self, config: Any) -> None:
+    Registered as a plugin (config.pluginmanager.register(display, "rnnbench-progress")) it
+    learns the cases to run from pytest_collection_finish; or call start_run(items) yourself.
+    """
+
+    def __init__(self, config: Any, clock: Callable[[], float] = time.monotonic) -> None:
         self.terminal = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
         self.writer = _Writer(self.terminal, capture) if self.terminal is not None else None
         self.tty = self.terminal is not None and is_tty(self.terminal)
+        self.clock = clock
+        self.xdist_worker = hasattr(config, "workerinput")
         # Quiet runs (-q) get the terminal line but no log lines; xdist workers' output goes
         # nowhere a person reads.
         self.enabled = (
             self.terminal is not None
-            and not hasattr(config, "workerinput")
+            and not self.xdist_worker
             and (self.tty or config.get_verbosity() >= 0)
         )
         self.reprefix = not self.tty and config.get_verbosity() == 0
+        self.run = RunProgress()
+
+    def start_run(self, items: Iterable[Any]) -> None:
+        """The collected items, in run order (pytest's session.items after collection): those
+        without a skip mark are the cases numbered "case k of n". An xdist worker runs a subset
+        it cannot know in advance: there cases are numbered as they start, with no total."""
+        if self.xdist_worker:
+            return
+        self.run.start(item.nodeid for item in items if item.get_closest_marker("skip") is None)
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        """pytest hook, when the display is registered as a plugin."""
+        self.start_run(session.items)
 
     def case(self, case_id: str, nodeid: Optional[str] = None) -> CaseProgress | _Silent:
         if not self.enabled or self.writer is None:
             return _Silent()
         return CaseProgress(
-            case_id, self.writer, self.tty, nodeid=nodeid if self.reprefix else None
+            case_id,
+            self.writer,
+            self.tty,
+            clock=self.clock,
+            nodeid=nodeid if self.reprefix else None,
+            run=self.run,
+            position=nodeid,
         )
 
 
