@@ -22,11 +22,16 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch (docs/pull-requests.md has
 # its measured wall time).
 PR_SAMPLES = 4096
+# The default matrix on a machine without a GPU caps epochs at CPU_SAMPLES samples, so that the
+# first `pytest --rnnbench` on a 2-core laptop or CI runner takes about ten minutes for all four
+# backends (README, "measured"), not the hours of full epochs; with a GPU it runs full epochs.
+CPU_SAMPLES = 16_384
 PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
     "default": {
         "batch_sizes": (128,),
         "unrolls": (True,),
         "datasets": ("synthetic", "nietzsche"),
+        "samples_without_gpu": (CPU_SAMPLES,),
     },
     "seed": {
         "batch_sizes": (32, 128),

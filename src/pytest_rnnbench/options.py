@@ -8,6 +8,7 @@ option, where the value came from, the value, and what is accepted, before any t
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
@@ -16,7 +17,7 @@ import pytest
 
 from .backends import BACKENDS
 from .gate.verdict import parse_tolerance
-from .matrix import DATASETS, PRESETS, parse_shard
+from .matrix import CPU_SAMPLES, DATASETS, PRESETS, parse_shard
 from .settings import (
     DEFAULT_REPEATS,
     DEFAULT_TIMEOUT_S,
@@ -83,6 +84,18 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError("expected a positive number of seconds")
     return value
+
+
+FULL_EPOCHS = 0  # what `--rnnbench-samples=full` parses to: no cap
+
+
+def _samples(text: str) -> int:
+    if str(text).strip().lower() in ("full", "all"):
+        return FULL_EPOCHS
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise ValueError("expected a positive whole number, or full") from None
 
 
 def _unroll(text: str) -> tuple[bool, ...]:
@@ -175,7 +188,8 @@ OPTIONS = (
     _Option(
         "rnnbench",
         ("--rnnbench",),
-        "run the LSTM benchmark cases (skipped otherwise).",
+        "run the LSTM benchmark cases (skipped otherwise). Any other rnnbench option given on "
+        "the command line implies it.",
         env="RNNBENCH",
         action="store_true",
     ),
@@ -227,7 +241,9 @@ OPTIONS = (
     _Option(
         "rnnbench_samples",
         ("--rnnbench-samples",),
-        "cap the samples per epoch for quick runs (recorded with the result).",
+        "cap the samples per epoch for quick runs (recorded with the result), or full for "
+        "the seed's full epochs. Default: full epochs on a machine with a GPU; "
+        f"{CPU_SAMPLES:,} without one (default matrix).",
         env="RNNBENCH_SAMPLES",
         metavar="N",
     ),
@@ -302,6 +318,14 @@ OPTIONS = (
         ("--rnnbench-save-baseline",),
         "record (or refresh) the baselines of the cases that run, instead of checking them.",
         env="RNNBENCH_SAVE_BASELINE",
+        action="store_true",
+    ),
+    _Option(
+        "rnnbench_require_baseline",
+        ("--rnnbench-require-baseline",),
+        "fail a measured case that has no baseline for its workload (for CI); without it such "
+        "a case passes, unjudged.",
+        env="RNNBENCH_REQUIRE_BASELINE",
         action="store_true",
     ),
     _Option(
@@ -522,8 +546,13 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
         except ValueError as exc:
             raise _usage_error(where, raw, exc) from None
 
-    enabled = get("rnnbench", _flag)
-    values["enabled"] = bool(enabled)
+    enabled = bool(get("rnnbench", _flag))
+    # `pytest --rnnbench-save-baseline` alone must not quietly run the unit tests and record
+    # nothing: an option of ours typed on the command line means "benchmark". (Ini keys and
+    # environment variables configure runs; they never turn benchmarking on by themselves.)
+    implied_by = None if enabled else _first_on_command_line(config)
+    values["enabled"] = enabled or implied_by is not None
+    values["implied_by"] = implied_by
     matrix = get("rnnbench_matrix", _matrix) or "default"
     preset = PRESETS[matrix]
     values["matrix"] = matrix
@@ -533,11 +562,25 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["batch_sizes"] = get("rnnbench_batch_sizes", _positive_ints) or preset["batch_sizes"]
     values["unrolls"] = get("rnnbench_unroll", _unroll) or preset["unrolls"]
     values["datasets"] = get("rnnbench_datasets", _choices(DATASETS)) or preset["datasets"]
-    # A preset may cap the samples too (the "pr" preset); --rnnbench-samples wins.
-    values["samples"] = get("rnnbench_samples", _positive_int) or preset.get("samples", (None,))[0]
+    # A preset may cap the samples too (the "pr" preset; the default one without a GPU, so that a
+    # first run on a laptop takes minutes, not hours); --rnnbench-samples wins.
+    samples = get("rnnbench_samples", _samples)
+    if samples is not None:
+        values["samples"] = samples or None
+        values["samples_from"] = "option" if samples else None
+    elif "samples" in preset:
+        values["samples"], values["samples_from"] = preset["samples"][0], "preset"
+    elif "samples_without_gpu" in preset and not available_gpus:
+        values["samples"], values["samples_from"] = preset["samples_without_gpu"][0], "no-gpu"
     values["repeats"] = get("rnnbench_repeats", _positive_int) or DEFAULT_REPEATS
     values["baseline_dir"] = get("rnnbench_baseline_dir", _path, relative=True)
     values["save_baseline"] = bool(get("rnnbench_save_baseline", _flag))
+    values["require_baseline"] = bool(get("rnnbench_require_baseline", _flag))
+    if values["save_baseline"] and values["require_baseline"]:
+        raise pytest.UsageError(
+            "--rnnbench-save-baseline with --rnnbench-require-baseline: a run that records "
+            "baselines judges nothing; drop one of them"
+        )
     values["inject_slowdown"] = get("rnnbench_inject_slowdown", _slowdown) or 1.0
     values["tolerances"] = {
         metric: value
@@ -595,8 +638,72 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     timeout = get("rnnbench_timeout", _positive_float)
     if timeout is not None:
         values["timeout_s"] = timeout
+    if values["require_baseline"] and (values["against"] or values["base"]):
+        raise pytest.UsageError(
+            "--rnnbench-require-baseline with a live comparison (--rnnbench-against or "
+            "--rnnbench-base): live cases are judged against their reference, not baselines; "
+            "drop one of them"
+        )
     values["available_gpus"] = available_gpus
+    values["rerun_args"], values["keyword"] = rerun_selection(config.invocation_params.args)
     return Settings(**values)
+
+
+def _first_on_command_line(config: pytest.Config) -> Optional[str]:
+    """The first option of ours given on the command line, as the user spelled its flag."""
+    for option in OPTIONS:
+        if option.dest != "rnnbench" and config.getoption(option.dest) not in (None, []):
+            typed = [
+                arg for arg in config.invocation_params.args if arg.split("=", 1)[0] in option.flags
+            ]
+            return typed[0].split("=", 1)[0] if typed else option.flags[-1]
+    return None
+
+
+# What a suggested command (e.g. the one that records a missing baseline) leaves out of the
+# user's own command line: where this run wrote its outputs, and how it was judged. Everything
+# else, the selection above all (-m, paths, backends, samples...), is kept; -k is kept apart
+# because a hint about some cases replaces it with theirs.
+_NOT_REPEATED = frozenset(
+    {
+        "rnnbench_json",
+        "rnnbench_report",
+        "rnnbench_plots",
+        "rnnbench_benchmark_json",
+        "rnnbench_comment",
+        "rnnbench_against",
+        "rnnbench_against_workers",
+        "rnnbench_turn_steps",
+        "rnnbench_base",
+        "rnnbench_head",
+        "rnnbench_inject_slowdown",
+        "rnnbench_save_baseline",
+        "rnnbench_require_baseline",
+    }
+)
+
+
+def rerun_selection(args: Sequence[str]) -> tuple[tuple[str, ...], Optional[str]]:
+    """The user's arguments minus _NOT_REPEATED options and -k, and the -k expression (or None)."""
+    takes_value = {
+        flag: option.action != "store_true" for option in OPTIONS for flag in option.flags
+    }
+    dropped = {flag for option in OPTIONS if option.dest in _NOT_REPEATED for flag in option.flags}
+    kept: list[str] = []
+    keyword = None
+    items = iter(args)
+    for arg in items:
+        flag, has_value, _ = arg.partition("=")
+        if arg == "-k":
+            keyword = next(items, None)
+        elif arg.startswith("-k") and not arg.startswith("--"):
+            keyword = arg[2:]
+        elif flag in dropped:
+            if not has_value and takes_value[flag]:
+                next(items, None)
+        else:
+            kept.append(arg)
+    return tuple(kept), keyword
 
 
 _SIZE_UNITS = {"": 2**20, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

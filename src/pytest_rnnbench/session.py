@@ -112,6 +112,10 @@ class RnnbenchSession:
             config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = keep
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After deselection and reordering: the progress line counts "case 3 of 8" of these.
+        self.progress.start_run(session.items)
+
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.settings
         gpus = (
@@ -130,6 +134,7 @@ class RnnbenchSession:
                 + f" repeats={s.repeats}",
                 f"rnnbench: GPUs on this machine: {gpus}",
             ]
+            + self._workload_lines()
             + (
                 [f"rnnbench: injecting a slowdown: every training step x{s.inject_slowdown:g}"]
                 if s.inject_slowdown != 1.0
@@ -138,6 +143,26 @@ class RnnbenchSession:
             + self._placement_lines(config)
             + self.gate.header_lines()
         )
+
+    def _workload_lines(self) -> list[str]:
+        """Why benchmarking is on, and what a capped epoch means, when either needs saying."""
+        s = self.settings
+        lines = []
+        if s.implied_by:
+            lines.append(
+                f"rnnbench: {s.implied_by} implies --rnnbench: only the benchmark cases run"
+            )
+        why = {
+            "no-gpu": "this machine has no GPU, and full epochs would take hours on a CPU",
+            "preset": f"the {s.matrix} preset",
+            "option": "--rnnbench-samples",
+        }.get(s.samples_from or "")
+        if s.samples and why:
+            lines.append(
+                f"rnnbench: each epoch is capped at {s.samples:,} samples ({why}); "
+                "--rnnbench-samples=full runs the seed's full epochs"
+            )
+        return lines
 
     def _placement_lines(self, config: pytest.Config) -> list[str]:
         lines = []
@@ -446,6 +471,9 @@ class RnnbenchSession:
             )
             for line in gate_lines:
                 terminalreporter.write_line(line)
+        terminalreporter.write_line(
+            "rnnbench: " + terminal.counts_line(document, saving=self.settings.save_baseline)
+        )
         if self.failures:
             terminalreporter.write_line(
                 f"rnnbench: the full output of each failed worker is in {self._log_dir}"

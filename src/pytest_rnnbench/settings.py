@@ -8,7 +8,8 @@ the command line, the environment and the ini file; nothing else builds one in a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -49,6 +50,7 @@ class Settings:
     """Everything the plugin needs to know about this run, resolved once in pytest_configure."""
 
     enabled: bool = False
+    implied_by: Optional[str] = None  # the command-line flag that turned benchmarking on
     gpu_counts: tuple[int, ...] = (0,)
     backends: tuple[str, ...] = BACKENDS
     batch_sizes: tuple[int, ...] = _DEFAULT_PRESET["batch_sizes"]
@@ -56,6 +58,9 @@ class Settings:
     datasets: tuple[str, ...] = _DEFAULT_PRESET["datasets"]
     matrix: str = "default"
     samples: Optional[int] = None
+    # Why epochs are capped: "option" (--rnnbench-samples), "preset" (e.g. pr), "no-gpu" (the
+    # default matrix on a machine without a GPU); None: full epochs.
+    samples_from: Optional[str] = None
     repeats: int = DEFAULT_REPEATS
     data_dir: Optional[Path] = None
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -67,6 +72,7 @@ class Settings:
     timeout_s: float = DEFAULT_TIMEOUT_S
     baseline_dir: Optional[Path] = None  # None: baselines/ under the rootdir
     save_baseline: bool = False
+    require_baseline: bool = False  # a measured case without a baseline fails (CI)
     inject_slowdown: float = 1.0
     tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> fraction
     shard: Optional[tuple[int, int]] = None  # (K, N): run the K-th of N parts of the matrix
@@ -84,11 +90,24 @@ class Settings:
     head: Optional[str] = None
     comment_path: Optional[Path] = None  # the pull-request comment (markdown)
     available_gpus: int = 0
+    # The user's command line minus outputs and judging options, and its -k expression: what a
+    # suggested command (e.g. recording a missing baseline) repeats so it keeps their selection.
+    rerun_args: tuple[str, ...] = ()
+    keyword: Optional[str] = None
 
     @property
     def live(self) -> bool:
         """Whether cases are judged live, against reference workers measured in this session."""
         return bool(self.against) or self.base is not None
+
+    def command(self, *extra: str, case_ids: Sequence[str] = ()) -> str:
+        """A pytest command line for a hint: this run's selection plus `extra`; with `case_ids`,
+        -k selects those cases instead of the user's own -k."""
+        args = [*self.rerun_args, *extra]
+        keyword = " or ".join(case_ids) if case_ids else self.keyword
+        if keyword:
+            args += ["-k", keyword]
+        return shlex.join(["pytest", *args])
 
     def reference_python(self, backend: str) -> Optional[str]:
         """The live A/B reference interpreter for `backend`, or None (no live comparison)."""

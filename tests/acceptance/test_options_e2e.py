@@ -66,7 +66,8 @@ def test_env_flag_can_turn_benchmarking_on(
 # the group (reports, baselines) may sit between them; each has its own pinned text elsewhere.
 CORE_HELP = textwrap.dedent("""\
     LSTM training benchmarks (pytest-rnnbench):
-      --rnnbench            run the LSTM benchmark cases (skipped otherwise).
+      --rnnbench            run the LSTM benchmark cases (skipped otherwise). Any other rnnbench option
+                            given on the command line implies it.
       --gpus=COUNTS, --rnnbench-gpus=COUNTS
                             GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1
                             with one.
@@ -84,7 +85,9 @@ CORE_HELP = textwrap.dedent("""\
                             matrix preset: default; seed (the published Keras-MXNet RNN benchmark); or
                             pr (a pull request on a small CPU runner: batch 128, unroll true and false,
                             synthetic and Nietzsche capped at 4096 samples per epoch).
-      --rnnbench-samples=N  cap the samples per epoch for quick runs (recorded with the result).
+      --rnnbench-samples=N  cap the samples per epoch for quick runs (recorded with the result), or full
+                            for the seed's full epochs. Default: full epochs on a machine with a GPU;
+                            16,384 without one (default matrix).
       --rnnbench-repeats=N  timed epochs per case after the warm-up. Default: 3.
       --rnnbench-data-dir=DIR
                             directory holding dataset files (nietzsche.txt, wikitext-2-raw-v1.zip) for

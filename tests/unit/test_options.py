@@ -13,6 +13,7 @@ import pytest
 
 from helpers import BAD_VALUES
 from pytest_rnnbench import options
+from pytest_rnnbench.matrix import CPU_SAMPLES
 from pytest_rnnbench.options import parse_gpus
 from pytest_rnnbench.run.devices import GpuInventory
 
@@ -248,6 +249,12 @@ def settings_for(pytester: pytest.Pytester, *args: str):
     return config.stash[SETTINGS_KEY]
 
 
+def resolved(pytester: pytest.Pytester, *args: str, gpus: int = 0):
+    """Settings straight from the options, without starting a benchmark session (which would
+    look for the gate's trees, baselines...)."""
+    return options.resolve(pytester.parseconfig(*args), gpus)
+
+
 def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeini(
         "[pytest]\nrnnbench_batch_sizes = 64\nrnnbench_timeout = 30\n"
@@ -283,8 +290,11 @@ def test_defaults(pytester: pytest.Pytester) -> None:
     assert settings.batch_sizes == (128,)
     assert settings.unrolls == (True,)
     assert settings.datasets == ("synthetic", "nietzsche")
-    assert settings.samples is None
+    # Without a GPU the default matrix caps epochs, so a first run takes minutes; with one, full.
+    assert (settings.samples, settings.samples_from) == (CPU_SAMPLES, "no-gpu")
+    assert resolved(pytester, gpus=1).samples is None
     assert settings.timeout_s == options.DEFAULT_TIMEOUT_S
+    assert not settings.require_baseline and settings.implied_by is None
 
 
 def test_paths_are_relative_to_where_they_were_given(
@@ -334,11 +344,15 @@ def test_the_pr_preset_caps_samples_and_an_explicit_cap_wins(pytester: pytest.Py
         4096,
     )
     assert settings_for(pytester, "--rnnbench-matrix=pr", "--rnnbench-samples=512").samples == 512
-    assert settings_for(pytester).samples is None
+    assert settings_for(pytester, "--rnnbench-matrix=seed").samples is None
+    full = resolved(pytester, "--rnnbench-samples=full")
+    assert (full.samples, full.samples_from) == (None, None)
+    with pytest.raises(pytest.UsageError, match="positive whole number, or full"):
+        resolved(pytester, "--rnnbench-samples=lots")
 
 
 def test_gate_options_are_read_and_make_the_run_live(pytester: pytest.Pytester) -> None:
-    settings = settings_for(
+    settings = resolved(
         pytester,
         "--rnnbench-base=origin/master",
         "--rnnbench-head=../keras",
@@ -347,6 +361,70 @@ def test_gate_options_are_read_and_make_the_run_live(pytester: pytest.Pytester) 
     assert (settings.base, settings.head) == ("origin/master", "../keras")
     assert settings.comment_path == pytester.path / "c.md"
     assert settings.live and not settings_for(pytester).live
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--rnnbench-save-baseline"], "--rnnbench-save-baseline"),
+        (["--rnnbench-against", "python3"], "--rnnbench-against"),
+        (["--gpus=0"], "--gpus"),
+        (["--rnnbench-samples=64", "--rnnbench-require-baseline"], "--rnnbench-samples"),
+    ],
+)
+def test_an_option_of_ours_on_the_command_line_implies_rnnbench(
+    pytester: pytest.Pytester, args: list[str], flag: str
+) -> None:
+    settings = resolved(pytester, *args)
+    assert settings.enabled and settings.implied_by == flag
+    assert resolved(pytester, "--rnnbench", *args).implied_by is None
+
+
+def test_ini_keys_and_environment_variables_never_turn_benchmarking_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\nrnnbench_samples = 64\nrnnbench_save_baseline = true\n")
+    monkeypatch.setenv("RNNBENCH_REPEATS", "1")
+    settings = resolved(pytester)
+    assert not settings.enabled and settings.samples == 64 and settings.save_baseline
+
+
+def test_require_baseline_conflicts_with_recording_and_with_live_runs(
+    pytester: pytest.Pytester,
+) -> None:
+    with pytest.raises(pytest.UsageError, match="judges nothing; drop one of them"):
+        resolved(pytester, "--rnnbench-require-baseline", "--rnnbench-save-baseline")
+    with pytest.raises(pytest.UsageError, match="not baselines; drop one of them"):
+        resolved(pytester, "--rnnbench-require-baseline", "--rnnbench-against=python3")
+
+
+def test_suggested_commands_keep_the_selection_and_drop_outputs_and_judging() -> None:
+    args = [
+        "--rnnbench",
+        "-k",
+        "jax and nietzsche",
+        "--rnnbench-samples=2048",
+        "--rnnbench-json",
+        "out.json",
+        "--rnnbench-report=r.md",
+        "--rnnbench-require-baseline",
+        "-m",
+        "not slow",
+        "tests/bench",
+    ]
+    kept, keyword = options.rerun_selection(args)
+    assert kept == ("--rnnbench", "--rnnbench-samples=2048", "-m", "not slow", "tests/bench")
+    assert keyword == "jax and nietzsche"
+    settings = options.Settings(rerun_args=kept, keyword=keyword)
+    assert settings.command("--rnnbench-save-baseline") == (
+        "pytest --rnnbench --rnnbench-samples=2048 -m 'not slow' tests/bench "
+        "--rnnbench-save-baseline -k 'jax and nietzsche'"
+    )
+    # A hint about some cases selects those cases instead of the user's -k.
+    assert settings.command("--rnnbench-save-baseline", case_ids=["a", "b"]).endswith(
+        "--rnnbench-save-baseline -k 'a or b'"
+    )
+    assert options.rerun_selection(["-kjax", "--rnnbench-against", "x", "-x"]) == (("-x",), "jax")
 
 
 @pytest.mark.parametrize(

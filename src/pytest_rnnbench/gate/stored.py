@@ -7,18 +7,23 @@ baseline.py; this module turns them into pytest outcomes:
     regression    the test item fails with the verdict's one-line reason
     inconclusive  passes with an RnnbenchInconclusiveWarning saying why
     improvement   passes; the terminal summary hints to refresh the baseline
-    no baseline   skipped with the command that records one; a machine profile without any
-                  baseline file is said once in the report header, and every case skips with
-                  the same short reason (so `-ra` folds them into one line)
+    no baseline   passes unjudged: the measurement is its result (tables, results file). The
+                  header says when the machine profile has no baseline file at all, the summary
+                  lists the unjudged cases with the command that records them, and
+                  --rnnbench-require-baseline (for CI) fails them instead.
+
+Baselines are looked up by case *and workload* (samples per epoch, timed epochs): a quick run is
+never judged against a full-epoch baseline, nor recorded over it. Every suggested command keeps
+the user's own selection (Settings.command).
 """
 
 from __future__ import annotations
 
 import platform
 import warnings
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -29,7 +34,7 @@ from ..settings import Settings
 from . import baseline, samples, verdict
 from .protocol import CaseRun, RnnbenchBaselineWarning, enforce, tolerances
 
-RECORD_COMMAND = "pytest --rnnbench --rnnbench-save-baseline"
+SAVE_FLAG = "--rnnbench-save-baseline"
 
 
 class BaselineGate:
@@ -55,19 +60,17 @@ class BaselineGate:
             if not self.saving:
                 raise pytest.UsageError(
                     f"{exc}. Fix or remove it, or record a new one with "
-                    f"{RECORD_COMMAND} (which renames the broken file aside)"
+                    f"{settings.command(SAVE_FLAG)} (which renames the broken file aside)"
                 ) from None
             self.problem = str(exc)
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
+        self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
         self.saved: list[str] = []
 
     # -- output ----------------------------------------------------------------------------------
 
     def no_file_reason(self) -> str:
-        return (
-            f"no baseline for this machine profile ({self.path.name} not in {self.directory}); "
-            f"record one with: {RECORD_COMMAND}"
-        )
+        return f"no baseline for this machine profile ({self.path.name} not in {self.directory})"
 
     def header_lines(self) -> list[str]:
         profile = f"rnnbench: machine profile: {self.profile.describe()}"
@@ -80,7 +83,16 @@ class BaselineGate:
             return [profile, line]
         if self.entries is None:
             others = baseline.other_profiles(self.directory, self.profile)
-            lines = [profile, "rnnbench: " + self.no_file_reason()]
+            consequence = (
+                "--rnnbench-require-baseline fails every case"
+                if self.settings.require_baseline
+                else "every case is measured, nothing is judged"
+            )
+            lines = [
+                profile,
+                f"rnnbench: {self.no_file_reason()}: {consequence}; record baselines with: "
+                f"{self.settings.command(SAVE_FLAG)}",
+            ]
             if others:
                 lines.append(
                     f"rnnbench: {self.directory} holds baselines for other profiles "
@@ -97,12 +109,20 @@ class BaselineGate:
         for case_id, found in sorted(self.outcomes.items()):
             lines.append(found.line())
             if found.outcome == verdict.IMPROVEMENT:
-                lines.append(f"  hint: refresh this baseline with: {RECORD_COMMAND} -k {case_id}")
+                command = self.settings.command(SAVE_FLAG, case_ids=[case_id])
+                lines.append(f"  hint: refresh this baseline with: {command}")
+        if self.unjudged:
+            lines.append(f"not judged ({len(self.unjudged)}): measured, with no baseline to judge")
+            lines.extend(f"  {case_id}: {why}" for case_id, why in sorted(self.unjudged.items()))
+            # The whole selection when nothing was judged, else just these cases: a hint must
+            # never re-record the baselines that did judge this run.
+            ids = [] if not self.outcomes else sorted(self.unjudged)
+            lines.append(f"  record them with: {self.settings.command(SAVE_FLAG, case_ids=ids)}")
         return lines
 
     # -- per case --------------------------------------------------------------------------------
 
-    def tolerances(self, item: pytest.Item, entry: dict) -> dict[str, float]:
+    def tolerances(self, item: pytest.Item, entry: Mapping[str, Any]) -> dict[str, float]:
         return tolerances(self.settings, item, baseline.entry_tolerances(entry))
 
     def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
@@ -114,19 +134,16 @@ class BaselineGate:
             self._save(case, result, measured)
             return
         if self.entries is None:
-            pytest.skip(self.no_file_reason())
-        entry = self.entries.get(case.id)
+            self._not_judged(case, self.no_file_reason())
+            return
+        entry = baseline.find(self.entries, case.id, result.get("samples"), result.get("repeats"))
         if entry is None:
-            pytest.skip(
-                f"no baseline for {case.id} in {self.path}; record it with: "
-                f"{RECORD_COMMAND} -k {case.id}"
-            )
+            self._not_judged(case, self._missing_entry_reason(case.id, result))
+            return
         different = samples.comparable(entry, result)
         if different:
-            pytest.skip(
-                f"{case.id}: {different}; record a baseline for this configuration with: "
-                f"{RECORD_COMMAND} -k {case.id}"
-            )
+            self._not_judged(case, different)
+            return
         notes = verdict.version_notes(entry.get("versions") or {}, summary.versions)
         found = verdict.compare_case(
             case.id,
@@ -146,6 +163,30 @@ class BaselineGate:
         verdicts[case.id] = stored
         enforce(found, item)
 
+    def _missing_entry_reason(self, case_id: str, result: dict) -> str:
+        assert self.entries is not None
+        workload = baseline.describe_workload(result)
+        recorded = [
+            baseline.describe_workload(e) for e in baseline.entries_of_case(self.entries, case_id)
+        ]
+        if recorded:
+            return (
+                f"no baseline for this workload ({workload}) in {self.path.name}; it holds "
+                f"{', '.join(recorded)}"
+            )
+        return f"no baseline for this case in {self.path.name}"
+
+    def _not_judged(self, case: Case, why: str) -> None:
+        """A measured case with nothing to judge it against: it passes, unless CI asked for a
+        baseline (--rnnbench-require-baseline)."""
+        self.unjudged[case.id] = why
+        if self.settings.require_baseline:
+            pytest.fail(
+                f"{case.id}: not judged: {why}; --rnnbench-require-baseline makes that a "
+                f"failure. Record it with: {self.settings.command(SAVE_FLAG, case_ids=[case.id])}",
+                pytrace=False,
+            )
+
     def _save(self, case: Case, result: dict, measured: dict) -> None:
         loss = measured.get("final_loss", [0.0])
         if any(value != value or value in (float("inf"), float("-inf")) for value in loss):
@@ -156,7 +197,7 @@ class BaselineGate:
             )
         entry = baseline.make_entry(case.to_dict(), result, measured, commit=self.commit)
         try:
-            report = baseline.save(self.path, self.profile, {case.id: entry})
+            report = baseline.save(self.path, self.profile, {baseline.key_of(entry): entry})
         except baseline.BaselineError as exc:  # we built an entry we cannot read back: a bug
             pytest.fail(f"{case.id}: baseline not saved: {exc}", pytrace=False)
         self.saved.extend(report.lines())

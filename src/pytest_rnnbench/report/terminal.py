@@ -3,7 +3,9 @@ group per backend (pytest's terminal reporter prints them). No pytest import her
 
 from __future__ import annotations
 
-from typing import Optional
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from .formatting import format_change, format_mib, format_seconds
 from .results import Report, Row
@@ -138,3 +140,22 @@ def terminal_tables(report: Report, width: int = TERMINAL_WIDTH) -> list[str]:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def counts_line(document: Mapping[str, Any], saving: bool = False) -> str:
+    """What the run did, in one line: "8 measured, 6 judged (1 regression, 5 pass), 2 not
+    judged, 0 failed". A measured case without a verdict was not judged (no baseline for it, or
+    baselines were being recorded): the line keeps that apart from a pass."""
+    measured = len(document.get("results") or {})
+    verdicts = [v.get("verdict") for v in (document.get("verdicts") or {}).values()]
+    failed = len(document.get("failures") or {})
+    if saving:
+        return f"{measured} measured (baselines recorded, nothing judged), {failed} failed"
+    outcomes = Counter(str(v) for v in verdicts)
+    order = ["regression", "inconclusive", "improvement", "pass"]
+    shown = sorted(outcomes, key=lambda o: (order.index(o) if o in order else len(order), o))
+    judged = f"{len(verdicts)} judged"
+    if outcomes:
+        judged += " (" + ", ".join(f"{outcomes[o]} {o}" for o in shown) + ")"
+    not_judged = max(0, measured - len(verdicts))
+    return f"{measured} measured, {judged}, {not_judged} not judged, {failed} failed"
