@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 MXVENV := .venv-mxnet
+# PyTorch's CPU build, from PyTorch's own index as PyTorch documents it: on Linux, PyPI's torch is
+# a CUDA build of several GB. `make setup TORCH_INDEX=` takes PyPI's build instead (CUDA, for a GPU
+# machine); machines that reach only PyPI, such as this project's CI (.ci/run), need it too.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 # An offline copy of the datasets, when this checkout has one beside it (this project's CI and
 # development machines do); elsewhere the datasets are downloaded and verified into the cache.
@@ -29,7 +33,7 @@ setup: $(VENV)/.installed $(MXVENV)/.installed
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q torch==2.13.0
+	$(VENV)/bin/python -m pip install -q torch==2.13.0$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
 	$(VENV)/bin/python -m pip install -q -r requirements/dev.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@

@@ -22,6 +22,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 def lint_imports(cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
     return subprocess.run(
+        # --no-cache: lint-imports would otherwise write .import_linter_cache/ into `cwd`.
         [str(LINT_IMPORTS), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
         cwd=cwd,
         env=env,
@@ -90,7 +91,8 @@ def test_the_cycle_finder_finds_a_circle() -> None:
 
 
 def test_no_module_of_the_package_takes_part_in_an_import_circle() -> None:
-    graph = grimp.build_graph("pytest_rnnbench")
+    # No cache: grimp would otherwise write .grimp_cache/ into the working directory (the tree).
+    graph = grimp.build_graph("pytest_rnnbench", cache_dir=None)
     ours = {module for module in graph.modules if module.startswith("pytest_rnnbench")}
     edges = {
         module: {m for m in graph.find_modules_directly_imported_by(module) if m in ours}
