@@ -683,6 +683,10 @@ _NOT_REPEATED = frozenset(
 )
 
 
+# pytest's own flags that a suggested command must not repeat: it is meant to run the cases.
+_PYTEST_NOT_REPEATED = frozenset({"--co", "--collect-only"})
+
+
 def rerun_selection(args: Sequence[str]) -> tuple[tuple[str, ...], Optional[str]]:
     """The user's arguments minus _NOT_REPEATED options and -k, and the -k expression (or None)."""
     takes_value = {
@@ -698,6 +702,8 @@ def rerun_selection(args: Sequence[str]) -> tuple[tuple[str, ...], Optional[str]
             keyword = next(items, None)
         elif arg.startswith("-k") and not arg.startswith("--"):
             keyword = arg[2:]
+        elif arg in _PYTEST_NOT_REPEATED:
+            continue
         elif flag in dropped:
             if not has_value and takes_value[flag]:
                 next(items, None)

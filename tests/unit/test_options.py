@@ -424,7 +424,10 @@ def test_suggested_commands_keep_the_selection_and_drop_outputs_and_judging() ->
     assert settings.command("--rnnbench-save-baseline", case_ids=["a", "b"]).endswith(
         "--rnnbench-save-baseline -k 'a or b'"
     )
-    assert options.rerun_selection(["-kjax", "--rnnbench-against", "x", "-x"]) == (("-x",), "jax")
+    assert options.rerun_selection(["-kjax", "--rnnbench-against", "x", "-x", "--co"]) == (
+        ("-x",),
+        "jax",
+    )
 
 
 @pytest.mark.parametrize(
