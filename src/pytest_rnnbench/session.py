@@ -402,7 +402,14 @@ class RnnbenchSession:
     def results_document(self) -> dict:
         gate = {side: tree.to_dict() for side, tree in self.trees.items()}
         document = results_document(
-            self.summaries, self.failures, self.settings, self.inventory, self.verdicts, gate
+            self.summaries,
+            self.failures,
+            self.settings,
+            self.inventory,
+            self.verdicts,
+            gate,
+            # The checkout the user ran pytest in: its commit places the run in a history.
+            started_in=Path(self.config.invocation_params.dir),
         )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
         for sent in self._from_xdist_workers:

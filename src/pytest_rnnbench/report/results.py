@@ -6,15 +6,19 @@ of one fleet) merge into one list of rows; the markdown report, the charts, the 
 and the pytest-benchmark export all render rows, so a live session and `python -m pytest_rnnbench
 report run1.json run2.json` produce the same output from the same numbers.
 
-No pytest import, no framework import: plain JSON in, plain objects out. The format is documented
-in docs/formats.md.
+No pytest import, no framework import: plain JSON in, plain objects out (and, when a run writes its
+document, `git` once for the commit the run was started in). The format is documented in
+docs/formats.md.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,6 +370,61 @@ def machine_section(inventory: GpuInventory) -> dict[str, Any]:
     }
 
 
+def _git(directory: Path, *args: str) -> Optional[str]:
+    """git's output in `directory`, or None when git is missing, fails or takes too long."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=8)
+def source_section(directory: Path) -> dict[str, Any]:
+    """What the run was started in: the git commit of the repository around `directory` (for a
+    nightly run in a Keras checkout, the Keras commit), so that a history of runs can name the
+    commits between two runs. All fields are None (dirty False) outside a git repository.
+
+    Asked once per directory and process: the session rewrites the results file after every case,
+    and a run measures the checkout as it was when it started.
+    """
+    section: dict[str, Any] = {
+        "commit": None,
+        "committed": None,
+        "subject": None,
+        "branch": None,
+        "dirty": False,
+    }
+    # One call for the commit, its date and subject; "%x00" separates fields that may hold spaces.
+    log = _git(directory, "log", "-1", "--format=%H%x00%cI%x00%s")
+    if not log:
+        return section
+    commit, committed, subject = (log.strip("\n").split("\0") + ["", ""])[:3]
+    branch = (_git(directory, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
+    status = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    section.update(
+        commit=commit or None,
+        committed=_utc_iso(committed),
+        subject=subject or None,
+        branch=branch if branch and branch != "HEAD" else None,  # "HEAD": a detached checkout
+        dirty=bool(status and status.strip()),
+    )
+    return section
+
+
+def _utc_iso(text: str) -> Optional[str]:
+    """git's ISO 8601 date with its author's offset -> UTC, as "written" is."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def results_document(
     summaries: Mapping[str, Summary],
     failures: Mapping[str, str],
@@ -373,17 +432,21 @@ def results_document(
     inventory: GpuInventory,
     verdicts: Optional[Mapping[str, Mapping[str, Any]]] = None,
     gate: Optional[Mapping[str, Any]] = None,
+    started_in: Optional[Path] = None,
 ) -> dict[str, Any]:
     """The results document of a run (schema pytest-rnnbench/results, version 1).
 
     `gate`: the pull-request gate's two sides (base and head trees, with their commits), when the
-    run compared two Keras trees.
+    run compared two Keras trees. `started_in`: the directory the run was started in (default:
+    the current directory), whose git commit the "source" section records.
     """
+    where = Path(started_in) if started_in is not None else Path(os.getcwd())
     document: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "version": RESULTS_VERSION,
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_section(inventory),
+        "source": dict(source_section(where.resolve())),
         "settings": {
             "matrix": settings.matrix,
             "samples_cap": settings.samples,
