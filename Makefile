@@ -30,11 +30,12 @@ lint: $(VENV)/.installed  ## ruff (lint and format) and mypy; the import layers 
 
 setup: $(VENV)/.installed $(MXVENV)/.installed
 
-$(VENV)/.installed: requirements/dev.txt pyproject.toml
+$(VENV)/.installed: requirements/dev.txt requirements/history.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q torch==2.13.0$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
 	$(VENV)/bin/python -m pip install -q -r requirements/dev.txt
+	$(VENV)/bin/python -m pip install -q --no-deps -r requirements/history.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 

@@ -1,5 +1,5 @@
 """`python -m pytest_rnnbench COMMAND ...`: gate a pull request, or use results and baseline files
-offline, e.g. in CI.
+offline, e.g. in CI, and follow many runs over time (history).
 
 Each command is a module with `add_parser(commands)` that returns its parser with a `handler`
 (args -> exit code) set.
@@ -15,11 +15,12 @@ from typing import Optional
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_rnnbench")
     commands = parser.add_subparsers(dest="command", required=True)
-    from . import compare, gate, report
+    from . import compare, gate, history, report
 
     compare.add_parser(commands)
     report.add_parser(commands)
     gate.add_parser(commands)
+    history.add_parser(commands)
     # The gate passes what it does not know to pytest; the other commands accept no extras.
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "passthrough", False):

@@ -69,7 +69,8 @@ def _groups(rows: list[Row]) -> list[tuple[int, str]]:
     return sorted({(row.gpus, row.instance) for row in rows})
 
 
-def _import_pyplot() -> Any:
+def import_pyplot() -> Any:
+    """pyplot on the file-only Agg backend; PlotsUnavailable says how to install matplotlib."""
     try:
         import matplotlib
     except ImportError:
@@ -84,7 +85,7 @@ def _import_pyplot() -> Any:
 
 def render_all(report: Report, directory: Path) -> list[Path]:
     """Draw every chart of `report` into `directory`; return the files written."""
-    plt = _import_pyplot()
+    plt = import_pyplot()
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for spec in plan(report):

@@ -1,0 +1,315 @@
+"""Series over many runs (report/history.py), what changed between two runs
+(report/history_suspects.py) and the commit a results file records (report/results.py's "source"
+section), on the real results files of tests/data/ made into runs."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import documents
+from pytest_rnnbench.report import history, history_suspects
+from pytest_rnnbench.report.results import ResultsError, results_document, source_section
+
+SYNTHETIC, NIETZSCHE = (document for _, document in documents())
+CASE = "mxnet-gpu0-b128-unroll-synthetic"
+P3 = {
+    "cpu": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz",
+    "cpus": 32,
+    "gpus": ["Tesla V100-SXM2-16GB"] * 4,
+    "driver": "535.104",
+    "cuda": "12.2",
+}
+
+
+def run_document(template, day, commit=None, committed_day=None, machine=None, **changes):
+    """`template` as the run of day `day` (2026-11-`day` 02:00 UTC), optionally with a commit and
+    another machine; `changes`: case id -> factor on its epoch seconds."""
+    document = copy.deepcopy(template)
+    document["written"] = f"2026-11-{day:02d}T02:00:00+00:00"
+    if commit is not None:
+        committed = committed_day if committed_day is not None else day
+        document["source"] = {
+            "commit": commit * 40 if len(commit) == 1 else commit,
+            "committed": f"2026-11-{committed:02d}T01:00:00+00:00",
+            "subject": f"change {commit}",
+            "branch": "master",
+            "dirty": False,
+        }
+    if machine is not None:
+        document["machine"] = dict(machine)
+    for case_id, factor in changes.items():
+        entry = document["results"][case_id]
+        entry["epoch_seconds"] *= factor
+        entry["epoch_seconds_all"] = [s * factor for s in entry["epoch_seconds_all"]]
+    return document
+
+
+def nightly(days=range(1, 6), template=SYNTHETIC, **kwargs):
+    return [(f"night-{day:02d}.json", run_document(template, day, **kwargs)) for day in days]
+
+
+# -- series ----------------------------------------------------------------------------------------
+
+
+def test_each_case_is_a_series_with_a_point_per_run_in_time_order():
+    runs = nightly()
+    built = history.build_history(reversed(runs))  # the order of the files does not matter
+    (profile,) = built.profiles
+    assert profile.label == "Intel Xeon, 2 CPUs"
+    assert [run.source for run in built.runs[profile]] == [name for name, _ in runs]
+    assert {s.key.case_id for s in built.series} == set(SYNTHETIC["results"])
+    for series in built.series:
+        assert [p.run.source for p in series.points] == [name for name, _ in runs]
+        assert series.key.workload == "256 samples/epoch"
+    first = built.series[0]
+    assert (first.key.dataset, first.key.batch_size, first.key.unroll) == ("synthetic", 32, True)
+    assert first.key.backend == "tensorflow"  # the seed's column order
+
+
+def test_shards_of_one_night_join_the_series_of_their_cases():
+    runs = nightly(range(1, 4)) + nightly(range(1, 4), template=NIETZSCHE)
+    built = history.build_history(runs)
+    assert len(built.series) == len(SYNTHETIC["results"]) + len(NIETZSCHE["results"])
+    assert all(len(series.points) == 3 for series in built.series)
+
+
+def test_machines_are_never_mixed_and_each_has_its_own_runs():
+    runs = nightly() + nightly(machine=P3)
+    built = history.build_history(runs)
+    labels = [profile.label for profile in built.profiles]
+    assert sorted(labels) == [
+        "4x Tesla V100-SXM2-16GB (Intel Xeon E5-2686 v4, 32 CPUs)",
+        "Intel Xeon, 2 CPUs",
+    ]
+    assert len(built.series) == 2 * len(SYNTHETIC["results"])
+    for series in built.series:
+        assert {p.run.profile for p in series.points} == {series.key.profile}
+        assert len(series.points) == 5
+
+
+def test_a_driver_update_is_not_a_new_machine():
+    old, new = dict(P3), dict(P3, driver="550.54")
+    built = history.build_history(
+        nightly(range(1, 3), machine=old) + nightly(range(3, 5), machine=new)
+    )
+    assert len(built.profiles) == 1
+
+
+def test_other_samples_per_epoch_are_another_series():
+    quick = run_document(SYNTHETIC, 3)
+    quick["settings"]["samples_cap"] = 4096
+    built = history.build_history([*nightly(range(1, 3)), ("quick.json", quick)])
+    workloads = {s.key.workload for s in built.series if s.key.case_id == CASE}
+    assert workloads == {"256 samples/epoch", "4,096 samples/epoch"}
+
+
+def test_runs_follow_their_commits_when_every_run_records_one():
+    # Night 3 measured an older commit again (a bisection): it belongs between nights 1 and 2.
+    runs = [
+        ("night-01.json", run_document(SYNTHETIC, 1, commit="a", committed_day=1)),
+        ("night-02.json", run_document(SYNTHETIC, 2, commit="c", committed_day=2)),
+        ("night-03.json", run_document(SYNTHETIC, 3, commit="b", committed_day=1)),
+    ]
+    built = history.build_history(runs)
+    order = [run.source for run in built.runs[built.profiles[0]]]
+    assert order == ["night-01.json", "night-03.json", "night-02.json"]
+    # Without a commit in every run, the time each file was written decides.
+    del runs[2][1]["source"]
+    built = history.build_history(runs)
+    assert [run.source for run in built.runs[built.profiles[0]]] == [
+        "night-01.json",
+        "night-02.json",
+        "night-03.json",
+    ]
+
+
+def test_a_failed_case_stays_in_its_series_without_a_value():
+    failed = run_document(SYNTHETIC, 3)
+    del failed["results"][CASE]
+    failed["failures"] = {CASE: "worker was killed by SIGKILL (out of memory?)\nmore detail"}
+    built = history.build_history([*nightly(range(1, 3)), ("night-03.json", failed)])
+    (series,) = [s for s in built.series if s.key.case_id == CASE]
+    assert [p.row.status for p in series.points] == ["passed", "passed", "failed"]
+    assert series.values(history.METRICS["time"])[2] is None
+    assert [p.run.source for p in series.failures] == ["night-03.json"]
+
+
+def test_the_metrics_read_time_memory_and_loss():
+    (name, document), *_ = nightly(range(1, 2))
+    entry = document["results"][CASE]
+    built = history.build_history([(name, document)])
+    point = next(s for s in built.series if s.key.case_id == CASE).points[0]
+    assert point.value(history.METRICS["time"]) == entry["epoch_seconds"]
+    assert point.value(history.METRICS["rss"]) == entry["host_peak_rss_bytes"] / 2**20
+    assert point.value(history.METRICS["loss"]) == entry["final_loss"]
+    assert point.value(history.METRICS["gpu-memory"]) is None  # a CPU machine
+
+
+def test_the_same_run_given_twice_counts_once_and_says_so(tmp_path):
+    path = tmp_path / "night-01.json"
+    path.write_text(json.dumps(run_document(SYNTHETIC, 1)))
+    copy_path = tmp_path / "copy.json"
+    copy_path.write_text(path.read_text())
+    built = history.load_history([path, path, copy_path])
+    assert all(len(series.points) == 1 for series in built.series)
+    assert built.notes[0] == f"{path}: given more than once; read once"
+    assert any(
+        note.startswith(f"{copy_path}: {CASE} is the same run as in {path}") for note in built.notes
+    )
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+def write(tmp_path, name, document):
+    path = tmp_path / name
+    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
+    return path
+
+
+def test_a_file_of_another_schema_version_or_cut_short_is_refused_by_name(tmp_path):
+    good = write(tmp_path, "good.json", run_document(SYNTHETIC, 1))
+    other = write(tmp_path, "bench.json", {"schema": "pytest-benchmark", "benchmarks": []})
+    newer = write(tmp_path, "newer.json", dict(run_document(SYNTHETIC, 2), version=9))
+    truncated = write(tmp_path, "cut.json", good.read_text()[:500])
+    for path, message in (
+        (other, "not a pytest-rnnbench results file"),
+        (newer, "results format version 9 is not supported"),
+        (truncated, "not a JSON file"),
+    ):
+        with pytest.raises(ResultsError, match=message) as caught:
+            history.load_history([good, path])
+        assert str(caught.value).startswith(str(path))
+
+
+def test_a_file_that_mixes_machines_is_refused_by_name(tmp_path):
+    document = run_document(SYNTHETIC, 1)
+    entry = copy.deepcopy(document["results"][CASE])
+    entry["worker"]["case"] = dict(
+        entry["worker"]["case"], gpus=4, id="mxnet-gpu4-b128-unroll-synthetic"
+    )
+    document["results"]["mxnet-gpu4-b128-unroll-synthetic"] = entry
+    path = write(tmp_path, "merged.json", document)
+    with pytest.raises(history.HistoryError) as caught:
+        history.load_history([path])
+    assert str(caught.value) == (
+        f"{path}: case mxnet-gpu4-b128-unroll-synthetic used 4 GPU(s) but the file's machine "
+        "(Intel Xeon, 2 CPUs) has 0: the file mixes results of several machines; keep one "
+        "results file per machine"
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("written"), "no 'written' time"),
+        (
+            lambda d: d.update(written="last night"),
+            "'written' 'last night' is not an ISO 8601 time",
+        ),
+        (lambda d: d["machine"].pop("cpus"), "the machine section needs cpu"),
+        (lambda d: d.update(source=["abc"]), "malformed 'source' or 'settings' section"),
+        (
+            lambda d: d["results"][CASE].update(epoch_seconds=None),
+            f"case {CASE} has no epoch_seconds",
+        ),
+    ],
+)
+def test_a_results_file_a_history_cannot_place_is_refused_by_name(tmp_path, change, message):
+    document = run_document(SYNTHETIC, 1)
+    change(document)
+    path = write(tmp_path, "night.json", document)
+    with pytest.raises(history.HistoryError, match=message) as caught:
+        history.load_history([path])
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+# -- suspects --------------------------------------------------------------------------------------
+
+
+def points_around(before_document, after_document):
+    built = history.build_history(
+        [("before.json", before_document), ("after.json", after_document)]
+    )
+    (series,) = [s for s in built.series if s.key.case_id == CASE]
+    return series.points
+
+
+def test_suspects_name_the_commit_range_and_the_versions_that_moved():
+    before = run_document(SYNTHETIC, 1, commit="1234567aaaa")
+    after = run_document(SYNTHETIC, 2, commit="89abcdeffff")
+    after["results"][CASE]["versions"] = dict(after["results"][CASE]["versions"], mxnet="1.9.2")
+    after["results"][CASE]["worker"]["python"]["version"] = "3.11.9"
+    assert history_suspects.suspects(*points_around(before, after)) == [
+        'commits 1234567..89abcde (latest: "change 89abcdeffff")',
+        "mxnet 1.9.1 -> 1.9.2",
+        "worker Python 3.11.7 -> 3.11.9",
+    ]
+
+
+def test_suspects_name_the_driver_and_the_gate_tree_and_say_when_nothing_moved():
+    before = run_document(SYNTHETIC, 1, machine=P3)
+    after = run_document(SYNTHETIC, 2, machine=dict(P3, driver="550.54"))
+    after["gate"] = {"head": {"side": "head", "commit": "feedface" * 5}}
+    assert history_suspects.suspects(*points_around(before, after)) == [
+        "Keras tree commit not recorded -> feedfac",
+        "NVIDIA driver 535.104 -> 550.54",
+    ]
+    same = points_around(run_document(SYNTHETIC, 1), run_document(SYNTHETIC, 2))
+    assert history_suspects.suspects(*same) == [history_suspects.NOTHING_RECORDED]
+
+
+# -- the commit a run records ----------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_the_source_section_records_the_checkout_the_run_started_in(tmp_path):
+    repo = tmp_path / "keras"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "master")
+    git(repo, "config", "user.email", "nightly@example.invalid")
+    git(repo, "config", "user.name", "nightly")
+    (repo / "rnn.py").write_text("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "rnn: faster | unrolled loop")
+    section = source_section(repo)
+    assert section["commit"] == git(repo, "rev-parse", "HEAD")
+    assert section["subject"] == "rnn: faster | unrolled loop"
+    assert section["branch"] == "master" and section["dirty"] is False
+    committed = datetime.datetime.fromisoformat(section["committed"])
+    assert committed.utcoffset() == datetime.timedelta(0)
+    (repo / "rnn.py").write_text("x = 2\n")
+    source_section.cache_clear()  # asked once per directory and process
+    assert source_section(repo)["dirty"] is True
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert source_section(outside) == {
+        "commit": None,
+        "committed": None,
+        "subject": None,
+        "branch": None,
+        "dirty": False,
+    }
+
+
+def test_a_results_document_carries_the_source_and_older_files_are_still_read(tmp_path):
+    from pytest_rnnbench.run.devices import GpuInventory
+    from pytest_rnnbench.settings import Settings
+
+    document = results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path)
+    assert document["source"]["commit"] is None
+    old = run_document(SYNTHETIC, 1)
+    assert "source" not in old  # the files in tests/data predate the section
+    built = history.build_history([("old.json", old)])
+    assert built.runs[built.profiles[0]][0].commit is None
