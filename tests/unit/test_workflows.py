@@ -22,9 +22,14 @@ def tool(name: str) -> str:
     return found
 
 
-def test_there_are_the_cpu_gpu_and_comment_workflows() -> None:
+def test_there_are_the_cpu_gpu_comment_and_nightly_workflows() -> None:
     names = [path.name for path in WORKFLOWS]
-    assert names == ["rnnbench-comment.yml", "rnnbench-gate-gpu.yml", "rnnbench-gate.yml"]
+    assert names == [
+        "rnnbench-comment.yml",
+        "rnnbench-gate-gpu.yml",
+        "rnnbench-gate.yml",
+        "rnnbench-nightly.yml",
+    ]
 
 
 def test_actionlint_finds_nothing() -> None:
