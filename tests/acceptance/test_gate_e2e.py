@@ -278,6 +278,7 @@ def test_a_machine_profile_without_baselines_is_said_once(gate):
             "rnnbench: *baselines holds baselines for other profiles only: "
             "some-other-cpu-64cpu_nogpu_py3.11.json",
             "not judged (3): measured, with no baseline to judge",
+            "  every case: no baseline for this machine profile (*.json not in *baselines)",
             # Nothing judged: the hint records the user's whole selection, no -k.
             "  record them with: pytest *--rnnbench *--rnnbench-batch-sizes=32,64,128 "
             "--rnnbench-save-baseline",

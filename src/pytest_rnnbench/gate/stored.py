@@ -113,7 +113,12 @@ class BaselineGate:
                 lines.append(f"  hint: refresh this baseline with: {command}")
         if self.unjudged:
             lines.append(f"not judged ({len(self.unjudged)}): measured, with no baseline to judge")
-            lines.extend(f"  {case_id}: {why}" for case_id, why in sorted(self.unjudged.items()))
+            if self.entries is None:  # one reason for all: said once
+                lines.append(f"  every case: {self.no_file_reason()}")
+            else:
+                lines.extend(
+                    f"  {case_id}: {why}" for case_id, why in sorted(self.unjudged.items())
+                )
             # The whole selection when nothing was judged, else just these cases: a hint must
             # never re-record the baselines that did judge this run.
             ids = [] if not self.outcomes else sorted(self.unjudged)
