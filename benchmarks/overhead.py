@@ -40,7 +40,7 @@ def plugin_epoch(args: argparse.Namespace, gpus: int, workdir: Path) -> dict:
         f"--rnnbench-unroll={'true' if args.unroll else 'false'}",
         f"--rnnbench-json={out}",
         f"--rnnbench-repeats={args.repeats}",
-    ] + ([f"--rnnbench-samples={args.samples}"] if args.samples else [])
+    ] + [f"--rnnbench-samples={args.samples or 'full'}"]  # full: as plain_fit.py, never the CPU cap
     # Where the plugin is not pip-installed (the GPU machine), gpu_check.sh loads it with -p.
     command += os.environ.get("RNNBENCH_PYTEST_ARGS", "").split()
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -79,7 +79,9 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     assert entry["repeats"] == 2 and entry["samples"] == 256
     checked = run(gate, "--rnnbench-json=out.json", FAKE_SEED=2)
     checked.assert_outcomes(passed=1)
-    checked.stdout.fnmatch_lines([f"*checking against {path} (1 cases)*", f"{CASE}: pass*"])
+    checked.stdout.fnmatch_lines(
+        [f"*checking against {path} (1 baseline of 1 case)*", f"{CASE}: pass*"]
+    )
     results = json.loads((gate.path / "out.json").read_text())
     assert results["verdicts"][CASE]["verdict"] == "pass"
     # Refreshing says what changed.

@@ -1,4 +1,5 @@
-"""Stored baselines: one JSON file per machine profile, one entry per case id. No pytest import.
+"""Stored baselines: one JSON file per machine profile, one entry per case and workload. No
+pytest import.
 
 A profile names what makes timings comparable: CPU model and core count, GPU model and count,
 NVIDIA driver and CUDA version, and the Python (major.minor) running the benchmark. It leaves out

@@ -56,7 +56,8 @@ class Gate(Protocol):
         ...
 
     def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
-        """Judge `run`: store its verdict in `verdicts`; fail, skip or warn the test item."""
+        """Judge `run`: store its verdict in `verdicts`; fail, skip or warn the test item (or let
+        it pass unjudged when there is nothing to judge it against)."""
         ...
 
 

@@ -99,7 +99,12 @@ class BaselineGate:
                     f"only: {', '.join(others)}"
                 )
             return lines
-        return [profile, f"rnnbench: checking against {self.path} ({len(self.entries)} cases)"]
+        cases = {entry["case"]["id"] for entry in self.entries.values()}
+        return [
+            profile,
+            f"rnnbench: checking against {self.path} ({_count(len(self.entries), 'baseline')} "
+            f"of {_count(len(cases), 'case')})",
+        ]
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -131,7 +136,8 @@ class BaselineGate:
         return tolerances(self.settings, item, baseline.entry_tolerances(entry))
 
     def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
-        """Save the case's baseline, or judge it against it (failing, skipping or warning)."""
+        """Save the case's baseline, or judge it against it (failing or warning); a case with no
+        baseline for its workload passes unjudged, or fails under --rnnbench-require-baseline."""
         case, item, summary = run.case, run.item, run.summary
         result = summary.raw
         measured = samples.metric_samples(result)
@@ -208,3 +214,7 @@ class BaselineGate:
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
