@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+from pytest_rnnbench.matrix import Case
 from pytest_rnnbench.report.progress import (
     CaseProgress,
     ProgressDisplay,
@@ -166,9 +167,12 @@ def test_plain_mode_puts_pytests_file_prefix_back_for_the_tests_letter():
 class FakeItem:
     """What ProgressDisplay reads of a collected pytest item."""
 
-    def __init__(self, nodeid: str, skip: bool = False) -> None:
+    def __init__(self, nodeid: str, skip: bool = False, backend: str = "") -> None:
         self.nodeid = nodeid
         self._skip = skip
+        if backend:  # a benchmark case, as pytest_generate_tests parametrizes it
+            case = Case(backend, 0, 128, True, "synthetic")
+            self.callspec = type("CallSpec", (), {"params": {"rnnbench_case": case}})()
 
     def get_closest_marker(self, name: str):
         return object() if name == "skip" and self._skip else None
@@ -434,3 +438,23 @@ def test_the_remaining_cases_count_as_long_as_the_finished_ones():
     # Without a total, only this case is estimated.
     run._shown_end = None
     assert run.estimate(0.0, 2, None, 100.0, 50.0) == 50.0
+
+
+def test_remaining_cases_of_a_measured_backend_count_as_long_as_its_finished_ones():
+    """The default order runs every backend on synthetic data, then on Nietzsche: by then each
+    backend's own duration is known, and a slow backend's case is not taken for an average one."""
+    shown, _, clock = display()
+    backends = ["tensorflow", "mxnet", "tensorflow", "mxnet"]
+    items = [FakeItem(node(f"c{i}"), backend=b) for i, b in enumerate(backends)]
+    shown.start_run(items)
+    for i, seconds in ((0, 100.0), (1, 400.0)):  # tensorflow 100 s, mxnet 400 s
+        with shown.case(f"c{i}", node(f"c{i}")):
+            clock.now += seconds
+    run = shown.run
+    run._shown_end = None
+    # Case 3 (tensorflow) has 50 s left; case 4 is mxnet's: 400 s, not the mean 250 s.
+    assert run.estimate(clock.now, 3, 4, 50.0, 50.0) == 450.0
+    # A backend not measured yet counts as the mean finished case.
+    run.kinds[node("c3")] = "jax"
+    run._shown_end = None
+    assert run.estimate(clock.now, 3, 4, 50.0, 50.0) == 300.0

@@ -114,17 +114,26 @@ class RunProgress:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.positions: dict[str, int] = {}  # nodeid -> 1-based place among the cases to run
+        self.order: list[str] = []  # the nodeids to run, in run order
+        # nodeid -> what makes cases alike in cost (the backend): a backend's cases differ by
+        # several times from another's, and the default order runs every backend on one dataset
+        # before the next, so the mean of all finished cases misjudges the rest.
+        self.kinds: dict[str, str] = {}
+        self.finished_by_kind: dict[str, list[float]] = {}
         self.total: Optional[int] = None  # None: unknown (never started, or an xdist worker)
         self.started = 0  # cases begun (the numbering when the total is unknown)
         self.last_number = 0
         self.finished: list[float] = []  # wall seconds of the cases that ended well
         self._shown_end: Optional[float] = None  # the clock reading the shown estimate ends at
 
-    def start(self, nodeids: Iterable[str]) -> None:
-        """The cases that will run, in run order (items with a skip mark left out)."""
+    def start(self, nodeids: Iterable[str], kinds: Optional[dict[str, str]] = None) -> None:
+        """The cases that will run, in run order (items with a skip mark left out), and what
+        kind each is (its backend), where known."""
         with self._lock:
-            self.positions = {nodeid: i for i, nodeid in enumerate(nodeids, start=1)}
+            self.order = list(nodeids)
+            self.positions = {nodeid: i for i, nodeid in enumerate(self.order, start=1)}
             self.total = len(self.positions)
+            self.kinds = dict(kinds or {})
 
     def begin_case(self, nodeid: Optional[str]) -> tuple[int, Optional[int]]:
         """(this case's number, the total or None); a case number never goes backwards."""
@@ -139,10 +148,25 @@ class RunProgress:
             self.last_number = number
             return number, total
 
-    def end_case(self, seconds: float) -> None:
+    def end_case(self, seconds: float, nodeid: Optional[str] = None) -> None:
         """A case ended well after `seconds` (a failed or skipped one is not a fair measure)."""
         with self._lock:
             self.finished.append(seconds)
+            kind = self.kinds.get(nodeid) if nodeid is not None else None
+            if kind is not None:
+                self.finished_by_kind.setdefault(kind, []).append(seconds)
+
+    def _remaining(self, number: int, total: int, per_case: float) -> float:
+        """Seconds for the cases after case `number`: each as long as the finished cases of its
+        kind, or `per_case` for a kind not measured yet."""
+        after = self.order[number:total] if len(self.order) >= total else []
+        if len(after) != max(0, total - number):  # positions unknown: all alike
+            return max(0, total - number) * per_case
+        left = 0.0
+        for nodeid in after:
+            same = self.finished_by_kind.get(self.kinds.get(nodeid, ""), [])
+            left += sum(same) / len(same) if same else per_case
+        return left
 
     def estimate(
         self,
@@ -170,7 +194,7 @@ class RunProgress:
             left = case_left
             if total is not None:
                 per_case = mean if mean is not None else case_elapsed + case_left
-                left += max(0, total - number) * per_case
+                left += self._remaining(number, total, per_case)
             if left <= 0:
                 self._shown_end = None
                 return None
@@ -232,6 +256,7 @@ class CaseProgress:
         self.tty = tty
         self.clock = clock
         self.run = run
+        self.position = position  # this case's nodeid in the run's order
         self.number: Optional[int] = None
         self.total: Optional[int] = None
         if run is not None:
@@ -273,7 +298,7 @@ class CaseProgress:
         with self._lock:
             self._ended = True
         if self.run is not None and exc_info[0] is None:
-            self.run.end_case(self._elapsed())
+            self.run.end_case(self._elapsed(), self.position)
         if self.tty:
             self._close_status_line()
         else:
@@ -444,7 +469,8 @@ class ProgressDisplay:
         it cannot know in advance: there cases are numbered as they start, with no total."""
         if self.xdist_worker:
             return
-        self.run.start(item.nodeid for item in items if item.get_closest_marker("skip") is None)
+        running = [item for item in items if item.get_closest_marker("skip") is None]
+        self.run.start((item.nodeid for item in running), _backends(running))
 
     def pytest_collection_finish(self, session: Any) -> None:
         """pytest hook, when the display is registered as a plugin."""
@@ -462,6 +488,17 @@ class ProgressDisplay:
             run=self.run,
             position=nodeid,
         )
+
+
+def _backends(items: Iterable[Any]) -> dict[str, str]:
+    """nodeid -> the backend of the benchmark case it runs (items of other tests: none)."""
+    found = {}
+    for item in items:
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("rnnbench_case")
+        backend = getattr(case, "backend", None)
+        if isinstance(backend, str):
+            found[item.nodeid] = backend
+    return found
 
 
 class _Silent:
