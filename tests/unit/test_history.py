@@ -79,6 +79,57 @@ def test_shards_of_one_night_join_the_series_of_their_cases():
     assert all(len(series.points) == 3 for series in built.series)
 
 
+def shard_document(template, day, k, n, hour=2, commit="a"):
+    """Part K of N of the run of day `day`: the cases of `template` that --rnnbench-shard=K/N
+    would give it (round-robin), written at `hour`."""
+    document = run_document(template, day, commit=commit)
+    document["written"] = f"2026-11-{day:02d}T{hour:02d}:00:00+00:00"
+    document["settings"]["shard"] = [k, n]
+    for index, case_id in enumerate(sorted(document["results"])):
+        if index % n != k - 1:
+            del document["results"][case_id]
+    return document
+
+
+def test_the_shards_of_one_run_are_joined_into_one_run():
+    files = [
+        (f"night-{day}-shard-{k}.json", shard_document(SYNTHETIC, day, k, 2, hour=2 + k))
+        for day in (1, 2, 3)
+        for k in (1, 2)
+    ]
+    built = history.build_history(files)
+    (profile,) = built.profiles
+    runs = built.runs[profile]
+    assert [run.source for run in runs] == [
+        f"night-{day}-shard-1.json + night-{day}-shard-2.json" for day in (1, 2, 3)
+    ]
+    # Every case has one point per night, on the night's one run.
+    assert {s.key.case_id for s in built.series} == set(SYNTHETIC["results"])
+    for series in built.series:
+        assert [built.position(p.run) for p in series.points] == [1, 2, 3]
+
+
+def test_a_shard_seen_again_or_written_much_later_starts_another_run():
+    # The same part twice on one day (a rerun), and a part written 13 hours after the first.
+    files = [
+        ("a.json", shard_document(SYNTHETIC, 1, 1, 2, hour=1)),
+        ("b.json", shard_document(SYNTHETIC, 1, 1, 2, hour=3)),
+        ("c.json", shard_document(SYNTHETIC, 1, 2, 2, hour=4)),
+        ("d.json", shard_document(SYNTHETIC, 2, 2, 2, hour=5)),
+    ]
+    built = history.build_history(files)
+    (profile,) = built.profiles
+    # a alone (b repeats its part); b + c within 12 hours; d, the next day, alone.
+    assert [run.source for run in built.runs[profile]] == ["a.json", "b.json + c.json", "d.json"]
+
+
+def test_a_malformed_shard_is_refused_by_name():
+    document = shard_document(SYNTHETIC, 1, 1, 2)
+    document["settings"]["shard"] = [3, 2]
+    with pytest.raises(history.HistoryError, match=r"x.json: 'settings.shard' \[3, 2\]"):
+        history.build_history([("x.json", document)])
+
+
 def test_machines_are_never_mixed_and_each_has_its_own_runs():
     runs = nightly() + nightly(machine=P3)
     built = history.build_history(runs)

@@ -12,6 +12,12 @@ suspect for a change, not a new machine. A workload is the samples per epoch
 Runs of a profile are ordered by the time of their commit when every run of it records one (so a
 commit measured again later falls into its place), else by the time each file was written.
 
+The shards of one run (`--rnnbench-shard=K/N`: parts 1..N of the matrix, often on N machines of
+one profile at once, each writing its own file) are joined into one run: files of one profile,
+commit, workload and N, written within SHARD_WINDOW of the first, each K at most once. A K seen
+again starts the next run. Files without a recorded shard (older files, or a split made by hand)
+stay runs of their own; a case's series continues through them all the same.
+
 Bad input is refused with a message that names the file (HistoryError or results.ResultsError);
 failed cases are kept as points without a value, so every page and chart shows them.
 
@@ -20,6 +26,7 @@ No pytest import, no framework import, no statistics library: plain JSON in, pla
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import math
@@ -34,6 +41,10 @@ from ..backends import rank
 from ..matrix import DATASETS
 from ..run.devices import cpu_name
 from .results import Row, instance_name, load, rows_of, short_cpu
+
+# How far apart the shards of one run may have been written: the parts of a nightly run start
+# together and each takes at most hours; the next night's parts come a day later.
+SHARD_WINDOW = datetime.timedelta(hours=12)
 
 
 class HistoryError(ValueError):
@@ -134,6 +145,7 @@ class Run:
     cuda: Optional[str] = None
     repeats: Optional[int] = None
     samples_cap: Optional[int] = None
+    shard: Optional[tuple[int, int]] = None  # (K, N): this file holds the K-th of N parts
 
     @property
     def when(self) -> str:
@@ -289,7 +301,21 @@ def run_of(document: Mapping[str, Any], where: str) -> Run:
         cuda=machine.get("cuda"),
         repeats=_optional_int(settings.get("repeats")),
         samples_cap=_optional_int(settings.get("samples_cap")),
+        shard=_shard(settings.get("shard"), where),
     )
+
+
+def _shard(value: Any, where: str) -> Optional[tuple[int, int]]:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(_optional_int(v) is not None for v in value)
+        or not 1 <= value[0] <= value[1]
+    ):
+        raise HistoryError(f"{where}: 'settings.shard' {value!r} is not [K, N] with 1 <= K <= N")
+    return (value[0], value[1])
 
 
 def points_of(document: Mapping[str, Any], run: Run) -> list[Point]:
@@ -343,6 +369,41 @@ def key_of(point: Point) -> SeriesKey:
     )
 
 
+def join_shards(runs: Sequence[Run]) -> dict[int, Run]:
+    """id(run) -> the run it belongs to: the shards of one run joined (see the module's
+    docstring), every other run itself."""
+    joined = {id(run): run for run in runs}
+    groups: dict[tuple[Any, ...], list[list[Run]]] = {}
+    for run in sorted(runs, key=lambda r: (r.written, r.source)):
+        if run.shard is None:
+            continue
+        key = (run.profile, run.commit, run.samples_cap, run.repeats, run.shard[1])
+        parts = groups.setdefault(key, [])
+        last = parts[-1] if parts else None
+        if (
+            last is None
+            or run.shard[0] in {r.shard[0] for r in last if r.shard}
+            or run.written - last[0].written > SHARD_WINDOW
+        ):
+            parts.append([run])
+        else:
+            last.append(run)
+    for parts in groups.values():
+        for group in parts:
+            if len(group) == 1:
+                continue
+            first = group[0]
+            whole = dataclasses.replace(
+                first,
+                source=" + ".join(r.source for r in group),
+                dirty=any(r.dirty for r in group),
+                shard=None,
+            )
+            for run in group:
+                joined[id(run)] = whole
+    return joined
+
+
 def _run_order(runs: Sequence[Run]) -> list[Run]:
     if runs and all(run.committed is not None for run in runs):
         return sorted(runs, key=lambda r: (r.committed, r.written, r.source))
@@ -376,6 +437,13 @@ def build_history(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> History
         if kept:
             runs.setdefault(run.profile, []).append(run)
             points.extend(kept)
+    for profile, listed in runs.items():
+        joined = join_shards(listed)
+        points = [
+            dataclasses.replace(p, run=joined[id(p.run)]) if id(p.run) in joined else p
+            for p in points
+        ]
+        runs[profile] = list({id(run): run for run in joined.values()}.values())
     history.runs = {profile: _run_order(runs[profile]) for profile in sorted(runs)}
     order = {id(run): index for listed in history.runs.values() for index, run in enumerate(listed)}
     by_key: dict[SeriesKey, Series] = {}

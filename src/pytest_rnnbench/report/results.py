@@ -451,6 +451,9 @@ def results_document(
             "matrix": settings.matrix,
             "samples_cap": settings.samples,
             "repeats": settings.repeats,
+            # [K, N]: this run measured the K-th of N parts of the matrix (--rnnbench-shard); the
+            # history joins the shards of one run.
+            "shard": list(settings.shard) if settings.shard is not None else None,
         },
         "results": {
             case_id: dict(summary.to_dict(), worker=summary.raw)
