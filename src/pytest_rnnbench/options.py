@@ -576,6 +576,14 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["baseline_dir"] = get("rnnbench_baseline_dir", _path, relative=True)
     values["save_baseline"] = bool(get("rnnbench_save_baseline", _flag))
     values["require_baseline"] = bool(get("rnnbench_require_baseline", _flag))
+    if (
+        values["require_baseline"]
+        and _typed(config, "rnnbench_save_baseline")
+        and not _typed(config, "rnnbench_require_baseline")
+    ):
+        # A CI setting (ini or environment) asks for baselines; typing --rnnbench-save-baseline
+        # is how one records them (the hint says so), not a contradiction to refuse.
+        values["require_baseline"] = False
     if values["save_baseline"] and values["require_baseline"]:
         raise pytest.UsageError(
             "--rnnbench-save-baseline with --rnnbench-require-baseline: a run that records "
@@ -650,14 +658,21 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
 
 
 def _first_on_command_line(config: pytest.Config) -> Optional[str]:
-    """The first option of ours given on the command line, as the user spelled its flag."""
-    for option in OPTIONS:
-        if option.dest != "rnnbench" and config.getoption(option.dest) not in (None, []):
-            typed = [
-                arg for arg in config.invocation_params.args if arg.split("=", 1)[0] in option.flags
-            ]
-            return typed[0].split("=", 1)[0] if typed else option.flags[-1]
+    """The first option of ours that the user typed, as they spelled its flag. Only the typed
+    arguments count: `addopts` and PYTEST_ADDOPTS configure a project's every run (its unit tests
+    too) and must not turn them into benchmark runs."""
+    ours = {flag for option in OPTIONS if option.dest != "rnnbench" for flag in option.flags}
+    for arg in config.invocation_params.args:
+        flag = arg.split("=", 1)[0]
+        if flag in ours:
+            return flag
     return None
+
+
+def _typed(config: pytest.Config, dest: str) -> bool:
+    """Whether the user typed option `dest` on the command line."""
+    flags = _BY_DEST[dest].flags
+    return any(arg.split("=", 1)[0] in flags for arg in config.invocation_params.args)
 
 
 # What a suggested command (e.g. the one that records a missing baseline) leaves out of the
@@ -701,7 +716,7 @@ def rerun_selection(args: Sequence[str]) -> tuple[tuple[str, ...], Optional[str]
         if arg == "-k":
             keyword = next(items, None)
         elif arg.startswith("-k") and not arg.startswith("--"):
-            keyword = arg[2:]
+            keyword = arg[2:].removeprefix("=")  # pytest reads -k=expr as expr
         elif arg in _PYTEST_NOT_REPEATED:
             continue
         elif flag in dropped:

@@ -389,6 +389,28 @@ def test_ini_keys_and_environment_variables_never_turn_benchmarking_on(
     assert not settings.enabled and settings.samples == 64 and settings.save_baseline
 
 
+def test_options_from_addopts_or_pytest_addopts_never_turn_benchmarking_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\naddopts = --rnnbench-baseline-dir=bl\n")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--rnnbench-samples=64")
+    settings = resolved(pytester)
+    assert not settings.enabled and settings.samples == 64
+    assert settings.baseline_dir == pytester.path / "bl"
+
+
+def test_a_typed_save_baseline_overrides_require_baseline_from_the_ini_or_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CI setting asks for baselines; the hint's command records them."""
+    pytester.makeini("[pytest]\nrnnbench_require_baseline = true\n")
+    saving = resolved(pytester, "--rnnbench-save-baseline")
+    assert saving.save_baseline and not saving.require_baseline
+    assert resolved(pytester).require_baseline
+    monkeypatch.setenv("RNNBENCH_REQUIRE_BASELINE", "1")
+    assert not resolved(pytester, "--rnnbench-save-baseline").require_baseline
+
+
 def test_require_baseline_conflicts_with_recording_and_with_live_runs(
     pytester: pytest.Pytester,
 ) -> None:
@@ -424,6 +446,7 @@ def test_suggested_commands_keep_the_selection_and_drop_outputs_and_judging() ->
     assert settings.command("--rnnbench-save-baseline", case_ids=["a", "b"]).endswith(
         "--rnnbench-save-baseline -k 'a or b'"
     )
+    assert options.rerun_selection(["-k=jax"])[1] == "jax"  # as pytest reads it
     assert options.rerun_selection(["-kjax", "--rnnbench-against", "x", "-x", "--co"]) == (
         ("-x",),
         "jax",
