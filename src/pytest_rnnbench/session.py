@@ -73,6 +73,10 @@ class RnnbenchSession:
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         self._from_xdist_workers: list[dict] = []
+        # Cases whose test failed, whatever failed it (a regression, a missing baseline under
+        # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the
+        # controller hears its workers' reports too.
+        self.failed_cases: set[str] = set()
 
     # -- collection ------------------------------------------------------------------------------
 
@@ -115,6 +119,15 @@ class RnnbenchSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.progress.start_run(session.items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case_id = _case_id(report.nodeid)
+        if case_id is None:
+            return
+        if report.failed:
+            self.failed_cases.add(case_id)
+        elif report.skipped:
+            self.progress.skipped(report.nodeid)  # not to be waited for in the estimate
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.settings
@@ -162,6 +175,21 @@ class RnnbenchSession:
                 f"rnnbench: each epoch is capped at {s.samples:,} samples ({why}); "
                 "--rnnbench-samples=full runs the seed's full epochs"
             )
+        if s.data_dir is not None:
+            # A mistyped data dir is no error (the file comes from the cache or a verified
+            # download), but an "offline" run should be told that it may go online.
+            files = [
+                datasets.SOURCES[name].filename for name in s.datasets if name in datasets.SOURCES
+            ]
+            missing = [name for name in files if not (s.data_dir / name).is_file()]
+            if missing:
+                where = (
+                    "does not exist" if not s.data_dir.is_dir() else "lacks " + ", ".join(missing)
+                )
+                lines.append(
+                    f"rnnbench: the data directory {s.data_dir} {where}: "
+                    f"{', '.join(missing)} will come from the cache or a verified download"
+                )
         return lines
 
     def _placement_lines(self, config: pytest.Config) -> list[str]:
@@ -437,15 +465,20 @@ class RnnbenchSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
-            self.config.workeroutput["rnnbench"] = self.results_document()  # type: ignore[attr-defined]
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["rnnbench"] = self.results_document()
+            output["rnnbench_unjudged"] = dict(getattr(self.gate, "unjudged", {}))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """pytest-xdist controller: collect a finished worker's results."""
-        sent = getattr(node, "workeroutput", {}).get("rnnbench")
+        output = getattr(node, "workeroutput", {})
+        sent = output.get("rnnbench")
         if sent:
             self._from_xdist_workers.append(sent)
             self._write_results()
+        if isinstance(self.gate, BaselineGate):  # so the summary lists them, as without xdist
+            self.gate.unjudged.update(output.get("rnnbench_unjudged") or {})
 
     def _table_width(self, terminalreporter) -> int:
         """120 columns, or less on a narrower terminal; logs and pipes get the full 120."""
@@ -479,7 +512,10 @@ class RnnbenchSession:
             for line in gate_lines:
                 terminalreporter.write_line(line)
         terminalreporter.write_line(
-            "rnnbench: " + terminal.counts_line(document, saving=self.settings.save_baseline)
+            "rnnbench: "
+            + terminal.counts_line(
+                document, saving=self.settings.save_baseline, failed=self.failed_cases
+            )
         )
         if self.failures:
             terminalreporter.write_line(
@@ -502,3 +538,10 @@ class RnnbenchSession:
             terminalreporter.write_line(
                 f"rnnbench: {len(charts)} charts written to {charts[0].parent}"
             )
+
+
+def _case_id(nodeid: str) -> Optional[str]:
+    """The case id of a benchmark item's node id (its parameter id is the case id), else None."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    return nodeid[nodeid.rindex("[") + 1 : -1]

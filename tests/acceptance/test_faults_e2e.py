@@ -539,8 +539,15 @@ def test_a_bad_dataset_file_fails_its_cases_clearly_and_good_caches_survive(
     for section in failure_sections(blocked.stdout.str()).values():
         assert f"nietzsche: cannot prepare the data in {blocker}: " in section
         assert "Traceback" not in section
-    # A data dir that does not exist is no reason to skip: the cache's verified copy serves.
+    # A data dir that does not exist is no reason to skip: the cache's verified copy serves, and
+    # the header says where the file will come from.
     missing.assert_outcomes(passed=4)
+    missing.stdout.fnmatch_lines(
+        [
+            f"rnnbench: the data directory {tmp_path / 'nowhere'} does not exist: nietzsche.txt "
+            "will come from the cache or a verified download"
+        ]
+    )
     assert _snapshot(cache) == before
 
 

@@ -238,7 +238,8 @@ def test_a_case_without_baseline_passes_unjudged_and_the_summary_says_how_to_rec
     strict.stdout.fnmatch_lines(
         [
             "*tensorflow-gpu0-b64-unroll-synthetic: not judged: no baseline for this case in "
-            "*--rnnbench-require-baseline makes that a failure*"
+            "*--rnnbench-require-baseline makes that a failure*",
+            "rnnbench: 2 measured, 1 judged (1 pass), 1 not judged, 1 failed",
         ]
     )
 

@@ -458,3 +458,18 @@ def test_remaining_cases_of_a_measured_backend_count_as_long_as_its_finished_one
     run.kinds[node("c3")] = "jax"
     run._shown_end = None
     assert run.estimate(clock.now, 3, 4, 50.0, 50.0) == 300.0
+
+
+def test_cases_of_a_backend_that_was_skipped_are_not_waited_for():
+    """A missing backend skips all of its cases: once one is skipped, the others ahead count
+    nothing (the reviewer's case: 105 s left during the last real case, when 5 s remained)."""
+    shown, _, clock = display()
+    backends = ["tensorflow", "mxnet", "tensorflow", "mxnet"]
+    items = [FakeItem(node(f"c{i}"), backend=b) for i, b in enumerate(backends)]
+    shown.start_run(items)
+    with shown.case("c0", node("c0")):
+        clock.now += 100
+    shown.skipped(node("c1"))  # mxnet is not installed
+    run = shown.run
+    run._shown_end = None
+    assert run.estimate(clock.now, 3, 4, 95.0, 5.0) == 5.0

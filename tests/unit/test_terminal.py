@@ -30,3 +30,19 @@ def test_narrow_terminal_splits_backends_instead_of_wrapping(width):
     text = "\n".join(lines)
     for backend in ("tensorflow", "jax", "torch", "mxnet"):
         assert backend in text
+
+
+def test_the_counts_line_keeps_unjudged_regressed_and_failed_apart():
+    document = {
+        "results": {"a": {}, "b": {}, "c": {}, "d": {}},
+        "verdicts": {"a": {"verdict": "pass"}, "b": {"verdict": "regression"}},
+        "failures": {"e": "worker was killed"},
+    }
+    # b failed its test through its regression verdict: counted as a regression, not again as a
+    # failure; d failed for another reason (e.g. --rnnbench-require-baseline); e's worker died.
+    assert terminal.counts_line(document, failed={"b", "d", "e"}) == (
+        "4 measured, 2 judged (1 regression, 1 pass), 2 not judged, 2 failed"
+    )
+    assert terminal.counts_line({"results": {"a": {}}}, saving=True) == (
+        "1 measured (baselines recorded, nothing judged), 0 failed"
+    )

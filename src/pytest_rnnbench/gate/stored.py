@@ -125,8 +125,10 @@ class BaselineGate:
                     f"  {case_id}: {why}" for case_id, why in sorted(self.unjudged.items())
                 )
             # The whole selection when nothing was judged, else just these cases: a hint must
-            # never re-record the baselines that did judge this run.
-            ids = [] if not self.outcomes else sorted(self.unjudged)
+            # never re-record the baselines that did judge this run. (Under pytest-xdist the
+            # controller judged nothing itself; the workers' unjudged cases are merged in.)
+            judged_any = bool(self.outcomes) or self.entries is not None
+            ids = sorted(self.unjudged) if judged_any else []
             lines.append(f"  record them with: {self.settings.command(SAVE_FLAG, case_ids=ids)}")
         return lines
 

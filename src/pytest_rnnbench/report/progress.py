@@ -120,6 +120,9 @@ class RunProgress:
         # before the next, so the mean of all finished cases misjudges the rest.
         self.kinds: dict[str, str] = {}
         self.finished_by_kind: dict[str, list[float]] = {}
+        # Kinds whose cases were skipped before they ran (a missing backend skips all of its
+        # cases): their cases ahead are not waited for, until one of that kind does run.
+        self.skipped_kinds: set[str] = set()
         self.total: Optional[int] = None  # None: unknown (never started, or an xdist worker)
         self.started = 0  # cases begun (the numbering when the total is unknown)
         self.last_number = 0
@@ -156,6 +159,13 @@ class RunProgress:
             if kind is not None:
                 self.finished_by_kind.setdefault(kind, []).append(seconds)
 
+    def skip(self, nodeid: str) -> None:
+        """Case `nodeid` was skipped without running."""
+        with self._lock:
+            kind = self.kinds.get(nodeid)
+            if kind is not None:
+                self.skipped_kinds.add(kind)
+
     def _remaining(self, number: int, total: int, per_case: float) -> float:
         """Seconds for the cases after case `number`: each as long as the finished cases of its
         kind, or `per_case` for a kind not measured yet."""
@@ -164,8 +174,12 @@ class RunProgress:
             return max(0, total - number) * per_case
         left = 0.0
         for nodeid in after:
-            same = self.finished_by_kind.get(self.kinds.get(nodeid, ""), [])
-            left += sum(same) / len(same) if same else per_case
+            kind = self.kinds.get(nodeid, "")
+            same = self.finished_by_kind.get(kind, [])
+            if same:
+                left += sum(same) / len(same)
+            elif kind not in self.skipped_kinds:
+                left += per_case
         return left
 
     def estimate(
@@ -471,6 +485,10 @@ class ProgressDisplay:
             return
         running = [item for item in items if item.get_closest_marker("skip") is None]
         self.run.start((item.nodeid for item in running), _backends(running))
+
+    def skipped(self, nodeid: str) -> None:
+        """A case skipped without running (pytest's report): not waited for in the estimate."""
+        self.run.skip(nodeid)
 
     def pytest_collection_finish(self, session: Any) -> None:
         """pytest hook, when the display is registered as a plugin."""

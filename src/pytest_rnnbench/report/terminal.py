@@ -4,7 +4,7 @@ group per backend (pytest's terminal reporter prints them). No pytest import her
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from .formatting import format_change, format_mib, format_seconds
@@ -142,15 +142,21 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def counts_line(document: Mapping[str, Any], saving: bool = False) -> str:
+def counts_line(
+    document: Mapping[str, Any], saving: bool = False, failed: Iterable[str] = ()
+) -> str:
     """What the run did, in one line: "8 measured, 6 judged (1 regression, 5 pass), 2 not
     judged, 0 failed". A measured case without a verdict was not judged (no baseline for it, or
-    baselines were being recorded): the line keeps that apart from a pass."""
+    baselines were being recorded): the line keeps that apart from a pass. "failed" counts the
+    cases whose worker failed and, from `failed` (the cases whose test failed), those that failed
+    for another reason than their regression verdict (e.g. --rnnbench-require-baseline)."""
     measured = len(document.get("results") or {})
-    verdicts = [v.get("verdict") for v in (document.get("verdicts") or {}).values()]
-    failed = len(document.get("failures") or {})
+    judged = document.get("verdicts") or {}
+    verdicts = [v.get("verdict") for v in judged.values()]
+    regressed = {case for case, v in judged.items() if v.get("verdict") == "regression"}
+    failures = len(set(document.get("failures") or {}) | (set(failed) - regressed))
     if saving:
-        return f"{measured} measured (baselines recorded, nothing judged), {failed} failed"
+        return f"{measured} measured (baselines recorded, nothing judged), {failures} failed"
     outcomes = Counter(str(v) for v in verdicts)
     order = ["regression", "inconclusive", "improvement", "pass"]
     shown = sorted(outcomes, key=lambda o: (order.index(o) if o in order else len(order), o))
@@ -158,4 +164,4 @@ def counts_line(document: Mapping[str, Any], saving: bool = False) -> str:
     if outcomes:
         judged += " (" + ", ".join(f"{outcomes[o]} {o}" for o in shown) + ")"
     not_judged = max(0, measured - len(verdicts))
-    return f"{measured} measured, {judged}, {not_judged} not judged, {failed} failed"
+    return f"{measured} measured, {judged}, {not_judged} not judged, {failures} failed"
