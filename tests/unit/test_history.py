@@ -119,8 +119,36 @@ def test_a_shard_seen_again_or_written_much_later_starts_another_run():
     ]
     built = history.build_history(files)
     (profile,) = built.profiles
-    # a alone (b repeats its part); b + c within 12 hours; d, the next day, alone.
-    assert [run.source for run in built.runs[profile]] == ["a.json", "b.json + c.json", "d.json"]
+    # b repeats a's part: another run. c joins the earliest run that lacks its part (a); d, the
+    # next day, is a run of its own.
+    assert [run.source for run in built.runs[profile]] == ["a.json + c.json", "b.json", "d.json"]
+
+
+def test_interleaved_parts_of_two_runs_of_one_commit_join_their_own_runs():
+    files = [
+        ("a1.json", shard_document(SYNTHETIC, 1, 1, 2, hour=1)),
+        ("b1.json", shard_document(SYNTHETIC, 1, 1, 2, hour=2)),
+        ("a2.json", shard_document(SYNTHETIC, 1, 2, 2, hour=3)),
+        ("b2.json", shard_document(SYNTHETIC, 1, 2, 2, hour=4)),
+    ]
+    built = history.build_history(files)
+    (profile,) = built.profiles
+    assert [run.source for run in built.runs[profile]] == ["a1.json + a2.json", "b1.json + b2.json"]
+
+
+def test_simulated_devices_are_no_sign_of_a_file_that_mixes_machines():
+    document = run_document(SYNTHETIC, 1)
+    (case_id,) = [c for c in document["results"] if "-gpu0-" in c][:1]
+    entry = document["results"].pop(case_id)
+    simulated = case_id.replace("-gpu0-", "-gpu2-")
+    entry["worker"]["case"]["gpus"] = 2
+    entry["worker"]["case"]["id"] = simulated
+    document["results"][simulated] = entry
+    with pytest.raises(history.HistoryError, match="mixes results of several machines"):
+        history.build_history([("real.json", copy.deepcopy(document))])
+    document["settings"]["simulate_devices"] = 2
+    built = history.build_history([("simulated.json", document)])
+    assert simulated in {series.key.case_id for series in built.series}
 
 
 def test_a_malformed_shard_is_refused_by_name():

@@ -67,6 +67,30 @@ def test_a_bad_file_among_many_is_named_and_nothing_is_written(tmp_path, capsys)
     assert not out.exists()
 
 
+def test_unwritable_outputs_and_malformed_entries_are_errors_naming_the_path(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    files = [str(path) for path in NO_CHANGE[:3]]
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a directory")
+    assert history_main(["history", *files, "-o", str(a_file), "--no-charts"]) == 2
+    assert f"error: -o {a_file}: not a directory" in capsys.readouterr().err
+    # The job summary cannot be appended to: an error, though the page itself was written.
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no" / "such" / "summary.md"))
+    out = tmp_path / "out"
+    assert history_main(["history", *files, "-o", str(out), "--no-charts"]) == 2
+    assert "cannot append to GITHUB_STEP_SUMMARY" in capsys.readouterr().err
+    assert (out / "history.md").is_file()
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY")
+    document = json.loads(NO_CHANGE[0].read_text())
+    document["results"][next(iter(document["results"]))] = ["not", "an", "object"]
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(document))
+    assert history_main(["history", str(odd), *files[1:], "--no-charts"]) == 2
+    assert f"error: {odd}: case " in capsys.readouterr().err
+
+
 def test_a_run_with_a_failure_is_named_and_shown(tmp_path, capsys):
     failed = json.loads(REAL_CHANGE[5].read_text())
     case_id = next(iter(failed["results"]))

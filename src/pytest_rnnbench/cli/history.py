@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     charts_wanted = args.output is not None and not args.no_charts
     if not otava_available():
         return _fail(f"history needs Apache Otava: {OTAVA_INSTALL}")
+    if args.output is not None and args.output.exists() and not args.output.is_dir():
+        return _fail(f"-o {args.output}: not a directory")
     if charts_wanted and not plots_available():
         return _fail(
             "charts need matplotlib: pip install 'pytest-rnnbench[plots]' (or --no-charts)"
@@ -161,25 +163,34 @@ def run(args: argparse.Namespace) -> int:
             )
     page_analyses = analyses[metric.name]
     images = None
-    if charts_wanted:
-        from ..report import history_charts  # matplotlib only here
+    try:
+        if charts_wanted:
+            from ..report import history_charts  # matplotlib only here
 
-        charts = history_charts.render_all(history, analyses, args.output)
-        images = history_charts.images(history)
-        print(f"{len(charts)} charts written to {args.output}", file=sys.stderr)
-    page = history_page.render(history, page_analyses, metric, detection, images, args.title)
-    if args.output is None:
-        sys.stdout.write(page)
-    else:
-        write_text(args.output / PAGE, page)
-        print(f"history page written to {args.output / PAGE}", file=sys.stderr)
+            charts = history_charts.render_all(history, analyses, args.output)
+            images = history_charts.images(history)
+            print(f"{len(charts)} charts written to {args.output}", file=sys.stderr)
+        page = history_page.render(history, page_analyses, metric, detection, images, args.title)
+        if args.output is None:
+            sys.stdout.write(page)
+        else:
+            write_text(args.output / PAGE, page)
+            print(f"history page written to {args.output / PAGE}", file=sys.stderr)
+    except OSError as exc:  # each file is written whole or not at all (atomic writes)
+        return _fail(f"cannot write the history to {exc.filename or args.output}: {exc.strerror}")
     summary_file = os.environ.get(STEP_SUMMARY_ENV, "").strip()
     if summary_file:
         # GitHub Actions shows what each step appends to this file in the job's summary.
-        with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(
-                history_page.render(history, page_analyses, metric, detection, None, args.title)
-                + "\n"
+        try:
+            with open(summary_file, "a", encoding="utf-8") as handle:
+                handle.write(
+                    history_page.render(history, page_analyses, metric, detection, None, args.title)
+                    + "\n"
+                )
+        except OSError as exc:
+            return _fail(
+                f"cannot append to {STEP_SUMMARY_ENV} ({summary_file}): {exc.strerror}; the "
+                "page itself was written"
             )
     changes = sum(len(a.changes) for a in page_analyses)
     runs = sum(len(listed) for listed in history.runs.values())

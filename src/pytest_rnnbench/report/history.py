@@ -146,6 +146,7 @@ class Run:
     repeats: Optional[int] = None
     samples_cap: Optional[int] = None
     shard: Optional[tuple[int, int]] = None  # (K, N): this file holds the K-th of N parts
+    simulated: int = 0  # --rnnbench-simulate-devices: CPU slices stood in for that many GPUs
 
     @property
     def when(self) -> str:
@@ -302,6 +303,7 @@ def run_of(document: Mapping[str, Any], where: str) -> Run:
         repeats=_optional_int(settings.get("repeats")),
         samples_cap=_optional_int(settings.get("samples_cap")),
         shard=_shard(settings.get("shard"), where),
+        simulated=_optional_int(settings.get("simulate_devices")) or 0,
     )
 
 
@@ -320,11 +322,14 @@ def _shard(value: Any, where: str) -> Optional[tuple[int, int]]:
 
 def points_of(document: Mapping[str, Any], run: Run) -> list[Point]:
     """Every case of the document, measured or failed, checked against the run's machine."""
+    for case_id, entry in document["results"].items():
+        if not isinstance(entry, Mapping):
+            raise HistoryError(f"{run.source}: case {case_id!r} is not an object")
     points = []
     for row in rows_of(document, run.source):
         entry = document["results"].get(row.case_id) or {}
         worker = entry.get("worker") or {}
-        if row.gpus > len(run.profile.gpus):
+        if row.gpus > len(run.profile.gpus) and row.gpus > run.simulated:
             # A case cannot use more GPUs than its machine has: this case was measured on another
             # machine, and its numbers would join the wrong series.
             raise HistoryError(
@@ -379,15 +384,21 @@ def join_shards(runs: Sequence[Run]) -> dict[int, Run]:
             continue
         key = (run.profile, run.commit, run.samples_cap, run.repeats, run.shard[1])
         parts = groups.setdefault(key, [])
-        last = parts[-1] if parts else None
-        if (
-            last is None
-            or run.shard[0] in {r.shard[0] for r in last if r.shard}
-            or run.written - last[0].written > SHARD_WINDOW
-        ):
+        # The earliest open run that lacks this part: two runs of one commit whose parts end
+        # interleaved (A1, B1, A2, B2) still join as A1+A2 and B1+B2.
+        home = next(
+            (
+                group
+                for group in parts
+                if run.written - group[0].written <= SHARD_WINDOW
+                and run.shard[0] not in {r.shard[0] for r in group if r.shard}
+            ),
+            None,
+        )
+        if home is None:
             parts.append([run])
         else:
-            last.append(run)
+            home.append(run)
     for parts in groups.values():
         for group in parts:
             if len(group) == 1:

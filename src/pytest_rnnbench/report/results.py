@@ -454,6 +454,8 @@ def results_document(
             # [K, N]: this run measured the K-th of N parts of the matrix (--rnnbench-shard); the
             # history joins the shards of one run.
             "shard": list(settings.shard) if settings.shard is not None else None,
+            # --rnnbench-simulate-devices: gpuN cases ran on CPU slices (no GPU in "machine").
+            "simulate_devices": settings.simulate_devices,
         },
         "results": {
             case_id: dict(summary.to_dict(), worker=summary.raw)
