@@ -372,3 +372,14 @@ def check_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     expected = path.read_text(encoding="utf-8")
     assert text == expected, f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+
+
+# A machine section of another profile than this one's (an AWS p3.8xlarge: 4 V100 GPUs), for
+# results made to come from a second machine.
+P3_MACHINE = {
+    "cpu": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz",
+    "cpus": 32,
+    "gpus": ["Tesla V100-SXM2-16GB"] * 4,
+    "driver": "535.104",
+    "cuda": "12.2",
+}

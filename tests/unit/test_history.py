@@ -12,19 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import P3_MACHINE as P3
 from helpers import documents
 from pytest_rnnbench.report import history, history_suspects
 from pytest_rnnbench.report.results import ResultsError, results_document, source_section
 
 SYNTHETIC, NIETZSCHE = (document for _, document in documents())
 CASE = "mxnet-gpu0-b128-unroll-synthetic"
-P3 = {
-    "cpu": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz",
-    "cpus": 32,
-    "gpus": ["Tesla V100-SXM2-16GB"] * 4,
-    "driver": "535.104",
-    "cuda": "12.2",
-}
 
 
 def run_document(template, day, commit=None, committed_day=None, machine=None, **changes):

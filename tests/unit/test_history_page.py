@@ -10,6 +10,7 @@ import random
 import pytest
 
 from helpers import DATA, check_golden, documents
+from helpers import P3_MACHINE as P3
 from pytest_rnnbench.report import history, history_charts, history_page
 from pytest_rnnbench.report.history_changes import OTAVA_INSTALL, Detection, analyse_all
 
@@ -17,13 +18,6 @@ pytest.importorskip("otava.analysis", reason=f"the history page needs Otava: {OT
 
 REAL_CHANGE = DATA / "history" / "rnn-work-16"
 TIME = history.METRICS["time"]
-P3 = {
-    "cpu": "Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz",
-    "cpus": 32,
-    "gpus": ["Tesla V100-SXM2-16GB"] * 4,
-    "driver": "535.104",
-    "cuda": "12.2",
-}
 SLOWED = "torch-gpu0-b32-unroll-synthetic"
 FAILED = "mxnet-gpu0-b128-unroll-synthetic"
 
