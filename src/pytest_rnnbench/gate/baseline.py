@@ -41,7 +41,6 @@ import json
 import math
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ from typing import Any, Optional
 from ..atomic import write_json
 from ..quantiles import median, quantile
 from ..run.devices import cpu_name
+from ..run.trees import git_or_none
 from .samples import busy_shares
 from .verdict import METRICS, TOLERANCE_KEYS
 
@@ -361,13 +361,7 @@ def make_entry(
 
 def git_commit(directory: Path) -> Optional[str]:
     """The git HEAD of `directory`, or None outside a git checkout."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return git_or_none(directory, "rev-parse", "HEAD") or None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import functools
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..backends import BACKENDS, LABELS, rank
 from ..matrix import DATASETS
 from ..run.devices import GpuInventory, cpu_count, cpu_model, cpu_name
 from ..run.summary import Summary
+from ..run.trees import git_or_none
 from ..settings import Settings
 
 RESULTS_SCHEMA = "pytest-rnnbench/results"
@@ -370,17 +370,6 @@ def machine_section(inventory: GpuInventory) -> dict[str, Any]:
     }
 
 
-def _git(directory: Path, *args: str) -> Optional[str]:
-    """git's output in `directory`, or None when git is missing, fails or takes too long."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 @functools.lru_cache(maxsize=8)
 def source_section(directory: Path) -> dict[str, Any]:
     """What the run was started in: the git commit of the repository around `directory` (for a
@@ -398,12 +387,12 @@ def source_section(directory: Path) -> dict[str, Any]:
         "dirty": False,
     }
     # One call for the commit, its date and subject; "%x00" separates fields that may hold spaces.
-    log = _git(directory, "log", "-1", "--format=%H%x00%cI%x00%s")
+    log = git_or_none(directory, "log", "-1", "--format=%H%x00%cI%x00%s")
     if not log:
         return section
-    commit, committed, subject = (log.strip("\n").split("\0") + ["", ""])[:3]
-    branch = (_git(directory, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
-    status = _git(directory, "status", "--porcelain", "--untracked-files=no")
+    commit, committed, subject = (log.split("\0") + ["", ""])[:3]
+    branch = git_or_none(directory, "rev-parse", "--abbrev-ref", "HEAD") or ""
+    status = git_or_none(directory, "status", "--porcelain", "--untracked-files=no")
     section.update(
         commit=commit or None,
         committed=_utc_iso(committed),

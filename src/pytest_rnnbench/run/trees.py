@@ -72,6 +72,15 @@ def git(repo: Path, *args: str, timeout: float = 120.0) -> str:
     return done.stdout.strip()
 
 
+def git_or_none(directory: Path, *args: str, timeout: float = 10.0) -> Optional[str]:
+    """git's output in `directory`, or None outside a repository or when git is missing, fails
+    or takes too long: for what a run records about its checkout, where none is no error."""
+    try:
+        return git(directory, *args, timeout=timeout)
+    except TreeError:
+        return None
+
+
 def toplevel(directory: Path) -> Optional[Path]:
     """The root of the git working tree that holds `directory`, or None outside git."""
     try:
