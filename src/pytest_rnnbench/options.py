@@ -662,17 +662,17 @@ def _first_on_command_line(config: pytest.Config) -> Optional[str]:
     arguments count: `addopts` and PYTEST_ADDOPTS configure a project's every run (its unit tests
     too) and must not turn them into benchmark runs."""
     ours = {flag for option in OPTIONS if option.dest != "rnnbench" for flag in option.flags}
-    for arg in config.invocation_params.args:
-        flag = arg.split("=", 1)[0]
-        if flag in ours:
-            return flag
-    return None
+    return next((flag for flag in _typed_flags(config) if flag in ours), None)
 
 
 def _typed(config: pytest.Config, dest: str) -> bool:
     """Whether the user typed option `dest` on the command line."""
-    flags = _BY_DEST[dest].flags
-    return any(arg.split("=", 1)[0] in flags for arg in config.invocation_params.args)
+    return any(flag in _BY_DEST[dest].flags for flag in _typed_flags(config))
+
+
+def _typed_flags(config: pytest.Config) -> list[str]:
+    """The flags of the arguments the user typed, in order, without their values."""
+    return [arg.split("=", 1)[0] for arg in config.invocation_params.args]
 
 
 # What a suggested command (e.g. the one that records a missing baseline) leaves out of the
