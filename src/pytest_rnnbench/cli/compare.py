@@ -18,18 +18,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..gate import baseline, samples, verdict
-from ..gate.verdict import parse_tolerance
 from ..report.results import ResultsError
 from ..report.results import load as load_results
+from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
-
-
-def _tolerance(text: str) -> float:
-    try:
-        return parse_tolerance(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         flag = "--" + metric.tolerance_key.replace("_", "-")
         parser.add_argument(
             flag,
-            type=_tolerance,
+            type=fraction_argument,
             dest=metric.tolerance_key,
             metavar="FRACTION",
             help=f"tolerance for {metric.label}, as 0.05 or 5%% "
@@ -65,7 +58,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--busy-limit",
-        type=_tolerance,
+        type=fraction_argument,
         default=None,
         metavar="FRACTION",
         help="time verdicts are inconclusive when other processes took more than "

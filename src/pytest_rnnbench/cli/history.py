@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..gate.verdict import parse_tolerance
 from ..report import history_page
 from ..report.history import METRICS, HistoryError, load_history
 from ..report.history_changes import (
@@ -34,16 +33,10 @@ from ..report.history_changes import (
 )
 from ..report.publish import STEP_SUMMARY_ENV, plots_available
 from ..report.results import ResultsError
+from .arguments import fraction_argument
 
 PAGE = "history.md"
 EXIT_OK, EXIT_EMPTY, EXIT_USAGE = 0, 1, 2
-
-
-def _fraction(text: str) -> float:
-    try:
-        return parse_tolerance(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _pvalue(text: str) -> float:
@@ -103,7 +96,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min-change",
-        type=_fraction,
+        type=fraction_argument,
         default=defaults.min_change,
         metavar="FRACTION",
         help="and a change of the level of at least this, as 0.05 or 5%% (default: 5%%)",
