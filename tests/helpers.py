@@ -383,3 +383,18 @@ P3_MACHINE = {
     "driver": "535.104",
     "cuda": "12.2",
 }
+
+
+def tiny_tf_args(fake_python) -> list[str]:
+    """The smallest benchmark run: one TensorFlow case on 16 synthetic samples, its worker
+    interpreter `fake_python` (a stand-in from make_fake_interpreter)."""
+    return [
+        "--rnnbench",
+        "--rnnbench-backends=tensorflow",
+        "--rnnbench-datasets=synthetic",
+        "--rnnbench-batch-sizes=1",
+        "--rnnbench-samples=16",
+        "-p",
+        "no:cacheprovider",
+        f"--rnnbench-python=tensorflow={fake_python}",
+    ]

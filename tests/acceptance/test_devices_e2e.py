@@ -85,9 +85,7 @@ def test_simulated_devices_train_data_parallel_under_xdist(
 
 
 def test_a_batch_that_does_not_divide_across_devices_is_skipped(bench: pytest.Pytester) -> None:
-    result = bench.runpytest_subprocess(
-        "--co",
-        "-q",
+    case = [
         "-rs",
         "--rnnbench",
         "--rnnbench-simulate-devices=4",
@@ -95,17 +93,10 @@ def test_a_batch_that_does_not_divide_across_devices_is_skipped(bench: pytest.Py
         "--rnnbench-batch-sizes=6",
         "--rnnbench-backends=jax",
         "--rnnbench-datasets=synthetic",
-    )
+    ]
+    result = bench.runpytest_subprocess("--co", "-q", *case)
     assert result.ret == 0
-    result = bench.runpytest_subprocess(
-        "-rs",
-        "--rnnbench",
-        "--rnnbench-simulate-devices=4",
-        "--gpus=4",
-        "--rnnbench-batch-sizes=6",
-        "--rnnbench-backends=jax",
-        "--rnnbench-datasets=synthetic",
-    )
+    result = bench.runpytest_subprocess(*case)
     result.stdout.fnmatch_lines(["*batch size 6 does not divide across 4 GPUs*"])
     assert result.parseoutcomes() == {"skipped": 1}
 

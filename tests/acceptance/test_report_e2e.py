@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from helpers import tiny_tf_args
 from pytest_rnnbench.report.results import RESULTS_SCHEMA
 
 pytestmark = pytest.mark.slow
@@ -22,14 +23,7 @@ CASE = "tensorflow-gpu0-b1-unroll-synthetic"
 
 def fake_run(bench: pytest.Pytester, fake_python, *args: str) -> pytest.RunResult:
     result = bench.runpytest_subprocess(
-        "--rnnbench",
-        "--rnnbench-backends=tensorflow",
-        "--rnnbench-datasets=synthetic",
-        "--rnnbench-batch-sizes=1",
-        "--rnnbench-samples=16",
-        "-p",
-        "no:cacheprovider",
-        f"--rnnbench-python=tensorflow={fake_python}",
+        *tiny_tf_args(fake_python),
         *args,
     )
     # Without a baseline the case is measured and passes, unjudged.
@@ -181,14 +175,7 @@ def test_on_a_terminal_one_status_line_is_rewritten_and_erased(bench, fake_pytho
             sys.executable,
             "-m",
             "pytest",
-            "--rnnbench",
-            "--rnnbench-backends=tensorflow",
-            "--rnnbench-datasets=synthetic",
-            "--rnnbench-batch-sizes=1",
-            "--rnnbench-samples=16",
-            "-p",
-            "no:cacheprovider",
-            f"--rnnbench-python=tensorflow={fake_python}",
+            *tiny_tf_args(fake_python),
         ],
         cwd=bench.path,
         stdin=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from helpers import DATA, RESULT_FILES
+from helpers import DATA, RESULT_FILES, tiny_tf_args
 from pytest_rnnbench.cli import history as cli_history
 from pytest_rnnbench.report import history, history_charts, history_page
 from pytest_rnnbench.report.history_changes import OTAVA_INSTALL
@@ -251,14 +251,7 @@ def test_runs_of_a_checkout_record_its_commits_and_the_history_names_them(
             git("commit", "-q", "-m", "rnn: a faster loop")
         commits.append(git("rev-parse", "HEAD"))
         result = bench.runpytest_subprocess(
-            "--rnnbench",
-            "--rnnbench-backends=tensorflow",
-            "--rnnbench-datasets=synthetic",
-            "--rnnbench-batch-sizes=1",
-            "--rnnbench-samples=16",
-            "-p",
-            "no:cacheprovider",
-            f"--rnnbench-python=tensorflow={fake_python}",
+            *tiny_tf_args(fake_python),
             f"--rnnbench-json={tmp_path}/night-{night}.json",
         )
         assert result.ret == 0, result.stdout.str()
