@@ -52,8 +52,6 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_rnnbench.gate import baseline, verdict  # noqa: E402
-from pytest_rnnbench.gate.samples import live_time_samples, metric_samples  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
@@ -73,6 +71,8 @@ from pytest_rnnbench.settings import (  # noqa: E402
     LIVE_TURN_STEPS,
     default_cache_dir,  # noqa: E402
 )
+from pytest_rnnbench.verdicts import baseline, verdict  # noqa: E402
+from pytest_rnnbench.verdicts.samples import live_time_samples, metric_samples  # noqa: E402
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 

@@ -35,8 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_rnnbench.report import history
-from pytest_rnnbench.report.history_changes import Detection, find_changes
+from pytest_rnnbench.history import series as history
+from pytest_rnnbench.history.changes import Detection, find_changes
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"

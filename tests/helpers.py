@@ -28,7 +28,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from pytest_rnnbench.report.results import Report, build_report
+from pytest_rnnbench.results.document import Report, build_report
 from pytest_rnnbench.run import datasets
 from pytest_rnnbench.settings import default_cache_dir
 

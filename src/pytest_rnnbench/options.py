@@ -16,7 +16,6 @@ from typing import Any, Callable, Literal, Optional
 import pytest
 
 from .backends import BACKENDS
-from .gate.verdict import parse_tolerance
 from .matrix import CPU_SAMPLES, DATASETS, PRESETS, parse_shard
 from .settings import (
     DEFAULT_REPEATS,
@@ -27,6 +26,7 @@ from .settings import (
     Settings,
     default_cache_dir,
 )
+from .verdicts.verdict import parse_tolerance
 
 __all__ = [
     "OPTIONS",

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from helpers import REPO, RESULT_FILES
-from pytest_rnnbench.gate import baseline
-from pytest_rnnbench.gate.samples import metric_samples
+from pytest_rnnbench.verdicts import baseline
+from pytest_rnnbench.verdicts.samples import metric_samples
 
 pytestmark = pytest.mark.slow
 
@@ -215,7 +215,7 @@ def test_results_written_by_the_plugin_compare(tmp_path):
     """The results file format the plugin writes is what compare reads (golden round trip)."""
     from pytest_rnnbench import atomic
     from pytest_rnnbench.options import Settings
-    from pytest_rnnbench.report import results as report
+    from pytest_rnnbench.results import document as report
     from pytest_rnnbench.run.devices import GpuInventory
     from pytest_rnnbench.run.summary import summarize
 

@@ -39,8 +39,8 @@ from helpers import (
     make_fake_interpreter,
     write_executable,
 )
-from pytest_rnnbench.gate import baseline
 from pytest_rnnbench.run import datasets
+from pytest_rnnbench.verdicts import baseline
 
 pytestmark = pytest.mark.slow
 
@@ -345,7 +345,7 @@ SAVER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
     from pathlib import Path
-    from pytest_rnnbench.gate import baseline
+    from pytest_rnnbench.verdicts import baseline
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     entries = {{}}
     for i in range({count}):

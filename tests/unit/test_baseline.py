@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from helpers import REPO
-from pytest_rnnbench.gate import baseline
+from pytest_rnnbench.verdicts import baseline
 
 PROFILE = baseline.machine_profile(
     "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", 2, [], "580.1", "13.0", "3.11.9"
@@ -228,7 +228,7 @@ def test_saving_over_a_broken_file_renames_it_aside_and_never_loses_it(tmp_path)
 WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from pytest_rnnbench.gate import baseline
+    from pytest_rnnbench.verdicts import baseline
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     path = baseline.baseline_path({directory!r}, profile)
     writer, count = int(sys.argv[1]), int(sys.argv[2])

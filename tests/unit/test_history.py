@@ -14,8 +14,9 @@ import pytest
 
 from helpers import P3_MACHINE as P3
 from helpers import documents
-from pytest_rnnbench.report import history, history_suspects
-from pytest_rnnbench.report.results import ResultsError, results_document, source_section
+from pytest_rnnbench.history import series as history
+from pytest_rnnbench.history import suspects as history_suspects
+from pytest_rnnbench.results.document import ResultsError, results_document, source_section
 
 SYNTHETIC, NIETZSCHE = (document for _, document in documents())
 CASE = "mxnet-gpu0-b128-unroll-synthetic"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from helpers import DATA, documents
-from pytest_rnnbench.report import history
-from pytest_rnnbench.report.history_changes import (
+from pytest_rnnbench.history import series as history
+from pytest_rnnbench.history.changes import (
     OTAVA_INSTALL,
     Detection,
     HistoryUnavailable,

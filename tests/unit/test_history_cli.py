@@ -14,8 +14,9 @@ import pytest
 
 from helpers import DATA, RESULT_FILES, tiny_tf_args
 from pytest_rnnbench.cli import history as cli_history
-from pytest_rnnbench.report import history, history_charts, history_page
-from pytest_rnnbench.report.history_changes import OTAVA_INSTALL
+from pytest_rnnbench.history import series as history
+from pytest_rnnbench.history.changes import OTAVA_INSTALL
+from pytest_rnnbench.report import history_charts, history_page
 
 pytest.importorskip("otava.analysis", reason=f"the history command needs Otava: {OTAVA_INSTALL}")
 
@@ -206,7 +207,7 @@ def test_chart_folders_are_plain_names_and_distinct_per_machine():
 def test_loading_the_history_modules_imports_no_otava_matplotlib_or_framework():
     code = (
         "import sys, pytest_rnnbench.cli, pytest_rnnbench.cli.history, "
-        "pytest_rnnbench.report.history, pytest_rnnbench.report.history_changes, "
+        "pytest_rnnbench.history.series, pytest_rnnbench.history.changes, "
         "pytest_rnnbench.report.history_page, pytest_rnnbench.report.history_charts; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'otava', 'matplotlib', "
         "'keras', 'tensorflow', 'jax', 'torch', 'mxnet'}))"
@@ -261,7 +262,7 @@ def test_runs_of_a_checkout_record_its_commits_and_the_history_names_them(
     assert written[0]["source"]["branch"] == "master" and not written[0]["source"]["dirty"]
     built = history.load_history([tmp_path / f"night-{n}.json" for n in range(3)])
     (series,) = built.series
-    from pytest_rnnbench.report.history_suspects import suspects
+    from pytest_rnnbench.history.suspects import suspects
 
     assert suspects(series.points[1], series.points[2])[0] == (
         f'commits {commits[1][:7]}..{commits[2][:7]} (latest: "rnn: a faster loop")'

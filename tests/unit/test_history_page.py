@@ -11,8 +11,9 @@ import pytest
 
 from helpers import DATA, check_golden, documents
 from helpers import P3_MACHINE as P3
-from pytest_rnnbench.report import history, history_charts, history_page
-from pytest_rnnbench.report.history_changes import OTAVA_INSTALL, Detection, analyse_all
+from pytest_rnnbench.history import series as history
+from pytest_rnnbench.history.changes import OTAVA_INSTALL, Detection, analyse_all
+from pytest_rnnbench.report import history_charts, history_page
 
 pytest.importorskip("otava.analysis", reason=f"the history page needs Otava: {OTAVA_INSTALL}")
 
@@ -44,7 +45,7 @@ def gpu_nights() -> list[tuple[str, dict]]:
 
 
 def golden_history() -> history.History:
-    from pytest_rnnbench.report.results import load
+    from pytest_rnnbench.results.document import load
 
     real = [
         (f"rnn-work-16/{path.name}", load(path)) for path in sorted(REAL_CHANGE.glob("run-*.json"))

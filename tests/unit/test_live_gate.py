@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_rnnbench.gate.live import merge_side
+from pytest_rnnbench.verdicts.live import merge_side
 
 
 def test_merging_a_side_keeps_every_epoch_and_never_hides_a_broken_loss() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from pytest_rnnbench.matrix import Case
-from pytest_rnnbench.report.progress import (
+from pytest_rnnbench.session.progress import (
     CaseProgress,
     ProgressDisplay,
     RunProgress,

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import VERDICTS, documents
 from pytest_rnnbench.report import markdown, terminal
-from pytest_rnnbench.report.results import (
+from pytest_rnnbench.results.document import (
     ResultsError,
     build_report,
     check,
@@ -51,7 +51,7 @@ def test_merge_combines_machines_and_later_file_replaces_same_case():
 
 
 def test_verdicts_as_the_verdict_module_writes_them_are_read():
-    from pytest_rnnbench.gate import verdict
+    from pytest_rnnbench.verdicts import verdict
 
     metric = verdict.MetricVerdict(
         "epoch_time", verdict.REGRESSION, baseline=20.0, now=23.0, change=0.15, tolerance=0.05

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_rnnbench.gate import samples
-from pytest_rnnbench.gate.samples import block_medians, comparable, metric_samples
+from pytest_rnnbench.verdicts import samples
+from pytest_rnnbench.verdicts.samples import block_medians, comparable, metric_samples
 
 
 def test_block_medians_cover_every_step_once():

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from helpers import alive
-from pytest_rnnbench.gate import samples
 from pytest_rnnbench.run.protocol import PROTOCOL_VERSION
 from pytest_rnnbench.run.turns import (
     MIN_TURNS,
@@ -24,6 +23,7 @@ from pytest_rnnbench.run.turns import (
     turn_order,
     turn_steps_for,
 )
+from pytest_rnnbench.verdicts import samples
 
 
 def request(repeats: int = 2, **extra) -> dict:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pytest_rnnbench.gate import verdict
+from pytest_rnnbench.verdicts import verdict
 
 
 def noisy(center, n=24, spread=0.02, seed=0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..gate.verdict import parse_tolerance
+from ..verdicts.verdict import parse_tolerance
 
 
 def fraction_argument(text: str) -> float:

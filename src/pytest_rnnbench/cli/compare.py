@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from ..gate import baseline, samples, verdict
-from ..report.results import ResultsError
-from ..report.results import load as load_results
+from ..results.document import ResultsError
+from ..results.document import load as load_results
+from ..verdicts import baseline, samples, verdict
 from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2

@@ -22,17 +22,17 @@ import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..report import history_page
-from ..report.history import METRICS, HistoryError, load_history
-from ..report.history_changes import (
+from ..history.changes import (
     OTAVA_INSTALL,
     Detection,
     HistoryUnavailable,
     analyse_all,
     otava_available,
 )
+from ..history.series import METRICS, HistoryError, load_history
+from ..report import history_page
 from ..report.publish import STEP_SUMMARY_ENV, plots_available
-from ..report.results import ResultsError
+from ..results.document import ResultsError
 from .arguments import fraction_argument
 
 PAGE = "history.md"

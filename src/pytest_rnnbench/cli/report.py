@@ -14,7 +14,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..report import comment, markdown, terminal
 from ..report.publish import Outputs, plots_available, publish
-from ..report.results import ResultsError, load, load_report
+from ..results.document import ResultsError, load, load_report
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

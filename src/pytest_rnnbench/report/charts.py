@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..backends import COLOURS as BACKEND_COLOURS
+from ..results.document import Report, Row, backend_name, dataset_name
 from .formatting import format_seconds
-from .results import Report, Row, backend_name, dataset_name
 
 DPI = 100
 HEIGHT_IN = 6.0

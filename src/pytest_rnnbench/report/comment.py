@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from ..gate.verdict import METRICS
+from ..results.document import instance_name
+from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_seconds
 from .markdown import table
-from .results import instance_name
 
 MARKER = "<!-- pytest-rnnbench:pr-comment -->"
 

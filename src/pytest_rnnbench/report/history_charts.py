@@ -19,11 +19,11 @@ from typing import Any
 
 from ..atomic import write_with
 from ..backends import COLOURS as BACKEND_COLOURS
+from ..history.changes import Analysis
+from ..history.series import METRICS, History, Metric, Profile, Run, SeriesKey
+from ..results.document import backend_name, dataset_name
 from .charts import DPI, HEIGHT_IN, MIN_WIDTH_IN, OTHER_COLOURS, ChartSpec, import_pyplot
 from .formatting import format_change
-from .history import METRICS, History, Metric, Profile, Run, SeriesKey
-from .history_changes import Analysis
-from .results import backend_name, dataset_name
 
 CHANGE_COLOUR = "#E6007E"  # change points: a colour no backend line uses
 LINE_STYLES = ("-", "--", ":", "-.")  # one per GPU count within a backend

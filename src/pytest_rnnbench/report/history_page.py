@@ -10,10 +10,10 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
+from ..history.changes import Analysis, Change, Detection
+from ..history.series import History, Metric, Profile
+from ..history.suspects import short, suspects
 from .formatting import format_change, format_seconds
-from .history import History, Metric, Profile
-from .history_changes import Analysis, Change, Detection
-from .history_suspects import short, suspects
 from .markdown import table
 
 TITLE = "Benchmark history"

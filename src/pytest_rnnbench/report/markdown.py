@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from ..backends import VERSION_KEYS, rank
+from ..results.document import Report, Row, backend_name, dataset_name
 from . import charts
 from .formatting import format_change, format_seconds
-from .results import Report, Row, backend_name, dataset_name
 
 DATASET_SOURCES = {
     "synthetic": "Synthetic (randomly generated)",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic import write_json, write_text
+from ..results.document import Report
 from . import markdown
-from .results import Report
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
+from ..results.document import Report, Row
 from .formatting import format_change, format_mib, format_seconds
-from .results import Report, Row
 
 TERMINAL_WIDTH = 120
 

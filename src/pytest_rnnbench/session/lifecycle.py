@@ -16,25 +16,25 @@ from typing import Any, Optional
 
 import pytest
 
-from .atomic import write_json, write_text
-from .gate.live import LiveGate, merge_side
-from .gate.protocol import CaseRun, Gate
-from .gate.stored import BaselineGate
-from .matrix import Case, build_matrix, shard
-from .report import comment, terminal
-from .report.progress import ProgressDisplay
-from .report.publish import Outputs, publish
-from .report.results import build_report, results_document
-from .run import datasets
-from .run.devices import GpuInventory, GpuMemoryMonitor, slot_for
-from .run.probe import probe_backend
-from .run.process import WorkerError, WorkerUnsupported, run_worker
-from .run.protocol import build_request, with_keras_tree, worker_env
-from .run.summary import Summary, summarize
-from .run.trees import SourceTree, TreeError, backends_of, base_tree, head_tree, toplevel
-from .run.trees import remove as remove_tree
-from .run.turns import WorkerSpec, run_live, turn_steps_for
-from .settings import Settings
+from ..atomic import write_json, write_text
+from ..matrix import Case, build_matrix, shard
+from ..report import comment, terminal
+from ..report.publish import Outputs, publish
+from ..results.document import build_report, results_document
+from ..run import datasets
+from ..run.devices import GpuInventory, GpuMemoryMonitor, slot_for
+from ..run.probe import probe_backend
+from ..run.process import WorkerError, WorkerUnsupported, run_worker
+from ..run.protocol import build_request, with_keras_tree, worker_env
+from ..run.summary import Summary, summarize
+from ..run.trees import SourceTree, TreeError, backends_of, base_tree, head_tree, toplevel
+from ..run.trees import remove as remove_tree
+from ..run.turns import WorkerSpec, run_live, turn_steps_for
+from ..settings import Settings
+from ..verdicts.live import LiveGate, merge_side
+from ..verdicts.protocol import CaseRun, Gate
+from ..verdicts.stored import BaselineGate
+from .progress import ProgressDisplay
 
 
 class RnnbenchSession:

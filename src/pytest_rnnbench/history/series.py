@@ -39,8 +39,8 @@ from typing import Any, Callable, Optional
 
 from ..backends import rank
 from ..matrix import DATASETS
+from ..results.document import Row, instance_name, load, rows_of, short_cpu
 from ..run.devices import cpu_name
-from .results import Row, instance_name, load, rows_of, short_cpu
 
 # How far apart the shards of one run may have been written: the parts of a nightly run start
 # together and each takes at most hours; the next night's parts come a day later.
