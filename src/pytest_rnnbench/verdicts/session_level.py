@@ -1,0 +1,131 @@
+"""A run judged against stored baselines whose unit is the session.
+
+A stored baseline is not one measurement but a short history of sessions on this machine profile,
+each summarised by one number: the mean over its worker processes of their log step time. Two
+sessions of identical code differ by more than the steps inside either (the machine's load that
+hour, each process's own speed), so a new session is judged against the spread of the stored
+sessions, by a prediction interval for one more session:
+
+    t = (new - mean(stored)) / (sd(stored) * sqrt(1 + 1/k)),   k - 1 degrees of freedom
+
+With fewer than MIN_SESSIONS stored sessions the spread cannot be estimated (or is estimated from
+two numbers, which is worse than not at all), so the bound uses FLOOR_SPREAD instead, a
+conservative between-session spread, and the verdict says that it did. A level shift inside the
+stored sessions (an accepted change landed between them) is found first, and only the sessions
+after it are used.
+
+Plain numbers in, plain numbers out; scipy only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Sessions needed before their own spread is trusted.
+MIN_SESSIONS = 3
+# The spread (standard deviation of log session means) assumed while fewer sessions are stored:
+# 0.10 is about the largest standard deviation of per-process speed measured on the project's
+# 2-core machines for identical code (processes up to ~18% apart; docs/calibration.md).
+FLOOR_SPREAD = 0.10
+# Stored sessions kept per case and workload; older ones fall out of the window.
+WINDOW = 20
+
+
+@dataclass(frozen=True)
+class SessionComparison:
+    """A new session against the stored ones."""
+
+    change: float  # exp(new - mean of the used sessions) - 1
+    p_greater: float  # one-sided p that the new session is slower than one more stored one
+    p_less: float
+    scale: float  # the prediction's standard error, on the log scale
+    degrees_of_freedom: float  # math.inf when the floor spread was used
+    used: int  # stored sessions the prediction rests on
+    dropped: int  # sessions before a level shift, left out
+    floor_used: bool  # too few sessions: the conservative spread stood in
+
+    def resolution(self, alpha: float) -> float:
+        """The smallest relative change that this comparison would call significant at `alpha`."""
+        return math.exp(_quantile(1 - alpha, self.degrees_of_freedom) * self.scale) - 1
+
+
+def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
+    """How many leading sessions precede the latest significant level shift (0: none found).
+
+    Each split with at least two sessions on either side is tested with Welch's t; the most
+    extreme split counts when it passes alpha divided by the number of splits tried.
+    """
+    from .worker_level import welch
+
+    values = list(sessions)
+    start = 0
+    while len(values) - start >= 4:
+        splits = range(start + 2, len(values) - 1)
+        best, best_p = 0, 1.0
+        for split in splits:
+            difference, se, df = welch(values[split:], values[start:split])
+            p = 1.0 if se == 0 else 2 * (1 - _cdf(abs(difference) / se, df))
+            if se == 0 and difference != 0:
+                p = 0.0
+            if p < best_p:
+                best, best_p = split, p
+        if best_p >= alpha / len(splits):
+            break
+        start = best
+    return start
+
+
+def compare_sessions(stored: Sequence[float], new: float) -> SessionComparison:
+    """Judge `new` (a session's log step time) against `stored` ones, oldest first."""
+    if not stored:
+        raise ValueError("no stored sessions to compare with")
+    values = list(stored)[-WINDOW:]
+    dropped = after_level_shift(values)
+    used = values[dropped:]
+    k = len(used)
+    mean = sum(used) / k
+    if k >= MIN_SESSIONS:
+        spread = math.sqrt(sum((v - mean) ** 2 for v in used) / (k - 1))
+        df: float = k - 1
+        floor_used = False
+    else:
+        spread, df, floor_used = FLOOR_SPREAD, math.inf, True
+    scale = spread * math.sqrt(1 + 1 / k)
+    difference = new - mean
+    if scale == 0:
+        p_greater = 0.0 if difference > 0 else 1.0
+        p_less = 0.0 if difference < 0 else 1.0
+    else:
+        p_greater = 1 - _cdf(difference / scale, df)
+        p_less = _cdf(difference / scale, df)
+    return SessionComparison(
+        change=math.exp(difference) - 1,
+        p_greater=p_greater,
+        p_less=p_less,
+        scale=scale,
+        degrees_of_freedom=df,
+        used=k,
+        dropped=dropped,
+        floor_used=floor_used,
+    )
+
+
+def session_summary(worker_step_times: Sequence[float]) -> float:
+    """A session's one number: the mean over its worker processes of their log step time."""
+    if not worker_step_times or any(v <= 0 for v in worker_step_times):
+        raise ValueError("a session needs positive step times from at least one worker")
+    return sum(math.log(v) for v in worker_step_times) / len(worker_step_times)
+
+
+def _cdf(value: float, df: float) -> float:
+    from scipy.stats import norm, t
+
+    return float(norm.cdf(value) if math.isinf(df) else t.cdf(value, df))
+
+
+def _quantile(probability: float, df: float) -> float:
+    from scipy.stats import norm, t
+
+    return float(norm.ppf(probability) if math.isinf(df) else t.ppf(probability, df))
