@@ -9,6 +9,7 @@ import pytest
 
 from pytest_rnnbench import metrics
 from pytest_rnnbench.history import series
+from pytest_rnnbench.options import OPTIONS
 from pytest_rnnbench.verdicts import verdict
 
 
@@ -20,6 +21,19 @@ def test_names_keys_options_and_history_names_are_unique() -> None:
     assert [metric.name for metric in rows] == list(metrics.METRICS)
     names = [view.name for view in metrics.HISTORY_VIEWS]
     assert sorted(names) == sorted({metric.history.name for metric in rows})
+
+
+def test_every_metric_has_a_tolerance_option_with_its_default_in_the_help() -> None:
+    by_dest = {option.dest: option for option in OPTIONS}
+    for metric in metrics.METRICS.values():
+        option = by_dest[metric.tolerance_ini]
+        assert option.flags == (metric.tolerance_flag,)
+        assert option.env == metric.tolerance_env == metric.tolerance_ini.upper()
+        assert option.key == metric.name and option.field == "tolerances"
+        assert option.help.endswith(f" Default: {metric.default_tolerance * 100:g}%.")
+        assert metrics.TOLERANCE_KEYS[metric.tolerance_key] == metric.name
+    assert metrics.METRICS["epoch_time"].tolerance_flag == "--rnnbench-tolerance-time"
+    assert metrics.METRICS["gpu_peak_memory"].tolerance_env == "RNNBENCH_TOLERANCE_GPU_MEMORY"
 
 
 def test_the_json_keys_and_history_names_stay_as_published() -> None:
