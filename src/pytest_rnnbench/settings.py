@@ -1,8 +1,11 @@
 """The frozen Settings of a run and every default, in one place.
 
 A leaf of the package: it imports only the pure facts of the matrix (backends and presets), never
-pytest or anything that runs workers, so every layer may read Settings. options.py fills it from
-the command line, the environment and the ini file; nothing else builds one in a real run.
+pytest or anything that runs workers, so every layer may read Settings. The options package fills
+it from the command line, the environment and the ini file; nothing else builds one in a real run.
+
+The measured figures behind the defaults are in docs/calibration.md, section "Figures behind the
+defaults"; the comments here keep the reasons.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Optional
 from .backends import BACKENDS
 from .matrix import PRESETS
 
-# Per-case wall-clock limit: a full WikiText-2 epoch on a small CPU takes well over half an hour.
+# Per-case wall-clock limit: long enough for a full WikiText-2 epoch on a small CPU (figures:
+# docs/calibration.md).
 DEFAULT_TIMEOUT_S = 4 * 3600.0
 # Timed epochs per case. Several epochs give the verdict samples from more than one stretch of
 # the machine's load; see docs/calibration.md for why 3.
@@ -25,15 +29,14 @@ DEFAULT_REPEATS = 3
 # The GPU counts `--gpus=all` may pick: the seed's rows (plus the machine's own count).
 GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
 
-# Live A/B workers per side. Identical worker processes differ in speed by a few percent for as
-# long as they live (memory layout, thread placement): on the 2-core calibration machines the A/A
-# change of one reference worker against one candidate worker had a spread (SD) of about 3%, with
-# single pairs off by 10%. Three per side cut that by sqrt(3); see docs/calibration.md.
+# Live A/B workers per side: identical worker processes differ in speed for as long as they live
+# (memory layout, thread placement), and the mean of several per side evens that out
+# (figures: docs/calibration.md).
 LIVE_PER_SIDE = 3
 
-# Live A/B training steps per turn: short enough that neighbouring turns see the same machine (a
-# turn of TensorFlow at batch 32 on 2 cores is about 0.1 s), long enough that switching (a device
-# sync and two pipe round trips) is a small part of it.
+# Live A/B training steps per turn: short enough that neighbouring turns see the same machine,
+# long enough that switching (a device sync and two pipe round trips) is a small part of a turn
+# (figures: docs/calibration.md).
 LIVE_TURN_STEPS = 8
 
 _DEFAULT_PRESET = PRESETS["default"]

@@ -1,5 +1,6 @@
-"""Options (options.py): the parsers, usage errors from the environment and the ini file, and
-CLI > env > ini precedence (issue 2), all in this process.
+"""Options (the options package): the parsers, the table's rows against Settings, the conflict
+rows, usage errors from the environment and the ini file, and CLI > env > ini precedence (issue
+2), all in this process.
 
 The command-line usage errors, which need a pytest process of their own, and the help text run in
 tests/acceptance/test_options_e2e.py.
@@ -7,14 +8,17 @@ tests/acceptance/test_options_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from helpers import BAD_VALUES
 from pytest_rnnbench import options
-from pytest_rnnbench.matrix import CPU_SAMPLES
-from pytest_rnnbench.options import parse_gpus
+from pytest_rnnbench.matrix import CPU_SAMPLES, PRESETS
+from pytest_rnnbench.metrics import METRICS
+from pytest_rnnbench.options import conflicts, parse_gpus, parsers
+from pytest_rnnbench.options.option import Context
 from pytest_rnnbench.run.devices import GpuInventory
 
 # -- parsers ---------------------------------------------------------------------------------------
@@ -44,7 +48,7 @@ def test_parse_gpus_rejects(text: str) -> None:
 
 
 def test_choices_parse_lists_case_insensitively_and_dedupe() -> None:
-    parse = options._choices(("tensorflow", "jax", "torch", "mxnet"))
+    parse = parsers.choices(("tensorflow", "jax", "torch", "mxnet"))
     assert parse("JAX, torch,jax") == ("jax", "torch")
     with pytest.raises(ValueError, match="unknown theano; accepted: tensorflow, jax, torch, mxnet"):
         parse("jax,theano")
@@ -54,39 +58,39 @@ def test_choices_parse_lists_case_insensitively_and_dedupe() -> None:
     "text, expected", [("128", (128,)), ("32,128", (32, 128)), ("32 128 32", (32, 128))]
 )
 def test_positive_ints(text: str, expected: tuple) -> None:
-    assert options._positive_ints(text) == expected
+    assert parsers.positive_ints(text) == expected
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "x", "1.5", ""])
 def test_positive_ints_rejects(text: str) -> None:
     with pytest.raises(ValueError):
-        options._positive_ints(text)
+        parsers.positive_ints(text)
 
 
 @pytest.mark.parametrize("text, expected", [("10", 10.0), ("0.5", 0.5), ("1e3", 1000.0)])
 def test_timeout_parser(text: str, expected: float) -> None:
-    assert options._positive_float(text) == expected
+    assert parsers.positive_float(text) == expected
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", ""])
 def test_timeout_parser_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="positive number of seconds"):
-        options._positive_float(text)
+        parsers.positive_float(text)
 
 
 @pytest.mark.parametrize(
     "text, expected", [("true", (True,)), ("False", (False,)), (" both ", (True, False))]
 )
 def test_unroll_parser(text: str, expected: tuple) -> None:
-    assert options._unroll(text) == expected
+    assert parsers.unroll(text) == expected
 
 
 def test_unroll_and_matrix_parsers_reject_with_what_is_accepted() -> None:
     with pytest.raises(ValueError, match="accepted: true, false, both"):
-        options._unroll("yes")
+        parsers.unroll("yes")
     with pytest.raises(ValueError, match="accepted: default, seed"):
-        options._matrix("huge")
-    assert options._matrix(" Seed ") == "seed"
+        parsers.matrix("huge")
+    assert parsers.matrix(" Seed ") == "seed"
 
 
 @pytest.mark.parametrize(
@@ -103,18 +107,18 @@ def test_unroll_and_matrix_parsers_reject_with_what_is_accepted() -> None:
     ],
 )
 def test_flag_parser(raw, expected: bool) -> None:
-    assert options._flag(raw) is expected
+    assert parsers.flag(raw) is expected
 
 
 def test_pythons_parser(tmp_path: Path) -> None:
-    parsed = options._pythons(["mxnet=.venv-mxnet/bin/python", "JAX = python3.11 "], tmp_path)
+    parsed = parsers.pythons(["mxnet=.venv-mxnet/bin/python", "JAX = python3.11 "], tmp_path)
     # A path with a slash is relative to where the value came from (not resolved: venv symlinks).
     assert parsed == {
         "mxnet": str(tmp_path / ".venv-mxnet" / "bin" / "python"),
         "jax": "python3.11",
     }
     # Ini values given on one line, separated by ";" (or newlines).
-    assert options._pythons("torch=/opt/a/python; jax=/opt/b/python", tmp_path) == {
+    assert parsers.pythons("torch=/opt/a/python; jax=/opt/b/python", tmp_path) == {
         "torch": "/opt/a/python",
         "jax": "/opt/b/python",
     }
@@ -130,14 +134,14 @@ def test_pythons_parser(tmp_path: Path) -> None:
 )
 def test_pythons_parser_rejects(entry: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=message):
-        options._pythons([entry], tmp_path)
+        parsers.pythons([entry], tmp_path)
 
 
 def test_path_parser_is_relative_to_the_source(tmp_path: Path) -> None:
-    assert options._path("data", tmp_path) == tmp_path / "data"
-    assert options._path("/abs/data", tmp_path) == Path("/abs/data")
+    assert parsers.path("data", tmp_path) == tmp_path / "data"
+    assert parsers.path("/abs/data", tmp_path) == Path("/abs/data")
     with pytest.raises(ValueError):
-        options._path("  ", tmp_path)
+        parsers.path("  ", tmp_path)
 
 
 def test_every_option_is_an_ini_key_and_all_but_python_have_an_env_variable() -> None:
@@ -146,6 +150,94 @@ def test_every_option_is_an_ini_key_and_all_but_python_have_an_env_variable() ->
         assert any(flag.startswith("--rnnbench") for flag in option.flag.split("/"))
         if option.dest != "rnnbench_python":
             assert option.env == option.dest.upper()
+
+
+# -- the table's rows against Settings ---------------------------------------------------------
+
+# Settings fields that no row fills: resolve works them out from the run itself.
+_FROM_THE_RUN = {"implied_by", "available_gpus", "rerun_args", "keyword"}
+
+
+def test_every_row_fills_settings_fields_and_every_field_has_a_row() -> None:
+    fields = {field.name for field in dataclasses.fields(options.Settings)}
+    assert all(option.fields for option in options.OPTIONS)
+    filled = {name for option in options.OPTIONS for name in option.fields}
+    assert filled <= fields
+    assert fields - filled == _FROM_THE_RUN
+
+
+def test_every_rows_default_is_the_settings_default() -> None:
+    """Without any option, a machine without a GPU and the default matrix give Settings' own
+    defaults, except the one Settings cannot know: the cap on epochs without a GPU."""
+    settings = options.Settings()
+    no_gpu, one_gpu = Context(0, PRESETS["default"]), Context(1, PRESETS["default"])
+    for option in options.OPTIONS:
+        expected = tuple(getattr(settings, name) for name in option.fields)
+        if option.key is not None:  # unset: left out, the metric's own default applies
+            assert option.key not in expected[0], option.dest
+            continue
+        found = option.default_for(no_gpu)
+        if option.dest == "rnnbench_samples":
+            assert found == (CPU_SAMPLES, "no-gpu")
+            found = option.default_for(one_gpu)
+        assert (found if len(option.fields) > 1 else (found,)) == expected, option.dest
+
+
+def test_the_tolerance_options_are_the_metric_registrys(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [option for option in options.OPTIONS if option.key is not None]
+    assert [(row.dest, row.key) for row in rows] == [
+        (metric.tolerance_ini, name) for name, metric in METRICS.items()
+    ]
+    monkeypatch.setenv("RNNBENCH_TOLERANCE_LOSS", "0.3")
+    settings = resolved(pytester, "--rnnbench-tolerance-gpu-memory=15%")
+    assert settings.tolerances == {"gpu_peak_memory": 0.15, "final_loss": 0.3}
+    assert resolved(pytester, "--rnnbench-tolerance-time=0").tolerances["epoch_time"] == 0.0
+
+
+# -- conflicts -----------------------------------------------------------------------------------
+
+# A value that sets each field a conflict row names (differs from the Settings default).
+_SET = {
+    "save_baseline": True,
+    "require_baseline": True,
+    "inject_slowdown": 1.1,
+    "against": {"*": "python3"},
+    "preallocate": True,
+    "base": "main",
+    "head": "../keras",
+}
+
+
+@pytest.mark.parametrize(
+    "conflict", conflicts.CONFLICTS, ids=lambda c: "+".join(c.together + c.without)
+)
+def test_each_conflict_row_fires_with_its_message(conflict: conflicts.Conflict) -> None:
+    with pytest.raises(pytest.UsageError) as raised:
+        conflicts.check(options.Settings(**{name: _SET[name] for name in conflict.together}))
+    assert str(raised.value) == conflict.message
+    assert "drop one of them" in conflict.message or "needs" in conflict.message
+    if conflict.without:  # what it lacked, given, settles it
+        both = {name: _SET[name] for name in conflict.together + conflict.without}
+        conflicts.check(options.Settings(**both))
+    if len(conflict.together) > 1:  # each of them alone is fine
+        for name in conflict.together:
+            conflicts.check(options.Settings(**{name: _SET[name]}))
+
+
+def test_a_conflict_from_the_ini_file_and_the_command_line_stops_the_run(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nrnnbench_inject_slowdown = 1.2\n")
+    with pytest.raises(pytest.UsageError) as raised:
+        resolved(pytester, "--rnnbench-save-baseline")
+    assert str(raised.value) == (
+        "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
+        "slowdown as the baseline; drop one of them"
+    )
+    # An injected factor of 1 is no slowdown: nothing to refuse.
+    assert resolved(pytester, "--rnnbench-save-baseline", "--rnnbench-inject-slowdown=1").enabled
 
 
 # -- usage errors from the environment and the ini file --------------------------------------------

@@ -39,6 +39,7 @@ from typing import Any, Callable, Optional
 
 from ..backends import rank
 from ..matrix import DATASETS
+from ..metrics import HISTORY_VIEWS
 from ..results.document import Row, instance_name, load, rows_of, short_cpu
 from ..run.devices import cpu_name
 
@@ -66,38 +67,10 @@ class Metric:
     read: Callable[[Point], Optional[float]]
 
 
-def _mib(value: Optional[float]) -> Optional[float]:
-    return None if value is None else value / 2**20
-
-
+# The metric registry's history views (metrics.py), as the series read them.
 METRICS: Mapping[str, Metric] = {
-    metric.name: metric
-    for metric in (
-        Metric(
-            "time",
-            "seconds per epoch",
-            "Time per epoch (seconds)",
-            "s",
-            lambda p: p.row.epoch_seconds,
-        ),
-        Metric(
-            "gpu-memory",
-            "peak GPU memory",
-            "Peak GPU memory (MiB)",
-            "MiB",
-            lambda p: _mib(p.row.gpu_memory_bytes),
-        ),
-        Metric(
-            "rss",
-            "peak host memory (RSS)",
-            "Peak host memory, RSS (MiB)",
-            "MiB",
-            lambda p: _mib(p.rss_bytes),
-        ),
-        Metric(
-            "loss", "final training loss", "Final training loss", "", lambda p: p.row.final_loss
-        ),
-    )
+    view.name: Metric(view.name, view.label, view.axis, view.unit, view.read)
+    for view in HISTORY_VIEWS
 }
 
 

@@ -36,6 +36,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ..metrics import METRICS as METRICS  # re-exported: the registry's rows
+from ..metrics import TOLERANCE_KEYS as TOLERANCE_KEYS
+from ..metrics import parse_fraction
 from ..quantiles import median
 
 PASS = "pass"
@@ -51,30 +54,7 @@ DEFAULT_ALPHA = 0.01
 MIN_SAMPLES_FOR_TEST = 3  # below this a rank test cannot reach p < 0.05, let alone alpha
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str  # key in baselines and results
-    label: str  # what the one-line reason calls it
-    unit: str
-    tolerance_key: str  # ini rnnbench_<key>, marker <key>, baseline entry "tolerances" key
-    default_tolerance: float
-
-
-# Default tolerances. Time: the gate-calibration figures (docs/calibration.md) on the project's
-# 2-core machines put the A/A spread of the median step time across worker processes at a few
-# percent, so 5% keeps false alarms rare while +10% is still caught. Memory peaks barely move
-# between runs of the same code, but allocator and thread-pool sizes do shift them a little. Loss
-# with a fixed seed is near-deterministic on CPU; 10% still lets a different Keras version round
-# differently without failing.
-METRICS: Mapping[str, Metric] = {
-    "epoch_time": Metric("epoch_time", "time per step", "ms", "tolerance_time", 0.05),
-    "host_peak_rss": Metric("host_peak_rss", "host peak RSS", "MiB", "tolerance_rss", 0.20),
-    "gpu_peak_memory": Metric(
-        "gpu_peak_memory", "GPU peak memory", "MiB", "tolerance_gpu_memory", 0.10
-    ),
-    "final_loss": Metric("final_loss", "final loss", "", "tolerance_loss", 0.10),
-}
-TOLERANCE_KEYS = {metric.tolerance_key: name for name, metric in METRICS.items()}
+parse_tolerance = parse_fraction  # the old name, until verdicts/protocol.py reads the new one
 
 
 @dataclass(frozen=True)
@@ -449,15 +429,3 @@ def shared_gpu_reason(result: Mapping[str, object]) -> str:
         pids = ", ".join(str(pid) for pid in list(others)[:5])
         return f"the GPU was shared with other processes (pids {pids}) while the case ran"
     return ""
-
-
-def parse_tolerance(text: Any) -> float:
-    """0.05, 5% -> 0.05. Also used for the marker's and the offline compare's tolerances."""
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise ValueError("expected a fraction such as 0.05 or a percentage such as 5%") from None
-    if not 0 <= value < 10 or value != value:
-        raise ValueError("expected a fraction >= 0 such as 0.05, or a percentage such as 5%")
-    return value

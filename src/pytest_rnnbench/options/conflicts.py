@@ -1,0 +1,109 @@
+"""Options that cannot go together, as data: each row names Settings fields and the message, with
+its fix, that stops the run before collection. A field counts as set when it differs from its
+Settings default (a flag on, a path given, an interpreter named, a slowdown injected)."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ..settings import Settings
+from .command_line import typed
+from .table import BY_DEST
+
+__all__ = ["CONFLICTS", "YIELDS", "Conflict", "check", "is_set", "yield_to_typed"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Fires when every field of `together` is set and none of `without`."""
+
+    together: tuple[str, ...]
+    message: str
+    without: tuple[str, ...] = ()
+
+
+_LIVE_NOT_BASELINES = (
+    "--rnnbench-require-baseline with a live comparison (--rnnbench-against or "
+    "--rnnbench-base): live cases are judged against their reference, not baselines; "
+    "drop one of them"
+)
+
+# In the order they are checked: the first that fires is the one reported.
+CONFLICTS = (
+    Conflict(
+        ("save_baseline", "require_baseline"),
+        "--rnnbench-save-baseline with --rnnbench-require-baseline: a run that records "
+        "baselines judges nothing; drop one of them",
+    ),
+    Conflict(
+        ("save_baseline", "inject_slowdown"),
+        "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
+        "slowdown as the baseline; drop one of them",
+    ),
+    Conflict(
+        ("against", "save_baseline"),
+        "--rnnbench-save-baseline with --rnnbench-against: a live A/B run compares two "
+        "interpreters and records nothing; drop one of them",
+    ),
+    Conflict(
+        ("against", "preallocate"),
+        "--rnnbench-preallocate with --rnnbench-against: every worker of a live A/B case "
+        "shares the case's GPUs, and each would grab most of their memory; drop one of them",
+    ),
+    # The pull-request gate's options against the others.
+    Conflict(
+        ("head",), "--rnnbench-head needs --rnnbench-base (the tree to compare with)", ("base",)
+    ),
+    Conflict(
+        ("base", "against"),
+        "--rnnbench-base with --rnnbench-against: the gate compares two Keras trees in one "
+        "interpreter, --rnnbench-against two interpreters; drop one of them",
+    ),
+    Conflict(
+        ("base", "save_baseline"),
+        "--rnnbench-save-baseline with --rnnbench-base: the pull-request gate compares two "
+        "trees and records nothing; drop one of them",
+    ),
+    Conflict(
+        ("base", "preallocate"),
+        "--rnnbench-preallocate with --rnnbench-base: every worker of a gated case shares "
+        "the case's GPUs, and each would grab most of their memory; drop one of them",
+    ),
+    Conflict(("require_baseline", "against"), _LIVE_NOT_BASELINES),
+    Conflict(("require_baseline", "base"), _LIVE_NOT_BASELINES),
+)
+
+# (typed option, option it overrides): when the user types the first, the second, set in the ini
+# file or the environment but not typed, is off. A CI setting (ini or environment) asks for
+# baselines; typing --rnnbench-save-baseline is how one records them (the hint says so), not a
+# contradiction to refuse.
+YIELDS = (("rnnbench_save_baseline", "rnnbench_require_baseline"),)
+
+_DEFAULTS = Settings()
+
+
+def is_set(settings: Settings, field: str) -> bool:
+    """Whether `field` differs from its Settings default."""
+    value: Any = getattr(settings, field)
+    return bool(value != getattr(_DEFAULTS, field))
+
+
+def check(settings: Settings) -> None:
+    """Raise pytest.UsageError with the message of the first conflict that fires."""
+    for conflict in CONFLICTS:
+        if all(is_set(settings, field) for field in conflict.together) and not any(
+            is_set(settings, field) for field in conflict.without
+        ):
+            raise pytest.UsageError(conflict.message)
+
+
+def yield_to_typed(values: MutableMapping[str, Any], config: pytest.Config) -> None:
+    """Turn off (back to its default) every option that a typed option overrides (YIELDS)."""
+    for winner, loser in YIELDS:
+        if typed(config, winner) and not typed(config, loser):
+            for field in BY_DEST[loser].fields:
+                values[field] = getattr(_DEFAULTS, field)

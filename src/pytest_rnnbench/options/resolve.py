@@ -1,0 +1,117 @@
+"""Options resolved once into the frozen Settings: a loop over the option table.
+
+Precedence: command line > environment > ini > matrix preset > built-in default. Every value goes
+through its row's parser whatever its source, and a bad one raises `pytest.UsageError` naming the
+option, where the value came from, the value, and what is accepted, before any test is collected;
+then the conflicts (conflicts.py) are checked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..matrix import PRESETS
+from ..settings import Settings
+from .command_line import first_on_command_line, rerun_selection
+from .conflicts import check, yield_to_typed
+from .option import Context, Option
+from .table import OPTIONS
+
+__all__ = ["resolve"]
+
+# A value as found: (the raw value, where it came from, the directory relative paths start from).
+Found = tuple[Any, str, Path]
+
+
+class _Sources:
+    """Looks an option up on the command line, then the environment, then the ini file."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.ini_file = str(config.inipath) if config.inipath else "the ini file"
+
+    def every(self, option: Option) -> list[Found]:
+        """Each source that sets `option`, lowest precedence first."""
+        found = []
+        ini_value = self.config.getini(option.ini)
+        if ini_value not in (None, [], ""):
+            found.append(
+                (ini_value, f"ini option {option.ini} in {self.ini_file}", self.config.rootpath)
+            )
+        if option.env and os.environ.get(option.env, "").strip():
+            found.append((os.environ[option.env], f"environment variable {option.env}", Path.cwd()))
+        value = self.config.getoption(option.dest)
+        if value not in (None, []):
+            found.append(
+                (value, f"command-line option {option.flag}", self.config.invocation_params.dir)
+            )
+        return found
+
+
+def resolve(config: pytest.Config, available_gpus: int) -> Settings:
+    """Build the frozen Settings for this run or raise pytest.UsageError naming the bad value."""
+    sources = _Sources(config)
+    parsed = {option.dest: _parse(option, sources, available_gpus) for option in OPTIONS}
+    context = Context(available_gpus, PRESETS[parsed["rnnbench_matrix"] or "default"])
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        _fill(values, option, parsed[option.dest], context)
+    # `pytest --rnnbench-save-baseline` alone must not quietly run the unit tests and record
+    # nothing: an option of ours typed on the command line means "benchmark". (Ini keys and
+    # environment variables configure runs; they never turn benchmarking on by themselves.)
+    implied_by = None if values["enabled"] else first_on_command_line(config)
+    values["enabled"] = values["enabled"] or implied_by is not None
+    values["implied_by"] = implied_by
+    yield_to_typed(values, config)
+    values["available_gpus"] = available_gpus
+    values["rerun_args"], values["keyword"] = rerun_selection(config.invocation_params.args)
+    settings = Settings(**values)
+    check(settings)
+    return settings
+
+
+def _parse(option: Option, sources: _Sources, available_gpus: int) -> Any:
+    """The option's parsed value, or None when no source sets it. Appended options merge every
+    source's entries per key: `--rnnbench-python jax=...` on the command line must not drop the
+    ini file's `mxnet=...`."""
+    found = sources.every(option)
+    if option.merges:
+        merged: dict[str, Any] = {}
+        for source in found:
+            merged.update(_parse_one(option, source, available_gpus))
+        return merged
+    return _parse_one(option, found[-1], available_gpus) if found else None
+
+
+def _parse_one(option: Option, found: Found, available_gpus: int) -> Any:
+    raw, where, base = found
+    extra = {None: (), "base": (base,), "available_gpus": (available_gpus,)}[option.takes]
+    try:
+        return option.parse(raw, *extra)
+    except ValueError as exc:
+        raise usage_error(where, raw, exc) from None
+
+
+def _fill(values: dict[str, Any], option: Option, value: Any, context: Context) -> None:
+    """Put the option's value, or its default, into the Settings fields it fills."""
+    if option.key is not None:
+        mapping = values.setdefault(option.fields[0], {})
+        if value is not None:
+            mapping[option.key] = value
+        return
+    if value is None:
+        value = option.default_for(context)
+    if len(option.fields) == 1:
+        values[option.fields[0]] = value
+    else:
+        values.update(zip(option.fields, value))
+
+
+def usage_error(where: str, raw: Any, exc: ValueError) -> pytest.UsageError:
+    """The error that stops the run: where the value came from, the value, what is accepted."""
+    shown = ",".join(raw) if isinstance(raw, list) else raw
+    return pytest.UsageError(f"{where}: invalid value {shown!r}: {exc}")
