@@ -147,6 +147,13 @@ def test_every_run_step_is_bash_with_pipefail() -> None:
             assert all(s.get("shell", "bash") == "bash" for s in job["steps"]), path.name
 
 
+def test_no_script_has_an_expression_in_it() -> None:
+    # Values reach scripts through env: only, so no text (a branch name, a title) becomes code.
+    for name, job_id, job in jobs():
+        for the_step in job["steps"]:
+            assert "${{" not in the_step.get("run", ""), (name, job_id, the_step.get("name"))
+
+
 def test_no_job_that_runs_pull_request_code_holds_a_write_token_or_a_secret() -> None:
     checked = []
     for name, job_id, job in jobs():
@@ -267,6 +274,8 @@ def test_the_posted_comment_is_rendered_again_not_taken_from_the_artifact() -> N
         render = step(job, "Render the comment")["run"]
         assert "python -I -m pytest_rnnbench report rnnbench/results.json --comment" in render
         assert "rnnbench/comment.md" not in json.dumps(job)
+    render = step(workflow("rnnbench-comment.yml")["jobs"]["comment"], "Render the comment")
+    assert 'if [ "$RUN_REPO" != "$REPO" ]' in render["run"] and "advice, not proof" in render["run"]
 
 
 # The comment workflow's shell steps, run as GitHub would (bash -e -o pipefail) with a stand-in
