@@ -221,6 +221,7 @@ def test_plain_values_are_unchanged_and_long_ones_are_cut_at_the_cap() -> None:
         markdown_escape.code("jax-gpu0-b32-unroll-synthetic") == "`jax-gpu0-b32-unroll-synthetic`"
     )
     assert markdown_escape.code("a`b") == "a\\`b"  # not plain: no code span
+    assert markdown_escape.code("test_lstm[b32-unroll]") == "`test_lstm[b32-unroll]`"
     cut = markdown_escape.inline("y" * 500)
     assert cut == "y" * (markdown_escape.CAP - 1) + "\u2026"
     assert markdown_escape.inline("z" * 50, 10) == "z" * 9 + "\u2026"

@@ -486,3 +486,72 @@ def test_the_gpu_gate_stops_unless_it_checked_out_the_reviewed_commit(
         for the_step in (gate["steps"][0], gate["steps"][2])
     ]
     assert (1 if 1 in results else 0) == code, results
+
+
+# The render step, run with a stand-in `python` that insists on -I and imports this checkout's
+# pytest_rnnbench (what the pinned release will be).
+
+FAKE_PYTHON = """
+import runpy, sys
+sys.path.insert(0, {src!r})
+args = sys.argv[1:]
+assert args[0] == "-I", args  # isolated: nothing in the working directory is importable
+if args[1] == "-m":
+    sys.argv = [args[2], *args[3:]]
+    runpy.run_module(args[2], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = ["-c", *args[3:]]
+    exec(args[2], {{"__name__": "__main__"}})
+"""
+
+
+def render(tmp_path: Path, results: str | None, same_repository: bool) -> str:
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(f"#!{sys.executable}\n" + FAKE_PYTHON.format(src=str(REPO / "src")))
+    fake.chmod(0o755)
+    (tmp_path / "rnnbench").mkdir()
+    if results is not None:
+        (tmp_path / "rnnbench" / "results.json").write_text(results)
+    rendering = step(workflow("rnnbench-comment.yml")["jobs"]["comment"], "Render the comment")
+    run_repo = {"github.event.workflow_run.head_repository.full_name": "owner/keras"}
+    code, _ = run_step(tmp_path, rendering, {}, run_repo if same_repository else None)
+    assert code == 0
+    return (tmp_path / "body.md").read_text(encoding="utf-8")
+
+
+def test_the_comment_is_rendered_from_the_results_by_the_package(tmp_path: Path) -> None:
+    from helpers import RESULT_FILES
+    from pytest_rnnbench.report import comment
+    from pytest_rnnbench.results.document import load
+
+    body = render(tmp_path, RESULT_FILES[0].read_text(), same_repository=True)
+    assert body == comment.render(load(RESULT_FILES[0]))
+
+
+def test_a_forks_comment_says_its_verdict_is_advice(tmp_path: Path) -> None:
+    from helpers import RESULT_FILES
+
+    body = render(tmp_path, RESULT_FILES[0].read_text(), same_repository=False)
+    assert body.startswith(MARKER + "\n### pytest-rnnbench: ")
+    assert body.endswith(
+        "read this verdict as advice, not proof (pytest-rnnbench docs/security.md).\n"
+    )
+
+
+@pytest.mark.parametrize("results", [None, "{not json", '{"format": "something else"}'])
+def test_results_that_cannot_be_read_post_a_comment_that_says_so(
+    tmp_path: Path, results: str | None
+) -> None:
+    body = render(tmp_path, results, same_repository=True)
+    assert body.splitlines()[:2] == [MARKER, "### pytest-rnnbench: no results"]
+    assert "https://github.com/owner/keras/actions/runs/1" in body
+
+
+def test_a_huge_comment_is_cut_to_what_github_takes(tmp_path: Path) -> None:
+    from helpers import RESULT_FILES
+
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["failures"] = {f"jax-gpu{i}-b32-unroll-synthetic": "\u00e9" * 250 for i in range(2000)}
+    body = render(tmp_path, json.dumps(document), same_repository=True)
+    assert len(body) == 60000 and body.startswith(MARKER)

@@ -49,8 +49,8 @@ _ESCAPES = {
 # What a line may start with that makes a block: a heading, a quote, a list item, a rule (`*`
 # and `_` are escaped everywhere).
 _BLOCK_START = re.compile(r"#{1,6}(?: |$)|>|[-+](?: |$)|-{3}|\d{1,9}[.)](?: |$)")
-# What a code span may show as is: case ids, commits, version numbers, refs.
-_PLAIN = re.compile(r"[A-Za-z0-9 .,:;=+/()\-]+")
+# What a code span may show as is: case ids (pytest's `test_x[a-b]` too), commits, versions, refs.
+_PLAIN = re.compile(r"[A-Za-z0-9 _.,:;=+/()\[\]-]+")
 
 
 def one_line(value: object, cap: int = CAP) -> str:
@@ -87,7 +87,7 @@ def inline(value: object, cap: int = CAP, *, table: bool = False) -> str:
 
 
 def code(value: object, cap: int = CAP, *, table: bool = False) -> str:
-    """`value` in a code span when it is plain (letters, digits, `.,:;=+/()-`, spaces), else as
+    """`value` in a code span when it is plain (letters, digits, `_.,:;=+/()[]-`, spaces), else as
     `inline` text: a code span would show `<`, `@` or a backtick literally but cannot escape
     them for the raw text that other tools read."""
     flat = one_line(value, cap)
