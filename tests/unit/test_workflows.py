@@ -462,6 +462,10 @@ def test_the_gpu_recipe_runs_only_a_reviewed_commit_on_an_ephemeral_group() -> N
     ]
     assert gate["steps"][1]["with"]["ref"] == "refs/pull/${{ inputs.pr }}/head"
     assert "python -P -m pytest_rnnbench gate" in step(gate, "Gate the pull request")["run"]
+    # The comment job posts only when the gate step ran, after the commit was checked.
+    assert step(gate, "Gate the pull request")["id"] == "gate"
+    assert "steps.gate.outcome" in gate["outputs"]["measured"]
+    assert "needs.gate.outputs.measured == 'true'" in flow["jobs"]["comment"]["if"]
 
 
 @pytest.mark.parametrize(
