@@ -133,6 +133,16 @@ def test_a_hostile_head_makes_one_heading_and_only_the_templates_html() -> None:
     assert "9 pas\u2026," in text  # the version, cut at comment.VERSION_CAP
 
 
+def test_an_unknown_verdict_is_counted_but_its_text_stays_in_its_cell() -> None:
+    document = gate_document()
+    document["verdicts"]["jax-gpu0-b32-unroll-synthetic"]["verdict"] = "pass, 0 regressions | x"
+    lines = comment.render(document).splitlines()
+    assert lines[1] == (
+        "### pytest-rnnbench: 1 failed, 1 regression, 1 inconclusive, 1 with an unknown verdict"
+    )
+    assert "| pass, 0 regressions \\| x |" in "\n".join(lines)
+
+
 def test_a_hostile_case_id_stays_in_its_table_cell() -> None:
     tokens = parsed(comment.render(hostile_document()))
     rows = []

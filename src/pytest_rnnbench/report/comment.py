@@ -91,10 +91,11 @@ def headline(counts: Mapping[str, int]) -> str:
         n = counts.get(outcome, 0)
         if n:
             parts.append(f"{n} {plural.get(outcome, outcome) if n > 1 else outcome}")
-    # An outcome this version does not know (a results file from elsewhere) is still counted.
-    for outcome in sorted(set(counts) - set(order)):
-        if counts[outcome]:
-            parts.append(f"{counts[outcome]} {inline(outcome, 40)}")
+    # An outcome this version does not know (a results file from elsewhere) is counted, but its
+    # text stays out of the headline: it is shown, escaped, in its table cell.
+    unknown = sum(n for outcome, n in counts.items() if outcome not in order)
+    if unknown:
+        parts.append(f"{unknown} with an unknown verdict")
     return ", ".join(parts) if parts else "no case was judged"
 
 
