@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Callable
+
+import pytest
 
 from helpers import RESULT_FILES, VERDICTS, check_golden
-from pytest_rnnbench.report import comment
+from pytest_rnnbench.report import comment, markdown_escape
 
 GATE = {
     "base": {
@@ -66,3 +70,168 @@ def test_a_run_without_verdicts_says_nothing_was_judged() -> None:
     text = comment.render(document)
     assert "no case was judged" in text.splitlines()[1]
     assert f"{len(document['results'])} case(s) measured, none judged." in text
+
+
+# -- text the head tree controls -------------------------------------------------------------------
+#
+# The head tree's `keras.__version__`, its workers' exception text, case ids and reasons read back
+# from a results file: each must stay literal text inside its cell or line. The rendered comment
+# is parsed with markdown-it (CommonMark with tables, as GitHub reads it) to count what it makes.
+
+HOSTILE_VERSION = (
+    "3.15.1\n</details>\n\n### :white_check_mark: pytest-rnnbench: 9 pass\n"
+    "<img src=x onerror=alert(1)>\r\n@octocat"
+)
+HOSTILE_ERROR = (
+    "### pytest-rnnbench: 9 pass @maintainers fixes #1\n"
+    "</details><img src=x onerror=alert(1)>\n### 9 pass"
+)
+HOSTILE_CASE = "evil|case</details><img src=x onerror=alert(1)>"
+
+
+def hostile_document() -> dict:
+    document = gate_document()
+    for result in document["results"].values():
+        result["worker"]["versions"]["keras"] = HOSTILE_VERSION
+    document["failures"]["mxnet-gpu0-b32-unroll-synthetic"] = HOSTILE_ERROR
+    document["failures"][HOSTILE_CASE] = (
+        "- [x](https://example.com) ![i](https://example.com/i.png)"
+    )
+    document["verdicts"]["jax-gpu0-b32-unroll-synthetic"]["reason"] = (
+        "> quoted\n# headline\n\u202eevil"
+    )
+    document["machine"]["name"] = "runner\n### 10 pass"
+    document["gate"]["base"]["spec"] = "origin/master) <!-- --> (`x`"
+    return document
+
+
+def parsed(text: str) -> list:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").parse(text)
+
+
+def test_a_hostile_head_renders_as_its_golden_file() -> None:
+    check_golden("pr-comment-hostile.md", comment.render(hostile_document()))
+
+
+def test_a_hostile_head_makes_one_heading_and_only_the_templates_html() -> None:
+    text = comment.render(hostile_document())
+    tokens = parsed(text)
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == ["pytest-rnnbench: 2 failed, 1 regression, 1 inconclusive, 1 pass"]
+    html = [t.content.strip() for t in tokens if t.type == "html_block"]
+    html += [c.content for t in tokens if t.children for c in t.children if "html" in c.type]
+    assert html == [comment.MARKER, "<details><summary>Details</summary>", "</details>"]
+    assert "<img" not in text and text.count("</details>") == 1
+    assert text.count("<") == 5  # the marker, <details>, <summary>, </summary>, </details>
+    inlines = [c for t in tokens if t.children for c in t.children]
+    links = [c for c in inlines if c.type in ("link_open", "image")]
+    assert links == []
+    assert "@octocat" not in text and "@maintainers" not in text and "#1" not in text
+    assert "@\u200dmaintainers" in text  # still there, to read, but no longer a mention
+    assert "9 pas\u2026," in text  # the version, cut at comment.VERSION_CAP
+
+
+def test_an_unknown_verdict_is_counted_but_its_text_stays_in_its_cell() -> None:
+    document = gate_document()
+    document["verdicts"]["jax-gpu0-b32-unroll-synthetic"]["verdict"] = "pass, 0 regressions | x"
+    lines = comment.render(document).splitlines()
+    assert lines[1] == (
+        "### pytest-rnnbench: 1 failed, 1 regression, 1 inconclusive, 1 with an unknown verdict"
+    )
+    assert "| pass, 0 regressions \\| x |" in "\n".join(lines)
+
+
+def test_a_hostile_case_id_stays_in_its_table_cell() -> None:
+    tokens = parsed(comment.render(hostile_document()))
+    rows = []
+    for i, token in enumerate(tokens):
+        if token.type == "tr_open":
+            cells = []
+            for cell in tokens[i + 1 :]:
+                if cell.type == "tr_close":
+                    break
+                if cell.type == "inline":
+                    cells.append(cell.content)
+            rows.append(cells)
+    assert all(len(cells) == 6 for cells in rows), rows
+    evil = [cells for cells in rows if "evil" in cells[0]]
+    assert len(evil) == 1 and evil[0][4] == ":boom: failed"
+
+
+def test_each_line_of_the_hostile_comment_is_one_of_the_templates_lines() -> None:
+    lines = comment.render(hostile_document()).splitlines()
+    # The version text has six lines of its own: all of them stay on the one Versions line.
+    assert sum(line.startswith("Versions: ") for line in lines) == 1
+    assert [line for line in lines if line.startswith("#")] == [lines[1]]
+    assert len(lines) == len(comment.render(gate_document()).splitlines()) + 2  # 2 more rows
+
+
+# -- the escaping function on its own --------------------------------------------------------------
+
+HOSTILE = [
+    "### 9 pass",
+    "# x",
+    "> quote",
+    "- item",
+    "+ item",
+    "---",
+    "12. item",
+    "3) item",
+    "a\nb\r\nc\u2028d\u2029e\x85f\x0bg",
+    "</details><img src=x onerror=alert(1)>",
+    "&lt;img src=x&gt;",
+    "<!-- pytest-rnnbench:pr-comment -->",
+    "`code` *em* _em_ ~~del~~ [a](b) ![i](u) \\",
+    "a | b",
+    "@octocat @org/team #12",
+    "\u202eevil\u200b\u2066",
+    "x" * 1000,
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("escape", [markdown_escape.inline, markdown_escape.code])
+def test_a_hostile_string_is_one_literal_paragraph_in_a_table_cell(
+    value: str, escape: Callable[..., str]
+) -> None:
+    text = escape(value, table=True)
+    assert "\n" not in text and "\r" not in text and "<" not in text
+    assert len(text) <= 3 * markdown_escape.CAP  # the cap holds: each character escapes to <= 3
+    assert not re.search(r"@(?!\u200d)|#(?!\u200d)\d", text)
+    for line in (f"- {text}", text, f"Versions: {text}."):
+        tokens = parsed(line)
+        blocks = [t.type for t in tokens if t.type.endswith("_open")]
+        assert blocks in (
+            ["paragraph_open"],
+            ["bullet_list_open", "list_item_open", "paragraph_open"],
+        )
+        kinds = {c.type for t in tokens if t.children for c in t.children}
+        assert kinds <= {"text", "code_inline"}, (line, kinds)  # no break, html, link, emphasis
+    row = parsed(f"| a | b |\n| - | - |\n| {text} | c |\n")
+    cells = [t.content for t in row if t.type == "inline"]
+    assert len(cells) == 4 and cells[3] == "c"
+
+
+def test_escaped_text_reads_as_the_original_once_rendered() -> None:
+    from markdown_it import MarkdownIt
+
+    value = "a`b *c* _d_ [e](f) <g> & h | #3 @i"
+    html = MarkdownIt("commonmark").enable("table").render(markdown_escape.inline(value))
+    assert html == ("<p>a`b *c* _d_ [e](f) &lt;g&gt; &amp; h | #\u200d3 @\u200di</p>\n")
+
+
+def test_plain_values_are_unchanged_and_long_ones_are_cut_at_the_cap() -> None:
+    assert markdown_escape.inline("2.21.0") == "2.21.0"
+    assert markdown_escape.inline("baseline 20.1 ms -> now 22.6 ms, -1.0%") == (
+        "baseline 20.1 ms -> now 22.6 ms, -1.0%"
+    )
+    assert (
+        markdown_escape.code("jax-gpu0-b32-unroll-synthetic") == "`jax-gpu0-b32-unroll-synthetic`"
+    )
+    assert markdown_escape.code("a`b") == "a\\`b"  # not plain: no code span
+    assert markdown_escape.code("test_lstm[b32-unroll]") == "`test_lstm[b32-unroll]`"
+    cut = markdown_escape.inline("y" * 500)
+    assert cut == "y" * (markdown_escape.CAP - 1) + "\u2026"
+    assert markdown_escape.inline("z" * 50, 10) == "z" * 9 + "\u2026"

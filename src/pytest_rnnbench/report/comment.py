@@ -3,8 +3,13 @@
 Rendered from a results document (what `--rnnbench-json` writes), so a workflow can also render it
 offline with `python -m pytest_rnnbench report RESULTS.json --comment PATH`. The first line is a
 hidden marker: a workflow that finds a comment starting with it updates that one comment instead of
-adding one per push. The text holds only what the run measured (case ids, numbers, commits, the
-machine's name); the workflow that posts it must still treat it as untrusted text.
+adding one per push.
+
+Every string in it that the gate's own code did not write (case ids, versions, verdict and failure
+reasons, the machine's name, the base's spec: text the measured tree, its workers or the results
+file control) goes through markdown_escape, so none can leave its cell or line, add a heading,
+HTML or a mention, or run longer than its cap. The workflow that posts it still treats the file
+as untrusted text: rnnbench-comment.yml renders it again from the results with a pinned release.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from ..results.document import instance_name
 from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_seconds
 from .markdown import table
+from .markdown_escape import code, inline
 
 MARKER = "<!-- pytest-rnnbench:pr-comment -->"
 
@@ -26,6 +32,9 @@ _SHOWN = {
     "pass": ":white_check_mark: pass",
     "failed": ":boom: failed",
 }
+# The longest verdict reason, failure line and version shown, in characters (more ends in "…").
+REASON_CAP = 300
+VERSION_CAP = 64
 # A memory or loss figure is worth a line when it moved at least this much (or was judged).
 _MOVED = 0.02
 # What decides an inconclusive verdict: more paired turns, or a quieter machine.
@@ -47,12 +56,12 @@ def _commit(side: Optional[Mapping[str, Any]]) -> str:
     if not side:
         return "?"
     commit = side.get("commit")
-    text = f"`{commit[:12]}`" if commit else "(no commit)"
+    text = code(str(commit)[:12]) if commit else "(no commit)"
     if side.get("dirty"):
         text += " + uncommitted changes"
     spec = side.get("spec")
     if spec and spec != side.get("path"):
-        text += f" ({spec})"
+        text += f" ({inline(spec)})"
     return text
 
 
@@ -63,12 +72,12 @@ def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
             continue
         if metric.get("outcome") == "pass" and abs(metric["change"]) < _MOVED:
             continue
-        label = METRICS[name].label if name in METRICS else name
+        label = METRICS[name].label if name in METRICS else inline(name)
         tolerance = metric.get("tolerance")
         allowed = f", tolerance {tolerance * 100:.0f}%" if tolerance is not None else ""
         lines.append(
-            f"- `{case_id}`: {label} {format_change(metric['change'])} "
-            f"({metric.get('outcome')}{allowed})"
+            f"- {code(case_id)}: {label} {format_change(metric['change'])} "
+            f"({inline(metric.get('outcome'))}{allowed})"
         )
     return lines
 
@@ -82,6 +91,11 @@ def headline(counts: Mapping[str, int]) -> str:
         n = counts.get(outcome, 0)
         if n:
             parts.append(f"{n} {plural.get(outcome, outcome) if n > 1 else outcome}")
+    # An outcome this version does not know (a results file from elsewhere) is counted, but its
+    # text stays out of the headline: it is shown, escaped, in its table cell.
+    unknown = sum(n for outcome, n in counts.items() if outcome not in order)
+    if unknown:
+        parts.append(f"{unknown} with an unknown verdict")
     return ", ".join(parts) if parts else "no case was judged"
 
 
@@ -96,7 +110,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     for case_id in sorted(set(verdicts) | set(failures)):
         if case_id in failures:
             outcome = "failed"
-            rows.append([f"`{case_id}`", "", "", "", _SHOWN[outcome], ""])
+            rows.append([code(case_id, table=True), "", "", "", _SHOWN[outcome], ""])
         else:
             found = verdicts[case_id]
             outcome = str(found.get("verdict"))
@@ -104,23 +118,24 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
             head = (results.get(case_id) or {}).get("epoch_seconds")
             rows.append(
                 [
-                    f"`{case_id}`",
+                    code(case_id, table=True),
                     format_seconds(found.get("baseline_seconds")),
                     format_seconds(head),
                     format_change(found.get("change")),
-                    _SHOWN.get(outcome, outcome),
+                    _SHOWN.get(outcome) or inline(outcome, 40, table=True),
                     _confidence(time),
                 ]
             )
         counts[outcome] = counts.get(outcome, 0) + 1
-    out = [MARKER, f"### {title}: {headline(counts)}", ""]
+    out = [MARKER, f"### {inline(title)}: {headline(counts)}", ""]
+    machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
             f"Head {_commit(gate.get('head'))} against base {_commit(gate.get('base'))}, "
-            f"measured turn by turn on one machine: {instance_name(document.get('machine') or {})}."
+            f"measured turn by turn on one machine: {machine}."
         )
     else:
-        out.append(f"Machine: {instance_name(document.get('machine') or {})}.")
+        out.append(f"Machine: {machine}.")
     out.append("")
     if rows:
         header = ["case", "base s/epoch", "head s/epoch", "change", "verdict", "confidence"]
@@ -147,14 +162,18 @@ def _details(
 ) -> list[str]:
     lines = ["<details><summary>Details</summary>", ""]
     for case_id in sorted(verdicts):
-        lines.append(f"- {verdicts[case_id].get('reason', case_id)}")
+        lines.append(f"- {inline(verdicts[case_id].get('reason', case_id), REASON_CAP)}")
     for case_id, why in sorted(failures.items()):
-        first = why.strip().splitlines()[0] if why.strip() else "failed"
-        lines.append(f"- `{case_id}`: failed: {first}")
+        # The first line says what happened (a signal, a timeout, the exception's type).
+        lines_of_why = str(why).strip().splitlines()
+        first = inline(lines_of_why[0], REASON_CAP) if lines_of_why else "failed"
+        lines.append(f"- {code(case_id)}: failed: {first}")
     settings = document.get("settings") or {}
-    workload = [f"repeats {settings.get('repeats')}"]
-    if settings.get("samples_cap"):
-        workload.insert(0, f"samples per epoch capped at {settings['samples_cap']:,}")
+    workload = [f"repeats {inline(settings.get('repeats'), 20)}"]
+    cap = settings.get("samples_cap")
+    if cap:
+        shown = f"{cap:,}" if isinstance(cap, int) else inline(cap, 20)
+        workload.insert(0, f"samples per epoch capped at {shown}")
     lines += ["", f"Workload: {', '.join(workload)}."]
     versions = _versions(results.values())
     if versions:
@@ -168,5 +187,5 @@ def _versions(results: Iterable[Mapping[str, Any]]) -> str:
     for result in results:
         for name, version in ((result.get("worker") or {}).get("versions") or {}).items():
             if version is not None:
-                found.setdefault(name, set()).add(str(version))
+                found.setdefault(inline(name, 40), set()).add(inline(version, VERSION_CAP))
     return ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in sorted(found.items()))
