@@ -1,14 +1,16 @@
-"""backends.py and worker.py describe the same backends: names and version keys agree.
+"""backends.py and the worker describe the same backends: names and version keys agree.
 
-worker.py is a standalone script (it also runs under Keras-MXNet's interpreter), so it cannot
-import backends.py; this test is what keeps the two in step.
+The worker (run/worker/) is a standalone script (it also runs under Keras-MXNet's interpreter), so
+it cannot import backends.py; this test is what keeps the two in step.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import subprocess
+import sys
+from types import ModuleType
 
 import pytest
 
@@ -17,15 +19,18 @@ from pytest_rnnbench import backends
 from pytest_rnnbench.run.protocol import WORKER_SCRIPT
 
 
-def load_worker():
-    spec = importlib.util.spec_from_file_location("rnnbench_worker_for_test", WORKER_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_worker_module(name: str) -> ModuleType:
+    """One of the worker's modules, imported as the worker imports it: with its directory on
+    sys.path (its modules import one another as top-level names)."""
+    sys.path.insert(0, str(WORKER_SCRIPT))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(WORKER_SCRIPT))
 
 
 def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
-    worker = load_worker()
+    worker = load_worker_module("rnnbench_worker_backends")
     assert set(worker.BACKENDS) == set(backends.BACKENDS)
     assert set(backends.LABELS) == set(backends.VERSION_KEYS) == set(backends.COLOURS)
     assert set(backends.INSTALL_HINTS) == set(backends.BACKENDS)
@@ -39,9 +44,9 @@ def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
 def test_each_backend_reports_its_framework_under_its_version_key(backend: str) -> None:
     python = MXNET_PYTHON if backend in backends.KERAS_MXNET_BACKENDS else PYTHON
     code = (
-        "import importlib.util, json, sys\n"
-        f"spec = importlib.util.spec_from_file_location('w', {str(WORKER_SCRIPT)!r})\n"
-        "w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)\n"
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(WORKER_SCRIPT)!r})\n"
+        "import rnnbench_worker_backends as w\n"
         f"print(json.dumps(sorted(w.backend_for({backend!r}).framework_versions())))\n"
     )
     done = subprocess.run(
