@@ -54,3 +54,31 @@ def test_each_backend_reports_its_framework_under_its_version_key(backend: str) 
     )
     assert done.returncode == 0, done.stderr
     assert backends.VERSION_KEYS[backend] in json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_keras_mxnet_gets_back_the_names_newer_python_and_numpy_removed() -> None:
+    """Before `import keras`, the MXNet backend aliases the `collections` ABCs (gone in Python
+    3.10) and numpy's builtin aliases (gone in numpy 1.24) back, and leaves alone what the host
+    still has: numpy 2's own np.bool is numpy's type, not the builtin. In a fresh interpreter
+    (numpy 2 here), since the aliases change the process's numpy."""
+    code = (
+        "import collections, collections.abc, json, sys\n"
+        f"sys.path.insert(0, {str(WORKER_SCRIPT)!r})\n"
+        "import numpy\n"
+        "had = [n for n in ('bool', 'int', 'float', 'object', 'str', 'complex')"
+        " if hasattr(numpy, n)]\n"
+        "import rnnbench_worker_backends as w\n"
+        "w.backend_for('mxnet').before_import()\n"
+        "print(json.dumps({'had': had, 'int': numpy.int is int, 'object': numpy.object is object,"
+        " 'bool_kept': numpy.bool is numpy.bool_,"
+        " 'mapping': collections.Mapping is collections.abc.Mapping}))\n"
+    )
+    done = subprocess.run([str(PYTHON), "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "had": ["bool"],
+        "int": True,
+        "object": True,
+        "bool_kept": True,
+        "mapping": True,
+    }

@@ -7,6 +7,30 @@ import contextlib
 
 from rnnbench_worker_backend import Backend, simulated_devices
 
+# Names that Keras-MXNet 2.2.4 and MXNet 1.9.1 still use but their hosts removed: the ABCs that
+# Python 3.10 took out of `collections`, and numpy's aliases of builtins (np.bool, np.int, ...)
+# that numpy 1.24 removed. Aliased back, they train on Python 3.12 and 3.13 with numpy 1.26.
+COLLECTIONS_ABCS = ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable")
+NUMPY_BUILTIN_ALIASES = ("bool", "int", "float", "object", "str", "complex")
+
+
+def restore_removed_names():
+    """Alias the removed `collections` and numpy names back where they are missing; a name the
+    host still has is left alone (numpy 2 has its own np.bool, a numpy type, not the builtin)."""
+    import builtins
+    import collections
+    import collections.abc
+
+    import numpy
+
+    for name in COLLECTIONS_ABCS:
+        if not hasattr(collections, name):
+            setattr(collections, name, getattr(collections.abc, name))
+    for name in NUMPY_BUILTIN_ALIASES:
+        # numpy 1.24+ answers these names with an AttributeError from its module __getattr__.
+        if not hasattr(numpy, name):
+            setattr(numpy, name, getattr(builtins, name))
+
 
 class MxnetBackend(Backend):
     """Keras-MXNet 2.2.4 (its own environment); GPUs, one or several, are given as a context list
@@ -15,13 +39,7 @@ class MxnetBackend(Backend):
     name = "mxnet"
 
     def before_import(self):
-        # Keras 2.2 imports ABCs from `collections`, which Python 3.10 removed; alias them back.
-        import collections
-        import collections.abc
-
-        for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Callable"):
-            if not hasattr(collections, name):
-                setattr(collections, name, getattr(collections.abc, name))
+        restore_removed_names()
 
     def framework_versions(self):
         import mxnet
