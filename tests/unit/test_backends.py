@@ -1,4 +1,5 @@
-"""backends.py and the worker describe the same backends: names and version keys agree.
+"""backends.py and the worker describe the same backends: names and version keys agree; and the
+worker reports which LSTM kernel a backend actually ran.
 
 The worker (run/worker/) is a standalone script (it also runs under Keras-MXNet's interpreter), so
 it cannot import backends.py; this test is what keeps the two in step.
@@ -8,15 +9,18 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from helpers import MXNET_PYTHON, PYTHON, REPO
+from helpers import FAKES, MXNET_PYTHON, PYTHON, REPO, make_fake_interpreter
 from pytest_rnnbench import backends
-from pytest_rnnbench.run.protocol import WORKER_SCRIPT
+from pytest_rnnbench.run.process import run_worker
+from pytest_rnnbench.run.protocol import WORKER_SCRIPT, build_request, worker_env
 
 
 def load_worker_module(name: str) -> ModuleType:
@@ -82,3 +86,43 @@ def test_keras_mxnet_gets_back_the_names_newer_python_and_numpy_removed() -> Non
         "bool_kept": True,
         "mapping": True,
     }
+
+
+def tiny_tensorflow_request(unroll: bool) -> dict:
+    """One TensorFlow case on the CPU, small enough to train in seconds."""
+    case = {"id": "tensorflow-gpu0-b8-synthetic", "backend": "tensorflow", "gpus": 0,
+            "batch_size": 8, "unroll": unroll, "dataset": "synthetic"}  # fmt: skip
+    data = {"kind": "synthetic", "samples": 16, "cap": 16, "timesteps": 5, "features": 8,
+            "seed": 1234}  # fmt: skip
+    return build_request(case, data, 1)
+
+
+@pytest.mark.slow
+def test_on_the_cpu_the_fused_lstm_declines_and_the_result_says_why(tmp_path: Path) -> None:
+    """A real worker: TensorFlow's fused LSTM raises NotImplementedError without a GPU, and the
+    result says the generic loop ran, and why."""
+    env = worker_env("tensorflow", [])
+    run = run_worker(str(PYTHON), tiny_tensorflow_request(False), env, 300, tmp_path / "w.log")
+    facts = run.result["run"]
+    assert facts["lstm_path"] == "generic loop"
+    kernel = facts["lstm_kernel"]
+    assert kernel["kernel"] == "generic" and kernel["observed"] is True
+    assert kernel["why"].startswith("keras.src.backend.tensorflow.rnn.lstm declined")
+    assert "no GPU that cuDNN can use" in kernel["why"]
+
+
+@pytest.mark.slow
+def test_the_fused_lstm_path_is_reported_when_the_backend_takes_it(tmp_path: Path) -> None:
+    """The GPU case, scripted: tests/fakes/fused_lstm_worker.py lets TensorFlow's fused LSTM
+    succeed on the CPU; the real worker reports the fused kernel, and its training still runs."""
+    python = make_fake_interpreter(tmp_path, FAKES / "fused_lstm_worker.py")
+    env = worker_env("tensorflow", [])
+    run = run_worker(str(python), tiny_tensorflow_request(False), env, 300, tmp_path / "w.log")
+    facts = run.result["run"]
+    assert facts["lstm_path"] == "cuDNN"
+    assert facts["lstm_kernel"] == {
+        "kernel": "fused",
+        "why": "keras.src.backend.tensorflow.rnn.lstm ran its fused cuDNN kernel",
+        "observed": True,
+    }
+    assert math.isfinite(run.result["final_loss"])

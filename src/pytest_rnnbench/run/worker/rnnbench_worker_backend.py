@@ -29,8 +29,6 @@ class Backend(object):
     """
 
     name = None
-    # Whether Keras takes its cuDNN kernel for a non-unrolled LSTM on GPU with this backend.
-    cudnn_lstm = False
 
     def __init__(self):
         self.parallel = "single device"
@@ -82,6 +80,15 @@ class Backend(object):
         """
         return contextlib.nullcontext(), {}
 
+    def lstm_observer(self, keras):
+        """A context manager for the warm-up whose `kernel()` then says which LSTM kernel the
+        framework ran (rnnbench_worker_lstm_path), or None where nothing can be observed."""
+        if keras_major(keras) < 3:
+            return None
+        from rnnbench_worker_lstm_path import LstmObserver
+
+        return LstmObserver()
+
     def peak_gpu_bytes(self):
         """The framework's own peak device memory, summed over visible GPUs, or (None, reason)."""
         raise NotImplementedError
@@ -90,12 +97,24 @@ class Backend(object):
         """How matrix products ran (TF32, precision setting), as far as the framework says."""
         return {}
 
-    def run_facts(self, keras, model, unroll, on_gpu):
+    def run_facts(self, keras, model, unroll, lstm_kernel):
         """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend
-        says."""
-        facts = {"lstm_path": "unrolled loop" if unroll else "generic loop"}
-        if not unroll and on_gpu and self.cudnn_lstm:
-            facts["lstm_path"] = "cuDNN"
+        says.
+
+        `lstm_kernel` is what the warm-up observed (None: nothing to observe). `lstm_path` keeps
+        its old vocabulary ("unrolled loop", "generic loop", "cuDNN"), now from the observation:
+        "cuDNN" means the fused kernel ran, not that it was expected to.
+        """
+        kernel = lstm_kernel or {
+            "kernel": "generic",
+            "why": "unroll=True" if unroll else "this Keras has no fused LSTM kernel to take",
+            "observed": False,
+        }
+        if unroll:
+            path = "unrolled loop"
+        else:
+            path = "cuDNN" if kernel["kernel"] == "fused" else "generic loop"
+        facts = {"lstm_path": path, "lstm_kernel": kernel}
         if keras_major(keras) >= 3:
             facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
         facts.update(self.precision_facts())

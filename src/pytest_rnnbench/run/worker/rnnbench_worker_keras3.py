@@ -15,7 +15,6 @@ class TensorFlowBackend(Backend):
     """Keras 3 on TensorFlow; several devices train under MirroredStrategy."""
 
     name = "tensorflow"
-    cudnn_lstm = True
 
     def framework_versions(self):
         import tensorflow as tf
@@ -74,7 +73,6 @@ class JaxBackend(Backend):
     """Keras 3 on JAX; several devices train through keras.distribution.DataParallel."""
 
     name = "jax"
-    cudnn_lstm = True
 
     def framework_versions(self):
         import jax
@@ -122,7 +120,6 @@ class TorchBackend(Backend):
     """Keras 3 on PyTorch; Keras has no data-parallel fit for it, so one device at most."""
 
     name = "torch"
-    cudnn_lstm = True
 
     def framework_versions(self):
         import torch

@@ -4,6 +4,7 @@ epochs, and assemble the result. `train` is what main runs; every step below is 
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
 
+import contextlib
 import os
 import platform
 import sys
@@ -109,16 +110,22 @@ def build(run, control_fd):
 
 def warm_up(run):
     """Train one full batch plus the epoch's last partial batch, so both shapes are compiled
-    before the clock runs and the timed epochs measure training, not tracing."""
+    before the clock runs and the timed epochs measure training, not tracing. The warm-up also
+    observes which LSTM kernel the backend takes (the timed epochs run unobserved)."""
     run.channel.send("phase", phase="compiling (warm-up)")
     samples, batch = run.samples, run.batch
     remainder = samples % batch
     warm = min(samples, batch + remainder) if remainder else min(samples, batch)
+    observer = run.backend.lstm_observer(run.keras)
     run.sync(run.model)
     t0 = clock()
-    run.model.fit(run.x[:warm], run.y[:warm], batch_size=batch, epochs=1, **fit_kwargs(run.keras))
+    with observer if observer is not None else contextlib.nullcontext():
+        run.model.fit(
+            run.x[:warm], run.y[:warm], batch_size=batch, epochs=1, **fit_kwargs(run.keras)
+        )
     run.sync(run.model)
     run.warmup_s = clock() - t0
+    run.lstm_kernel = observer.kernel() if observer is not None else None
 
 
 def timed_epoch(run, repeat):
@@ -193,15 +200,15 @@ def result(run):
         "turns_taken": turns.taken if turns is not None else None,
         "versions": run.versions,
         "keras_origin": run.origin,
-        "run": run_facts(run, on_gpu),
+        "run": run_facts(run),
         "python": {"executable": sys.executable, "version": platform.python_version()},
     }
 
 
-def run_facts(run, on_gpu):
+def run_facts(run):
     """The result's `run`: what actually ran, and how the run was set up."""
     return dict(
-        run.backend.run_facts(run.keras, run.model, run.case["unroll"], on_gpu),
+        run.backend.run_facts(run.keras, run.model, run.case["unroll"], run.lstm_kernel),
         preallocate=os.environ.get("RNNBENCH_PREALLOCATE") == "1",
         parallel=run.backend.parallel,
         sync={"method": run.sync.method, "calls": run.sync.calls},
