@@ -1,6 +1,6 @@
-"""A stand-in for the product's worker.py: the real worker module with only `train` replaced.
+"""A stand-in for the product's worker: the real worker with only `train` replaced.
 
-It loads the real worker module (the path the runner passes as its first argument), so the
+It runs the real worker's main (the worker directory is the runner's first argument), so the
 protocol framing, the "started" message and the error reporting are the product's own. A test
 hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpreter`, the
 `fake_python` fixture) and selects the behaviour per case:
@@ -14,7 +14,6 @@ hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpr
   worker (SIGKILL) in the middle of that turn.
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -22,9 +21,10 @@ import subprocess
 import sys
 import time
 
-spec = importlib.util.spec_from_file_location("rnnbench_worker_under_test", sys.argv[1])
-worker = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(worker)
+# The real worker is a directory (the runner passes its path as the first argument) whose modules
+# import one another as top-level names: it goes first on sys.path, as running it puts it.
+sys.path.insert(0, sys.argv[1])
+import rnnbench_worker_protocol as protocol  # noqa: E402
 
 MODES = {
     1: "ok",
@@ -41,7 +41,7 @@ MODES = {
 def fake_turns(request, channel, control_fd):
     """Live A/B turns as the real worker takes them, with a short sleep for each step; every
     step is logged as "pid start end" to FAKE_TURNLOG so a test can see who ran when."""
-    turns = worker.Turns(channel, control_fd, request["turn_steps"])
+    turns = protocol.Turns(channel, control_fd, request["turn_steps"])
     factor = request.get("inject_slowdown", 1.0)
     epochs = []
     for _ in range(request["repeats"]):
@@ -109,5 +109,4 @@ def fake_train(request, channel, control_fd=None):
     }
 
 
-worker.train = fake_train
-os._exit(worker.main(sys.argv))
+os._exit(protocol.main(sys.argv, fake_train))

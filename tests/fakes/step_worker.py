@@ -1,6 +1,6 @@
-"""A stand-in for the product's worker.py whose per-step times the test sets, for the gate tests.
+"""A stand-in for the product's worker whose per-step times the test sets, for the gate tests.
 
-It loads the real worker module (the path the runner passes as its first argument), so the
+It runs the real worker's main (the worker directory is the runner's first argument), so the
 protocol is the product's own; only `train` is replaced, by one that sleeps nowhere and reports
 the step times it is told, so every verdict can be produced on purpose on a noisy machine. The
 `gate` fixture of tests/acceptance/test_gate_e2e.py hands it to the runner through a wrapper
@@ -15,14 +15,14 @@ interpreter; the test selects the behaviour with environment variables:
 The request's inject_slowdown multiplies every step, as the real worker's sleep does.
 """
 
-import importlib.util
 import os
 import random
 import sys
 
-spec = importlib.util.spec_from_file_location("rnnbench_worker_under_test", sys.argv[1])
-worker = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(worker)
+# The real worker is a directory (the runner passes its path as the first argument) whose modules
+# import one another as top-level names: it goes first on sys.path, as running it puts it.
+sys.path.insert(0, sys.argv[1])
+import rnnbench_worker_protocol as protocol  # noqa: E402
 
 
 def fake_train(request, channel, control_fd=None):
@@ -64,5 +64,4 @@ def fake_train(request, channel, control_fd=None):
     }
 
 
-worker.train = fake_train
-os._exit(worker.main(sys.argv))
+os._exit(protocol.main(sys.argv, fake_train))

@@ -1,31 +1,40 @@
-"""backends.py and worker.py describe the same backends: names and version keys agree.
+"""backends.py and the worker describe the same backends: names and version keys agree; and the
+worker reports which LSTM kernel a backend actually ran.
 
-worker.py is a standalone script (it also runs under Keras-MXNet's interpreter), so it cannot
-import backends.py; this test is what keeps the two in step.
+The worker (run/worker/) is a standalone script (it also runs under Keras-MXNet's interpreter), so
+it cannot import backends.py; this test is what keeps the two in step.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
+import math
 import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from helpers import MXNET_PYTHON, PYTHON, REPO
+from helpers import FAKES, MXNET_PYTHON, PYTHON, REPO, make_fake_interpreter
 from pytest_rnnbench import backends
-from pytest_rnnbench.run.protocol import WORKER_SCRIPT
+from pytest_rnnbench.run.process import run_worker
+from pytest_rnnbench.run.protocol import WORKER_SCRIPT, build_request, worker_env
 
 
-def load_worker():
-    spec = importlib.util.spec_from_file_location("rnnbench_worker_for_test", WORKER_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_worker_module(name: str) -> ModuleType:
+    """One of the worker's modules, imported as the worker imports it: with its directory on
+    sys.path (its modules import one another as top-level names)."""
+    sys.path.insert(0, str(WORKER_SCRIPT))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(WORKER_SCRIPT))
 
 
 def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
-    worker = load_worker()
+    worker = load_worker_module("rnnbench_worker_backends")
     assert set(worker.BACKENDS) == set(backends.BACKENDS)
     assert set(backends.LABELS) == set(backends.VERSION_KEYS) == set(backends.COLOURS)
     assert set(backends.INSTALL_HINTS) == set(backends.BACKENDS)
@@ -39,9 +48,9 @@ def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
 def test_each_backend_reports_its_framework_under_its_version_key(backend: str) -> None:
     python = MXNET_PYTHON if backend in backends.KERAS_MXNET_BACKENDS else PYTHON
     code = (
-        "import importlib.util, json, sys\n"
-        f"spec = importlib.util.spec_from_file_location('w', {str(WORKER_SCRIPT)!r})\n"
-        "w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)\n"
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(WORKER_SCRIPT)!r})\n"
+        "import rnnbench_worker_backends as w\n"
         f"print(json.dumps(sorted(w.backend_for({backend!r}).framework_versions())))\n"
     )
     done = subprocess.run(
@@ -49,3 +58,71 @@ def test_each_backend_reports_its_framework_under_its_version_key(backend: str) 
     )
     assert done.returncode == 0, done.stderr
     assert backends.VERSION_KEYS[backend] in json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_keras_mxnet_gets_back_the_names_newer_python_and_numpy_removed() -> None:
+    """Before `import keras`, the MXNet backend aliases the `collections` ABCs (gone in Python
+    3.10) and numpy's builtin aliases (gone in numpy 1.24) back, and leaves alone what the host
+    still has: numpy 2's own np.bool is numpy's type, not the builtin. In a fresh interpreter
+    (numpy 2 here), since the aliases change the process's numpy."""
+    code = (
+        "import collections, collections.abc, json, sys\n"
+        f"sys.path.insert(0, {str(WORKER_SCRIPT)!r})\n"
+        "import numpy\n"
+        "had = [n for n in ('bool', 'int', 'float', 'object', 'str', 'complex')"
+        " if hasattr(numpy, n)]\n"
+        "import rnnbench_worker_backends as w\n"
+        "w.backend_for('mxnet').before_import()\n"
+        "print(json.dumps({'had': had, 'int': numpy.int is int, 'object': numpy.object is object,"
+        " 'bool_kept': numpy.bool is numpy.bool_,"
+        " 'mapping': collections.Mapping is collections.abc.Mapping}))\n"
+    )
+    done = subprocess.run([str(PYTHON), "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "had": ["bool"],
+        "int": True,
+        "object": True,
+        "bool_kept": True,
+        "mapping": True,
+    }
+
+
+def tiny_tensorflow_request(unroll: bool) -> dict:
+    """One TensorFlow case on the CPU, small enough to train in seconds."""
+    case = {"id": "tensorflow-gpu0-b8-synthetic", "backend": "tensorflow", "gpus": 0,
+            "batch_size": 8, "unroll": unroll, "dataset": "synthetic"}  # fmt: skip
+    data = {"kind": "synthetic", "samples": 16, "cap": 16, "timesteps": 5, "features": 8,
+            "seed": 1234}  # fmt: skip
+    return build_request(case, data, 1)
+
+
+@pytest.mark.slow
+def test_on_the_cpu_the_fused_lstm_declines_and_the_result_says_why(tmp_path: Path) -> None:
+    """A real worker: TensorFlow's fused LSTM raises NotImplementedError without a GPU, and the
+    result says the generic loop ran, and why."""
+    env = worker_env("tensorflow", [])
+    run = run_worker(str(PYTHON), tiny_tensorflow_request(False), env, 300, tmp_path / "w.log")
+    facts = run.result["run"]
+    assert facts["lstm_path"] == "generic loop"
+    kernel = facts["lstm_kernel"]
+    assert kernel["kernel"] == "generic" and kernel["observed"] is True
+    assert kernel["why"].startswith("keras.src.backend.tensorflow.rnn.lstm declined")
+    assert "no GPU that cuDNN can use" in kernel["why"]
+
+
+@pytest.mark.slow
+def test_the_fused_lstm_path_is_reported_when_the_backend_takes_it(tmp_path: Path) -> None:
+    """The GPU case, scripted: tests/fakes/fused_lstm_worker.py lets TensorFlow's fused LSTM
+    succeed on the CPU; the real worker reports the fused kernel, and its training still runs."""
+    python = make_fake_interpreter(tmp_path, FAKES / "fused_lstm_worker.py")
+    env = worker_env("tensorflow", [])
+    run = run_worker(str(python), tiny_tensorflow_request(False), env, 300, tmp_path / "w.log")
+    facts = run.result["run"]
+    assert facts["lstm_path"] == "cuDNN"
+    assert facts["lstm_kernel"] == {
+        "kernel": "fused",
+        "why": "keras.src.backend.tensorflow.rnn.lstm ran its fused cuDNN kernel",
+        "observed": True,
+    }
+    assert math.isfinite(run.result["final_loss"])

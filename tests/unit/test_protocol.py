@@ -15,9 +15,18 @@ from pytest_rnnbench.run.protocol import (
 )
 
 
-def test_the_worker_script_is_the_packaged_standalone_file() -> None:
-    assert WORKER_SCRIPT.name == "worker.py" and WORKER_SCRIPT.is_file()
-    assert "import pytest_rnnbench" not in WORKER_SCRIPT.read_text()
+def test_the_worker_is_a_standalone_directory_whose_modules_shadow_nothing() -> None:
+    """The worker runs as `python run/worker` (its __main__.py) under other interpreters: no
+    __init__.py (it is no subpackage), nothing imported from the package, and its modules, which
+    import as top-level names, all carry the rnnbench_worker_ prefix."""
+    assert WORKER_SCRIPT.name == "worker" and (WORKER_SCRIPT / "__main__.py").is_file()
+    assert not (WORKER_SCRIPT / "__init__.py").exists()
+    modules = sorted(p.name for p in WORKER_SCRIPT.glob("*.py"))
+    assert "rnnbench_worker_train.py" in modules and "rnnbench_worker_protocol.py" in modules
+    assert [m for m in modules if not m.startswith("rnnbench_worker_")] == ["__main__.py"]
+    for module in WORKER_SCRIPT.glob("*.py"):
+        text = module.read_text()
+        assert "import pytest_rnnbench" not in text and "from pytest_rnnbench" not in text
 
 
 def test_a_request_carries_the_case_its_data_and_a_slowdown_only_when_asked() -> None:

@@ -111,6 +111,7 @@ class Worker:
         try:
             with open(log_path, "wb") as log:
                 self.proc = subprocess.Popen(
+                    # `python DIRECTORY` runs the worker directory's __main__.py.
                     [python, str(WORKER_SCRIPT), "--result-fd", str(write_fd), *control_args],
                     stdin=subprocess.PIPE,
                     stdout=log,

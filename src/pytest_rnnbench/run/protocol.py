@@ -1,9 +1,9 @@
 """What the controller sends a worker: the request and the worker's environment.
 
 The worker protocol itself (versioned JSON lines on a dedicated pipe, one request on stdin) is
-documented in docs/formats.md; worker.py is its other end. Both the plugin's session and the
-scripts under benchmarks/ build requests and environments here, so a calibration measures exactly
-what a pytest run measures.
+documented in docs/formats.md; the worker (run/worker/, a directory run as a script) is its other
+end. Both the plugin's session and the scripts under benchmarks/ build requests and environments
+here, so a calibration measures exactly what a pytest run measures.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-# worker.py is a standalone script (it also runs under Keras-MXNet's Python 2.2-era Keras).
-WORKER_SCRIPT = Path(__file__).resolve().parent.parent / "worker.py"
+# The worker is a directory run as a script (`python run/worker`, which runs its __main__.py): it
+# imports nothing from this package, since it also runs under Keras-MXNet's interpreter.
+WORKER_SCRIPT = Path(__file__).resolve().parent / "worker"
 PROTOCOL_VERSION = 1
 MESSAGE_TYPES = frozenset({"started", "phase", "progress", "turn", "result", "error"})
 # Every case trains from the same initial weights and data order.
