@@ -4,14 +4,16 @@ Results files and command outputs record where things lay on the machine that ma
 interpreter (`<checkout>/.venv/bin/python`), a temporary checkout (`<tmp>/history-real2/repo`).
 Those paths mean nothing elsewhere, so the committed copies carry placeholders instead, and
 tests/unit/test_no_machine_paths.py keeps it that way. This script is the rewrite, so that it is
-reproducible and not a hand edit: each `--map OLD=NEW` replaces OLD where it starts a path (not
-inside another path) and is followed by `/` or by a character that ends a path. Nothing else in
+reproducible and not a hand edit: each path prefix (the checkout, the temporary directory, any
+`--map OLD=NEW`) is replaced where it starts a path (not inside another path) and is followed by
+`/` or by a character that ends a path. Nothing else in
 a file changes; a JSON file must read back as the same document with only string values changed.
 
-Usage (the defaults are the maps used for this project's recordings):
+Usage: name the checkout the files were recorded in (default: the one that holds this script)
+and its machine's temporary directory (default: this machine's):
 
-    python benchmarks/rewrite_machine_paths.py tests/data/*.json tests/data/history/*/*.json \
-        docs/readme-results.json benchmarks/results/*.txt
+    python benchmarks/rewrite_machine_paths.py --checkout RECORDING_CHECKOUT tests/data/*.json \
+        tests/data/history/*/*.json docs/readme-results.json benchmarks/results/*.txt
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
-# Where this project's development machines kept the main checkout, and their temporary directory.
-DEFAULT_MAPS = ("/work/main=<checkout>", "/tmp=<tmp>")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def rewrite(text: str, maps: list[tuple[str, str]]) -> str:
@@ -63,14 +65,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument(
-        "--map",
-        action="append",
-        metavar="OLD=NEW",
-        help=f"a path prefix and its placeholder (repeatable; default: {', '.join(DEFAULT_MAPS)})",
+        "--checkout",
+        type=Path,
+        default=REPO_ROOT,
+        help="the checkout the files were recorded in, written <checkout> (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tmp",
+        default=tempfile.gettempdir(),
+        help="the temporary directory of the recording, written <tmp> (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--map", action="append", default=[], metavar="OLD=NEW", help="another prefix to replace"
     )
     args = parser.parse_args()
-    pairs = (item.partition("=") for item in args.map or DEFAULT_MAPS)
-    maps = [(old, new) for old, _, new in pairs]
+    maps = [(str(args.checkout.resolve()), "<checkout>"), (args.tmp, "<tmp>")]
+    maps += [(old, new) for old, _, new in (item.partition("=") for item in args.map)]
     for path in args.files:
         if rewrite_file(path, maps):
             print(f"rewrote {path}")
