@@ -510,7 +510,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--tree-arms",
-        default="A=base-copy,B10=rnn-work-1,B25=rnn-work-3",
+        default="A=base-copy,B10=rnn-work-7,B25=rnn-work-16",
         help="live with --trees: ARM=SUBDIR for the arms A, B10 and B25 (default: %(default)s)",
     )
     parser.add_argument(

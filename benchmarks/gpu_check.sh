@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# GPU check (one H200 session of the device tool; about 9 minutes for all 8 cases): the plugin's jax and torch cases
+# GPU check (about 9 minutes for all 8 cases on one H200): the plugin's jax and torch cases
 # on one GPU, synthetic and Nietzsche, batch 128, unroll on and off, each timed side by side with a
 # plain model.fit (benchmarks/plain_fit.py) by benchmarks/overhead.py, which prints the plugin/plain
 # ratio and the memory figures (framework peak, NVML per-process peak, NVML device used peak).
 #
-# Prepare on the development machine (docs/development.md): the Keras wheels in .whl/ and the Nietzsche copy
-# in .data/ (both git-ignored), then run through the device tool with carry [".whl", ".data"]:
+# On a GPU machine that cannot reach PyPI, put the Keras wheels in .whl/ and the Nietzsche copy in
+# .data/ (both git-ignored) beside this checkout first (docs/development.md), then run, from the
+# checkout:
 #   bash benchmarks/gpu_check.sh
-# Figures go to stdout and to $OUT/gpu_check.txt when $OUT is set.
+# Figures go to stdout and to $OUT/gpu_check.txt when $OUT is set (else to a temporary file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-LOG=${OUT:-/tmp}/gpu_check.txt
+LOG=${OUT:-$(mktemp -d)}/gpu_check.txt
 : > "$LOG"
 
 if ! python3 -c "import keras" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
+  site=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --target "$site" .whl/*.whl || exit 1
+  export PYTHONPATH=$site:$PWD
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi

@@ -15,7 +15,7 @@ of its commit. Then `python -m pytest_rnnbench history` runs on the files.
 
     python benchmarks/history_real_series.py \\
         --keras .venv-mxnet/lib/python3.11/site-packages/keras \\
-        --out /tmp/history-real base:4 docs:3 rnn-work=16:7 -- \\
+        --out "$(mktemp -d)/history-real" base:4 docs:3 rnn-work=16:7 -- \\
         --rnnbench-backends=mxnet --rnnbench-datasets=synthetic --rnnbench-samples=2048 \\
         --rnnbench-repeats=2 --rnnbench-python mxnet=.venv-mxnet/bin/python
 

@@ -18,7 +18,7 @@ repository as the base, and commits edits on top, the kind of change a pull requ
 Usage:
 
     python benchmarks/keras_trees.py --keras .venv-mxnet/lib/python3.11/site-packages/keras \
-        --out /tmp/trees --edit docs --edit rnn-work=1 --edit rnn-work=3
+        --out "$(mktemp -d)/trees" --edit docs --edit rnn-work=7 --edit rnn-work=16
 
 prints one line per commit (edit, commit, directory). Each edit is also materialised as its own
 checkout under --out, so a calibration can point both sides of the gate at directories.

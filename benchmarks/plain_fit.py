@@ -6,7 +6,7 @@ shapes, then --epochs epochs timed
 with the device synchronized before and after. Writes one JSON object to --out.
 
     python benchmarks/plain_fit.py --backend jax --dataset synthetic --batch 128 --unroll \
-        --out /tmp/plain.json
+        --out plain.json
 """
 
 import argparse

@@ -7,7 +7,7 @@ so that drift favours none. Prints, per tree, the median epoch time and its rati
 tree's, with the spread of the per-round ratios.
 
     python benchmarks/tree_change_size.py --python .venv-mxnet/bin/python --backend mxnet \
-        --base /tmp/trees/base /tmp/trees/rnn-work-6 /tmp/trees/rnn-work-16 --rounds 6
+        --base "$TREES/base" "$TREES/rnn-work-7" "$TREES/rnn-work-16" --rounds 6
 """
 
 from __future__ import annotations

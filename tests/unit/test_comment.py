@@ -16,7 +16,7 @@ GATE = {
     "base": {
         "side": "base",
         "spec": "origin/master",
-        "path": "/tmp/rnnbench-base-x",
+        "path": "/path/to/tmp/rnnbench-base-x",
         "commit": "e4e1343054b56ecaf35f639e26494c0812a63faa",
         "dirty": False,
     },
