@@ -1,4 +1,4 @@
-"""Results files read into a report (report/results.py): merging, verdicts, machine names, and
+"""Results files read into a report (results/read.py): merging, verdicts, machine names, and
 documents that are refused."""
 
 from __future__ import annotations
@@ -8,15 +8,10 @@ import copy
 import pytest
 
 from helpers import VERDICTS, documents
+from pytest_rnnbench.machine import instance_name, short_cpu
 from pytest_rnnbench.report import markdown, terminal
-from pytest_rnnbench.results.document import (
-    ResultsError,
-    build_report,
-    check,
-    instance_name,
-    parse_verdict,
-    short_cpu,
-)
+from pytest_rnnbench.results.read import build_report, parse_verdict
+from pytest_rnnbench.results.schema import ResultsError, check
 
 
 def test_merge_combines_machines_and_later_file_replaces_same_case():

@@ -29,10 +29,11 @@ from ..history.changes import (
     analyse_all,
     otava_available,
 )
-from ..history.series import METRICS, HistoryError, load_history
+from ..history.runs import METRICS, HistoryError
+from ..history.series import load_history
 from ..report import history_page
 from ..report.publish import STEP_SUMMARY_ENV, plots_available
-from ..results.document import ResultsError
+from ..results.schema import ResultsError
 from .arguments import fraction_argument
 
 PAGE = "history.md"

@@ -14,7 +14,8 @@ from pathlib import Path
 from ..atomic import write_text
 from ..report import comment, markdown, terminal
 from ..report.publish import Outputs, plots_available, publish
-from ..results.document import ResultsError, load, load_report
+from ..results.read import load, load_report
+from ..results.schema import ResultsError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

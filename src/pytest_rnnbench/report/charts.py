@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..backends import COLOURS as BACKEND_COLOURS
-from ..results.document import Report, Row, backend_name, dataset_name
+from ..results.rows import Report, Row, backend_name, dataset_name
 from .formatting import format_seconds
 
 DPI = 100

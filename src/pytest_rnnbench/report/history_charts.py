@@ -20,8 +20,10 @@ from typing import Any
 from ..atomic import write_with
 from ..backends import COLOURS as BACKEND_COLOURS
 from ..history.changes import Analysis
-from ..history.series import METRICS, History, Metric, Profile, Run, SeriesKey
-from ..results.document import backend_name, dataset_name
+from ..history.runs import METRICS, Metric, Run
+from ..history.series import History, SeriesKey
+from ..machine import HardwareProfile
+from ..results.rows import backend_name, dataset_name
 from .charts import DPI, HEIGHT_IN, MIN_WIDTH_IN, OTHER_COLOURS, ChartSpec, import_pyplot
 from .formatting import format_change
 
@@ -36,7 +38,7 @@ IN_PER_LABEL = 0.8  # a tick label ("11-29 07:46") at font size 8
 class HistoryChart:
     """The charts of one profile, dataset, batch size and unroll setting."""
 
-    profile: Profile
+    profile: HardwareProfile
     folder: str  # the profile's folder (its slug, made unique)
     spec: ChartSpec
 
@@ -55,7 +57,7 @@ class HistoryChart:
 
 def plan(history: History) -> list[HistoryChart]:
     """Every chart of the history, in page order."""
-    folders: dict[Profile, str] = {}
+    folders: dict[HardwareProfile, str] = {}
     for profile in history.profiles:
         folder, n = profile.slug, 2
         while folder in folders.values():  # two profiles with one readable name
@@ -69,9 +71,9 @@ def plan(history: History) -> list[HistoryChart]:
     return list(seen)
 
 
-def images(history: History) -> dict[Profile, list[tuple[str, str]]]:
+def images(history: History) -> dict[HardwareProfile, list[tuple[str, str]]]:
     """Per profile, (alt text, path relative to the charts' directory) of its charts."""
-    out: dict[Profile, list[tuple[str, str]]] = {}
+    out: dict[HardwareProfile, list[tuple[str, str]]] = {}
     for chart in plan(history):
         name = f"{dataset_name(chart.spec.dataset)}, batch {chart.spec.batch_size}"
         name += "" if chart.spec.unroll else ", no unroll"

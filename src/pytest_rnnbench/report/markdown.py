@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from ..backends import VERSION_KEYS, rank
-from ..results.document import Report, Row, backend_name, dataset_name
+from ..results.rows import Report, Row, backend_name, dataset_name
 from . import charts
 from .formatting import format_change, format_seconds
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..atomic import write_json, write_text
-from ..results.document import Report
+from ..results.rows import Report
 from . import markdown
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from ..quantiles import median
-from ..results.document import Report, Row
+from ..results.rows import Report, Row
 
 # The pytest-benchmark JSON layout this file follows (its "version" field: the writer's version).
 PYTEST_BENCHMARK_FORMAT = "5.1.0"
