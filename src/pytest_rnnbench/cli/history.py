@@ -32,7 +32,7 @@ from ..history.changes import (
 from ..history.runs import METRICS, HistoryError
 from ..history.series import load_history
 from ..report import history_page
-from ..report.publish import STEP_SUMMARY_ENV, plots_available
+from ..report.outputs import STEP_SUMMARY_ENV, plots_available
 from ..results.schema import ResultsError
 from .arguments import fraction_argument
 

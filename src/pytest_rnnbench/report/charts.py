@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from ..atomic import write_with
 from ..backends import COLOURS as BACKEND_COLOURS
 from ..results.rows import Report, Row, backend_name, dataset_name
 from .formatting import format_seconds
+from .rendering import Rendering
 
 DPI = 100
 HEIGHT_IN = 6.0
@@ -94,6 +96,11 @@ def render_all(report: Report, directory: Path) -> list[Path]:
             _draw(plt, report, spec, kind, path)
             written.append(path)
     return written
+
+
+def write_charts(rendering: Rendering, directory: Path) -> list[Path]:
+    """Every chart of the rendering's report into `directory` (the registry's writer)."""
+    return render_all(rendering.report, directory)
 
 
 def _value(row: Row, kind: str) -> Optional[float]:
@@ -190,6 +197,13 @@ def _draw(plt: Any, report: Report, spec: ChartSpec, kind: str, path: Path) -> N
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         ax.legend(title="Backend", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        fig.savefig(path, dpi=DPI, format="png", metadata={"Software": "pytest-rnnbench"})
+        # Atomically, as every other output: a report page or a dashboard reading the directory
+        # while a run rewrites it sees the old chart or the new one, never half a PNG.
+        write_with(
+            path,
+            lambda handle: fig.savefig(
+                handle, dpi=DPI, format="png", metadata={"Software": "pytest-rnnbench"}
+            ),
+        )
     finally:
         plt.close(fig)
