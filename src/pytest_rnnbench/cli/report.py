@@ -27,7 +27,9 @@ from ..results.read import build_report, load
 from ..results.schema import ResultsError
 
 
-def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "report",
         help="markdown report, charts and exports from results JSON files",
