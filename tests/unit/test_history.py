@@ -269,17 +269,6 @@ def test_two_runs_of_one_commit_written_in_the_same_second_are_two_runs():
     ) in old.notes
 
 
-def test_every_results_document_gets_a_run_id_and_a_run_keeps_its_own(tmp_path):
-    from pytest_rnnbench.run.devices import GpuInventory
-    from pytest_rnnbench.settings import Settings
-
-    made = [results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path) for _ in "ab"]
-    ids = [document["run_id"] for document in made]
-    assert ids[0] != ids[1] and all(len(run_id) == 32 for run_id in ids)
-    kept = results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path, run_id="x1")
-    assert kept["run_id"] == "x1"
-
-
 # -- bad input -------------------------------------------------------------------------------------
 
 
