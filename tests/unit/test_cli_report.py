@@ -105,3 +105,16 @@ def test_a_results_file_without_cases_still_gets_its_comment(tmp_path, capsys):
     assert report_main(["report", str(path), "--comment", str(posted)]) == 1
     assert "error: the results files hold no case" in capsys.readouterr().err
     assert posted.read_text().startswith("<!-- pytest-rnnbench:pr-comment -->\n")
+
+
+def test_a_malformed_case_is_an_error_naming_the_file_and_writes_nothing(tmp_path, capsys):
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["failures"] = {"tensorflow-gpu0-b32-unroll-../../x": "killed"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    out = tmp_path / "R.md"
+    assert report_main(["report", str(bad), "-o", str(out)]) == 2
+    assert f"error: {bad}: case id 'tensorflow-gpu0-b32-unroll-../../x' is not of the form" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()

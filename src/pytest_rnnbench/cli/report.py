@@ -77,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         documents = [(str(path), load(path)) for path in args.results]
+        merged = build_report(documents)  # refuses a malformed case, naming its file
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    merged = build_report(documents)
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
     # The pull-request comment is written even without a case: the pull request then reads so.
