@@ -47,6 +47,21 @@ PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
 }
 
 
+# How a case id is spelt, for messages; Case.id builds it and Case.from_id parses it.
+CASE_ID_FORM = "BACKEND-gpuN-bSIZE-unroll|nounroll-DATASET"
+# A backend or dataset name: part of case ids (split on "-") and of file names (charts), so plain.
+_PLAIN_NAME = re.compile(r"[a-z0-9_]+")
+
+
+def is_plain_name(text: object) -> bool:
+    """Whether `text` may name a backend or dataset: lowercase letters, digits and _ only."""
+    return isinstance(text, str) and _PLAIN_NAME.fullmatch(text) is not None
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True)
 class Case:
     """One benchmark case. `id` is stable and readable: tensorflow-gpu0-b128-unroll-synthetic."""
@@ -61,6 +76,30 @@ class Case:
     def id(self) -> str:
         unroll = "unroll" if self.unroll else "nounroll"
         return f"{self.backend}-gpu{self.gpus}-b{self.batch_size}-{unroll}-{self.dataset}"
+
+    @classmethod
+    def from_id(cls, text: str) -> Case:
+        """The case whose `id` is `text`: the one parser of case ids, the inverse of `id`.
+
+        ValueError (naming the text and the expected form) for anything `id` cannot have made,
+        so that a case parsed from a results file always spells its id back the same way.
+        """
+        parts = text.split("-")
+        if len(parts) == 5:
+            backend, gpus, batch, unroll, dataset = parts
+            if (
+                is_plain_name(backend)
+                and is_plain_name(dataset)
+                and gpus.startswith("gpu")
+                and _is_count(gpus[3:])
+                and batch.startswith("b")
+                and _is_count(batch[1:])
+                and unroll in ("unroll", "nounroll")
+            ):
+                case = cls(backend, int(gpus[3:]), int(batch[1:]), unroll == "unroll", dataset)
+                if case.id == text:  # no "gpu01": one spelling per case
+                    return case
+        raise ValueError(f"case id {text!r} is not of the form {CASE_ID_FORM}")
 
     def to_dict(self) -> dict[str, Any]:
         return {

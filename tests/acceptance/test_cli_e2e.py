@@ -215,16 +215,14 @@ def test_results_written_by_the_plugin_compare(tmp_path):
     """The results file format the plugin writes is what compare reads (golden round trip)."""
     from pytest_rnnbench import atomic
     from pytest_rnnbench.options import Settings
-    from pytest_rnnbench.results import document as report
+    from pytest_rnnbench.results.write import results_document
     from pytest_rnnbench.run.devices import GpuInventory
     from pytest_rnnbench.run.summary import summarize
 
     def write(name, step_ms, seed):
         summary = summarize(CASE, worker_result(CASE, step_ms, seed))
         path = tmp_path / name
-        atomic.write_json(
-            path, report.results_document({CASE: summary}, {}, Settings(), GpuInventory())
-        )
+        atomic.write_json(path, results_document({CASE: summary}, {}, Settings(), GpuInventory()))
         return path
 
     code, out, _ = compare(write("a.json", 10, 1), write("b.json", 15, 2))

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from helpers import tiny_tf_args
-from pytest_rnnbench.results.document import RESULTS_SCHEMA
+from pytest_rnnbench.results.schema import RESULTS_SCHEMA
 
 pytestmark = pytest.mark.slow
 

@@ -45,6 +45,27 @@ def test_every_chart_renders_as_png_of_the_planned_size(tmp_path):
             assert pixels.std() > 0.05, f"{path.name} is blank"
 
 
+def test_a_chart_that_fails_half_written_leaves_the_old_file_and_no_temporary(
+    tmp_path, monkeypatch
+):
+    """Charts are written atomically: a reader of the folder (a report page, a dashboard) never
+    sees half a PNG, even when drawing fails part way."""
+    figure = pytest.importorskip("matplotlib.figure")
+    report = fixed_report()
+    target = tmp_path / charts.plan(report)[0].filename("speed")
+    target.write_bytes(b"the chart of the last run")
+
+    def half(self, handle, **kwargs):
+        handle.write(b"\x89PNG half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(figure.Figure, "savefig", half)
+    with pytest.raises(OSError, match="disk full"):
+        charts.render_all(report, tmp_path)
+    assert target.read_bytes() == b"the chart of the last run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
 def test_chart_names_follow_the_seed():
     assert charts.ChartSpec("synthetic", 128, True).filename("speed") == "lstm_Synthetic_128.png"
     assert (
@@ -66,6 +87,7 @@ def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
     code = (
         "import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli.report, "
         "pytest_rnnbench.report.charts, pytest_rnnbench.report.publish, "
+        "pytest_rnnbench.report.outputs, "
         "pytest_rnnbench.report.pytest_benchmark; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "
         "'keras', 'tensorflow', 'jax', 'torch', 'mxnet', 'pytest_benchmark'}))"

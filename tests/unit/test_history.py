@@ -1,6 +1,6 @@
-"""Series over many runs (report/history.py), what changed between two runs
-(report/history_suspects.py) and the commit a results file records (report/results.py's "source"
-section), on the real results files of tests/data/ made into runs."""
+"""Series over many runs (history/runs.py, history/series.py), what changed between two runs
+(history/suspects.py) and what a results file records to place its run (results/write.py's
+"source" section and run id), on the real results files of tests/data/ made into runs."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ import pytest
 
 from helpers import P3_MACHINE as P3
 from helpers import documents
+from pytest_rnnbench.history import runs
 from pytest_rnnbench.history import series as history
 from pytest_rnnbench.history import suspects as history_suspects
-from pytest_rnnbench.results.document import ResultsError, results_document, source_section
+from pytest_rnnbench.results.schema import ResultsError
+from pytest_rnnbench.results.write import results_document, source_section
 
 SYNTHETIC, NIETZSCHE = (document for _, document in documents())
 CASE = "mxnet-gpu0-b128-unroll-synthetic"
@@ -139,7 +141,7 @@ def test_simulated_devices_are_no_sign_of_a_file_that_mixes_machines():
     entry["worker"]["case"]["gpus"] = 2
     entry["worker"]["case"]["id"] = simulated
     document["results"][simulated] = entry
-    with pytest.raises(history.HistoryError, match="mixes results of several machines"):
+    with pytest.raises(runs.HistoryError, match="mixes results of several machines"):
         history.build_history([("real.json", copy.deepcopy(document))])
     document["settings"]["simulate_devices"] = 2
     built = history.build_history([("simulated.json", document)])
@@ -149,7 +151,7 @@ def test_simulated_devices_are_no_sign_of_a_file_that_mixes_machines():
 def test_a_malformed_shard_is_refused_by_name():
     document = shard_document(SYNTHETIC, 1, 1, 2)
     document["settings"]["shard"] = [3, 2]
-    with pytest.raises(history.HistoryError, match=r"x.json: 'settings.shard' \[3, 2\]"):
+    with pytest.raises(runs.HistoryError, match=r"x.json: 'settings.shard' \[3, 2\]"):
         history.build_history([("x.json", document)])
 
 
@@ -210,7 +212,7 @@ def test_a_failed_case_stays_in_its_series_without_a_value():
     built = history.build_history([*nightly(range(1, 3)), ("night-03.json", failed)])
     (series,) = [s for s in built.series if s.key.case_id == CASE]
     assert [p.row.status for p in series.points] == ["passed", "passed", "failed"]
-    assert series.values(history.METRICS["time"])[2] is None
+    assert series.values(runs.METRICS["time"])[2] is None
     assert [p.run.source for p in series.failures] == ["night-03.json"]
 
 
@@ -219,10 +221,10 @@ def test_the_metrics_read_time_memory_and_loss():
     entry = document["results"][CASE]
     built = history.build_history([(name, document)])
     point = next(s for s in built.series if s.key.case_id == CASE).points[0]
-    assert point.value(history.METRICS["time"]) == entry["epoch_seconds"]
-    assert point.value(history.METRICS["rss"]) == entry["host_peak_rss_bytes"] / 2**20
-    assert point.value(history.METRICS["loss"]) == entry["final_loss"]
-    assert point.value(history.METRICS["gpu-memory"]) is None  # a CPU machine
+    assert point.value(runs.METRICS["time"]) == entry["epoch_seconds"]
+    assert point.value(runs.METRICS["rss"]) == entry["host_peak_rss_bytes"] / 2**20
+    assert point.value(runs.METRICS["loss"]) == entry["final_loss"]
+    assert point.value(runs.METRICS["gpu-memory"]) is None  # a CPU machine
 
 
 def test_the_same_run_given_twice_counts_once_and_says_so(tmp_path):
@@ -236,6 +238,35 @@ def test_the_same_run_given_twice_counts_once_and_says_so(tmp_path):
     assert any(
         note.startswith(f"{copy_path}: {CASE} is the same run as in {path}") for note in built.notes
     )
+
+
+def test_the_same_run_id_given_twice_counts_once_and_says_so():
+    document = dict(run_document(SYNTHETIC, 1), run_id="0f" * 16)
+    later = dict(copy.deepcopy(document), written="2026-11-02T02:00:00+00:00")
+    built = history.build_history([("a.json", document), ("b.json", later)])
+    assert all(len(series.points) == 1 for series in built.series)
+    assert f"b.json: {CASE} is the same run as in a.json (same run id); counted once" in built.notes
+
+
+def test_two_runs_of_one_commit_written_in_the_same_second_are_two_runs():
+    """What `written` (whole seconds) cannot tell apart, the run id does: the nightly test of
+    tests/unit/test_history_cli.py wrote two such files when its machine was fast."""
+    first, second = (
+        dict(run_document(SYNTHETIC, 1, commit="a"), run_id=run_id)
+        for run_id in ("1" * 32, "2" * 32)
+    )
+    built = history.build_history([("night-0.json", first), ("night-1.json", second)])
+    assert built.notes == []
+    assert all(len(series.points) == 2 for series in built.series)
+    assert [run.run_id for run in built.runs[built.profiles[0]]] == ["1" * 32, "2" * 32]
+    # Files written before the run id was: the same machine, time and commit are one run.
+    del first["run_id"], second["run_id"]
+    old = history.build_history([("night-0.json", first), ("night-1.json", second)])
+    assert all(len(series.points) == 1 for series in old.series)
+    assert (
+        f"night-1.json: {CASE} is the same run as in night-0.json "
+        "(same machine, time and commit); counted once"
+    ) in old.notes
 
 
 # -- bad input -------------------------------------------------------------------------------------
@@ -270,7 +301,7 @@ def test_a_file_that_mixes_machines_is_refused_by_name(tmp_path):
     )
     document["results"]["mxnet-gpu4-b128-unroll-synthetic"] = entry
     path = write(tmp_path, "merged.json", document)
-    with pytest.raises(history.HistoryError) as caught:
+    with pytest.raises(runs.HistoryError) as caught:
         history.load_history([path])
     assert str(caught.value) == (
         f"{path}: case mxnet-gpu4-b128-unroll-synthetic used 4 GPU(s) but the file's machine "
@@ -299,7 +330,7 @@ def test_a_results_file_a_history_cannot_place_is_refused_by_name(tmp_path, chan
     document = run_document(SYNTHETIC, 1)
     change(document)
     path = write(tmp_path, "night.json", document)
-    with pytest.raises(history.HistoryError, match=message) as caught:
+    with pytest.raises(runs.HistoryError, match=message) as caught:
         history.load_history([path])
     assert str(caught.value).startswith(f"{path}: ")
 

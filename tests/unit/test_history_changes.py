@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import DATA, documents
+from pytest_rnnbench.history import runs
 from pytest_rnnbench.history import series as history
 from pytest_rnnbench.history.changes import (
     OTAVA_INSTALL,
@@ -36,11 +37,11 @@ REAL_CHANGE = DATA / "history" / "rnn-work-16"  # 15 runs of two commits, then 1
 BUSY = DATA / "history" / "rnn-work-16-busy"  # the same, 7 + 7 runs, while other jobs ran
 NO_CHANGE = DATA / "history" / "no-change"  # 24 runs of one commit
 CASE = "mxnet-gpu0-b128-unroll-synthetic"
-TIME = history.METRICS["time"]
+TIME = runs.METRICS["time"]
 DEFAULT = Detection()
 
 
-def real_series(directory: Path, metric: history.Metric = TIME) -> tuple[list[float], list[str]]:
+def real_series(directory: Path, metric: runs.Metric = TIME) -> tuple[list[float], list[str]]:
     """The real series' values and the commit subject of each run."""
     built = history.load_history(sorted(directory.glob("run-*.json")))
     (series,) = built.series
@@ -211,6 +212,6 @@ def test_on_a_busy_machine_the_time_change_drowns_but_the_memory_change_is_found
     values, subjects = real_series(BUSY)
     switch = subjects.index("rnn-work 16")
     assert find_changes(values, DEFAULT) == []  # seconds per epoch moved by up to 90% run to run
-    rss, _ = real_series(BUSY, history.METRICS["rss"])
+    rss, _ = real_series(BUSY, runs.METRICS["rss"])
     (change,) = find_changes(rss, DEFAULT)
     assert change.position == switch and 0.05 < change.change < 0.10

@@ -258,6 +258,8 @@ def test_runs_of_a_checkout_record_its_commits_and_the_history_names_them(
         assert result.ret == 0, result.stdout.str()
     written = [json.loads((tmp_path / f"night-{n}.json").read_text()) for n in range(3)]
     assert [d["source"]["commit"] for d in written] == commits
+    # Three runs, three ids: two runs of one commit written within one second stay two runs.
+    assert len({d["run_id"] for d in written}) == 3
     assert written[2]["source"]["subject"] == "rnn: a faster loop"
     assert written[0]["source"]["branch"] == "master" and not written[0]["source"]["dirty"]
     built = history.load_history([tmp_path / f"night-{n}.json" for n in range(3)])

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import DATA, check_golden, documents
 from helpers import P3_MACHINE as P3
+from pytest_rnnbench.history import runs
 from pytest_rnnbench.history import series as history
 from pytest_rnnbench.history.changes import OTAVA_INSTALL, Detection, analyse_all
 from pytest_rnnbench.report import history_charts, history_page
@@ -18,7 +19,7 @@ from pytest_rnnbench.report import history_charts, history_page
 pytest.importorskip("otava.analysis", reason=f"the history page needs Otava: {OTAVA_INSTALL}")
 
 REAL_CHANGE = DATA / "history" / "rnn-work-16"
-TIME = history.METRICS["time"]
+TIME = runs.METRICS["time"]
 SLOWED = "torch-gpu0-b32-unroll-synthetic"
 FAILED = "mxnet-gpu0-b128-unroll-synthetic"
 
@@ -45,7 +46,7 @@ def gpu_nights() -> list[tuple[str, dict]]:
 
 
 def golden_history() -> history.History:
-    from pytest_rnnbench.results.document import load
+    from pytest_rnnbench.results.read import load
 
     real = [
         (f"rnn-work-16/{path.name}", load(path)) for path in sorted(REAL_CHANGE.glob("run-*.json"))
@@ -94,7 +95,7 @@ def test_latest_values_against_the_previous_run_and_the_level_before_the_change(
 
 def test_a_metric_no_case_measured_says_so():
     built = history.build_history(gpu_nights()[:3])
-    gpu_memory = history.METRICS["gpu-memory"]
+    gpu_memory = runs.METRICS["gpu-memory"]
     analyses = analyse_all(built, gpu_memory, Detection())
     page = history_page.render(built, analyses, gpu_memory, Detection())
     assert analyses == [] and "No case of this machine measured peak GPU memory." in page

@@ -7,7 +7,7 @@ import copy
 
 from helpers import check_golden, documents, fixed_report, report_with_verdicts
 from pytest_rnnbench.report import formatting, markdown, terminal
-from pytest_rnnbench.results.document import build_report
+from pytest_rnnbench.results.read import build_report
 
 
 def test_markdown_report_matches_golden_file():

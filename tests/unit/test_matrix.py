@@ -9,7 +9,17 @@ import pytest
 
 from helpers import SEED_IDS
 from pytest_rnnbench.backends import BACKENDS
-from pytest_rnnbench.matrix import DATASETS, PRESETS, Case, build_matrix, parse_shard, shard
+from pytest_rnnbench.matrix import (
+    CASE_ID_FORM,
+    DATASETS,
+    PRESETS,
+    Case,
+    build_matrix,
+    is_plain_name,
+    parse_shard,
+    shard,
+)
+from pytest_rnnbench.settings import GPU_COUNTS_FOR_ALL
 
 
 def test_case_id_is_the_documented_spelling() -> None:
@@ -38,6 +48,58 @@ def test_cases_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         case.batch_size = 32  # type: ignore[misc]
     assert {case, Case("torch", 0, 128, True, "synthetic")} == {case}
+
+
+# -- case ids parsed back (Case.from_id): the inverse of Case.id -----------------------------------
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_case_of_every_preset_parses_back_to_itself(preset: str) -> None:
+    axes = PRESETS[preset]
+    cases = build_matrix(
+        BACKENDS, (0, *GPU_COUNTS_FOR_ALL), axes["batch_sizes"], axes["unrolls"], axes["datasets"]
+    )
+    assert cases  # the preset has cases, so the loop below checks something
+    for case in cases:
+        assert Case.from_id(case.id) == case
+        assert Case.from_id(case.id).id == case.id
+
+
+def test_names_with_underscores_and_large_counts_parse_back() -> None:
+    case = Case("my_backend", 16, 4096, False, "wiki_text_103")
+    assert Case.from_id("my_backend-gpu16-b4096-nounroll-wiki_text_103") == case
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "tensorflow",
+        "tensorflow-gpu0-b128-unroll",  # no dataset
+        "tensorflow-gpu0-b128-unroll-synthetic-extra",
+        "tensorflow-cpu0-b128-unroll-synthetic",
+        "tensorflow-gpu-b128-unroll-synthetic",
+        "tensorflow-gpu0-128-unroll-synthetic",
+        "tensorflow-gpu0-b128-unrolled-synthetic",
+        "tensorflow-gpu01-b128-unroll-synthetic",  # not how Case.id spells 1 GPU
+        "tensorflow-gpu0-b+128-unroll-synthetic",
+        "tensorflow-gpu\u00b2-b128-unroll-synthetic",  # a digit to isdigit(), not to int()
+        "TensorFlow-gpu0-b128-unroll-synthetic",
+        "tensorflow-gpu0-b128-unroll-../etc",
+        "tensorflow-gpu0-b128-unroll-",
+    ],
+)
+def test_text_that_case_id_cannot_have_made_is_refused_with_the_form(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Case.from_id(text)
+    assert str(caught.value) == f"case id {text!r} is not of the form {CASE_ID_FORM}"
+
+
+@pytest.mark.parametrize(
+    "name, plain", [("tensorflow", True), ("wiki_2", True), ("", False), ("a-b", False), (3, False)]
+)
+def test_plain_names(name: object, plain: bool) -> None:
+    assert is_plain_name(name) is plain
 
 
 def test_seed_matrix_is_the_published_benchmark() -> None:

@@ -1,4 +1,4 @@
-"""Results files read into a report (report/results.py): merging, verdicts, machine names, and
+"""Results files read into a report (results/read.py): merging, verdicts, machine names, and
 documents that are refused."""
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ import copy
 import pytest
 
 from helpers import VERDICTS, documents
+from pytest_rnnbench.machine import instance_name, short_cpu
+from pytest_rnnbench.matrix import Case
 from pytest_rnnbench.report import markdown, terminal
-from pytest_rnnbench.results.document import (
-    ResultsError,
-    build_report,
-    check,
-    instance_name,
-    parse_verdict,
-    short_cpu,
-)
+from pytest_rnnbench.results.read import build_report, parse_verdict, rows_of
+from pytest_rnnbench.results.schema import ResultsError, check
 
 
 def test_merge_combines_machines_and_later_file_replaces_same_case():
@@ -100,3 +96,24 @@ def test_short_cpu_keeps_the_model():
 def test_bad_results_documents_are_refused_with_the_reason(document, message):
     with pytest.raises(ResultsError, match=message):
         check(document, "run.json")
+
+
+def test_a_case_id_that_case_id_cannot_have_made_is_refused_naming_the_file():
+    document = copy.deepcopy(documents()[0][1])
+    document["failures"] = {"tensorflow-gpu01-b32-unroll-synthetic": "killed"}
+    with pytest.raises(ResultsError) as caught:
+        build_report([("night.json", document)])
+    assert str(caught.value) == (
+        "night.json: case id 'tensorflow-gpu01-b32-unroll-synthetic' is not of the form "
+        "BACKEND-gpuN-bSIZE-unroll|nounroll-DATASET"
+    )
+
+
+def test_a_worker_case_names_its_case_and_must_use_plain_names():
+    document = copy.deepcopy(documents()[0][1])
+    case_id, entry = next(iter(document["results"].items()))
+    row = next(row for row in rows_of(document) if row.case_id == case_id)
+    assert row.case == Case.from_id(case_id)  # the worker's case: the same values as its id
+    entry["worker"]["case"]["dataset"] = "../escaped"
+    with pytest.raises(ResultsError, match=r"dataset '../escaped' is not a plain name"):
+        rows_of(document, "night.json")

@@ -19,20 +19,24 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Optional
 
 from ..atomic import write_text
 from ..history.changes import (
     OTAVA_INSTALL,
+    Analysis,
     Detection,
     HistoryUnavailable,
     analyse_all,
     otava_available,
 )
-from ..history.series import METRICS, HistoryError, load_history
+from ..history.runs import METRICS, HistoryError, Metric
+from ..history.series import History, load_history
 from ..report import history_page
-from ..report.publish import STEP_SUMMARY_ENV, plots_available
-from ..results.document import ResultsError
+from ..report.outputs import STEP_SUMMARY_ENV, plots_available
+from ..results.schema import ResultsError
 from .arguments import fraction_argument
 
 PAGE = "history.md"
@@ -55,7 +59,9 @@ def _window(text: str) -> int:
     return int(text)
 
 
-def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     defaults = Detection()
     parser = commands.add_parser(
         "history",
@@ -120,32 +126,18 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
-    charts_wanted = args.output is not None and not args.no_charts
+def _refusal(args: argparse.Namespace, charts_wanted: bool) -> Optional[str]:
+    """Why the history cannot be made as asked, before any file is read."""
     if not otava_available():
-        return _fail(f"history needs Apache Otava: {OTAVA_INSTALL}")
+        return f"history needs Apache Otava: {OTAVA_INSTALL}"
     if args.output is not None and args.output.exists() and not args.output.is_dir():
-        return _fail(f"-o {args.output}: not a directory")
+        return f"-o {args.output}: not a directory"
     if charts_wanted and not plots_available():
-        return _fail(
-            "charts need matplotlib: pip install 'pytest-rnnbench[plots]' (or --no-charts)"
-        )
-    try:
-        history = load_history(args.results)
-    except (ResultsError, HistoryError) as exc:
-        return _fail(str(exc))
-    for note in history.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if not history.series:
-        print("error: the results files hold no case", file=sys.stderr)
-        return EXIT_EMPTY
-    detection = Detection(args.max_pvalue, args.min_change, args.window)
-    metric = METRICS[args.metric]
-    try:
-        analyses = {name: analyse_all(history, METRICS[name], detection) for name in METRICS}
-    except HistoryUnavailable as exc:
-        return _fail(str(exc))
+        return "charts need matplotlib: pip install 'pytest-rnnbench[plots]' (or --no-charts)"
+    return None
+
+
+def _say_failures(history: History) -> None:
     for series in history.series:
         for point in series.failures:
             cause = (point.row.failure.splitlines() or [""])[0]
@@ -154,6 +146,17 @@ def run(args: argparse.Namespace) -> int:
                 "failed run and left out of the change-point test",
                 file=sys.stderr,
             )
+
+
+def _publish(
+    args: argparse.Namespace,
+    history: History,
+    analyses: Mapping[str, Sequence[Analysis]],
+    metric: Metric,
+    detection: Detection,
+    charts_wanted: bool,
+) -> Optional[str]:
+    """Write the charts, the page and the CI job summary; what could not be written, if any."""
     page_analyses = analyses[metric.name]
     images = None
     try:
@@ -170,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             write_text(args.output / PAGE, page)
             print(f"history page written to {args.output / PAGE}", file=sys.stderr)
     except OSError as exc:  # each file is written whole or not at all (atomic writes)
-        return _fail(f"cannot write the history to {exc.filename or args.output}: {exc.strerror}")
+        return f"cannot write the history to {exc.filename or args.output}: {exc.strerror}"
     summary_file = os.environ.get(STEP_SUMMARY_ENV, "").strip()
     if summary_file:
         # GitHub Actions shows what each step appends to this file in the job's summary.
@@ -181,10 +184,39 @@ def run(args: argparse.Namespace) -> int:
                     + "\n"
                 )
         except OSError as exc:
-            return _fail(
+            return (
                 f"cannot append to {STEP_SUMMARY_ENV} ({summary_file}): {exc.strerror}; the "
                 "page itself was written"
             )
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    charts_wanted = args.output is not None and not args.no_charts
+    problem = _refusal(args, charts_wanted)
+    if problem is not None:
+        return _fail(problem)
+    try:
+        history = load_history(args.results)
+    except (ResultsError, HistoryError) as exc:
+        return _fail(str(exc))
+    for note in history.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not history.series:
+        print("error: the results files hold no case", file=sys.stderr)
+        return EXIT_EMPTY
+    detection = Detection(args.max_pvalue, args.min_change, args.window)
+    metric = METRICS[args.metric]
+    try:
+        analyses = {name: analyse_all(history, METRICS[name], detection) for name in METRICS}
+    except HistoryUnavailable as exc:
+        return _fail(str(exc))
+    _say_failures(history)
+    problem = _publish(args, history, analyses, metric, detection, charts_wanted)
+    if problem is not None:
+        return _fail(problem)
+    page_analyses = analyses[metric.name]
     changes = sum(len(a.changes) for a in page_analyses)
     runs = sum(len(listed) for listed in history.runs.values())
     out = sys.stderr if args.output is None else sys.stdout

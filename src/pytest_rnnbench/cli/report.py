@@ -1,5 +1,6 @@
 """`python -m pytest_rnnbench report RESULTS.json... [-o RESULTS.md] [--plots DIR]
-[--benchmark-json PATH]`: one report from the results files of several runs or machines.
+[--benchmark-json PATH] [--comment PATH.md]`: one report from the results files of several runs
+or machines. Its output flags come from the output registry (report/outputs.py).
 
 Without -o the markdown goes to standard output. The terminal tables are printed (to standard
 error when the markdown takes standard output), so a CI log shows the numbers either way.
@@ -10,14 +11,25 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional
 
-from ..atomic import write_text
-from ..report import comment, markdown, terminal
-from ..report.publish import Outputs, plots_available, publish
-from ..results.document import ResultsError, load, load_report
+from ..report import markdown, terminal
+from ..report.outputs import (
+    BY_NAME,
+    OUTPUTS,
+    PLOTS_INSTALL,
+    from_arguments,
+    plots_available,
+    publish_outputs,
+    written_lines,
+)
+from ..results.read import build_report, load
+from ..results.schema import ResultsError
 
 
-def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "report",
         help="markdown report, charts and exports from results JSON files",
@@ -33,74 +45,62 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="RESULTS.json",
         help="results files written by --rnnbench-json",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="RESULTS.md",
-        help="write the markdown report here (default: standard output)",
-    )
-    parser.add_argument(
-        "--plots",
-        type=Path,
-        metavar="DIR",
-        help="write PNG charts to this directory (needs matplotlib)",
-    )
-    parser.add_argument(
-        "--benchmark-json",
-        type=Path,
-        metavar="PATH",
-        help="also write the results in pytest-benchmark's JSON format",
-    )
+    for output in OUTPUTS:
+        if output.cli:
+            parser.add_argument(
+                *output.cli, type=Path, metavar=output.metavar, help=output.cli_help
+            )
     parser.add_argument(
         "--title", default=markdown.TITLE, help="the report's title (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--comment",
-        type=Path,
-        metavar="PATH.md",
-        help="also write the verdicts as a pull-request comment (one results file only)",
     )
     parser.set_defaults(handler=run)
     return parser
 
 
+def _refusal(args: argparse.Namespace) -> Optional[str]:
+    """Why the requested outputs cannot be written, before any file is read."""
+    for output in OUTPUTS:
+        if not output.cli or getattr(args, output.dest) is None:
+            continue
+        flag = output.cli[-1]
+        if output.needs_matplotlib and not plots_available():
+            return f"{flag} needs matplotlib: {PLOTS_INSTALL}"
+        if output.needs_document and len(args.results) != 1:
+            return f"{flag} renders one results file (one run's verdicts)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.plots is not None and not plots_available():
-        print(
-            "error: --plots needs matplotlib: pip install 'pytest-rnnbench[plots]'", file=sys.stderr
-        )
-        return 2
-    if args.comment is not None and len(args.results) != 1:
-        print("error: --comment renders one results file (one run's verdicts)", file=sys.stderr)
+    problem = _refusal(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        merged = load_report(args.results)
+        documents = [(str(path), load(path)) for path in args.results]
+        merged = build_report(documents)  # refuses a malformed case, naming its file
     except ResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.comment is not None:  # even with no case: the pull request then reads so
-        write_text(args.comment, comment.render(load(args.results[0])))
+    # The pull-request comment is written even without a case: the pull request then reads so.
+    written = publish_outputs(
+        merged,
+        from_arguments(args),
+        document=documents[0][1] if len(documents) == 1 else None,
+        title=args.title,
+    )
     if not merged.rows:
         print("error: the results files hold no case", file=sys.stderr)
         return 1
-    tables = sys.stdout if args.output is not None else sys.stderr
+    markdown_file = getattr(args, BY_NAME["markdown"].dest)
+    tables = sys.stdout if markdown_file is not None else sys.stderr
     for line in terminal.terminal_tables(merged):
         print(line, file=tables)
-    written = publish(
-        merged, Outputs(args.output, args.plots, args.benchmark_json, title=args.title)
-    )
-    if args.output is None:
-        plots = None if args.plots is None else args.plots.as_posix()
+    if markdown_file is None:
+        plots_dir = getattr(args, BY_NAME["charts"].dest)
+        plots = None if plots_dir is None else plots_dir.as_posix()
         sys.stdout.write(markdown.render(merged, plots, title=args.title) + "\n")
-    if args.comment is not None:
-        written.append(("pull-request comment", args.comment))
-    for what, path in written:
-        if what != "chart":
-            print(f"{what} written to {path}", file=sys.stderr)
-    charts = [path for what, path in written if what == "chart"]
-    if charts:
-        print(f"{len(charts)} charts written to {charts[0].parent}", file=sys.stderr)
+    for line in written_lines(written):
+        print(line, file=sys.stderr)
     return 0

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .series import History, Metric, Point, Series
+from .runs import Metric, Point
+from .series import History, Series
 
 OTAVA_REQUIREMENT = "apache-otava==0.8.0"
 OTAVA_INSTALL = f"pip install --no-deps '{OTAVA_REQUIREMENT}'"

@@ -1,13 +1,10 @@
 """Results files of many runs read as series: one series per machine profile, case and workload,
 its points in run order. What `python -m pytest_rnnbench history` analyses and draws.
 
-A run is one results file (`--rnnbench-json`): one machine, one time ("written"), the git commit
-it was started in ("source", when the file records one) and, under the pull-request gate, the
-Keras tree's commit. A profile is the machine's hardware (its given name, CPU model and count,
-GPU models): the numbers of two profiles are never compared, so each profile has its own series.
-Driver, CUDA, Python and package versions are not part of the profile: a driver update is a
-suspect for a change, not a new machine. A workload is the samples per epoch
-(`--rnnbench-samples`): epochs of other sizes take other times, so they are other series.
+A profile is the machine's hardware (machine.hardware_profile): the numbers of two profiles are
+never compared, so each profile has its own series. A workload is the samples per epoch
+(`--rnnbench-samples`): epochs of other sizes take other times, so they are other series. What one
+file adds (its run and points) is read in runs.py.
 
 Runs of a profile are ordered by the time of their commit when every run of it records one (so a
 commit measured again later falls into its place), else by the time each file was written.
@@ -18,8 +15,9 @@ commit, workload and N, written within SHARD_WINDOW of the first, each K at most
 again starts the next run. Files without a recorded shard (older files, or a split made by hand)
 stay runs of their own; a case's series continues through them all the same.
 
-Bad input is refused with a message that names the file (HistoryError or results.ResultsError);
-failed cases are kept as points without a value, so every page and chart shows them.
+The same run read twice (an artifact downloaded twice, overlapping globs) counts once: files
+with a "run_id" are the same run when their ids are; older files when their machine, time and
+commit are.
 
 No pytest import, no framework import, no statistics library: plain JSON in, plain objects out.
 """
@@ -29,127 +27,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import math
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..backends import rank
-from ..matrix import DATASETS
-from ..metrics import HISTORY_VIEWS
-from ..results.document import Row, instance_name, load, rows_of, short_cpu
-from ..run.devices import cpu_name
+from ..machine import HardwareProfile
+from ..matrix import DATASETS, Case
+from ..results.read import load
+from .runs import Metric, Point, Run, points_of, run_of
 
 # How far apart the shards of one run may have been written: the parts of a nightly run start
 # together and each takes at most hours; the next night's parts come a day later.
 SHARD_WINDOW = datetime.timedelta(hours=12)
-
-
-class HistoryError(ValueError):
-    """A results file that cannot join a history; the message names the file and the problem."""
-
-
-# ------------------------------------------------------------------------------------------------
-# What a series can follow.
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One figure of a case that a series follows, with how reports name it."""
-
-    name: str  # the --metric value
-    label: str  # "seconds per epoch"
-    axis: str  # the chart's y-axis label
-    unit: str  # appended to values in the page: "s", "MiB", ""
-    read: Callable[[Point], Optional[float]]
-
-
-# The metric registry's history views (metrics.py), as the series read them.
-METRICS: Mapping[str, Metric] = {
-    view.name: Metric(view.name, view.label, view.axis, view.unit, view.read)
-    for view in HISTORY_VIEWS
-}
-
-
-# ------------------------------------------------------------------------------------------------
-# Machines, runs and points.
-
-
-@dataclass(frozen=True, order=True)
-class Profile:
-    """The hardware a run measured on; only runs of one profile are compared."""
-
-    name: str  # the machine's given name ("name" or "instance" in its section), or ""
-    cpu: str  # the CPU model without trademarks and clock (devices.cpu_name)
-    cpus: int
-    gpus: tuple[str, ...]  # one model name per GPU, sorted
-
-    @property
-    def label(self) -> str:
-        """ "Intel Xeon, 2 CPUs"; "4x NVIDIA A10G (AMD EPYC 7R13, 48 CPUs)"; a given name."""
-        machine = {"name": self.name, "cpu": self.cpu, "cpus": self.cpus, "gpus": self.gpus}
-        label = instance_name(machine)
-        if self.gpus and not self.name:
-            label += f" ({short_cpu(self.cpu)}, {self.cpus} CPUs)"
-        return label
-
-    @property
-    def slug(self) -> str:
-        """A directory name for the profile's charts: lowercase letters, digits and dashes."""
-        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-") or "machine"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One results file."""
-
-    source: str  # the file, as given
-    written: datetime.datetime  # UTC
-    profile: Profile
-    commit: Optional[str] = None  # the git HEAD of the directory the run started in
-    committed: Optional[datetime.datetime] = None  # that commit's date, UTC
-    subject: Optional[str] = None
-    dirty: bool = False  # the checkout had uncommitted changes to tracked files
-    tree_commit: Optional[str] = None  # pull-request gate: the head Keras tree's commit
-    driver: Optional[str] = None
-    cuda: Optional[str] = None
-    repeats: Optional[int] = None
-    samples_cap: Optional[int] = None
-    shard: Optional[tuple[int, int]] = None  # (K, N): this file holds the K-th of N parts
-    simulated: int = 0  # --rnnbench-simulate-devices: CPU slices stood in for that many GPUs
-
-    @property
-    def when(self) -> str:
-        """ "2026-11-29 07:46" (UTC), for tables and chart labels."""
-        return self.written.strftime("%Y-%m-%d %H:%M")
-
-    @property
-    def short_commit(self) -> str:
-        return (self.commit or "")[:7]
-
-
-@dataclass(frozen=True)
-class Point:
-    """One case in one run: measured, or failed (then `row.status` is "failed")."""
-
-    run: Run
-    row: Row
-    rss_bytes: Optional[int] = None
-    python: Optional[str] = None  # the worker interpreter's version
-    keras_file: Optional[str] = None  # where the worker imported keras from
-
-    def value(self, metric: Metric) -> Optional[float]:
-        """The metric's value; None when the case failed or did not measure it (GPU memory on a
-        CPU) or the value is not a finite number (a diverged loss)."""
-        if self.row.status != "passed":
-            return None
-        value = metric.read(self)
-        if value is None or not math.isfinite(value):
-            return None
-        return float(value)
 
 
 @dataclass(frozen=True, order=True)
@@ -157,7 +49,7 @@ class SeriesKey:
     """What makes a series, in page order: machine, dataset, batch size, unroll, GPUs, backend
     and workload."""
 
-    profile: Profile
+    profile: HardwareProfile
     dataset_rank: int
     dataset: str
     batch_size: int
@@ -173,8 +65,7 @@ class SeriesKey:
 
     @property
     def case_id(self) -> str:
-        unroll = "nounroll" if self.nounroll else "unroll"
-        return f"{self.backend}-gpu{self.gpus}-b{self.batch_size}-{unroll}-{self.dataset}"
+        return Case(self.backend, self.gpus, self.batch_size, self.unroll, self.dataset).id
 
     @property
     def workload(self) -> str:
@@ -201,12 +92,12 @@ class Series:
 class History:
     """Every run by profile (in run order), every series, and what was noticed while reading."""
 
-    runs: dict[Profile, list[Run]] = field(default_factory=dict)
+    runs: dict[HardwareProfile, list[Run]] = field(default_factory=dict)
     series: list[Series] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
-    def profiles(self) -> list[Profile]:
+    def profiles(self) -> list[HardwareProfile]:
         return sorted(self.runs)
 
     @functools.cached_property
@@ -221,116 +112,8 @@ class History:
         return self._numbers[id(run)]
 
 
-# ------------------------------------------------------------------------------------------------
-# Reading one document.
-
-
-def _utc(text: Any, where: str, what: str) -> datetime.datetime:
-    try:
-        moment = datetime.datetime.fromisoformat(str(text))
-    except ValueError:
-        raise HistoryError(f"{where}: {what} {text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:  # the format's times are UTC; a hand-made file may omit the zone
-        return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
-
-
-def profile_of(machine: Mapping[str, Any], where: str) -> Profile:
-    cpu, cpus, gpus = machine.get("cpu"), machine.get("cpus"), machine.get("gpus")
-    if not isinstance(cpu, str) or not isinstance(cpus, int) or not isinstance(gpus, list):
-        raise HistoryError(
-            f"{where}: the machine section needs cpu (text), cpus (a number) and gpus (a list) "
-            "to tell which machine profile the run belongs to"
-        )
-    name = str(machine.get("name") or machine.get("instance") or "")
-    return Profile(name, cpu_name(cpu), cpus, tuple(sorted(str(gpu) for gpu in gpus)))
-
-
-def _optional_int(value: Any) -> Optional[int]:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def run_of(document: Mapping[str, Any], where: str) -> Run:
-    """The run a checked results document describes; "source" and "gate" are optional (older
-    files have neither)."""
-    if "written" not in document:
-        raise HistoryError(f"{where}: no 'written' time, so the run cannot be placed in a series")
-    machine = document["machine"]
-    source = document.get("source") or {}
-    head = (document.get("gate") or {}).get("head") or {}
-    settings = document.get("settings") or {}
-    if not isinstance(source, Mapping) or not isinstance(settings, Mapping):
-        raise HistoryError(f"{where}: malformed 'source' or 'settings' section")
-    committed = source.get("committed")
-    return Run(
-        source=where,
-        written=_utc(document["written"], where, "'written'"),
-        profile=profile_of(machine, where),
-        commit=source.get("commit") or None,
-        committed=_utc(committed, where, "'source.committed'") if committed else None,
-        subject=source.get("subject") or None,
-        dirty=bool(source.get("dirty")),
-        tree_commit=head.get("commit") if isinstance(head, Mapping) else None,
-        driver=machine.get("driver"),
-        cuda=machine.get("cuda"),
-        repeats=_optional_int(settings.get("repeats")),
-        samples_cap=_optional_int(settings.get("samples_cap")),
-        shard=_shard(settings.get("shard"), where),
-        simulated=_optional_int(settings.get("simulate_devices")) or 0,
-    )
-
-
-def _shard(value: Any, where: str) -> Optional[tuple[int, int]]:
-    if value is None:
-        return None
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(_optional_int(v) is not None for v in value)
-        or not 1 <= value[0] <= value[1]
-    ):
-        raise HistoryError(f"{where}: 'settings.shard' {value!r} is not [K, N] with 1 <= K <= N")
-    return (value[0], value[1])
-
-
-def points_of(document: Mapping[str, Any], run: Run) -> list[Point]:
-    """Every case of the document, measured or failed, checked against the run's machine."""
-    for case_id, entry in document["results"].items():
-        if not isinstance(entry, Mapping):
-            raise HistoryError(f"{run.source}: case {case_id!r} is not an object")
-    points = []
-    for row in rows_of(document, run.source):
-        entry = document["results"].get(row.case_id) or {}
-        worker = entry.get("worker") or {}
-        if row.gpus > len(run.profile.gpus) and row.gpus > run.simulated:
-            # A case cannot use more GPUs than its machine has: this case was measured on another
-            # machine, and its numbers would join the wrong series.
-            raise HistoryError(
-                f"{run.source}: case {row.case_id} used {row.gpus} GPU(s) but the file's machine "
-                f"({run.profile.label}) has {len(run.profile.gpus)}: the file mixes results of "
-                "several machines; keep one results file per machine"
-            )
-        if row.status == "passed" and row.epoch_seconds is None:
-            raise HistoryError(f"{run.source}: case {row.case_id} has no epoch_seconds")
-        python = (worker.get("python") or {}).get("version")
-        origin = worker.get("keras_origin") or {}
-        points.append(
-            Point(
-                run=run,
-                row=row,
-                rss_bytes=_optional_int(entry.get("host_peak_rss_bytes")),
-                python=str(python) if python else None,
-                keras_file=origin.get("file") if isinstance(origin, Mapping) else None,
-            )
-        )
-    return points
-
-
-# ------------------------------------------------------------------------------------------------
-# Many documents -> a history.
-
-
 def key_of(point: Point) -> SeriesKey:
+    """The series a point belongs to."""
     row = point.row
     dataset = DATASETS.index(row.dataset) if row.dataset in DATASETS else len(DATASETS)
     cap = point.run.samples_cap
@@ -347,10 +130,8 @@ def key_of(point: Point) -> SeriesKey:
     )
 
 
-def join_shards(runs: Sequence[Run]) -> dict[int, Run]:
-    """id(run) -> the run it belongs to: the shards of one run joined (see the module's
-    docstring), every other run itself."""
-    joined = {id(run): run for run in runs}
+def _shard_groups(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs with a recorded shard, grouped into the runs they are parts of."""
     groups: dict[tuple[Any, ...], list[list[Run]]] = {}
     for run in sorted(runs, key=lambda r: (r.written, r.source)):
         if run.shard is None:
@@ -372,19 +153,24 @@ def join_shards(runs: Sequence[Run]) -> dict[int, Run]:
             parts.append([run])
         else:
             home.append(run)
-    for parts in groups.values():
-        for group in parts:
-            if len(group) == 1:
-                continue
-            first = group[0]
-            whole = dataclasses.replace(
-                first,
-                source=" + ".join(r.source for r in group),
-                dirty=any(r.dirty for r in group),
-                shard=None,
-            )
-            for run in group:
-                joined[id(run)] = whole
+    return [group for parts in groups.values() for group in parts]
+
+
+def join_shards(runs: Sequence[Run]) -> dict[int, Run]:
+    """id(run) -> the run it belongs to: the shards of one run joined (see the module's
+    docstring), every other run itself."""
+    joined = {id(run): run for run in runs}
+    for group in _shard_groups(runs):
+        if len(group) == 1:
+            continue
+        whole = dataclasses.replace(
+            group[0],
+            source=" + ".join(r.source for r in group),
+            dirty=any(r.dirty for r in group),
+            shard=None,
+        )
+        for run in group:
+            joined[id(run)] = whole
     return joined
 
 
@@ -394,26 +180,35 @@ def _run_order(runs: Sequence[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (r.written, r.source))
 
 
-def build_history(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> History:
-    """Runs and series from (source name, checked results document) pairs."""
-    history = History()
+def _same_run(run: Run) -> tuple[Hashable, str]:
+    """What makes two files one run, and how a note says so: the run id when the file has one
+    (the writer's random id: unique however close two runs start); older files by machine, time
+    and commit, which two runs of one commit written within one second share."""
+    if run.run_id is not None:
+        return ("id", run.run_id), "same run id"
+    return ("time", run.profile, run.written, run.commit), "same machine, time and commit"
+
+
+def _read_runs(
+    documents: Iterable[tuple[str, Mapping[str, Any]]], notes: list[str]
+) -> tuple[dict[HardwareProfile, list[Run]], list[Point]]:
+    """Every run and point of the documents, each case of a run counted once."""
+    seen: dict[tuple[Hashable, str], str] = {}
+    runs: dict[HardwareProfile, list[Run]] = {}
     points: list[Point] = []
-    seen: dict[tuple[Profile, datetime.datetime, Optional[str], str], str] = {}
-    runs: dict[Profile, list[Run]] = {}
     for source, document in documents:
         run = run_of(document, source)
         read = points_of(document, run)
         if not read:
-            history.notes.append(f"{source}: holds no case")
+            notes.append(f"{source}: holds no case")
+        identity, why = _same_run(run)
         kept = []
         for point in read:
-            # The same file twice (an artifact downloaded twice, overlapping globs) must not count
-            # as two runs of each case.
-            same = (run.profile, run.written, run.commit, point.row.case_id)
+            same = (identity, point.row.case_id)
             if same in seen:
-                history.notes.append(
+                notes.append(
                     f"{source}: {point.row.case_id} is the same run as in {seen[same]} "
-                    "(same machine, time and commit); counted once"
+                    f"({why}); counted once"
                 )
                 continue
             seen[same] = source
@@ -421,6 +216,13 @@ def build_history(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> History
         if kept:
             runs.setdefault(run.profile, []).append(run)
             points.extend(kept)
+    return runs, points
+
+
+def build_history(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> History:
+    """Runs and series from (source name, checked results document) pairs."""
+    history = History()
+    runs, points = _read_runs(documents, history.notes)
     for profile, listed in runs.items():
         joined = join_shards(listed)
         points = [

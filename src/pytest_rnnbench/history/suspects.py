@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .series import Point
+from .runs import Point
 
 NOTHING_RECORDED = (
     "nothing that the results files record changed between these runs (the machine's load or "

@@ -17,12 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_with
 from ..backends import COLOURS as BACKEND_COLOURS
 from ..history.changes import Analysis
-from ..history.series import METRICS, History, Metric, Profile, Run, SeriesKey
-from ..results.document import backend_name, dataset_name
-from .charts import DPI, HEIGHT_IN, MIN_WIDTH_IN, OTHER_COLOURS, ChartSpec, import_pyplot
+from ..history.runs import METRICS, Metric, Run
+from ..history.series import History, SeriesKey
+from ..machine import HardwareProfile
+from ..results.rows import backend_name, dataset_name
+from .charts import (
+    DPI,
+    HEIGHT_IN,
+    MIN_WIDTH_IN,
+    OTHER_COLOURS,
+    ChartSpec,
+    empty_plot,
+    import_pyplot,
+    save_figure,
+)
 from .formatting import format_change
 
 CHANGE_COLOUR = "#E6007E"  # change points: a colour no backend line uses
@@ -36,7 +46,7 @@ IN_PER_LABEL = 0.8  # a tick label ("11-29 07:46") at font size 8
 class HistoryChart:
     """The charts of one profile, dataset, batch size and unroll setting."""
 
-    profile: Profile
+    profile: HardwareProfile
     folder: str  # the profile's folder (its slug, made unique)
     spec: ChartSpec
 
@@ -55,7 +65,7 @@ class HistoryChart:
 
 def plan(history: History) -> list[HistoryChart]:
     """Every chart of the history, in page order."""
-    folders: dict[Profile, str] = {}
+    folders: dict[HardwareProfile, str] = {}
     for profile in history.profiles:
         folder, n = profile.slug, 2
         while folder in folders.values():  # two profiles with one readable name
@@ -69,9 +79,9 @@ def plan(history: History) -> list[HistoryChart]:
     return list(seen)
 
 
-def images(history: History) -> dict[Profile, list[tuple[str, str]]]:
+def images(history: History) -> dict[HardwareProfile, list[tuple[str, str]]]:
     """Per profile, (alt text, path relative to the charts' directory) of its charts."""
-    out: dict[Profile, list[tuple[str, str]]] = {}
+    out: dict[HardwareProfile, list[tuple[str, str]]] = {}
     for chart in plan(history):
         name = f"{dataset_name(chart.spec.dataset)}, batch {chart.spec.batch_size}"
         name += "" if chart.spec.unroll else ", no unroll"
@@ -158,79 +168,83 @@ def _draw(
             counts = gpu_counts.setdefault(key.backend, [])
             if key.gpus not in counts:
                 counts.append(key.gpus)
-            colour = _colour(key.backend, index)
             style = LINE_STYLES[counts.index(key.gpus) % len(LINE_STYLES)]
-            points = analysis.series.points
-            xs = [x_of[id(points[i].run)] for i in analysis.measured]
-            ys = [float(analysis.values[i] or 0.0) for i in analysis.measured]
-            top = max([top, *ys])
             label = f"{backend_name(key.backend)}, {key.gpus} GPU{'s' if key.gpus != 1 else ''}"
             label += f", {key.workload}" if len(workloads) > 1 else ""
-            ax.plot(
-                xs, ys, style, color=colour, marker="o", markersize=4, linewidth=1.8,
-                label=label, zorder=3,
-            )  # fmt: skip
-            for level in analysis.levels:
-                inside = [x_of[id(points[i].run)] for i in range(level.start, level.stop)]
-                ax.hlines(
-                    level.mean, min(inside) - 0.4, max(inside) + 0.4, colors=colour,
-                    linewidth=1.0, alpha=0.55, zorder=2,
-                )  # fmt: skip
-            for change in analysis.changes:
-                x = x_of[id(points[change.position].run)] - 0.5
-                ax.axvline(x, color=CHANGE_COLOUR, linestyle="--", linewidth=1.6, zorder=4)
-                ax.annotate(
-                    format_change(change.change), (x, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", color=CHANGE_COLOUR,
-                    fontsize=9, fontweight="bold",
-                )  # fmt: skip
-            failed = [x_of[id(p.run)] for p in analysis.series.failures]
-            if failed:
-                ax.plot(
-                    failed, [0.0] * len(failed), "x", color=colour, markersize=8,
-                    markeredgewidth=2, clip_on=False, zorder=5,
-                    label=f"{label}: failed",
-                )  # fmt: skip
-        # The plot area is the figure less the y axis and the legend (about 4 inches).
-        labels = max(2, int((width_px / DPI - 4.0) / IN_PER_LABEL))
-        step = max(1, -(-len(runs) // labels))
-        ticks = list(range(0, len(runs), step))
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([_tick_label(history, runs[x]) for x in ticks], fontsize=8)
-        ax.set_xlim(-0.6, max(0.6, len(runs) - 0.4))
-        ax.set_xlabel("Run (UTC date, commit)", fontsize=10, fontweight="bold")
-        ax.set_ylabel(metric.axis, fontsize=10, fontweight="bold")
-        what = "Speed: seconds per epoch" if metric.name == "time" else f"Memory: {metric.label}"
-        fig.suptitle(
-            f"{what} over runs (lower is better)", fontsize=14, fontweight="bold", color="#444444"
-        )
-        subtitle = (
-            f"LSTM on {dataset_name(chart.spec.dataset)}   batch size {chart.spec.batch_size}   "
-            f"unroll={chart.spec.unroll}   {', '.join(sorted(workloads))}\n"
-            + "\n".join(textwrap.wrap(chart.profile.label, 100))
-        )
-        ax.set_title(subtitle, fontsize=9, color="#666666")
+            ys = _line(ax, analysis, x_of, _colour(key.backend, index), style, label)
+            top = max([top, *ys])
+        _label_axes(fig, ax, history, chart, metric, runs, width_px, workloads)
         if top <= 0:
-            ax.set_ylim(0, 1)
-            ax.set_yticks([])
-            ax.text(
-                0.5, 0.5, f"no {metric.label} measured", transform=ax.transAxes, ha="center",
-                va="center", fontsize=11, color="#666666",
-            )  # fmt: skip
+            empty_plot(ax, f"no {metric.label} measured")
         else:
             ax.set_ylim(0, top * 1.15)  # from zero, as the seed's bars: changes keep their size
-        ax.grid(axis="y", color="#DDDDDD", zorder=0)
-        ax.set_axisbelow(True)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        if analyses:
-            ax.legend(title="Backend", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        # Whole or not at all, as every file this tool writes: a reader never sees half a chart.
-        write_with(
-            path,
-            lambda handle: fig.savefig(
-                handle, dpi=DPI, format="png", metadata={"Software": "pytest-rnnbench"}
-            ),
-        )
+        save_figure(fig, ax, path, legend=bool(analyses))
     finally:
         plt.close(fig)
+
+
+def _line(
+    ax: Any, analysis: Analysis, x_of: Mapping[int, int], colour: str, style: str, label: str
+) -> list[float]:
+    """One series: its measured points, its levels, its change points and its failures;
+    returns the values drawn."""
+    points = analysis.series.points
+    xs = [x_of[id(points[i].run)] for i in analysis.measured]
+    ys = [float(analysis.values[i] or 0.0) for i in analysis.measured]
+    ax.plot(
+        xs, ys, style, color=colour, marker="o", markersize=4, linewidth=1.8,
+        label=label, zorder=3,
+    )  # fmt: skip
+    for level in analysis.levels:
+        inside = [x_of[id(points[i].run)] for i in range(level.start, level.stop)]
+        ax.hlines(
+            level.mean, min(inside) - 0.4, max(inside) + 0.4, colors=colour,
+            linewidth=1.0, alpha=0.55, zorder=2,
+        )  # fmt: skip
+    for change in analysis.changes:
+        x = x_of[id(points[change.position].run)] - 0.5
+        ax.axvline(x, color=CHANGE_COLOUR, linestyle="--", linewidth=1.6, zorder=4)
+        ax.annotate(
+            format_change(change.change), (x, 1.0), xycoords=("data", "axes fraction"),
+            xytext=(3, -12), textcoords="offset points", color=CHANGE_COLOUR,
+            fontsize=9, fontweight="bold",
+        )  # fmt: skip
+    failed = [x_of[id(p.run)] for p in analysis.series.failures]
+    if failed:
+        ax.plot(
+            failed, [0.0] * len(failed), "x", color=colour, markersize=8,
+            markeredgewidth=2, clip_on=False, zorder=5,
+            label=f"{label}: failed",
+        )  # fmt: skip
+    return ys
+
+
+def _label_axes(
+    fig: Any,
+    ax: Any,
+    history: History,
+    chart: HistoryChart,
+    metric: Metric,
+    runs: Sequence[Run],
+    width_px: int,
+    workloads: set[str],
+) -> None:
+    # The plot area is the figure less the y axis and the legend (about 4 inches).
+    labels = max(2, int((width_px / DPI - 4.0) / IN_PER_LABEL))
+    step = max(1, -(-len(runs) // labels))
+    ticks = list(range(0, len(runs), step))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([_tick_label(history, runs[x]) for x in ticks], fontsize=8)
+    ax.set_xlim(-0.6, max(0.6, len(runs) - 0.4))
+    ax.set_xlabel("Run (UTC date, commit)", fontsize=10, fontweight="bold")
+    ax.set_ylabel(metric.axis, fontsize=10, fontweight="bold")
+    what = "Speed: seconds per epoch" if metric.name == "time" else f"Memory: {metric.label}"
+    fig.suptitle(
+        f"{what} over runs (lower is better)", fontsize=14, fontweight="bold", color="#444444"
+    )
+    subtitle = (
+        f"LSTM on {dataset_name(chart.spec.dataset)}   batch size {chart.spec.batch_size}   "
+        f"unroll={chart.spec.unroll}   {', '.join(sorted(workloads))}\n"
+        + "\n".join(textwrap.wrap(chart.profile.label, 100))
+    )
+    ax.set_title(subtitle, fontsize=9, color="#666666")

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ..history.changes import Analysis, Change, Detection
-from ..history.series import History, Metric, Profile
+from ..history.runs import Metric
+from ..history.series import History
 from ..history.suspects import short, suspects
+from ..machine import HardwareProfile
 from .formatting import format_change, format_seconds
 from .markdown import table
 
@@ -131,7 +133,7 @@ def _commit_note(commit: Optional[str]) -> str:
     return f", commit `{short(commit)}`" if commit else ""
 
 
-def _runs_line(history: History, profile: Profile) -> str:
+def _runs_line(history: History, profile: HardwareProfile) -> str:
     runs = history.runs[profile]
     line = f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {runs[0].when} to {runs[-1].when} UTC"
     commits = [run.commit for run in runs if run.commit]
@@ -167,7 +169,7 @@ def render(
     analyses: Sequence[Analysis],
     metric: Metric,
     detection: Detection,
-    charts: Optional[dict[Profile, list[tuple[str, str]]]] = None,
+    charts: Optional[dict[HardwareProfile, list[tuple[str, str]]]] = None,
     title: str = TITLE,
 ) -> str:
     """The page. `charts`: per profile, (alt text, path relative to the page) of its charts."""

@@ -8,12 +8,15 @@ per dataset a configuration table, the charts and the detailed table. Pure text 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Optional
 
+from ..atomic import write_text
 from ..backends import VERSION_KEYS, rank
-from ..results.document import Report, Row, backend_name, dataset_name
+from ..results.rows import Report, Row, backend_name, dataset_name
 from . import charts
 from .formatting import format_change, format_seconds
+from .rendering import Rendering
 
 DATASET_SOURCES = {
     "synthetic": "Synthetic (randomly generated)",
@@ -303,3 +306,23 @@ def step_summary(report: Report) -> str:
     if failed:
         out += ["### Failed cases", "", *(f"- `{row.case_id}`" for row in failed), ""]
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# The registry's writers (report/outputs.py).
+
+
+def write_report(rendering: Rendering, path: Path) -> list[Path]:
+    """The markdown report to `path`, linking to the charts when they are written too."""
+    plots = rendering.relative("charts", path.parent)
+    text = render(rendering.report, plots, rendering.title or TITLE)
+    write_text(path, text + "\n")
+    return [path]
+
+
+def append_step_summary(rendering: Rendering, path: Path) -> list[Path]:
+    """The short form appended to a CI job summary file (GitHub Actions collects what each step
+    appends into the job's summary, so this one file is appended to, not replaced)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(step_summary(rendering.report) + "\n")
+    return [path]

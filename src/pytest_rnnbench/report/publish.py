@@ -1,28 +1,21 @@
-"""Writing a report's requested outputs: markdown, charts, pytest-benchmark JSON, CI job summary.
-
-Shared by the plugin (end of a --rnnbench run) and `python -m pytest_rnnbench report`, so both
-produce the same files from the same rows. Returns what it wrote, for the caller to announce.
+"""The plugin's former way into the outputs, kept until session/lifecycle.py publishes through
+report/outputs.py (the integrator's switch; then this module goes): `Outputs` names three of
+the registry's outputs, `publish` writes them and returns (what, path) pairs, one per file.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..atomic import write_json, write_text
-from ..results.document import Report
+from ..results.rows import Report
 from . import markdown
+from .outputs import STEP_SUMMARY_ENV, from_environment, plots_available, publish_outputs
 
-STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
-
-
-def plots_available() -> bool:
-    """Whether matplotlib is installed, asked without importing it."""
-    return importlib.util.find_spec("matplotlib") is not None
+__all__ = ["STEP_SUMMARY_ENV", "Outputs", "plots_available", "publish"]
 
 
 @dataclass(frozen=True)
@@ -33,35 +26,16 @@ class Outputs:
     title: str = markdown.TITLE
 
 
-def _relative(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target, start)).as_posix()
-
-
 def publish(
     report: Report, outputs: Outputs, written: str = "", environ: Mapping[str, str] = os.environ
 ) -> list[tuple[str, Path]]:
     """Write every output asked for; returns (what, path) pairs in the order written."""
-    done: list[tuple[str, Path]] = []
-    if outputs.plots_dir is not None:
-        from . import charts  # matplotlib is imported only here, when charts are asked for
-
-        for path in charts.render_all(report, outputs.plots_dir):
-            done.append(("chart", path))
-    if outputs.report_path is not None:
-        plots = None
-        if outputs.plots_dir is not None:
-            plots = _relative(outputs.plots_dir, outputs.report_path.parent)
-        write_text(outputs.report_path, markdown.render(report, plots, outputs.title) + "\n")
-        done.append(("markdown report", outputs.report_path))
-    if outputs.benchmark_json_path is not None:
-        from .pytest_benchmark import to_pytest_benchmark
-
-        write_json(outputs.benchmark_json_path, to_pytest_benchmark(report, written))
-        done.append(("pytest-benchmark JSON", outputs.benchmark_json_path))
-    summary_file = environ.get(STEP_SUMMARY_ENV, "").strip()
-    if summary_file and report.rows:
-        # GitHub Actions collects what each step appends to this file into the job's summary.
-        with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(markdown.step_summary(report) + "\n")
-        done.append(("job summary", Path(summary_file)))
-    return done
+    asked = {
+        "markdown": outputs.report_path,
+        "charts": outputs.plots_dir,
+        "pytest-benchmark": outputs.benchmark_json_path,
+    }
+    paths = {name: path for name, path in asked.items() if path is not None}
+    paths.update(from_environment(environ))
+    done = publish_outputs(report, paths, title=outputs.title, written=written)
+    return [(w.output.what, path) for w in done for path in w.files]

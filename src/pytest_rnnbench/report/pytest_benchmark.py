@@ -13,10 +13,13 @@ import platform
 import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
 
+from ..atomic import write_json
 from ..quantiles import median
-from ..results.document import Report, Row
+from ..results.rows import Report, Row
+from .rendering import Rendering
 
 # The pytest-benchmark JSON layout this file follows (its "version" field: the writer's version).
 PYTEST_BENCHMARK_FORMAT = "5.1.0"
@@ -143,3 +146,9 @@ def to_pytest_benchmark(report: Report, written: Optional[str] = None) -> dict[s
         "datetime": written or "",
         "version": PYTEST_BENCHMARK_FORMAT,
     }
+
+
+def write_export(rendering: Rendering, path: Path) -> list[Path]:
+    """The pytest-benchmark JSON file (the registry's writer)."""
+    write_json(path, to_pytest_benchmark(rendering.report, rendering.written))
+    return [path]

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from ..results.document import Report, Row
+from ..results.rows import Report, Row
 from .formatting import format_change, format_mib, format_seconds
 
 TERMINAL_WIDTH = 120

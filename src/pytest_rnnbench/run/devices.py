@@ -1,5 +1,5 @@
-"""GPU discovery through NVML (nvidia-ml-py), the host's CPU, and which GPUs this process owns
-(under pytest-xdist each worker process owns a disjoint block).
+"""GPU discovery through NVML (nvidia-ml-py) and which GPUs this process owns (under pytest-xdist
+each worker process owns a disjoint block). The host's CPU is machine.py's.
 
 No GPU, no driver, or no nvidia-ml-py all mean "0 GPUs" with a reason, never an error.
 """
@@ -7,11 +7,15 @@ No GPU, no driver, or no nvidia-ml-py all mean "0 GPUs" with a reason, never an 
 from __future__ import annotations
 
 import os
-import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+# Moved to machine.py (the machine-identity leaf); re-exported until every importer asks it.
+from ..machine import cpu_count as cpu_count
+from ..machine import cpu_model as cpu_model
+from ..machine import cpu_name as cpu_name
 
 
 @dataclass(frozen=True)
@@ -57,43 +61,6 @@ def discover_gpus() -> GpuInventory:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-# What a CPU's model name carries besides the model: trademarks, the words "CPU" and "Processor",
-# and the clock (on some VMs the current one, so it drifts). The core count ("48-Core") is part of
-# the model for baseline profiles; reports drop it because they show the CPU count beside it.
-_CPU_NOISE = re.compile(r"\((?:R|TM|tm|r)\)|\bCPU\b|\bProcessor\b|@.*$")
-_CORE_COUNT = re.compile(r"\d+-Core")
-
-
-def cpu_name(model: str, core_count: bool = True) -> str:
-    """ "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz" -> "Intel Xeon Platinum 8375C".
-
-    The one normalisation of CPU names: baseline profiles key on it (with the core count), reports
-    show it (without). An empty result falls back to the name as given.
-    """
-    name = _CPU_NOISE.sub(" ", model or "")
-    if not core_count:
-        name = _CORE_COUNT.sub(" ", name)
-    return " ".join(name.split()) or model
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 class GpuMemoryMonitor:

@@ -1,0 +1,69 @@
+"""The results document a run writes (results/write.py), read back by results/read.py: what the
+writer records is what the reader and the history find."""
+
+from __future__ import annotations
+
+import json
+
+from pytest_rnnbench.atomic import write_json
+from pytest_rnnbench.history.runs import run_of
+from pytest_rnnbench.matrix import Case
+from pytest_rnnbench.results.read import load, rows_of
+from pytest_rnnbench.results.schema import RESULTS_SCHEMA, RESULTS_VERSION
+from pytest_rnnbench.results.write import results_document
+from pytest_rnnbench.run.devices import GpuInventory
+from pytest_rnnbench.run.summary import summarize
+from pytest_rnnbench.settings import Settings
+
+CASE = Case("jax", 0, 32, False, "nietzsche")
+
+
+def worker_result(case: Case) -> dict:
+    epochs = [{"seconds": 0.5, "step_seconds": [0.05] * 10, "loss": 2.0} for _ in range(2)]
+    return {
+        "case": case.to_dict(),
+        "samples": 320,
+        "steps_per_epoch": 10,
+        "epochs": epochs,
+        "final_loss": 2.0,
+        "host_peak_rss_bytes": 600 * 2**20,
+        "gpu_framework_peak_bytes": None,
+        "versions": {"keras": "3.15.1"},
+        "repeats": 2,
+        "warmup_seconds": 0.1,
+    }
+
+
+def test_a_written_document_reads_back_as_its_cases(tmp_path):
+    failed = Case("torch", 0, 32, True, "synthetic")
+    document = results_document(
+        {CASE.id: summarize(CASE.id, worker_result(CASE))},
+        {failed.id: "worker was killed by SIGKILL"},
+        Settings(),
+        GpuInventory(),
+        started_in=tmp_path,
+        run_id="r1",
+    )
+    path = tmp_path / "results.json"
+    write_json(path, document)
+    read = load(path)
+    assert (read["schema"], read["version"], read["run_id"]) == (
+        RESULTS_SCHEMA,
+        RESULTS_VERSION,
+        "r1",
+    )
+    rows = rows_of(read, str(path))
+    assert [(row.case, row.status) for row in rows] == [(CASE, "passed"), (failed, "failed")]
+    assert [row.case_id for row in rows] == [CASE.id, failed.id]
+    assert rows[0].epoch_seconds is not None and rows[0].steps_per_epoch == 10
+    assert run_of(read, str(path)).run_id == "r1"
+
+
+def test_every_document_gets_a_run_id_of_its_own_unless_the_run_gives_one(tmp_path):
+    made = [results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path) for _ in "ab"]
+    ids = [document["run_id"] for document in made]
+    assert ids[0] != ids[1] and all(len(run_id) == 32 for run_id in ids)
+    int(ids[0], 16)  # uuid4 hex
+    kept = results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path, run_id="x1")
+    assert kept["run_id"] == "x1"
+    json.dumps(kept)  # plain JSON
