@@ -204,9 +204,11 @@ print(json.dumps({
     "metadata_version": metadata.version("pytest-rnnbench"),
     "package": pytest_rnnbench.__file__,
     "worker": str(WORKER_SCRIPT),
-    "worker_files": sorted(p.name for p in WORKER_SCRIPT.parent.iterdir() if p.suffix == ".py")
-        if WORKER_SCRIPT.name == "__main__.py" else [WORKER_SCRIPT.name],
-    "worker_runs": WORKER_SCRIPT.is_file(),
+    # worker.py, or a directory run as a script (its __main__.py beside its modules)
+    "worker_files": sorted(str(p.relative_to(folder)) for p in folder.rglob("*.py"))
+        if (folder := WORKER_SCRIPT if WORKER_SCRIPT.is_dir() else WORKER_SCRIPT.parent).name
+        == "worker" else [WORKER_SCRIPT.name],
+    "worker_runs": WORKER_SCRIPT.is_file() or (WORKER_SCRIPT / "__main__.py").is_file(),
     "gate_ini": GATE_INI.is_file(),
     "seed_suite": suite.joinpath("test_seed_lstm.py").is_file(),
     "py_typed": resources.files("pytest_rnnbench").joinpath("py.typed").is_file(),
@@ -253,3 +255,19 @@ def test_a_new_project_measures_records_and_is_judged_as_the_readme_says(
     output = installed.shell(seed, project, may_regress=True)
     assert re.search(r"^test_seed_lstm\.py \.", output, re.M), output  # the shipped suite ran
     assert re.search(r"=+ 1 passed", output), output
+
+
+@pytest.mark.slow
+def test_pip_install_from_a_clone_leaves_nothing_untracked(tmp_path: Path) -> None:
+    """`pip install .` builds in the tree (setuptools' build/ and *.egg-info): git ignores them."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
+    _copy_working_tree(REPO, clone)  # this working tree's .gitignore and pyproject.toml
+    target = tmp_path / "target"
+    _run(PYTHON, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", target, ".", cwd=clone)  # fmt: skip
+    assert (target / "pytest_rnnbench" / "plugin.py").is_file()
+    untracked = _run("git", "status", "--porcelain", "--untracked-files=all", cwd=clone)
+    assert [line for line in untracked.splitlines() if line.startswith("??")] == []
+    ignored = _run("git", "status", "--porcelain", "--ignored", cwd=clone)
+    assert "!! build/" in ignored.splitlines()  # it was there to ignore: the check saw it

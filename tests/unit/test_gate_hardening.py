@@ -123,6 +123,7 @@ def test_a_child_module_is_not_taken_from_the_current_directory(
     assert "January 2026" in safe.stdout and "HIJACKED" not in safe.stdout
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_the_gate_runs_the_real_pytest_beside_a_hostile_pytest_py(repo: Path) -> None:
     """A checkout holding `pytest.py` (run from it, as CI does): the gate's pytest is still the
     installed one; it collects the shipped suite against the base ref, and nothing leaks."""
@@ -260,6 +261,7 @@ def pytest_collection_finish(session):
 """
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_a_cancelled_gate_passes_sigterm_on_and_its_pytest_removes_the_base_tree(
     repo: Path, tmp_path: Path
 ) -> None:
