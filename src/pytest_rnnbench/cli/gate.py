@@ -20,6 +20,7 @@ not run (interrupted, a usage error such as an unknown ref (4), or no case selec
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from types import FrameType
 from typing import Optional
 
 from ..backends import BACKENDS
-from ..invocation import python_module
+from ..invocation import pytest_program, python_module
 from ..run.trees import TreeError, backends_of, head_tree, resolve_commit, toplevel
 
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
@@ -163,7 +164,8 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         print(f"gate: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     command = pytest_args(args, list(extra or []), cwd)
-    print("gate: pytest " + " ".join(command), file=sys.stderr, flush=True)
+    # What it runs, spelled so that it runs as printed in this shell (the child itself gets -P).
+    print("gate: " + shlex.join([*pytest_program(), *command]), file=sys.stderr, flush=True)
     # A pytest process of its own: this one has already imported the plugin, which pytest would
     # then not rewrite, and a child that owns the run is what Ctrl-C and exit codes expect.
     child = subprocess.Popen([*python_module("pytest"), *command])
