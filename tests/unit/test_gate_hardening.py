@@ -29,7 +29,7 @@ from helpers import PACKAGE, PYTHON
 from pytest_rnnbench.cli import gate, main
 from pytest_rnnbench.cli.gate import pytest_args
 from pytest_rnnbench.invocation import pytest_program, python_module
-from pytest_rnnbench.run.trees import TreeError, base_tree, extract
+from pytest_rnnbench.run.trees import TreeError, base_tree, extract, remove
 
 # A Python 3.10 (no -P there), if this machine has one: on PATH, or where pyenv keeps it.
 PYTHON_310_CANDIDATES = [
@@ -170,7 +170,8 @@ def test_a_ref_wins_over_a_directory_of_the_same_name(repo: Path, tmp_path: Path
     side = base_tree("master", repo, tmp_path, repo)
     assert side.temporary and side.commit == git(repo, "rev-parse", "master")
     assert (side.path / "keras" / "__init__.py").read_text() == "__version__ = 'base'\n"
-    shutil.rmtree(side.path)
+    remove(side)
+    assert not side.path.exists()
 
 
 def test_base_dir_is_a_directory_and_only_that(
