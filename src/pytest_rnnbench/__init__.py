@@ -1,3 +1,3 @@
 """pytest-rnnbench: performance regression testing of LSTM training across Keras backends."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,5 +1,5 @@
-"""`python -m pytest_rnnbench COMMAND ...`: gate a pull request, or use results and baseline files
-offline, e.g. in CI, and follow many runs over time (history).
+"""`rnnbench COMMAND ...` (or `python -m pytest_rnnbench COMMAND ...`): gate a pull request, or
+use results and baseline files offline, e.g. in CI, and follow many runs over time (history).
 
 Each command is a module with `add_parser(commands)` that returns its parser with a `handler`
 (args -> exit code) set.
@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Optional
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_rnnbench")
+def main(argv: Optional[Sequence[str]] = None, prog: str = "rnnbench") -> int:
+    """Run one command (the console script `rnnbench`); `prog` is the name usage lines show."""
+    parser = argparse.ArgumentParser(prog=prog)
     commands = parser.add_subparsers(dest="command", required=True)
     from . import compare, gate, history, report
 

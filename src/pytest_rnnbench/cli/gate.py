@@ -6,21 +6,33 @@ turn by turn on this machine in this interpreter. Everything after the gate's ow
 pytest unchanged (`-k`, `--rnnbench-python`, any other `--rnnbench-*` option), so the command is a
 short spelling of a pytest run, never a second way of measuring.
 
+The base is a git ref (`--base`), or a directory only when named as one (`--base-dir`): a ref that
+the checkout does not have must not fall back to a directory of that name in the pull request's
+own files. The child pytest runs without the current directory on sys.path (`-P`), so a
+`pytest.py` or `pytest_rnnbench/` in the checkout cannot replace the gate's code; a SIGTERM (a
+cancelled CI job) is passed on to it, so that it stops its workers and removes the base tree.
+
 Exit status: pytest's. 0: no regression (inconclusive cases pass, and the comment says why);
 1: a regression, or a case that failed to run on either side; 2 and more: the gate itself could
-not run (interrupted, a usage error such as an unknown ref, or no case selected).
+not run (interrupted, a usage error such as an unknown ref (4), or no case selected).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Optional
 
 from ..backends import BACKENDS
-from ..run.trees import TreeError, backends_of, head_tree
+from ..invocation import pytest_program, python_module
+from ..run.trees import TreeError, backends_of, head_tree, resolve_commit, toplevel
+
+USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
 
 GATE_INI = Path(__file__).resolve().parent.parent / "suite" / "gate.ini"
 
@@ -34,18 +46,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "BASE, in turns on this machine, and judge every case. Unknown arguments go to pytest "
         "(e.g. -k nietzsche, --rnnbench-python mxnet=PATH, --rnnbench-against-workers=5).",
     )
-    parser.add_argument(
+    base = parser.add_mutually_exclusive_group(required=True)
+    base.add_argument(
         "--base",
-        required=True,
-        metavar="REF|DIR",
-        help="the base: a branch (its merge-base with HEAD is used), commit or tag, or a "
-        "directory holding a keras package",
+        metavar="REF",
+        help="the base: a branch (its merge-base with HEAD is used), commit or tag of the head's "
+        "repository",
+    )
+    base.add_argument(
+        "--base-dir",
+        metavar="DIR",
+        help="the base as a directory holding a keras package (e.g. a second checkout)",
     )
     parser.add_argument(
-        "--head",
+        "--head-dir",
+        dest="head",  # the Namespace keeps its name from 0.1
         metavar="DIR",
-        help="the head tree (default: the git working tree of the current directory)",
+        help="the head tree, a directory holding a keras package (default: the git working tree "
+        "of the current directory)",
     )
+    # Up to 0.1 `--head DIR` named the head directory; a ref is not a head (check it out).
+    parser.add_argument("--head", dest="old_head", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument(
         "--comment",
         type=Path,
@@ -77,7 +98,7 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
         "--pyargs",
         "pytest_rnnbench.suite",
         "--rnnbench",
-        f"--rnnbench-base={args.base}",
+        f"--rnnbench-base={base_spec(args, cwd)}",
         f"--rnnbench-matrix={args.matrix}",
         "-p",
         "no:cacheprovider",
@@ -99,14 +120,69 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
     return command + extra
 
 
+def base_dir(args: argparse.Namespace) -> Optional[str]:
+    """--base-dir (a Namespace made by hand for 0.1's options may not have it)."""
+    return getattr(args, "base_dir", None)
+
+
+def base_spec(args: argparse.Namespace, cwd: Path) -> str:
+    """What the plugin's --rnnbench-base gets: the ref, or --base-dir as an absolute directory,
+    which is no ref name, so the plugin takes it as the directory it is."""
+    directory = base_dir(args)
+    return str(args.base) if directory is None else str(Path(cwd, directory).resolve())
+
+
+def check_base(args: argparse.Namespace, cwd: Path) -> None:
+    """TreeError unless the base is what it was named as: `--base` a ref of the head's
+    repository (never a directory of that name), `--base-dir` a directory."""
+    directory = base_dir(args)
+    if directory is not None:
+        if not Path(cwd, directory).is_dir():
+            raise TreeError(f"--base-dir {directory}: no such directory")
+        return
+    try:
+        repo = toplevel(head_tree(args.head, cwd).path)
+    except TreeError:
+        return  # pytest says what is wrong with the head tree
+    if repo is None:
+        raise TreeError(f"--base {args.base}: the head tree is no git repository (use --base-dir)")
+    try:
+        resolve_commit(repo, args.base)
+    except TreeError as exc:
+        raise TreeError(f"--base {exc}; a directory is given with --base-dir") from None
+
+
 def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
-    command = pytest_args(args, list(extra or []), Path.cwd())
-    print("gate: pytest " + " ".join(command), file=sys.stderr, flush=True)
+    """Run the gate's pytest in a child process; its exit status."""
+    cwd = Path.cwd()
+    if getattr(args, "old_head", None) is not None:
+        print("gate: error: --head is now --head-dir DIR (a directory)", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        check_base(args, cwd)
+    except TreeError as exc:
+        print(f"gate: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    command = pytest_args(args, list(extra or []), cwd)
+    # What it runs, spelled so that it runs as printed in this shell (the child itself gets -P).
+    print("gate: " + shlex.join([*pytest_program(), *command]), file=sys.stderr, flush=True)
     # A pytest process of its own: this one has already imported the plugin, which pytest would
     # then not rewrite, and a child that owns the run is what Ctrl-C and exit codes expect.
-    child = subprocess.Popen([sys.executable, "-m", "pytest", *command])
+    child = subprocess.Popen([*python_module("pytest"), *command])
+    return wait_forwarding(child)
+
+
+def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
+    """Wait for `child`, passing a SIGTERM on to it (a cancelled job must not orphan the run)."""
+
+    def forward(signum: int, frame: Optional[FrameType]) -> None:
+        child.send_signal(signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, forward)
     try:
         return child.wait()
     except KeyboardInterrupt:
         # The child got the same Ctrl-C: let it remove the base tree and write what it has.
         return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,20 +8,38 @@ PYTHONPATH, and each worker checks that `keras` really came from there.
 The base is usually a git ref: it is resolved to one commit (for a branch name, the merge-base with
 HEAD, which is what the pull request changes) and that commit's tree is extracted with `git
 archive` into a temporary directory, removed when the session ends (Ctrl-C included). A directory
-works too (two checkouts side by side). Git runs as a subprocess, without a shell.
+works too (two checkouts side by side), but only when asked for as one (`kind="dir"`): a name that
+may be either is tried as a ref first, so a directory in the pull request's own checkout cannot
+stand in for the base that the user named. Git runs as a subprocess, without a shell.
+
+An extracted tree is also removed when the process ends without the session's own cleanup: an
+error while the session starts (atexit) or a SIGTERM (a cancelled CI job), which is turned into
+KeyboardInterrupt so that pytest stops its workers and cleans up as after Ctrl-C.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from types import FrameType
+from typing import Literal, Optional
 
 from ..backends import KERAS3_BACKENDS, KERAS_MXNET_BACKENDS
+
+# How long `git archive` of a whole Keras tree may take (seconds); a larger tree is a stuck git.
+ARCHIVE_TIMEOUT_S = 600.0
+# What a base names: "ref" (a git ref only), "dir" (a directory only), "any" (a ref, else a
+# directory: the compatible reading of --rnnbench-base).
+Kind = Literal["ref", "dir", "any"]
+FETCH_HINT = "fetch the base first, e.g. `git fetch origin master`"
 
 
 class TreeError(Exception):
@@ -101,17 +119,20 @@ def _is_branch(repo: Path, ref: str) -> bool:
 
 def resolve_commit(repo: Path, ref: str) -> str:
     """The commit a base ref stands for: the merge-base with HEAD for a branch, else the commit."""
+    _check_ref_name(ref)
     try:
         commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except TreeError:
-        raise TreeError(
-            f"--rnnbench-base={ref}: no such commit, branch or tag in {repo}, and no such "
-            "directory (fetch the base first, e.g. `git fetch origin master`)"
-        ) from None
+        raise TreeError(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})") from None
     if _is_branch(repo, ref):
         # A branch has moved on since the pull request forked: compare with the fork point.
         return git(repo, "merge-base", "HEAD", commit)
     return commit
+
+
+def _check_ref_name(ref: str) -> None:
+    if ref.startswith("-"):  # git would read it as one of its options
+        raise TreeError(f"{ref}: a ref does not start with '-'")
 
 
 def _check_keras_package(path: Path, side: str, spec: str) -> None:
@@ -136,42 +157,72 @@ def head_tree(spec: Optional[str], start: Path) -> SourceTree:
                 "--rnnbench-head=DIR"
             )
         path = found
-    _check_keras_package(path, "head", spec or str(path))
-    repo = toplevel(path)
-    commit = git(path, "rev-parse", "HEAD") if repo is not None else None
-    dirty = repo is not None and bool(git(path, "status", "--porcelain", "--untracked-files=no"))
-    return SourceTree("head", path, spec or str(path), commit, dirty)
+    return directory_tree("head", spec or str(path), path)
 
 
-def base_tree(spec: str, repo: Path, workdir: Path, start: Optional[Path] = None) -> SourceTree:
-    """The base side: a directory used as it is, or a git ref extracted under `workdir`.
+def base_tree(
+    spec: str, repo: Path, workdir: Path, start: Optional[Path] = None, kind: Kind = "any"
+) -> SourceTree:
+    """The base side: a git ref extracted under `workdir`, or a directory used as it is.
 
-    A relative directory is looked up from `start` (where the command was run), then from the
-    repository's top; anything that is not a directory is taken as a ref.
+    `kind` says what `spec` may be (see Kind). A relative directory is looked up from `start`
+    (where the command was run), then from the repository's top.
     """
+    if kind == "ref":
+        _check_ref_name(spec)
+    if kind != "dir":
+        try:
+            commit = resolve_commit(repo, spec)
+        except TreeError:
+            directory = _directory(spec, repo, start) if kind == "any" else None
+            if directory is None:
+                also = ", and no such directory" if kind == "any" else ""
+                raise TreeError(
+                    f"--rnnbench-base={spec}: no such commit, branch or tag in {repo}{also} "
+                    f"({FETCH_HINT})"
+                ) from None
+        else:
+            return _extracted(spec, repo, commit, workdir)
+    directory = _directory(spec, repo, start)
+    if directory is None:
+        raise TreeError(f"--rnnbench-base={spec}: no such directory")
+    return directory_tree("base", spec, directory)
+
+
+def _directory(spec: str, repo: Path, start: Optional[Path]) -> Optional[Path]:
     given = Path(spec).expanduser()
     places = [given] if given.is_absolute() else [Path(start or repo) / given, repo / given]
-    candidate = next((place for place in places if place.is_dir()), None)
-    if candidate is not None:
-        path = candidate.resolve()
-        _check_keras_package(path, "base", spec)
-        top = toplevel(path)
-        commit = git(path, "rev-parse", "HEAD") if top is not None else None
-        dirty = top is not None and bool(git(path, "status", "--porcelain", "--untracked-files=no"))
-        return SourceTree("base", path, spec, commit, dirty)
-    commit = resolve_commit(repo, spec)
+    return next((place.resolve() for place in places if place.is_dir()), None)
+
+
+def directory_tree(side: str, spec: str, path: Path) -> SourceTree:
+    """A side that is a directory, as it is now (its commit and uncommitted changes, if git)."""
+    _check_keras_package(path, side, spec)
+    top = toplevel(path)
+    commit = git(path, "rev-parse", "HEAD") if top is not None else None
+    dirty = top is not None and bool(git(path, "status", "--porcelain", "--untracked-files=no"))
+    return SourceTree(side, path, spec, commit, dirty)
+
+
+def _extracted(spec: str, repo: Path, commit: str, workdir: Path) -> SourceTree:
     target = Path(tempfile.mkdtemp(prefix=f"rnnbench-base-{commit[:12]}-", dir=workdir))
+    _track(target)
     try:
         extract(repo, commit, target)
         _check_keras_package(target, "base", spec)
     except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
+        _untrack_and_remove(target)
         raise
     return SourceTree("base", target, spec, commit, temporary=True)
 
 
-def extract(repo: Path, commit: str, target: Path) -> None:
-    """The files of `commit` into `target` (git archive, unpacked without following links out)."""
+def extract(repo: Path, commit: str, target: Path, timeout: float = ARCHIVE_TIMEOUT_S) -> None:
+    """The files of `commit` into `target` (git archive, unpacked without following links out).
+
+    TreeError, naming the command and git's own message, when git is missing, fails or takes
+    longer than `timeout` seconds, or when its archive cannot be unpacked.
+    """
+    shown = f"`git -C {repo} archive --format=tar {commit}`"
     with tempfile.TemporaryFile() as archive:
         try:
             subprocess.run(
@@ -179,16 +230,30 @@ def extract(repo: Path, commit: str, target: Path) -> None:
                 stdout=archive,
                 stderr=subprocess.PIPE,
                 check=True,
-                timeout=600,
+                timeout=timeout,
             )
+        except FileNotFoundError:
+            raise TreeError(f"{shown}: git is not installed") from None
+        except subprocess.TimeoutExpired as exc:
+            raise TreeError(
+                f"{shown} did not finish within {timeout:g} s{_stderr(exc.stderr)}"
+            ) from None
         except subprocess.CalledProcessError as exc:
             raise TreeError(
-                f"git archive {commit[:12]} failed in {repo}: {exc.stderr.decode().strip()}"
+                f"{shown} failed (exit status {exc.returncode}){_stderr(exc.stderr)}"
             ) from None
         archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            # The "data" filter refuses absolute paths, links out of the target and devices.
-            tar.extractall(target, filter="data")
+        try:
+            with tarfile.open(fileobj=archive) as tar:
+                # The "data" filter refuses absolute paths, links out of the target and devices.
+                tar.extractall(target, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise TreeError(f"cannot unpack the archive of {shown} into {target}: {exc}") from None
+
+
+def _stderr(raw: Optional[bytes]) -> str:
+    text = (raw or b"").decode(errors="replace").strip()
+    return f": {text}" if text else " (no message from git)"
 
 
 def backends_of(tree: Path) -> tuple[str, ...]:
@@ -205,4 +270,42 @@ def backends_of(tree: Path) -> tuple[str, ...]:
 def remove(tree: SourceTree) -> None:
     """Remove a tree that we extracted; a user's directory is never touched."""
     if tree.temporary:
-        shutil.rmtree(tree.path, ignore_errors=True)
+        _untrack_and_remove(tree.path)
+
+
+# The trees this process extracted and has not removed yet.
+_EXTRACTED: set[Path] = set()
+_HOOKED = False
+
+
+def _track(path: Path) -> None:
+    global _HOOKED
+    _EXTRACTED.add(path)
+    if _HOOKED:
+        return
+    _HOOKED = True
+    atexit.register(remove_extracted)
+    # Python runs signal handlers in the main thread only, and a handler someone else installed
+    # (a CI wrapper, pytest-xdist) is theirs to keep.
+    main = threading.current_thread() is threading.main_thread()
+    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _untrack_and_remove(path: Path) -> None:
+    _EXTRACTED.discard(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_extracted() -> None:
+    """Remove every tree this process extracted and still holds (at exit; on SIGTERM)."""
+    for path in list(_EXTRACTED):
+        _untrack_and_remove(path)
+
+
+def _on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+    if _EXTRACTED:
+        # As after Ctrl-C: pytest stops the workers, writes its results and removes the trees.
+        raise KeyboardInterrupt(f"signal {signum} (SIGTERM)")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # nothing of ours to clean: end as SIGTERM does
