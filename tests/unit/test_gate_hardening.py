@@ -206,7 +206,7 @@ def test_the_old_head_option_says_its_new_name(
 
 def test_a_ref_that_looks_like_an_option_is_refused(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(TreeError, match="does not start with '-'"):
-        base_tree("--output=/tmp/x", repo, tmp_path, kind="ref")
+        base_tree("--output=somewhere", repo, tmp_path, kind="ref")
 
 
 # -- extracted trees are removed, whatever ends the process -------------------------------------

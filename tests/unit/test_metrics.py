@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pytest_rnnbench import metrics
-from pytest_rnnbench.history import series
+from pytest_rnnbench.history import runs as series
 from pytest_rnnbench.options import OPTIONS
 from pytest_rnnbench.verdicts import verdict
 
