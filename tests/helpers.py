@@ -28,7 +28,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from pytest_rnnbench.results.document import Report, build_report
+from pytest_rnnbench.results.read import build_report
+from pytest_rnnbench.results.rows import Report
 from pytest_rnnbench.run import datasets
 from pytest_rnnbench.settings import default_cache_dir
 

@@ -1,7 +1,7 @@
 """One home for what the controller knows about each backend: names, labels, the version key its
 worker reports, its chart colour and how to install it.
 
-Pure data, no imports: every layer may read it. worker.py (a standalone script that also runs
+Pure data, no imports: every layer may read it. The worker (run/worker/, a script that also runs
 under Keras-MXNet's interpreter) cannot import the package and keeps its own per-backend classes;
 what the two must agree on is the backend names and the version keys, checked by a unit test.
 """

@@ -205,7 +205,7 @@ def test_on_a_terminal_one_status_line_is_rewritten_and_erased(bench, fake_pytho
 
 
 def test_plots_without_matplotlib_is_a_usage_error_before_any_test(bench, monkeypatch, capsys):
-    monkeypatch.setattr("pytest_rnnbench.report.publish.plots_available", lambda: False)
+    monkeypatch.setattr("pytest_rnnbench.report.outputs.plots_available", lambda: False)
     result = bench.runpytest("--rnnbench", "--rnnbench-plots=plots", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert (

@@ -224,7 +224,7 @@ def path(raw: str, base: Path) -> Path:
 def plots_dir(raw: str, base: Path) -> Path:
     """The charts' directory; refused when matplotlib is missing."""
     # Checked before any test runs: finding out after an hour of benchmarks helps nobody.
-    from ..report.publish import plots_available  # imported late: reports are not needed to parse
+    from ..report.outputs import plots_available  # imported late: reports are not needed to parse
 
     if not plots_available():
         raise ValueError("charts need matplotlib: pip install 'pytest-rnnbench[plots]'")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
-from ..results.document import instance_name
+from ..machine import instance_name
 from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_seconds
 from .markdown import table

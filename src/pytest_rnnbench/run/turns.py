@@ -84,34 +84,10 @@ def run_live(
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
     events: queue.Queue[tuple[int, dict]] = queue.Queue()
     workers: list[Worker] = []
-
-    def listener(index: int) -> Callable[[dict], None]:
-        def heard(message: dict) -> None:
-            events.put((index, message))  # first: the turns must go on whatever the display does
-            if on_message is not None and message["type"] != CLOSED:
-                try:
-                    on_message(side_of[index], index % per_side, message)
-                except Exception:  # a progress display's problem must not stall a comparison
-                    pass
-
-        return heard
-
     try:
         for index, spec in enumerate(specs):
-            request = dict(spec.request, turn_steps=turn_steps)
-            try:
-                worker = Worker(
-                    spec.python,
-                    spec.env,
-                    spec.log_path,
-                    listener(index),
-                    max_rss_bytes,
-                    takes_turns=True,
-                )
-            except WorkerError as exc:
-                raise LiveFailed(side_of[index], exc) from None
-            workers.append(worker)
-            worker.send(request)
+            heard = _listener(events, on_message, side_of[index], index, per_side)
+            workers.append(_start_worker(spec, turn_steps, heard, max_rss_bytes, side_of[index]))
         failed = _take_turns(
             workers, events, turn_order(per_side), time.monotonic() + timeout_s, timeout_s, side_of
         )
@@ -119,8 +95,53 @@ def run_live(
         for worker in workers:
             worker.kill()
         raise
+    runs = _finish_all(workers, failed, side_of)
+    return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
+
+
+def _listener(
+    events: queue.Queue[tuple[int, dict]],
+    on_message: Optional[Callable[[str, int, dict], None]],
+    side: str,
+    index: int,
+    per_side: int,
+) -> Callable[[dict], None]:
+    """What hears worker `index`: the turn-taking loop first, then the caller's `on_message`."""
+
+    def heard(message: dict) -> None:
+        events.put((index, message))  # first: the turns must go on whatever the display does
+        if on_message is not None and message["type"] != CLOSED:
+            try:
+                on_message(side, index % per_side, message)
+            except Exception:  # a progress display's problem must not stall a comparison
+                pass
+
+    return heard
+
+
+def _start_worker(
+    spec: WorkerSpec,
+    turn_steps: int,
+    heard: Callable[[dict], None],
+    max_rss_bytes: Optional[int],
+    side: str,
+) -> Worker:
+    """One worker of a live comparison, started and sent its request (with the turn size)."""
+    try:
+        worker = Worker(
+            spec.python, spec.env, spec.log_path, heard, max_rss_bytes, takes_turns=True
+        )
+    except WorkerError as exc:
+        raise LiveFailed(side, exc) from None
+    worker.send(dict(spec.request, turn_steps=turn_steps))
+    return worker
+
+
+def _finish_all(
+    workers: list[Worker], failed: Optional[int], side_of: list[str]
+) -> dict[int, WorkerRun]:
+    """Every worker's run, the one that failed first (the others were killed because of it)."""
     runs: dict[int, WorkerRun] = {}
-    # The worker that failed first: the others were killed because of it.
     indexes = list(range(len(workers)))
     if failed is not None:
         indexes.remove(failed)
@@ -137,7 +158,7 @@ def run_live(
         for index in indexes:
             if index not in runs:
                 workers[index].kill()
-    return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
+    return runs
 
 
 def _take_turns(
