@@ -27,7 +27,8 @@ DATASET_SOURCES = {
 TITLE = "RNN Benchmark Results"
 TRAINING_METHOD = "[`fit`](https://keras.io/api/models/model_training_apis/#fit-method)"
 TRAINING_SCRIPT = (
-    "`pytest_rnnbench/run/worker/` (the seed's `lstm_synthetic.py` / `lstm_text_generation.py` model)"
+    "`pytest_rnnbench/run/worker/` "
+    "(the seed's `lstm_synthetic.py` / `lstm_text_generation.py` model)"
 )
 
 
