@@ -192,7 +192,9 @@ class BaselineJudge:
                 pytrace=False,
             )
 
-    def _save(self, case: Case, result: Mapping[str, Any], measured: Mapping[str, list[float]]) -> None:
+    def _save(
+        self, case: Case, result: Mapping[str, Any], measured: Mapping[str, list[float]]
+    ) -> None:
         loss = measured.get("final_loss", [0.0])
         if any(value != value or value in (float("inf"), float("-inf")) for value in loss):
             pytest.fail(
