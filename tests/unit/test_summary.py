@@ -68,3 +68,12 @@ def test_the_headline_reason_counts_what_happened() -> None:
     assert summary.nothing_judged_headline(0, 0) == "nothing was measured"
     assert summary.nothing_judged_headline(0, 3) == "nothing was measured (3 skipped)"
     assert summary.nothing_judged_headline(2, 1) == "2 measured but not judged, 1 skipped"
+
+
+def test_a_live_case_measured_then_skipped_counts_as_measured_not_twice() -> None:
+    document = json.loads(RESULT_FILES[0].read_text())
+    measured = sorted(document["results"])
+    skipped = {measured[0]: "measured, not judged: ...", "other-case": "no backend"}
+    assert summary.nothing_judged(document, skipped) == (
+        f"{len(measured)} measured but not judged, 1 skipped"
+    )

@@ -223,12 +223,13 @@ class RnnbenchSession:
             output["rnnbench"] = self.results_document()
             output["rnnbench_unjudged"] = dict(self.judge.unjudged)
             return
-        if self._judged_nothing(int(session.exitstatus)):
+        if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
             session.exitstatus = EXIT_NOTHING_JUDGED
 
-    def _judged_nothing(self, status: int) -> bool:
-        """A gate run that would pass although it judged no case (all skipped or unjudged)."""
-        if self.settings.base is None or status != pytest.ExitCode.OK:
+    def _gate_judged_nothing(self) -> bool:
+        """A pull-request gate run that judged no case and had no failure (all skipped or
+        measured but not judged): it must not pass."""
+        if self.settings.base is None or self._is_xdist_worker or self.failed_cases:
             return False
         document = self.results_document()
         return not document.get("verdicts") and not document.get("failures")
@@ -253,6 +254,12 @@ class RnnbenchSession:
             )
         if self._no_case_selected(document):
             terminalreporter.write_line(summary.NO_CASE_SELECTED)
+        elif self._gate_judged_nothing():
+            reason = summary.nothing_judged(document, self.skipped)
+            terminalreporter.write_line(
+                f"rnnbench: the pull-request gate judged no case: {reason}; "
+                f"exit status {EXIT_NOTHING_JUDGED}"
+            )
         if not (document["results"] or document["failures"]):
             return
         summary.write_results(

@@ -48,6 +48,13 @@ def nothing_judged_headline(measured: int, skipped: int) -> str:
     return f"{measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
 
 
+def nothing_judged(document: Mapping[str, Any], skipped: Iterable[str]) -> str:
+    """nothing_judged_headline for a results document and the skipped cases (a live case that
+    was measured but not judged is skipped too: it counts as measured)."""
+    results = document.get("results") or {}
+    return nothing_judged_headline(len(results), len(set(skipped) - set(results)))
+
+
 def comment_text(
     document: Mapping[str, Any], reasons: Sequence[str], skipped: Iterable[str] = ()
 ) -> str:
@@ -58,16 +65,18 @@ def comment_text(
     lines = text.split("\n")
     if len(lines) < 2 or lines[1] != judged_nothing:
         return text
-    measured = len(document.get("results") or {})
-    not_run = len(set(skipped) - set(document.get("results") or {}))
-    lines[1] += ": " + nothing_judged_headline(measured, not_run)
+    lines[1] += ": " + nothing_judged(document, skipped)
     if reasons:
         lines[2:2] = ["", "Why no case was judged:", "", *reasons]
     return "\n".join(lines)
 
 
 def write_comment(
-    reporter: Any, path: Path, document: Mapping[str, Any], reasons: Sequence[str], skipped: Any
+    reporter: Any,
+    path: Path,
+    document: Mapping[str, Any],
+    reasons: Sequence[str],
+    skipped: Iterable[str],
 ) -> None:
     """Write the pull-request comment, and say where."""
     # Written even when nothing ran: the pull request then reads that nothing was judged.

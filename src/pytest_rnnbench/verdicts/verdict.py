@@ -1,7 +1,8 @@
-"""Verdicts: compare two sets of samples (a baseline and now) for each metric of a case.
+"""The verdict rule: compare two sets of samples (a baseline and now) for each metric of a case.
 
-Plain numbers in, plain objects out; no pytest import. scipy is imported inside the functions
-that test significance, so a plugin load (or `pytest --co`) never pays for it.
+Plain numbers in, plain objects out (records.py); no pytest import. The significance tests are in
+statistics.py, which imports scipy only when one runs, so a plugin load (or `pytest --co`) never
+pays for it. judge.py chains this rule with the checks around it for every caller.
 
 The rule, per metric (every metric here is "higher is worse"):
 
