@@ -224,7 +224,7 @@ def test_a_gate_that_judged_no_case_fails_with_its_own_exit_code_and_says_why(
     ]  # fmt: skip
     done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
-    assert done.returncode == 6, output  # EXIT_NOTHING_JUDGED: not 0 (pass), not 1 (regression)
+    assert done.returncode == 10, output  # EXIT_NOTHING_JUDGED: not 0 (pass), 1 (regression)
     lines = (tmp_path / "comment.md").read_text().splitlines()
     assert lines[1] == "### pytest-rnnbench: no case was judged: nothing was measured (4 skipped)"
     why = "interpreter '/no/such/python' for the tensorflow backend does not exist"
@@ -232,5 +232,5 @@ def test_a_gate_that_judged_no_case_fails_with_its_own_exit_code_and_says_why(
     assert len(reasons) == 4 and all(f"`: skipped: {why}" in line for line in reasons), lines
     assert (
         "rnnbench: the pull-request gate judged no case: nothing was measured (4 skipped); "
-        "exit status 6" in output
+        "exit status 10" in output
     )

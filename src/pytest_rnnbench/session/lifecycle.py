@@ -6,8 +6,9 @@ results measured so far (written after every case, so an interrupted run loses n
 report header (header.py) and the end-of-run output (summary.py).
 
 Exit status: pytest's, except that a pull-request gate run (--rnnbench-base) that judged no case,
-every case skipped or measured but not judged, exits with EXIT_NOTHING_JUDGED (6; pytest itself
-uses 0 to 5) instead of passing: a gate that judged nothing must not pass a pull request.
+every case skipped or measured but not judged, exits with EXIT_NOTHING_JUDGED (10) instead of
+passing: a gate that judged nothing must not pass a pull request. pytest's own statuses are 0 to 6
+(6: MAX_WARNINGS_ERROR in recent pytest); 10 leaves room for the ones it may add.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from . import header, summary
 from .display import ProgressDisplay
 from .runner import CaseRunner, source_trees
 
-EXIT_NOTHING_JUDGED = 6
+EXIT_NOTHING_JUDGED = 10
 
 # What a benchmark case records as the test's user properties (junitxml and the like).
 SUMMARY_PROPERTIES = (
