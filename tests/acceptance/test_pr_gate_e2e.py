@@ -197,3 +197,40 @@ def test_ctrl_c_during_a_gate_removes_the_extracted_base(mxnet_fork: Path, tmp_p
     output = (tmp_path / "gate.log").read_text()
     assert child.returncode != 0 and "KeyboardInterrupt" in output, output
     assert not any(path.exists() for path in extracted), output
+
+
+def test_a_gate_that_judged_no_case_fails_with_its_own_exit_code_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """Every case skipped (the backend's interpreter does not exist): the gate must not pass the
+    pull request, and the comment's headline says nothing was measured, with each case's reason."""
+    repo = tmp_path / "keras"
+    (repo / "keras" / "src").mkdir(parents=True)  # a Keras 3 tree: serves tensorflow, jax, torch
+    (repo / "keras" / "__init__.py").write_text("")
+    (repo / "keras" / "src" / "__init__.py").write_text("")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    for message in ("base", "head"):
+        (repo / "keras" / "version.py").write_text(f"# {message}\n")
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+        subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+             "commit", "-q", "-m", message],
+            check=True,
+        )  # fmt: skip
+    command = [
+        PYTHON, "-m", "pytest_rnnbench", "gate", "--base", "HEAD~1",
+        "--comment", str(tmp_path / "comment.md"), "--rnnbench-backends=tensorflow",
+        "--rnnbench-python=tensorflow=/no/such/python",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 10, output  # EXIT_NOTHING_JUDGED: not 0 (pass), 1 (regression)
+    lines = (tmp_path / "comment.md").read_text().splitlines()
+    assert lines[1] == "### pytest-rnnbench: no case was judged: nothing was measured (4 skipped)"
+    why = "interpreter '/no/such/python' for the tensorflow backend does not exist"
+    reasons = [line for line in lines if line.startswith("- `tensorflow-")]
+    assert len(reasons) == 4 and all(f"`: skipped: {why}" in line for line in reasons), lines
+    assert (
+        "rnnbench: the pull-request gate judged no case: nothing was measured (4 skipped); "
+        "exit status 10" in output
+    )

@@ -63,3 +63,10 @@ def test_the_other_commands_refuse_unknown_arguments(capsys: pytest.CaptureFixtu
         main(["report", "results.json", "--no-such-option"])
     assert stopped.value.code == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_the_nothing_judged_exit_status_is_none_of_pytests_own() -> None:
+    from pytest_rnnbench.session.lifecycle import EXIT_NOTHING_JUDGED
+
+    assert EXIT_NOTHING_JUDGED not in {int(code) for code in pytest.ExitCode}
+    assert EXIT_NOTHING_JUDGED != 0  # a gate that judged nothing must not pass

@@ -1,8 +1,20 @@
-"""The live A/B gate (gate/live.py): merging the workers of one side."""
+"""The live A/B judge (verdicts/live.py): merging the workers of one side, and what its `check`
+returns for a case that is judged, or skips for one that cannot be."""
 
 from __future__ import annotations
 
-from pytest_rnnbench.verdicts.live import merge_side
+from typing import Any
+
+import pytest
+
+from pytest_rnnbench.matrix import Case
+from pytest_rnnbench.run.summary import summarize
+from pytest_rnnbench.settings import Settings
+from pytest_rnnbench.verdicts import verdict
+from pytest_rnnbench.verdicts.live import LiveJudge, merge_side
+from pytest_rnnbench.verdicts.protocol import CaseRun, Judge
+
+CASE = Case("tensorflow", 0, 32, True, "synthetic")
 
 
 def test_merging_a_side_keeps_every_epoch_and_never_hides_a_broken_loss() -> None:
@@ -18,3 +30,56 @@ def test_merging_a_side_keeps_every_epoch_and_never_hides_a_broken_loss() -> Non
     assert merged["host_peak_rss_bytes"] == 30
     assert merged["final_loss"] != merged["final_loss"]
     assert merge_side([good, good])["final_loss"] == 1.0
+
+
+class Item:
+    """What the judge reads of a pytest item: its markers (none here)."""
+
+    def iter_markers(self, name: str) -> list[Any]:
+        return []
+
+
+def worker(step_ms: float, turns: int = 12, samples: int = 256, **extra: Any) -> dict[str, Any]:
+    """A live worker's result: `turns` turns of 2 steps, each step taking about `step_ms`."""
+    steps = [step_ms / 1000 * (1 + 0.01 * (i % 3)) for i in range(turns * 2)]
+    return {
+        "epochs": [{"seconds": sum(steps), "step_seconds": steps}],
+        "turn_steps": 2,
+        "samples": samples,
+        "final_loss": 1.0,
+        "warmup_seconds": 1.0,
+        "host_peak_rss_bytes": 2**30,
+        "versions": {"keras": "3.1"},
+        "python": {"executable": "/ref/python"},
+        **extra,
+    }
+
+
+def case_run(reference: dict[str, Any], candidate: dict[str, Any]) -> CaseRun:
+    merged = merge_side([candidate])
+    return CaseRun(CASE, Item(), summarize(CASE.id, merged), [reference], [candidate])  # type: ignore[arg-type]
+
+
+def test_a_judged_case_returns_its_verdict_with_what_the_results_file_records() -> None:
+    judge: Judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    found = judge.check(case_run(worker(10.0), worker(20.0)))
+    assert found is not None
+    assert found.verdict.outcome == verdict.REGRESSION
+    stored = found.to_dict()
+    assert stored["verdict"] == "regression" and stored["against"] == "/ref/python"
+    assert stored["baseline_seconds"] == pytest.approx(found.context["baseline_seconds"])
+    assert judge.unjudged == {}
+    assert judge.summary_lines()[0].startswith(f"{CASE.id}: regression: time per step")
+
+
+def test_a_case_measured_but_not_judged_is_skipped_saying_why_never_passed() -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    with pytest.raises(pytest.skip.Exception, match="measured, not judged: the baseline was"):
+        judge.check(case_run(worker(10.0, samples=512), worker(10.0)))
+    why = "the baseline was recorded with 512 samples per epoch, this run has 256"
+    assert judge.unjudged == {CASE.id: why}
+    assert judge.outcomes == {}
+    assert judge.summary_lines() == [
+        "not judged (1): measured, but not comparable",
+        f"  {CASE.id}: {why}",
+    ]

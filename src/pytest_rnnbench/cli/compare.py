@@ -14,18 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TextIO
 
 from ..results.document import ResultsError
 from ..results.document import load as load_results
-from ..verdicts import baseline, samples, verdict
+from ..verdicts import baseline, verdict
+from ..verdicts.judge import NotJudged, Side, judge
 from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
 
-def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         "compare",
         help="compare two results files with the plugin's verdict rule",
@@ -69,14 +74,26 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-class _Side:
-    """One input file: per case, its samples, workload figures, versions and tolerances."""
+@dataclass(frozen=True)
+class _Case:
+    """One case of an input file: the side it is judged as, and its recorded tolerances."""
+
+    side: Side
+    tolerances: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def case_id(self) -> Any:
+        return self.side.workload["case"]["id"]
+
+
+class _File:
+    """One input file: per case, what the judge compares (samples, workload, versions)."""
 
     def __init__(self, path: Path, allow_baseline: bool) -> None:
         self.path = path
         self.kind = "results"
         self.machine: dict[str, Any] = {}
-        self.cases: dict[str, dict[str, Any]] = {}
+        self.cases: dict[str, _Case] = {}
         self.failures: dict[str, str] = {}
         document = _read_json(path)
         if (
@@ -89,12 +106,7 @@ class _Side:
             self.machine = dict(document["profile"])
             # Keyed like the file: by case and workload (baseline.entry_key); see `find`.
             for key, entry in entries.items():
-                self.cases[key] = {
-                    "samples": baseline.entry_samples(entry),
-                    "workload": entry,
-                    "versions": entry.get("versions") or {},
-                    "tolerances": baseline.entry_tolerances(entry),
-                }
+                self.cases[key] = _Case(Side.of_entry(entry), baseline.entry_tolerances(entry))
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
         self.machine = dict(document["machine"])
@@ -105,14 +117,9 @@ class _Side:
                 raise ResultsError(
                     f"{path}: case {case_id!r} has no worker result (per-step times) to compare"
                 )
-            self.cases[case_id] = {
-                "samples": samples.metric_samples(worker),
-                "workload": worker,
-                "versions": worker.get("versions") or {},
-                "tolerances": {},
-            }
+            self.cases[case_id] = _Case(Side.of_result(worker))
 
-    def find(self, case_id: str, workload: dict[str, Any]) -> tuple[Optional[dict], str]:
+    def find(self, case_id: str, workload: Mapping[str, Any]) -> tuple[Optional[_Case], str]:
         """The old side's figures for `case_id` at the new side's workload, or None and why."""
         if self.kind != "baseline":
             found = self.cases.get(case_id)
@@ -121,9 +128,9 @@ class _Side:
         if key in self.cases:
             return self.cases[key], ""
         recorded = [
-            baseline.describe_workload(old["workload"])
+            baseline.describe_workload(old.side.workload)
             for old in self.cases.values()
-            if old["workload"]["case"]["id"] == case_id
+            if old.case_id == case_id
         ]
         if not recorded:
             return None, "not in the old file"
@@ -142,11 +149,12 @@ def _read_json(path: Path) -> Any:
         raise ResultsError(f"{path}: not a JSON file (truncated?): {exc}") from None
 
 
-def run(args: argparse.Namespace, out=None) -> int:
+def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
+    """Compare NEW with OLD, print a line per case and a summary; the exit code gates CI."""
     out = out or sys.stdout
     try:
-        old = _Side(args.old, allow_baseline=True)
-        new = _Side(args.new, allow_baseline=False)
+        old = _File(args.old, allow_baseline=True)
+        new = _File(args.new, allow_baseline=False)
     except (ResultsError, baseline.BaselineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -166,7 +174,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     for case_id in sorted(new.cases):
         line, outcome = _judge(
             case_id,
-            old.find(case_id, new.cases[case_id]["workload"]),
+            old.find(case_id, new.cases[case_id].side.workload),
             new.cases[case_id],
             cli_tolerances,
             args.alpha,
@@ -186,34 +194,30 @@ def run(args: argparse.Namespace, out=None) -> int:
 
 def _judge(
     case_id: str,
-    old_found: tuple[Optional[dict], str],
-    new: dict,
-    cli_tolerances: dict[str, float],
+    old_found: tuple[Optional[_Case], str],
+    new: _Case,
+    cli_tolerances: Mapping[str, float],
     alpha: float,
     busy_limit: Optional[float] = None,
 ) -> tuple[str, str]:
+    """The verdict line of one case and its outcome."""
     old, missing = old_found
     if old is None:
-        return f"{case_id}: {verdict.NO_BASELINE}: {missing}", verdict.NO_BASELINE
-    different = samples.comparable(old["workload"], new["workload"])
-    if different:
-        return f"{case_id}: {verdict.NO_BASELINE}: {different}", verdict.NO_BASELINE
-    tolerances = {**old["tolerances"], **cli_tolerances}
-    found = verdict.compare_case(
+        return NotJudged(case_id, missing).line(), verdict.NO_BASELINE
+    found = judge(
         case_id,
-        old["samples"],
-        new["samples"],
-        tolerances,
-        alpha,
-        notes=verdict.version_notes(old["versions"], new["versions"]),
+        old.side,
+        new.side,
+        {**old.tolerances, **cli_tolerances},
+        alpha=alpha,
+        busy_limit=busy_limit,
     )
-    distrust = verdict.timing_distrust(old["workload"], new["workload"], busy_limit)
-    if distrust:
-        found = verdict.untrusted_timing(found, distrust)
+    if isinstance(found, NotJudged):
+        return found.line(), verdict.NO_BASELINE
     return found.line(), found.outcome
 
 
-def _machine_note(old: _Side, new: _Side) -> str:
+def _machine_note(old: _File, new: _File) -> str:
     """Timings from different hardware are not comparable; say so rather than guess."""
     keys = ("cpu", "cpus")
     differ = [k for k in keys if old.machine.get(k) != new.machine.get(k)]

@@ -7,24 +7,28 @@ turns of a few training steps (run/turns.py). The i-th turns of every worker ran
 on the same machine, so the time samples are paired and the verdict compares them pair by pair
 (verdict.compare_samples with paired=True): a shared machine's drift and its neighbours' bursts
 hit both sides alike and cancel out. Memory and loss are compared as with a stored baseline.
+
+A case that was measured but cannot be judged is skipped, saying so: it is no pass.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 import pytest
 
 from ..quantiles import median
 from ..run.trees import SourceTree
+from ..settings import Settings
 from . import samples, verdict
-from .protocol import CaseRun, enforce, tolerances
+from .judge import NotJudged, Side, judge
+from .protocol import CaseRun, Judgement, tolerances
 
 
-def merge_side(results: Sequence[Mapping[str, Any]]) -> dict:
+def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One result for a side's workers, for the tables: every worker's epochs, the worst peaks.
 
     The first worker's result gives the rest (versions, run facts); its final loss stands for
@@ -75,15 +79,18 @@ def keras_origin_problem(
     return ""
 
 
-class LiveGate:
-    """The live gate inside a pytest run: reference workers measured in the same session, turn by
+class LiveJudge:
+    """The live judge of a pytest run: reference workers measured in the same session, turn by
     turn with the candidate's (another interpreter with --rnnbench-against; another Keras tree
-    with --rnnbench-base). session.py calls `check` after every case."""
+    with --rnnbench-base, the pull-request gate). The session calls `check` after every case."""
 
-    def __init__(self, settings: Any, trees: Optional[Mapping[str, SourceTree]] = None) -> None:
+    def __init__(
+        self, settings: Settings, trees: Optional[Mapping[str, SourceTree]] = None
+    ) -> None:
         self.settings = settings
         self.trees = dict(trees or {})
-        self.outcomes: dict[str, Any] = {}
+        self.outcomes: dict[str, verdict.CaseVerdict] = {}
+        self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
 
     def header_lines(self) -> list[str]:
         turns = (
@@ -108,46 +115,54 @@ class LiveGate:
             lines.append(found.line())
             if found.outcome == verdict.IMPROVEMENT:
                 lines.append("  this run is faster or leaner than the reference")
+        if self.unjudged:
+            lines.append(f"not judged ({len(self.unjudged)}): measured, but not comparable")
+            lines.extend(f"  {case_id}: {why}" for case_id, why in sorted(self.unjudged.items()))
         return lines
 
-    def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
-        """Judge the candidate workers against the reference workers (fail, warn or pass)."""
+    def check(self, run: CaseRun) -> Optional[Judgement]:
+        """Judge the candidate workers against the reference workers; fail the item when the
+        sides measured the wrong code or cannot be paired, skip it when it cannot be judged."""
         case_id, item = run.case.id, run.item
-        reference, candidate = run.reference, run.candidate
-        candidate_merged = run.summary.raw
-        for side, results in (("base", reference), ("head", candidate)):
+        for side, results in (("base", run.reference), ("head", run.candidate)):
             problem = keras_origin_problem(side, results, self.trees.get(side))
             if problem:
                 pytest.fail(f"{case_id}: {problem}", pytrace=False)
-        reference_merged = merge_side(reference)
-        base = samples.metric_samples(reference_merged)
-        now = samples.metric_samples(candidate_merged)
-        try:
-            base["epoch_time"] = samples.live_time_samples(reference)
-            now["epoch_time"] = samples.live_time_samples(candidate)
-            if len(base["epoch_time"]) != len(now["epoch_time"]):
-                raise ValueError(
-                    f"the reference took {len(base['epoch_time'])} turns, the "
-                    f"candidate {len(now['epoch_time'])}"
-                )
-        except ValueError as exc:
-            pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
-        notes = verdict.version_notes(
-            reference_merged.get("versions") or {}, candidate_merged.get("versions") or {}
-        )
-        found = verdict.compare_case(
-            case_id, base, now, tolerances(self.settings, item), notes=notes, paired=("epoch_time",)
-        )
-        # Pairing cancels a busy CPU, but not a GPU that a foreign process used in some turns.
-        distrust = verdict.shared_gpu_reason(candidate_merged)
-        if distrust:
-            found = verdict.untrusted_timing(found, distrust)
+        reference_merged = merge_side(run.reference)
+        old, new = _paired_sides(case_id, run, reference_merged)
+        found = judge(case_id, old, new, tolerances(self.settings, item), paired=True)
+        if isinstance(found, NotJudged):
+            self.unjudged[case_id] = found.why
+            pytest.skip(f"{case_id}: measured, not judged: {found.why}")
         self.outcomes[case_id] = found
-        stored = found.to_dict()
-        stored["baseline_seconds"] = median_epoch_seconds(reference_merged)
-        stored["against"] = reference_merged.get("python", {}).get("executable")
+        context: dict[str, Any] = {
+            "baseline_seconds": median_epoch_seconds(reference_merged),
+            "against": reference_merged.get("python", {}).get("executable"),
+        }
         if self.trees:
-            stored["base_commit"] = self.trees["base"].commit
-            stored["head_commit"] = self.trees["head"].commit
-        verdicts[case_id] = stored
-        enforce(found, item)
+            context["base_commit"] = self.trees["base"].commit
+            context["head_commit"] = self.trees["head"].commit
+        return Judgement(found, context)
+
+
+def _paired_sides(
+    case_id: str, run: CaseRun, reference_merged: Mapping[str, Any]
+) -> tuple[Side, Side]:
+    """The reference and the candidate as sides whose time samples are paired turn by turn."""
+    candidate_merged = run.summary.raw
+    base = samples.metric_samples(reference_merged)
+    now = samples.metric_samples(candidate_merged)
+    try:
+        base["epoch_time"] = samples.live_time_samples(run.reference)
+        now["epoch_time"] = samples.live_time_samples(run.candidate)
+        if len(base["epoch_time"]) != len(now["epoch_time"]):
+            raise ValueError(
+                f"the reference took {len(base['epoch_time'])} turns, the "
+                f"candidate {len(now['epoch_time'])}"
+            )
+    except ValueError as exc:
+        pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
+    return (
+        Side(base, reference_merged, reference_merged.get("versions") or {}),
+        Side(now, candidate_merged, candidate_merged.get("versions") or {}),
+    )

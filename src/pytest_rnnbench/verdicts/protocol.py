@@ -1,17 +1,17 @@
-"""What every gate shares: the Gate interface, the CaseRun it judges, tolerances, and how a
-verdict becomes a pytest outcome.
+"""What every judge of a pytest run shares: the Judge interface, the CaseRun it judges, the
+Judgement it returns, tolerances, and how a verdict becomes a pytest outcome.
 
-Two gates implement it: stored.BaselineGate (a baseline file per machine profile) and
-live.LiveGate (reference workers measured in the same session, turn by turn). The session builds
-one of them and calls `check` after every measured case. The decisions themselves are pure
-statistics in verdict.py.
+Two judges implement it: stored.BaselineJudge (a baseline file per machine profile) and
+live.LiveJudge (reference workers measured in the same session, turn by turn). The session builds
+one of them, calls `check` after every measured case and `enforce`s what it returns. Both judge
+through judge.judge; the decisions themselves are pure statistics in verdict.py.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import pytest
@@ -34,7 +34,7 @@ class RnnbenchBaselineWarning(pytest.PytestWarning):
 
 @dataclass(frozen=True)
 class CaseRun:
-    """One measured case, as a gate sees it."""
+    """One measured case, as a judge sees it."""
 
     case: Case
     item: pytest.Item
@@ -44,8 +44,24 @@ class CaseRun:
     candidate: Sequence[Mapping[str, Any]] = ()
 
 
-class Gate(Protocol):
+@dataclass(frozen=True)
+class Judgement:
+    """A case's verdict, and what the results file records beside it (the baseline's seconds
+    per epoch, the reference interpreter, the gate's commits)."""
+
+    verdict: verdict.CaseVerdict
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as stored in results files (see results.parse_verdict)."""
+        return {**self.verdict.to_dict(), **self.context}
+
+
+class Judge(Protocol):
     """Judges each measured case; says what it compares against and what it found."""
+
+    # case id -> why it was measured but not judged (no baseline for it, workloads differ...)
+    unjudged: dict[str, str]
 
     def header_lines(self) -> list[str]:
         """Lines for pytest's report header: what this run is judged against."""
@@ -55,9 +71,11 @@ class Gate(Protocol):
         """Lines for the terminal summary: the verdicts (or what was recorded)."""
         ...
 
-    def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
-        """Judge `run`: store its verdict in `verdicts`; fail, skip or warn the test item (or let
-        it pass unjudged when there is nothing to judge it against)."""
+    def check(self, run: CaseRun) -> Optional[Judgement]:
+        """Judge `run` and return its judgement, or None when there is none: the case was not
+        judged (then it is in `unjudged`) or its baseline was recorded. May fail or skip the test
+        item itself when the run cannot be judged at all (e.g. a side measured the wrong code);
+        the verdict's own outcome is for `enforce`."""
         ...
 
 

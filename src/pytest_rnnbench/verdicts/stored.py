@@ -1,8 +1,8 @@
-"""The regression gate inside a pytest run: record baselines or assert each case against its own.
+"""The stored-baseline judge of a pytest run: record baselines or judge each case against its own.
 
-Owned by the benchmarking session (session.py), which calls `check` after every measured case.
-The decisions themselves live in verdict.py (statistics, no pytest) and the storage in
-baseline.py; this module turns them into pytest outcomes:
+Owned by the benchmarking session (session/), which calls `check` after every measured case and
+enforces what it returns. The judging itself is judge.py (the same for every judge), the storage
+baseline.py; the outcomes in pytest:
 
     regression    the test item fails with the verdict's one-line reason
     inconclusive  passes with an RnnbenchInconclusiveWarning saying why
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import platform
 import warnings
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -32,12 +32,15 @@ from ..quantiles import median
 from ..run.devices import GpuInventory, cpu_count, cpu_model
 from ..settings import Settings
 from . import baseline, samples, verdict
-from .protocol import CaseRun, RnnbenchBaselineWarning, enforce, tolerances
+from .judge import NotJudged, Side, judge
+from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
 
 SAVE_FLAG = "--rnnbench-save-baseline"
 
 
-class BaselineGate:
+class BaselineJudge:
+    """Judges each case against this machine profile's baseline file, or records it there."""
+
     def __init__(self, config: pytest.Config, settings: Settings, inventory: GpuInventory) -> None:
         self.settings = settings
         self.directory = settings.baseline_dir or Path(config.rootpath) / "baselines"
@@ -52,7 +55,7 @@ class BaselineGate:
         self.path = baseline.baseline_path(self.directory, self.profile)
         self.saving = settings.save_baseline
         self.commit = baseline.git_commit(Path(config.rootpath)) if self.saving else None
-        self.entries: Optional[dict[str, dict]] = None
+        self.entries: Optional[dict[str, dict[str, Any]]] = None
         self.problem = ""  # an unusable file, when saving (it is renamed aside at the save)
         try:
             self.entries = baseline.load(self.path, self.profile)
@@ -137,46 +140,35 @@ class BaselineGate:
     def tolerances(self, item: pytest.Item, entry: Mapping[str, Any]) -> dict[str, float]:
         return tolerances(self.settings, item, baseline.entry_tolerances(entry))
 
-    def check(self, run: CaseRun, verdicts: MutableMapping[str, dict]) -> None:
-        """Save the case's baseline, or judge it against it (failing or warning); a case with no
-        baseline for its workload passes unjudged, or fails under --rnnbench-require-baseline."""
-        case, item, summary = run.case, run.item, run.summary
-        result = summary.raw
-        measured = samples.metric_samples(result)
+    def check(self, run: CaseRun) -> Optional[Judgement]:
+        """Save the case's baseline (None), or judge it against it; a case with no baseline for
+        its workload is not judged (None), and fails under --rnnbench-require-baseline."""
+        case, item, result = run.case, run.item, run.summary.raw
         if self.saving:
-            self._save(case, result, measured)
-            return
+            self._save(case, result, samples.metric_samples(result))
+            return None
         if self.entries is None:
             self._not_judged(case, self.no_file_reason())
-            return
+            return None
         entry = baseline.find(self.entries, case.id, result.get("samples"), result.get("repeats"))
         if entry is None:
             self._not_judged(case, self._missing_entry_reason(case.id, result))
-            return
-        different = samples.comparable(entry, result)
-        if different:
-            self._not_judged(case, different)
-            return
-        notes = verdict.version_notes(entry.get("versions") or {}, summary.versions)
-        found = verdict.compare_case(
+            return None
+        found = judge(
             case.id,
-            baseline.entry_samples(entry),
-            measured,
+            Side.of_entry(entry),
+            Side(samples.metric_samples(result), result, run.summary.versions),
             self.tolerances(item, entry),
-            notes=notes,
+            busy_limit=self.settings.busy_limit,
         )
-        distrust = verdict.timing_distrust(entry, result, self.settings.busy_limit)
-        if distrust:
-            found = verdict.untrusted_timing(found, distrust)
+        if isinstance(found, NotJudged):
+            self._not_judged(case, found.why)
+            return None
         self.outcomes[case.id] = found
-        stored = found.to_dict()
         epochs = entry.get("epoch_seconds") or []
-        if epochs:
-            stored["baseline_seconds"] = median(epochs)
-        verdicts[case.id] = stored
-        enforce(found, item)
+        return Judgement(found, {"baseline_seconds": median(epochs)} if epochs else {})
 
-    def _missing_entry_reason(self, case_id: str, result: dict) -> str:
+    def _missing_entry_reason(self, case_id: str, result: Mapping[str, Any]) -> str:
         assert self.entries is not None
         workload = baseline.describe_workload(result)
         recorded = [
@@ -200,7 +192,9 @@ class BaselineGate:
                 pytrace=False,
             )
 
-    def _save(self, case: Case, result: dict, measured: dict) -> None:
+    def _save(
+        self, case: Case, result: Mapping[str, Any], measured: Mapping[str, list[float]]
+    ) -> None:
         loss = measured.get("final_loss", [0.0])
         if any(value != value or value in (float("inf"), float("-inf")) for value in loss):
             pytest.fail(

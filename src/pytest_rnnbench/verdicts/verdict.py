@@ -1,7 +1,8 @@
-"""Verdicts: compare two sets of samples (a baseline and now) for each metric of a case.
+"""The verdict rule: compare two sets of samples (a baseline and now) for each metric of a case.
 
-Plain numbers in, plain objects out; no pytest import. scipy is imported inside the functions
-that test significance, so a plugin load (or `pytest --co`) never pays for it.
+Plain numbers in, plain objects out (records.py); no pytest import. The significance tests are in
+statistics.py, which imports scipy only when one runs, so a plugin load (or `pytest --co`) never
+pays for it. judge.py chains this rule with the checks around it for every caller.
 
 The rule, per metric (every metric here is "higher is worse"):
 
@@ -33,161 +34,74 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from ..metrics import METRICS as METRICS  # re-exported: the registry's rows
-from ..metrics import TOLERANCE_KEYS as TOLERANCE_KEYS
 from ..metrics import parse_fraction
 from ..quantiles import median
+from .distrust import (
+    BUSY_MACHINE_SHARE,
+    busy_machine_reason,
+    shared_gpu_reason,
+    timing_distrust,
+    untrusted_timing,
+)
+from .records import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    METRICS,
+    NO_BASELINE,
+    PASS,
+    REGRESSION,
+    SEVERITY,
+    TOLERANCE_KEYS,
+    CaseVerdict,
+    Metric,
+    MetricVerdict,
+    worst,
+)
+from .statistics import (
+    PAIRED_TEST,
+    hodges_lehmann,
+    one_sided_p,
+    paired_log_ratios,
+    paired_one_sided_p,
+    spread,
+)
 
-PASS = "pass"
-REGRESSION = "regression"
-IMPROVEMENT = "improvement"
-INCONCLUSIVE = "inconclusive"
-NO_BASELINE = "no-baseline"
-
-# Worst first: a case's verdict is the worst of its metrics' verdicts.
-SEVERITY = (REGRESSION, INCONCLUSIVE, NO_BASELINE, IMPROVEMENT, PASS)
+# The rule's vocabulary lives beside it (records, statistics, distrust); this module is where
+# callers find all of it, as before the split.
+__all__ = [
+    "BUSY_MACHINE_SHARE",
+    "DEFAULT_ALPHA",
+    "IMPROVEMENT",
+    "INCONCLUSIVE",
+    "METRICS",
+    "MIN_SAMPLES_FOR_TEST",
+    "NO_BASELINE",
+    "PAIRED_TEST",
+    "PASS",
+    "REGRESSION",
+    "SEVERITY",
+    "TOLERANCE_KEYS",
+    "CaseVerdict",
+    "Metric",
+    "MetricVerdict",
+    "busy_machine_reason",
+    "compare_case",
+    "compare_samples",
+    "hodges_lehmann",
+    "one_sided_p",
+    "paired_log_ratios",
+    "paired_one_sided_p",
+    "parse_tolerance",
+    "shared_gpu_reason",
+    "timing_distrust",
+    "untrusted_timing",
+    "version_notes",
+]
 
 DEFAULT_ALPHA = 0.01
 MIN_SAMPLES_FOR_TEST = 3  # below this a rank test cannot reach p < 0.05, let alone alpha
-
-
-parse_tolerance = parse_fraction  # the old name, until verdicts/protocol.py reads the new one
-
-
-@dataclass(frozen=True)
-class MetricVerdict:
-    metric: str
-    outcome: str
-    baseline: Optional[float] = None  # the baseline's median
-    now: Optional[float] = None  # this run's median
-    change: Optional[float] = None  # now / baseline - 1
-    tolerance: Optional[float] = None
-    confidence: Optional[float] = None  # 1 - p of the one-sided test in the direction observed
-    n_baseline: int = 0
-    n_now: int = 0
-    why: str = ""
-    test: str = "Mann-Whitney"  # the significance test behind `confidence`
-
-    def line(self) -> str:
-        """One line: metric, baseline, now, change, tolerance, confidence, and why."""
-        metric = METRICS.get(self.metric)
-        label = metric.label if metric else self.metric
-        unit = f" {metric.unit}" if metric and metric.unit else ""
-        parts = [f"{label} {self.outcome}"]
-        if self.baseline is not None and self.now is not None:
-            parts.append(f"baseline {_fmt(self.baseline)}{unit} -> now {_fmt(self.now)}{unit}")
-        if self.change is not None:
-            parts.append(f"change {self.change * 100:+.1f}%")
-        if self.tolerance is not None:
-            parts.append(f"tolerance {self.tolerance * 100:.1f}%")
-        if self.confidence is not None:
-            shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
-            parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
-        elif self.outcome != PASS or self.why:
-            parts.append(f"n={self.n_baseline}/{self.n_now}")
-        text = ", ".join(parts)
-        return f"{text}: {self.why}" if self.why else text
-
-
-def _fmt(value: float) -> str:
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}"
-
-
-@dataclass(frozen=True)
-class CaseVerdict:
-    case_id: str
-    outcome: str
-    metrics: tuple[MetricVerdict, ...] = ()
-    notes: tuple[str, ...] = ()  # e.g. versions that differ from the baseline's
-
-    @property
-    def deciding(self) -> Optional[MetricVerdict]:
-        """The metric verdict that decided the case's outcome (the worst one)."""
-        for metric in self.metrics:
-            if metric.outcome == self.outcome:
-                return metric
-        return None
-
-    def line(self) -> str:
-        deciding = self.deciding
-        text = f"{self.case_id}: {self.outcome}"
-        if deciding is not None:
-            text += f": {deciding.line()}"
-        if self.notes:
-            text += " [" + "; ".join(self.notes) + "]"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        """The verdict as stored in results files (see results.parse_verdict)."""
-        time = next((m for m in self.metrics if m.metric == "epoch_time"), None)
-        return {
-            "verdict": self.outcome,
-            "reason": self.line(),
-            "change": time.change if time else None,
-            "metrics": {
-                m.metric: {
-                    "outcome": m.outcome,
-                    "baseline": m.baseline,
-                    "now": m.now,
-                    "change": m.change,
-                    "tolerance": m.tolerance,
-                    "confidence": m.confidence,
-                    "n_baseline": m.n_baseline,
-                    "n_now": m.n_now,
-                    "why": m.why,
-                    "test": m.test,
-                }
-                for m in self.metrics
-            },
-            "notes": list(self.notes),
-        }
-
-
-def _median(values: Sequence[float]) -> float:
-    return float(median(values))
-
-
-def one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) -> float:
-    """p-value that `now` tends to be larger (greater=True) or smaller than `baseline`."""
-    from scipy.stats import mannwhitneyu
-
-    result = mannwhitneyu(list(now), list(baseline), alternative="greater" if greater else "less")
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p  # all values tied: no evidence either way
-
-
-def paired_log_ratios(now: Sequence[float], baseline: Sequence[float]) -> list[float]:
-    return [math.log(c / b) for c, b in zip(now, baseline)]
-
-
-def hodges_lehmann(values: Sequence[float]) -> float:
-    """The median of all pairwise averages (Walsh averages): the Wilcoxon test's own estimate."""
-    walsh = [(values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))]
-    return _median(walsh)
-
-
-def paired_one_sided_p(now: Sequence[float], baseline: Sequence[float], greater: bool) -> float:
-    """p-value that `now` is larger (greater=True) or smaller than its paired `baseline`."""
-    from scipy.stats import wilcoxon
-
-    ratios = paired_log_ratios(now, baseline)
-    if all(r == 0 for r in ratios):
-        return 1.0  # identical pairs: no evidence either way
-    result = wilcoxon(ratios, alternative="greater" if greater else "less")
-    p = float(result.pvalue)
-    return 1.0 if math.isnan(p) else p
-
-
-PAIRED_TEST = "Wilcoxon signed-rank, paired"
 
 
 def compare_samples(
@@ -211,6 +125,38 @@ def compare_samples(
     common: dict[str, Any] = dict(
         metric=metric, tolerance=tolerance, n_baseline=len(base), n_now=len(cur)
     )
+    undecidable = _undecidable(metric, base, cur, paired, common)
+    if undecidable is not None:
+        return undecidable
+    if paired and len(base) != len(cur):
+        raise ValueError(f"paired samples need equal counts, got {len(base)} and {len(cur)}")
+    if paired:
+        change = math.exp(hodges_lehmann(paired_log_ratios(cur, base))) - 1.0
+        common["test"] = PAIRED_TEST
+    else:
+        change = _median(cur) / _median(base) - 1.0
+    common.update(baseline=_median(base), now=_median(cur), change=change)
+    testable = len(base) >= MIN_SAMPLES_FOR_TEST and len(cur) >= MIN_SAMPLES_FOR_TEST
+
+    def p_value(greater: bool) -> float:
+        test = paired_one_sided_p if paired else one_sided_p
+        return test(cur, base, greater)
+
+    if change > tolerance:
+        return _worse(base, cur, paired, alpha, testable, p_value, common)
+    if change < -tolerance:
+        return _better(alpha, testable, p_value, common)
+    return MetricVerdict(outcome=PASS, **common)
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(median(values))
+
+
+def _undecidable(
+    metric: str, base: list[float], cur: list[float], paired: bool, common: dict[str, Any]
+) -> Optional[MetricVerdict]:
+    """The verdict when the samples themselves decide it (a broken loss) or allow none."""
     if metric == "final_loss" and any(not math.isfinite(v) for v in cur):
         bad = next(v for v in cur if not math.isfinite(v))
         return MetricVerdict(
@@ -237,81 +183,71 @@ def compare_samples(
             why="non-finite samples",
             **common,
         )
-    b, c = _median(base), _median(cur)
-    if b <= 0 or (paired and min(base + cur) <= 0):
+    if _median(base) <= 0 or (paired and min(base + cur) <= 0):
         return MetricVerdict(
             outcome=INCONCLUSIVE,
-            baseline=b,
-            now=c,
+            baseline=_median(base),
+            now=_median(cur),
             why="the baseline is not positive; no relative change",
             **common,
         )
-    if paired and len(base) != len(cur):
-        raise ValueError(f"paired samples need equal counts, got {len(base)} and {len(cur)}")
+    return None
+
+
+def _worse(
+    base: list[float],
+    cur: list[float],
+    paired: bool,
+    alpha: float,
+    testable: bool,
+    p_value: Callable[[bool], float],
+    common: dict[str, Any],
+) -> MetricVerdict:
+    """Beyond the tolerance the bad way: a regression if significant, else inconclusive."""
+    if not testable:
+        return MetricVerdict(
+            outcome=REGRESSION,
+            why="measured once per run: tolerance only, no significance test",
+            **common,
+        )
+    p = p_value(True)
+    if p < alpha:
+        return MetricVerdict(outcome=REGRESSION, confidence=1 - p, **common)
     if paired:
-        change = math.exp(hodges_lehmann(paired_log_ratios(cur, base))) - 1.0
-        common["test"] = PAIRED_TEST
+        ratios = [c / b for c, b in zip(cur, base)]
+        shown = f"per-turn ratios now/reference spread (p10-p90) {spread(ratios)}"
+        cure = "more --rnnbench-repeats or --rnnbench-against-workers would decide"
     else:
-        change = c / b - 1.0
-    common.update(baseline=b, now=c, change=change)
-    testable = len(base) >= MIN_SAMPLES_FOR_TEST and len(cur) >= MIN_SAMPLES_FOR_TEST
+        shown = f"spread (p10-p90) baseline {spread(base)}, now {spread(cur)}"
+        cure = "more --rnnbench-repeats or a quieter machine would decide"
+    return MetricVerdict(
+        outcome=INCONCLUSIVE,
+        confidence=1 - p,
+        why=(
+            f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
+            f"too noisy to tell; {shown}; {cure}"
+        ),
+        **common,
+    )
 
-    def p_value(greater: bool) -> float:
-        if paired:
-            return paired_one_sided_p(cur, base, greater)
-        return one_sided_p(cur, base, greater)
 
-    if change > tolerance:
-        if not testable:
-            return MetricVerdict(
-                outcome=REGRESSION,
-                why="measured once per run: tolerance only, no significance test",
-                **common,
-            )
-        p = p_value(greater=True)
-        if p < alpha:
-            return MetricVerdict(outcome=REGRESSION, confidence=1 - p, **common)
-        if paired:
-            ratios = [c / b for c, b in zip(cur, base)]
-            spread = f"per-turn ratios now/reference spread (p10-p90) {_spread(ratios)}"
-            cure = "more --rnnbench-repeats or --rnnbench-against-workers would decide"
-        else:
-            spread = f"spread (p10-p90) baseline {_spread(base)}, now {_spread(cur)}"
-            cure = "more --rnnbench-repeats or a quieter machine would decide"
+def _better(
+    alpha: float, testable: bool, p_value: Callable[[bool], float], common: dict[str, Any]
+) -> MetricVerdict:
+    """Beyond the tolerance the good way: an improvement if significant, else a pass."""
+    if not testable:
         return MetricVerdict(
-            outcome=INCONCLUSIVE,
-            confidence=1 - p,
-            why=(
-                f"beyond the tolerance but not significant (p={p:.3g} >= {alpha:g}): "
-                f"too noisy to tell; {spread}; {cure}"
-            ),
-            **common,
+            outcome=IMPROVEMENT, why="measured once per run: tolerance only", **common
         )
-    if change < -tolerance:
-        if not testable:
-            return MetricVerdict(
-                outcome=IMPROVEMENT, why="measured once per run: tolerance only", **common
-            )
-        p = p_value(greater=False)
-        if p < alpha:
-            return MetricVerdict(outcome=IMPROVEMENT, confidence=1 - p, **common)
-        return MetricVerdict(
-            outcome=PASS,
-            confidence=1 - p,
-            why="better than the tolerance but not significant",
-            **common,
-        )
-    return MetricVerdict(outcome=PASS, **common)
-
-
-def _spread(values: Sequence[float]) -> str:
-    if len(values) < 2:
-        return "n/a"
-    ordered = sorted(values)
-    lo = ordered[int(0.1 * (len(ordered) - 1))]
-    hi = ordered[int(math.ceil(0.9 * (len(ordered) - 1)))]
-    mid = _median(values)
-    return f"{(lo / mid - 1) * 100:+.0f}%..{(hi / mid - 1) * 100:+.0f}%" if mid > 0 else "n/a"
+    p = p_value(False)
+    if p < alpha:
+        return MetricVerdict(outcome=IMPROVEMENT, confidence=1 - p, **common)
+    return MetricVerdict(
+        outcome=PASS,
+        confidence=1 - p,
+        why="better than the tolerance but not significant",
+        **common,
+    )
 
 
 def compare_case(
@@ -345,16 +281,11 @@ def compare_case(
                 paired=name in paired,
             )
         )
-    outcomes = [v.outcome for v in verdicts]
-    if not verdicts:
-        outcome = NO_BASELINE
-    elif all(o == NO_BASELINE for o in outcomes):
-        outcome = NO_BASELINE
-    else:
-        considered = [o for o in outcomes if o != NO_BASELINE]
-        outcome = min(considered, key=SEVERITY.index)
     return CaseVerdict(
-        case_id=case_id, outcome=outcome, metrics=tuple(verdicts), notes=tuple(notes)
+        case_id=case_id,
+        outcome=worst(v.outcome for v in verdicts),
+        metrics=tuple(verdicts),
+        notes=tuple(notes),
     )
 
 
@@ -370,62 +301,5 @@ def version_notes(
     return ["versions differ from the baseline's: " + ", ".join(notes)] if notes else []
 
 
-def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
-    """The same verdict, with a decided time metric made inconclusive because of `why`.
-
-    Used when the measurement itself is known to be unfair, e.g. another process used the case's
-    GPU while it ran: its timings say nothing about the code. Memory and loss verdicts stand.
-    """
-    metrics = []
-    for metric in found.metrics:
-        if metric.metric == "epoch_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
-            metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
-        metrics.append(metric)
-    considered = [m.outcome for m in metrics if m.outcome != NO_BASELINE]
-    outcome = min(considered, key=SEVERITY.index) if considered else NO_BASELINE
-    return CaseVerdict(
-        case_id=found.case_id, outcome=outcome, metrics=tuple(metrics), notes=found.notes
-    )
-
-
-# Timings taken while other processes (or a VM's hypervisor) took more than this share of the
-# machine's CPU time say more about the neighbours than about the code: the calibration saw
-# identical epochs vary by -22%..+38% on a loaded 2-core machine.
-BUSY_MACHINE_SHARE = 0.10
-
-
-def busy_machine_reason(
-    baseline_shares: Sequence[float], now_shares: Sequence[float], limit: float = BUSY_MACHINE_SHARE
-) -> str:
-    """Why the CPU was too busy with other work to trust a time comparison, or ""."""
-    for side, shares in (("the baseline's", baseline_shares), ("this run's", now_shares)):
-        if shares and max(shares) > limit:
-            return (
-                f"other processes took {max(shares):.0%} of the machine's CPU time during "
-                f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine"
-            )
-    return ""
-
-
-def timing_distrust(
-    baseline_workload: Mapping[str, object],
-    now_workload: Mapping[str, object],
-    busy_limit: Optional[float] = None,
-) -> str:
-    """Why the time comparison of these two measurements cannot be trusted, or ""."""
-    from .samples import busy_shares
-
-    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
-    return shared_gpu_reason(now_workload) or busy_machine_reason(
-        busy_shares(baseline_workload), busy_shares(now_workload), limit
-    )
-
-
-def shared_gpu_reason(result: Mapping[str, object]) -> str:
-    """Why this worker result's timings cannot be trusted, or "" (from the NVML monitor)."""
-    memory = result.get("gpu_memory")
-    others = memory.get("nvml_other_processes") if isinstance(memory, Mapping) else None
-    if others:
-        pids = ", ".join(str(pid) for pid in list(others)[:5])
-        return f"the GPU was shared with other processes (pids {pids}) while the case ran"
-    return ""
+# The old name of the registry's fraction parser, kept for callers outside the package.
+parse_tolerance = parse_fraction

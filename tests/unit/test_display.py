@@ -1,19 +1,12 @@
-"""Live progress (report/progress.py): a rewritten status line on a terminal, plain lines (no
-carriage return) in logs."""
+"""Live progress (session/display.py): a rewritten status line on a terminal, plain lines (no
+carriage return) in logs, with where the run is and its time left (estimate.py)."""
 
 from __future__ import annotations
 
 import contextlib
 
 from pytest_rnnbench.matrix import Case
-from pytest_rnnbench.session.progress import (
-    CaseProgress,
-    ProgressDisplay,
-    RunProgress,
-    _Writer,
-    format_eta,
-    format_status,
-)
+from pytest_rnnbench.session.display import CaseProgress, ProgressDisplay, _Writer, format_status
 
 CASE = "tensorflow-gpu0-b128-unroll-synthetic"
 
@@ -249,20 +242,6 @@ def display(tty: bool = False, verbosity: int = 1, xdist_worker: bool = False):
     return shown, terminal, clock
 
 
-def test_eta_text_is_rounded_so_it_counts_down_calmly():
-    assert format_eta(3) == "under 10 s left"
-    assert format_eta(12) == "about 10 s left"
-    assert format_eta(44) == "about 40 s left"
-    assert format_eta(61) == "about 1 min left"
-    assert format_eta(96) == "about 1 min 40 s left"
-    assert format_eta(118) == "about 2 min left"
-    assert format_eta(340) == "about 6 min left"
-    assert format_eta(59 * 60 + 20) == "about 59 min left"
-    assert format_eta(97 * 60) == "about 1 h 35 min left"
-    assert format_eta(2 * 3600 + 60) == "about 2 h left"
-    assert format_eta(150, whole_run=False) == "about 3 min left in this case"
-
-
 def test_status_line_leads_with_where_the_run_is():
     assert (
         format_status(CASE, "epoch 2 of 3", 31.4, 12, 40, number=3, total=8, eta="about 6 min left")
@@ -312,9 +291,7 @@ def test_registered_as_a_plugin_it_learns_the_cases_at_collection_finish():
     assert terminal.lines[0] == "rnnbench: case 2 of 2: b: starting worker [0 s]"
 
 
-def test_without_a_known_total_cases_are_numbered_as_they_start():
-    run = RunProgress()
-    assert [run.begin_case(node(c)) for c in "abc"] == [(1, None), (2, None), (3, None)]
+def test_without_a_known_total_cases_are_shown_numbered_as_they_start():
     shown, terminal, clock = display()  # start_run never called
     with shown.case("a", node("a")):
         pass
@@ -397,18 +374,6 @@ def test_a_failed_case_is_no_measure_of_the_others():
     assert terminal.lines[-2] == "rnnbench: case 2 of 2: b: starting worker [0 s]"
 
 
-def test_estimate_stays_put_unless_it_moves_by_more_than_the_tolerance():
-    run = RunProgress()
-    run.start([node("a")])
-    run.begin_case(node("a"))
-    # 600 s left, then estimates that wobble by a few seconds: the shown figure counts down.
-    assert run.estimate(0.0, 1, 1, 100.0, 600.0) == 600.0
-    assert run.estimate(10.0, 1, 1, 110.0, 595.0) == 590.0
-    assert run.estimate(20.0, 1, 1, 120.0, 570.0) == 580.0
-    # new information that moves the finish by more than 10 %: the estimate follows it
-    assert run.estimate(30.0, 1, 1, 130.0, 800.0) == 800.0
-
-
 def test_tty_status_line_carries_the_case_number_and_the_estimate():
     shown, terminal, clock = display(tty=True)
     shown.start_run([FakeItem(node("a")), FakeItem(node("b"))])
@@ -422,22 +387,6 @@ def test_tty_status_line_carries_the_case_number_and_the_estimate():
         "\rrnnbench case 1 of 2 (about 5 min left) | a | epoch 2 of 3 | step 10/40 (25%)"
         " | 115 s\x1b[K",
     ]
-
-
-def test_the_remaining_cases_count_as_long_as_the_finished_ones():
-    run = RunProgress()
-    # Before any case finished: the remaining cases as long as this one will be (100 s so far,
-    # 50 s left): 50 + 3 x 150.
-    assert run.estimate(0.0, 2, 5, 100.0, 50.0) == 500.0
-    run.finished = [100.0, 300.0]  # then the mean finished case: 50 + 3 x 200
-    run._shown_end = None
-    assert run.estimate(0.0, 2, 5, 100.0, 50.0) == 650.0
-    # Before this case measured an epoch, it is taken for a mean case too: 200 - 30 + 3 x 200.
-    run._shown_end = None
-    assert run.estimate(0.0, 2, 5, 30.0, None) == 770.0
-    # Without a total, only this case is estimated.
-    run._shown_end = None
-    assert run.estimate(0.0, 2, None, 100.0, 50.0) == 50.0
 
 
 def test_remaining_cases_of_a_measured_backend_count_as_long_as_its_finished_ones():

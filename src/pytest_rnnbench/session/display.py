@@ -1,4 +1,5 @@
-"""Live progress of the run: which case of how many, its phase, steps, elapsed time, time left.
+"""Live progress of the run on pytest's terminal: which case of how many, its phase, steps,
+elapsed time, and the time left (from estimate.py).
 
 The worker reports phases ("importing tensorflow", "loading data", "building model", "compiling
 (warm-up)", "epoch 1 of 3") and, during an epoch, step progress about once a second. Two ways to
@@ -17,61 +18,25 @@ run are the items without a skip mark, numbered in run order, so a case skipped 
 (a backend or dataset missing) still uses up its number. Under pytest-xdist a worker process runs
 an unknown subset, so cases are numbered as they start there, without a total.
 
-The time left (RunProgress) is an estimate, shown only once an epoch has been measured: a timed
-epoch of this case has ended, or a case of this run has finished. The current case's remaining
-time comes from its mean epoch time and the steps left; each remaining case counts as long as the
-mean finished case (before any finished, as this case's projected duration). The shown finish time
-stays put unless a new estimate moves it by more than ETA_TOLERANCE, and the text is rounded
-(10 s steps below 2 min, whole minutes up to an hour, then 5 min), so it counts down calmly.
-
 Worker messages arrive on the runner's reader thread; a lock keeps the two threads (reader and
-refresher) from interleaving their writes. The pytest process is otherwise idle while a case
-runs (it waits for the worker), so nothing else writes to the terminal meanwhile.
+refresher) from interleaving their writes, and another guards the run's shared estimate. The
+pytest process is otherwise idle while a case runs (it waits for the worker), so nothing else
+writes to the terminal meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
+
+from .estimate import CaseEstimate, RunEstimate, format_eta
 
 PLAIN_PROGRESS_S = 30.0
 REFRESH_S = 1.0
-# A new estimate replaces the shown finish time only when it moves it by more than this share of
-# the time left (or ETA_TOLERANCE_MIN_S, whichever is more).
-ETA_TOLERANCE = 0.1
-ETA_TOLERANCE_MIN_S = 10.0
-EPOCH_PHASE = re.compile(r"^epoch (\d+) of (\d+)$")
-
-
-def _nearest(seconds: float, unit: int) -> int:
-    """`seconds` rounded to a multiple of `unit`, halves up (round() would go to even)."""
-    return int(seconds / unit + 0.5) * unit
-
-
-def format_eta(seconds: float, whole_run: bool = True) -> str:
-    """ "about 6 min left": 10 s steps below 2 min, whole minutes below an hour, then 5 min."""
-    where = "" if whole_run else " in this case"
-    tens = _nearest(seconds, 10)
-    if tens < 10:
-        return f"under 10 s left{where}"
-    if tens < 60:
-        text = f"{tens} s"
-    elif tens < 120:
-        text = "1 min" + (f" {tens - 60} s" if tens > 60 else "")
-    else:
-        minutes = _nearest(seconds, 60) // 60
-        if minutes < 60:
-            text = f"{minutes} min"
-        else:
-            minutes = _nearest(seconds, 300) // 60
-            hours, rest = divmod(minutes, 60)
-            text = f"{hours} h" + (f" {rest} min" if rest else "")
-    return f"about {text} left{where}"
 
 
 def format_position(number: Optional[int], total: Optional[int]) -> str:
@@ -105,120 +70,6 @@ def format_status(
     return " | ".join(parts)
 
 
-class RunProgress:
-    """The whole run: which cases will run, how long the finished ones took, the shown estimate.
-
-    Pure bookkeeping (no output); the clock readings come from the caller.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.positions: dict[str, int] = {}  # nodeid -> 1-based place among the cases to run
-        self.order: list[str] = []  # the nodeids to run, in run order
-        # nodeid -> what makes cases alike in cost (the backend): a backend's cases differ by
-        # several times from another's, and the default order runs every backend on one dataset
-        # before the next, so the mean of all finished cases misjudges the rest.
-        self.kinds: dict[str, str] = {}
-        self.finished_by_kind: dict[str, list[float]] = {}
-        # Kinds whose cases were skipped before they ran (a missing backend skips all of its
-        # cases): their cases ahead are not waited for, until one of that kind does run.
-        self.skipped_kinds: set[str] = set()
-        self.total: Optional[int] = None  # None: unknown (never started, or an xdist worker)
-        self.started = 0  # cases begun (the numbering when the total is unknown)
-        self.last_number = 0
-        self.finished: list[float] = []  # wall seconds of the cases that ended well
-        self._shown_end: Optional[float] = None  # the clock reading the shown estimate ends at
-
-    def start(self, nodeids: Iterable[str], kinds: Optional[dict[str, str]] = None) -> None:
-        """The cases that will run, in run order (items with a skip mark left out), and what
-        kind each is (its backend), where known."""
-        with self._lock:
-            self.order = list(nodeids)
-            self.positions = {nodeid: i for i, nodeid in enumerate(self.order, start=1)}
-            self.total = len(self.positions)
-            self.kinds = dict(kinds or {})
-
-    def begin_case(self, nodeid: Optional[str]) -> tuple[int, Optional[int]]:
-        """(this case's number, the total or None); a case number never goes backwards."""
-        with self._lock:
-            self.started += 1
-            known = self.positions.get(nodeid) if nodeid is not None else None
-            if self.total is None or known is None:
-                number, total = max(self.started, self.last_number + 1), None
-                self._shown_end = None  # the estimate covers this case only: start afresh
-            else:
-                number, total = known, self.total
-            self.last_number = number
-            return number, total
-
-    def end_case(self, seconds: float, nodeid: Optional[str] = None) -> None:
-        """A case ended well after `seconds` (a failed or skipped one is not a fair measure)."""
-        with self._lock:
-            self.finished.append(seconds)
-            kind = self.kinds.get(nodeid) if nodeid is not None else None
-            if kind is not None:
-                self.finished_by_kind.setdefault(kind, []).append(seconds)
-
-    def skip(self, nodeid: str) -> None:
-        """Case `nodeid` was skipped without running."""
-        with self._lock:
-            kind = self.kinds.get(nodeid)
-            if kind is not None:
-                self.skipped_kinds.add(kind)
-
-    def _remaining(self, number: int, total: int, per_case: float) -> float:
-        """Seconds for the cases after case `number`: each as long as the finished cases of its
-        kind, or `per_case` for a kind not measured yet."""
-        after = self.order[number:total] if len(self.order) >= total else []
-        if len(after) != max(0, total - number):  # positions unknown: all alike
-            return max(0, total - number) * per_case
-        left = 0.0
-        for nodeid in after:
-            kind = self.kinds.get(nodeid, "")
-            same = self.finished_by_kind.get(kind, [])
-            if same:
-                left += sum(same) / len(same)
-            elif kind not in self.skipped_kinds:
-                left += per_case
-        return left
-
-    def estimate(
-        self,
-        now: float,
-        number: int,
-        total: Optional[int],
-        case_elapsed: float,
-        case_left: Optional[float],
-        ended: bool = False,
-    ) -> Optional[float]:
-        """Seconds left (of the run, or of this case when `total` is None), or None when no
-        epoch has been measured yet. `case_left` is the current case's own estimate (None before
-        its first timed epoch ended); `ended`: case `number` is over, whichever way it ended.
-        The shown value moves only when a new estimate differs by more than the tolerance."""
-        with self._lock:
-            mean = sum(self.finished) / len(self.finished) if self.finished else None
-            if ended:
-                case_left = 0.0
-                if mean is None:
-                    return None  # a case that failed early says nothing about the others
-            elif case_left is None:
-                if mean is None:
-                    return None
-                case_left = max(0.0, mean - case_elapsed)
-            left = case_left
-            if total is not None:
-                per_case = mean if mean is not None else case_elapsed + case_left
-                left += self._remaining(number, total, per_case)
-            if left <= 0:
-                self._shown_end = None
-                return None
-            end = now + left
-            tolerance = max(ETA_TOLERANCE_MIN_S, ETA_TOLERANCE * left)
-            if self._shown_end is None or abs(end - self._shown_end) > tolerance:
-                self._shown_end = end
-            return max(0.0, self._shown_end - now)
-
-
 class _Writer:
     """Where the lines go: pytest's terminal reporter, with capture suspended around writes."""
 
@@ -248,8 +99,8 @@ def is_tty(terminal: Any) -> bool:
 class CaseProgress:
     """Shows one case's progress; `on_message` is the runner's callback.
 
-    With `run` (the ProgressDisplay's RunProgress) it also says which case of how many this is
-    and, once an epoch has been measured, about how long the run has left.
+    With `run` (the ProgressDisplay's RunEstimate, guarded by `run_lock`) it also says which case
+    of how many this is and, once an epoch has been measured, about how long the run has left.
     """
 
     def __init__(
@@ -259,8 +110,9 @@ class CaseProgress:
         tty: bool,
         clock: Callable[[], float] = time.monotonic,
         nodeid: Optional[str] = None,
-        run: Optional[RunProgress] = None,
+        run: Optional[RunEstimate] = None,
         position: Optional[str] = None,
+        run_lock: Optional[threading.Lock] = None,
     ) -> None:
         self.case_id = case_id
         # In plain mode without -v, pytest's file prefix is written again after our lines, so
@@ -271,18 +123,17 @@ class CaseProgress:
         self.clock = clock
         self.run = run
         self.position = position  # this case's nodeid in the run's order
+        self._run_lock = run_lock or threading.Lock()
         self.number: Optional[int] = None
         self.total: Optional[int] = None
         if run is not None:
-            self.number, self.total = run.begin_case(position)
+            with self._run_lock:
+                self.number, self.total = run.begin_case(position)
         self.started = clock()
         self.phase = "starting worker"
         self.step: Optional[int] = None
         self.steps: Optional[int] = None
-        self.epoch: Optional[int] = None  # the timed epoch running now, and how many there are
-        self.epochs: Optional[int] = None
-        self.epoch_seconds: list[float] = []  # wall seconds of this case's ended timed epochs
-        self._epoch_started = 0.0
+        self.estimate = CaseEstimate()
         self._ended = False
         self._lock = threading.Lock()  # guards the state above
         self._write_lock = threading.Lock()  # one writer at a time: reader or refresher thread
@@ -312,7 +163,8 @@ class CaseProgress:
         with self._lock:
             self._ended = True
         if self.run is not None and exc_info[0] is None:
-            self.run.end_case(self._elapsed(), self.position)
+            with self._run_lock:
+                self.run.end_case(self._elapsed(), self.position)
         if self.tty:
             self._close_status_line()
         else:
@@ -333,7 +185,7 @@ class CaseProgress:
                 self.phase = str(message.get("phase", ""))
                 self.step = None
                 self.steps = message.get("steps")
-                self._epoch_begins(now)
+                self.estimate.phase(now, self.phase)
             if self.tty:
                 self._draw()
             else:
@@ -351,41 +203,15 @@ class CaseProgress:
                     f"({100 * (self.step or 0) // self.steps}%)"
                 )
 
-    def _epoch_begins(self, now: float) -> None:
-        """After a phase change (lock held): a timed epoch's start ends the one before it."""
-        found = EPOCH_PHASE.match(self.phase)
-        if found is None:
-            return
-        if self.epoch is not None and int(found.group(1)) > self.epoch:
-            self.epoch_seconds.append(now - self._epoch_started)
-        self.epoch, self.epochs = int(found.group(1)), int(found.group(2))
-        self._epoch_started = now
-
-    # -- the estimate ----------------------------------------------------------------------------
-
-    def _case_left(self, now: float) -> Optional[float]:
-        """This case's own estimate of its time left (lock held), None before an epoch ended."""
-        if not self.epoch_seconds or self.epoch is None or self.epochs is None:
-            return None
-        per_epoch = sum(self.epoch_seconds) / len(self.epoch_seconds)
-        if self.steps and self.step is not None:
-            done = min(1.0, self.step / self.steps)
-        else:
-            done = min(1.0, (now - self._epoch_started) / per_epoch) if per_epoch > 0 else 1.0
-        return per_epoch * (1.0 - done) + per_epoch * max(0, self.epochs - self.epoch)
-
     def _eta(self, now: float) -> Optional[str]:
         """ "about 6 min left" (lock held), or None: no run, or no epoch measured yet."""
         if self.run is None or self.number is None:
             return None
-        left = self.run.estimate(
-            now,
-            self.number,
-            self.total,
-            now - self.started,
-            self._case_left(now),
-            ended=self._ended,
-        )
+        case_left = self.estimate.left(now, self.step, self.steps)
+        with self._run_lock:
+            left = self.run.estimate(
+                now, self.number, self.total, now - self.started, case_left, ended=self._ended
+            )
         return None if left is None else format_eta(left, whole_run=self.total is not None)
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -475,7 +301,8 @@ class ProgressDisplay:
             and (self.tty or config.get_verbosity() >= 0)
         )
         self.reprefix = not self.tty and config.get_verbosity() == 0
-        self.run = RunProgress()
+        self.run = RunEstimate()
+        self._run_lock = threading.Lock()  # the reader, refresher and pytest's threads share it
 
     def start_run(self, items: Iterable[Any]) -> None:
         """The collected items, in run order (pytest's session.items after collection): those
@@ -484,19 +311,23 @@ class ProgressDisplay:
         if self.xdist_worker:
             return
         running = [item for item in items if item.get_closest_marker("skip") is None]
-        self.run.start((item.nodeid for item in running), _backends(running))
+        with self._run_lock:
+            self.run.start((item.nodeid for item in running), _backends(running))
 
     def skipped(self, nodeid: str) -> None:
         """A case skipped without running (pytest's report): not waited for in the estimate."""
-        self.run.skip(nodeid)
+        with self._run_lock:
+            self.run.skip(nodeid)
 
     def pytest_collection_finish(self, session: Any) -> None:
         """pytest hook, when the display is registered as a plugin."""
         self.start_run(session.items)
 
-    def case(self, case_id: str, nodeid: Optional[str] = None) -> CaseProgress | _Silent:
+    def case(self, case_id: str, nodeid: Optional[str] = None) -> CaseShown:
+        """The display of one case (silent when progress is off): a context manager whose
+        `on_message` hears the worker."""
         if not self.enabled or self.writer is None:
-            return _Silent()
+            return Silent()
         return CaseProgress(
             case_id,
             self.writer,
@@ -505,6 +336,7 @@ class ProgressDisplay:
             nodeid=nodeid if self.reprefix else None,
             run=self.run,
             position=nodeid,
+            run_lock=self._run_lock,
         )
 
 
@@ -519,14 +351,18 @@ def _backends(items: Iterable[Any]) -> dict[str, str]:
     return found
 
 
-class _Silent:
+class Silent:
     """The display of a case when progress is off: hears messages, shows nothing."""
 
     def on_message(self, message: dict[str, Any]) -> None:
         pass
 
-    def __enter__(self) -> _Silent:
+    def __enter__(self) -> Silent:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+# What ProgressDisplay.case returns: the runner's handle on one case's display.
+CaseShown = Union[CaseProgress, Silent]

@@ -1,0 +1,248 @@
+"""Running one benchmark case: the worker (or, live, the reference and candidate workers taking
+turns), with its interpreter, data, GPUs and progress display.
+
+The runner measures; it does not judge. A case that cannot run here is skipped with the reason
+(backend, reference interpreter, dataset, devices); a worker that fails raises WorkerError for the
+session to record.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import pytest
+
+from ..matrix import Case
+from ..run import datasets
+from ..run.devices import GpuMemoryMonitor, Slot
+from ..run.probe import probe_backend
+from ..run.process import WorkerUnsupported, run_worker
+from ..run.protocol import build_request, with_keras_tree, worker_env
+from ..run.summary import Summary, summarize
+from ..run.trees import SourceTree, TreeError, base_tree, head_tree, toplevel
+from ..run.turns import WorkerSpec, run_live, turn_steps_for
+from ..settings import Settings
+from ..verdicts.live import merge_side
+from .display import CaseShown, ProgressDisplay
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one case measured: its summary (of the merged candidate workers, when live) and,
+    live, every worker's own result per side."""
+
+    summary: Summary
+    reference: Sequence[Mapping[str, Any]] = ()
+    candidate: Sequence[Mapping[str, Any]] = ()
+
+
+def source_trees(settings: Settings, start: Path) -> dict[str, SourceTree]:
+    """The pull-request gate's two Keras trees (the base extracted from git); a bad ref or
+    directory is a usage error before any test."""
+    assert settings.base is not None
+    try:
+        head = head_tree(settings.head, start)
+        repo = toplevel(head.path) or head.path
+        base = base_tree(settings.base, repo, Path(tempfile.gettempdir()), start)
+    except TreeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return {"base": base, "head": head}
+
+
+class CaseRunner:
+    """Runs cases in worker processes; remembers per session what it found out (backends that
+    cannot run, datasets prepared or unavailable)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        slot: Slot,
+        trees: Mapping[str, SourceTree],
+        progress: ProgressDisplay,
+        log_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.slot = slot
+        self.trees = trees
+        self.progress = progress
+        self.log_dir = log_dir
+        self._backend_problems: dict[tuple[str, str], Optional[str]] = {}
+        self._data: dict[str, Union[dict[str, Any], Exception]] = {}
+
+    def python_for(self, backend: str) -> str:
+        return self.settings.pythons.get(backend, sys.executable)
+
+    def backend_problem(self, backend: str, python: Optional[str] = None) -> Optional[str]:
+        """Why `backend` cannot run in `python` (asked once per pair), or None."""
+        python = python or self.python_for(backend)
+        key = (backend, python)
+        if key not in self._backend_problems:
+            self._backend_problems[key] = probe_backend(backend, python)
+        return self._backend_problems[key]
+
+    def data_spec(self, dataset: str) -> dict[str, Any]:
+        """Prepared once per session; an unavailable or corrupt dataset is remembered too."""
+        if dataset not in self._data:
+            try:
+                self._data[dataset] = datasets.worker_spec(
+                    dataset, self.settings.data_dir, self.settings.cache_dir, self.settings.samples
+                )
+            except (datasets.DataUnavailable, datasets.DataCorrupt) as exc:
+                self._data[dataset] = exc
+            except OSError as exc:  # e.g. a cache dir that cannot be created: one clear message
+                self._data[dataset] = datasets.DataCorrupt(
+                    f"cannot prepare the data in {self.settings.cache_dir}: {exc}"
+                )
+        found = self._data[dataset]
+        if isinstance(found, datasets.DataUnavailable):
+            pytest.skip(f"{dataset}: {found}")
+        if isinstance(found, Exception):
+            pytest.fail(f"{dataset}: {found}", pytrace=False)
+        return found
+
+    def gpu_indices(self, case: Case) -> list[int]:
+        """The GPUs this case runs on: the first of this process's own block."""
+        if self.settings.simulate_devices:
+            return []
+        return list(self.slot.gpu_indices[: case.gpus])
+
+    def worker_env(self, case: Case) -> dict[str, str]:
+        return worker_env(
+            case.backend,
+            self.gpu_indices(case),
+            self.settings.preallocate,
+            self.settings.simulate_devices,
+        )
+
+    def reference_python(self, case: Case) -> Optional[str]:
+        """The live reference interpreter for this case (None when judged against baselines)."""
+        if self.trees:
+            return self.python_for(case.backend)  # the gate's sides differ by Keras tree only
+        if not self.settings.against:
+            return None
+        python = self.settings.reference_python(case.backend)
+        if python is None:
+            pytest.skip(
+                f"--rnnbench-against names no reference interpreter for the {case.backend} backend"
+            )
+        problem = self.backend_problem(case.backend, python)
+        if problem:
+            pytest.skip(f"reference interpreter: {problem}")
+        return python
+
+    def measure(self, case: Case, nodeid: str) -> Measured:
+        """Run `case` (skipping it when it cannot run here); raises WorkerError on a failure."""
+        problem = self.backend_problem(case.backend)
+        if problem:
+            pytest.skip(problem)
+        reference = self.reference_python(case)
+        spec = self.data_spec(case.dataset)
+        last_batch = spec["samples"] % case.batch_size
+        if case.gpus > 1 and last_batch % case.gpus:
+            pytest.skip(
+                f"the last batch of {spec['samples']} samples ({last_batch}) does not "
+                f"divide across {case.gpus} devices; choose --rnnbench-samples so it does"
+            )
+        request = build_request(case.to_dict(), spec, self.settings.repeats)
+        candidate = build_request(
+            case.to_dict(), spec, self.settings.repeats, self.settings.inject_slowdown
+        )
+        monitor = GpuMemoryMonitor(self.gpu_indices(case))
+        shown = self.progress.case(case.id, nodeid)
+        env = self.worker_env(case)
+        sides: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        try:
+            with monitor, shown:
+                if reference is None:
+                    result = self._run_one(case, candidate, env, monitor, shown)
+                else:
+                    sides = self._run_live(
+                        case, reference, (request, candidate), env, monitor, shown
+                    )
+                    result = merge_side(sides[1])
+        except WorkerUnsupported as exc:
+            pytest.skip(f"{case.id}: {exc}")
+        assert result is not None
+        result["gpu_memory"] = monitor.to_dict()
+        return Measured(summarize(case.id, result), sides[0], sides[1])
+
+    def _run_one(
+        self,
+        case: Case,
+        request: dict[str, Any],
+        env: dict[str, str],
+        monitor: GpuMemoryMonitor,
+        shown: CaseShown,
+    ) -> Optional[dict[str, Any]]:
+        """One worker in this run's interpreter: the usual measurement."""
+
+        def on_message(message: dict[str, Any]) -> None:
+            if message["type"] == "started":
+                monitor.watch(message["pid"])
+            shown.on_message(message)
+
+        run = run_worker(
+            self.python_for(case.backend),
+            request,
+            env,
+            self.settings.timeout_s,
+            self.log_dir / f"{case.id}.log",
+            on_message=on_message,
+            max_rss_bytes=self.settings.max_rss_bytes,
+        )
+        return run.result
+
+    def _run_live(
+        self,
+        case: Case,
+        reference: str,
+        requests: tuple[dict[str, Any], dict[str, Any]],
+        env: dict[str, str],
+        monitor: GpuMemoryMonitor,
+        shown: CaseShown,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Reference and candidate workers taking turns (run/turns.py): each side's results."""
+        workers = self.settings.against_workers
+
+        def on_message(side: str, index: int, message: dict[str, Any]) -> None:
+            if message["type"] == "started":
+                # Ours, not "another process on the GPU"; the peak reported is the candidate's.
+                monitor.watch(message["pid"], measured=side == "candidate")
+            if side == "candidate" and index == 0:  # one worker's progress stands for all
+                shown.on_message(message)
+
+        def specs(side: str, python: str, sent: dict[str, Any]) -> list[WorkerSpec]:
+            side_env, side_request = env, sent
+            tree = self.trees.get("base" if side == "reference" else "head")
+            if tree is not None:  # the pull-request gate: this side imports Keras from its tree
+                side_env = with_keras_tree(env, tree.path)
+                side_request = dict(sent, keras_tree=str(tree.path), keras_commit=tree.commit)
+            return [
+                WorkerSpec(
+                    python, side_request, side_env, self.log_dir / f"{case.id}.{side}{i}.log"
+                )
+                for i in range(workers)
+            ]
+
+        request, candidate = requests
+        steps_per_epoch = -(-request["data"]["samples"] // case.batch_size)
+        turn_steps = turn_steps_for(
+            steps_per_epoch, self.settings.repeats, self.settings.turn_steps
+        )
+        runs = run_live(
+            specs("reference", reference, request),
+            specs("candidate", self.python_for(case.backend), candidate),
+            # The workers train one after another: the limit is per worker.
+            self.settings.timeout_s * 2 * workers,
+            turn_steps,
+            on_message=on_message,
+            max_rss_bytes=self.settings.max_rss_bytes,
+        )
+        reference_results = [run.result for run in runs[0] if run.result is not None]
+        candidate_results = [run.result for run in runs[1] if run.result is not None]
+        return reference_results, candidate_results

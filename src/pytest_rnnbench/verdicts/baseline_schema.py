@@ -1,0 +1,156 @@
+"""The baseline file's format: its schema and versions, reading old versions, validation.
+No pytest.
+
+File format (schema "pytest-rnnbench/baseline"), sorted keys, indented, one entry per case and
+workload:
+
+    {"schema": ..., "version": 2, "profile": {...},
+     "entries": {"<case id>|samples=<N>|repeats=<R>":
+                              {"case": {...}, "recorded": ISO time, "commit": git HEAD or null,
+                               "versions": {...}, "python": "3.11.9", "samples": N,
+                               "steps_per_epoch": N, "repeats": N,
+                               "metrics": {"<metric>": {"samples": [...], "median": x,
+                                                        "p10": x, "p90": x, "n": N, "unit": u}},
+                               "tolerances": {"tolerance_time": 0.1, ...}   (optional)}}}
+
+Format history: version 1 keyed entries by case id alone; version 2 keys them by case and
+workload. Version 1 files are still read (their entries re-keyed from their own "samples" and
+"repeats") and are rewritten as version 2 at the next save, losing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
+
+from .profile import Profile
+from .records import METRICS, TOLERANCE_KEYS
+
+SCHEMA = "pytest-rnnbench/baseline"
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+ENTRY_FIELDS = ("case", "recorded", "metrics", "versions")
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be used; the message names the file and the problem."""
+
+
+def entry_key(case_id: str, samples: Any, repeats: Any) -> str:
+    """Where a case's baseline for one workload is stored: "<case id>|samples=N|repeats=R"."""
+    return f"{case_id}|samples={samples}|repeats={repeats}"
+
+
+def key_of(entry: Mapping[str, Any]) -> str:
+    """The key an entry belongs under, from its own case id and workload."""
+    return entry_key(entry["case"]["id"], entry.get("samples"), entry.get("repeats"))
+
+
+def parse(text: str, where: str, profile: Optional[Profile] = None) -> dict[str, dict[str, Any]]:
+    """The entries of a baseline file's text (`where` names the file in errors); see validate."""
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        what = "empty" if not text.strip() else "truncated or not JSON"
+        raise BaselineError(f"baseline file {where}: {what} ({exc})") from None
+    return validate(document, where, profile)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a baseline may hold")
+
+
+def validate(
+    document: Any, where: str, profile: Optional[Profile] = None
+) -> dict[str, dict[str, Any]]:
+    """The entries of a parsed baseline document, keyed by case and workload (version 1 files
+    re-keyed). Raises BaselineError for another schema or version, missing or malformed fields,
+    a sample that is not a finite number, or (with `profile`) a file of another profile."""
+
+    def fail(problem: str) -> BaselineError:
+        return BaselineError(f"baseline file {where}: {problem}")
+
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise fail(f'not a pytest-rnnbench baseline (expected "schema": "{SCHEMA}")')
+    version = document.get("version")
+    if version not in READABLE_VERSIONS:
+        raise fail(
+            f"format version {version!r} is not supported (this pytest-rnnbench reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}); record a new baseline with "
+            "--rnnbench-save-baseline"
+        )
+    stored_profile = document.get("profile")
+    if not isinstance(stored_profile, dict):
+        raise fail('missing or malformed "profile"')
+    if profile is not None and stored_profile != profile.to_dict():
+        raise fail(_other_profile(stored_profile, profile.to_dict()))
+    entries = document.get("entries")
+    if not isinstance(entries, dict):
+        raise fail('missing or malformed "entries"')
+    for key, entry in entries.items():
+        _validate_entry(key, entry, fail, keyed_by_workload=version != 1)
+    if version == 1:
+        # Version 1 keyed entries by case id alone: each is re-keyed by its own workload.
+        return {key_of(entry): entry for entry in entries.values()}
+    return entries
+
+
+def _other_profile(stored: Mapping[str, Any], here: Mapping[str, Any]) -> str:
+    differ = sorted(k for k in set(stored) | set(here) if stored.get(k) != here.get(k))
+    return (
+        "recorded for another machine profile ("
+        + ", ".join(f"{k}: {stored.get(k)!r} there, {here.get(k)!r} here" for k in differ)
+        + ")"
+    )
+
+
+def _validate_entry(
+    key: str, entry: Any, fail: Callable[[str], BaselineError], keyed_by_workload: bool = True
+) -> None:
+    case_id = key
+    if not isinstance(entry, dict):
+        raise fail(f"entry {case_id!r} is not an object")
+    missing = [name for name in ENTRY_FIELDS if name not in entry]
+    if missing:
+        raise fail(f"entry {case_id!r} lacks {', '.join(missing)}")
+    case = entry["case"]
+    described = case.get("id") if isinstance(case, dict) else None
+    if keyed_by_workload:
+        if not isinstance(described, str) or key_of(entry) != key:
+            raise fail(
+                f'entry {key!r}: its "case" id and workload ("samples", "repeats") belong '
+                f"under {key_of(entry) if isinstance(described, str) else 'another key'!r}"
+            )
+    elif described != case_id:
+        raise fail(f'entry {case_id!r}: its "case" does not describe case {case_id!r}')
+    metrics = entry["metrics"]
+    if not isinstance(metrics, dict) or not metrics:
+        raise fail(f'entry {case_id!r}: "metrics" must be a non-empty object')
+    for name, metric in metrics.items():
+        if name not in METRICS:
+            raise fail(f"entry {case_id!r}: unknown metric {name!r}; known: {', '.join(METRICS)}")
+        samples = metric.get("samples") if isinstance(metric, dict) else None
+        if not isinstance(samples, list) or not samples:
+            raise fail(f'entry {case_id!r}: metric {name!r} needs a non-empty "samples" list')
+        for value in samples:
+            if not _is_number(value):
+                raise fail(
+                    f"entry {case_id!r}: metric {name!r} has a sample {value!r} that is "
+                    "not a finite number"
+                )
+    tolerances = entry.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise fail(f'entry {case_id!r}: "tolerances" must be an object')
+    for key, value in tolerances.items():
+        if key not in TOLERANCE_KEYS:
+            raise fail(
+                f"entry {case_id!r}: unknown tolerance {key!r}; known: {', '.join(TOLERANCE_KEYS)}"
+            )
+        if not _is_number(value) or value < 0:
+            raise fail(f"entry {case_id!r}: tolerance {key}={value!r} is not a fraction >= 0")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,73 @@
+"""When a time comparison cannot be trusted, and what that does to a verdict. No pytest.
+
+A timing says something about the code only when the code had the machine to itself: another
+process on the case's GPU, or other processes taking much of the CPU, make its times say more about
+the neighbours. Such a time verdict becomes inconclusive, with the reason; memory and loss
+verdicts stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from .records import IMPROVEMENT, INCONCLUSIVE, REGRESSION, CaseVerdict, MetricVerdict, worst
+from .samples import busy_shares
+
+# Timings taken while other processes (or a VM's hypervisor) took more than this share of the
+# machine's CPU time say more about the neighbours than about the code (docs/calibration.md).
+BUSY_MACHINE_SHARE = 0.10
+
+
+def busy_machine_reason(
+    baseline_shares: Sequence[float], now_shares: Sequence[float], limit: float = BUSY_MACHINE_SHARE
+) -> str:
+    """Why the CPU was too busy with other work to trust a time comparison, or ""."""
+    for side, shares in (("the baseline's", baseline_shares), ("this run's", now_shares)):
+        if shares and max(shares) > limit:
+            return (
+                f"other processes took {max(shares):.0%} of the machine's CPU time during "
+                f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine"
+            )
+    return ""
+
+
+def shared_gpu_reason(result: Mapping[str, object]) -> str:
+    """Why this worker result's timings cannot be trusted, or "" (from the NVML monitor)."""
+    memory = result.get("gpu_memory")
+    others = memory.get("nvml_other_processes") if isinstance(memory, Mapping) else None
+    if others:
+        pids = ", ".join(str(pid) for pid in list(others)[:5])
+        return f"the GPU was shared with other processes (pids {pids}) while the case ran"
+    return ""
+
+
+def timing_distrust(
+    baseline_workload: Mapping[str, object],
+    now_workload: Mapping[str, object],
+    busy_limit: Optional[float] = None,
+) -> str:
+    """Why the time comparison of these two measurements cannot be trusted, or ""."""
+    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    return shared_gpu_reason(now_workload) or busy_machine_reason(
+        busy_shares(baseline_workload), busy_shares(now_workload), limit
+    )
+
+
+def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
+    """The same verdict, with a decided time metric made inconclusive because of `why`.
+
+    Used when the measurement itself is known to be unfair, e.g. another process used the case's
+    GPU while it ran: its timings say nothing about the code. Memory and loss verdicts stand.
+    """
+    metrics = []
+    for metric in found.metrics:
+        if metric.metric == "epoch_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
+            metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
+        metrics.append(metric)
+    return CaseVerdict(
+        case_id=found.case_id,
+        outcome=worst(m.outcome for m in metrics),
+        metrics=tuple(metrics),
+        notes=found.notes,
+    )

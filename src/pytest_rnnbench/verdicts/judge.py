@@ -1,0 +1,94 @@
+"""The one judge: two sets of samples in, a case's verdict out (or why there is none). No pytest.
+
+Every way of judging a case goes through `judge`: a stored baseline (stored.py), a live reference
+measured in the same session (live.py) and the offline `compare` command (cli/compare.py). They
+differ only in where the two sides come from and which tolerances apply; the chain is the same:
+
+    workloads comparable? -> compare_case (verdict.py) -> timings trustworthy? -> the verdict
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from .baseline import entry_samples
+from .distrust import shared_gpu_reason, timing_distrust, untrusted_timing
+from .records import NO_BASELINE, CaseVerdict
+from .samples import comparable, metric_samples
+from .verdict import DEFAULT_ALPHA, compare_case, version_notes
+
+# The metric whose samples a live A/B comparison pairs turn by turn.
+PAIRED_METRICS = ("epoch_time",)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: per-metric samples, the measurement they came from (a worker
+    result or a baseline entry: samples per epoch, steps, busy shares, GPU monitor) and the
+    versions it ran with."""
+
+    samples: Mapping[str, Sequence[float]]
+    workload: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of_result(cls, result: Mapping[str, Any]) -> Side:
+        """A worker result (or a results file's worker section) as a side."""
+        return cls(metric_samples(result), result, result.get("versions") or {})
+
+    @classmethod
+    def of_entry(cls, entry: Mapping[str, Any]) -> Side:
+        """A baseline entry as a side."""
+        return cls(entry_samples(entry), entry, entry.get("versions") or {})
+
+
+@dataclass(frozen=True)
+class NotJudged:
+    """A case that was measured but cannot be judged against this baseline, and why."""
+
+    case_id: str
+    why: str
+
+    def line(self) -> str:
+        """ "<case>: no-baseline: <why>", as the offline compare prints it."""
+        return f"{self.case_id}: {NO_BASELINE}: {self.why}"
+
+
+def judge(
+    case_id: str,
+    old: Side,
+    new: Side,
+    tolerances: Mapping[str, float],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    paired: bool = False,
+    busy_limit: Optional[float] = None,
+) -> Union[CaseVerdict, NotJudged]:
+    """The verdict on `new` against `old` (the baseline or reference), or why there is none.
+
+    `tolerances`: {metric name: fraction}, already resolved by the caller (missing metrics take
+    their defaults). `paired`: the time samples of both sides were taken turn by turn (live A/B).
+    `busy_limit`: the share of the CPU that other processes may take before timings are not
+    trusted (default distrust.BUSY_MACHINE_SHARE).
+    """
+    different = comparable(old.workload, new.workload)
+    if different:
+        return NotJudged(case_id, different)
+    found = compare_case(
+        case_id,
+        old.samples,
+        new.samples,
+        tolerances,
+        alpha,
+        notes=version_notes(old.versions, new.versions),
+        paired=PAIRED_METRICS if paired else (),
+    )
+    # Pairing cancels a busy CPU (both turns of a pair shared it), but not a GPU that a foreign
+    # process used in some turns.
+    if paired:
+        distrust = shared_gpu_reason(new.workload)
+    else:
+        distrust = timing_distrust(old.workload, new.workload, busy_limit)
+    return untrusted_timing(found, distrust) if distrust else found

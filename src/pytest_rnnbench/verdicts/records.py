@@ -1,0 +1,136 @@
+"""Verdict records: the outcomes, the metrics a verdict speaks of, and what one verdict holds.
+
+A MetricVerdict is one metric's comparison (baseline, now, change, tolerance, confidence, why); a
+CaseVerdict is a case's metrics and its outcome, the worst of theirs. Both say themselves in one
+line and serialise into results files. Plain data; the rule that makes them is in verdict.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .. import metrics
+
+PASS = "pass"
+REGRESSION = "regression"
+IMPROVEMENT = "improvement"
+INCONCLUSIVE = "inconclusive"
+NO_BASELINE = "no-baseline"
+
+# Worst first: a case's verdict is the worst of its metrics' verdicts.
+SEVERITY = (REGRESSION, INCONCLUSIVE, NO_BASELINE, IMPROVEMENT, PASS)
+
+
+# The metric vocabulary is the registry's (metrics.py: names, units, tolerance keys, defaults).
+Metric = metrics.Metric
+METRICS: Mapping[str, Metric] = metrics.METRICS
+TOLERANCE_KEYS: Mapping[str, str] = metrics.TOLERANCE_KEYS
+
+
+def worst(outcomes: Iterable[str]) -> str:
+    """The worst of `outcomes`, leaving out no-baseline; no-baseline when nothing else is left."""
+    considered = [outcome for outcome in outcomes if outcome != NO_BASELINE]
+    return min(considered, key=SEVERITY.index) if considered else NO_BASELINE
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """One metric's comparison of a baseline with now."""
+
+    metric: str
+    outcome: str
+    baseline: Optional[float] = None  # the baseline's median
+    now: Optional[float] = None  # this run's median
+    change: Optional[float] = None  # now / baseline - 1
+    tolerance: Optional[float] = None
+    confidence: Optional[float] = None  # 1 - p of the one-sided test in the direction observed
+    n_baseline: int = 0
+    n_now: int = 0
+    why: str = ""
+    test: str = "Mann-Whitney"  # the significance test behind `confidence`
+
+    def line(self) -> str:
+        """One line: metric, baseline, now, change, tolerance, confidence, and why."""
+        metric = METRICS.get(self.metric)
+        label = metric.label if metric else self.metric
+        unit = f" {metric.unit}" if metric and metric.unit else ""
+        parts = [f"{label} {self.outcome}"]
+        if self.baseline is not None and self.now is not None:
+            parts.append(f"baseline {_fmt(self.baseline)}{unit} -> now {_fmt(self.now)}{unit}")
+        if self.change is not None:
+            parts.append(f"change {self.change * 100:+.1f}%")
+        if self.tolerance is not None:
+            parts.append(f"tolerance {self.tolerance * 100:.1f}%")
+        if self.confidence is not None:
+            shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
+            parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
+        elif self.outcome != PASS or self.why:
+            parts.append(f"n={self.n_baseline}/{self.n_now}")
+        text = ", ".join(parts)
+        return f"{text}: {self.why}" if self.why else text
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    """A case's metric verdicts and its outcome (the worst of theirs)."""
+
+    case_id: str
+    outcome: str
+    metrics: tuple[MetricVerdict, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. versions that differ from the baseline's
+
+    @property
+    def deciding(self) -> Optional[MetricVerdict]:
+        """The metric verdict that decided the case's outcome (the worst one)."""
+        for metric in self.metrics:
+            if metric.outcome == self.outcome:
+                return metric
+        return None
+
+    def line(self) -> str:
+        """ "<case>: <outcome>: <the deciding metric's line> [notes]"."""
+        deciding = self.deciding
+        text = f"{self.case_id}: {self.outcome}"
+        if deciding is not None:
+            text += f": {deciding.line()}"
+        if self.notes:
+            text += " [" + "; ".join(self.notes) + "]"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as stored in results files (see results.parse_verdict)."""
+        time = next((m for m in self.metrics if m.metric == "epoch_time"), None)
+        return {
+            "verdict": self.outcome,
+            "reason": self.line(),
+            "change": time.change if time else None,
+            "metrics": {
+                m.metric: {
+                    "outcome": m.outcome,
+                    "baseline": m.baseline,
+                    "now": m.now,
+                    "change": m.change,
+                    "tolerance": m.tolerance,
+                    "confidence": m.confidence,
+                    "n_baseline": m.n_baseline,
+                    "n_now": m.n_now,
+                    "why": m.why,
+                    "test": m.test,
+                }
+                for m in self.metrics
+            },
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,39 @@
+"""The benchmarking session's own messages, end to end (pytest in a subprocess)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HINT = (
+    "rnnbench: no benchmark case was selected (no test here uses the rnnbench fixture); "
+    "to run the seed's benchmark suite: pytest --rnnbench --pyargs pytest_rnnbench.suite"
+)
+
+
+def test_rnnbench_without_a_benchmark_case_says_how_to_run_the_seed_suite(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess("--rnnbench", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # the plain test is deselected
+    result.stdout.fnmatch_lines([HINT])  # through the terminal reporter, not a bare print
+    assert HINT not in result.stderr.str()
+
+
+def test_a_run_with_benchmark_cases_gives_no_such_hint(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(
+        "--rnnbench",
+        "--rnnbench-backends=tensorflow",
+        "--rnnbench-datasets=synthetic",
+        "--rnnbench-batch-sizes=32",
+        "--rnnbench-python=tensorflow=/no/such/python",  # skipped: no worker runs
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(skipped=1)
+    assert "no benchmark case was selected" not in result.stdout.str()

@@ -1,0 +1,81 @@
+"""The one judge (verdicts/judge.py) on plain numbers: the chain every caller shares (stored
+baselines, live A/B, `compare`): comparable workloads, the rule, the distrust of timings."""
+
+from __future__ import annotations
+
+import random
+
+from pytest_rnnbench.verdicts import verdict
+from pytest_rnnbench.verdicts.judge import NotJudged, Side, judge
+
+CASE = "tensorflow-gpu0-b32-unroll-synthetic"
+
+
+def noisy(center: float, n: int = 24, spread: float = 0.02, seed: int = 0) -> list[float]:
+    rng = random.Random(seed)
+    return [center * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def side(step_ms: float, seed: int = 0, **workload: object) -> Side:
+    samples = {"epoch_time": noisy(step_ms, seed=seed), "final_loss": [1.0]}
+    return Side(samples, {"samples": 256, "steps_per_epoch": 8, **workload}, {"keras": "3.1"})
+
+
+def test_the_judge_gives_the_rules_verdict_for_comparable_sides() -> None:
+    found = judge(CASE, side(10.0), side(12.0, seed=1), {"epoch_time": 0.05})
+    assert not isinstance(found, NotJudged)
+    direct = verdict.compare_case(
+        CASE, side(10.0).samples, side(12.0, seed=1).samples, {"epoch_time": 0.05}
+    )
+    assert found == direct and found.outcome == verdict.REGRESSION
+
+
+def test_sides_of_different_workloads_are_not_judged_and_say_why() -> None:
+    found = judge(CASE, side(10.0), side(10.0, samples=512), {})
+    assert isinstance(found, NotJudged)
+    assert found.why == "the baseline was recorded with 256 samples per epoch, this run has 512"
+    assert found.line() == f"{CASE}: no-baseline: {found.why}"
+
+
+def test_versions_that_differ_become_notes() -> None:
+    newer = Side(side(10.0).samples, side(10.0).workload, {"keras": "3.2"})
+    found = judge(CASE, side(10.0), newer, {})
+    assert not isinstance(found, NotJudged)
+    assert found.notes == ("versions differ from the baseline's: keras 3.1 -> 3.2",)
+
+
+def test_a_busy_machine_makes_an_unpaired_time_verdict_inconclusive_unless_allowed() -> None:
+    busy = {"cpu_busy_shares": [0.3, 0.05]}
+    found = judge(CASE, side(10.0), side(12.0, seed=1, **busy), {})
+    assert not isinstance(found, NotJudged)
+    assert found.outcome == verdict.INCONCLUSIVE
+    assert "other processes took 30% of the machine's CPU time" in found.line()
+    allowed = judge(CASE, side(10.0), side(12.0, seed=1, **busy), {}, busy_limit=1.0)
+    assert not isinstance(allowed, NotJudged) and allowed.outcome == verdict.REGRESSION
+
+
+def test_paired_sides_ignore_a_busy_cpu_but_not_a_shared_gpu() -> None:
+    busy = {"cpu_busy_shares": [0.5]}
+    base = side(10.0)
+    paired = judge(CASE, base, side(12.0, seed=1, **busy), {}, paired=True)
+    assert not isinstance(paired, NotJudged)
+    assert paired.outcome == verdict.REGRESSION
+    assert paired.deciding is not None and paired.deciding.test == verdict.PAIRED_TEST
+    shared = {"gpu_memory": {"nvml_other_processes": [4242]}}
+    found = judge(CASE, base, side(12.0, seed=1, **shared), {}, paired=True)
+    assert not isinstance(found, NotJudged) and found.outcome == verdict.INCONCLUSIVE
+    assert "the GPU was shared with other processes (pids 4242)" in found.line()
+
+
+def test_sides_from_a_worker_result_and_from_a_baseline_entry() -> None:
+    result = {
+        "epochs": [{"seconds": 1.0, "step_seconds": [0.01] * 16}],
+        "final_loss": 2.0,
+        "versions": {"keras": "3.1"},
+    }
+    of_result = Side.of_result(result)
+    assert of_result.samples["epoch_time"] == [10.0] * 8  # 8 blocks of step medians, in ms
+    assert of_result.samples["final_loss"] == [2.0] and of_result.versions == {"keras": "3.1"}
+    entry = {"metrics": {"epoch_time": {"samples": [9.0, 11.0]}}, "versions": {"keras": "3.0"}}
+    of_entry = Side.of_entry(entry)
+    assert of_entry.samples == {"epoch_time": [9.0, 11.0]} and of_entry.workload is entry

@@ -1,0 +1,79 @@
+"""The end-of-run output (session/summary.py): a pull-request comment of a run that judged no
+case says so in its headline, and why for each case."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from helpers import RESULT_FILES, VERDICTS
+from pytest_rnnbench.report import comment
+from pytest_rnnbench.session import summary
+
+SKIPPED = {
+    "jax-gpu0-b128-unroll-synthetic": "interpreter '/no/python' for the jax backend does not exist",
+    "torch-gpu0-b128-unroll-synthetic": "synthetic: not available here",
+}
+
+
+def empty_document() -> dict:
+    document = json.loads(RESULT_FILES[0].read_text())
+    return dict(document, results={}, verdicts={}, failures={})
+
+
+def test_a_run_that_measured_nothing_says_so_and_why_for_each_case() -> None:
+    document = empty_document()
+    reasons = summary.why_nothing_judged(document, SKIPPED, {})
+    text = summary.comment_text(document, reasons, SKIPPED)
+    lines = text.splitlines()
+    assert lines[0] == comment.MARKER
+    assert lines[1] == "### pytest-rnnbench: no case was judged: nothing was measured (2 skipped)"
+    assert lines[2:8] == [
+        "",
+        "Why no case was judged:",
+        "",
+        "- `jax-gpu0-b128-unroll-synthetic`: skipped: interpreter '/no/python' for the jax "
+        "backend does not exist",
+        "- `torch-gpu0-b128-unroll-synthetic`: skipped: synthetic: not available here",
+        "",
+    ]
+    # The rest is the comment as report/comment.py renders it.
+    assert text.endswith(comment.render(document).split("\n", 2)[2])
+
+
+def test_cases_measured_but_not_judged_are_no_pass_and_say_why() -> None:
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["verdicts"], document["failures"] = {}, {}
+    unjudged = {
+        case_id: "the baseline was recorded with 512 samples" for case_id in document["results"]
+    }
+    text = summary.comment_text(document, summary.why_nothing_judged(document, {}, unjudged))
+    measured = len(document["results"])
+    assert text.splitlines()[1] == (
+        f"### pytest-rnnbench: no case was judged: {measured} measured but not judged"
+    )
+    assert "pass" not in text.splitlines()[1]
+    for case_id in document["results"]:
+        assert f"- `{case_id}`: measured, not judged: the baseline was recorded" in text
+
+
+def test_a_run_that_judged_a_case_keeps_the_comment_as_rendered() -> None:
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["verdicts"] = copy.deepcopy(VERDICTS)
+    assert summary.why_nothing_judged(document, SKIPPED, {}) == []
+    assert summary.comment_text(document, [], SKIPPED) == comment.render(document)
+
+
+def test_the_headline_reason_counts_what_happened() -> None:
+    assert summary.nothing_judged_headline(0, 0) == "nothing was measured"
+    assert summary.nothing_judged_headline(0, 3) == "nothing was measured (3 skipped)"
+    assert summary.nothing_judged_headline(2, 1) == "2 measured but not judged, 1 skipped"
+
+
+def test_a_live_case_measured_then_skipped_counts_as_measured_not_twice() -> None:
+    document = json.loads(RESULT_FILES[0].read_text())
+    measured = sorted(document["results"])
+    skipped = {measured[0]: "measured, not judged: ...", "other-case": "no backend"}
+    assert summary.nothing_judged(document, skipped) == (
+        f"{len(measured)} measured but not judged, 1 skipped"
+    )
