@@ -52,9 +52,9 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
-from pytest_rnnbench.run.devices import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
 from pytest_rnnbench.run.protocol import (  # noqa: E402
     build_request,

@@ -44,14 +44,6 @@ def test_cpu_names_drop_trademarks_clock_and_optionally_cores(
     assert cpu_name(model, core_count=core_count) == name
 
 
-def test_the_run_package_still_answers_the_moved_cpu_names() -> None:
-    """run/devices.py re-exports them until its importers ask machine.py (the integrator)."""
-    from pytest_rnnbench.run import devices
-
-    assert devices.cpu_name is machine.cpu_name
-    assert devices.cpu_model is machine.cpu_model and devices.cpu_count is machine.cpu_count
-
-
 # -- baseline profiles: the exact software and hardware --------------------------------------------
 
 
@@ -92,19 +84,11 @@ def test_mixed_gpus_are_one_sorted_kind_list_and_counted_all() -> None:
     assert isinstance(mixed, BaselineProfile)
 
 
-def test_the_baseline_profile_is_what_the_verdicts_compute_today() -> None:
-    """Until verdicts/baseline.py imports machine.baseline_profile (the integrator's switch), the
-    two must agree: the baseline file names and their "profile" sections depend on it."""
+def test_the_baseline_store_names_its_files_by_this_profile() -> None:
+    """One machine identity: the verdicts' baseline store uses this module's profile itself."""
     from pytest_rnnbench.verdicts import baseline
 
-    for args in (
-        (XEON, 2, [], "580.1", "13.0", "3.11.9"),
-        ("AMD EPYC 9654", 16, ["NVIDIA H200"] * 8, "580.65", "13.0", "3.12.3"),
-        ("", 1, ["NVIDIA L4", "NVIDIA A10G"], None, None, "3.9"),
-    ):
-        ours, theirs = baseline_profile(*args), baseline.machine_profile(*args)
-        assert ours.to_dict() == theirs.to_dict()
-        assert (ours.name, ours.describe()) == (theirs.name, theirs.describe())
+    assert baseline.machine_profile is baseline_profile and baseline.Profile is BaselineProfile
 
 
 # -- hardware profiles: what a history follows -----------------------------------------------------

@@ -12,11 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-# Moved to machine.py (the machine-identity leaf); re-exported until every importer asks it.
-from ..machine import cpu_count as cpu_count
-from ..machine import cpu_model as cpu_model
-from ..machine import cpu_name as cpu_name
-
 
 @dataclass(frozen=True)
 class GpuInventory:

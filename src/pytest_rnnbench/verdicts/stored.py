@@ -27,9 +27,10 @@ from typing import Any, Optional
 
 import pytest
 
+from ..machine import cpu_count, cpu_model
 from ..matrix import Case
 from ..quantiles import median
-from ..run.devices import GpuInventory, cpu_count, cpu_model
+from ..run.devices import GpuInventory
 from ..settings import Settings
 from . import baseline, samples, verdict
 from .judge import NotJudged, Side, judge
