@@ -86,7 +86,7 @@ def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
 
     code = (
         "import sys, pytest_rnnbench.plugin, pytest_rnnbench.cli.report, "
-        "pytest_rnnbench.report.charts, pytest_rnnbench.report.publish, "
+        "pytest_rnnbench.report.charts, "
         "pytest_rnnbench.report.outputs, "
         "pytest_rnnbench.report.pytest_benchmark; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'PIL', "

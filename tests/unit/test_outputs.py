@@ -120,14 +120,3 @@ def test_settings_arguments_and_environment_ask_for_outputs(tmp_path):
     }
     args = type("Args", (), {"output": None, "plots": Path("p"), "benchmark_json": None})()
     assert outputs.from_arguments(args, {}) == {"charts": Path("p")}
-
-
-def test_the_old_publish_entry_writes_through_the_registry(tmp_path):
-    """session/lifecycle.py calls publish(report, Outputs(...)) until the integrator switches it
-    to publish_outputs; its (what, path) pairs stay as they were."""
-    from pytest_rnnbench.report.publish import Outputs, publish
-
-    report = fixed_report()
-    done = publish(report, Outputs(report_path=tmp_path / "R.md"), environ={})
-    assert done == [("markdown report", tmp_path / "R.md")]
-    assert (tmp_path / "R.md").read_text() == markdown.render(report) + "\n"

@@ -527,7 +527,7 @@ def render(tmp_path: Path, results: str | None, same_repository: bool) -> str:
 def test_the_comment_is_rendered_from_the_results_by_the_package(tmp_path: Path) -> None:
     from helpers import RESULT_FILES
     from pytest_rnnbench.report import comment
-    from pytest_rnnbench.results.document import load
+    from pytest_rnnbench.results.read import load
 
     body = render(tmp_path, RESULT_FILES[0].read_text(), same_repository=True)
     assert body == comment.render(load(RESULT_FILES[0]))

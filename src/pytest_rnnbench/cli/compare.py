@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
-from ..results.document import ResultsError
-from ..results.document import load as load_results
+from ..results.read import load as load_results
+from ..results.schema import ResultsError
 from ..verdicts import baseline, verdict
 from ..verdicts.judge import NotJudged, Side, judge
 from .arguments import fraction_argument

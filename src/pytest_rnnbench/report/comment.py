@@ -127,7 +127,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
                 ]
             )
         counts[outcome] = counts.get(outcome, 0) + 1
-    out = [MARKER, f"### {inline(title)}: {headline(counts)}", ""]
+    out = [MARKER, f"### {inline(title)}: {headline(counts)}{_nothing_judged(document)}", ""]
     machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
@@ -148,10 +148,38 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     ]
     if moved:
         out += ["Memory and loss that moved:", "", *moved, ""]
+    out += _not_judged_lines(document)
     if counts.get("inconclusive"):
         out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _nothing_judged(document: Mapping[str, Any]) -> str:
+    """The headline's reason when a run judged no case: what happened to its cases, or ""."""
+    if document.get("verdicts") or document.get("failures"):
+        return ""
+    measured = len(document.get("results") or {})
+    not_judged: Mapping[str, str] = document.get("not_judged") or {}
+    skipped = len(set(not_judged) - set(document.get("results") or {}))
+    if not measured:
+        return (
+            f": nothing was measured ({skipped} skipped)" if skipped else ": nothing was measured"
+        )
+    return f": {measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
+
+
+def _not_judged_lines(document: Mapping[str, Any]) -> list[str]:
+    """Each case the run did not judge, with why (skipped, or measured and not judged): never
+    shown as a pass."""
+    not_judged: Mapping[str, str] = document.get("not_judged") or {}
+    if not not_judged:
+        return []
+    judged_any = bool(document.get("verdicts") or document.get("failures"))
+    lines = ["Not judged:" if judged_any else "Why no case was judged:", ""]
+    for case_id, why in sorted(not_judged.items()):
+        lines.append(f"- {code(case_id)}: {inline(why, REASON_CAP)}")
+    return [*lines, ""]
 
 
 def _details(

@@ -109,6 +109,7 @@ def results_document(
     gate: Optional[Mapping[str, Any]] = None,
     started_in: Optional[Path] = None,
     run_id: Optional[str] = None,
+    not_judged: Optional[Mapping[str, str]] = None,
 ) -> dict[str, Any]:
     """The results document of a run (schema pytest-rnnbench/results, version 1).
 
@@ -116,7 +117,9 @@ def results_document(
     run compared two Keras trees. `started_in`: the directory the run was started in (default:
     the current directory), whose git commit the "source" section records. `run_id`: the run's
     identity (new_run_id(), made once per run so every rewrite of its file keeps it); without
-    one, each document gets an id of its own.
+    one, each document gets an id of its own. `not_judged`: case id -> why it was not judged
+    ("skipped: ...", "measured, not judged: ..."), so a comment rendered from the file alone can
+    say why a run judged nothing.
     """
     where = Path(started_in) if started_in is not None else Path(os.getcwd())
     document: dict[str, Any] = {
@@ -137,4 +140,6 @@ def results_document(
         document["verdicts"] = {case_id: dict(v) for case_id, v in sorted(verdicts.items())}
     if gate:
         document["gate"] = dict(gate)
+    if not_judged:
+        document["not_judged"] = dict(sorted(not_judged.items()))
     return document

@@ -23,7 +23,7 @@ import pytest
 
 from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
-from ..results.document import results_document
+from ..results.write import new_run_id, results_document
 from ..run.devices import GpuInventory, slot_for
 from ..run.process import WorkerError
 from ..run.summary import Summary
@@ -92,6 +92,8 @@ class RnnbenchSession:
         # controller hears its workers' reports too.
         self.failed_cases: set[str] = set()
         self.skipped: dict[str, str] = {}  # case id -> why its test was skipped
+        # One identity per run: every rewrite of its results file keeps it (history dedups on it).
+        self.run_id = new_run_id()
         self.selected: Optional[int] = None  # benchmark items collected here (None: not known)
 
     # -- collection ------------------------------------------------------------------------------
@@ -191,6 +193,8 @@ class RnnbenchSession:
             gate,
             # The checkout the user ran pytest in: its commit places the run in a history.
             started_in=Path(self.config.invocation_params.dir),
+            run_id=self.run_id,
+            not_judged=summary.not_judged(self.skipped, self.judge.unjudged),
         )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
         for sent in self._from_xdist_workers:
@@ -224,6 +228,8 @@ class RnnbenchSession:
             output["rnnbench"] = self.results_document()
             output["rnnbench_unjudged"] = dict(self.judge.unjudged)
             return
+        # Written at the end too: a run whose every case was skipped still leaves its file.
+        self._write_results()
         if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
             session.exitstatus = EXIT_NOTHING_JUDGED
 
@@ -248,11 +254,6 @@ class RnnbenchSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         document = self.results_document()
-        if self.settings.comment_path is not None and not self._is_xdist_worker:
-            reasons = summary.why_nothing_judged(document, self.skipped, self.judge.unjudged)
-            summary.write_comment(
-                terminalreporter, self.settings.comment_path, document, reasons, self.skipped
-            )
         if self._no_case_selected(document):
             terminalreporter.write_line(summary.NO_CASE_SELECTED)
         elif self._gate_judged_nothing():
@@ -261,16 +262,18 @@ class RnnbenchSession:
                 f"rnnbench: the pull-request gate judged no case: {reason}; "
                 f"exit status {EXIT_NOTHING_JUDGED}"
             )
-        if not (document["results"] or document["failures"]):
-            return
-        summary.write_results(
-            terminalreporter,
-            document,
-            self.settings,
-            self.judge.summary_lines(),
-            self.failed_cases,
-            summary.table_width(terminalreporter, self.progress.tty),
-            failed_logs=self._log_dir if self.failures else None,
+        if document["results"] or document["failures"]:
+            summary.write_results(
+                terminalreporter,
+                document,
+                self.settings,
+                self.judge.summary_lines(),
+                self.failed_cases,
+                summary.table_width(terminalreporter, self.progress.tty),
+                failed_logs=self._log_dir if self.failures else None,
+            )
+        summary.write_outputs(
+            terminalreporter, document, self.settings, comment=not self._is_xdist_worker
         )
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:

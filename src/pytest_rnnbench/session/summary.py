@@ -1,5 +1,5 @@
 """The end of a benchmark run on pytest's terminal: the results tables, the judge's verdicts, the
-counts line, what was written where, and the pull-request comment.
+counts line, and the outputs (through report/outputs.py, the pull-request comment included).
 
 Everything goes through pytest's terminal reporter. A run that judged nothing says why in the
 pull-request comment (each case's skip or unjudged reason); a run that selected no benchmark case
@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from ..atomic import write_text
-from ..report import comment, terminal
-from ..report.publish import Outputs, publish
-from ..results.document import build_report
+from ..report import terminal
+from ..report.outputs import from_settings, publish_outputs, written_lines
+from ..results.read import build_report
 from ..settings import Settings
 
 SEED_SUITE = "pytest --rnnbench --pyargs pytest_rnnbench.suite"
@@ -25,24 +24,15 @@ NO_CASE_SELECTED = (
 )
 
 
-def why_nothing_judged(
-    document: Mapping[str, Any], skipped: Mapping[str, str], unjudged: Mapping[str, str]
-) -> list[str]:
-    """Why a run judged no case, one line per case ("`case`: skipped: reason"); [] when the run
-    judged a case or failed one (then the comment's headline says that instead)."""
-    if document.get("verdicts") or document.get("failures"):
-        return []
-    lines = []
-    for case_id in sorted(set(skipped) | set(unjudged)):
-        if case_id in unjudged:
-            lines.append(f"- `{case_id}`: measured, not judged: {unjudged[case_id]}")
-        else:
-            lines.append(f"- `{case_id}`: skipped: {skipped[case_id]}")
-    return lines
+def not_judged(skipped: Mapping[str, str], unjudged: Mapping[str, str]) -> dict[str, str]:
+    """Case id -> why it was not judged, as the results document records it."""
+    reasons = {case_id: f"skipped: {why}" for case_id, why in skipped.items()}
+    reasons.update({case_id: f"measured, not judged: {why}" for case_id, why in unjudged.items()})
+    return reasons
 
 
 def nothing_judged_headline(measured: int, skipped: int) -> str:
-    """The headline's reason when no case was judged: what happened to the cases."""
+    """The terminal's reason when no case was judged: what happened to the cases."""
     if not measured:
         return f"nothing was measured ({skipped} skipped)" if skipped else "nothing was measured"
     return f"{measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
@@ -53,35 +43,6 @@ def nothing_judged(document: Mapping[str, Any], skipped: Iterable[str]) -> str:
     was measured but not judged is skipped too: it counts as measured)."""
     results = document.get("results") or {}
     return nothing_judged_headline(len(results), len(set(skipped) - set(results)))
-
-
-def comment_text(
-    document: Mapping[str, Any], reasons: Sequence[str], skipped: Iterable[str] = ()
-) -> str:
-    """The pull-request comment (report/comment.py); when no case was judged, its headline says
-    what happened and a list says why for each case (`reasons`, from why_nothing_judged)."""
-    text = comment.render(document)
-    judged_nothing = f"### pytest-rnnbench: {comment.headline({})}"
-    lines = text.split("\n")
-    if len(lines) < 2 or lines[1] != judged_nothing:
-        return text
-    lines[1] += ": " + nothing_judged(document, skipped)
-    if reasons:
-        lines[2:2] = ["", "Why no case was judged:", "", *reasons]
-    return "\n".join(lines)
-
-
-def write_comment(
-    reporter: Any,
-    path: Path,
-    document: Mapping[str, Any],
-    reasons: Sequence[str],
-    skipped: Iterable[str],
-) -> None:
-    """Write the pull-request comment, and say where."""
-    # Written even when nothing ran: the pull request then reads that nothing was judged.
-    write_text(path, comment_text(document, reasons, skipped))
-    reporter.write_line(f"rnnbench: pull-request comment written to {path}")
 
 
 def table_width(reporter: Any, tty: bool) -> int:
@@ -115,18 +76,22 @@ def write_results(
     reporter.write_line("rnnbench: " + counts)
     if failed_logs is not None:
         reporter.write_line(f"rnnbench: the full output of each failed worker is in {failed_logs}")
-    written = []
+
+
+def write_outputs(
+    reporter: Any, document: Mapping[str, Any], settings: Settings, comment: bool = True
+) -> None:
+    """Every output the settings ask for, through the output registry, and where each went.
+
+    The pull-request comment is written even when the run measured nothing (the pull request then
+    reads why); `comment=False` leaves it to another process (pytest-xdist's controller).
+    """
+    paths = from_settings(settings)
+    if not comment:
+        paths.pop("comment", None)
+    report = build_report([("this run", document)])
+    done = publish_outputs(report, paths, document=document, written=str(document["written"]))
     if settings.json_path is not None:
-        written.append(("results", settings.json_path))
-    s = settings
-    written += publish(
-        results,
-        Outputs(s.report_path, s.plots_dir, s.benchmark_json_path),
-        written=document["written"],
-    )
-    for what, path in written:
-        if what != "chart":
-            reporter.write_line(f"rnnbench: {what} written to {path}")
-    charts = [path for what, path in written if what == "chart"]
-    if charts:
-        reporter.write_line(f"rnnbench: {len(charts)} charts written to {charts[0].parent}")
+        reporter.write_line(f"rnnbench: results written to {settings.json_path}")
+    for line in written_lines(done):
+        reporter.write_line(f"rnnbench: {line}")
