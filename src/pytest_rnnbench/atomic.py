@@ -14,8 +14,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable, Union
+from typing import IO, Any, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 

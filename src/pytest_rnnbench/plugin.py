@@ -8,7 +8,8 @@ a machine-learning framework.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -70,7 +71,8 @@ def rnnbench_case(request: pytest.FixtureRequest) -> Case:
     """The benchmark case (backend, GPUs, batch size, unroll, dataset) this test runs."""
     if SESSION_KEY not in request.config.stash:
         pytest.skip(NOT_ENABLED)
-    return request.param
+    case: Case = request.param
+    return case
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..machine import HardwareProfile, hardware_profile
 from ..metrics import HISTORY_VIEWS

@@ -246,7 +246,7 @@ def worker_spec(
     cache_dir: Path,
     cap: Optional[int] = None,
     source_path: Optional[Path] = None,
-) -> dict:
+) -> dict[str, Any]:
     """What a worker needs to materialize `name`'s arrays, preparing and caching them if needed.
 
     `source_path` bypasses locating the published file (tests pass small archives of the same

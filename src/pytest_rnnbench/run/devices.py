@@ -144,7 +144,7 @@ class GpuMemoryMonitor:
                 return
             self._stop.wait(self.INTERVAL_S)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "nvml_process_peak_bytes": self.process_peak,
             "nvml_device_used_peak_bytes": self.device_used_peak,

@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .protocol import MESSAGE_TYPES, PROTOCOL_VERSION, WORKER_SCRIPT
 
@@ -45,8 +45,8 @@ class WorkerUnsupported(Exception):
 class WorkerRun:
     """What one worker run produced."""
 
-    result: Optional[dict] = None
-    messages: list[dict] = field(default_factory=list)
+    result: Optional[dict[str, Any]] = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
     returncode: Optional[int] = None
 
 
@@ -74,7 +74,7 @@ def _describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill the worker and anything it started (it leads its own session)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -90,7 +90,7 @@ class Worker:
         python: str,
         env: Mapping[str, str],
         log_path: Path,
-        on_message: Optional[Callable[[dict], None]],
+        on_message: Optional[Callable[[dict[str, Any]], None]],
         max_rss_bytes: Optional[int],
         takes_turns: bool = False,
     ) -> None:
@@ -244,7 +244,7 @@ def run_worker(
     env: Mapping[str, str],
     timeout_s: float,
     log_path: Path,
-    on_message: Optional[Callable[[dict], None]] = None,
+    on_message: Optional[Callable[[dict[str, Any]], None]] = None,
     max_rss_bytes: Optional[int] = None,
 ) -> WorkerRun:
     """Run one case in a fresh worker process and return its result, or raise WorkerError.
@@ -253,7 +253,7 @@ def run_worker(
     fails saying so (a guard for shared machines, checked several times a second).
     """
 
-    def forward(message: dict) -> None:
+    def forward(message: dict[str, Any]) -> None:
         if on_message is not None and message["type"] != CLOSED:
             on_message(message)
 
@@ -289,7 +289,7 @@ class _MemoryGuard:
 
     INTERVAL_S = 0.1
 
-    def __init__(self, proc: subprocess.Popen, cap_bytes: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], cap_bytes: int) -> None:
         self.proc = proc
         self.cap = cap_bytes
         self.exceeded: Optional[int] = None

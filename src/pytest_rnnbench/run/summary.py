@@ -25,8 +25,8 @@ class Summary:
     host_peak_rss_bytes: int
     gpu_framework_peak_bytes: Optional[int]
     gpu_nvml_process_peak_bytes: Optional[int] = None  # sampled by the controller through NVML
-    versions: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict, repr=False)
+    versions: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "raw"}
@@ -34,7 +34,7 @@ class Summary:
         return data
 
 
-def summarize(case_id: str, result: dict) -> Summary:
+def summarize(case_id: str, result: dict[str, Any]) -> Summary:
     epochs = result["epochs"]
     seconds = [epoch["seconds"] for epoch in epochs]
     steps_ms = [s * 1000.0 for epoch in epochs for s in epoch["step_seconds"]] or [float("nan")]

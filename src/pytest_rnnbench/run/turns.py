@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 import queue
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .process import CLOSED, Worker, WorkerError, WorkerRun, WorkerUnsupported
 
@@ -64,7 +64,7 @@ def run_live(
     candidate: list[WorkerSpec],
     timeout_s: float,
     turn_steps: int,
-    on_message: Optional[Callable[[str, int, dict], None]] = None,
+    on_message: Optional[Callable[[str, int, dict[str, Any]], None]] = None,
     max_rss_bytes: Optional[int] = None,
 ) -> tuple[list[WorkerRun], list[WorkerRun]]:
     """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
@@ -82,7 +82,7 @@ def run_live(
     specs = list(reference) + list(candidate)
     per_side = len(reference)
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
-    events: queue.Queue[tuple[int, dict]] = queue.Queue()
+    events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
     workers: list[Worker] = []
     try:
         for index, spec in enumerate(specs):
@@ -100,15 +100,15 @@ def run_live(
 
 
 def _listener(
-    events: queue.Queue[tuple[int, dict]],
-    on_message: Optional[Callable[[str, int, dict], None]],
+    events: queue.Queue[tuple[int, dict[str, Any]]],
+    on_message: Optional[Callable[[str, int, dict[str, Any]], None]],
     side: str,
     index: int,
     per_side: int,
-) -> Callable[[dict], None]:
+) -> Callable[[dict[str, Any]], None]:
     """What hears worker `index`: the turn-taking loop first, then the caller's `on_message`."""
 
-    def heard(message: dict) -> None:
+    def heard(message: dict[str, Any]) -> None:
         events.put((index, message))  # first: the turns must go on whatever the display does
         if on_message is not None and message["type"] != CLOSED:
             try:
@@ -122,7 +122,7 @@ def _listener(
 def _start_worker(
     spec: WorkerSpec,
     turn_steps: int,
-    heard: Callable[[dict], None],
+    heard: Callable[[dict[str, Any]], None],
     max_rss_bytes: Optional[int],
     side: str,
 ) -> Worker:
@@ -163,7 +163,7 @@ def _finish_all(
 
 def _take_turns(
     workers: list[Worker],
-    events: queue.Queue[tuple[int, dict]],
+    events: queue.Queue[tuple[int, dict[str, Any]]],
     order: list[int],
     deadline: float,
     timeout_s: float,

@@ -30,8 +30,8 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Optional, Union
 
 from .estimate import CaseEstimate, RunEstimate, format_eta
 

@@ -6,9 +6,12 @@ Write your own benchmarks the same way.
 """
 
 import math
+from collections.abc import Callable
+
+from pytest_rnnbench.run.summary import Summary
 
 
-def test_lstm_training(rnnbench):
+def test_lstm_training(rnnbench: Callable[[], Summary]) -> None:
     result = rnnbench()
     assert math.isfinite(result.final_loss), f"training diverged: loss {result.final_loss}"
     assert result.samples_per_second > 0

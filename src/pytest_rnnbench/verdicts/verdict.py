@@ -33,8 +33,8 @@ at that moment), which is most of a shared machine's noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Optional
 
 from ..metrics import parse_fraction
 from ..quantiles import median
