@@ -97,6 +97,9 @@ class Settings:
     # suggested command (e.g. recording a missing baseline) repeats so it keeps their selection.
     rerun_args: tuple[str, ...] = ()
     keyword: Optional[str] = None
+    # The words a hint's command starts with: `pytest` where that runs this interpreter's pytest,
+    # else e.g. `.venv/bin/python -m pytest` (invocation.pytest_program), so it runs as printed.
+    program: tuple[str, ...] = ("pytest",)
 
     @property
     def live(self) -> bool:
@@ -110,7 +113,7 @@ class Settings:
         keyword = " or ".join(case_ids) if case_ids else self.keyword
         if keyword:
             args += ["-k", keyword]
-        return shlex.join(["pytest", *args])
+        return shlex.join([*self.program, *args])
 
     def reference_python(self, backend: str) -> Optional[str]:
         """The live A/B reference interpreter for `backend`, or None (no live comparison)."""

@@ -168,7 +168,7 @@ def test_improvement_passes_with_a_hint(gate):
         [
             f"{CASE}: improvement: time per step improvement*change -3*%*",
             # The user's own selection is kept; -k names the case.
-            "*hint: refresh this baseline with: pytest *--rnnbench --rnnbench-backends=tensorflow "
+            "*hint: refresh this baseline with: *pytest *--rnnbench --rnnbench-backends=tensorflow "
             f"*--rnnbench-samples=256 *-ra -p no:cacheprovider --rnnbench-save-baseline -k {CASE}",
         ]
     )
@@ -227,7 +227,7 @@ def test_a_case_without_baseline_passes_unjudged_and_the_summary_says_how_to_rec
             "not judged (1): measured, with no baseline to judge",
             "  tensorflow-gpu0-b64-unroll-synthetic: no baseline for this case in *.json",
             # Only the unjudged case: the hint must not re-record the baseline that judged CASE.
-            "  record them with: pytest *--rnnbench *--rnnbench-batch-sizes=32,64 "
+            "  record them with: *pytest *--rnnbench *--rnnbench-batch-sizes=32,64 "
             "--rnnbench-save-baseline -k tensorflow-gpu0-b64-unroll-synthetic",
             "rnnbench: 2 measured, 1 judged (1 pass), 1 not judged, 0 failed",
         ]
@@ -276,14 +276,14 @@ def test_a_machine_profile_without_baselines_is_said_once(gate):
     result.stdout.fnmatch_lines(
         [
             "rnnbench: no baseline for this machine profile (*.json not in *baselines): every "
-            "case is measured, nothing is judged; record baselines with: pytest *--rnnbench "
+            "case is measured, nothing is judged; record baselines with: *pytest *--rnnbench "
             "*--rnnbench-batch-sizes=32,64,128 --rnnbench-save-baseline",
             "rnnbench: *baselines holds baselines for other profiles only: "
             "some-other-cpu-64cpu_nogpu_py3.11.json",
             "not judged (3): measured, with no baseline to judge",
             "  every case: no baseline for this machine profile (*.json not in *baselines)",
             # Nothing judged: the hint records the user's whole selection, no -k.
-            "  record them with: pytest *--rnnbench *--rnnbench-batch-sizes=32,64,128 "
+            "  record them with: *pytest *--rnnbench *--rnnbench-batch-sizes=32,64,128 "
             "--rnnbench-save-baseline",
             "rnnbench: 3 measured, 0 judged, 3 not judged, 0 failed",
         ]

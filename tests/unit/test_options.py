@@ -155,7 +155,7 @@ def test_every_option_is_an_ini_key_and_all_but_python_have_an_env_variable() ->
 # -- the table's rows against Settings ---------------------------------------------------------
 
 # Settings fields that no row fills: resolve works them out from the run itself.
-_FROM_THE_RUN = {"implied_by", "available_gpus", "rerun_args", "keyword"}
+_FROM_THE_RUN = {"implied_by", "available_gpus", "rerun_args", "keyword", "program"}
 
 
 def test_every_row_fills_settings_fields_and_every_field_has_a_row() -> None:

@@ -79,3 +79,17 @@ def test_a_live_case_measured_then_skipped_counts_as_measured_not_twice() -> Non
     assert summary.nothing_judged(document, skipped) == (
         f"{len(measured)} measured but not judged, 1 skipped"
     )
+
+
+def test_the_seed_suite_hint_runs_as_printed_with_the_run_s_own_program() -> None:
+    from pytest_rnnbench.settings import Settings
+
+    plain = summary.no_case_selected(Settings())
+    assert plain.endswith("suite: pytest --rnnbench --pyargs pytest_rnnbench.suite")
+    venv = Settings(program=(".venv/bin/python", "-m", "pytest"))
+    assert summary.no_case_selected(venv).endswith(
+        "suite: .venv/bin/python -m pytest --rnnbench --pyargs pytest_rnnbench.suite"
+    )
+    assert venv.command("--rnnbench-save-baseline", case_ids=["a"]) == (
+        ".venv/bin/python -m pytest --rnnbench-save-baseline -k a"
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ..invocation import pytest_program
 from ..matrix import PRESETS
 from ..settings import Settings
 from .command_line import first_on_command_line, rerun_selection
@@ -69,6 +70,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     yield_to_typed(values, config)
     values["available_gpus"] = available_gpus
     values["rerun_args"], values["keyword"] = rerun_selection(config.invocation_params.args)
+    values["program"] = tuple(pytest_program(cwd=str(config.invocation_params.dir)))
     settings = Settings(**values)
     check(settings)
     return settings

@@ -255,7 +255,7 @@ class RnnbenchSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         document = self.results_document()
         if self._no_case_selected(document):
-            terminalreporter.write_line(summary.NO_CASE_SELECTED)
+            terminalreporter.write_line(summary.no_case_selected(self.settings))
         elif self._gate_judged_nothing():
             reason = summary.nothing_judged(document, self.skipped)
             terminalreporter.write_line(

@@ -8,6 +8,7 @@ at all says how to run the seed suite.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -17,11 +18,15 @@ from ..report.outputs import from_settings, publish_outputs, written_lines
 from ..results.read import build_report
 from ..settings import Settings
 
-SEED_SUITE = "pytest --rnnbench --pyargs pytest_rnnbench.suite"
-NO_CASE_SELECTED = (
-    "rnnbench: no benchmark case was selected (no test here uses the rnnbench fixture); "
-    f"to run the seed's benchmark suite: {SEED_SUITE}"
-)
+
+def no_case_selected(settings: Settings) -> str:
+    """What a run that selected no benchmark case says: how to run the seed suite, as a command
+    that runs as printed (settings.program)."""
+    seed_suite = shlex.join([*settings.program, "--rnnbench", "--pyargs", "pytest_rnnbench.suite"])
+    return (
+        "rnnbench: no benchmark case was selected (no test here uses the rnnbench fixture); "
+        f"to run the seed's benchmark suite: {seed_suite}"
+    )
 
 
 def not_judged(skipped: Mapping[str, str], unjudged: Mapping[str, str]) -> dict[str, str]:
