@@ -92,7 +92,7 @@ def measure(args: argparse.Namespace) -> dict:
                 t0 = time.monotonic()
                 run = run_worker(sys.executable, request, env, 1800, Path(tmp) / "worker.log")
                 runs[arm].append(run.result)
-                step = statistics.median(metric_samples(run.result)["epoch_time"])
+                step = statistics.median(metric_samples(run.result)["step_time"])
                 print(
                     f"  round {round_ + 1} {arm:>3}: {time.monotonic() - t0:5.1f} s wall, "
                     f"median step {step:.2f} ms",
@@ -162,10 +162,10 @@ def analyse_alternated(data: dict, tolerance: float, alpha: float) -> dict:
             a, b1, b2, a2 = epochs[4 * group : 4 * group + 4]
             factors = tuple(e.get("inject_slowdown") for e in (a, b1, b2, a2))
             assert factors == GROUP_PATTERNS[arm], (factors, arm)  # the worker ran what we asked
-            base = metric_samples({"epochs": [a, a2]})["epoch_time"]
-            now = metric_samples({"epochs": [b1, b2]})["epoch_time"]
+            base = metric_samples({"epochs": [a, a2]})["step_time"]
+            now = metric_samples({"epochs": [b1, b2]})["step_time"]
             found_case = verdict.compare_case(
-                "case", {"epoch_time": base}, {"epoch_time": now}, {"epoch_time": tolerance}, alpha
+                "case", {"step_time": base}, {"step_time": now}, {"step_time": tolerance}, alpha
             )
             # As the gate does: timings taken while other processes were busy are not judged.
             distrust = verdict.timing_distrust({"epochs": [a, a2]}, {"epochs": [b1, b2]})
@@ -295,11 +295,11 @@ def analyse_live_one(measured: dict, tolerance: float, alpha: float) -> verdict.
     candidate = live_time_samples(measured["candidate"])
     return verdict.compare_case(
         "case",
-        {"epoch_time": reference},
-        {"epoch_time": candidate},
-        {"epoch_time": tolerance},
+        {"step_time": reference},
+        {"step_time": candidate},
+        {"step_time": tolerance},
         alpha,
-        paired=("epoch_time",),
+        paired=("step_time",),
     )
 
 
@@ -371,7 +371,7 @@ def first_epochs(result: dict, epochs: int) -> dict:
 
 
 def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
-    tolerances = {"epoch_time": tolerance}
+    tolerances = {"step_time": tolerance}
     runs = {
         arm: [metric_samples(first_epochs(r, epochs)) for r in results]
         for arm, results in data["runs"].items()
@@ -389,7 +389,7 @@ def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
             path, profile, {data["case"]["id"]: baseline.make_entry(data["case"], first, a[0])}
         )
         stored = baseline.entry_samples(baseline.load(path, profile)[data["case"]["id"]])
-    assert stored["epoch_time"] == [float(f"{v:.6g}") for v in a[0]["epoch_time"]]
+    assert stored["step_time"] == [float(f"{v:.6g}") for v in a[0]["step_time"]]
 
     def verdicts(pairs):
         out = []
@@ -408,7 +408,7 @@ def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
         "A/A (disjoint pairs)": rates(verdicts(disjoint)),
     }
     changes = sorted(
-        statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
+        statistics.median(n["step_time"]) / statistics.median(b["step_time"]) - 1
         for b, n in aa_pairs
     )
     for arm in ("B10", "B25"):
@@ -416,7 +416,7 @@ def analyse(data: dict, tolerance: float, alpha: float, epochs: int) -> dict:
         report[f"A/{arm} (all pairs)"] = rates(verdicts(pairs))
         report[f"A/{arm} (baseline A1 only)"] = rates(verdicts([(a[0], now) for now in runs[arm]]))
         report[f"{arm} changes"] = sorted(
-            statistics.median(n["epoch_time"]) / statistics.median(b["epoch_time"]) - 1
+            statistics.median(n["step_time"]) / statistics.median(b["step_time"]) - 1
             for b, n in pairs
         )
     report["A/A changes"] = changes
@@ -530,7 +530,7 @@ def main() -> int:
     tolerance = (
         args.tolerance
         if args.tolerance is not None
-        else verdict.METRICS["epoch_time"].default_tolerance
+        else verdict.METRICS["step_time"].default_tolerance
     )
     args.tolerance_value = tolerance
     args.tree_arms = dict(item.split("=", 1) for item in args.tree_arms.split(","))

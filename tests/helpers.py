@@ -323,7 +323,7 @@ VERDICTS = {
         "reason": "tensorflow-gpu0-b32-unroll-synthetic: regression: time per step regression, "
         "baseline 20.1 ms -> now 22.6 ms, change +12.4%, tolerance 5.0%",
         "metrics": {
-            "epoch_time": {"outcome": "regression", "baseline": 20.1, "now": 22.6, "change": 0.124}
+            "step_time": {"outcome": "regression", "baseline": 20.1, "now": 22.6, "change": 0.124}
         },
     },
     "jax-gpu0-b32-unroll-synthetic": {
@@ -331,7 +331,7 @@ VERDICTS = {
         "change": -0.01,
         "reason": "jax-gpu0-b32-unroll-synthetic: pass",
         "metrics": {
-            "epoch_time": {"outcome": "pass", "baseline": 60.0, "now": 59.4, "change": -0.01}
+            "step_time": {"outcome": "pass", "baseline": 60.0, "now": 59.4, "change": -0.01}
         },
     },
     "torch-gpu0-b32-unroll-synthetic": {
@@ -340,7 +340,7 @@ VERDICTS = {
         "reason": "torch-gpu0-b32-unroll-synthetic: inconclusive: time per step inconclusive | "
         "too noisy to tell",
         "metrics": {
-            "epoch_time": {
+            "step_time": {
                 "outcome": "inconclusive",
                 "baseline": 1225.0,
                 "now": 1325.0,

@@ -82,7 +82,7 @@ _MIB = 2**20
 # seeded loss barely move between runs of the same code, but not exactly.
 _REGISTRY = (
     Metric(
-        "epoch_time",
+        "step_time",
         "time per step",
         "ms",
         "step",
@@ -149,7 +149,7 @@ TOLERANCE_KEYS: Mapping[str, str] = {metric.tolerance_key: metric.name for metri
 # In the history's order (its --metric choices and pages): time, then the memories, then loss.
 HISTORY_VIEWS: tuple[HistoryView, ...] = tuple(
     METRICS[name].history
-    for name in ("epoch_time", "gpu_peak_memory", "host_peak_rss", "final_loss")
+    for name in ("step_time", "gpu_peak_memory", "host_peak_rss", "final_loss")
 )
 
 

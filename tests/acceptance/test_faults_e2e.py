@@ -353,7 +353,7 @@ SAVER = textwrap.dedent("""
         case = {{"id": case_id, "backend": "tensorflow", "gpus": 0, "batch_size": 5000 + i,
                 "unroll": True, "dataset": "synthetic"}}
         samples = [float(j % 97) + 0.5 for j in range({samples})]
-        entry = baseline.make_entry(case, {{"samples": 1}}, {{"epoch_time": samples}})
+        entry = baseline.make_entry(case, {{"samples": 1}}, {{"step_time": samples}})
         entries[baseline.key_of(entry)] = entry
     print("saving", flush=True)
     baseline.save(Path({path!r}), profile, entries)
@@ -379,7 +379,7 @@ def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path
             "dataset": "synthetic",
         }
         entry = baseline.make_entry(
-            case, {"samples": 1}, {"epoch_time": [1.0 + j % 13 for j in range(2000)]}
+            case, {"samples": 1}, {"step_time": [1.0 + j % 13 for j in range(2000)]}
         )
         old[baseline.key_of(entry)] = entry
     baseline.save(path, profile, old)
@@ -433,7 +433,7 @@ def _break(kind: str, good: str) -> tuple[str, str]:
         del entry["metrics"], entry["recorded"]
         problem = "lacks recorded, metrics"
     elif kind == "non-numeric metric":
-        entry["metrics"]["epoch_time"]["samples"][0] = "fast"
+        entry["metrics"]["step_time"]["samples"][0] = "fast"
         problem = "has a sample 'fast' that is not a finite number"
     elif kind == "another machine":
         document["profile"]["cpus"] += 62

@@ -75,7 +75,7 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     (path,) = baseline_files(gate)
     assert "nogpu_py" in path.name
     entry = json.loads(path.read_text())["entries"][KEY]
-    assert entry["metrics"]["epoch_time"]["n"] == 16  # 2 epochs x 8 blocks
+    assert entry["metrics"]["step_time"]["n"] == 16  # 2 epochs x 8 blocks
     assert entry["repeats"] == 2 and entry["samples"] == 256
     checked = run(gate, "--rnnbench-json=out.json", FAKE_SEED=2)
     checked.assert_outcomes(passed=1)
@@ -360,7 +360,7 @@ def test_real_tensorflow_save_then_injected_slowdown_fails(pytester):
     (path,) = sorted((pytester.path / "baselines").glob("*.json"))
     entry = json.loads(path.read_text())["entries"][KEY]
     assert entry["versions"]["keras"].startswith("3.") and "tensorflow" in entry["versions"]
-    assert entry["metrics"]["epoch_time"]["n"] == 16
+    assert entry["metrics"]["step_time"]["n"] == 16
     # A 5x slowdown dwarfs what a busy machine does, so the busy-machine check stays out of it.
     slow = pytester.runpytest_subprocess(
         *common,

@@ -41,7 +41,7 @@ def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, samples=
     made = baseline.make_entry(
         case,
         result,
-        {"epoch_time": [step_ms] * 8, "final_loss": [1.5], "host_peak_rss": [900.0]},
+        {"step_time": [step_ms] * 8, "final_loss": [1.5], "host_peak_rss": [900.0]},
         commit="abc",
     )
     made.update(extra)
@@ -90,10 +90,10 @@ def test_save_merges_keeps_other_cases_and_reports_what_changed(tmp_path):
     assert a in line and "10 -> 11 ms (+10.0%)" in line
     entries = baseline.load(path, PROFILE)
     assert set(entries) == {ka, kb}
-    assert entries[ka]["metrics"]["epoch_time"]["median"] == 11.0
-    assert entries[kb]["metrics"]["epoch_time"]["median"] == 20.0
+    assert entries[ka]["metrics"]["step_time"]["median"] == 11.0
+    assert entries[kb]["metrics"]["step_time"]["median"] == 20.0
     assert entries[ka]["tolerances"] == {"tolerance_time": 0.2}
-    assert baseline.entry_tolerances(entries[ka]) == {"epoch_time": 0.2}
+    assert baseline.entry_tolerances(entries[ka]) == {"step_time": 0.2}
 
 
 def test_a_quick_run_and_a_full_epoch_run_of_one_case_keep_separate_baselines(tmp_path):
@@ -173,9 +173,7 @@ BROKEN = {
         "belong under",
     ),
     "text sample": (
-        _broken(
-            lambda d: d["entries"][GOOD_KEY]["metrics"]["epoch_time"]["samples"].append("fast")
-        ),
+        _broken(lambda d: d["entries"][GOOD_KEY]["metrics"]["step_time"]["samples"].append("fast")),
         "not a finite number",
     ),
     "nan sample": (
@@ -237,7 +235,7 @@ WRITER = textwrap.dedent("""
         case = {{"id": case_id, "backend": "tensorflow", "gpus": 0, "batch_size": 1000 * writer + i,
                 "unroll": True, "dataset": "synthetic"}}
         entry = baseline.make_entry(
-            case, {{"samples": 1, "repeats": 1}}, {{"epoch_time": [float(i + 1)]}}
+            case, {{"samples": 1, "repeats": 1}}, {{"step_time": [float(i + 1)]}}
         )
         baseline.save(path, profile, {{baseline.key_of(entry): entry}})
 """)
@@ -259,3 +257,12 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert len(entries) == writers * saves
     leftovers = [p.name for p in (tmp_path / "baselines").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_a_file_of_0_1_names_the_step_time_epoch_time_and_is_read_under_the_new_name(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    old = entry(GOOD_CASE, 10.0)
+    old["metrics"] = {"epoch_time": old["metrics"]["step_time"]}
+    path.write_text(json.dumps({**good_document(), "entries": {GOOD_KEY: old}}))
+    loaded = baseline.load(path, PROFILE)
+    assert loaded is not None and list(loaded[GOOD_KEY]["metrics"]) == ["step_time"]

@@ -17,15 +17,15 @@ def noisy(center: float, n: int = 24, spread: float = 0.02, seed: int = 0) -> li
 
 
 def side(step_ms: float, seed: int = 0, **workload: object) -> Side:
-    samples = {"epoch_time": noisy(step_ms, seed=seed), "final_loss": [1.0]}
+    samples = {"step_time": noisy(step_ms, seed=seed), "final_loss": [1.0]}
     return Side(samples, {"samples": 256, "steps_per_epoch": 8, **workload}, {"keras": "3.1"})
 
 
 def test_the_judge_gives_the_rules_verdict_for_comparable_sides() -> None:
-    found = judge(CASE, side(10.0), side(12.0, seed=1), {"epoch_time": 0.05})
+    found = judge(CASE, side(10.0), side(12.0, seed=1), {"step_time": 0.05})
     assert not isinstance(found, NotJudged)
     direct = verdict.compare_case(
-        CASE, side(10.0).samples, side(12.0, seed=1).samples, {"epoch_time": 0.05}
+        CASE, side(10.0).samples, side(12.0, seed=1).samples, {"step_time": 0.05}
     )
     assert found == direct and found.outcome == verdict.REGRESSION
 
@@ -74,8 +74,8 @@ def test_sides_from_a_worker_result_and_from_a_baseline_entry() -> None:
         "versions": {"keras": "3.1"},
     }
     of_result = Side.of_result(result)
-    assert of_result.samples["epoch_time"] == [10.0] * 8  # 8 blocks of step medians, in ms
+    assert of_result.samples["step_time"] == [10.0] * 8  # 8 blocks of step medians, in ms
     assert of_result.samples["final_loss"] == [2.0] and of_result.versions == {"keras": "3.1"}
-    entry = {"metrics": {"epoch_time": {"samples": [9.0, 11.0]}}, "versions": {"keras": "3.0"}}
+    entry = {"metrics": {"step_time": {"samples": [9.0, 11.0]}}, "versions": {"keras": "3.0"}}
     of_entry = Side.of_entry(entry)
-    assert of_entry.samples == {"epoch_time": [9.0, 11.0]} and of_entry.workload is entry
+    assert of_entry.samples == {"step_time": [9.0, 11.0]} and of_entry.workload is entry

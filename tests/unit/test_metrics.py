@@ -32,14 +32,14 @@ def test_every_metric_has_a_tolerance_option_with_its_default_in_the_help() -> N
         assert option.key == metric.name and option.field == "tolerances"
         assert option.help.endswith(f" Default: {metric.default_tolerance * 100:g}%.")
         assert metrics.TOLERANCE_KEYS[metric.tolerance_key] == metric.name
-    assert metrics.METRICS["epoch_time"].tolerance_flag == "--rnnbench-tolerance-time"
+    assert metrics.METRICS["step_time"].tolerance_flag == "--rnnbench-tolerance-time"
     assert metrics.METRICS["gpu_peak_memory"].tolerance_env == "RNNBENCH_TOLERANCE_GPU_MEMORY"
 
 
 def test_the_json_keys_and_history_names_stay_as_published() -> None:
     """Baselines, results files and `history --metric` use these names; renaming one is a format
     change, not a refactoring."""
-    assert list(metrics.METRICS) == ["epoch_time", "host_peak_rss", "gpu_peak_memory", "final_loss"]
+    assert list(metrics.METRICS) == ["step_time", "host_peak_rss", "gpu_peak_memory", "final_loss"]
     assert [view.name for view in metrics.HISTORY_VIEWS] == ["time", "gpu-memory", "rss", "loss"]
     assert list(metrics.TOLERANCE_KEYS) == [
         "tolerance_time",

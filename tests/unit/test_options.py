@@ -193,7 +193,7 @@ def test_the_tolerance_options_are_the_metric_registrys(
     monkeypatch.setenv("RNNBENCH_TOLERANCE_LOSS", "0.3")
     settings = resolved(pytester, "--rnnbench-tolerance-gpu-memory=15%")
     assert settings.tolerances == {"gpu_peak_memory": 0.15, "final_loss": 0.3}
-    assert resolved(pytester, "--rnnbench-tolerance-time=0").tolerances["epoch_time"] == 0.0
+    assert resolved(pytester, "--rnnbench-tolerance-time=0").tolerances["step_time"] == 0.0
 
 
 # -- conflicts -----------------------------------------------------------------------------------

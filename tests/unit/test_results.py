@@ -50,7 +50,7 @@ def test_verdicts_as_the_verdict_module_writes_them_are_read():
     from pytest_rnnbench.verdicts import verdict
 
     metric = verdict.MetricVerdict(
-        "epoch_time", verdict.REGRESSION, baseline=20.0, now=23.0, change=0.15, tolerance=0.05
+        "step_time", verdict.REGRESSION, baseline=20.0, now=23.0, change=0.15, tolerance=0.05
     )
     case = verdict.CaseVerdict(
         "tensorflow-gpu0-b32-unroll-synthetic", verdict.REGRESSION, (metric,)
@@ -117,3 +117,9 @@ def test_a_worker_case_names_its_case_and_must_use_plain_names():
     entry["worker"]["case"]["dataset"] = "../escaped"
     with pytest.raises(ResultsError, match=r"dataset '../escaped' is not a plain name"):
         rows_of(document, "night.json")
+
+
+def test_a_verdict_of_0_1_with_its_time_metric_named_epoch_time_is_read() -> None:
+    old = {"verdict": "pass", "metrics": {"epoch_time": {"baseline": 20.0, "now": 21.0}}}
+    parsed = parse_verdict(old)
+    assert parsed is not None and parsed.baseline_step_ms == 20.0

@@ -27,7 +27,7 @@ def test_metric_samples_from_a_worker_result():
         "gpu_memory": {"nvml_process_peak_bytes": 2**20},
     }
     found = metric_samples(result)
-    assert found["epoch_time"] == [10.0] * 8 + [20.0] * 8
+    assert found["step_time"] == [10.0] * 8 + [20.0] * 8
     assert found["host_peak_rss"] == [1024.0]
     assert found["gpu_peak_memory"] == [1.0]
     assert found["final_loss"] == [1.5]

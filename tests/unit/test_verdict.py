@@ -15,13 +15,13 @@ def noisy(center, n=24, spread=0.02, seed=0):
 
 
 def test_same_distribution_passes():
-    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(10.0, seed=1), 0.05)
+    found = verdict.compare_samples("step_time", noisy(10.0), noisy(10.0, seed=1), 0.05)
     assert found.outcome == verdict.PASS
     assert abs(found.change) < 0.05
 
 
 def test_clear_slowdown_beyond_tolerance_is_a_regression_with_a_full_reason():
-    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(12.0, seed=1), 0.05)
+    found = verdict.compare_samples("step_time", noisy(10.0), noisy(12.0, seed=1), 0.05)
     assert found.outcome == verdict.REGRESSION
     assert found.change == pytest.approx(0.2, abs=0.02)
     assert found.confidence > 0.99
@@ -41,11 +41,11 @@ def test_clear_slowdown_beyond_tolerance_is_a_regression_with_a_full_reason():
 def test_significant_but_within_tolerance_passes():
     # 3% slower, very consistent: significant, but inside a 5% tolerance.
     found = verdict.compare_samples(
-        "epoch_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.05
+        "step_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.05
     )
     assert found.outcome == verdict.PASS
     tighter = verdict.compare_samples(
-        "epoch_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.02
+        "step_time", noisy(10.0, spread=0.001), noisy(10.3, spread=0.001, seed=1), 0.02
     )
     assert tighter.outcome == verdict.REGRESSION
 
@@ -53,14 +53,14 @@ def test_significant_but_within_tolerance_passes():
 def test_beyond_tolerance_but_too_noisy_is_inconclusive_and_says_why():
     base = [10.0, 30.0, 11.0, 25.0]
     now = [12.0, 33.0, 13.0, 27.0]
-    found = verdict.compare_samples("epoch_time", base, now, 0.05)
+    found = verdict.compare_samples("step_time", base, now, 0.05)
     assert found.change > 0.05
     assert found.outcome == verdict.INCONCLUSIVE
     assert "not significant" in found.why and "too noisy" in found.why
 
 
 def test_clear_speedup_is_an_improvement():
-    found = verdict.compare_samples("epoch_time", noisy(10.0), noisy(8.0, seed=1), 0.05)
+    found = verdict.compare_samples("step_time", noisy(10.0), noisy(8.0, seed=1), 0.05)
     assert found.outcome == verdict.IMPROVEMENT
     assert found.change == pytest.approx(-0.2, abs=0.02)
 
@@ -83,27 +83,25 @@ def test_non_finite_loss_is_always_a_regression(bad):
 
 
 def test_missing_baseline_samples_mean_no_baseline():
-    assert (
-        verdict.compare_samples("epoch_time", [], noisy(1.0), 0.05).outcome == verdict.NO_BASELINE
-    )
+    assert verdict.compare_samples("step_time", [], noisy(1.0), 0.05).outcome == verdict.NO_BASELINE
 
 
 def test_case_outcome_is_the_worst_metric_and_tolerances_are_per_metric():
-    base = {"epoch_time": noisy(10.0), "host_peak_rss": [1000.0], "final_loss": [2.0]}
-    now = {"epoch_time": noisy(10.0, seed=3), "host_peak_rss": [1150.0], "final_loss": [2.0]}
+    base = {"step_time": noisy(10.0), "host_peak_rss": [1000.0], "final_loss": [2.0]}
+    now = {"step_time": noisy(10.0, seed=3), "host_peak_rss": [1150.0], "final_loss": [2.0]}
     assert verdict.compare_case("c", base, now, {}).outcome == verdict.PASS
     strict = verdict.compare_case("c", base, now, {"host_peak_rss": 0.1})
     assert strict.outcome == verdict.REGRESSION
     assert strict.deciding.metric == "host_peak_rss"
     assert strict.line().startswith("c: regression: host peak RSS regression")
-    slow = dict(now, epoch_time=noisy(13.0, seed=3))
+    slow = dict(now, step_time=noisy(13.0, seed=3))
     assert verdict.compare_case("c", base, slow, {}).outcome == verdict.REGRESSION
-    assert verdict.compare_case("c", base, slow, {"epoch_time": 0.5}).outcome == verdict.PASS
+    assert verdict.compare_case("c", base, slow, {"step_time": 0.5}).outcome == verdict.PASS
 
 
 def test_a_metric_new_in_this_run_does_not_hide_the_others():
-    base = {"epoch_time": noisy(10.0)}
-    now = {"epoch_time": noisy(10.0, seed=1), "gpu_peak_memory": [100.0]}
+    base = {"step_time": noisy(10.0)}
+    now = {"step_time": noisy(10.0, seed=1), "gpu_peak_memory": [100.0]}
     found = verdict.compare_case("c", base, now, {})
     assert found.outcome == verdict.PASS
     assert [m.outcome for m in found.metrics] == [verdict.PASS, verdict.NO_BASELINE]
@@ -119,14 +117,14 @@ def test_version_notes():
 
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError):
-        verdict.compare_samples("epoch_time", [1.0], [1.0], -0.1)
+        verdict.compare_samples("step_time", [1.0], [1.0], -0.1)
     with pytest.raises(ValueError):
-        verdict.compare_samples("epoch_time", [1.0], [1.0], 0.1, alpha=1.5)
+        verdict.compare_samples("step_time", [1.0], [1.0], 0.1, alpha=1.5)
 
 
 def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stand():
-    base = {"epoch_time": noisy(10.0), "gpu_peak_memory": [100.0]}
-    now = {"epoch_time": noisy(13.0, seed=1), "gpu_peak_memory": [100.0]}
+    base = {"step_time": noisy(10.0), "gpu_peak_memory": [100.0]}
+    now = {"step_time": noisy(13.0, seed=1), "gpu_peak_memory": [100.0]}
     found = verdict.compare_case("c", base, now, {})
     assert found.outcome == verdict.REGRESSION
     why = verdict.shared_gpu_reason({"gpu_memory": {"nvml_other_processes": [4242]}})
@@ -151,8 +149,8 @@ def test_busy_machine_reason_names_the_side_and_share():
 
 
 def test_a_regression_measured_on_a_busy_machine_is_inconclusive():
-    base = {"epoch_time": [10.0] * 12}
-    now = {"epoch_time": [13.0] * 12}
+    base = {"step_time": [10.0] * 12}
+    now = {"step_time": [13.0] * 12}
     found = verdict.compare_case("case", base, now, {})
     assert found.outcome == verdict.REGRESSION
     quiet = {"epochs": [{"cpu": {"others_share": 0.02}}]}
@@ -174,21 +172,21 @@ def test_paired_verdict_sees_through_drift_that_hides_a_regression_from_unpaired
     swing = [1.0, 1.3, 0.7, 1.2, 0.8, 1.25, 0.75, 1.1, 0.9, 1.3, 0.7, 1.15, 0.85, 1.2, 0.8, 1.0]
     reference = [10.0 * s for s in swing]
     candidate = [11.0 * s * (1 + 0.01 * ((i % 3) - 1)) for i, s in enumerate(swing)]
-    paired = verdict.compare_samples("epoch_time", reference, candidate, 0.05, paired=True)
+    paired = verdict.compare_samples("step_time", reference, candidate, 0.05, paired=True)
     assert paired.outcome == verdict.REGRESSION
     assert paired.change == pytest.approx(0.10, abs=0.01)
     assert paired.test == verdict.PAIRED_TEST
-    unpaired = verdict.compare_samples("epoch_time", reference, candidate, 0.05)
+    unpaired = verdict.compare_samples("step_time", reference, candidate, 0.05)
     assert unpaired.outcome == verdict.INCONCLUSIVE
     jittered = [r * (1 + 0.01 * ((i % 3) - 1)) for i, r in enumerate(reference)]
-    same = verdict.compare_samples("epoch_time", reference, jittered, 0.05, paired=True)
+    same = verdict.compare_samples("step_time", reference, jittered, 0.05, paired=True)
     assert same.outcome == verdict.PASS
     faster = verdict.compare_samples(
-        "epoch_time", reference, [0.8 * j for j in jittered], 0.05, paired=True
+        "step_time", reference, [0.8 * j for j in jittered], 0.05, paired=True
     )
     assert faster.outcome == verdict.IMPROVEMENT and faster.change == pytest.approx(-0.2, abs=0.01)
     with pytest.raises(ValueError, match="equal counts"):
-        verdict.compare_samples("epoch_time", reference, candidate[:-1], 0.05, paired=True)
+        verdict.compare_samples("step_time", reference, candidate[:-1], 0.05, paired=True)
 
 
 def test_hodges_lehmann_is_the_median_of_pairwise_averages() -> None:
@@ -198,7 +196,7 @@ def test_hodges_lehmann_is_the_median_of_pairwise_averages() -> None:
 
 def test_paired_verdict_with_too_few_pairs_is_inconclusive_and_says_what_would_help() -> None:
     found = verdict.compare_samples(
-        "epoch_time", [10.0, 10.0, 10.0, 10.0], [13.0, 12.0, 14.0, 13.0], 0.05, paired=True
+        "step_time", [10.0, 10.0, 10.0, 10.0], [13.0, 12.0, 14.0, 13.0], 0.05, paired=True
     )
     assert found.outcome == verdict.INCONCLUSIVE
     assert "per-turn ratios" in found.why and "--rnnbench-against-workers" in found.why

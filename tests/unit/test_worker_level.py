@@ -42,7 +42,7 @@ def test_one_slow_process_that_the_turn_test_called_a_regression_is_now_not_sign
     candidate = side([34.6, 29.3, 29.1], drift, rng)  # the same code; one process runs slow
 
     old = verdict.compare_samples(
-        "epoch_time", turn_means(reference), turn_means(candidate), 0.05, paired=True
+        "step_time", turn_means(reference), turn_means(candidate), 0.05, paired=True
     )
     assert old.outcome == verdict.REGRESSION  # what the gate printed for a no-op pull request
     assert old.confidence is not None and old.confidence > 0.999

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from ..machine import instance_name
+from ..results.read import time_metric
 from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_seconds
 from .markdown import table
@@ -68,7 +69,7 @@ def _commit(side: Optional[Mapping[str, Any]]) -> str:
 def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
     lines = []
     for name, metric in (verdict.get("metrics") or {}).items():
-        if name == "epoch_time" or metric.get("change") is None:
+        if name in ("step_time", "epoch_time") or metric.get("change") is None:
             continue
         if metric.get("outcome") == "pass" and abs(metric["change"]) < _MOVED:
             continue
@@ -114,7 +115,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         else:
             found = verdicts[case_id]
             outcome = str(found.get("verdict"))
-            time = (found.get("metrics") or {}).get("epoch_time")
+            time = time_metric(found) or None
             head = (results.get(case_id) or {}).get("epoch_seconds")
             rows.append(
                 [

@@ -62,8 +62,8 @@ def parse_verdict(raw: Any) -> Optional[Verdict]:
     if word is None:
         return None
     # verdict.CaseVerdict.to_dict(): "change" is the time metric's; its medians sit under
-    # metrics.epoch_time (milliseconds per step).
-    time = (raw.get("metrics") or {}).get("epoch_time") or {}
+    # metrics.step_time (milliseconds per step; "epoch_time" in files of 0.1).
+    time = time_metric(raw)
     change = _first(raw, "change", "relative_change")
     if change is None:
         change = time.get("change")
@@ -201,3 +201,10 @@ def build_report(documents: Sequence[tuple[str, Mapping[str, Any]]]) -> Report:
             by_key[key] = row
     report.rows = sorted(by_key.values(), key=sort_key)
     return report
+
+
+def time_metric(verdict: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored case verdict's time metric: "step_time", or "epoch_time" as 0.1 named it."""
+    metrics = verdict.get("metrics") or {}
+    found = metrics.get("step_time") or metrics.get("epoch_time") or {}
+    return found if isinstance(found, Mapping) else {}

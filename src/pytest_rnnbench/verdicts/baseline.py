@@ -210,8 +210,8 @@ def locked(path: Path) -> Iterator[None]:
 
 def _describe_update(case_id: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     try:
-        before = old["metrics"]["epoch_time"]["median"]
-        after = new["metrics"]["epoch_time"]["median"]
+        before = old["metrics"]["step_time"]["median"]
+        after = new["metrics"]["step_time"]["median"]
         change = (after / before - 1) * 100
         return f"{case_id}: median step {before:.4g} -> {after:.4g} ms ({change:+.1f}%)"
     except (KeyError, TypeError, ZeroDivisionError):

@@ -90,11 +90,26 @@ def validate(
     if not isinstance(entries, dict):
         raise fail('missing or malformed "entries"')
     for key, entry in entries.items():
+        _rename_old_metrics(entry)
         _validate_entry(key, entry, fail, keyed_by_workload=version != 1)
     if version == 1:
         # Version 1 keyed entries by case id alone: each is re-keyed by its own workload.
         return {key_of(entry): entry for entry in entries.values()}
     return entries
+
+
+# Metric keys of files written before the metric registry named them for what they are.
+OLD_METRIC_NAMES = {"epoch_time": "step_time"}
+
+
+def _rename_old_metrics(entry: Any) -> None:
+    """An entry's metrics under their current names (0.1 wrote the per-step time as
+    "epoch_time"); rewritten under the new name at the next save."""
+    metrics = entry.get("metrics") if isinstance(entry, dict) else None
+    if isinstance(metrics, dict):
+        for old, new in OLD_METRIC_NAMES.items():
+            if old in metrics and new not in metrics:
+                metrics[new] = metrics.pop(old)
 
 
 def _other_profile(stored: Mapping[str, Any], here: Mapping[str, Any]) -> str:

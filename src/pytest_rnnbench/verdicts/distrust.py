@@ -62,7 +62,7 @@ def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
     """
     metrics = []
     for metric in found.metrics:
-        if metric.metric == "epoch_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
+        if metric.metric == "step_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
             metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
         metrics.append(metric)
     return CaseVerdict(

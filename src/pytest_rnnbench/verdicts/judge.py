@@ -20,7 +20,7 @@ from .samples import comparable, metric_samples
 from .verdict import DEFAULT_ALPHA, compare_case, version_notes
 
 # The metric whose samples a live A/B comparison pairs turn by turn.
-PAIRED_METRICS = ("epoch_time",)
+PAIRED_METRICS = ("step_time",)
 
 
 @dataclass(frozen=True)

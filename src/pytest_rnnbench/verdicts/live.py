@@ -153,12 +153,12 @@ def _paired_sides(
     base = samples.metric_samples(reference_merged)
     now = samples.metric_samples(candidate_merged)
     try:
-        base["epoch_time"] = samples.live_time_samples(run.reference)
-        now["epoch_time"] = samples.live_time_samples(run.candidate)
-        if len(base["epoch_time"]) != len(now["epoch_time"]):
+        base["step_time"] = samples.live_time_samples(run.reference)
+        now["step_time"] = samples.live_time_samples(run.candidate)
+        if len(base["step_time"]) != len(now["step_time"]):
             raise ValueError(
-                f"the reference took {len(base['epoch_time'])} turns, the "
-                f"candidate {len(now['epoch_time'])}"
+                f"the reference took {len(base['step_time'])} turns, the "
+                f"candidate {len(now['step_time'])}"
             )
     except ValueError as exc:
         pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)

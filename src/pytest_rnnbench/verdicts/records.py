@@ -112,7 +112,7 @@ class CaseVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as stored in results files (see results.parse_verdict)."""
-        time = next((m for m in self.metrics if m.metric == "epoch_time"), None)
+        time = next((m for m in self.metrics if m.metric == "step_time"), None)
         return {
             "verdict": self.outcome,
             "reason": self.line(),

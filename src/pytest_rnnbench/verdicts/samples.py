@@ -80,7 +80,7 @@ def metric_samples(result: Mapping[str, Any]) -> dict[str, list[float]]:
     time: list[float] = []
     for epoch in result.get("epochs") or []:
         time.extend(block_medians(list(epoch.get("step_seconds") or [])))
-    samples: dict[str, list[float]] = {"epoch_time": time}
+    samples: dict[str, list[float]] = {"step_time": time}
     if result.get("host_peak_rss_bytes") is not None:
         samples["host_peak_rss"] = [result["host_peak_rss_bytes"] / 2**20]
     gpu = gpu_peak_bytes(result)
