@@ -44,7 +44,7 @@ KERAS_MXNET_BACKENDS = ("mxnet",)
 
 MXNET_ENV_COMMAND = (
     "python -m venv .venv-mxnet && .venv-mxnet/bin/pip install keras-mxnet==2.2.4.3 mxnet==1.9.1 "
-    "'numpy<1.24'"
+    "'numpy<2' setuptools"
 )
 
 # The second half of a "not installed" message: how to get the backend into an interpreter.
