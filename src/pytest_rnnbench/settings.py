@@ -26,6 +26,9 @@ DEFAULT_TIMEOUT_S = 4 * 3600.0
 # Timed epochs per case. Several epochs give the verdict samples from more than one stretch of
 # the machine's load; see docs/calibration.md for why 3.
 DEFAULT_REPEATS = 3
+# A run's chance of calling any change in unchanged code (all its cases together): what a user
+# meets is the run (a pull request's gate, a whole `pytest --rnnbench`), not a single case.
+DEFAULT_FALSE_ALARM_RATE = 0.01
 # The GPU counts `--gpus=all` may pick: the seed's rows (plus the machine's own count).
 GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
 
@@ -76,6 +79,7 @@ class Settings:
     baseline_dir: Optional[Path] = None  # None: baselines/ under the rootdir
     save_baseline: bool = False
     require_baseline: bool = False  # a measured case without a baseline fails (CI)
+    reset_baseline: bool = False  # saving starts the cases' stored sessions afresh
     inject_slowdown: float = 1.0
     tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> fraction
     shard: Optional[tuple[int, int]] = None  # (K, N): run the K-th of N parts of the matrix
@@ -83,6 +87,8 @@ class Settings:
     preallocate: bool = False
     max_rss_bytes: Optional[int] = None
     busy_limit: Optional[float] = None  # None: verdict.BUSY_MACHINE_SHARE
+    # The run is the family: its chance of any false regression or improvement (verdicts/family.py).
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     # Live A/B: backend (or "*" for every backend) -> the reference interpreter; empty: off.
     against: Mapping[str, str] = field(default_factory=dict)
     against_workers: int = LIVE_PER_SIDE

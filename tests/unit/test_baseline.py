@@ -117,7 +117,7 @@ def test_a_version_1_file_is_read_rekeyed_and_upgraded_at_the_next_save(tmp_path
     other = "jax-gpu0-b32-unroll-synthetic"
     baseline.save(path, PROFILE, keyed(entry(other, 20.0)))
     document = json.loads(path.read_text())
-    assert document["version"] == baseline.VERSION == 2
+    assert document["version"] == baseline.VERSION == 3
     # Nothing lost: the version-1 entry is kept, under its workload key.
     assert set(document["entries"]) == {
         baseline.entry_key(GOOD_CASE, 256, 1),

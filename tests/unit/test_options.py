@@ -201,6 +201,7 @@ def test_the_tolerance_options_are_the_metric_registrys(
 # A value that sets each field a conflict row names (differs from the Settings default).
 _SET = {
     "save_baseline": True,
+    "reset_baseline": True,
     "require_baseline": True,
     "inject_slowdown": 1.1,
     "against": {"*": "python3"},

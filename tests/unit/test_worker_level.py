@@ -117,7 +117,7 @@ def test_welch_matches_scipy() -> None:
 @pytest.mark.parametrize(
     ("reference", "candidate", "message"),
     [
-        ([[1.0]], [[1.0], [1.0]], "at least 2 worker processes"),
+        ([], [[1.0], [1.0]], "at least one worker process"),
         ([[1.0], [1.0, 2.0]], [[1.0], [1.0]], "different numbers of turns"),
         ([[1.0], [0.0]], [[1.0], [1.0]], "positive and finite"),
         ([[1.0], [math.nan]], [[1.0], [1.0]], "positive and finite"),
@@ -128,3 +128,11 @@ def test_bad_input_is_an_error_that_says_what_is_wrong(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         compare_workers(reference, candidate)
+
+
+def test_one_worker_per_side_assumes_the_conservative_process_spread() -> None:
+    found = compare_workers([[30.0] * 16], [[33.0] * 16])
+    assert found.floor_used and math.isinf(found.degrees_of_freedom)
+    assert found.change == pytest.approx(0.10)
+    assert found.p_greater > 0.2  # +10% from one process each: well inside 10% process spread
+    assert compare_workers([[30.0] * 16], [[90.0] * 16]).p_greater < 1e-7  # a 3x slowdown

@@ -40,6 +40,12 @@ CONFLICTS = (
         "baselines judges nothing; drop one of them",
     ),
     Conflict(
+        ("reset_baseline",),
+        "--rnnbench-reset-baseline starts the stored sessions of the cases it saves afresh: "
+        "it needs --rnnbench-save-baseline",
+        ("save_baseline",),
+    ),
+    Conflict(
         ("save_baseline", "inject_slowdown"),
         "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
         "slowdown as the baseline; drop one of them",

@@ -87,6 +87,14 @@ def positive_float(raw: str) -> float:
     return value
 
 
+def false_alarm_rate(raw: str) -> float:
+    """A run's false-alarm level: a fraction (or percentage) above 0 and at most 50%."""
+    value = parse_fraction(raw)
+    if not 0 < value <= 0.5:
+        raise ValueError("expected a level above 0 and at most 0.5, such as 0.01 or 1%")
+    return value
+
+
 FULL_EPOCHS = 0  # what `--rnnbench-samples=full` parses to: no cap
 
 

@@ -9,16 +9,15 @@ from ..backends import BACKENDS
 from ..matrix import CPU_SAMPLES, DATASETS, parse_shard
 from ..metrics import METRICS
 from ..settings import (
+    DEFAULT_FALSE_ALARM_RATE,
     DEFAULT_REPEATS,
     DEFAULT_TIMEOUT_S,
-    LIVE_PER_SIDE,
-    LIVE_TURN_STEPS,
 )
 from . import defaults
 from .option import Option
 from .parsers import (
-    against,
     choices,
+    false_alarm_rate,
     flag,
     matrix,
     parse_fraction,
@@ -32,9 +31,9 @@ from .parsers import (
     pythons,
     samples_cap,
     slowdown,
-    text,
     unroll,
 )
+from .table_live import LIVE_OPTIONS
 
 __all__ = ["BY_DEST", "OPTIONS"]
 
@@ -243,6 +242,16 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option(
+        "rnnbench_reset_baseline",
+        ("--rnnbench-reset-baseline",),
+        "with --rnnbench-save-baseline: start the saved cases' stored sessions afresh (after "
+        "an accepted change) instead of adding this session to them.",
+        action="store_true",
+        parse=flag,
+        field="reset_baseline",
+        default=False,
+    ),
+    Option(
         "rnnbench_inject_slowdown",
         ("--rnnbench-inject-slowdown",),
         "stretch every training step by FACTOR (e.g. 1.10) to show that the gate catches a "
@@ -304,71 +313,16 @@ OPTIONS: tuple[Option, ...] = (
         field="busy_limit",
     ),
     Option(
-        "rnnbench_against",
-        ("--rnnbench-against",),
-        "live A/B: also run every case in this reference interpreter (PATH, or BACKEND=PATH "
-        "per backend; repeatable), e.g. the main branch's environment, taking turns with "
-        "this one a few steps at a time, and judge this run against it instead of a stored "
-        "baseline. Default: off.",
-        metavar="[BACKEND=]PATH",
-        action="append",
-        parse=against,
-        field="against",
-        default={},
-        takes="base",
+        "rnnbench_false_alarm_rate",
+        ("--rnnbench-false-alarm-rate",),
+        "the chance that a run of unchanged code calls any regression or improvement, for the "
+        "whole run: each of its N judged cases is tested at this level / N. Default: 1%.",
+        metavar="FRACTION",
+        parse=false_alarm_rate,
+        field="false_alarm_rate",
+        default=DEFAULT_FALSE_ALARM_RATE,
     ),
-    Option(
-        "rnnbench_against_workers",
-        ("--rnnbench-against-workers",),
-        f"live A/B: workers per side (identical processes differ a little in speed; several "
-        f"average that out). Default: {LIVE_PER_SIDE}.",
-        metavar="N",
-        parse=positive_int,
-        field="against_workers",
-        default=LIVE_PER_SIDE,
-    ),
-    Option(
-        "rnnbench_turn_steps",
-        ("--rnnbench-turn-steps",),
-        f"live A/B: the most training steps per turn (fewer when the epochs are too short "
-        f"for 16 turns). Default: {LIVE_TURN_STEPS}.",
-        metavar="N",
-        parse=positive_int,
-        field="turn_steps",
-        default=LIVE_TURN_STEPS,
-    ),
-    Option(
-        "rnnbench_base",
-        ("--rnnbench-base",),
-        "pull-request gate: judge the Keras source tree of this checkout (the head) against "
-        "REF, a branch (its merge-base with HEAD), commit or tag of this repository, or a "
-        "directory holding a keras package. Both sides run the same interpreter (this one, or "
-        "the backend's --rnnbench-python) and frameworks, taking turns as with "
-        "--rnnbench-against; only `keras` differs. "
-        "Default: off.",
-        metavar="REF|DIR",
-        parse=text,
-        field="base",
-    ),
-    Option(
-        "rnnbench_head",
-        ("--rnnbench-head",),
-        "pull-request gate: the head tree, a directory whose top holds the keras package. "
-        "Default: the git working tree of the current directory.",
-        metavar="DIR",
-        parse=text,
-        field="head",
-    ),
-    Option(
-        "rnnbench_comment",
-        ("--rnnbench-comment",),
-        "write the verdicts as a pull-request comment (markdown, with a hidden marker that "
-        "lets a workflow update one comment instead of adding one per push) to this file.",
-        metavar="PATH.md",
-        parse=path,
-        field="comment_path",
-        takes="base",
-    ),
+    *LIVE_OPTIONS,
     Option(
         "rnnbench_timeout",
         ("--rnnbench-timeout",),

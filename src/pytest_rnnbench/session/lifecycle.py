@@ -137,6 +137,7 @@ class RnnbenchSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
+        self.judge.family(self.selected)
         self.progress.start_run(session.items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -37,6 +37,7 @@ from .baseline_schema import (
 from .profile import Profile, baseline_path, machine_profile, other_profiles
 from .records import METRICS, TOLERANCE_KEYS
 from .samples import busy_shares
+from .session_level import WINDOW
 
 # The store's callers find the format's and the profile's names here too, as before the split.
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "entries_of_case",
     "entry_key",
     "entry_samples",
+    "entry_sessions",
     "entry_tolerances",
     "find",
     "git_commit",
@@ -63,6 +65,7 @@ __all__ = [
     "other_profiles",
     "parse",
     "save",
+    "session_step_ms",
     "validate",
 ]
 
@@ -133,6 +136,9 @@ def make_entry(
 ) -> dict[str, Any]:
     """A baseline entry from one worker result and its metric samples."""
     units = {name: metric.unit for name, metric in METRICS.items()}
+    recorded_at = recorded or datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
     metrics = {}
     for name, values in samples.items():
         if not values:
@@ -148,8 +154,7 @@ def make_entry(
         }
     return {
         "case": dict(case),
-        "recorded": recorded
-        or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "recorded": recorded_at,
         "commit": commit,
         "versions": dict(result.get("versions") or {}),
         "python": (result.get("python") or {}).get("version"),
@@ -159,7 +164,39 @@ def make_entry(
         "epoch_seconds": [_round(e["seconds"]) for e in result.get("epochs") or []],
         "cpu_busy_shares": [_round(v) for v in busy_shares(result)],
         "metrics": metrics,
+        "sessions": (
+            [_session_record(recorded_at, commit, result, samples["step_time"])]
+            if samples.get("step_time")
+            else []
+        ),
     }
+
+
+def session_step_ms(step_samples: Sequence[float]) -> float:
+    """A session's one step time (ms): the median of its block samples."""
+    return _round(median(step_samples))
+
+
+def _session_record(
+    recorded: str, commit: Optional[str], result: Mapping[str, Any], steps: Sequence[float]
+) -> dict[str, Any]:
+    return {
+        "recorded": recorded,
+        "commit": commit,
+        "versions": dict(result.get("versions") or {}),
+        "step_ms": session_step_ms(steps) if steps else None,
+        "workers": int(result.get("live_workers") or 1),
+    }
+
+
+def entry_sessions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entry's sessions, oldest first; an entry of format 1 or 2 is one session, its own."""
+    if "sessions" in entry:
+        return [dict(session) for session in entry["sessions"]]
+    steps = ((entry.get("metrics") or {}).get("step_time") or {}).get("samples") or []
+    if not steps:
+        return []
+    return [_session_record(entry.get("recorded", ""), entry.get("commit"), entry, steps)]
 
 
 def git_commit(directory: Path) -> Optional[str]:
@@ -218,11 +255,18 @@ def _describe_update(case_id: str, old: Mapping[str, Any], new: Mapping[str, Any
         return case_id
 
 
-def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, Any]]) -> SaveReport:
+def save(
+    path: Path,
+    profile: Profile,
+    new_entries: Mapping[str, Mapping[str, Any]],
+    reset: bool = False,
+) -> SaveReport:
     """Merge `new_entries` (keyed by `key_of`) into the baseline file at `path`; say what changed.
 
     Entries of cases not in `new_entries` are kept. An updated entry keeps the old entry's
-    "tolerances" (reviewed settings, not measurements) unless the new one brings its own. A file
+    "tolerances" (reviewed settings, not measurements) unless the new one brings its own, and its
+    sessions, to which the new one's is added (the latest WINDOW kept); `reset` starts them
+    afresh with the new session. A file
     that cannot be read is never overwritten: it is renamed aside (FILE.broken-TIMESTAMP-PID) and
     the report says so.
     """
@@ -243,6 +287,9 @@ def save(path: Path, profile: Profile, new_entries: Mapping[str, Mapping[str, An
             old = entries.get(key)
             if old is not None and "tolerances" in old and "tolerances" not in entry:
                 entry["tolerances"] = old["tolerances"]
+            if old is not None and not reset:
+                sessions = entry_sessions(old) + list(entry.get("sessions") or [])
+                entry["sessions"] = sessions[-WINDOW:]
             shown = f"{entry['case']['id']} ({describe_workload(entry)})"
             if old is None:
                 report.added.append(shown)

@@ -4,18 +4,26 @@ No pytest.
 File format (schema "pytest-rnnbench/baseline"), sorted keys, indented, one entry per case and
 workload:
 
-    {"schema": ..., "version": 2, "profile": {...},
+    {"schema": ..., "version": 3, "profile": {...},
      "entries": {"<case id>|samples=<N>|repeats=<R>":
                               {"case": {...}, "recorded": ISO time, "commit": git HEAD or null,
                                "versions": {...}, "python": "3.11.9", "samples": N,
                                "steps_per_epoch": N, "repeats": N,
                                "metrics": {"<metric>": {"samples": [...], "median": x,
                                                         "p10": x, "p90": x, "n": N, "unit": u}},
-                               "tolerances": {"tolerance_time": 0.1, ...}   (optional)}}}
+                               "tolerances": {"tolerance_time": 0.1, ...}   (optional),
+                               "sessions": [{"recorded": ISO time, "commit": ..., "versions":
+                                             {...}, "step_ms": x, "workers": N}, ...]}}}
+
+"sessions" are the entry's history on this machine, oldest first, at most WINDOW of them: each
+save of the case adds one (the session's step time, the median of its block samples) instead of
+replacing the entry's history, and the time verdict judges a new run against their spread
+(session_level.py). The other fields describe the latest session.
 
 Format history: version 1 keyed entries by case id alone; version 2 keys them by case and
-workload. Version 1 files are still read (their entries re-keyed from their own "samples" and
-"repeats") and are rewritten as version 2 at the next save, losing nothing.
+workload; version 3 adds "sessions". Older files are still read (version 1 entries re-keyed from
+their own "samples" and "repeats"; an entry without sessions counts as one session, its own) and
+are rewritten as version 3 at the next save, losing nothing.
 """
 
 from __future__ import annotations
@@ -29,8 +37,8 @@ from .profile import Profile
 from .records import METRICS, TOLERANCE_KEYS
 
 SCHEMA = "pytest-rnnbench/baseline"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 ENTRY_FIELDS = ("case", "recorded", "metrics", "versions")
 
 
@@ -155,6 +163,7 @@ def _validate_entry(
                     f"entry {case_id!r}: metric {name!r} has a sample {value!r} that is "
                     "not a finite number"
                 )
+    _validate_sessions(case_id, entry.get("sessions", []), fail)
     tolerances = entry.get("tolerances", {})
     if not isinstance(tolerances, dict):
         raise fail(f'entry {case_id!r}: "tolerances" must be an object')
@@ -165,6 +174,15 @@ def _validate_entry(
             )
         if not _is_number(value) or value < 0:
             raise fail(f"entry {case_id!r}: tolerance {key}={value!r} is not a fraction >= 0")
+
+
+def _validate_sessions(case_id: str, sessions: Any, fail: Callable[[str], BaselineError]) -> None:
+    if not isinstance(sessions, list):
+        raise fail(f'entry {case_id!r}: "sessions" must be a list')
+    for session in sessions:
+        step_ms = session.get("step_ms") if isinstance(session, dict) else None
+        if not (isinstance(step_ms, (int, float)) and _is_number(step_ms) and step_ms > 0):
+            raise fail(f'entry {case_id!r}: a session needs a positive "step_ms"')
 
 
 def _is_number(value: Any) -> bool:

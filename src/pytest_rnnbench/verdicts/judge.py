@@ -9,18 +9,19 @@ differ only in where the two sides come from and which tolerances apply; the cha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from .baseline import entry_samples
 from .distrust import shared_gpu_reason, timing_distrust, untrusted_timing
-from .records import NO_BASELINE, CaseVerdict
+from .records import METRICS, NO_BASELINE, CaseVerdict, MetricVerdict, worst
 from .samples import comparable, metric_samples
 from .verdict import DEFAULT_ALPHA, compare_case, version_notes
 
 # The metric whose samples a live A/B comparison pairs turn by turn.
 PAIRED_METRICS = ("step_time",)
+TIME = "step_time"
 
 
 @dataclass(frozen=True)
@@ -65,26 +66,31 @@ def judge(
     alpha: float = DEFAULT_ALPHA,
     paired: bool = False,
     busy_limit: Optional[float] = None,
+    time: Optional[Callable[[float], MetricVerdict]] = None,
 ) -> Union[CaseVerdict, NotJudged]:
     """The verdict on `new` against `old` (the baseline or reference), or why there is none.
 
     `tolerances`: {metric name: fraction}, already resolved by the caller (missing metrics take
     their defaults). `paired`: the time samples of both sides were taken turn by turn (live A/B).
     `busy_limit`: the share of the CPU that other processes may take before timings are not
-    trusted (default distrust.BUSY_MACHINE_SHARE).
+    trusted (default distrust.BUSY_MACHINE_SHARE). `time`: judges the step time from its
+    tolerance with worker processes or sessions as the unit (time_verdict.py), in place of a test
+    on the two sides' step samples.
     """
     different = comparable(old.workload, new.workload)
     if different:
         return NotJudged(case_id, different)
     found = compare_case(
         case_id,
-        old.samples,
-        new.samples,
+        _without_time(old.samples) if time else old.samples,
+        _without_time(new.samples) if time else new.samples,
         tolerances,
         alpha,
         notes=version_notes(old.versions, new.versions),
         paired=PAIRED_METRICS if paired else (),
     )
+    if time is not None:
+        found = _with_metric(found, time(tolerances.get(TIME, METRICS[TIME].default_tolerance)))
     # Pairing cancels a busy CPU (both turns of a pair shared it), but not a GPU that a foreign
     # process used in some turns.
     if paired:
@@ -92,3 +98,13 @@ def judge(
     else:
         distrust = timing_distrust(old.workload, new.workload, busy_limit)
     return untrusted_timing(found, distrust) if distrust else found
+
+
+def _without_time(samples: Mapping[str, Sequence[float]]) -> dict[str, Sequence[float]]:
+    return {name: values for name, values in samples.items() if name != TIME}
+
+
+def _with_metric(found: CaseVerdict, metric: MetricVerdict) -> CaseVerdict:
+    """`found` with `metric` first among its metrics, and the case's outcome made again."""
+    metrics = (metric, *found.metrics)
+    return CaseVerdict(found.case_id, worst(m.outcome for m in metrics), metrics, found.notes)

@@ -4,9 +4,10 @@ measured in the same session, instead of against a stored baseline.
 Each case runs in `--rnnbench-against-workers` reference workers (e.g. the main branch's
 environment) and as many candidate workers (this run's interpreter), all alive at once and taking
 turns of a few training steps (run/turns.py). The i-th turns of every worker ran moments apart
-on the same machine, so the time samples are paired and the verdict compares them pair by pair
-(verdict.compare_samples with paired=True): a shared machine's drift and its neighbours' bursts
-hit both sides alike and cancel out. Memory and loss are compared as with a stored baseline.
+on the same machine, so the machine's drift at each turn is removed first; then the worker process
+is the unit of the time verdict (worker_level.py: each process keeps its own speed for its whole
+life, so its turns are not independent samples), judged at the run's false-alarm level divided
+among its cases (family.py). Memory and loss are compared as with a stored baseline.
 
 A case that was measured but cannot be judged is skipped, saying so: it is no pass.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 import pytest
@@ -24,8 +25,11 @@ from ..quantiles import median
 from ..run.trees import SourceTree
 from ..settings import Settings
 from . import samples, verdict
+from .family import per_case_alpha
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
+from .time_verdict import time_verdict
+from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
 
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -91,6 +95,15 @@ class LiveJudge:
         self.trees = dict(trees or {})
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
         self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
+        self.cases = 1  # the run's family (family()); one until the collection says
+
+    def family(self, cases: int) -> None:
+        self.cases = max(1, cases)
+
+    @property
+    def alpha(self) -> float:
+        """The level each case is judged at: the run's false-alarm rate over its cases."""
+        return per_case_alpha(self.settings.false_alarm_rate, self.cases)
 
     def header_lines(self) -> list[str]:
         turns = (
@@ -129,8 +142,10 @@ class LiveJudge:
             if problem:
                 pytest.fail(f"{case_id}: {problem}", pytrace=False)
         reference_merged = merge_side(run.reference)
-        old, new = _paired_sides(case_id, run, reference_merged)
-        found = judge(case_id, old, new, tolerances(self.settings, item), paired=True)
+        old, new = _sides(run, reference_merged)
+        turns = _worker_turns(case_id, run)
+        time = _time_judge(turns, self.alpha)
+        found = judge(case_id, old, new, tolerances(self.settings, item), paired=True, time=time)
         if isinstance(found, NotJudged):
             self.unjudged[case_id] = found.why
             pytest.skip(f"{case_id}: measured, not judged: {found.why}")
@@ -138,6 +153,10 @@ class LiveJudge:
         context: dict[str, Any] = {
             "baseline_seconds": median_epoch_seconds(reference_merged),
             "against": reference_merged.get("python", {}).get("executable"),
+            # Each worker's mean step time (ms) per turn, both sides: any run can be re-judged
+            # offline under another rule, and a reader sees the worker spread behind a verdict.
+            "workers": {"reference": turns[0], "candidate": turns[1]},
+            "family": {"false_alarm_rate": self.settings.false_alarm_rate, "cases": self.cases},
         }
         if self.trees:
             context["base_commit"] = self.trees["base"].commit
@@ -145,24 +164,61 @@ class LiveJudge:
         return Judgement(found, context)
 
 
-def _paired_sides(
-    case_id: str, run: CaseRun, reference_merged: Mapping[str, Any]
-) -> tuple[Side, Side]:
-    """The reference and the candidate as sides whose time samples are paired turn by turn."""
+def _sides(run: CaseRun, reference_merged: Mapping[str, Any]) -> tuple[Side, Side]:
+    """The reference and the candidate as sides (their time is judged per worker, _time_judge)."""
     candidate_merged = run.summary.raw
-    base = samples.metric_samples(reference_merged)
-    now = samples.metric_samples(candidate_merged)
+    return (
+        Side(
+            samples.metric_samples(reference_merged),
+            reference_merged,
+            reference_merged.get("versions") or {},
+        ),
+        Side(
+            samples.metric_samples(candidate_merged),
+            candidate_merged,
+            candidate_merged.get("versions") or {},
+        ),
+    )
+
+
+def _worker_turns(case_id: str, run: CaseRun) -> tuple[list[list[float]], list[list[float]]]:
+    """Per side, each worker's mean step time (ms) in each of its turns; the sides must have
+    taken turns together (as many of them)."""
     try:
-        base["step_time"] = samples.live_time_samples(run.reference)
-        now["step_time"] = samples.live_time_samples(run.candidate)
-        if len(base["step_time"]) != len(now["step_time"]):
-            raise ValueError(
-                f"the reference took {len(base['step_time'])} turns, the "
-                f"candidate {len(now['step_time'])}"
-            )
+        reference = [samples.turn_means(result) for result in run.reference]
+        candidate = [samples.turn_means(result) for result in run.candidate]
+        counts = {len(turns) for turns in reference + candidate}
+        if len(counts) != 1:
+            raise ValueError(f"the workers took different numbers of turns: {sorted(counts)}")
     except ValueError as exc:
         pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
-    return (
-        Side(base, reference_merged, reference_merged.get("versions") or {}),
-        Side(now, candidate_merged, candidate_merged.get("versions") or {}),
-    )
+    return reference, candidate
+
+
+def _time_judge(
+    turns: tuple[list[list[float]], list[list[float]]], alpha: float
+) -> Callable[[float], verdict.MetricVerdict]:
+    """The step time's verdict for a tolerance, with worker processes as the unit."""
+    reference, candidate = turns
+    comparison = compare_workers(reference, candidate)
+    per_worker = [[sum(worker) / len(worker) for worker in side] for side in turns]
+    workers = f"{len(reference)}+{len(candidate)} worker processes"
+    if comparison.floor_used:
+        test = f"per-worker means, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
+        workers += " (too few to measure their own spread)"
+    else:
+        test = "Welch's t on per-worker means"
+
+    def judged(tolerance: float) -> verdict.MetricVerdict:
+        return time_verdict(
+            comparison,
+            tolerance,
+            alpha,
+            baseline_ms=median(per_worker[0]),
+            now_ms=median(per_worker[1]),
+            counts=(len(reference), len(candidate)),
+            test=test,
+            unit=workers,
+        )
+
+    return judged

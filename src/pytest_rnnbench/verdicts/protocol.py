@@ -67,6 +67,11 @@ class Judge(Protocol):
         """Lines for pytest's report header: what this run is judged against."""
         ...
 
+    def family(self, cases: int) -> None:
+        """The run's cases are known (`cases` selected): each is judged at the run's false-alarm
+        level divided among them (verdicts/family.py)."""
+        ...
+
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary: the verdicts (or what was recorded)."""
         ...

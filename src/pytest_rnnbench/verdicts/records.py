@@ -51,6 +51,9 @@ class MetricVerdict:
     n_now: int = 0
     why: str = ""
     test: str = "Mann-Whitney"  # the significance test behind `confidence`
+    # The smallest change these data could tell from noise at the level they were judged at
+    # (None where no such bound was computed).
+    resolution: Optional[float] = None
 
     def line(self) -> str:
         """One line: metric, baseline, now, change, tolerance, confidence, and why."""
@@ -64,6 +67,8 @@ class MetricVerdict:
             parts.append(f"change {self.change * 100:+.1f}%")
         if self.tolerance is not None:
             parts.append(f"tolerance {self.tolerance * 100:.1f}%")
+        if self.resolution is not None:
+            parts.append(f"resolves {self.resolution * 100:.1f}%")
         if self.confidence is not None:
             shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
             parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
@@ -129,6 +134,7 @@ class CaseVerdict:
                     "n_now": m.n_now,
                     "why": m.why,
                     "test": m.test,
+                    **({"resolution": m.resolution} if m.resolution is not None else {}),
                 }
                 for m in self.metrics
             },

@@ -19,9 +19,10 @@ the user's own selection (Settings.command).
 
 from __future__ import annotations
 
+import math
 import platform
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,8 +34,11 @@ from ..quantiles import median
 from ..run.devices import GpuInventory
 from ..settings import Settings
 from . import baseline, samples, verdict
+from .family import per_case_alpha
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
+from .session_level import FLOOR_SPREAD, MIN_SESSIONS, compare_sessions
+from .time_verdict import time_verdict
 
 SAVE_FLAG = "--rnnbench-save-baseline"
 
@@ -70,6 +74,15 @@ class BaselineJudge:
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
         self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
         self.saved: list[str] = []
+        self.cases = 1  # the run's family (family()); one until the collection says
+
+    def family(self, cases: int) -> None:
+        self.cases = max(1, cases)
+
+    @property
+    def alpha(self) -> float:
+        """The level each case is judged at: the run's false-alarm rate over its cases."""
+        return per_case_alpha(self.settings.false_alarm_rate, self.cases)
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -155,12 +168,15 @@ class BaselineJudge:
         if entry is None:
             self._not_judged(case, self._missing_entry_reason(case.id, result))
             return None
+        measured = samples.metric_samples(result)
         found = judge(
             case.id,
             Side.of_entry(entry),
-            Side(samples.metric_samples(result), result, run.summary.versions),
+            Side(measured, result, run.summary.versions),
             self.tolerances(item, entry),
+            alpha=self.alpha,
             busy_limit=self.settings.busy_limit,
+            time=_time_judge(entry, measured.get("step_time") or [], self.alpha),
         )
         if isinstance(found, NotJudged):
             self._not_judged(case, found.why)
@@ -205,12 +221,55 @@ class BaselineJudge:
             )
         entry = baseline.make_entry(case.to_dict(), result, measured, commit=self.commit)
         try:
-            report = baseline.save(self.path, self.profile, {baseline.key_of(entry): entry})
+            report = baseline.save(
+                self.path,
+                self.profile,
+                {baseline.key_of(entry): entry},
+                reset=self.settings.reset_baseline,
+            )
         except baseline.BaselineError as exc:  # we built an entry we cannot read back: a bug
             pytest.fail(f"{case.id}: baseline not saved: {exc}", pytrace=False)
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
+
+
+def _time_judge(
+    entry: Mapping[str, Any], steps: Sequence[float], alpha: float
+) -> Optional[Callable[[float], verdict.MetricVerdict]]:
+    """The step time's verdict for a tolerance, with the session as the unit: this run against
+    the spread of the entry's stored sessions (session_level.py). None when either side has no
+    step time (the judge then says what is missing)."""
+    stored = [float(s["step_ms"]) for s in baseline.entry_sessions(entry) if s.get("step_ms")]
+    if not stored or not steps:
+        return None
+    now_ms = baseline.session_step_ms(steps)
+    comparison = compare_sessions([math.log(v) for v in stored], math.log(now_ms))
+    sessions = f"{comparison.used} stored session(s)"
+    if comparison.floor_used:
+        test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
+        sessions += f" (fewer than {MIN_SESSIONS}: their spread is assumed, not measured)"
+    else:
+        test = "prediction interval over stored sessions"
+    if comparison.dropped:
+        sessions += f", after a level shift that left out {comparison.dropped} older"
+    used = stored[-(comparison.used) :]
+
+    def judged(tolerance: float) -> verdict.MetricVerdict:
+        return time_verdict(
+            comparison,
+            tolerance,
+            alpha,
+            baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
+            now_ms=now_ms,
+            counts=(comparison.used, 1),
+            test=test,
+            unit=sessions,
+            cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
+            "would decide",
+        )
+
+    return judged
 
 
 def _count(n: int, noun: str) -> str:

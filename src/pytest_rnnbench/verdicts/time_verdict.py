@@ -1,0 +1,83 @@
+"""The time metric's verdict when its unit is the worker process (live A/B) or the session
+(stored baselines): a change must exceed the tolerance AND be significant at the run's level
+(verdicts/family.py); when the data cannot resolve a change of the tolerance's size, the verdict
+is inconclusive and says how much it can resolve, never a pass and never a failure.
+No pytest.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol
+
+from .records import IMPROVEMENT, INCONCLUSIVE, PASS, REGRESSION, MetricVerdict
+
+CURE = "more workers per side (--rnnbench-against-workers) would decide"
+
+
+class Comparison(Protocol):
+    """What worker_level.WorkerComparison and session_level.SessionComparison both give."""
+
+    @property
+    def change(self) -> float: ...
+    @property
+    def p_greater(self) -> float: ...
+    @property
+    def p_less(self) -> float: ...
+
+    def resolution(self, alpha: float) -> float: ...
+
+
+def time_verdict(
+    comparison: Comparison,
+    tolerance: float,
+    alpha: float,
+    *,
+    baseline_ms: float,
+    now_ms: float,
+    counts: tuple[int, int],
+    test: str,
+    unit: str,
+    cure: str = CURE,
+) -> MetricVerdict:
+    """The step time's verdict from `comparison` (see the module). `counts`: the units on each
+    side (worker processes, or stored sessions and this one); `unit` names them in the reason."""
+    resolution = comparison.resolution(alpha)
+    change = comparison.change
+
+    def made(outcome: str, confidence: Optional[float] = None, why: str = "") -> MetricVerdict:
+        return MetricVerdict(
+            metric="step_time",
+            outcome=outcome,
+            baseline=baseline_ms,
+            now=now_ms,
+            change=change,
+            tolerance=tolerance,
+            confidence=confidence,
+            n_baseline=counts[0],
+            n_now=counts[1],
+            why=why,
+            test=test,
+            resolution=resolution,
+        )
+
+    if change > tolerance:
+        p = comparison.p_greater
+        if p < alpha:
+            return made(REGRESSION, 1 - p)
+        return made(
+            INCONCLUSIVE,
+            1 - p,
+            f"beyond the tolerance but not significant at the run's level (p={p:.3g} >= "
+            f"{alpha:.2g}): {unit} resolve changes of {resolution:.1%} and more; {cure}",
+        )
+    if change < -tolerance and comparison.p_less < alpha:
+        return made(IMPROVEMENT, 1 - comparison.p_less)
+    if resolution > tolerance:
+        return made(
+            INCONCLUSIVE,
+            why=(
+                f"{unit} resolve only changes of {resolution:.1%}, more than the tolerance: a "
+                f"change of the tolerance's size could hide in their spread; {cure}"
+            ),
+        )
+    return made(PASS)
