@@ -66,6 +66,25 @@ def baseline_files(pytester):
     return sorted((pytester.path / "baselines").glob("*.json"))
 
 
+# Step times of earlier sessions, as if the case had been recorded on three other runs: a stored
+# baseline judges a run against the spread of its sessions (with fewer than three, against an
+# assumed 10% spread that decides only large changes).
+EARLIER_SESSIONS = (9.95, 10.05, 10.0)
+
+
+def record(pytester, *args, sessions=EARLIER_SESSIONS, key=KEY, **env):
+    """Save the case's baseline (FAKE_SEED=1 unless given), then give its entry `sessions`."""
+    run(pytester, "--rnnbench-save-baseline", *args, **{"FAKE_SEED": 1, **env}).assert_outcomes(
+        passed=1
+    )
+    (path,) = baseline_files(pytester)
+    document = json.loads(path.read_text())
+    entry = document["entries"][key]
+    made = [dict(entry["sessions"][0], step_ms=step_ms) for step_ms in sessions]
+    entry["sessions"] = made + entry["sessions"]
+    path.write_text(json.dumps(document))
+
+
 def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     saved = run(gate, "--rnnbench-save-baseline", FAKE_SEED=1)
     saved.assert_outcomes(passed=1)
@@ -77,7 +96,16 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     entry = json.loads(path.read_text())["entries"][KEY]
     assert entry["metrics"]["step_time"]["n"] == 16  # 2 epochs x 8 blocks
     assert entry["repeats"] == 2 and entry["samples"] == 256
-    checked = run(gate, "--rnnbench-json=out.json", FAKE_SEED=2)
+    assert len(entry["sessions"]) == 1
+    # One session cannot show how much sessions differ: the verdict says so and decides nothing.
+    first = run(gate, FAKE_SEED=2)
+    first.assert_outcomes(passed=1, warnings=1)
+    first.stdout.fnmatch_lines(["*inconclusive*fewer than 3: their spread is assumed*"])
+    # Two more sessions, on other runs: from now on their own spread decides.
+    for seed in (3, 4):
+        run(gate, "--rnnbench-save-baseline", FAKE_SEED=seed).assert_outcomes(passed=1)
+    assert len(json.loads(path.read_text())["entries"][KEY]["sessions"]) == 3
+    checked = run(gate, "--rnnbench-json=out.json", FAKE_SEED=5)
     checked.assert_outcomes(passed=1)
     checked.stdout.fnmatch_lines(
         [f"*checking against {path} (1 baseline of 1 case)*", f"{CASE}: pass*"]
@@ -92,19 +120,20 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
 
 
 def test_regression_fails_the_item_with_a_one_line_reason(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     result = run(gate, FAKE_STEP_MS=12, FAKE_SEED=2)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"{CASE}: regression: time per step regression, baseline *9.99 ms -> now 12.0 ms, "
-            "change +*%, tolerance 5.0%, confidence >99.99% (Mann-Whitney, n=16/16)"
+            f"{CASE}: regression: time per step regression, baseline *10* ms -> now 12.0 ms, "
+            "change +*%, tolerance 5.0%, resolves *%, confidence *% (prediction interval over "
+            "stored sessions, n=4/1)"
         ]
     )
 
 
 def test_injected_slowdown_reaches_the_worker_and_is_caught(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     result = run(gate, "--rnnbench-inject-slowdown=1.25", FAKE_SEED=2)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -117,7 +146,7 @@ def test_injected_slowdown_reaches_the_worker_and_is_caught(gate):
 
 @pytest.mark.parametrize("how", ["ini", "command line", "marker", "baseline entry"])
 def test_tolerance_overrides(gate, how):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     args = []
     if how == "ini":
         gate.makeini("[pytest]\nrnnbench_tolerance_time = 30%\n")
@@ -140,7 +169,7 @@ def test_tolerance_overrides(gate, how):
 
 
 def test_the_marker_beats_the_ini_and_bad_marker_arguments_fail(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     gate.makeini("[pytest]\nrnnbench_tolerance_time = 30%\n")
     gate.makepyfile(
         test_bench=textwrap.dedent(BENCH).replace(
@@ -161,7 +190,7 @@ def test_the_marker_beats_the_ini_and_bad_marker_arguments_fail(gate):
 
 
 def test_improvement_passes_with_a_hint(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     result = run(gate, FAKE_STEP_MS=7, FAKE_SEED=2)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
@@ -183,8 +212,9 @@ def test_inconclusive_passes_with_a_warning_that_says_why(gate):
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*RnnbenchInconclusiveWarning: *inconclusive*change +11.1%*"
-            "not significant*too noisy to tell*"
+            "*RnnbenchInconclusiveWarning: *inconclusive*change +*%*not significant at the "
+            "run's level*1 stored session(s) (fewer than 3: their spread is assumed, not "
+            "measured) resolve changes of *% and more*"
         ]
     )
     # Where warnings are errors, an inconclusive verdict is one too: the user's choice.
@@ -218,7 +248,7 @@ def test_memory_regression_and_version_notes(gate):
 
 
 def test_a_case_without_baseline_passes_unjudged_and_the_summary_says_how_to_record_it(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     result = run(gate, "--rnnbench-batch-sizes=32,64", FAKE_SEED=2)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
@@ -245,7 +275,7 @@ def test_a_case_without_baseline_passes_unjudged_and_the_summary_says_how_to_rec
 
 
 def test_a_baseline_of_another_workload_is_neither_compared_nor_overwritten(gate):
-    run(gate, "--rnnbench-save-baseline", FAKE_SEED=1).assert_outcomes(passed=1)
+    record(gate)
     result = run(gate, "--rnnbench-samples=512", FAKE_SEED=2)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
@@ -256,7 +286,7 @@ def test_a_baseline_of_another_workload_is_neither_compared_nor_overwritten(gate
         ]
     )
     # Recording the quick run keeps the other workload's baseline; each judges its own runs.
-    run(gate, "--rnnbench-samples=512", "--rnnbench-save-baseline", FAKE_SEED=3)
+    record(gate, "--rnnbench-samples=512", key=f"{CASE}|samples=512|repeats=2", FAKE_SEED=3)
     (path,) = baseline_files(gate)
     assert sorted(json.loads(path.read_text())["entries"]) == [
         KEY,
@@ -382,6 +412,9 @@ BASELINE_HELP = """\
   --rnnbench-require-baseline
                         fail a measured case that has no baseline for its workload (for CI); without
                         it such a case passes, unjudged.
+  --rnnbench-reset-baseline
+                        with --rnnbench-save-baseline: start the saved cases' stored sessions afresh
+                        (after an accepted change) instead of adding this session to them.
   --rnnbench-inject-slowdown=FACTOR
                         stretch every training step by FACTOR (e.g. 1.10) to show that the gate
                         catches a known slowdown. Default: 1 (none).

@@ -266,3 +266,44 @@ def test_a_file_of_0_1_names_the_step_time_epoch_time_and_is_read_under_the_new_
     path.write_text(json.dumps({**good_document(), "entries": {GOOD_KEY: old}}))
     loaded = baseline.load(path, PROFILE)
     assert loaded is not None and list(loaded[GOOD_KEY]["metrics"]) == ["step_time"]
+
+
+def test_each_save_adds_a_session_to_the_entry_within_a_window(tmp_path):
+    from pytest_rnnbench.verdicts.session_level import WINDOW
+
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    for step_ms in range(10, 10 + WINDOW + 3):
+        baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, float(step_ms))))
+    sessions = baseline.load(path, PROFILE)[GOOD_KEY]["sessions"]
+    assert [s["step_ms"] for s in sessions] == [float(v) for v in range(13, 13 + WINDOW)]
+    assert all(s["commit"] == "abc" and s["versions"] == {"keras": "3.15.1"} for s in sessions)
+
+
+def test_reset_starts_the_sessions_afresh(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 10.0)))
+    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 11.0)))
+    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 20.0)), reset=True)
+    sessions = baseline.load(path, PROFILE)[GOOD_KEY]["sessions"]
+    assert [s["step_ms"] for s in sessions] == [20.0]
+
+
+def test_an_entry_of_format_2_is_one_session_and_keeps_it_when_saved_again(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    old = entry(GOOD_CASE, 10.0)
+    del old["sessions"]
+    path.write_text(json.dumps({**good_document(), "version": 2, "entries": {GOOD_KEY: old}}))
+    assert [s["step_ms"] for s in baseline.entry_sessions(old)] == [10.0]
+    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 12.0)))
+    document = json.loads(path.read_text())
+    assert document["version"] == 3
+    assert [s["step_ms"] for s in document["entries"][GOOD_KEY]["sessions"]] == [10.0, 12.0]
+
+
+def test_a_session_without_a_positive_step_time_is_refused(tmp_path):
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    bad = entry(GOOD_CASE)
+    bad["sessions"] = [{"step_ms": 0}]
+    path.write_text(json.dumps({**good_document(), "entries": {GOOD_KEY: bad}}))
+    with pytest.raises(baseline.BaselineError, match="positive"):
+        baseline.load(path, PROFILE)
