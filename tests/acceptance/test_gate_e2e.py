@@ -125,9 +125,11 @@ def test_regression_fails_the_item_with_a_one_line_reason(gate):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
+            "rnnbench: false-alarm level 1% for the whole run: each of its 1 case is judged at "
+            "0.01 (Bonferroni)",
             f"{CASE}: regression: time per step regression, baseline *10* ms -> now 12.0 ms, "
             "change +*%, tolerance 5.0%, resolves *%, confidence *% (prediction interval over "
-            "stored sessions, n=4/1)"
+            "stored sessions, n=4/1)",
         ]
     )
 

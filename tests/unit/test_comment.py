@@ -235,3 +235,15 @@ def test_plain_values_are_unchanged_and_long_ones_are_cut_at_the_cap() -> None:
     cut = markdown_escape.inline("y" * 500)
     assert cut == "y" * (markdown_escape.CAP - 1) + "\u2026"
     assert markdown_escape.inline("z" * 50, 10) == "z" * 9 + "\u2026"
+
+
+def test_the_comment_says_which_level_the_run_holds_and_its_unit():
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["verdicts"] = copy.deepcopy(VERDICTS)
+    first = next(iter(document["verdicts"]))
+    document["verdicts"][first]["family"] = {"false_alarm_rate": 0.01, "cases": 12}
+    text = comment.render(document)
+    assert (
+        "False-alarm level 1% for the whole run: each of its 12 case(s) is judged at 0.00083; "
+        "the unit of each test is the worker process (live) or the session (stored baselines)"
+    ) in text

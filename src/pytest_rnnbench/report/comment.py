@@ -137,6 +137,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         )
     else:
         out.append(f"Machine: {machine}.")
+    out += _family_lines(verdicts)
     out.append("")
     if rows:
         header = ["case", "base s/epoch", "head s/epoch", "change", "verdict", "confidence"]
@@ -154,6 +155,25 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _family_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What a verdict's confidence means here: the level the whole run holds, and its unit."""
+    family = next(
+        (v["family"] for v in verdicts.values() if isinstance(v.get("family"), Mapping)), None
+    )
+    if family is None:
+        return []
+    try:
+        rate, cases = float(family["false_alarm_rate"]), int(family["cases"])
+    except (KeyError, TypeError, ValueError):
+        return []
+    return [
+        "",
+        f"False-alarm level {rate:.0%} for the whole run: each of its {cases} case(s) is judged "
+        f"at {rate / max(cases, 1):.2g}; the unit of each test is the worker process (live) or "
+        "the session (stored baselines), never the steps inside one.",
+    ]
 
 
 def _nothing_judged(document: Mapping[str, Any]) -> str:

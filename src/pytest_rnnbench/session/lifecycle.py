@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +31,7 @@ from ..run.summary import Summary
 from ..run.trees import backends_of
 from ..run.trees import remove as remove_tree
 from ..settings import Settings
+from ..verdicts.family import family_line
 from ..verdicts.live import LiveJudge
 from ..verdicts.protocol import CaseRun, Judge, enforce
 from ..verdicts.stored import BaselineJudge
@@ -149,6 +151,14 @@ class RnnbenchSession:
         elif report.skipped:
             self.skipped[case_id] = _skip_reason(report)
             self.progress.skipped(report.nodeid)  # not to be waited for in the estimate
+
+    def pytest_report_collectionfinish(
+        self, config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]
+    ) -> list[str]:
+        """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
+        if self.settings.save_baseline or not items:
+            return []
+        return [f"rnnbench: {family_line(self.settings.false_alarm_rate, len(items))}"]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         workers = getattr(config.option, "numprocesses", None)

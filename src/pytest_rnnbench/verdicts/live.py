@@ -28,7 +28,7 @@ from . import samples, verdict
 from .family import per_case_alpha
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
-from .time_verdict import time_verdict
+from .time_verdict import time_verdict, unresolved_lines
 from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
 
 
@@ -123,7 +123,7 @@ class LiveJudge:
         return [f"rnnbench: live A/B against {against}: {turns}"]
 
     def summary_lines(self) -> list[str]:
-        lines = []
+        lines = unresolved_lines(self.outcomes.values())
         for _case_id, found in sorted(self.outcomes.items()):
             lines.append(found.line())
             if found.outcome == verdict.IMPROVEMENT:

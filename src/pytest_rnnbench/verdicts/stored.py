@@ -38,7 +38,7 @@ from .family import per_case_alpha
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
 from .session_level import FLOOR_SPREAD, MIN_SESSIONS, compare_sessions
-from .time_verdict import time_verdict
+from .time_verdict import time_verdict, unresolved_lines
 
 SAVE_FLAG = "--rnnbench-save-baseline"
 
@@ -124,7 +124,7 @@ class BaselineJudge:
         ]
 
     def summary_lines(self) -> list[str]:
-        lines = []
+        lines = unresolved_lines(self.outcomes.values())
         if self.saved:
             lines.append(f"baselines saved to {self.path}:")
             lines.extend(f"  {line}" for line in self.saved)
@@ -183,7 +183,12 @@ class BaselineJudge:
             return None
         self.outcomes[case.id] = found
         epochs = entry.get("epoch_seconds") or []
-        return Judgement(found, {"baseline_seconds": median(epochs)} if epochs else {})
+        context: dict[str, Any] = {"baseline_seconds": median(epochs)} if epochs else {}
+        context["family"] = {
+            "false_alarm_rate": self.settings.false_alarm_rate,
+            "cases": self.cases,
+        }
+        return Judgement(found, context)
 
     def _missing_entry_reason(self, case_id: str, result: Mapping[str, Any]) -> str:
         assert self.entries is not None

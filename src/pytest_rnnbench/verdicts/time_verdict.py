@@ -7,9 +7,10 @@ No pytest.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Optional, Protocol
 
-from .records import IMPROVEMENT, INCONCLUSIVE, PASS, REGRESSION, MetricVerdict
+from .records import IMPROVEMENT, INCONCLUSIVE, PASS, REGRESSION, CaseVerdict, MetricVerdict
 
 CURE = "more workers per side (--rnnbench-against-workers) would decide"
 
@@ -81,3 +82,26 @@ def time_verdict(
             ),
         )
     return made(PASS)
+
+
+def unresolved_lines(verdicts: Iterable[CaseVerdict]) -> list[str]:
+    """Said once for the run: how many cases could not resolve their time tolerance."""
+    found = [
+        metric
+        for case in verdicts
+        for metric in case.metrics
+        if metric.metric == "step_time"
+        and metric.outcome == INCONCLUSIVE
+        and metric.resolution is not None
+        and metric.tolerance is not None
+        and metric.resolution > metric.tolerance
+    ]
+    if not found:
+        return []
+    finest = min(m.resolution for m in found if m.resolution is not None)
+    coarsest = max(m.resolution for m in found if m.resolution is not None)
+    shown = f"{finest:.1%}" if finest == coarsest else f"{finest:.1%} to {coarsest:.1%}"
+    return [
+        f"{len(found)} case(s) cannot resolve their time tolerance (they resolve {shown}): "
+        "inconclusive, neither passed nor failed"
+    ]
