@@ -9,7 +9,9 @@ Arms: A (no change), B10 (+10%), B25 (+25%). Three modes:
   --mode live (default)  the plugin's --rnnbench-against: for every verdict, fresh reference and
       candidate workers (--per-side of each, default as the plugin's) take turns of a few steps
       (run/turns.run_live, the same turn length rule as the plugin); the candidate side carries the
-      arm's slowdown; the verdict is the plugin's paired one. Arms are rotated A, B10, B25, and
+      arm's slowdown; each verdict is judged under the plugin's rule (worker processes as the unit, at
+      the false-alarm rate divided among --cases) and, for comparison, 0.1's (turn means as
+      paired samples). Arms are rotated A, B10, B25, and
       nothing is shared between verdicts, so they are independent trials. The raw results are
       saved after every verdict (--save), and --load pools several saved live runs.
 
@@ -66,13 +68,21 @@ from pytest_rnnbench.run.turns import (  # noqa: E402
     run_live,
     turn_steps_for,  # noqa: E402
 )
+from pytest_rnnbench.settings import DEFAULT_FALSE_ALARM_RATE as FALSE_ALARM_RATE  # noqa: E402
 from pytest_rnnbench.settings import (  # noqa: E402
     LIVE_PER_SIDE,
     LIVE_TURN_STEPS,
     default_cache_dir,  # noqa: E402
 )
 from pytest_rnnbench.verdicts import baseline, verdict  # noqa: E402
-from pytest_rnnbench.verdicts.samples import live_time_samples, metric_samples  # noqa: E402
+from pytest_rnnbench.verdicts.records import format_resolution  # noqa: E402
+from pytest_rnnbench.verdicts.samples import (  # noqa: E402
+    live_time_samples,
+    metric_samples,
+    turn_means,
+)
+from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import compare_workers  # noqa: E402
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 
@@ -189,7 +199,8 @@ def show_arms(found: dict, names: Optional[dict] = None) -> None:
         extra = ", ".join(f"{o} {c}" for o, c in others.items() if c and o != "regression")
         changes = sorted(v.metrics[0].change * 100 for v in verdicts)
         print(
-            f"  {(names or ARM_NAMES)[arm]:<20} regression {hits}/{len(verdicts)}"
+            f"  {(names or ARM_NAMES)[arm]:<20} regression {hits}/{len(verdicts)} "
+            f"(95% upper bound {upper_bound(hits, len(verdicts)):.1%})"
             + (f"  ({extra})" if extra else "")
             + f"; change median {statistics.median(changes):+.1f}%, range "
             f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%"
@@ -277,7 +288,9 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
                     "candidate": [{k: r.result.get(k) for k in keep} for r in cands],
                 }
             )
-            found = analyse_live_one(data["verdicts"][-1], args.tolerance_value, args.alpha)
+            found = analyse_live_one(
+                data["verdicts"][-1], args.tolerance_value, FALSE_ALARM_RATE / args.cases
+            )
             print(
                 f"  verdict {index + 1}/{args.verdicts * len(LIVE_ARMS)} {arm:>3}: "
                 f"{found.outcome:<12} change {found.metrics[0].change * 100:+5.1f}%  "
@@ -290,23 +303,48 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     return data
 
 
-def analyse_live_one(measured: dict, tolerance: float, alpha: float) -> verdict.CaseVerdict:
-    reference = live_time_samples(measured["reference"])
-    candidate = live_time_samples(measured["candidate"])
-    return verdict.compare_case(
-        "case",
-        {"step_time": reference},
-        {"step_time": candidate},
-        {"step_time": tolerance},
+def analyse_live_one(
+    measured: dict, tolerance: float, alpha: float, rule: str = "worker"
+) -> verdict.CaseVerdict:
+    """One live verdict under `rule`: "worker" (the plugin's: worker processes are the unit,
+    verdicts/worker_level.py) or "turn" (0.1's: the turn means as paired samples)."""
+    if rule == "turn":
+        reference = live_time_samples(measured["reference"])
+        candidate = live_time_samples(measured["candidate"])
+        return verdict.compare_case(
+            "case",
+            {"step_time": reference},
+            {"step_time": candidate},
+            {"step_time": tolerance},
+            alpha,
+            paired=("step_time",),
+        )
+    turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
+    comparison = compare_workers(turns[0], turns[1])
+    means = [[sum(w) / len(w) for w in side] for side in turns]
+    found = time_verdict(
+        comparison,
+        tolerance,
         alpha,
-        paired=("step_time",),
+        baseline_ms=statistics.median(means[0]),
+        now_ms=statistics.median(means[1]),
+        counts=(len(turns[0]), len(turns[1])),
+        test="Welch's t on per-worker means",
+        unit="workers",
     )
+    return verdict.CaseVerdict("case", found.outcome, (found,))
 
 
-def show_live(data: dict, tolerance: float, alpha: float) -> None:
-    found: dict[str, list] = {arm: [] for arm in LIVE_ARMS}
-    for measured in data["verdicts"]:
-        found[measured["arm"]].append(analyse_live_one(measured, tolerance, alpha))
+def upper_bound(hits: int, trials: int, level: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound of a rate seen `hits` times in `trials`."""
+    from scipy.stats import beta
+
+    return 1.0 if hits >= trials else float(beta.ppf(level, hits + 1, trials - hits))
+
+
+def show_live(data: dict, tolerance: float, alpha: float, cases: int = 12) -> None:
+    """The live verdicts under the plugin's rule (worker processes, the run's level divided among
+    `cases`) and, for comparison, 0.1's rule (turns as paired samples, `alpha` per case)."""
     first = data["verdicts"][0]["reference"][0]
     print(
         f"\nLIVE: case {data['case']['id']}, {data['samples']} samples "
@@ -319,17 +357,43 @@ def show_live(data: dict, tolerance: float, alpha: float) -> None:
         f"{count} verdicts, each from its own fresh workers; measuring took "
         f"{data['wall_seconds']:.0f} s ({data['wall_seconds'] / count:.1f} s per verdict)"
     )
-    print(
-        f"gate: time tolerance {tolerance:.0%}, alpha {alpha}, paired (Hodges-Lehmann change, "
-        "Wilcoxon signed-rank)"
-    )
     if data.get("trees"):
         print("arms are real code changes, not injected slowdowns; the candidate's Keras tree:")
         for arm, tree in data["trees"].items():
             print(f"  {arm:>3}: {tree}")
     names = TREE_ARM_NAMES if data.get("trees") else None
-    show_arms(found, names)
-    show_trade_off(data, tolerance, alpha)
+    per_case = FALSE_ALARM_RATE / cases
+    for rule, level, title in (
+        (
+            "worker",
+            per_case,
+            f"the plugin's rule: worker processes as the unit, each case at "
+            f"{FALSE_ALARM_RATE:.0%}/{cases} = {per_case:.2g} (a run of {cases} cases holds "
+            f"{FALSE_ALARM_RATE:.0%})",
+        ),
+        ("turn", alpha, f"0.1's rule, for comparison: turn means as paired samples, alpha {alpha}"),
+    ):
+        found: dict[str, list] = {arm: [] for arm in LIVE_ARMS}
+        for measured in data["verdicts"]:
+            found[measured["arm"]].append(analyse_live_one(measured, tolerance, level, rule))
+        print(f"\n{title}; time tolerance {tolerance:.0%}")
+        show_arms(found, names)
+        if rule == "worker":
+            resolutions = sorted(v.metrics[0].resolution for arm in found.values() for v in arm)
+            shown = [
+                format_resolution(r)
+                for r in (statistics.median(resolutions), resolutions[0], resolutions[-1])
+            ]
+            print(f"  resolution per verdict: median {shown[0]}, range {shown[1]}..{shown[2]}")
+        hits = sum(v.outcome == verdict.REGRESSION for v in found["A"])
+        if found["A"]:
+            bound = upper_bound(hits, len(found["A"]))
+            run_level = 1 - (1 - bound) ** cases
+            print(
+                f"  a no-op run of {cases} such cases calls any regression with probability at "
+                f"most {run_level:.1%} (95% bound, from {hits}/{len(found['A'])} per case)"
+            )
+    show_trade_off(data, tolerance, per_case)
 
 
 def show_trade_off(data: dict, tolerance: float, alpha: float) -> None:
@@ -355,7 +419,7 @@ def show_trade_off(data: dict, tolerance: float, alpha: float) -> None:
                     side: [first_epochs(r, epochs) for r in measured[side][:workers]]
                     for side in ("reference", "candidate")
                 }
-                found[measured["arm"]].append(analyse_live_one(part, tolerance, alpha))
+                found[measured["arm"]].append(analyse_live_one(part, tolerance, alpha, "worker"))
             cells = []
             for arm in LIVE_ARMS:
                 hits = sum(v.outcome == verdict.REGRESSION for v in found[arm])
@@ -478,6 +542,13 @@ def main() -> int:
     )
     parser.add_argument("--alpha", type=float, default=verdict.DEFAULT_ALPHA)
     parser.add_argument(
+        "--cases",
+        type=int,
+        default=12,
+        help="live: the run's cases (its family; the default Keras 3 gate has 12); each verdict "
+        "is judged at the false-alarm rate divided by this",
+    )
+    parser.add_argument(
         "--mode",
         choices=("cross", "alternated", "live"),
         default="live",
@@ -543,7 +614,7 @@ def main() -> int:
         if args.save:
             args.save.write_text(json.dumps(data))
     if data.get("mode") == "live":
-        show_live(data, tolerance, args.alpha)
+        show_live(data, tolerance, args.alpha, args.cases)
         return 0
     if data.get("mode") == "alternated":
         show_alternated(

@@ -68,7 +68,7 @@ class MetricVerdict:
         if self.tolerance is not None:
             parts.append(f"tolerance {self.tolerance * 100:.1f}%")
         if self.resolution is not None:
-            parts.append(f"resolves {self.resolution * 100:.1f}%")
+            parts.append(f"resolves {format_resolution(self.resolution)}")
         if self.confidence is not None:
             shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
             parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
@@ -76,6 +76,11 @@ class MetricVerdict:
             parts.append(f"n={self.n_baseline}/{self.n_now}")
         text = ", ".join(parts)
         return f"{text}: {self.why}" if self.why else text
+
+
+def format_resolution(value: float) -> str:
+    """ "4.2%"; ">1000%" where too few units leave the bound meaningless."""
+    return f"{value:.1%}" if value < 10 else ">1000%"
 
 
 def _fmt(value: float) -> str:

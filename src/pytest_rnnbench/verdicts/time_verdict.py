@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Optional, Protocol
 
-from .records import IMPROVEMENT, INCONCLUSIVE, PASS, REGRESSION, CaseVerdict, MetricVerdict
+from .records import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    PASS,
+    REGRESSION,
+    CaseVerdict,
+    MetricVerdict,
+    format_resolution,
+)
 
 CURE = "more workers per side (--rnnbench-against-workers) would decide"
 
@@ -69,7 +77,8 @@ def time_verdict(
             INCONCLUSIVE,
             1 - p,
             f"beyond the tolerance but not significant at the run's level (p={p:.3g} >= "
-            f"{alpha:.2g}): {unit} resolve changes of {resolution:.1%} and more; {cure}",
+            f"{alpha:.2g}): {unit} resolve changes of {format_resolution(resolution)} and more; "
+            f"{cure}",
         )
     if change < -tolerance and comparison.p_less < alpha:
         return made(IMPROVEMENT, 1 - comparison.p_less)
@@ -77,7 +86,8 @@ def time_verdict(
         return made(
             INCONCLUSIVE,
             why=(
-                f"{unit} resolve only changes of {resolution:.1%}, more than the tolerance: a "
+                f"{unit} resolve only changes of {format_resolution(resolution)}, more than the "
+                "tolerance: a "
                 f"change of the tolerance's size could hide in their spread; {cure}"
             ),
         )
@@ -100,7 +110,9 @@ def unresolved_lines(verdicts: Iterable[CaseVerdict]) -> list[str]:
         return []
     finest = min(m.resolution for m in found if m.resolution is not None)
     coarsest = max(m.resolution for m in found if m.resolution is not None)
-    shown = f"{finest:.1%}" if finest == coarsest else f"{finest:.1%} to {coarsest:.1%}"
+    shown = format_resolution(finest)
+    if coarsest != finest:
+        shown += f" to {format_resolution(coarsest)}"
     return [
         f"{len(found)} case(s) cannot resolve their time tolerance (they resolve {shown}): "
         "inconclusive, neither passed nor failed"
