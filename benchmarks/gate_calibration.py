@@ -9,9 +9,9 @@ Arms: A (no change), B10 (+10%), B25 (+25%). Three modes:
   --mode live (default)  the plugin's --rnnbench-against: for every verdict, fresh reference and
       candidate workers (--per-side of each, default as the plugin's) take turns of a few steps
       (run/turns.run_live, the same turn length rule as the plugin); the candidate side carries the
-      arm's slowdown; each verdict is judged under the plugin's rule (worker processes as the unit, at
-      the false-alarm rate divided among --cases) and, for comparison, 0.1's (turn means as
-      paired samples). Arms are rotated A, B10, B25, and
+      arm's slowdown; each verdict is judged under the plugin's rule (worker processes as the
+      unit, at the false-alarm rate divided among --cases) and, for comparison, 0.1's (turn
+      means as paired samples). Arms are rotated A, B10, B25, and
       nothing is shared between verdicts, so they are independent trials. The raw results are
       saved after every verdict (--save), and --load pools several saved live runs.
 
