@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from .backends import BACKENDS
 from .matrix import PRESETS
@@ -96,6 +96,7 @@ class Settings:
     # Pull-request gate: the base tree (a git ref or a directory; None: off) and the head tree
     # (a directory; None: the git working tree around the invocation directory).
     base: Optional[str] = None
+    base_dir: Optional[str] = None  # the base as a directory (--rnnbench-base-dir), not a ref
     head: Optional[str] = None
     comment_path: Optional[Path] = None  # the pull-request comment (markdown)
     available_gpus: int = 0
@@ -110,7 +111,17 @@ class Settings:
     @property
     def live(self) -> bool:
         """Whether cases are judged live, against reference workers measured in this session."""
-        return bool(self.against) or self.base is not None
+        return bool(self.against) or self.gate_base is not None
+
+    @property
+    def gate_base(self) -> Optional[tuple[str, Literal["ref", "dir"]]]:
+        """The pull-request gate's base and what it is (None: no gate): a git ref
+        (--rnnbench-base, never a directory of that name) or a directory (--rnnbench-base-dir)."""
+        if self.base is not None:
+            return self.base, "ref"
+        if self.base_dir is not None:
+            return self.base_dir, "dir"
+        return None
 
     def command(self, *extra: str, case_ids: Sequence[str] = ()) -> str:
         """A pytest command line for a hint: this run's selection plus `extra`; with `case_ids`,

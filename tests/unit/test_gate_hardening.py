@@ -182,11 +182,11 @@ def test_base_dir_is_a_directory_and_only_that(
     (other / "keras" / "__init__.py").write_text("")
     side = base_tree(str(other), repo, tmp_path, kind="dir")
     assert side.path == other and not side.temporary
-    with pytest.raises(TreeError, match="--rnnbench-base=master: no such directory"):
+    with pytest.raises(TreeError, match="--rnnbench-base-dir=master: no such directory"):
         base_tree("master", repo, tmp_path, repo, kind="dir")
     monkeypatch.chdir(repo)
     command = pytest_args(_parsed(["gate", "--base-dir", "../keras-master"]), [], repo)
-    assert f"--rnnbench-base={other}" in command  # to the plugin as an absolute directory
+    assert f"--rnnbench-base-dir={other}" in command  # to the plugin as an absolute directory
     assert main(["gate", "--base-dir", "no-such-dir"]) == 4
     assert "--base-dir no-such-dir: no such directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one base, named one way
@@ -380,3 +380,20 @@ def test_this_runs_hint_program_runs_in_a_shell_as_printed() -> None:
         assert printed.startswith("pytest ")
     else:  # e.g. `.venv/bin/python -m pytest` from a shell without the venv on PATH
         assert printed.endswith(" -m pytest --version") and "python" in printed
+
+
+def test_the_plugin_s_base_is_a_ref_and_never_a_directory_of_that_name(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A pull request can plant `origin/master/keras/` in its checkout: --rnnbench-base=origin/
+    master must then fail (no such ref here), not measure the planted tree as the base."""
+    from pytest_rnnbench.session.runner import source_trees
+    from pytest_rnnbench.settings import Settings
+
+    planted = repo / "origin" / "master" / "keras"
+    planted.mkdir(parents=True)
+    (planted / "__init__.py").write_text("")
+    with pytest.raises(pytest.UsageError, match="no such commit, branch or tag"):
+        source_trees(Settings(base="origin/master"), repo)
+    trees = source_trees(Settings(base_dir=str(repo / "origin" / "master")), repo)
+    assert trees["base"].path == repo / "origin" / "master"

@@ -208,6 +208,7 @@ _SET = {
     "preallocate": True,
     "base": "main",
     "head": "../keras",
+    "base_dir": "../base-keras",
 }
 
 
@@ -219,8 +220,8 @@ def test_each_conflict_row_fires_with_its_message(conflict: conflicts.Conflict) 
         conflicts.check(options.Settings(**{name: _SET[name] for name in conflict.together}))
     assert str(raised.value) == conflict.message
     assert "drop one of them" in conflict.message or "needs" in conflict.message
-    if conflict.without:  # what it lacked, given, settles it
-        both = {name: _SET[name] for name in conflict.together + conflict.without}
+    for lacking in conflict.without:  # what it lacked, given, settles it
+        both = {name: _SET[name] for name in (*conflict.together, lacking)}
         conflicts.check(options.Settings(**both))
     if len(conflict.together) > 1:  # each of them alone is fine
         for name in conflict.together:

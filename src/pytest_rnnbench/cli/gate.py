@@ -98,7 +98,7 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
         "--pyargs",
         "pytest_rnnbench.suite",
         "--rnnbench",
-        f"--rnnbench-base={base_spec(args, cwd)}",
+        base_option(args, cwd),
         f"--rnnbench-matrix={args.matrix}",
         "-p",
         "no:cacheprovider",
@@ -125,11 +125,13 @@ def base_dir(args: argparse.Namespace) -> Optional[str]:
     return getattr(args, "base_dir", None)
 
 
-def base_spec(args: argparse.Namespace, cwd: Path) -> str:
-    """What the plugin's --rnnbench-base gets: the ref, or --base-dir as an absolute directory,
-    which is no ref name, so the plugin takes it as the directory it is."""
+def base_option(args: argparse.Namespace, cwd: Path) -> str:
+    """The plugin's option for the base: --rnnbench-base=REF (a ref only), or
+    --rnnbench-base-dir= with --base-dir as an absolute directory."""
     directory = base_dir(args)
-    return str(args.base) if directory is None else str(Path(cwd, directory).resolve())
+    if directory is None:
+        return f"--rnnbench-base={args.base}"
+    return f"--rnnbench-base-dir={Path(cwd, directory).resolve()}"
 
 
 def check_base(args: argparse.Namespace, cwd: Path) -> None:

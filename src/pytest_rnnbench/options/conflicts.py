@@ -32,6 +32,29 @@ _LIVE_NOT_BASELINES = (
     "drop one of them"
 )
 
+
+def _gate_conflicts(field: str, flag: str) -> tuple[Conflict, ...]:
+    """The pull-request gate's base (a ref or a directory, `flag`) against the other modes."""
+    return (
+        Conflict(
+            (field, "against"),
+            f"{flag} with --rnnbench-against: the gate compares two Keras trees in one "
+            "interpreter, --rnnbench-against two interpreters; drop one of them",
+        ),
+        Conflict(
+            (field, "save_baseline"),
+            f"--rnnbench-save-baseline with {flag}: the pull-request gate compares two "
+            "trees and records nothing; drop one of them",
+        ),
+        Conflict(
+            (field, "preallocate"),
+            f"--rnnbench-preallocate with {flag}: every worker of a gated case shares "
+            "the case's GPUs, and each would grab most of their memory; drop one of them",
+        ),
+        Conflict(("require_baseline", field), _LIVE_NOT_BASELINES),
+    )
+
+
 # In the order they are checked: the first that fires is the one reported.
 CONFLICTS = (
     Conflict(
@@ -62,25 +85,17 @@ CONFLICTS = (
     ),
     # The pull-request gate's options against the others.
     Conflict(
-        ("head",), "--rnnbench-head needs --rnnbench-base (the tree to compare with)", ("base",)
+        ("head",),
+        "--rnnbench-head needs --rnnbench-base (the tree to compare with)",
+        ("base", "base_dir"),
     ),
     Conflict(
-        ("base", "against"),
-        "--rnnbench-base with --rnnbench-against: the gate compares two Keras trees in one "
-        "interpreter, --rnnbench-against two interpreters; drop one of them",
+        ("base", "base_dir"),
+        "--rnnbench-base (a git ref) with --rnnbench-base-dir (a directory): drop one of them",
     ),
-    Conflict(
-        ("base", "save_baseline"),
-        "--rnnbench-save-baseline with --rnnbench-base: the pull-request gate compares two "
-        "trees and records nothing; drop one of them",
-    ),
-    Conflict(
-        ("base", "preallocate"),
-        "--rnnbench-preallocate with --rnnbench-base: every worker of a gated case shares "
-        "the case's GPUs, and each would grab most of their memory; drop one of them",
-    ),
+    *_gate_conflicts("base", "--rnnbench-base"),
+    *_gate_conflicts("base_dir", "--rnnbench-base-dir"),
     Conflict(("require_baseline", "against"), _LIVE_NOT_BASELINES),
-    Conflict(("require_baseline", "base"), _LIVE_NOT_BASELINES),
 )
 
 # (typed option, option it overrides): when the user types the first, the second, set in the ini

@@ -46,14 +46,23 @@ LIVE_OPTIONS: tuple[Option, ...] = (
         "rnnbench_base",
         ("--rnnbench-base",),
         "pull-request gate: judge the Keras source tree of this checkout (the head) against "
-        "REF, a branch (its merge-base with HEAD), commit or tag of this repository, or a "
-        "directory holding a keras package. Both sides run the same interpreter (this one, or "
-        "the backend's --rnnbench-python) and frameworks, taking turns as with "
+        "REF, a branch (its merge-base with HEAD), commit or tag of this repository (never a "
+        "directory of that name: see --rnnbench-base-dir). Both sides run the same interpreter "
+        "(this one, or the backend's --rnnbench-python) and frameworks, taking turns as with "
         "--rnnbench-against; only `keras` differs. "
         "Default: off.",
-        metavar="REF|DIR",
+        metavar="REF",
         parse=text,
         field="base",
+    ),
+    Option(
+        "rnnbench_base_dir",
+        ("--rnnbench-base-dir",),
+        "pull-request gate: the base is this directory holding a keras package, instead of a "
+        "git ref.",
+        metavar="DIR",
+        parse=text,
+        field="base_dir",
     ),
     Option(
         "rnnbench_head",

@@ -185,7 +185,8 @@ def base_tree(
             return _extracted(spec, repo, commit, workdir)
     directory = _directory(spec, repo, start)
     if directory is None:
-        raise TreeError(f"--rnnbench-base={spec}: no such directory")
+        option = "--rnnbench-base-dir" if kind == "dir" else "--rnnbench-base"
+        raise TreeError(f"{option}={spec}: no such directory")
     return directory_tree("base", spec, directory)
 
 

@@ -77,7 +77,7 @@ class RnnbenchSession:
         self.verdicts: dict[str, dict[str, Any]] = {}
         # The pull-request gate's two Keras trees: a bad ref or directory is a usage error now.
         start = Path(config.invocation_params.dir)
-        self.trees = source_trees(settings, start) if settings.base is not None else {}
+        self.trees = source_trees(settings, start) if settings.gate_base is not None else {}
         # Loads this machine's baseline file now: a broken one is a usage error before any test.
         # A live run (--rnnbench-against, --rnnbench-base) judges against reference workers.
         self.judge: Judge = (
@@ -156,7 +156,7 @@ class RnnbenchSession:
         self, config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]
     ) -> list[str]:
         """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
-        if self.settings.save_baseline or not items:
+        if self.settings.save_baseline or not items or config.option.collectonly:
             return []
         return [f"rnnbench: {family_line(self.settings.false_alarm_rate, len(items))}"]
 
@@ -247,7 +247,9 @@ class RnnbenchSession:
     def _gate_judged_nothing(self) -> bool:
         """A pull-request gate run that judged no case and had no failure (all skipped or
         measured but not judged): it must not pass."""
-        if self.settings.base is None or self._is_xdist_worker or self.failed_cases:
+        if self.settings.gate_base is None or self._is_xdist_worker or self.failed_cases:
+            return False
+        if self.config.option.collectonly:  # --co: nothing was to be judged
             return False
         document = self.results_document()
         return not document.get("verdicts") and not document.get("failures")

@@ -44,11 +44,12 @@ class Measured:
 def source_trees(settings: Settings, start: Path) -> dict[str, SourceTree]:
     """The pull-request gate's two Keras trees (the base extracted from git); a bad ref or
     directory is a usage error before any test."""
-    assert settings.base is not None
+    assert settings.gate_base is not None
+    spec, kind = settings.gate_base
     try:
         head = head_tree(settings.head, start)
         repo = toplevel(head.path) or head.path
-        base = base_tree(settings.base, repo, Path(tempfile.gettempdir()), start)
+        base = base_tree(spec, repo, Path(tempfile.gettempdir()), start, kind=kind)
     except TreeError as exc:
         raise pytest.UsageError(str(exc)) from None
     return {"base": base, "head": head}
