@@ -247,3 +247,13 @@ def test_the_comment_says_which_level_the_run_holds_and_its_unit():
         "False-alarm level 1% for the whole run: each of its 12 case(s) is judged at 0.00083; "
         "the unit of each test is the worker process (live) or the session (stored baselines)"
     ) in text
+
+
+def test_a_changed_lstm_path_is_said_in_the_comment_whatever_the_timing():
+    document = json.loads(RESULT_FILES[0].read_text())
+    document["verdicts"] = copy.deepcopy(VERDICTS)
+    first = sorted(document["verdicts"])[0]
+    document["verdicts"][first]["notes"] = ["LSTM path changed: fused -> generic (declined)"]
+    text = comment.render(document)
+    assert "**The LSTM path changed**, whatever the timing says:" in text
+    assert f"- `{first}`: LSTM path changed: fused -> generic (declined)" in text

@@ -7,6 +7,7 @@ import random
 
 from pytest_rnnbench.verdicts import verdict
 from pytest_rnnbench.verdicts.judge import NotJudged, Side, judge
+from pytest_rnnbench.verdicts.records import CaseVerdict
 
 CASE = "tensorflow-gpu0-b32-unroll-synthetic"
 
@@ -79,3 +80,23 @@ def test_sides_from_a_worker_result_and_from_a_baseline_entry() -> None:
     entry = {"metrics": {"step_time": {"samples": [9.0, 11.0]}}, "versions": {"keras": "3.0"}}
     of_entry = Side.of_entry(entry)
     assert of_entry.samples == {"step_time": [9.0, 11.0]} and of_entry.workload is entry
+
+
+def _side_with_kernel(kernel: str, why: str) -> Side:
+    workload = {"run": {"lstm_kernel": {"kernel": kernel, "why": why, "observed": True}}}
+    return Side({"step_time": [10.0] * 8}, workload, {})
+
+
+def test_a_changed_lstm_path_is_a_finding_even_when_the_timing_passes() -> None:
+    """A scripted stand-in for the GPU case: the base's fused kernel ran, the head's declined."""
+    base = _side_with_kernel("fused", "keras.src.backend.torch.rnn.lstm ran cuDNN")
+    head = _side_with_kernel("generic", "cudnn_ok returned False (recurrent_dropout)")
+    found = judge("torch-gpu1-b128-nounroll-synthetic", base, head, {})
+    assert isinstance(found, CaseVerdict) and found.outcome == "pass"
+    assert found.notes == (
+        "LSTM path changed: fused -> generic (cudnn_ok returned False (recurrent_dropout))",
+    )
+    same = judge("c", base, _side_with_kernel("fused", "ran"), {})
+    assert isinstance(same, CaseVerdict) and same.notes == ()
+    unobserved = Side({"step_time": [10.0] * 8}, {"run": {"lstm_kernel": None}}, {})
+    assert judge("c", base, unobserved, {}).notes == ()  # type: ignore[union-attr]

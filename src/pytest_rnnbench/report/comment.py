@@ -150,11 +150,25 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     ]
     if moved:
         out += ["Memory and loss that moved:", "", *moved, ""]
+    out += _path_lines(verdicts)
     out += _not_judged_lines(document)
     if counts.get("inconclusive"):
         out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _path_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Cases whose backend took another LSTM path than the base's: a finding of its own."""
+    lines = [
+        f"- {code(case_id)}: {inline(note, REASON_CAP)}"
+        for case_id, found in sorted(verdicts.items())
+        for note in found.get("notes") or []
+        if str(note).startswith("LSTM path changed")
+    ]
+    if not lines:
+        return []
+    return ["**The LSTM path changed**, whatever the timing says:", "", *lines, ""]
 
 
 def _family_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:

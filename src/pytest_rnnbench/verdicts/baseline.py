@@ -163,6 +163,9 @@ def make_entry(
         "repeats": result.get("repeats"),
         "epoch_seconds": [_round(e["seconds"]) for e in result.get("epochs") or []],
         "cpu_busy_shares": [_round(v) for v in busy_shares(result)],
+        # The LSTM path the worker observed (None where it could not): a later run that takes
+        # another path is a finding whatever its timing says.
+        "lstm_kernel": (result.get("run") or {}).get("lstm_kernel"),
         "metrics": metrics,
         "sessions": (
             [_session_record(recorded_at, commit, result, samples["step_time"])]

@@ -86,7 +86,7 @@ def judge(
         _without_time(new.samples) if time else new.samples,
         tolerances,
         alpha,
-        notes=version_notes(old.versions, new.versions),
+        notes=[*version_notes(old.versions, new.versions), *lstm_path_notes(old, new)],
         paired=PAIRED_METRICS if paired else (),
     )
     if time is not None:
@@ -108,3 +108,25 @@ def _with_metric(found: CaseVerdict, metric: MetricVerdict) -> CaseVerdict:
     """`found` with `metric` first among its metrics, and the case's outcome made again."""
     metrics = (metric, *found.metrics)
     return CaseVerdict(found.case_id, worst(m.outcome for m in metrics), metrics, found.notes)
+
+
+def lstm_kernel(workload: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+    """The LSTM path a side's worker observed (a worker result's run.lstm_kernel, or a baseline
+    entry's lstm_kernel), or None where it was not observed (Keras-MXNet, older files)."""
+    found = (workload.get("run") or {}).get("lstm_kernel") or workload.get("lstm_kernel")
+    if not isinstance(found, Mapping) or not found.get("observed"):
+        return None
+    return found
+
+
+def lstm_path_notes(old: Side, new: Side) -> list[str]:
+    """A finding whatever the timing says: the backend took another LSTM path than the baseline
+    or reference did (a fused kernel that now declines is how keras-team/keras#22874 slowed every
+    torch GPU run unnoticed)."""
+    before, after = lstm_kernel(old.workload), lstm_kernel(new.workload)
+    if before is None or after is None or before.get("kernel") == after.get("kernel"):
+        return []
+    return [
+        f"LSTM path changed: {before.get('kernel')} -> {after.get('kernel')} "
+        f"({after.get('why') or 'no reason given'})"
+    ]
