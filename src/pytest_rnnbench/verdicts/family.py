@@ -15,6 +15,8 @@ Plain numbers, no pytest, no scipy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_FAMILY_ALPHA = 0.01
 
@@ -26,6 +28,26 @@ def per_case_alpha(family_alpha: float, cases: int) -> float:
     if cases < 1:
         raise ValueError(f"a family has at least one case, got {cases!r}")
     return family_alpha / cases
+
+
+@dataclass
+class RunFamily:
+    """A judge's family: the run's false-alarm rate and, once collected, its number of cases."""
+
+    false_alarm_rate: float
+    cases: int = 1
+
+    def collected(self, cases: int) -> None:
+        self.cases = max(1, cases)
+
+    @property
+    def alpha(self) -> float:
+        """The level each case is judged at."""
+        return per_case_alpha(self.false_alarm_rate, self.cases)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a results file records beside each verdict."""
+        return {"false_alarm_rate": self.false_alarm_rate, "cases": self.cases}
 
 
 def holm_rejections(p_values: Sequence[float], family_alpha: float) -> list[bool]:

@@ -25,7 +25,7 @@ from ..quantiles import median
 from ..run.trees import SourceTree
 from ..settings import Settings
 from . import samples, verdict
-from .family import per_case_alpha
+from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
 from .time_verdict import time_verdict, unresolved_lines
@@ -95,15 +95,10 @@ class LiveJudge:
         self.trees = dict(trees or {})
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
         self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
-        self.cases = 1  # the run's family (family()); one until the collection says
+        self.run_family = RunFamily(settings.false_alarm_rate)  # cases known after collection
 
     def family(self, cases: int) -> None:
-        self.cases = max(1, cases)
-
-    @property
-    def alpha(self) -> float:
-        """The level each case is judged at: the run's false-alarm rate over its cases."""
-        return per_case_alpha(self.settings.false_alarm_rate, self.cases)
+        self.run_family.collected(cases)
 
     def header_lines(self) -> list[str]:
         turns = (
@@ -144,7 +139,7 @@ class LiveJudge:
         reference_merged = merge_side(run.reference)
         old, new = _sides(run, reference_merged)
         turns = _worker_turns(case_id, run)
-        time = _time_judge(turns, self.alpha)
+        time = _time_judge(turns, self.run_family.alpha)
         found = judge(case_id, old, new, tolerances(self.settings, item), paired=True, time=time)
         if isinstance(found, NotJudged):
             self.unjudged[case_id] = found.why
@@ -156,7 +151,7 @@ class LiveJudge:
             # Each worker's mean step time (ms) per turn, both sides: any run can be re-judged
             # offline under another rule, and a reader sees the worker spread behind a verdict.
             "workers": {"reference": turns[0], "candidate": turns[1]},
-            "family": {"false_alarm_rate": self.settings.false_alarm_rate, "cases": self.cases},
+            "family": self.run_family.to_dict(),
         }
         if self.trees:
             context["base_commit"] = self.trees["base"].commit

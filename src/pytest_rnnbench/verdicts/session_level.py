@@ -23,6 +23,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .distributions import cdf, one_sided, quantile
+
 # Sessions needed before their own spread is trusted.
 MIN_SESSIONS = 3
 # The spread (standard deviation of log session means) assumed while fewer sessions are stored:
@@ -48,7 +50,7 @@ class SessionComparison:
 
     def resolution(self, alpha: float) -> float:
         """The smallest relative change that this comparison would call significant at `alpha`."""
-        return math.exp(_quantile(1 - alpha, self.degrees_of_freedom) * self.scale) - 1
+        return math.exp(quantile(1 - alpha, self.degrees_of_freedom) * self.scale) - 1
 
 
 def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
@@ -66,7 +68,7 @@ def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
         best, best_p = 0, 1.0
         for split in splits:
             difference, se, df = welch(values[split:], values[start:split])
-            p = 1.0 if se == 0 else 2 * (1 - _cdf(abs(difference) / se, df))
+            p = 1.0 if se == 0 else 2 * (1 - cdf(abs(difference) / se, df))
             if se == 0 and difference != 0:
                 p = 0.0
             if p < best_p:
@@ -94,12 +96,7 @@ def compare_sessions(stored: Sequence[float], new: float) -> SessionComparison:
         spread, df, floor_used = FLOOR_SPREAD, math.inf, True
     scale = spread * math.sqrt(1 + 1 / k)
     difference = new - mean
-    if scale == 0:
-        p_greater = 0.0 if difference > 0 else 1.0
-        p_less = 0.0 if difference < 0 else 1.0
-    else:
-        p_greater = 1 - _cdf(difference / scale, df)
-        p_less = _cdf(difference / scale, df)
+    p_greater, p_less = one_sided(difference, scale, df)
     return SessionComparison(
         change=math.exp(difference) - 1,
         p_greater=p_greater,
@@ -117,15 +114,3 @@ def session_summary(worker_step_times: Sequence[float]) -> float:
     if not worker_step_times or any(v <= 0 for v in worker_step_times):
         raise ValueError("a session needs positive step times from at least one worker")
     return sum(math.log(v) for v in worker_step_times) / len(worker_step_times)
-
-
-def _cdf(value: float, df: float) -> float:
-    from scipy.stats import norm, t
-
-    return float(norm.cdf(value) if math.isinf(df) else t.cdf(value, df))
-
-
-def _quantile(probability: float, df: float) -> float:
-    from scipy.stats import norm, t
-
-    return float(norm.ppf(probability) if math.isinf(df) else t.ppf(probability, df))

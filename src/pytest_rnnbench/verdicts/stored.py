@@ -34,7 +34,7 @@ from ..quantiles import median
 from ..run.devices import GpuInventory
 from ..settings import Settings
 from . import baseline, samples, verdict
-from .family import per_case_alpha
+from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
 from .session_level import FLOOR_SPREAD, MIN_SESSIONS, compare_sessions
@@ -74,15 +74,10 @@ class BaselineJudge:
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
         self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
         self.saved: list[str] = []
-        self.cases = 1  # the run's family (family()); one until the collection says
+        self.run_family = RunFamily(settings.false_alarm_rate)  # cases known after collection
 
     def family(self, cases: int) -> None:
-        self.cases = max(1, cases)
-
-    @property
-    def alpha(self) -> float:
-        """The level each case is judged at: the run's false-alarm rate over its cases."""
-        return per_case_alpha(self.settings.false_alarm_rate, self.cases)
+        self.run_family.collected(cases)
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -174,9 +169,9 @@ class BaselineJudge:
             Side.of_entry(entry),
             Side(measured, result, run.summary.versions),
             self.tolerances(item, entry),
-            alpha=self.alpha,
+            alpha=self.run_family.alpha,
             busy_limit=self.settings.busy_limit,
-            time=_time_judge(entry, measured.get("step_time") or [], self.alpha),
+            time=_time_judge(entry, measured.get("step_time") or [], self.run_family.alpha),
         )
         if isinstance(found, NotJudged):
             self._not_judged(case, found.why)
@@ -184,10 +179,7 @@ class BaselineJudge:
         self.outcomes[case.id] = found
         epochs = entry.get("epoch_seconds") or []
         context: dict[str, Any] = {"baseline_seconds": median(epochs)} if epochs else {}
-        context["family"] = {
-            "false_alarm_rate": self.settings.false_alarm_rate,
-            "cases": self.cases,
-        }
+        context["family"] = self.run_family.to_dict()
         return Judgement(found, context)
 
     def _missing_entry_reason(self, case_id: str, result: Mapping[str, Any]) -> str:

@@ -28,6 +28,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .distributions import one_sided, quantile
+
 # Fewest workers per side whose own spread is estimated: one process cannot show how much
 # processes differ, so with fewer the test assumes PROCESS_SPREAD_FLOOR instead.
 MIN_WORKERS = 2
@@ -59,8 +61,8 @@ class WorkerComparison:
         """
         if self.standard_error == 0:
             return 0.0
-        quantile = _quantile(1 - alpha, self.degrees_of_freedom)
-        return math.exp(quantile * self.standard_error) - 1
+        bound = quantile(1 - alpha, self.degrees_of_freedom)
+        return math.exp(bound * self.standard_error) - 1
 
     @property
     def worker_spread(self) -> float:
@@ -111,12 +113,7 @@ def compare_workers(
         df = math.inf
     else:
         difference, se, df = welch(cand, ref)
-    if se == 0:
-        p_greater = 0.0 if difference > 0 else 1.0
-        p_less = 0.0 if difference < 0 else 1.0
-    else:
-        p_greater = 1 - _cdf(difference / se, df)
-        p_less = _cdf(difference / se, df)
+    p_greater, p_less = one_sided(difference, se, df)
     return WorkerComparison(
         change=math.exp(difference) - 1,
         p_greater=p_greater,
@@ -140,16 +137,3 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
         return mean_a - mean_b, 0.0, float(len(a) + len(b) - 2)
     df = (share_a + share_b) ** 2 / (share_a**2 / (len(a) - 1) + share_b**2 / (len(b) - 1))
     return mean_a - mean_b, se, df
-
-
-def _cdf(value: float, df: float) -> float:
-    """Student's t distribution function; the normal one where df is infinite (a floor)."""
-    from scipy.stats import norm, t
-
-    return float(norm.cdf(value) if math.isinf(df) else t.cdf(value, df))
-
-
-def _quantile(probability: float, df: float) -> float:
-    from scipy.stats import norm, t
-
-    return float(norm.ppf(probability) if math.isinf(df) else t.ppf(probability, df))
