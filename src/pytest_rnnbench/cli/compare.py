@@ -21,8 +21,11 @@ from typing import Any, Optional, TextIO
 
 from ..results.read import load as load_results
 from ..results.schema import ResultsError
+from ..settings import DEFAULT_FALSE_ALARM_RATE
 from ..verdicts import baseline, verdict
+from ..verdicts.family import per_case_alpha
 from ..verdicts.judge import NotJudged, Side, judge
+from ..verdicts.session_time import entry_session_times, session_time_judge
 from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -57,9 +60,9 @@ def add_parser(
     parser.add_argument(
         "--alpha",
         type=float,
-        default=verdict.DEFAULT_ALPHA,
-        help="significance level of the one-sided Mann-Whitney U test "
-        f"(default {verdict.DEFAULT_ALPHA})",
+        default=DEFAULT_FALSE_ALARM_RATE,
+        help="the false-alarm level of the whole comparison: each of its N cases is judged at "
+        f"this / N (default {DEFAULT_FALSE_ALARM_RATE})",
     )
     parser.add_argument(
         "--busy-limit",
@@ -80,6 +83,7 @@ class _Case:
 
     side: Side
     tolerances: dict[str, float] = field(default_factory=dict)
+    sessions: list[float] = field(default_factory=list)  # its sessions' step times (ms)
 
     @property
     def case_id(self) -> Any:
@@ -106,7 +110,11 @@ class _File:
             self.machine = dict(document["profile"])
             # Keyed like the file: by case and workload (baseline.entry_key); see `find`.
             for key, entry in entries.items():
-                self.cases[key] = _Case(Side.of_entry(entry), baseline.entry_tolerances(entry))
+                self.cases[key] = _Case(
+                    Side.of_entry(entry),
+                    baseline.entry_tolerances(entry),
+                    entry_session_times(entry),
+                )
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
         self.machine = dict(document["machine"])
@@ -117,7 +125,11 @@ class _File:
                 raise ResultsError(
                     f"{path}: case {case_id!r} has no worker result (per-step times) to compare"
                 )
-            self.cases[case_id] = _Case(Side.of_result(worker))
+            side = Side.of_result(worker)
+            steps = side.samples.get("step_time") or []
+            # A results file is one session of its own.
+            sessions = [baseline.session_step_ms(steps)] if steps else []
+            self.cases[case_id] = _Case(side, sessions=sessions)
 
     def find(self, case_id: str, workload: Mapping[str, Any]) -> tuple[Optional[_Case], str]:
         """The old side's figures for `case_id` at the new side's workload, or None and why."""
@@ -171,13 +183,15 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     if note:
         print(f"note: {note}", file=out)
     counts: dict[str, int] = {}
+    # The comparison is the family: its cases share the level (verdicts/family.py).
+    alpha = per_case_alpha(args.alpha, max(1, len(new.cases)))
     for case_id in sorted(new.cases):
         line, outcome = _judge(
             case_id,
             old.find(case_id, new.cases[case_id].side.workload),
             new.cases[case_id],
             cli_tolerances,
-            args.alpha,
+            alpha,
             args.busy_limit,
         )
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -211,6 +225,7 @@ def _judge(
         {**old.tolerances, **cli_tolerances},
         alpha=alpha,
         busy_limit=busy_limit,
+        time=session_time_judge(old.sessions, new.side.samples.get("step_time") or [], alpha),
     )
     if isinstance(found, NotJudged):
         return found.line(), verdict.NO_BASELINE

@@ -19,10 +19,9 @@ the user's own selection (Settings.command).
 
 from __future__ import annotations
 
-import math
 import platform
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,10 +36,8 @@ from . import baseline, samples, verdict
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
-from .session_level import FLOOR_SPREAD, MIN_SESSIONS, compare_sessions
-from .time_verdict import time_verdict, unresolved_lines
-
-SAVE_FLAG = "--rnnbench-save-baseline"
+from .session_time import SAVE_FLAG, entry_session_times, session_time_judge
+from .time_verdict import unresolved_lines
 
 
 class BaselineJudge:
@@ -171,7 +168,9 @@ class BaselineJudge:
             self.tolerances(item, entry),
             alpha=self.run_family.alpha,
             busy_limit=self.settings.busy_limit,
-            time=_time_judge(entry, measured.get("step_time") or [], self.run_family.alpha),
+            time=session_time_judge(
+                entry_session_times(entry), measured.get("step_time") or [], self.run_family.alpha
+            ),
         )
         if isinstance(found, NotJudged):
             self._not_judged(case, found.why)
@@ -229,44 +228,6 @@ class BaselineJudge:
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
-
-
-def _time_judge(
-    entry: Mapping[str, Any], steps: Sequence[float], alpha: float
-) -> Optional[Callable[[float], verdict.MetricVerdict]]:
-    """The step time's verdict for a tolerance, with the session as the unit: this run against
-    the spread of the entry's stored sessions (session_level.py). None when either side has no
-    step time (the judge then says what is missing)."""
-    stored = [float(s["step_ms"]) for s in baseline.entry_sessions(entry) if s.get("step_ms")]
-    if not stored or not steps:
-        return None
-    now_ms = baseline.session_step_ms(steps)
-    comparison = compare_sessions([math.log(v) for v in stored], math.log(now_ms))
-    sessions = f"{comparison.used} stored session(s)"
-    if comparison.floor_used:
-        test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
-        sessions += f" (fewer than {MIN_SESSIONS}: their spread is assumed, not measured)"
-    else:
-        test = "prediction interval over stored sessions"
-    if comparison.dropped:
-        sessions += f", after a level shift that left out {comparison.dropped} older"
-    used = stored[-(comparison.used) :]
-
-    def judged(tolerance: float) -> verdict.MetricVerdict:
-        return time_verdict(
-            comparison,
-            tolerance,
-            alpha,
-            baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
-            now_ms=now_ms,
-            counts=(comparison.used, 1),
-            test=test,
-            unit=sessions,
-            cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
-            "would decide",
-        )
-
-    return judged
 
 
 def _count(n: int, noun: str) -> str:
