@@ -257,3 +257,10 @@ def test_a_changed_lstm_path_is_said_in_the_comment_whatever_the_timing():
     text = comment.render(document)
     assert "**The LSTM path changed**, whatever the timing says:" in text
     assert f"- `{first}`: LSTM path changed: fused -> generic (declined)" in text
+
+
+def test_a_confidence_is_never_rounded_up_to_a_certainty():
+    assert comment._confidence({"confidence": 0.99985}) == "99.98%"
+    assert comment._confidence({"confidence": 0.99995}) == ">99.99%"
+    assert comment._confidence({"confidence": 0.5}) == "50.00%"
+    assert comment._confidence(None) == ""

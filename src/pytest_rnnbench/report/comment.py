@@ -14,6 +14,7 @@ as untrusted text: rnnbench-comment.yml renders it again from the results with a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -50,7 +51,8 @@ def _confidence(metric: Optional[Mapping[str, Any]]) -> str:
     value = (metric or {}).get("confidence")
     if value is None:
         return ""
-    return ">99.99%" if value > 0.9999 else f"{value * 100:.1f}%"
+    # Two decimals, never rounded up to a certainty it did not reach (0.9998 is 99.98%).
+    return ">99.99%" if value > 0.9999 else f"{math.floor(value * 10000) / 100:.2f}%"
 
 
 def _commit(side: Optional[Mapping[str, Any]]) -> str:
