@@ -1,0 +1,97 @@
+"""`rnnbench bisect` on real Keras code: real git, real workers, a real slowdown among harmless
+commits.
+
+The history is the Keras-MXNet package of .venv-mxnet committed as the base, then commits that
+change documentation, add code that does nothing, or make the RNN loop of the MXNet backend run
+its cell twice on some time steps (benchmarks/bisect_repeat.py builds it with the edits of
+benchmarks/keras_trees.py). Every step is a live A/B of two extracted trees, as small as the
+gate's own tests (one case, mxnet only, 2 epochs of 8 steps, one worker per side).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import MXNET_PYTHON, PYTHON, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _bisect_repeat():
+    spec = importlib.util.spec_from_file_location(
+        "bisect_repeat", REPO / "benchmarks" / "bisect_repeat.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bisect_repeat = _bisect_repeat()
+
+
+def run_bisect(repo: Path, tmp_path: Path, good: str, bad: str) -> tuple[int, str, dict, str]:
+    """The command in `repo`: its exit status, output, JSON record and markdown report."""
+    temp = tmp_path / "tmp"  # where the trees are extracted: it must be empty afterwards
+    temp.mkdir()
+    command = [
+        PYTHON, "-m", "pytest_rnnbench", "bisect", "--good", good, "--bad", bad,
+        "--json", str(tmp_path / "bisect.json"), "--report", str(tmp_path / "bisect.md"),
+        f"--rnnbench-python=mxnet={MXNET_PYTHON}", *bisect_repeat.QUICK,
+    ]  # fmt: skip
+    began = time.monotonic()
+    done = subprocess.run(
+        command,
+        cwd=repo,
+        env=dict(os.environ, TMPDIR=str(temp)),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    output = done.stdout + done.stderr
+    print(f"bisect took {time.monotonic() - began:.0f} s:\n{output}")  # shown with -s or on failure
+    assert list(temp.iterdir()) == [], f"extracted trees were left behind\n{output}"
+    record = json.loads((tmp_path / "bisect.json").read_text())
+    return done.returncode, output, record, (tmp_path / "bisect.md").read_text()
+
+
+def test_bisect_names_the_one_commit_that_slowed_the_rnn_loop(tmp_path: Path) -> None:
+    repo = tmp_path / "keras-apache-mxnet"
+    commits = bisect_repeat.build_history(repo, bisect_repeat.DEFAULT_HISTORY)
+    assert len(commits) == 9  # the base and eight commits
+    (slow,) = [commit for commit, edit in commits if edit.startswith("rnn-work")]
+    status, output, record, report = run_bisect(repo, tmp_path, "master~8", "master")
+    assert status == 0, output
+    assert f"first bad commit: {slow}\n  rnn-work 40\n  author date " in output
+    assert "step 1 of about 4" in output and "ETA" in output
+    case = "mxnet-gpu0-b128-unroll-synthetic"
+    assert record["cases"] == [case] and record["result"]["first_bad"] == slow
+    # The bad end was measured against the good end first, and was a real slowdown.
+    assert record["ends"][-1]["verdict"] == "regression" and record["ends"][-1]["change"] > 0.2
+    steps = record["result"]["steps"]
+    assert 2 <= len(steps) <= 6
+    # Every step is a verdict against the good end: slow from the slow commit on, fast before it.
+    order = [commit for commit, _ in commits]
+    for step in steps:
+        if step["verdict"] in ("regression", "pass"):
+            after = order.index(step["commit"]) >= order.index(slow)
+            assert (step["verdict"] == "regression") == after, (step, output)
+    assert f"**First bad commit**: `{slow}`" in report and "| step |" in report
+
+
+def test_with_two_slow_commits_bisect_names_the_first(tmp_path: Path) -> None:
+    repo = tmp_path / "keras-apache-mxnet"
+    history = "notes,noop,rnn-work=20,notes,noop,rnn-more=40,notes,noop"
+    commits = bisect_repeat.build_history(repo, history)
+    first = commits[3][0]
+    assert commits[3][1] == "rnn-work=20" and commits[6][1] == "rnn-more=40"
+    status, output, record, _ = run_bisect(repo, tmp_path, commits[0][0], commits[-1][0])
+    assert status == 0, output
+    assert f"first bad commit: {first}\n" in output
+    assert record["result"]["first_bad"] == first and record["exit_status"] == 0
