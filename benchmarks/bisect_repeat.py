@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--history", default=DEFAULT_HISTORY)
     parser.add_argument("--out", type=Path, required=True, help="a new directory")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # the bisect runs in the repository: its --json must be absolute
     args.out.mkdir(parents=True)
     # The repository lives outside --out: a results directory holds only what the runs wrote.
     repo = Path(tempfile.mkdtemp(prefix="bisect-history-")) / "keras-apache-mxnet"
