@@ -17,6 +17,8 @@ History edits (one commit each, applied in order on top of the released package)
     noop         a comment line appended to keras/__init__.py (code that does nothing)
     rnn-work=N   keras_trees' real slowdown: the RNN loop runs its cell twice on the first N steps
     rnn-more=N   after rnn-work: the same extra work on the first N steps instead (slower still)
+    break        keras/__init__.py imports a module that does not exist (the tree cannot be used)
+    unbreak      that import removed again
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def _keras_trees() -> ModuleType:
 keras_trees = _keras_trees()
 
 
+BROKEN = "import keras_module_that_does_not_exist  # a commit whose tree does not import\n"
+
+
 def _commit(repo: Path, edit: str, amount: int, number: int) -> None:
     if edit in ("docs", "rnn-work"):
         keras_trees.apply_edit(repo, edit, amount)
@@ -72,6 +77,10 @@ def _commit(repo: Path, edit: str, amount: int, number: int) -> None:
     elif edit == "noop":
         init = repo / "keras" / "__init__.py"
         init.write_text(init.read_text() + f"# no-op edit {number}\n")
+    elif edit in ("break", "unbreak"):
+        init = repo / "keras" / "__init__.py"
+        text = init.read_text().replace(BROKEN, "")
+        init.write_text(text + BROKEN if edit == "break" else text)
     elif edit == "rnn-more":
         backend = repo / keras_trees.MXNET_BACKEND
         text, count = re.subn(r"if step < \d+:", f"if step < {amount}:", backend.read_text())

@@ -95,3 +95,29 @@ def test_with_two_slow_commits_bisect_names_the_first(tmp_path: Path) -> None:
     assert status == 0, output
     assert f"first bad commit: {first}\n" in output
     assert record["result"]["first_bad"] == first and record["exit_status"] == 0
+
+
+def test_commits_that_do_not_import_are_skipped_and_the_answer_is_a_range(tmp_path: Path) -> None:
+    """The slow commit lies among commits whose tree does not import: no single commit can be
+    named, and the bisect says which ones the first bad commit is among (exit status 1)."""
+    repo = tmp_path / "keras-apache-mxnet"
+    commits = bisect_repeat.build_history(repo, "notes,break,rnn-work=40,unbreak,notes")
+    status, output, record, report = run_bisect(repo, tmp_path, commits[0][0], commits[-1][0])
+    assert status == 1, output
+    broken, slow, fixed = (commit for commit, _ in commits[2:5])
+    result = record["result"]
+    assert result["first_bad"] is None and result["candidates"] == [broken, slow, fixed]
+    assert result["skipped"] == [broken, slow] and result["last_good"] == commits[1][0]
+    assert "keras_module_that_does_not_exist" in output
+    assert "the first bad commit is one of these 3 (2 skipped (could not be measured))" in output
+    assert "**Narrowed to 3 commits**" in report
+
+
+def test_no_regression_between_the_ends_stops_before_any_search(tmp_path: Path) -> None:
+    repo = tmp_path / "keras-apache-mxnet"
+    commits = bisect_repeat.build_history(repo, "notes,noop,notes")
+    status, output, record, _ = run_bisect(repo, tmp_path, commits[0][0], commits[-1][0])
+    assert status == 6, output
+    assert "no regression between the ends" in output
+    assert record["result"] is None and len(record["ends"]) >= 1
+    assert record["ends"][-1]["verdict"] in ("pass", "inconclusive")

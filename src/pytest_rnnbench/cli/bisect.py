@@ -204,12 +204,12 @@ def _bisect(
         file=sys.stderr,
     )
 
-    def judge_end(commit: str, attempt: int) -> Judgement:
+    def judge(commit: str, attempt: int) -> Judgement:
         judgement = runner.judge(record.good.commit, commit, attempt)
         _print_step(record, commit, judgement.verdict, judgement.change, judgement.detail)
         return judgement
 
-    record.ends = measure_end(hashes, judge_end, policy)
+    record.ends = measure_end(hashes, judge, policy)
     last = record.ends[-1] if record.ends else None
     if last is None or last.verdict != REGRESSION:
         return _ends_not_regressed(record, last)
@@ -217,12 +217,7 @@ def _bisect(
     record.cases = list(runner.cases)
     print(f"bisect: measuring {', '.join(runner.cases)} at each step", file=sys.stderr)
 
-    def judge_midpoint(commit: str, attempt: int) -> Judgement:
-        judgement = runner.judge(record.good.commit, commit, attempt)
-        _print_step(record, commit, judgement.verdict, judgement.change, judgement.detail)
-        return judgement
-
-    record.result = search(hashes, judge_midpoint, policy, steps_before=len(record.ends))
+    record.result = search(hashes, judge, policy, steps_before=len(record.ends))
     print(_conclusion(record, record.result))
     return FOUND_ONE if record.result.outcome == FOUND else NARROWED
 
@@ -230,7 +225,8 @@ def _bisect(
 def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
     if last is None or last.verdict == "skip":
         why = "the budget ran out first" if last is None else last.detail
-        print(f"bisect: error: the bad end could not be measured: {why}", file=sys.stderr)
+        # "candidate" is the bad end's worker, "reference" the good end's (the gate's words).
+        print(f"bisect: error: the ends could not be measured: {why}", file=sys.stderr)
         return USAGE
     print(
         f"no regression between the ends: {record.commits[-1].commit[:12]} against "

@@ -11,6 +11,7 @@ output, whose form is for people.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -122,8 +123,14 @@ class StepRunner:
             log.write_text(f"cannot extract the tree of {commit}: {exc}\n")
             return -1, results, log
         with open(log, "wb") as output:
+            # What the step's pytest leaves in its temporary directory (the logs of a worker
+            # that failed, which it keeps for a person) goes with the bisect's own at the end:
+            # a skipped step's reason is in its detail already.
             child = subprocess.Popen(
-                [*python_module("pytest"), *command], stdout=output, stderr=subprocess.STDOUT
+                [*python_module("pytest"), *command],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "TMPDIR": str(self.workdir)},
             )
             status = gate.wait_forwarding(child)
         if status == PYTEST_INTERRUPTED:  # Ctrl-C or SIGTERM: the whole bisect stops
