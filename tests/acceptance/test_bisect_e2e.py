@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_bisect_names_the_one_commit_that_slowed_the_rnn_loop(tmp_path: Path) ->
     status, output, record, report = run_bisect(repo, tmp_path, "master~8", "master")
     assert status == 0, output
     assert f"first bad commit: {slow}\n  rnn-work 40\n  author date " in output
-    assert "step 1 of about 4" in output and "ETA" in output
+    assert "step 1 of about 5" in output and "ETA" in output
     case = "mxnet-gpu0-b128-unroll-synthetic"
     assert record["cases"] == [case] and record["result"]["first_bad"] == slow
     # The bad end was measured against the good end first, and was a real slowdown.
@@ -121,3 +122,37 @@ def test_no_regression_between_the_ends_stops_before_any_search(tmp_path: Path) 
     assert "no regression between the ends" in output
     assert record["result"] is None and len(record["ends"]) >= 1
     assert record["ends"][-1]["verdict"] in ("pass", "inconclusive")
+
+
+def test_ctrl_c_during_a_step_stops_the_bisect_and_removes_its_trees(tmp_path: Path) -> None:
+    """SIGINT to the whole foreground group, as a terminal sends it, while a midpoint runs."""
+    repo = tmp_path / "keras-apache-mxnet"
+    commits = bisect_repeat.build_history(repo, "notes,rnn-work=40,notes,noop")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    log_path = tmp_path / "bisect.log"
+    command = [
+        PYTHON, "-m", "pytest_rnnbench", "bisect", "--good", commits[0][0], "--bad", "master",
+        "--json", str(tmp_path / "bisect.json"), f"--rnnbench-python=mxnet={MXNET_PYTHON}",
+        *bisect_repeat.QUICK,
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        child = subprocess.Popen(
+            command,
+            cwd=repo,
+            env=dict(os.environ, TMPDIR=str(temp)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "step 2 of about" not in log_path.read_text():
+            time.sleep(0.2)
+        time.sleep(3)  # the midpoint's workers are starting
+        os.killpg(child.pid, signal.SIGINT)
+        child.wait(timeout=120)
+    output = log_path.read_text()
+    assert child.returncode == 130 and "bisect: interrupted" in output, output
+    assert list(temp.iterdir()) == [], output
+    record = json.loads((tmp_path / "bisect.json").read_text())
+    assert record["exit_status"] == 130 and record["ends"][-1]["verdict"] == "regression"

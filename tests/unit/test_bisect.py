@@ -54,7 +54,11 @@ def test_clean_verdicts_name_the_first_bad_commit_in_log2_steps(first_bad: int) 
     result = search(COMMITS, judge)
     assert result.outcome == FOUND and result.first_bad == f"c{first_bad}"
     assert result.candidates == [f"c{first_bad}"]
-    assert len(result.steps) <= 3  # 7 commits between the ends: 3 halvings
+    # 7 commits between the ends: 3 halvings, and the pass below the answer measured again.
+    assert len(result.steps) <= 4
+    if first_bad > 0:
+        last = result.steps[-1]
+        assert (last.commit, last.role, last.attempt) == (f"c{first_bad - 1}", "confirm", 1)
     assert result.last_good == (f"c{first_bad - 1}" if first_bad else None)
     assert "c7" not in [commit for commit, _ in judge.calls]  # the bad end is not measured again
 
@@ -82,6 +86,33 @@ def test_an_inconclusive_midpoint_is_measured_again_with_more_turns() -> None:
         ("c3", 2, PASS),
     ]
     assert result.inconclusive == []
+
+
+def test_a_noisy_pass_past_the_slow_commit_is_caught_before_a_commit_is_named() -> None:
+    # c4 made it slower; c5 (slow too) first measures as a pass, as one noisy step can. The pass
+    # below the answer is measured again with more turns, fails, and the search goes back.
+    judge = Scripted(4, {"c5": [PASS, REGRESSION]})
+    result = search(COMMITS, judge)
+    assert result.outcome == FOUND and result.first_bad == "c4" and result.last_good == "c3"
+    assert [(s.commit, s.attempt, s.verdict, s.role) for s in result.steps] == [
+        ("c3", 0, PASS, "midpoint"),
+        ("c5", 0, PASS, "midpoint"),
+        ("c6", 0, REGRESSION, "midpoint"),
+        ("c5", 1, REGRESSION, "confirm"),
+        ("c4", 0, REGRESSION, "midpoint"),
+        ("c3", 1, PASS, "confirm"),
+    ]
+
+
+def test_a_pass_that_is_inconclusive_when_measured_again_is_set_aside() -> None:
+    judge = Scripted(4, {"c5": [PASS, INCONCLUSIVE]})
+    result = search(COMMITS, judge, Policy(attempts=3))
+    assert result.first_bad == "c4"
+    assert [(s.commit, s.attempt) for s in result.steps if s.commit == "c5"] == [
+        ("c5", 0),
+        ("c5", 1),
+        ("c5", 2),
+    ]
 
 
 def test_a_commit_that_stays_inconclusive_gives_a_range_never_a_guess() -> None:
@@ -126,6 +157,11 @@ def test_a_budget_stops_with_the_range_reached() -> None:
     # c3 and c5 passed; c6 (the first bad one) was never measured: the range says c6 or c7.
     assert result.outcome == RANGE and result.candidates == ["c6", "c7"]
     assert result.last_good == "c5" and result.first_bad is None
+    # Found before the budget ran out, but the pass below it could not be measured again.
+    now[0] = 0.0
+    found = search(COMMITS, judge, Policy(budget_seconds=150.0, clock=lambda: now[0]))
+    assert found.first_bad == "c6" and not found.confirmed and found.budget_hit
+    assert search(COMMITS, Scripted(6)).confirmed
 
 
 def test_progress_counts_steps_after_the_ends_with_an_eta() -> None:
@@ -138,9 +174,9 @@ def test_progress_counts_steps_after_the_ends_with_an_eta() -> None:
 
     policy = Policy(clock=lambda: now[0], progress=seen.append)
     search(COMMITS, judge, policy, steps_before=1)
-    assert [p.step for p in seen] == [2, 3, 4]
-    assert seen[0].about == 4 and seen[0].eta_seconds is None
-    assert seen[1].eta_seconds == pytest.approx(60.0)  # 30 s a step, two steps left
+    assert [p.step for p in seen] == [2, 3, 4, 5]  # 3 halvings and the confirmation
+    assert seen[0].about == 5 and seen[0].eta_seconds is None
+    assert seen[1].eta_seconds == pytest.approx(90.0)  # 30 s a step, three steps left
 
 
 def test_the_ends_are_measured_again_while_inconclusive() -> None:

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Optional
 
 from .. import atomic
@@ -178,17 +180,26 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rnnbench-bisect-"))
     record = Record(good=good, commits=commits, command=spelled(args, list(extra or [])))
     began = time.monotonic()
+    # A SIGTERM between two steps (a cancelled CI job) ends the bisect as Ctrl-C does, so that
+    # the extracted trees are removed and the record says how far it got; during a step the
+    # gate's wait passes it on to the step's pytest first.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = _bisect(args, list(extra or []), repo, workdir, record)
     except KeyboardInterrupt:
         print("bisect: interrupted", file=sys.stderr)
         status = INTERRUPTED
     finally:
+        signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(workdir, ignore_errors=True)
     record.seconds = time.monotonic() - began
     record.exit_status = status
     _write(args, record)
     return status
+
+
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _bisect(
@@ -228,9 +239,11 @@ def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
         # "candidate" is the bad end's worker, "reference" the good end's (the gate's words).
         print(f"bisect: error: the ends could not be measured: {why}", file=sys.stderr)
         return USAGE
+    said = "stayed inconclusive" if last.verdict == "inconclusive" else f"is {last.verdict}"
     print(
         f"no regression between the ends: {record.commits[-1].commit[:12]} against "
-        f"{record.good.commit[:12]} is {last.verdict} ({last.detail})"
+        f"{record.good.commit[:12]} {said} after {len(record.ends)} measurement(s) "
+        f"({last.detail})"
     )
     return NO_REGRESSION
 
@@ -244,11 +257,16 @@ def _print_step(
 def _conclusion(record: Record, result: Result) -> str:
     if result.first_bad is not None:
         found = record.describe(result.first_bad)
+        caveat = (
+            ""
+            if result.confirmed
+            else "\n  (the pass before it was not measured again: the --budget ran out)"
+        )
         return (
             f"first bad commit: {found.commit}\n"
             f"  {found.subject}\n"
             f"  author date {found.date}\n"
-            f"  {len(result.steps) + len(record.ends)} steps"
+            f"  {len(result.steps) + len(record.ends)} steps{caveat}"
         )
     reasons = []
     if result.skipped:

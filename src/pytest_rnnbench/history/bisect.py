@@ -57,6 +57,7 @@ class Step:
     change: Optional[float]
     detail: str
     seconds: float
+    role: str = "midpoint"  # "ends", "midpoint", or "confirm" (a pass measured again)
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -84,6 +85,9 @@ class Result:
     skipped: list[str] = field(default_factory=list)
     inconclusive: list[str] = field(default_factory=list)  # still so after the last attempt
     budget_hit: bool = False
+    # The pass just below the named commit was measured again and passed again (False: the
+    # budget ran out first, so the answer rests on one pass, as a plain bisect's does).
+    confirmed: bool = True
 
     @property
     def first_bad(self) -> Optional[str]:
@@ -99,6 +103,7 @@ class Result:
             "skipped": list(self.skipped),
             "inconclusive": list(self.inconclusive),
             "budget_hit": self.budget_hit,
+            "confirmed": self.confirmed,
             "steps": [step.to_dict() for step in self.steps],
         }
 
@@ -129,6 +134,7 @@ class _Search:
         self.started = policy.started
         self.budget_hit = False
         self.step_offset = 0  # steps that came before this search (the ends), for progress
+        self.role = "midpoint"
 
     def out_of_budget(self) -> bool:
         budget = self.policy.budget_seconds
@@ -142,12 +148,14 @@ class _Search:
         mean = sum(step.seconds for step in self.steps) / len(self.steps)
         return mean * steps_left
 
-    def measure(self, position: int, steps_left: int) -> Optional[Judgement]:
+    def measure(self, position: int, steps_left: int, again: bool = False) -> Optional[Judgement]:
         """Judge one commit, again with more turns while inconclusive; None when the budget ran
-        out before a verdict."""
+        out before a verdict. `again`: a commit measured before, so its first attempt here
+        already has more turns."""
         commit = self.commits[position]
         judgement: Optional[Judgement] = None
-        for attempt in range(self.policy.attempts):
+        first = min(1, self.policy.attempts - 1) if again else 0
+        for attempt in range(first, self.policy.attempts):
             if self.out_of_budget():
                 return judgement
             number = self.step_offset + len(self.steps) + 1
@@ -160,7 +168,7 @@ class _Search:
             seconds = self.policy.clock() - began
             self.steps.append(
                 Step(number, commit, position, attempt, judgement.verdict, judgement.change,
-                     judgement.detail, seconds)
+                     judgement.detail, seconds, "confirm" if again else self.role)
             )  # fmt: skip
             if judgement.verdict != INCONCLUSIVE:
                 return judgement
@@ -177,6 +185,49 @@ def _next_position(low: int, high: int, excluded: set[int]) -> Optional[int]:
     return min(open_positions, key=lambda p: (abs(p - middle), p))
 
 
+@dataclass
+class _Bounds:
+    """What the search knows: the passes, the first known bad position, the commits set aside."""
+
+    high: int
+    passes: set[int] = field(default_factory=set)
+    confirmed: set[int] = field(default_factory=set)  # passes measured again, and passed again
+    excluded: set[int] = field(default_factory=set)
+    skipped: list[int] = field(default_factory=list)
+    inconclusive: list[int] = field(default_factory=list)
+
+    @property
+    def low(self) -> int:
+        """The newest known good position below the first known bad (-1: the good end)."""
+        return max((p for p in self.passes if p < self.high), default=-1)
+
+    def learn(self, position: int, verdict: str) -> None:
+        self.passes.discard(position)  # a pass measured again may not pass again
+        if verdict == REGRESSION:
+            self.high = position
+        elif verdict == PASS:
+            self.passes.add(position)
+        else:
+            self.excluded.add(position)
+            (self.skipped if verdict == SKIP else self.inconclusive).append(position)
+
+
+def _next(bounds: _Bounds, budget_hit: bool) -> tuple[Optional[int], bool]:
+    """The next position to measure and whether it is a pass measured again (None: done).
+
+    When the range is down to one commit, the pass just below it is measured once more with
+    more turns before that commit is named: a pass only says that no slowdown beyond the
+    tolerance was shown, weaker evidence than a regression's confidence, and one noisy pass
+    sends the search past the commit it looks for."""
+    position = _next_position(bounds.low, bounds.high, bounds.excluded)
+    if position is not None:
+        return position, False
+    low = bounds.low
+    if low < 0 or low in bounds.confirmed or budget_hit:
+        return None, False
+    return low, True
+
+
 def search(
     commits: Sequence[str], judge: Judge, policy: Optional[Policy] = None, steps_before: int = 0
 ) -> Result:
@@ -191,34 +242,29 @@ def search(
         return Result(EMPTY, None, [])
     state = _Search(commits, judge, policy or Policy())
     state.step_offset = steps_before
-    low, high = -1, len(commits) - 1  # low: newest known good (-1: the good end), high: bad
-    excluded: set[int] = set()
-    skipped: list[str] = []
-    inconclusive: list[str] = []
+    bounds = _Bounds(high=len(commits) - 1)
     while True:
-        position = _next_position(low, high, excluded)
+        position, again = _next(bounds, state.budget_hit)
         if position is None:
             break
-        untested = sum(1 for p in range(low + 1, high) if p not in excluded)
-        judgement = state.measure(position, remaining_steps(untested))
+        untested = sum(1 for p in range(bounds.low + 1, bounds.high) if p not in bounds.excluded)
+        judgement = state.measure(position, remaining_steps(untested) + 1, again)
         if judgement is None or (state.budget_hit and judgement.verdict == INCONCLUSIVE):
             break
-        if judgement.verdict == REGRESSION:
-            high = position
-        elif judgement.verdict == PASS:
-            low = position
-        else:
-            excluded.add(position)
-            (skipped if judgement.verdict == SKIP else inconclusive).append(commits[position])
+        bounds.learn(position, judgement.verdict)
+        if again and judgement.verdict == PASS:
+            bounds.confirmed.add(position)
+    low, high = bounds.low, bounds.high
     candidates = list(commits[low + 1 : high + 1])
     return Result(
         outcome=FOUND if len(candidates) == 1 else RANGE,
         last_good=commits[low] if low >= 0 else None,
         candidates=candidates,
         steps=state.steps,
-        skipped=[c for c in skipped if c in candidates],
-        inconclusive=[c for c in inconclusive if c in candidates],
+        skipped=[commits[p] for p in bounds.skipped if low < p <= high],
+        inconclusive=[commits[p] for p in bounds.inconclusive if low < p <= high],
         budget_hit=state.budget_hit,
+        confirmed=low < 0 or low in bounds.confirmed,
     )
 
 
@@ -231,5 +277,6 @@ def measure_end(
     if not commits:
         return []
     state = _Search(commits, judge, policy or Policy())
-    state.measure(len(commits) - 1, 1 + remaining_steps(len(commits) - 1))
+    state.role = "ends"
+    state.measure(len(commits) - 1, 2 + remaining_steps(len(commits) - 1))
     return state.steps

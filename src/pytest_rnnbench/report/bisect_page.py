@@ -83,13 +83,14 @@ def _steps_table(record: Record) -> list[str]:
             str(step.number),
             code(commit.commit[:12], table=True),
             inline(commit.subject, 60, table=True),
+            step.role,
             str(step.attempt + 1),
             step.verdict,
             format_change(step.change) or "n/a",
             f"{step.seconds:.0f}",
         ])  # fmt: skip
-    header = ["step", "commit", "subject", "attempt", "verdict", "change", "seconds"]
-    return table(header, rows, ["r", "l", "l", "r", "l", "r", "r"])
+    header = ["step", "commit", "subject", "role", "attempt", "verdict", "change", "seconds"]
+    return table(header, rows, ["r", "l", "l", "l", "r", "l", "r", "r"])
 
 
 def _outcome(record: Record) -> list[str]:
@@ -105,7 +106,9 @@ def _outcome(record: Record) -> list[str]:
             "",
             f"- subject: {inline(found.subject)}",
             f"- author date: {found.date}",
-        ]
+            *([] if result.confirmed else ["- the pass before it was not measured again: the "
+                                           "--budget ran out"]),
+        ]  # fmt: skip
     lines = [f"**Narrowed to {len(result.candidates)} commits** (no single commit is named):", ""]
     for candidate in map(record.describe, result.candidates):
         why = (
