@@ -37,14 +37,16 @@ def _bisect_repeat():
 bisect_repeat = _bisect_repeat()
 
 
-def run_bisect(repo: Path, tmp_path: Path, good: str, bad: str) -> tuple[int, str, dict, str]:
+def run_bisect(
+    repo: Path, tmp_path: Path, good: str, bad: str, *more: str
+) -> tuple[int, str, dict, str]:
     """The command in `repo`: its exit status, output, JSON record and markdown report."""
     temp = tmp_path / "tmp"  # where the trees are extracted: it must be empty afterwards
     temp.mkdir()
     command = [
         PYTHON, "-m", "pytest_rnnbench", "bisect", "--good", good, "--bad", bad,
         "--json", str(tmp_path / "bisect.json"), "--report", str(tmp_path / "bisect.md"),
-        f"--rnnbench-python=mxnet={MXNET_PYTHON}", *bisect_repeat.QUICK,
+        f"--rnnbench-python=mxnet={MXNET_PYTHON}", *bisect_repeat.QUICK, *more,
     ]  # fmt: skip
     began = time.monotonic()
     done = subprocess.run(
@@ -156,3 +158,17 @@ def test_ctrl_c_during_a_step_stops_the_bisect_and_removes_its_trees(tmp_path: P
     assert list(temp.iterdir()) == [], output
     record = json.loads((tmp_path / "bisect.json").read_text())
     assert record["exit_status"] == 130 and record["ends"][-1]["verdict"] == "regression"
+
+
+def test_a_budget_spent_on_the_ends_stops_with_the_whole_range(tmp_path: Path) -> None:
+    repo = tmp_path / "keras-apache-mxnet"
+    commits = bisect_repeat.build_history(repo, "notes,rnn-work=40,noop")
+    # 3 seconds: the ends take longer, so no midpoint starts.
+    status, output, record, report = run_bisect(
+        repo, tmp_path, commits[0][0], commits[-1][0], "--budget=0.05"
+    )
+    assert status == 1, output
+    result = record["result"]
+    assert result["budget_hit"] and result["steps"] == []
+    assert result["candidates"] == [commit for commit, _ in commits[1:]]
+    assert "the --budget was reached" in output and "The --budget was reached" in report
