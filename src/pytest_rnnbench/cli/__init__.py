@@ -16,12 +16,13 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "rnnbench") -> int:
     """Run one command (the console script `rnnbench`); `prog` is the name usage lines show."""
     parser = argparse.ArgumentParser(prog=prog)
     commands = parser.add_subparsers(dest="command", required=True)
-    from . import compare, gate, history, report
+    from . import bisect, compare, gate, history, report
 
     compare.add_parser(commands)
     report.add_parser(commands)
     gate.add_parser(commands)
     history.add_parser(commands)
+    bisect.add_parser(commands)
     # The gate passes what it does not know to pytest; the other commands accept no extras.
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "passthrough", False):

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from typing import Optional
 
 from ..history.changes import Analysis, Change, Detection
-from ..history.runs import Metric
+from ..history.runs import Metric, Point
 from ..history.series import History
 from ..history.suspects import short, suspects
 from ..machine import HardwareProfile
+from ..matrix import PRESETS
+from .bisect_page import bisect_command
 from .formatting import format_change, format_seconds
 from .markdown import table
 
@@ -117,7 +119,27 @@ def change_lines(history: History, analysis: Analysis) -> list[str]:
             f"and run {history.position(after.run)} ({plain(after.run.source)}):"
         )
         out += [f"    - {plain(line)}" for line in suspects(before, after)]
+        out += _bisect_hint(analysis, before, after)
     return out
+
+
+def _bisect_hint(analysis: Analysis, before: Point, after: Point) -> list[str]:
+    """The ready `rnnbench bisect` command for a change point whose two runs are clean commits
+    (the gate's Keras tree commits when both recorded one, else the checkouts' commits)."""
+    old, new = before.run.tree_commit, after.run.tree_commit
+    if not (old and new):
+        if before.run.dirty or after.run.dirty:
+            return []  # uncommitted changes are in no commit that a bisect could build
+        old, new = before.run.commit, after.run.commit
+    if not (old and new) or old == new:
+        return []
+    case = analysis.series.key
+    # The bisect measures the gate's pr preset unless told otherwise: name a matrix that has
+    # the case.
+    pr = PRESETS["pr"]
+    in_pr = case.batch_size in pr["batch_sizes"] and case.dataset in pr["datasets"]
+    command = bisect_command(old, new, [case.case_id]) + ("" if in_pr else " --matrix seed")
+    return [f"  - find the commit: `{command}`"]
 
 
 def _unconfirmed(analysis: Analysis, change: Change) -> str:

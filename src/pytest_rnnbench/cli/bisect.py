@@ -1,0 +1,289 @@
+"""`rnnbench bisect --good REF --bad REF [pytest args]`: name the commit that made training slower.
+
+Run in a checkout of a Keras tree, like `rnnbench gate`. First the ends: the bad commit's tree is
+measured against the good commit's, live A/B as the gate does; unless at least one selected case
+is a regression there, the bisect stops ("no regression between the ends"). Then the first-parent
+commits between them are bisected (history/bisect.py), each midpoint judged against the good end
+on only the cases that regressed at the ends. An inconclusive midpoint is measured again with
+twice the timed epochs, up to --attempts; one that stays inconclusive, or cannot be measured
+(its tree does not import, a case fails), is skipped as `git bisect skip` would, and the answer
+becomes a range, said as such. Everything after the bisect's own options goes to each step's
+pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the ends, ...).
+
+Exit status:
+  0  found: one commit is the first bad one
+  1  narrowed to a range (skipped or inconclusive commits, or --budget reached)
+  2  the bisect could not run: usage (a ref that does not resolve, good not an ancestor of bad,
+     good == bad), or an end that could not be measured
+  6  no regression between the ends (not 3: `rnnbench gate` passes pytest's statuses 0-5 on,
+     and a script that runs both must not read this as pytest's internal error)
+  130 interrupted (Ctrl-C, SIGTERM)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Optional
+
+from .. import atomic
+from ..history.bisect import (
+    FOUND,
+    REGRESSION,
+    Judgement,
+    Policy,
+    Progress,
+    Result,
+    Step,
+    measure_end,
+    search,
+)
+from ..report.bisect_page import Commit, Record, markdown, step_line
+from ..run.trees import TreeError, git, toplevel
+from .bisect_steps import StepRunner, regressed_cases
+
+FOUND_ONE = 0
+NARROWED = 1
+USAGE = 2
+NO_REGRESSION = 6
+INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """The bisect cannot start: the message says why (exit status 2)."""
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "bisect",
+        allow_abbrev=False,  # what it does not know goes to pytest, unabbreviated
+        help="find the commit between a good and a bad ref that made a case slower",
+        description="Measure the bad ref's Keras tree against the good one's (live A/B, as "
+        "`gate`), then bisect the first-parent commits between them, judging each against the "
+        "good end. Unknown arguments go to each step's pytest (e.g. --rnnbench-python "
+        "mxnet=PATH, -k nietzsche). Exit status: 0 found one commit, 1 narrowed to a range, "
+        "2 usage or an end not measurable, 6 no regression between the ends.",
+    )
+    parser.add_argument(
+        "--good", required=True, metavar="REF", help="a commit without the slowdown"
+    )
+    parser.add_argument("--bad", required=True, metavar="REF", help="a later commit with it")
+    parser.add_argument(
+        "--matrix",
+        default="pr",
+        metavar="NAME",
+        help="matrix preset of each step (default: %(default)s, the gate's workload)",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=3,
+        metavar="N",
+        help="measurements of an inconclusive commit, each with twice the timed epochs of the "
+        "one before (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        metavar="MINUTES",
+        help="start no step after this long; stop with the range reached (default: no limit)",
+    )
+    parser.add_argument("--report", type=Path, metavar="PATH.md", help="write a markdown report")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the record of the steps")
+    parser.set_defaults(handler=run, passthrough=True)
+
+
+def resolve(repo: Path, option: str, ref: str) -> str:
+    """The full hash of the commit `ref` names (a branch means its tip, as `git bisect` reads)."""
+    if ref.startswith("-"):
+        raise UsageError(f"{option} {ref}: a ref does not start with '-'")
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except TreeError:
+        raise UsageError(f"{option} {ref}: no such commit, branch or tag in {repo}") from None
+
+
+def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
+    """The first-parent commits after `good` up to `bad`, oldest first, with subject and date.
+
+    UsageError when there are none (good == bad) or `good` is not an ancestor of `bad`."""
+    if good == bad:
+        raise UsageError(f"--good and --bad are the same commit {good}: nothing to bisect")
+    try:
+        git(repo, "merge-base", "--is-ancestor", good, bad)
+    except TreeError:
+        raise UsageError(f"--good {good[:12]} is not an ancestor of --bad {bad[:12]}") from None
+    listed = git(
+        repo, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%s", f"{good}..{bad}"
+    )
+    return [Commit(*line.split("\x1f", 2)) for line in listed.splitlines() if line]
+
+
+def describe(repo: Path, commit: str) -> Commit:
+    return Commit(*git(repo, "log", "-1", "--format=%H%x1f%aI%x1f%s", commit).split("\x1f", 2))
+
+
+def start(args: argparse.Namespace) -> tuple[Path, Commit, list[Commit]]:
+    """The repository, the good end and the commits to search (the last is the bad end)."""
+    if args.attempts < 1:
+        raise UsageError("--attempts must be 1 or more")
+    if args.budget is not None and args.budget <= 0:
+        raise UsageError("--budget must be a positive number of minutes")
+    repo = toplevel(Path.cwd())
+    if repo is None:
+        raise UsageError(
+            f"{Path.cwd()} is not inside a git repository (run it in a Keras checkout)"
+        )
+    good = resolve(repo, "--good", args.good)
+    bad = resolve(repo, "--bad", args.bad)
+    return repo, describe(repo, good), commits_between(repo, good, bad)
+
+
+def spelled(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """The command line of this bisect, as the report shows it (the refs as the user named them)."""
+    command = ["rnnbench", "bisect", "--good", args.good, "--bad", args.bad]
+    if args.matrix != "pr":
+        command.append(f"--matrix={args.matrix}")
+    if args.budget is not None:
+        command.append(f"--budget={args.budget:g}")
+    return command + extra
+
+
+def show_progress(progress: Progress) -> None:
+    eta = "" if progress.eta_seconds is None else f", ETA {_minutes(progress.eta_seconds)}"
+    again = f", attempt {progress.attempt + 1} (more epochs)" if progress.attempt else ""
+    print(
+        f"bisect: step {progress.step} of about {progress.about}{eta}: measuring "
+        f"{progress.commit[:12]}{again}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
+    """The bisect: its exit status (see the module docstring)."""
+    try:
+        repo, good, commits = start(args)
+    except UsageError as exc:
+        print(f"bisect: error: {exc}", file=sys.stderr)
+        return USAGE
+    workdir = Path(tempfile.mkdtemp(prefix="rnnbench-bisect-"))
+    record = Record(good=good, commits=commits, command=spelled(args, list(extra or [])))
+    began = time.monotonic()
+    # A SIGTERM between two steps (a cancelled CI job) ends the bisect as Ctrl-C does, so that
+    # the extracted trees are removed and the record says how far it got; during a step the
+    # gate's wait passes it on to the step's pytest first.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = _bisect(args, list(extra or []), repo, workdir, record)
+    except KeyboardInterrupt:
+        print("bisect: interrupted", file=sys.stderr)
+        status = INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(workdir, ignore_errors=True)
+    record.seconds = time.monotonic() - began
+    record.exit_status = status
+    _write(args, record)
+    return status
+
+
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _bisect(
+    args: argparse.Namespace, extra: list[str], repo: Path, workdir: Path, record: Record
+) -> int:
+    runner = StepRunner(args, extra, repo, workdir)
+    budget = None if args.budget is None else args.budget * 60
+    policy = Policy(attempts=args.attempts, budget_seconds=budget, progress=show_progress)
+    hashes = [commit.commit for commit in record.commits]
+    print(
+        f"bisect: {len(hashes)} commits after {record.good.commit[:12]} up to {hashes[-1][:12]}; "
+        f"first the ends",
+        file=sys.stderr,
+    )
+
+    def judge(commit: str, attempt: int) -> Judgement:
+        judgement = runner.judge(record.good.commit, commit, attempt)
+        _print_step(record, commit, judgement.verdict, judgement.change, judgement.detail)
+        return judgement
+
+    record.ends = measure_end(hashes, judge, policy)
+    last = record.ends[-1] if record.ends else None
+    if last is None or last.verdict != REGRESSION:
+        return _ends_not_regressed(record, last)
+    runner.cases = regressed_cases(runner.last_rows)
+    record.cases = list(runner.cases)
+    print(f"bisect: measuring {', '.join(runner.cases)} at each step", file=sys.stderr)
+
+    record.result = search(hashes, judge, policy, steps_before=len(record.ends))
+    print(_conclusion(record, record.result))
+    return FOUND_ONE if record.result.outcome == FOUND else NARROWED
+
+
+def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
+    if last is None or last.verdict == "skip":
+        why = "the budget ran out first" if last is None else last.detail
+        # "candidate" is the bad end's worker, "reference" the good end's (the gate's words).
+        print(f"bisect: error: the ends could not be measured: {why}", file=sys.stderr)
+        return USAGE
+    said = "stayed inconclusive" if last.verdict == "inconclusive" else f"is {last.verdict}"
+    print(
+        f"no regression between the ends: {record.commits[-1].commit[:12]} against "
+        f"{record.good.commit[:12]} {said} after {len(record.ends)} measurement(s) "
+        f"({last.detail})"
+    )
+    return NO_REGRESSION
+
+
+def _print_step(
+    record: Record, commit: str, verdict: str, change: Optional[float], detail: str
+) -> None:
+    print(step_line(record.describe(commit), verdict, change, detail), flush=True)
+
+
+def _conclusion(record: Record, result: Result) -> str:
+    if result.first_bad is not None:
+        found = record.describe(result.first_bad)
+        caveat = (
+            ""
+            if result.confirmed
+            else "\n  (the pass before it was not measured again: the --budget ran out)"
+        )
+        return (
+            f"first bad commit: {found.commit}\n"
+            f"  {found.subject}\n"
+            f"  author date {found.date}\n"
+            f"  {len(result.steps) + len(record.ends)} steps{caveat}"
+        )
+    reasons = []
+    if result.skipped:
+        reasons.append(f"{len(result.skipped)} skipped (could not be measured)")
+    if result.inconclusive:
+        reasons.append(f"{len(result.inconclusive)} still inconclusive after the last attempt")
+    if result.budget_hit:
+        reasons.append("the --budget was reached")
+    lines = [
+        f"the first bad commit is one of these {len(result.candidates)} ({'; '.join(reasons)}):"
+    ]
+    lines += [f"  {c.commit} {c.subject}" for c in map(record.describe, result.candidates)]
+    return "\n".join(lines)
+
+
+def _write(args: argparse.Namespace, record: Record) -> None:
+    if args.report is not None:
+        atomic.write_text(args.report, markdown(record))
+    if args.json is not None:
+        atomic.write_json(args.json, record.to_dict())

@@ -1,0 +1,149 @@
+"""What `rnnbench bisect` writes: a line per step, the markdown report and the JSON record.
+
+Pure text from the search's steps and the commits' subjects and dates; the command writes the
+files (atomically).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..history.bisect import FOUND, Result, Step
+from .formatting import format_change
+from .markdown import table
+from .markdown_escape import code, inline
+
+RECORD_FORMAT = 1  # the JSON record's version: a reader checks it
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A commit as the report names it."""
+
+    commit: str  # full hash
+    date: str  # author date, ISO 8601
+    subject: str
+
+
+@dataclass
+class Record:
+    """Everything one bisect did, for the report and the JSON record."""
+
+    good: Commit
+    commits: list[Commit]  # after good up to bad, oldest first
+    command: list[str] = field(default_factory=list)
+    cases: list[str] = field(default_factory=list)  # the cases that regressed at the ends
+    ends: list[Step] = field(default_factory=list)  # the bad end against the good end
+    result: Optional[Result] = None  # None when the bisect stopped at the ends
+    seconds: float = 0.0
+    exit_status: int = 0
+
+    def describe(self, commit: str) -> Commit:
+        """The commit's subject and date (the good end or one of the commits)."""
+        for known in [self.good, *self.commits]:
+            if known.commit == commit:
+                return known
+        return Commit(commit, "", "")
+
+    def steps(self) -> list[Step]:
+        return [*self.ends, *(self.result.steps if self.result else [])]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": RECORD_FORMAT,
+            "command": self.command,
+            "good": self.good.__dict__,
+            "bad": self.commits[-1].__dict__ if self.commits else None,
+            "commits": [commit.__dict__ for commit in self.commits],
+            "cases": self.cases,
+            "ends": [step.to_dict() for step in self.ends],
+            "result": self.result.to_dict() if self.result else None,
+            "seconds": round(self.seconds, 1),
+            "exit_status": self.exit_status,
+        }
+
+
+def step_line(commit: Commit, verdict: str, change: Optional[float], detail: str) -> str:
+    """One finished step, for the terminal: commit, subject, verdict, change, cases."""
+    shown = format_change(change) or "no change measured"
+    cases = detail.splitlines()[0] if detail else ""
+    return f"{commit.commit[:12]} {commit.subject!r}: {verdict}, {shown}" + (
+        f" [{cases}]" if cases else ""
+    )
+
+
+def _steps_table(record: Record) -> list[str]:
+    rows = []
+    for step in record.steps():
+        commit = record.describe(step.commit)
+        rows.append([
+            str(step.number),
+            code(commit.commit[:12], table=True),
+            inline(commit.subject, 60, table=True),
+            step.role,
+            str(step.attempt + 1),
+            step.verdict,
+            format_change(step.change) or "n/a",
+            f"{step.seconds:.0f}",
+        ])  # fmt: skip
+    header = ["step", "commit", "subject", "role", "attempt", "verdict", "change", "seconds"]
+    return table(header, rows, ["r", "l", "l", "l", "r", "l", "r", "r"])
+
+
+def _outcome(record: Record) -> list[str]:
+    result = record.result
+    if result is None:
+        last = record.ends[-1] if record.ends else None
+        said = last.verdict if last else "not measured"
+        return [f"**No regression between the ends**: the bad end is {said} against the good end."]
+    if result.outcome == FOUND and result.first_bad:
+        found = record.describe(result.first_bad)
+        return [
+            f"**First bad commit**: `{found.commit}`",
+            "",
+            f"- subject: {inline(found.subject)}",
+            f"- author date: {found.date}",
+            *([] if result.confirmed else ["- the pass before it was not measured again: the "
+                                           "--budget ran out"]),
+        ]  # fmt: skip
+    lines = [f"**Narrowed to {len(result.candidates)} commits** (no single commit is named):", ""]
+    for candidate in map(record.describe, result.candidates):
+        why = (
+            " (skipped: could not be measured)" if candidate.commit in result.skipped
+            else " (inconclusive after the last attempt)" if candidate.commit in result.inconclusive
+            else ""
+        )  # fmt: skip
+        lines.append(f"- `{candidate.commit}` {inline(candidate.subject)}{why}")
+    if result.budget_hit:
+        lines += ["", "The --budget was reached before the search could finish."]
+    return lines
+
+
+def markdown(record: Record) -> str:
+    """The report of one bisect (markdown)."""
+    bad = record.commits[-1] if record.commits else record.good
+    lines = [
+        "# Bisect",
+        "",
+        f"Between `{record.good.commit[:12]}` ({inline(record.good.subject)}, good) and "
+        f"`{bad.commit[:12]}` ({inline(bad.subject)}, bad): {len(record.commits)} commits, "
+        f"{len(record.steps())} steps in {record.seconds / 60:.1f} minutes.",
+        "",
+        *_outcome(record),
+        "",
+        "Cases measured at the midpoints: " + (", ".join(f"`{c}`" for c in record.cases) or "none"),
+        "",
+        *_steps_table(record),
+        "",
+        f"Command: `{shlex.join(record.command)}`" if record.command else "",
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def bisect_command(good: str, bad: str, cases: Sequence[str] = ()) -> str:
+    """The ready command that bisects between two commits (for the history page)."""
+    selected = f" -k {shlex.quote(' or '.join(cases))}" if cases else ""
+    return f"rnnbench bisect --good {good} --bad {bad}{selected}"

@@ -1,0 +1,339 @@
+"""The bisect's search on a scripted judge (noise, skips, the ends, a budget), the helpers of its
+steps, and the command's checks of its refs on a real git repository (no workers)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from pytest_rnnbench.cli import main
+from pytest_rnnbench.cli.bisect_steps import judgement_of, repeats_for, selection, without_k
+from pytest_rnnbench.history.bisect import (
+    EMPTY,
+    FOUND,
+    INCONCLUSIVE,
+    PASS,
+    RANGE,
+    REGRESSION,
+    SKIP,
+    Judgement,
+    Policy,
+    Progress,
+    measure_end,
+    search,
+)
+from pytest_rnnbench.report.bisect_page import bisect_command
+from pytest_rnnbench.results.rows import Row, Verdict
+
+COMMITS = [f"c{i}" for i in range(8)]
+
+
+class Scripted:
+    """A judge that answers from a script: commit -> verdicts per attempt (the last repeats);
+    a commit not in the script is bad from `first_bad` on, good before it."""
+
+    def __init__(self, first_bad: int, script: Optional[dict[str, list[str]]] = None) -> None:
+        self.first_bad, self.script = first_bad, script or {}
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, commit: str, attempt: int) -> Judgement:
+        self.calls.append((commit, attempt))
+        if commit in self.script:
+            answers = self.script[commit]
+            return Judgement(answers[min(attempt, len(answers) - 1)])
+        bad = COMMITS.index(commit) >= self.first_bad
+        return Judgement(REGRESSION if bad else PASS, 0.4 if bad else 0.01)
+
+
+@pytest.mark.parametrize("first_bad", range(8))
+def test_clean_verdicts_name_the_first_bad_commit_in_log2_steps(first_bad: int) -> None:
+    judge = Scripted(first_bad)
+    result = search(COMMITS, judge)
+    assert result.outcome == FOUND and result.first_bad == f"c{first_bad}"
+    assert result.candidates == [f"c{first_bad}"]
+    # 7 commits between the ends: 3 halvings, and the pass below the answer measured again.
+    assert len(result.steps) <= 4
+    if first_bad > 0:
+        last = result.steps[-1]
+        assert (last.commit, last.role, last.attempt) == (f"c{first_bad - 1}", "confirm", 1)
+    assert result.last_good == (f"c{first_bad - 1}" if first_bad else None)
+    assert "c7" not in [commit for commit, _ in judge.calls]  # the bad end is not measured again
+
+
+def test_a_regression_already_at_the_first_commit_after_good() -> None:
+    result = search(COMMITS, Scripted(0))
+    assert result.first_bad == "c0" and result.last_good is None
+    single = search(["only"], lambda commit, attempt: Judgement(PASS))
+    assert single.outcome == FOUND and single.first_bad == "only" and single.steps == []
+
+
+def test_good_equal_to_bad_leaves_nothing_to_search() -> None:
+    judge = Scripted(0)
+    result = search([], judge)
+    assert result.outcome == EMPTY and result.first_bad is None and judge.calls == []
+
+
+def test_an_inconclusive_midpoint_is_measured_again_with_more_turns() -> None:
+    judge = Scripted(5, {"c3": [INCONCLUSIVE, INCONCLUSIVE, PASS]})
+    result = search(COMMITS, judge, Policy(attempts=3))
+    assert result.first_bad == "c5"
+    assert [(s.commit, s.attempt, s.verdict) for s in result.steps if s.commit == "c3"] == [
+        ("c3", 0, INCONCLUSIVE),
+        ("c3", 1, INCONCLUSIVE),
+        ("c3", 2, PASS),
+    ]
+    assert result.inconclusive == []
+
+
+def test_a_noisy_pass_past_the_slow_commit_is_caught_before_a_commit_is_named() -> None:
+    # c4 made it slower; c5 (slow too) first measures as a pass, as one noisy step can. The pass
+    # below the answer is measured again with more turns, fails, and the search goes back.
+    judge = Scripted(4, {"c5": [PASS, REGRESSION]})
+    result = search(COMMITS, judge)
+    assert result.outcome == FOUND and result.first_bad == "c4" and result.last_good == "c3"
+    assert [(s.commit, s.attempt, s.verdict, s.role) for s in result.steps] == [
+        ("c3", 0, PASS, "midpoint"),
+        ("c5", 0, PASS, "midpoint"),
+        ("c6", 0, REGRESSION, "midpoint"),
+        ("c5", 1, REGRESSION, "confirm"),
+        ("c4", 0, REGRESSION, "midpoint"),
+        ("c3", 1, PASS, "confirm"),
+    ]
+
+
+def test_a_pass_that_is_inconclusive_when_measured_again_is_set_aside() -> None:
+    judge = Scripted(4, {"c5": [PASS, INCONCLUSIVE]})
+    result = search(COMMITS, judge, Policy(attempts=3))
+    assert result.first_bad == "c4"
+    assert [(s.commit, s.attempt) for s in result.steps if s.commit == "c5"] == [
+        ("c5", 0),
+        ("c5", 1),
+        ("c5", 2),
+    ]
+
+
+def test_a_commit_that_stays_inconclusive_gives_a_range_never_a_guess() -> None:
+    # c4 is the first bad one but never measures as such: the answer is c4 or c5.
+    judge = Scripted(4, {"c4": [INCONCLUSIVE]})
+    result = search(COMMITS, judge, Policy(attempts=2))
+    assert result.outcome == RANGE and result.first_bad is None
+    assert result.candidates == ["c4", "c5"] and result.last_good == "c3"
+    assert result.inconclusive == ["c4"]
+    assert judge.calls.count(("c4", 1)) == 1 and ("c4", 2) not in judge.calls
+
+
+def test_an_unmeasurable_commit_is_skipped_like_git_bisect_skip() -> None:
+    # c3 does not import; the search goes around it and still finds c5.
+    judge = Scripted(5, {"c3": [SKIP]})
+    result = search(COMMITS, judge)
+    assert result.first_bad == "c5" and result.skipped == []
+    assert [s.attempt for s in result.steps if s.commit == "c3"] == [0]  # a skip is not retried
+    # When the skipped commit may be the first bad one, the answer is the range around it.
+    around = search(COMMITS, Scripted(4, {"c3": [SKIP]}))
+    assert around.outcome == RANGE and around.candidates == ["c3", "c4"]
+    assert around.skipped == ["c3"] and around.last_good == "c2"
+
+
+def test_every_commit_between_skipped_gives_the_whole_range() -> None:
+    script = {commit: [SKIP] for commit in COMMITS[:-1]}
+    result = search(COMMITS, Scripted(7, script))
+    assert result.outcome == RANGE and result.candidates == COMMITS
+    assert sorted(result.skipped) == COMMITS[:-1]
+
+
+def test_a_budget_stops_with_the_range_reached() -> None:
+    now = [0.0]
+
+    def judge(commit: str, attempt: int) -> Judgement:
+        now[0] += 60.0  # each step takes a minute
+        return Scripted(6)(commit, attempt)
+
+    result = search(COMMITS, judge, Policy(budget_seconds=90.0, clock=lambda: now[0]))
+    # Two steps start within the budget (at 0 s and 60 s); the third would start at 120 s.
+    assert len(result.steps) == 2 and result.budget_hit
+    # c3 and c5 passed; c6 (the first bad one) was never measured: the range says c6 or c7.
+    assert result.outcome == RANGE and result.candidates == ["c6", "c7"]
+    assert result.last_good == "c5" and result.first_bad is None
+    # Found before the budget ran out, but the pass below it could not be measured again.
+    now[0] = 0.0
+    found = search(COMMITS, judge, Policy(budget_seconds=150.0, clock=lambda: now[0]))
+    assert found.first_bad == "c6" and not found.confirmed and found.budget_hit
+    assert search(COMMITS, Scripted(6)).confirmed
+
+
+def test_progress_counts_steps_after_the_ends_with_an_eta() -> None:
+    seen: list[Progress] = []
+    now = [0.0]
+
+    def judge(commit: str, attempt: int) -> Judgement:
+        now[0] += 30.0
+        return Scripted(2)(commit, attempt)
+
+    policy = Policy(clock=lambda: now[0], progress=seen.append)
+    search(COMMITS, judge, policy, steps_before=1)
+    assert [p.step for p in seen] == [2, 3, 4, 5]  # 3 halvings and the confirmation
+    assert seen[0].about == 5 and seen[0].eta_seconds is None
+    assert seen[1].eta_seconds == pytest.approx(90.0)  # 30 s a step, three steps left
+
+
+def test_the_ends_are_measured_again_while_inconclusive() -> None:
+    steps = measure_end(COMMITS, Scripted(0, {"c7": [INCONCLUSIVE, REGRESSION]}))
+    assert [(s.commit, s.attempt, s.verdict) for s in steps] == [
+        ("c7", 0, INCONCLUSIVE),
+        ("c7", 1, REGRESSION),
+    ]
+    assert measure_end([], Scripted(0)) == []
+
+
+def test_a_judge_answer_outside_the_four_verdicts_is_an_error() -> None:
+    with pytest.raises(ValueError, match="improvement"):
+        search(COMMITS, lambda commit, attempt: Judgement("improvement"))
+
+
+# -- one step's helpers ----------------------------------------------------------------------------
+
+
+def _row(
+    case: str, verdict: Optional[str], change: Optional[float] = None, failed: str = ""
+) -> Row:
+    return Row(
+        instance="here", case_id=case, backend="mxnet", gpus=0, batch_size=128, unroll=True,
+        dataset="synthetic", status="failed" if failed else "passed", failure=failed,
+        verdict=Verdict(verdict, change) if verdict else None,
+    )  # fmt: skip
+
+
+def test_a_step_verdict_from_its_cases(tmp_path: Path) -> None:
+    log = tmp_path / "step.log"
+    log.write_text("pytest said this\n")
+    a, b = "mxnet-gpu0-b128-unroll-synthetic", "mxnet-gpu0-b128-unroll-nietzsche"
+    regression = judgement_of([_row(a, "regression", 0.5), _row(b, "inconclusive", 0.02)], 1, log)
+    assert regression.verdict == REGRESSION and regression.change == 0.5
+    assert f"{a}: regression +50.0%" in regression.detail
+    failed = judgement_of([_row(a, "pass", 0.0), _row(b, None, failed="ImportError")], 1, log)
+    assert failed.verdict == SKIP and "ImportError" in failed.detail
+    assert judgement_of([_row(a, "pass"), _row(b, "improvement")], 0, log).verdict == PASS
+    assert judgement_of([_row(a, "pass"), _row(b, "inconclusive")], 0, log).verdict == INCONCLUSIVE
+    nothing = judgement_of([], 5, log)
+    assert nothing.verdict == SKIP and "pytest said this" in nothing.detail
+
+
+def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> None:
+    assert without_k(["-k", "synthetic", "-x", "-knot", "--rnnbench-samples=1"]) == [
+        "-x",
+        "--rnnbench-samples=1",
+    ]
+    # `[CASE]` is a whole test id: mxnet-...-synthetic does not also pick a longer id.
+    assert selection(["a-b", "c-d"]) == "a-b] or c-d]"
+    assert repeats_for(["--rnnbench-repeats", "2"], 0) == 2
+    assert repeats_for(["--rnnbench-repeats=2"], 2) == 8
+    assert repeats_for([], 1) == 6  # the default 3, doubled
+    assert bisect_command("a" * 40, "b" * 40, ["x-y"]) == (
+        f"rnnbench bisect --good {'a' * 40} --bad {'b' * 40} -k x-y"
+    )
+
+
+# -- the command's refs, on a real repository ------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = tmp_path / "keras"
+    (repo / "keras").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "master")
+    _git(repo, "config", "user.email", "t@example.invalid")
+    _git(repo, "config", "user.name", "t")
+    for i in range(3):
+        (repo / "keras" / "__init__.py").write_text(f"# {i}\n")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", f"commit {i}")
+    _git(repo, "checkout", "-q", "-b", "side", "HEAD~1")
+    (repo / "keras" / "side.py").write_text("")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "side")
+    _git(repo, "checkout", "-q", "master")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+@pytest.mark.parametrize(
+    "good, bad, message",
+    [
+        ("no-such-ref", "master", "--good no-such-ref: no such commit, branch or tag in"),
+        ("master~2", "v9.9", "--bad v9.9: no such commit, branch or tag in"),
+        ("--all", "master", "--good --all: a ref does not start with '-'"),
+        ("master", "master", "are the same commit"),
+        ("master", "master~1", "is not an ancestor of --bad"),
+        ("side", "master", "is not an ancestor of --bad"),
+    ],
+)
+def test_refs_that_do_not_make_a_range_are_usage_errors(
+    repo: Path, capsys: pytest.CaptureFixture[str], good: str, bad: str, message: str
+) -> None:
+    assert main(["bisect", f"--good={good}", "--bad", bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bisect: error: ") and message in err, err
+
+
+def test_outside_a_git_repository_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["bisect", "--good", "a", "--bad", "b"]) == 2
+    assert "is not inside a git repository" in capsys.readouterr().err
+
+
+def test_the_first_parent_commits_between_the_ends_oldest_first(repo: Path) -> None:
+    from pytest_rnnbench.cli.bisect import commits_between
+
+    good, bad = _git(repo, "rev-parse", "master~2"), _git(repo, "rev-parse", "master")
+    listed = commits_between(repo, good, bad)
+    assert [c.subject for c in listed] == ["commit 1", "commit 2"]
+    assert listed[-1].commit == bad and len(listed[0].commit) == 40
+
+
+# -- the history page's ready command ----------------------------------------------------------
+
+
+def _point(commit: Optional[str], dirty: bool = False, tree: Optional[str] = None):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(run=SimpleNamespace(commit=commit, dirty=dirty, tree_commit=tree))
+
+
+def _analysis(batch_size: int = 128, dataset: str = "synthetic"):
+    from types import SimpleNamespace
+
+    case_id = f"mxnet-gpu0-b{batch_size}-unroll-{dataset}"
+    key = SimpleNamespace(case_id=case_id, batch_size=batch_size, dataset=dataset)
+    return SimpleNamespace(series=SimpleNamespace(key=key))
+
+
+def test_the_history_page_offers_a_bisect_only_between_two_clean_commits() -> None:
+    from pytest_rnnbench.report.history_page import _bisect_hint
+
+    good, bad = "1" * 40, "2" * 40
+    (line,) = _bisect_hint(_analysis(), _point(good), _point(bad))
+    assert line == (
+        f"  - find the commit: `rnnbench bisect --good {good} --bad {bad} "
+        "-k mxnet-gpu0-b128-unroll-synthetic`"
+    )
+    # A gate run's Keras tree commits are what it measured, ahead of the checkout's.
+    (line,) = _bisect_hint(_analysis(), _point("x", tree=good), _point("y", tree=bad))
+    assert f"--good {good} --bad {bad}" in line
+    # Batch 32 is not in the bisect's default (pr) workload: the command names the seed matrix.
+    (line,) = _bisect_hint(_analysis(batch_size=32), _point(good), _point(bad))
+    assert line.endswith(" --matrix seed`")
+    assert _bisect_hint(_analysis(), _point(good, dirty=True), _point(bad)) == []
+    assert _bisect_hint(_analysis(), _point(None), _point(bad)) == []
+    assert _bisect_hint(_analysis(), _point(good), _point(good)) == []
