@@ -227,7 +227,7 @@ def test_the_wheel_carries_what_the_plugin_runs(installed: Installed, tmp_path: 
     assert facts["gate_ini"] and facts["seed_suite"] and facts["py_typed"], facts
     print("worker files in the wheel:", facts["worker_files"])
     usage = _run(installed.venv / "bin" / "rnnbench", "--help", cwd=tmp_path, env=installed.env)
-    assert usage.startswith("usage: rnnbench") and "{compare,report,gate,history}" in usage
+    assert usage.startswith("usage: rnnbench") and "{compare,report,gate,history,bisect}" in usage
 
 
 @pytest.mark.slow
