@@ -37,7 +37,6 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
-MXNET_KERAS = ROOT / ".venv-mxnet" / "lib" / "python3.11" / "site-packages" / "keras"
 MXNET_PYTHON = ROOT / ".venv-mxnet" / "bin" / "python"
 DEFAULT_HISTORY = "docs,noop,notes,noop,rnn-work=40,notes,noop,notes"
 # Small but real, as the gate's end-to-end tests: 8 steps per epoch, 2 epochs, one worker per side.
@@ -93,10 +92,11 @@ def _commit(repo: Path, edit: str, amount: int, number: int) -> None:
     keras_trees.git(repo, "commit", "-q", "-am", subject)
 
 
-def build_history(repo: Path, history: str, keras: Path = MXNET_KERAS) -> list[tuple[str, str]]:
+def build_history(repo: Path, history: str, keras: Path | None = None) -> list[tuple[str, str]]:
     """A repository at `repo`: the released package, then one commit per edit of `history`
     (comma-separated, see the module docstring). Returns (commit, edit) oldest first, base first."""
-    commits = [(keras_trees.make_repo(keras, repo), "base")]
+    package = keras if keras is not None else keras_trees.installed_keras(MXNET_PYTHON)
+    commits = [(keras_trees.make_repo(package, repo), "base")]
     for number, spec in enumerate(history.split(","), start=1):
         edit, _, amount = spec.partition("=")
         _commit(repo, edit, int(amount or 1), number)

@@ -44,6 +44,18 @@ _KERAS3_STEP = """        h = o * self.activation(c)
 """
 
 
+def installed_keras(python: Path | str) -> Path:
+    """The `keras` package that `python` (an environment's interpreter) has installed: its
+    site-packages differ by Python version, so ask the interpreter rather than spell them."""
+    done = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(done.stdout.strip()) / "keras"
+
+
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True

@@ -25,9 +25,6 @@ from helpers import MXNET_PYTHON, NIETZSCHE_DIR, PYTHON, REPO
 
 pytestmark = pytest.mark.slow
 
-SITE = "lib/python3.11/site-packages/keras"
-MXNET_KERAS = REPO / ".venv-mxnet" / SITE
-KERAS3 = Path(sys.executable).parent.parent / SITE
 # Small but real: 8 steps per epoch, 2 epochs, one worker per side (16 paired turns).
 QUICK = [
     "--rnnbench-samples=1024",
@@ -63,9 +60,10 @@ def branch(repo: Path, name: str, edit: str, amount: int = 1) -> str:
 
 @pytest.fixture(scope="module")
 def mxnet_fork(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert MXNET_KERAS.is_dir(), f"{MXNET_KERAS} is missing: run `make setup`"
+    mxnet_keras = keras_trees.installed_keras(MXNET_PYTHON)
+    assert mxnet_keras.is_dir(), f"{mxnet_keras} is missing: run `make setup`"
     repo = tmp_path_factory.mktemp("fork") / "keras-apache-mxnet"
-    keras_trees.make_repo(MXNET_KERAS, repo)
+    keras_trees.make_repo(mxnet_keras, repo)
     branch(repo, "slower-rnn", "rnn-work", 40)
     branch(repo, "docs-only", "docs")
     return repo
@@ -132,7 +130,7 @@ def test_the_same_code_or_a_docs_only_change_passes(
 def test_keras3_through_pytest_catches_a_slower_lstm_cell(tmp_path: Path) -> None:
     """The pytest route, with a Keras 3 tree and the TensorFlow backend."""
     repo = tmp_path / "keras"
-    keras_trees.make_repo(KERAS3, repo)
+    keras_trees.make_repo(keras_trees.installed_keras(sys.executable), repo)
     keras_trees.commit_edit(repo, "cell-work", 4)
     command = [
         PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest", "--pyargs",
