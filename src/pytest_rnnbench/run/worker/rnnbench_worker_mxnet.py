@@ -42,6 +42,9 @@ class MxnetBackend(Backend):
         restore_removed_names()
 
     def framework_versions(self):
+        # MXNet itself uses the numpy names newer numpy removed: asked before keras was imported
+        # (a version probe), they must be back first too.
+        restore_removed_names()
         import mxnet
 
         return {"mxnet": mxnet.__version__}
