@@ -10,7 +10,7 @@ from typing import Optional
 import pytest
 
 from pytest_rnnbench.cli import main
-from pytest_rnnbench.cli.bisect_steps import judgement_of, repeats_for, selection, without_k
+from pytest_rnnbench.cli.bisect_steps import judgement_of, selection, without_k, workers_for
 from pytest_rnnbench.history.bisect import (
     EMPTY,
     FOUND,
@@ -228,9 +228,10 @@ def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> 
     ]
     # `[CASE]` is a whole test id: mxnet-...-synthetic does not also pick a longer id.
     assert selection(["a-b", "c-d"]) == "a-b] or c-d]"
-    assert repeats_for(["--rnnbench-repeats", "2"], 0) == 2
-    assert repeats_for(["--rnnbench-repeats=2"], 2) == 8
-    assert repeats_for([], 1) == 6  # the default 3, doubled
+    assert workers_for(["--rnnbench-against-workers", "2"], 0) == 2
+    assert workers_for(["--rnnbench-against-workers=2"], 2) == 8
+    assert workers_for([], 1) == 6  # the default 3, doubled
+    assert workers_for([], 5) == 12  # at most MAX_WORKERS
     assert bisect_command("a" * 40, "b" * 40, ["x-y"]) == (
         f"rnnbench bisect --good {'a' * 40} --bad {'b' * 40} -k x-y"
     )

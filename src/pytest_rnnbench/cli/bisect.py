@@ -5,8 +5,8 @@ measured against the good commit's, live A/B as the gate does; unless at least o
 is a regression there, the bisect stops ("no regression between the ends"). Then the first-parent
 commits between them are bisected (history/bisect.py), each midpoint judged against the good end
 on only the cases that regressed at the ends. An inconclusive midpoint is measured again with
-twice the timed epochs, up to --attempts; one that stays inconclusive, or cannot be measured
-(its tree does not import, a case fails), is skipped as `git bisect skip` would, and the answer
+twice the worker processes per side, up to --attempts; one that stays inconclusive, or cannot be
+measured (its tree does not import, a case fails), is skipped as `git bisect skip` would, and the answer
 becomes a range, said as such. Everything after the bisect's own options goes to each step's
 pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the ends, ...).
 
@@ -85,7 +85,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=3,
         metavar="N",
-        help="measurements of an inconclusive commit, each with twice the timed epochs of the "
+        help="measurements of an inconclusive commit, each with twice the worker processes of the "
         "one before (default: %(default)s)",
     )
     parser.add_argument(
@@ -157,7 +157,7 @@ def spelled(args: argparse.Namespace, extra: list[str]) -> list[str]:
 
 def show_progress(progress: Progress) -> None:
     eta = "" if progress.eta_seconds is None else f", ETA {_minutes(progress.eta_seconds)}"
-    again = f", attempt {progress.attempt + 1} (more epochs)" if progress.attempt else ""
+    again = f", attempt {progress.attempt + 1} (more workers)" if progress.attempt else ""
     print(
         f"bisect: step {progress.step} of about {progress.about}{eta}: measuring "
         f"{progress.commit[:12]}{again}",

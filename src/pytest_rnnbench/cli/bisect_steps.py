@@ -24,7 +24,7 @@ from ..results.read import load, rows_of
 from ..results.rows import Row
 from ..results.schema import ResultsError
 from ..run.trees import TreeError, extract
-from ..settings import DEFAULT_REPEATS
+from ..settings import LIVE_PER_SIDE
 from . import gate
 
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
@@ -67,11 +67,18 @@ def selection(cases: Sequence[str]) -> str:
     return " or ".join(f"{case}]" if re.fullmatch(r"[\w.-]+", case) else case for case in cases)
 
 
-def repeats_for(extra: Sequence[str], attempt: int) -> int:
-    """Timed epochs of an attempt: the run's own (or the default), doubled at each re-measure."""
-    given = option_value(extra, "--rnnbench-repeats")
-    base = int(given) if given and given.isdigit() else int(DEFAULT_REPEATS)
-    return base * (1 << attempt)
+# The most worker processes per side a re-measure asks for (each is a framework process alive at
+# once, on the case's devices).
+MAX_WORKERS = 12
+
+
+def workers_for(extra: Sequence[str], attempt: int) -> int:
+    """Worker processes per side of an attempt: the run's own (or the default), doubled at each
+    re-measure. The process is the unit of a live verdict (verdicts/worker_level.py): more
+    processes, not more epochs of the same ones, are what narrow an inconclusive step."""
+    given = option_value(extra, "--rnnbench-against-workers")
+    base = int(given) if given and given.isdigit() else LIVE_PER_SIDE
+    return min(MAX_WORKERS, base * (1 << attempt))
 
 
 class StepRunner:
@@ -101,7 +108,7 @@ class StepRunner:
         """The child pytest's arguments: the gate's, with the good tree as its base."""
         extra = without_k(self.extra) + ["-k", selection(self.cases)] if self.cases else self.extra
         if attempt:
-            extra = [*extra, f"--rnnbench-repeats={repeats_for(self.extra, attempt)}"]
+            extra = [*extra, f"--rnnbench-against-workers={workers_for(self.extra, attempt)}"]
         spelled = argparse.Namespace(
             base=None,
             base_dir=str(self.tree(good)),
