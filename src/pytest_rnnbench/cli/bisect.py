@@ -6,8 +6,8 @@ is a regression there, the bisect stops ("no regression between the ends"). Then
 commits between them are bisected (history/bisect.py), each midpoint judged against the good end
 on only the cases that regressed at the ends. An inconclusive midpoint is measured again with
 twice the worker processes per side, up to --attempts; one that stays inconclusive, or cannot be
-measured (its tree does not import, a case fails), is skipped as `git bisect skip` would, and the answer
-becomes a range, said as such. Everything after the bisect's own options goes to each step's
+measured (its tree does not import, a case fails), is skipped as `git bisect skip` would, and the
+answer becomes a range, said as such. Everything after the bisect's own options goes to each step's
 pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the ends, ...).
 
 Exit status:
