@@ -23,6 +23,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 import textwrap
 import time
@@ -399,3 +400,31 @@ def tiny_tf_args(fake_python) -> list[str]:
         "no:cacheprovider",
         f"--rnnbench-python=tensorflow={fake_python}",
     ]
+
+
+# -- git repositories of a Keras fork ---------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    """`git -C repo ARGS`, its output; a failure raises."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def make_fork_repo(repo: Path) -> Path:
+    """A Keras-MXNet-like repository at `repo`: master (the base) and feature (checked out: one
+    commit on top, the head)."""
+    (repo / "keras" / "backend").mkdir(parents=True)
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'base'\n")
+    (repo / "keras" / "backend" / "mxnet_backend.py").write_text("# the fork\n")
+    git(repo.parent, "init", "-q", "-b", "master", str(repo))
+    git(repo, "config", "user.email", "t@example.invalid")
+    git(repo, "config", "user.name", "t")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
+    git(repo, "commit", "-q", "-am", "head")
+    return repo

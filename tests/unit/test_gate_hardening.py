@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PACKAGE, PYTHON
+from helpers import PACKAGE, PYTHON, git, make_fork_repo
 from pytest_rnnbench.cli import gate, main
 from pytest_rnnbench.cli.gate import pytest_args
 from pytest_rnnbench.invocation import pytest_program, python_module
@@ -39,29 +39,10 @@ PYTHON_310_CANDIDATES = [
 SRC = str(PACKAGE.parent)
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A Keras-MXNet-like repository: master (the base) and feature (checked out, the head)."""
-    repo = tmp_path / "keras-fork"
-    (repo / "keras" / "backend").mkdir(parents=True)
-    (repo / "keras" / "__init__.py").write_text("__version__ = 'base'\n")
-    (repo / "keras" / "backend" / "mxnet_backend.py").write_text("# the fork\n")
-    git(tmp_path, "init", "-q", "-b", "master", str(repo))
-    git(repo, "config", "user.email", "t@example.invalid")
-    git(repo, "config", "user.name", "t")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
-    git(repo, "commit", "-q", "-am", "head")
-    return repo
+    return make_fork_repo(tmp_path / "keras-fork")
 
 
 def env_with_src(**more: str) -> dict[str, str]:

@@ -23,7 +23,8 @@ EXEMPT_FILES = ("Makefile",)
 
 _S = "/"
 # A path starts at the beginning of a text or after a character that cannot continue a path
-# (so `/path/to/tmp/x`, `./tmp/x`, `~/work/x`, `<tmp>/work/x` and URLs are not absolute paths).
+# (so a path inside another path, a relative one, one under `~` or a placeholder such as `<tmp>`,
+# and URLs, are not absolute paths).
 _START = r"(?<![\w.~<>/}\)-])"
 _MACHINE_ROOTS = [
     _S + "tmp" + _S,  # temporary directories

@@ -67,18 +67,23 @@ def test_a_run_that_judged_cases_lists_the_ones_it_did_not_judge_apart() -> None
 
 
 def test_the_headline_reason_counts_what_happened() -> None:
-    assert summary.nothing_judged_headline(0, 0) == "nothing was measured"
-    assert summary.nothing_judged_headline(0, 3) == "nothing was measured (3 skipped)"
-    assert summary.nothing_judged_headline(2, 1) == "2 measured but not judged, 1 skipped"
+    none = dict(empty_document(), not_judged={})
+    assert comment.nothing_judged(none) == "nothing was measured"
+    three = dict(none, not_judged={f"c{i}": "skipped: no backend" for i in range(3)})
+    assert comment.nothing_judged(three) == "nothing was measured (3 skipped)"
 
 
 def test_a_live_case_measured_then_skipped_counts_as_measured_not_twice() -> None:
     document = json.loads(RESULT_FILES[0].read_text())
+    document["verdicts"], document["failures"] = {}, {}
     measured = sorted(document["results"])
     skipped = {measured[0]: "measured, not judged: ...", "other-case": "no backend"}
-    assert summary.nothing_judged(document, skipped) == (
+    document["not_judged"] = summary.not_judged(skipped, {})
+    assert comment.nothing_judged(document) == (
         f"{len(measured)} measured but not judged, 1 skipped"
     )
+    document["verdicts"] = copy.deepcopy(VERDICTS)
+    assert comment.nothing_judged(document) == ""  # a run that judged a case says nothing of it
 
 
 def test_the_seed_suite_hint_runs_as_printed_with_the_run_s_own_program() -> None:

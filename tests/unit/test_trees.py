@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from helpers import git, make_fork_repo
 from pytest_rnnbench.run.trees import (
     TreeError,
     backends_of,
@@ -17,28 +17,10 @@ from pytest_rnnbench.run.trees import (
 )
 
 
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """master: base; feature (checked out): one commit on top; master then moves on."""
-    repo = tmp_path / "keras-fork"
-    (repo / "keras" / "backend").mkdir(parents=True)
-    (repo / "keras" / "__init__.py").write_text("__version__ = 'base'\n")
-    (repo / "keras" / "backend" / "mxnet_backend.py").write_text("# the fork\n")
-    git(repo.parent, "init", "-q", "-b", "master", str(repo))
-    git(repo, "config", "user.email", "t@example.invalid")
-    git(repo, "config", "user.name", "t")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "base")
-    git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
-    git(repo, "commit", "-q", "-am", "head")
+    repo = make_fork_repo(tmp_path / "keras-fork")
     git(repo, "checkout", "-q", "master")
     (repo / "keras" / "__init__.py").write_text("__version__ = 'master moved on'\n")
     git(repo, "commit", "-q", "-am", "later on master")

@@ -130,7 +130,8 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
                 ]
             )
         counts[outcome] = counts.get(outcome, 0) + 1
-    out = [MARKER, f"### {inline(title)}: {headline(counts)}{_nothing_judged(document)}", ""]
+    reason = nothing_judged(document)
+    out = [MARKER, f"### {inline(title)}: {headline(counts)}{': ' + reason if reason else ''}", ""]
     machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
@@ -192,18 +193,18 @@ def _family_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def _nothing_judged(document: Mapping[str, Any]) -> str:
-    """The headline's reason when a run judged no case: what happened to its cases, or ""."""
+def nothing_judged(document: Mapping[str, Any]) -> str:
+    """Why a run judged no case: what happened to its cases ("nothing was measured (2 skipped)",
+    "3 measured but not judged, 1 skipped"), or "" when it judged or failed one. A case measured
+    and then skipped (live, not comparable) counts as measured, once."""
     if document.get("verdicts") or document.get("failures"):
         return ""
-    measured = len(document.get("results") or {})
+    results = document.get("results") or {}
     not_judged: Mapping[str, str] = document.get("not_judged") or {}
-    skipped = len(set(not_judged) - set(document.get("results") or {}))
+    measured, skipped = len(results), len(set(not_judged) - set(results))
     if not measured:
-        return (
-            f": nothing was measured ({skipped} skipped)" if skipped else ": nothing was measured"
-        )
-    return f": {measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
+        return f"nothing was measured ({skipped} skipped)" if skipped else "nothing was measured"
+    return f"{measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
 
 
 def _not_judged_lines(document: Mapping[str, Any]) -> list[str]:

@@ -24,6 +24,7 @@ import pytest
 
 from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
+from ..report import comment
 from ..results.write import new_run_id, results_document
 from ..run.devices import GpuInventory, slot_for
 from ..run.process import WorkerError
@@ -270,7 +271,7 @@ class RnnbenchSession:
         if self._no_case_selected(document):
             terminalreporter.write_line(summary.no_case_selected(self.settings))
         elif self._gate_judged_nothing():
-            reason = summary.nothing_judged(document, self.skipped)
+            reason = comment.nothing_judged(document)  # the comment's headline says the same
             terminalreporter.write_line(
                 f"rnnbench: the pull-request gate judged no case: {reason}; "
                 f"exit status {EXIT_NOTHING_JUDGED}"

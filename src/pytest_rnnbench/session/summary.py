@@ -36,20 +36,6 @@ def not_judged(skipped: Mapping[str, str], unjudged: Mapping[str, str]) -> dict[
     return reasons
 
 
-def nothing_judged_headline(measured: int, skipped: int) -> str:
-    """The terminal's reason when no case was judged: what happened to the cases."""
-    if not measured:
-        return f"nothing was measured ({skipped} skipped)" if skipped else "nothing was measured"
-    return f"{measured} measured but not judged" + (f", {skipped} skipped" if skipped else "")
-
-
-def nothing_judged(document: Mapping[str, Any], skipped: Iterable[str]) -> str:
-    """nothing_judged_headline for a results document and the skipped cases (a live case that
-    was measured but not judged is skipped too: it counts as measured)."""
-    results = document.get("results") or {}
-    return nothing_judged_headline(len(results), len(set(skipped) - set(results)))
-
-
 def table_width(reporter: Any, tty: bool) -> int:
     """120 columns, or less on a narrower terminal; logs and pipes get the full 120."""
     if not tty:
