@@ -42,6 +42,22 @@ LIVE_PER_SIDE = 3
 # (figures: docs/calibration.md).
 LIVE_TURN_STEPS = 8
 
+# How a CPU case's framework thread pools are set up: "steady" or "default" (the frameworks' own).
+# "steady" gives TensorFlow's inter-op pool one thread: with its default pool, TensorFlow
+# processes of identical code settle at speeds several percent apart for their whole life (its
+# executor schedules small ops differently from process to process), which a verdict whose unit
+# is the process cannot see past; with one inter-op thread they agree within about 0.5%. Torch
+# keeps its defaults: one thread made it slower and no steadier. GPU cases keep the defaults.
+# Figures: docs/calibration.md.
+THREAD_POOLS = ("steady", "default")
+DEFAULT_THREAD_POOLS = "steady"
+
+# Worker processes per case when recording a baseline (and no --rnnbench-workers): one process
+# cannot show how fast another would be (processes of identical code settle at their own speed),
+# so a stored session averages several; judged runs default to one and the verdict allows for it
+# (verdicts/session_level.py).
+SAVE_WORKERS = 3
+
 _DEFAULT_PRESET = PRESETS["default"]
 
 
@@ -80,6 +96,8 @@ class Settings:
     save_baseline: bool = False
     require_baseline: bool = False  # a measured case without a baseline fails (CI)
     reset_baseline: bool = False  # saving starts the cases' stored sessions afresh
+    workers: Optional[int] = None  # fresh worker processes per case (None: see stored_workers)
+    thread_pools: str = DEFAULT_THREAD_POOLS  # a CPU case's framework thread pools (THREAD_POOLS)
     inject_slowdown: float = 1.0
     tolerances: Mapping[str, float] = field(default_factory=dict)  # metric name -> fraction
     shard: Optional[tuple[int, int]] = None  # (K, N): run the K-th of N parts of the matrix
@@ -112,6 +130,13 @@ class Settings:
     def live(self) -> bool:
         """Whether cases are judged live, against reference workers measured in this session."""
         return bool(self.against) or self.gate_base is not None
+
+    @property
+    def stored_workers(self) -> int:
+        """Fresh worker processes, one after another, per case of a run that is not live."""
+        if self.workers is not None:
+            return self.workers
+        return SAVE_WORKERS if self.save_baseline else 1
 
     @property
     def gate_base(self) -> Optional[tuple[str, Literal["ref", "dir"]]]:

@@ -36,7 +36,7 @@ def entry(case_id="tensorflow-gpu0-b32-unroll-synthetic", step_ms=10.0, samples=
         "repeats": 1,
         "versions": {"keras": "3.15.1"},
         "python": {"version": "3.11.9"},
-        "epochs": [{"seconds": 0.08}],
+        "epochs": [{"seconds": 0.08, "step_seconds": [step_ms / 1000] * 8}],
     }
     made = baseline.make_entry(
         case,
@@ -307,3 +307,25 @@ def test_a_session_without_a_positive_step_time_is_refused(tmp_path):
     path.write_text(json.dumps({**good_document(), "entries": {GOOD_KEY: bad}}))
     with pytest.raises(baseline.BaselineError, match="positive"):
         baseline.load(path, PROFILE)
+
+
+def test_a_session_of_several_workers_stores_each_and_their_geometric_mean(tmp_path):
+    case = entry(GOOD_CASE)["case"]
+    merged = {
+        "samples": 256,
+        "steps_per_epoch": 8,
+        "repeats": 1,
+        "versions": {"keras": "3.15.1"},
+        "epochs": [
+            {"seconds": 0.08, "worker": index, "step_seconds": [ms / 1000] * 8}
+            for index, ms in enumerate((10.0, 40.0, 20.0))
+        ],
+    }
+    made = baseline.make_entry(case, merged, {"step_time": [10.0] * 24})
+    (session,) = made["sessions"]
+    assert session["workers"] == 3
+    assert session["worker_step_ms"] == [10.0, 40.0, 20.0]
+    assert session["step_ms"] == pytest.approx(20.0)  # (10 * 40 * 20) ** (1/3)
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    baseline.save(path, PROFILE, keyed(made))
+    assert baseline.load(path, PROFILE)[GOOD_KEY]["sessions"] == [session]

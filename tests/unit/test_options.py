@@ -20,6 +20,7 @@ from pytest_rnnbench.metrics import METRICS
 from pytest_rnnbench.options import conflicts, parse_gpus, parsers
 from pytest_rnnbench.options.option import Context
 from pytest_rnnbench.run.devices import GpuInventory
+from pytest_rnnbench.settings import SAVE_WORKERS
 
 # -- parsers ---------------------------------------------------------------------------------------
 
@@ -65,6 +66,20 @@ def test_positive_ints(text: str, expected: tuple) -> None:
 def test_positive_ints_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parsers.positive_ints(text)
+
+
+def test_thread_pools_parser_takes_steady_or_default() -> None:
+    assert parsers.thread_pools("Steady") == "steady"
+    assert parsers.thread_pools("default") == "default"
+    for bad in ("", "1", "all"):
+        with pytest.raises(ValueError, match="steady, default"):
+            parsers.thread_pools(bad)
+
+
+def test_save_workers_default_to_several_and_a_judged_run_to_one() -> None:
+    assert options.Settings(save_baseline=True).stored_workers == SAVE_WORKERS > 1
+    assert options.Settings().stored_workers == 1
+    assert options.Settings(save_baseline=True, workers=1).stored_workers == 1
 
 
 @pytest.mark.parametrize("text, expected", [("10", 10.0), ("0.5", 0.5), ("1e3", 1000.0)])
@@ -209,6 +224,7 @@ _SET = {
     "base": "main",
     "head": "../keras",
     "base_dir": "../base-keras",
+    "workers": 3,
 }
 
 

@@ -48,6 +48,22 @@ def test_a_worker_sees_exactly_its_gpus_and_no_preallocation_by_default() -> Non
     assert simulated["XLA_FLAGS"] == "--foo --xla_force_host_platform_device_count=2"
 
 
+def test_steady_thread_pools_give_tensorflow_one_inter_op_thread_on_cpu_only() -> None:
+    env = worker_env(
+        "tensorflow", [], base={"RNNBENCH_THREAD_POOLS": "forged"}, thread_pools="steady"
+    )
+    assert env["TF_NUM_INTEROP_THREADS"] == "1" and env["RNNBENCH_THREAD_POOLS"] == "steady"
+    assert "TF_NUM_INTRAOP_THREADS" not in env  # operations still use every core
+    for untouched in (
+        worker_env("tensorflow", [0], base={}, thread_pools="steady"),  # a GPU case
+        worker_env("tensorflow", [], base={}, simulate_devices=2, thread_pools="steady"),
+        worker_env("tensorflow", [], base={"RNNBENCH_THREAD_POOLS": "steady"}),  # "default"
+        worker_env("torch", [], base={}, thread_pools="steady"),  # no steadier with fewer
+    ):
+        assert "RNNBENCH_THREAD_POOLS" not in untouched
+        assert "TF_NUM_INTEROP_THREADS" not in untouched
+
+
 def test_a_keras_tree_goes_first_on_pythonpath(tmp_path: Path) -> None:
     env = with_keras_tree({"PYTHONPATH": f"/a{os.pathsep}/b", "X": "1"}, tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/a", "/b"] and env["X"] == "1"

@@ -42,6 +42,15 @@ def test_comparable_workloads():
     assert "256 samples per epoch" in comparable({"samples": 256}, {"samples": 512})
 
 
+def test_a_baseline_is_not_compared_with_a_run_whose_thread_pools_differ() -> None:
+    old_entry = {"samples": 256}  # saved before --rnnbench-thread-pools: the defaults
+    steady = {"samples": 256, "run": {"thread_pools": "steady"}}  # a worker result
+    why = comparable(old_entry, steady)
+    assert why is not None and "default thread pools" in why and "steady" in why
+    assert comparable({"samples": 256, "thread_pools": "steady"}, steady) is None
+    assert comparable(old_entry, {"samples": 256, "run": {"thread_pools": "default"}}) is None
+
+
 def test_turn_means_are_exact_turn_sums_per_step_and_sides_must_match() -> None:
     result = {
         "turn_steps": 3,
@@ -59,3 +68,20 @@ def test_turn_means_are_exact_turn_sums_per_step_and_sides_must_match() -> None:
         )
     with pytest.raises(ValueError, match="not a live A/B worker result"):
         samples.turn_means({"epochs": []})
+
+
+def test_worker_step_ms_keeps_each_worker_process_apart() -> None:
+    from pytest_rnnbench.verdicts.samples import worker_step_ms
+
+    merged = {
+        "epochs": [
+            {"worker": 0, "step_seconds": [0.010] * 8},
+            {"worker": 1, "step_seconds": [0.012] * 8},
+            {"worker": 0, "step_seconds": [0.010] * 8},
+            {"worker": 2, "step_seconds": [0.011] * 8},
+        ]
+    }
+    assert worker_step_ms(merged) == pytest.approx([10.0, 12.0, 11.0])
+    # One worker's result (no "worker" key): one value, the median of its block samples.
+    assert worker_step_ms({"epochs": [{"step_seconds": [0.010] * 4 + [0.030] * 4}]}) == [20.0]
+    assert worker_step_ms({"epochs": []}) == []

@@ -68,3 +68,27 @@ def test_a_session_summary_is_the_mean_log_over_its_workers() -> None:
     assert session_summary([10.0, 40.0]) == pytest.approx(math.log(20.0))
     with pytest.raises(ValueError):
         session_summary([])
+
+
+def test_a_one_worker_run_against_three_worker_sessions_keeps_its_false_alarm_rate() -> None:
+    # Scripted machine: each process settles at its own speed (sd 8% of log time, as TensorFlow
+    # processes here) and sessions add nothing. Stored sessions average three processes each; the
+    # new run has one. Judged as if it averaged three, it cries wolf several times too often.
+    rng = random.Random(7)
+    alpha, trials = 0.01, 3000
+    alarms = {"allowed for": 0, "ignored": 0}
+    for _ in range(trials):
+        stored = [sum(rng.gauss(0, 0.08) for _ in range(3)) / 3 for _ in range(10)]
+        new = rng.gauss(0, 0.08)
+        alarms["allowed for"] += compare_sessions(stored, new, workers_ratio=3).p_greater < alpha
+        alarms["ignored"] += compare_sessions(stored, new).p_greater < alpha
+    assert alarms["allowed for"] / trials < 0.02
+    assert alarms["ignored"] / trials > 0.04
+
+
+def test_the_workers_ratio_widens_only_when_the_new_session_has_fewer_workers() -> None:
+    stored = log_sessions([66.5, 67.1, 66.0, 66.9, 66.4])
+    same = compare_sessions(stored, math.log(67.0))
+    assert compare_sessions(stored, math.log(67.0), workers_ratio=0.5).scale == same.scale
+    wider = compare_sessions(stored, math.log(67.0), workers_ratio=3)
+    assert wider.scale == pytest.approx(same.scale * math.sqrt((3 + 1 / 5) / (1 + 1 / 5)))

@@ -25,7 +25,8 @@ from ..settings import DEFAULT_FALSE_ALARM_RATE
 from ..verdicts import baseline, verdict
 from ..verdicts.family import per_case_alpha
 from ..verdicts.judge import NotJudged, Side, judge
-from ..verdicts.session_time import entry_session_times, session_time_judge
+from ..verdicts.samples import worker_step_ms
+from ..verdicts.session_time import Session, session_time_judge, stored_sessions
 from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -83,7 +84,7 @@ class _Case:
 
     side: Side
     tolerances: dict[str, float] = field(default_factory=dict)
-    sessions: list[float] = field(default_factory=list)  # its sessions' step times (ms)
+    sessions: list[Session] = field(default_factory=list)  # step time (ms), worker processes
 
     @property
     def case_id(self) -> Any:
@@ -113,7 +114,7 @@ class _File:
                 self.cases[key] = _Case(
                     Side.of_entry(entry),
                     baseline.entry_tolerances(entry),
-                    entry_session_times(entry),
+                    stored_sessions(entry),
                 )
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
@@ -126,9 +127,9 @@ class _File:
                     f"{path}: case {case_id!r} has no worker result (per-step times) to compare"
                 )
             side = Side.of_result(worker)
-            steps = side.samples.get("step_time") or []
             # A results file is one session of its own.
-            sessions = [baseline.session_step_ms(steps)] if steps else []
+            workers = worker_step_ms(worker)
+            sessions = [(baseline.session_step_ms(workers), len(workers))] if workers else []
             self.cases[case_id] = _Case(side, sessions=sessions)
 
     def find(self, case_id: str, workload: Mapping[str, Any]) -> tuple[Optional[_Case], str]:
@@ -225,7 +226,7 @@ def _judge(
         {**old.tolerances, **cli_tolerances},
         alpha=alpha,
         busy_limit=busy_limit,
-        time=session_time_judge(old.sessions, new.side.samples.get("step_time") or [], alpha),
+        time=session_time_judge(old.sessions, worker_step_ms(new.side.workload), alpha),
     )
     if isinstance(found, NotJudged):
         return found.line(), verdict.NO_BASELINE

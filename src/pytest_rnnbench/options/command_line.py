@@ -50,6 +50,7 @@ _NOT_REPEATED = frozenset(
         "rnnbench_inject_slowdown",
         "rnnbench_save_baseline",
         "rnnbench_require_baseline",
+        "rnnbench_workers",  # a save takes its own default (several workers), a check its own
     }
 )
 

@@ -33,6 +33,12 @@ _LIVE_NOT_BASELINES = (
 )
 
 
+_LIVE_WORKERS = (
+    "--rnnbench-workers with a live comparison (--rnnbench-against or --rnnbench-base): its "
+    "workers per side are --rnnbench-against-workers; drop one of them"
+)
+
+
 def _gate_conflicts(field: str, flag: str) -> tuple[Conflict, ...]:
     """The pull-request gate's base (a ref or a directory, `flag`) against the other modes."""
     return (
@@ -52,6 +58,7 @@ def _gate_conflicts(field: str, flag: str) -> tuple[Conflict, ...]:
             "the case's GPUs, and each would grab most of their memory; drop one of them",
         ),
         Conflict(("require_baseline", field), _LIVE_NOT_BASELINES),
+        Conflict(("workers", field), _LIVE_WORKERS),
     )
 
 
@@ -96,6 +103,7 @@ CONFLICTS = (
     *_gate_conflicts("base", "--rnnbench-base"),
     *_gate_conflicts("base_dir", "--rnnbench-base-dir"),
     Conflict(("require_baseline", "against"), _LIVE_NOT_BASELINES),
+    Conflict(("workers", "against"), _LIVE_WORKERS),
 )
 
 # (typed option, option it overrides): when the user types the first, the second, set in the ini

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from ..backends import BACKENDS
 from ..matrix import PRESETS
 from ..metrics import parse_fraction
-from ..settings import GPU_COUNTS_FOR_ALL
+from ..settings import GPU_COUNTS_FOR_ALL, THREAD_POOLS
 
 __all__ = [
     "FULL_EPOCHS",
@@ -35,6 +35,7 @@ __all__ = [
     "samples_cap",
     "slowdown",
     "text",
+    "thread_pools",
     "unroll",
 ]
 
@@ -68,6 +69,14 @@ def positive_int(raw: str) -> int:
         raise ValueError("expected a positive whole number") from None
     if value <= 0:
         raise ValueError("expected a positive whole number")
+    return value
+
+
+def thread_pools(raw: str) -> str:
+    """One of THREAD_POOLS, case-insensitive."""
+    value = str(raw).strip().lower()
+    if value not in THREAD_POOLS:
+        raise ValueError(f"expected one of {', '.join(THREAD_POOLS)}")
     return value
 
 

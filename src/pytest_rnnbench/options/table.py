@@ -11,7 +11,9 @@ from ..metrics import METRICS
 from ..settings import (
     DEFAULT_FALSE_ALARM_RATE,
     DEFAULT_REPEATS,
+    DEFAULT_THREAD_POOLS,
     DEFAULT_TIMEOUT_S,
+    SAVE_WORKERS,
 )
 from . import defaults
 from .option import Option
@@ -31,6 +33,7 @@ from .parsers import (
     pythons,
     samples_cap,
     slowdown,
+    thread_pools,
     unroll,
 )
 from .table_live import LIVE_OPTIONS
@@ -230,6 +233,27 @@ OPTIONS: tuple[Option, ...] = (
         parse=flag,
         field="save_baseline",
         default=False,
+    ),
+    Option(
+        "rnnbench_workers",
+        ("--rnnbench-workers",),
+        "fresh worker processes per case, one after another (each process settles at its own "
+        f"speed; a stored session averages them). Default: {SAVE_WORKERS} when saving "
+        "baselines, else 1.",
+        metavar="N",
+        parse=positive_int,
+        field="workers",
+    ),
+    Option(
+        "rnnbench_thread_pools",
+        ("--rnnbench-thread-pools",),
+        "a CPU case's framework thread pools: steady (TensorFlow's inter-op pool gets one "
+        "thread, so its processes agree in speed) or default (the frameworks' own). "
+        f"Default: {DEFAULT_THREAD_POOLS}.",
+        metavar="steady|default",
+        parse=thread_pools,
+        field="thread_pools",
+        default=DEFAULT_THREAD_POOLS,
     ),
     Option(
         "rnnbench_require_baseline",

@@ -44,14 +44,29 @@ def with_keras_tree(env: Mapping[str, str], tree: Path) -> dict[str, str]:
     return dict(env, PYTHONPATH=os.pathsep.join(paths))
 
 
+def steady_thread_env(backend: str) -> dict[str, str]:
+    """What `--rnnbench-thread-pools=steady` sets in a CPU case's worker of `backend`.
+
+    TensorFlow's inter-op pool gets one thread (read when TensorFlow starts, so it must be in the
+    environment); the other backends keep their defaults (settings.THREAD_POOLS says why).
+    RNNBENCH_THREAD_POOLS tells the worker to report it, so a baseline is never compared with a
+    run set up otherwise.
+    """
+    if backend == "tensorflow":
+        return {"TF_NUM_INTEROP_THREADS": "1", "RNNBENCH_THREAD_POOLS": "steady"}
+    return {}
+
+
 def worker_env(
     backend: str,
     gpu_indices: Sequence[int],
     preallocate: bool = False,
     simulate_devices: int = 0,
     base: Optional[Mapping[str, str]] = None,
+    thread_pools: str = "default",
 ) -> dict[str, str]:
-    """The environment of a worker of `backend` that may use exactly the GPUs `gpu_indices`."""
+    """The environment of a worker of `backend` that may use exactly the GPUs `gpu_indices`;
+    a CPU case's thread pools are set up as `thread_pools` says (settings.THREAD_POOLS)."""
     env = dict(os.environ if base is None else base)
     env.update(
         {
@@ -70,6 +85,9 @@ def worker_env(
         # Measure what training uses, not what the framework grabs up front (the seed's
         # "15 GB for TensorFlow" was preallocation).
         env.update({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+    env.pop("RNNBENCH_THREAD_POOLS", None)  # only what this function sets is reported
+    if thread_pools == "steady" and not gpu_indices and not simulate_devices:
+        env.update(steady_thread_env(backend))
     if simulate_devices:
         env["RNNBENCH_SIMULATE_DEVICES"] = str(simulate_devices)
         env["XLA_FLAGS"] = (

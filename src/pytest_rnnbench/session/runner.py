@@ -118,6 +118,7 @@ class CaseRunner:
             self.gpu_indices(case),
             self.settings.preallocate,
             self.settings.simulate_devices,
+            thread_pools=self.settings.thread_pools,
         )
 
     def reference_python(self, case: Case) -> Optional[str]:
@@ -160,7 +161,7 @@ class CaseRunner:
         try:
             with monitor, shown:
                 if reference is None:
-                    result = self._run_one(case, candidate, env, monitor, shown)
+                    result = self._run_fresh(case, candidate, env, monitor, shown)
                 else:
                     sides = self._run_live(
                         case, reference, (request, candidate), env, monitor, shown
@@ -172,6 +173,27 @@ class CaseRunner:
         result["gpu_memory"] = monitor.to_dict()
         return Measured(summarize(case.id, result), sides[0], sides[1])
 
+    def _run_fresh(
+        self,
+        case: Case,
+        request: dict[str, Any],
+        env: dict[str, str],
+        monitor: GpuMemoryMonitor,
+        shown: CaseShown,
+    ) -> Optional[dict[str, Any]]:
+        """The case in `stored_workers` fresh workers, one after another: one result, whose
+        epochs say which worker timed them (live.merge_side) when there are several."""
+        count = self.settings.stored_workers
+        if count == 1:
+            return self._run_one(case, request, env, monitor, shown, f"{case.id}.log")
+        results = []
+        for index in range(count):
+            result = self._run_one(case, request, env, monitor, shown, f"{case.id}.{index}.log")
+            if result is None:
+                return None
+            results.append(result)
+        return merge_side(results)
+
     def _run_one(
         self,
         case: Case,
@@ -179,6 +201,7 @@ class CaseRunner:
         env: dict[str, str],
         monitor: GpuMemoryMonitor,
         shown: CaseShown,
+        log_name: str,
     ) -> Optional[dict[str, Any]]:
         """One worker in this run's interpreter: the usual measurement."""
 
@@ -192,7 +215,7 @@ class CaseRunner:
             request,
             env,
             self.settings.timeout_s,
-            self.log_dir / f"{case.id}.log",
+            self.log_dir / log_name,
             on_message=on_message,
             max_rss_bytes=self.settings.max_rss_bytes,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +37,8 @@ from .baseline_schema import (
 )
 from .profile import Profile, baseline_path, machine_profile, other_profiles
 from .records import METRICS, TOLERANCE_KEYS
-from .samples import busy_shares
-from .session_level import WINDOW
+from .samples import busy_shares, thread_pools, worker_step_ms
+from .session_level import WINDOW, session_summary
 
 # The store's callers find the format's and the profile's names here too, as before the split.
 __all__ = [
@@ -139,6 +140,7 @@ def make_entry(
     recorded_at = recorded or datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds"
     )
+    workers = worker_step_ms(result)
     metrics = {}
     for name, values in samples.items():
         if not values:
@@ -166,29 +168,28 @@ def make_entry(
         # The LSTM path the worker observed (None where it could not): a later run that takes
         # another path is a finding whatever its timing says.
         "lstm_kernel": (result.get("run") or {}).get("lstm_kernel"),
+        "thread_pools": thread_pools(result),
         "metrics": metrics,
-        "sessions": (
-            [_session_record(recorded_at, commit, result, samples["step_time"])]
-            if samples.get("step_time")
-            else []
-        ),
+        "sessions": [_session_record(recorded_at, commit, result, workers)] if workers else [],
     }
 
 
-def session_step_ms(step_samples: Sequence[float]) -> float:
-    """A session's one step time (ms): the median of its block samples."""
-    return _round(median(step_samples))
+def session_step_ms(worker_ms: Sequence[float]) -> float:
+    """A session's one step time (ms): the geometric mean of its worker processes' step times
+    (session_level.session_summary; with one worker, that worker's)."""
+    return _round(math.exp(session_summary(worker_ms)))
 
 
 def _session_record(
-    recorded: str, commit: Optional[str], result: Mapping[str, Any], steps: Sequence[float]
+    recorded: str, commit: Optional[str], result: Mapping[str, Any], worker_ms: Sequence[float]
 ) -> dict[str, Any]:
     return {
         "recorded": recorded,
         "commit": commit,
         "versions": dict(result.get("versions") or {}),
-        "step_ms": session_step_ms(steps) if steps else None,
-        "workers": int(result.get("live_workers") or 1),
+        "step_ms": session_step_ms(worker_ms),
+        "workers": len(worker_ms),
+        "worker_step_ms": [_round(v) for v in worker_ms],
     }
 
 
@@ -199,7 +200,7 @@ def entry_sessions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     steps = ((entry.get("metrics") or {}).get("step_time") or {}).get("samples") or []
     if not steps:
         return []
-    return [_session_record(entry.get("recorded", ""), entry.get("commit"), entry, steps)]
+    return [_session_record(entry.get("recorded", ""), entry.get("commit"), entry, [median(steps)])]
 
 
 def git_commit(directory: Path) -> Optional[str]:

@@ -12,11 +12,14 @@ workload:
                                "metrics": {"<metric>": {"samples": [...], "median": x,
                                                         "p10": x, "p90": x, "n": N, "unit": u}},
                                "tolerances": {"tolerance_time": 0.1, ...}   (optional),
+                               "thread_pools": "steady" or "default" (optional: default),
                                "sessions": [{"recorded": ISO time, "commit": ..., "versions":
-                                             {...}, "step_ms": x, "workers": N}, ...]}}}
+                                             {...}, "step_ms": x, "workers": N,
+                                             "worker_step_ms": [x, ...]}, ...]}}}
 
 "sessions" are the entry's history on this machine, oldest first, at most WINDOW of them: each
-save of the case adds one (the session's step time, the median of its block samples) instead of
+save of the case adds one (the geometric mean of its worker processes' step times, each the
+median of that worker's block samples; "worker_step_ms" is optional) instead of
 replacing the entry's history, and the time verdict judges a new run against their spread
 (session_level.py). The other fields describe the latest session.
 

@@ -67,6 +67,19 @@ def live_time_samples(side: Sequence[Mapping[str, Any]]) -> list[float]:
     return [sum(values) / len(values) for values in zip(*per_worker)]
 
 
+def worker_step_ms(result: Mapping[str, Any]) -> list[float]:
+    """Per worker process of a run, its step time (ms): the median of its epochs' block samples.
+
+    A run measured in several fresh workers one after another (`--rnnbench-workers`) keeps them
+    apart in its merged epochs ("worker"); a single worker's result is one value.
+    """
+    per_worker: dict[int, list[float]] = {}
+    for epoch in result.get("epochs") or []:
+        blocks = block_medians(list(epoch.get("step_seconds") or []))
+        per_worker.setdefault(int(epoch.get("worker") or 0), []).extend(blocks)
+    return [float(median(values)) for _, values in sorted(per_worker.items()) if values]
+
+
 def gpu_peak_bytes(result: Mapping[str, Any]) -> Optional[int]:
     """The framework's own peak when it keeps one (precise), else NVML's per-process peak."""
     value = result.get("gpu_framework_peak_bytes")
@@ -104,10 +117,24 @@ def busy_shares(workload: Mapping[str, Any]) -> list[float]:
     return shares
 
 
+def thread_pools(workload: Mapping[str, Any]) -> str:
+    """How a case's thread pools were set up, from a baseline entry or a worker result
+    ("default": the frameworks' own, as in every run before --rnnbench-thread-pools)."""
+    found = workload.get("thread_pools") or (workload.get("run") or {}).get("thread_pools")
+    return str(found or "default")
+
+
 def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[str]:
-    """Why a baseline's workload differs from now's (samples per epoch, steps), or None."""
+    """Why a baseline's workload differs from now's (samples per epoch, steps, thread pools),
+    or None."""
     for key, what in (("samples", "samples per epoch"), ("steps_per_epoch", "steps per epoch")):
         old, new = baseline.get(key), now.get(key)
         if old is not None and new is not None and old != new:
             return f"the baseline was recorded with {old} {what}, this run has {new}"
+    old_pools, new_pools = thread_pools(baseline), thread_pools(now)
+    if old_pools != new_pools:
+        return (
+            f"the baseline was recorded with {old_pools} thread pools, this run has {new_pools} "
+            "(--rnnbench-thread-pools)"
+        )
     return None

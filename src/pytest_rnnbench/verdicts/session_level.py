@@ -8,6 +8,8 @@ sessions, by a prediction interval for one more session:
 
     t = (new - mean(stored)) / (sd(stored) * sqrt(1 + 1/k)),   k - 1 degrees of freedom
 
+(the 1 grows to k/m when the stored sessions averaged k worker processes and the new one m < k).
+
 With fewer than MIN_SESSIONS stored sessions the spread cannot be estimated (or is estimated from
 two numbers, which is worse than not at all), so the bound uses FLOOR_SPREAD instead, a
 conservative between-session spread, and the verdict says that it did. A level shift inside the
@@ -79,8 +81,17 @@ def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
     return start
 
 
-def compare_sessions(stored: Sequence[float], new: float) -> SessionComparison:
-    """Judge `new` (a session's log step time) against `stored` ones, oldest first."""
+def compare_sessions(
+    stored: Sequence[float], new: float, workers_ratio: float = 1.0
+) -> SessionComparison:
+    """Judge `new` (a session's log step time) against `stored` ones, oldest first.
+
+    `workers_ratio` is the stored sessions' mean number of worker processes over the new
+    session's. A session averaged over k processes varies less than one of m < k (each process's
+    own speed averages out), so the stored sessions' spread understates the new one's by up to
+    k/m: the new session's variance is taken as that spread squared times max(1, k/m), which is
+    exact when the whole spread is the processes' and conservative otherwise.
+    """
     if not stored:
         raise ValueError("no stored sessions to compare with")
     values = list(stored)[-WINDOW:]
@@ -94,7 +105,7 @@ def compare_sessions(stored: Sequence[float], new: float) -> SessionComparison:
         floor_used = False
     else:
         spread, df, floor_used = FLOOR_SPREAD, math.inf, True
-    scale = spread * math.sqrt(1 + 1 / k)
+    scale = spread * math.sqrt(max(1.0, workers_ratio) + 1 / k)
     difference = new - mean
     p_greater, p_less = one_sided(difference, scale, df)
     return SessionComparison(

@@ -9,28 +9,54 @@ from typing import Any, Optional
 
 from . import baseline
 from .records import MetricVerdict
-from .session_level import FLOOR_SPREAD, MIN_SESSIONS, compare_sessions
+from .session_level import (
+    FLOOR_SPREAD,
+    MIN_SESSIONS,
+    WINDOW,
+    SessionComparison,
+    compare_sessions,
+)
 from .time_verdict import time_verdict
 
 SAVE_FLAG = "--rnnbench-save-baseline"
 
+# A stored session: its step time (ms) and how many worker processes it averaged.
+Session = tuple[float, int]
 
-def entry_session_times(entry: Mapping[str, Any]) -> list[float]:
-    """A baseline entry's stored sessions' step times (ms), oldest first."""
-    return [float(s["step_ms"]) for s in baseline.entry_sessions(entry) if s.get("step_ms")]
+
+def stored_sessions(entry: Mapping[str, Any]) -> list[Session]:
+    """A baseline entry's stored sessions, oldest first: (step time in ms, worker processes)."""
+    return [
+        (float(s["step_ms"]), int(s.get("workers") or 1))
+        for s in baseline.entry_sessions(entry)
+        if s.get("step_ms")
+    ]
+
+
+def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) -> SessionComparison:
+    """This run (its worker processes' step times, ms) against the latest WINDOW `stored`
+    sessions, allowing for fewer workers in this run than in the stored sessions."""
+    window = stored[-WINDOW:]
+    stored_workers = sum(workers for _, workers in window) / len(window)
+    now = math.log(baseline.session_step_ms(worker_ms))
+    return compare_sessions(
+        [math.log(ms) for ms, _ in window], now, stored_workers / len(worker_ms)
+    )
 
 
 def session_time_judge(
-    stored: Sequence[float], steps: Sequence[float], alpha: float
+    stored: Sequence[Session], worker_ms: Sequence[float], alpha: float
 ) -> Optional[Callable[[float], MetricVerdict]]:
-    """The step time's verdict for a tolerance, with the session as the unit: this run's block
-    samples (`steps`, ms) against the spread of the `stored` sessions' step times (ms;
-    session_level.py). None when either side has no step time (the judge then says what is
+    """The step time's verdict for a tolerance, with the session as the unit: this run's worker
+    processes' step times (`worker_ms`, ms) against the spread of the `stored` sessions
+    (session_level.py). None when either side has no step time (the judge then says what is
     missing)."""
-    if not stored or not steps:
+    if not stored or not worker_ms:
         return None
-    now_ms = baseline.session_step_ms(steps)
-    comparison = compare_sessions([math.log(v) for v in stored], math.log(now_ms))
+    now_ms = baseline.session_step_ms(worker_ms)
+    window = stored[-WINDOW:]
+    stored_workers = sum(workers for _, workers in window) / len(window)
+    comparison = session_comparison(stored, worker_ms)
     sessions = f"{comparison.used} stored session(s)"
     if comparison.floor_used:
         test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
@@ -39,7 +65,13 @@ def session_time_judge(
         test = "prediction interval over stored sessions"
     if comparison.dropped:
         sessions += f", after a level shift that left out {comparison.dropped} older"
-    used = stored[-(comparison.used) :]
+    if len(worker_ms) > 1 or stored_workers > 1:
+        # Part of the test's name, so every verdict line says what the figures rest on.
+        test += (
+            f"; {stored_workers:.3g} worker process(es) per stored session, {len(worker_ms)} "
+            "in this one"
+        )
+    used = [ms for ms, _ in window[-(comparison.used) :]]
 
     def judged(tolerance: float) -> MetricVerdict:
         return time_verdict(

@@ -97,6 +97,10 @@ class Backend(object):
         """How matrix products ran (TF32, precision setting), as far as the framework says."""
         return {}
 
+    def thread_facts(self):
+        """The CPU thread pools' sizes as the framework reports them ({}: it cannot say)."""
+        return {}
+
     def run_facts(self, keras, model, unroll, lstm_kernel):
         """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend
         says.
@@ -118,4 +122,5 @@ class Backend(object):
         if keras_major(keras) >= 3:
             facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
         facts.update(self.precision_facts())
+        facts["threads"] = self.thread_facts()
         return facts

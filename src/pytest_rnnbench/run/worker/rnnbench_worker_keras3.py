@@ -68,6 +68,9 @@ class TensorFlowBackend(Backend):
 
         return {"tf32_matmul": bool(tf.config.experimental.tensor_float_32_execution_enabled())}
 
+    # No thread_facts: tf.config.threading reports 0 ("default") even when TF_NUM_INTEROP_THREADS
+    # sized the pool, so it cannot say what ran; `thread_pools` says what the controller set.
+
 
 class JaxBackend(Backend):
     """Keras 3 on JAX; several devices train through keras.distribution.DataParallel."""
@@ -162,3 +165,8 @@ class TorchBackend(Backend):
         import torch
 
         return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+    def thread_facts(self):
+        import torch
+
+        return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}

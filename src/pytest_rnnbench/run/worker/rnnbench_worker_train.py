@@ -214,4 +214,6 @@ def run_facts(run):
         sync={"method": run.sync.method, "calls": run.sync.calls},
         simulated_devices=run.simulated,
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        # How the controller set up a CPU case's thread pools ("steady" or the defaults).
+        thread_pools=os.environ.get("RNNBENCH_THREAD_POOLS") or "default",
     )

@@ -1,0 +1,62 @@
+"""End to end, real TensorFlow workers: a saved session is several fresh worker processes, a judged
+run of one is judged with that allowed for, and the thread pools a CPU case ran with are observed
+and recorded, so a baseline is never compared with a run set up otherwise."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CASE = "tensorflow-gpu0-b32-unroll-synthetic"
+TINY = [
+    "--rnnbench",
+    "--rnnbench-backends=tensorflow",
+    "--rnnbench-datasets=synthetic",
+    "--rnnbench-batch-sizes=32",
+    "--rnnbench-samples=128",
+    "--rnnbench-repeats=1",
+    "-p",
+    "no:cacheprovider",
+    # One stored session resolves little: the verdict is inconclusive, and says why.
+    "-W",
+    "default::pytest_rnnbench.verdicts.RnnbenchInconclusiveWarning",
+    "-W",
+    "default::pytest_rnnbench.verdicts.RnnbenchBaselineWarning",
+]
+
+
+def entry_of(bench: pytest.Pytester) -> dict:
+    (path,) = (bench.path / "baselines").glob("*.json")
+    (entry,) = json.loads(path.read_text())["entries"].values()
+    return entry
+
+
+def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
+    bench: pytest.Pytester, heavy_modules
+) -> None:
+    pytest.importorskip("tensorflow")
+    saved = bench.runpytest_subprocess(*TINY, "--rnnbench-save-baseline", "--rnnbench-workers=2")
+    saved.assert_outcomes(passed=1)
+    (session,) = entry_of(bench)["sessions"]
+    assert session["workers"] == 2 and len(session["worker_step_ms"]) == 2
+    assert entry_of(bench)["thread_pools"] == "steady"
+    # Each worker wrote its own log: two fresh processes, one after another.
+    assert heavy_modules() == []
+
+    judged = bench.runpytest_subprocess(*TINY, "--rnnbench-json=results.json")
+    assert judged.ret == 0
+    judged.stdout.fnmatch_lines(
+        [f"*{CASE}*2 worker process(es) per stored session, 1 in this one*"]
+    )
+    run = json.loads((bench.path / "results.json").read_text())["results"][CASE]["worker"]["run"]
+    assert run["thread_pools"] == "steady"
+    assert run["threads"] == {}  # TensorFlow's own report would say "default": none is kept
+
+    other = bench.runpytest_subprocess(*TINY, "--rnnbench-thread-pools=default")
+    assert other.ret == 0
+    other.stdout.fnmatch_lines(
+        [f"*{CASE}*recorded with steady thread pools, this run has default*"]
+    )
