@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
+from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
 from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
 from pytest_rnnbench.run.protocol import (  # noqa: E402
@@ -70,6 +71,7 @@ from pytest_rnnbench.run.turns import (  # noqa: E402
 )
 from pytest_rnnbench.settings import DEFAULT_FALSE_ALARM_RATE as FALSE_ALARM_RATE  # noqa: E402
 from pytest_rnnbench.settings import (  # noqa: E402
+    DEFAULT_THREAD_POOLS,
     LIVE_PER_SIDE,
     LIVE_TURN_STEPS,
     default_cache_dir,  # noqa: E402
@@ -82,15 +84,37 @@ from pytest_rnnbench.verdicts.samples import (  # noqa: E402
     turn_means,
 )
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
-from pytest_rnnbench.verdicts.worker_level import compare_workers  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed  # noqa: E402
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
+
+
+def base_env(args: argparse.Namespace) -> dict[str, str]:
+    """This process's environment, plus --cpu-threads N in every framework thread pool."""
+    env = dict(os.environ)
+    if args.cpu_threads == "all":
+        return env
+    count = str(int(args.cpu_threads))
+    for name in (
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MXNET_CPU_WORKER_NTHREADS",
+    ):
+        env[name] = count
+    xla = f"intra_op_parallelism_threads={count}"
+    if count == "1":
+        xla = "--xla_cpu_multi_thread_eigen=false " + xla
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {xla}".strip()
+    return env
 
 
 def measure(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
+    env = worker_env(args.backend, [], thread_pools=args.thread_pools, base=base_env(args))
     runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +155,7 @@ GROUP_PATTERNS = {
 def measure_alternated(args: argparse.Namespace) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
+    env = worker_env(args.backend, [], thread_pools=args.thread_pools, base=base_env(args))
     processes = []
     started = time.monotonic()
     arms = list(GROUP_PATTERNS)
@@ -239,7 +263,7 @@ def side_of(request: dict, env: dict, tree: Path) -> tuple[dict, dict]:
 def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     case = Case(args.backend, 0, args.batch, True, "synthetic")
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    env = worker_env(args.backend, [])  # as the plugin starts a CPU case's workers
+    env = worker_env(args.backend, [], thread_pools=args.thread_pools, base=base_env(args))
     data = {
         "mode": "live",
         "case": case.to_dict(),
@@ -247,6 +271,8 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
         "repeats": args.repeats,
         "per_side": args.per_side,
         "turn_steps": args.turn_steps,
+        "thread_pools": args.thread_pools,
+        "cpu_threads": args.cpu_threads,
         "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
         "trees": {arm: str(args.trees / name) for arm, name in args.tree_arms.items()}
         if args.trees
@@ -259,8 +285,8 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     turn_steps = turn_steps_for(-(-spec["samples"] // args.batch), args.repeats, args.turn_steps)
     data["turn_steps"] = turn_steps
     with tempfile.TemporaryDirectory() as tmp:
-        for index in range(args.verdicts * len(LIVE_ARMS)):
-            arm = LIVE_ARMS[index % len(LIVE_ARMS)]
+        for index in range(args.verdicts * len(args.arms)):
+            arm = args.arms[index % len(args.arms)]
             ref_request, ref_env = request, env
             if args.trees:
                 # A real code change: the sides import Keras from different trees, nothing else.
@@ -292,7 +318,7 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
                 data["verdicts"][-1], args.tolerance_value, FALSE_ALARM_RATE / args.cases
             )
             print(
-                f"  verdict {index + 1}/{args.verdicts * len(LIVE_ARMS)} {arm:>3}: "
+                f"  verdict {index + 1}/{args.verdicts * len(args.arms)} {arm:>3}: "
                 f"{found.outcome:<12} change {found.metrics[0].change * 100:+5.1f}%  "
                 f"{time.monotonic() - t0:5.1f} s wall",
                 flush=True,
@@ -329,7 +355,7 @@ def analyse_live_one(
         baseline_ms=statistics.median(means[0]),
         now_ms=statistics.median(means[1]),
         counts=(len(turns[0]), len(turns[1])),
-        test="Welch's t on per-worker means",
+        test="Student's t on per-worker means",
         unit="workers",
     )
     return verdict.CaseVerdict("case", found.outcome, (found,))
@@ -350,7 +376,13 @@ def show_live(data: dict, tolerance: float, alpha: float, cases: int = 12) -> No
         f"\nLIVE: case {data['case']['id']}, {data['samples']} samples "
         f"({len(first['epochs'][0]['step_seconds'])} steps per epoch, {data['repeats']} epochs), "
         f"{data['per_side']} worker(s) per side taking turns of {data['turn_steps']} steps; "
-        f"machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)"
+        f"thread pools {data.get('thread_pools', 'default')}"
+        + (
+            f", {data['cpu_threads']} thread(s) in every pool"
+            if data.get("cpu_threads", "all") != "all"
+            else ""
+        )
+        + f"; machine {data['machine']['cpu']} ({data['machine']['cpus']} CPUs)"
     )
     count = len(data["verdicts"])
     print(
@@ -362,6 +394,8 @@ def show_live(data: dict, tolerance: float, alpha: float, cases: int = 12) -> No
         for arm, tree in data["trees"].items():
             print(f"  {arm:>3}: {tree}")
     names = TREE_ARM_NAMES if data.get("trees") else None
+    show_process_spread(data)
+    show_null_p_values(data)
     per_case = FALSE_ALARM_RATE / cases
     for rule, level, title in (
         (
@@ -394,6 +428,69 @@ def show_live(data: dict, tolerance: float, alpha: float, cases: int = 12) -> No
                 f"most {run_level:.1%} (95% bound, from {hits}/{len(found['A'])} per case)"
             )
     show_trade_off(data, tolerance, per_case)
+
+
+def show_process_spread(data: dict) -> None:
+    """How far identical worker processes of one side differ, after the turns' drift is removed.
+
+    Pooled over every side of every verdict (a side's workers run the same code): the standard
+    deviation of the per-worker summaries (log step time), split into what the turns' own noise
+    explains (its variance over the turns a worker took) and the rest, the process's own speed.
+    This is what decides how small a change a few workers per side can resolve.
+    """
+    between, within = [], []
+    for measured in data["verdicts"]:
+        turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
+        shortest = min(len(worker) for side in turns for worker in side)
+        turns = [[worker[:shortest] for worker in side] for side in turns]
+        for side in drift_removed(turns[0], turns[1]):
+            if len(side) < 2:
+                continue
+            summaries = [sum(worker) / len(worker) for worker in side]
+            between.append(statistics.variance(summaries))
+            within.append(
+                statistics.mean(statistics.variance(worker) / len(worker) for worker in side)
+            )
+    if not between:
+        return
+    total, noise = statistics.mean(between), statistics.mean(within)
+    own = max(0.0, total - noise)
+    print(
+        f"spread between a side's worker processes (sd of log per-worker summaries, pooled over "
+        f"{len(between)} sides): {total**0.5:.1%}; the turns' noise explains {noise**0.5:.1%}, "
+        f"the processes' own speed {own**0.5:.1%}"
+    )
+
+
+def show_null_p_values(data: dict) -> None:
+    """Whether the A/A verdicts' p-values are uniform, as a true confidence needs.
+
+    A family-wise 1% puts each case at about 0.1%, a rate no feasible count of A/A verdicts can
+    check directly; the p-values can be checked where they are dense: under no change, a share q
+    of them falls below q, for every q. A test whose unit is wrong (turns counted as samples)
+    shows far too many small p-values here.
+    """
+    from scipy.stats import kstest
+
+    p_values = []
+    for measured in data["verdicts"]:
+        if measured["arm"] != "A":
+            continue
+        turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
+        shortest = min(len(worker) for side in turns for worker in side)
+        turns = [[worker[:shortest] for worker in side] for side in turns]
+        p_values.append(compare_workers(turns[0], turns[1]).p_greater)
+    if len(p_values) < 2:
+        return
+    count = len(p_values)
+    shares = ", ".join(
+        f"below {q:g}: {sum(p < q for p in p_values)}/{count} (expected {q * count:.1f})"
+        for q in (0.05, 0.2, 0.5)
+    )
+    print(
+        f"A/A one-sided p-values (regression), {count} verdicts: {shares}; "
+        f"uniform by Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}"
+    )
 
 
 def show_trade_off(data: dict, tolerance: float, alpha: float) -> None:
@@ -559,6 +656,12 @@ def main() -> int:
     )
     parser.add_argument("--verdicts", type=int, default=100, help="live: verdicts per arm")
     parser.add_argument(
+        "--arms",
+        default=",".join(LIVE_ARMS),
+        help="live: the arms to measure, in rotation (default: %(default)s; A alone measures "
+        "only how far identical processes differ)",
+    )
+    parser.add_argument(
         "--per-side", type=int, default=LIVE_PER_SIDE, help="live: workers per side"
     )
     parser.add_argument(
@@ -567,6 +670,18 @@ def main() -> int:
         default=LIVE_TURN_STEPS,
         help="live: most training steps per turn (fewer when the epochs are too "
         "short for 16 turns, as in the plugin)",
+    )
+    parser.add_argument(
+        "--thread-pools",
+        type=thread_pools,
+        default=DEFAULT_THREAD_POOLS,
+        help="as --rnnbench-thread-pools (default %(default)s)",
+    )
+    parser.add_argument(
+        "--cpu-threads",
+        default="all",
+        help="an experiment: N threads in every framework pool (TensorFlow's two, OpenMP, "
+        "MKL, OpenBLAS, MXNet's engine, XLA's CPU client), or all (default: leave them)",
     )
     parser.add_argument("--processes", type=int, default=10, help="alternated: worker processes")
     parser.add_argument(
@@ -604,6 +719,9 @@ def main() -> int:
         else verdict.METRICS["step_time"].default_tolerance
     )
     args.tolerance_value = tolerance
+    args.arms = [arm for arm in args.arms.split(",") if arm]
+    if not args.arms or any(arm not in LIVE_ARMS for arm in args.arms):
+        parser.error(f"--arms takes a comma-separated subset of {','.join(LIVE_ARMS)}")
     args.tree_arms = dict(item.split("=", 1) for item in args.tree_arms.split(","))
     if args.load:
         data = load(args.load)

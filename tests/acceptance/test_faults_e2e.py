@@ -152,6 +152,7 @@ def test_real_worker_killed_mid_epoch_or_failing_in_build_fails_only_its_case(
             "--rnnbench-samples=2048",
             "--rnnbench-repeats=2",
             "--rnnbench-save-baseline",
+            "--rnnbench-workers=1",  # one worker per case: the one that is killed
             "--rnnbench-json=results.json",
             f"--rnnbench-python=tensorflow={python}",
         ],

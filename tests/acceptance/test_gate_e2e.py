@@ -94,9 +94,10 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     (path,) = baseline_files(gate)
     assert "nogpu_py" in path.name
     entry = json.loads(path.read_text())["entries"][KEY]
-    assert entry["metrics"]["step_time"]["n"] == 16  # 2 epochs x 8 blocks
+    # A save runs 3 fresh workers (SAVE_WORKERS): 3 x 2 epochs x 8 blocks.
+    assert entry["metrics"]["step_time"]["n"] == 48
     assert entry["repeats"] == 2 and entry["samples"] == 256
-    assert len(entry["sessions"]) == 1
+    assert len(entry["sessions"]) == 1 and entry["sessions"][0]["workers"] == 3
     # One session cannot show how much sessions differ: the verdict says so and decides nothing.
     first = run(gate, FAKE_SEED=2)
     first.assert_outcomes(passed=1, warnings=1)
@@ -129,7 +130,7 @@ def test_regression_fails_the_item_with_a_one_line_reason(gate):
             "0.01 (Bonferroni)",
             f"{CASE}: regression: time per step regression, baseline *10* ms -> now 12.0 ms, "
             "change +*%, tolerance 5.0%, resolves *%, confidence *% (prediction interval over "
-            "stored sessions, n=4/1)",
+            "stored sessions; 3 worker process(es) per stored session, 1 in this one, n=4/1)",
         ]
     )
 
@@ -392,7 +393,7 @@ def test_real_tensorflow_save_then_injected_slowdown_fails(pytester):
     (path,) = sorted((pytester.path / "baselines").glob("*.json"))
     entry = json.loads(path.read_text())["entries"][KEY]
     assert entry["versions"]["keras"].startswith("3.") and "tensorflow" in entry["versions"]
-    assert entry["metrics"]["step_time"]["n"] == 16
+    assert entry["metrics"]["step_time"]["n"] == 48  # 3 workers (a save's default) x 16
     # A 5x slowdown dwarfs what a busy machine does, so the busy-machine check stays out of it.
     slow = pytester.runpytest_subprocess(
         *common,

@@ -92,3 +92,8 @@ def test_the_workers_ratio_widens_only_when_the_new_session_has_fewer_workers() 
     assert compare_sessions(stored, math.log(67.0), workers_ratio=0.5).scale == same.scale
     wider = compare_sessions(stored, math.log(67.0), workers_ratio=3)
     assert wider.scale == pytest.approx(same.scale * math.sqrt((3 + 1 / 5) / (1 + 1 / 5)))
+    # The assumed floor is already one process's spread: fewer workers do not widen it.
+    few = log_sessions([66.5, 67.1])
+    assert compare_sessions(few, math.log(67.0), workers_ratio=3).scale == pytest.approx(
+        FLOOR_SPREAD * math.sqrt(1 + 1 / 2)
+    )

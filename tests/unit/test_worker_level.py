@@ -15,7 +15,7 @@ import pytest
 
 from pytest_rnnbench.verdicts import verdict
 from pytest_rnnbench.verdicts.family import per_case_alpha
-from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed, welch
+from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed, pooled, welch
 
 TURNS = 18
 RUN_ALPHA = per_case_alpha(0.01, 12)  # the default gate's 12 cases
@@ -112,6 +112,32 @@ def test_welch_matches_scipy() -> None:
     expected = ttest_ind(a, b, equal_var=False)
     assert difference / se == pytest.approx(expected.statistic)
     assert df == pytest.approx(expected.df)
+
+
+def test_pooled_matches_scipys_student_t() -> None:
+    from scipy.stats import ttest_ind
+
+    a, b = [1.0, 2.0, 4.0, 3.5], [0.5, 0.7, 1.9]
+    difference, se, df = pooled(a, b)
+    expected = ttest_ind(a, b, equal_var=True)
+    assert difference / se == pytest.approx(expected.statistic)
+    assert df == 5
+
+
+def test_the_pooled_test_keeps_its_level_where_one_side_happens_to_agree() -> None:
+    # Scripted A/A with 3 workers per side and an 8% process spread: the pooled test's false
+    # alarms stay at its level, and its resolution never blows up the way Welch's does when one
+    # side's processes happen to agree (its degrees of freedom fall toward 2).
+    rng = random.Random(11)
+    alpha, trials, alarms, worst = 0.05, 4000, 0, 0.0
+    for _ in range(trials):
+        turns = [[[math.exp(rng.gauss(0, 0.08))] * 4 for _ in range(3)] for _ in range(2)]
+        found = compare_workers(turns[0], turns[1])
+        alarms += found.p_greater < alpha
+        assert found.degrees_of_freedom == 4
+        worst = max(worst, found.resolution(0.01 / 12))
+    assert abs(alarms / trials - alpha) < 0.012
+    assert worst < 10  # a resolution, not "anything goes"
 
 
 @pytest.mark.parametrize(

@@ -235,27 +235,6 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
     ),
     Option(
-        "rnnbench_workers",
-        ("--rnnbench-workers",),
-        "fresh worker processes per case, one after another (each process settles at its own "
-        f"speed; a stored session averages them). Default: {SAVE_WORKERS} when saving "
-        "baselines, else 1.",
-        metavar="N",
-        parse=positive_int,
-        field="workers",
-    ),
-    Option(
-        "rnnbench_thread_pools",
-        ("--rnnbench-thread-pools",),
-        "a CPU case's framework thread pools: steady (TensorFlow's inter-op pool gets one "
-        "thread, so its processes agree in speed) or default (the frameworks' own). "
-        f"Default: {DEFAULT_THREAD_POOLS}.",
-        metavar="steady|default",
-        parse=thread_pools,
-        field="thread_pools",
-        default=DEFAULT_THREAD_POOLS,
-    ),
-    Option(
         "rnnbench_require_baseline",
         ("--rnnbench-require-baseline",),
         "fail a measured case that has no baseline for its workload (for CI); without it such "
@@ -316,6 +295,27 @@ OPTIONS: tuple[Option, ...] = (
         parse=flag,
         field="preallocate",
         default=False,
+    ),
+    Option(
+        "rnnbench_workers",
+        ("--rnnbench-workers",),
+        "fresh worker processes per case, one after another (each process settles at its own "
+        f"speed; a stored session averages them). Default: {SAVE_WORKERS} when saving "
+        "baselines, else 1.",
+        metavar="N",
+        parse=positive_int,
+        field="workers",
+    ),
+    Option(
+        "rnnbench_thread_pools",
+        ("--rnnbench-thread-pools",),
+        "a CPU case's framework thread pools: steady (TensorFlow's inter-op pool gets one "
+        "thread, so its processes agree in speed) or default (the frameworks' own). "
+        f"Default: {DEFAULT_THREAD_POOLS}.",
+        metavar="steady|default",
+        parse=thread_pools,
+        field="thread_pools",
+        default=DEFAULT_THREAD_POOLS,
     ),
     Option(
         "rnnbench_max_rss",

@@ -202,7 +202,7 @@ def _time_judge(
         test = f"per-worker means, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
         workers += " (too few to measure their own spread)"
     else:
-        test = "Welch's t on per-worker means"
+        test = "Student's t on per-worker means"
 
     def judged(tolerance: float) -> verdict.MetricVerdict:
         return time_verdict(

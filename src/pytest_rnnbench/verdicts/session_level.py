@@ -103,9 +103,11 @@ def compare_sessions(
         spread = math.sqrt(sum((v - mean) ** 2 for v in used) / (k - 1))
         df: float = k - 1
         floor_used = False
+        widen = max(1.0, workers_ratio)
     else:
-        spread, df, floor_used = FLOOR_SPREAD, math.inf, True
-    scale = spread * math.sqrt(max(1.0, workers_ratio) + 1 / k)
+        # The floor is one process's spread already: it needs no widening for fewer workers.
+        spread, df, floor_used, widen = FLOOR_SPREAD, math.inf, True, 1.0
+    scale = spread * math.sqrt(widen + 1 / k)
     difference = new - mean
     p_greater, p_less = one_sided(difference, scale, df)
     return SessionComparison(
