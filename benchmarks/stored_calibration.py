@@ -1,0 +1,225 @@
+"""Stored-baseline calibration: sessions as the unit, as `--rnnbench-save-baseline` and a judged
+run make and judge them.
+
+One small real case (default: TensorFlow, synthetic, batch 128, unroll, 4,096 samples, CPU) runs
+in fresh worker processes started exactly as the plugin starts them (worker script, environment,
+thread pools, sample extraction). The run is a sequence of cycles; each cycle
+
+  1. records a session: --save-workers fresh workers one after another (the plugin's default
+     when saving), saved through a real baseline file (baseline.save, read back), so the entry
+     keeps its rolling window of sessions as the plugin's does;
+  2. judges one run per arm (A: no change, B25: +25%, B100: +100% injected in every training
+     step), each --judge-workers fresh workers (a judged run's default is one), against the
+     sessions stored so far, with the plugin's rule (verdicts/session_time.py) at the run's
+     false-alarm level divided among --cases.
+
+Verdicts of one cycle share the stored sessions, and later cycles judge against a window that
+grew: they are not independent trials, which the output says. The first --history cycles only
+record (a judged run needs sessions to be judged against).
+
+    .venv/bin/python benchmarks/stored_calibration.py --cycles 10 --save stored-tf.json
+    .venv/bin/python benchmarks/stored_calibration.py --backend torch --cycles 8
+    .venv/bin/python benchmarks/stored_calibration.py --load stored-tf.json   # re-analyse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
+from pytest_rnnbench.matrix import Case  # noqa: E402
+from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
+from pytest_rnnbench.run import datasets  # noqa: E402
+from pytest_rnnbench.run.process import run_worker  # noqa: E402
+from pytest_rnnbench.run.protocol import build_request, worker_env  # noqa: E402
+from pytest_rnnbench.settings import (  # noqa: E402
+    DEFAULT_FALSE_ALARM_RATE,
+    DEFAULT_THREAD_POOLS,
+    SAVE_WORKERS,
+    default_cache_dir,
+)
+from pytest_rnnbench.verdicts import baseline  # noqa: E402
+from pytest_rnnbench.verdicts.live import merge_side  # noqa: E402
+from pytest_rnnbench.verdicts.records import (  # noqa: E402
+    REGRESSION,
+    MetricVerdict,
+    format_resolution,
+)
+from pytest_rnnbench.verdicts.samples import metric_samples, worker_step_ms  # noqa: E402
+from pytest_rnnbench.verdicts.session_time import (  # noqa: E402
+    session_comparison,
+    session_time_judge,
+    stored_sessions,
+)
+
+ARMS = {"A": 1.0, "B25": 1.25, "B100": 2.0}
+TOLERANCE = 0.05  # the plugin's default time tolerance
+
+
+def fresh_workers(args: argparse.Namespace, count: int, factor: float, log: Path) -> dict:
+    """`count` fresh workers one after another, merged as the plugin merges them."""
+    case = Case(args.backend, 0, args.batch, True, "synthetic")
+    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
+    request = build_request(case.to_dict(), spec, args.repeats, factor)
+    env = worker_env(args.backend, [], thread_pools=args.thread_pools)
+    results = [run_worker(args.python, request, env, 1800, log).result for _ in range(count)]
+    return merge_side([r for r in results if r is not None])
+
+
+def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
+    case = Case(args.backend, 0, args.batch, True, "synthetic")
+    data: dict = {
+        "case": case.to_dict(),
+        "samples": args.samples,
+        "repeats": args.repeats,
+        "save_workers": args.save_workers,
+        "judge_workers": args.judge_workers,
+        "thread_pools": args.thread_pools,
+        "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
+        "cycles": [],
+    }
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "worker.log"
+        for cycle in range(args.cycles):
+            t0 = time.monotonic()
+            session = fresh_workers(args, args.save_workers, 1.0, log)
+            judged = {}
+            if cycle >= args.history:
+                for arm, factor in ARMS.items():
+                    judged[arm] = worker_step_ms(
+                        fresh_workers(args, args.judge_workers, factor, log)
+                    )
+            data["cycles"].append(
+                {
+                    "load": os.getloadavg()[0],
+                    "session": session,
+                    "session_worker_ms": worker_step_ms(session),
+                    "judged": judged,
+                }
+            )
+            data["wall_seconds"] = time.monotonic() - started
+            print(
+                f"  cycle {cycle + 1}/{args.cycles}: session "
+                f"{', '.join(f'{v:.1f}' for v in worker_step_ms(session))} ms; judged "
+                + (
+                    ", ".join(f"{a} {statistics.mean(v):.1f}" for a, v in judged.items())
+                    if judged
+                    else "none yet"
+                )
+                + f"  ({time.monotonic() - t0:.0f} s)",
+                flush=True,
+            )
+            if save is not None:  # after every cycle: an interrupted run keeps what it measured
+                save.write_text(json.dumps(data))
+    return data
+
+
+def judge_all(data: dict, alpha: float) -> list[tuple[str, MetricVerdict, float]]:
+    """Replays the cycles: save each session through a real baseline file, judge the arms
+    against what is stored before that cycle's session (as a run judged that day would be)."""
+    found = []
+    profile = baseline.machine_profile(
+        data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = baseline.baseline_path(Path(tmp), profile)
+        for cycle in data["cycles"]:
+            if cycle["judged"]:
+                entry = next(iter(baseline.load(path, profile).values()))
+                sessions = stored_sessions(entry)
+                for arm, worker_ms in cycle["judged"].items():
+                    judged = session_time_judge(sessions, worker_ms, alpha)
+                    assert judged is not None
+                    p_value = session_comparison(sessions, worker_ms).p_greater
+                    found.append((arm, judged(TOLERANCE), p_value))
+            session = cycle["session"]
+            entry = baseline.make_entry(data["case"], session, metric_samples(session))
+            baseline.save(path, profile, {baseline.key_of(entry): entry})
+    return found
+
+
+def show(data: dict, cases: int) -> None:
+    from scipy.stats import beta, kstest
+
+    alpha = DEFAULT_FALSE_ALARM_RATE / cases
+    cycles = data["cycles"]
+    print(
+        f"\nSTORED: case {data['case']['id']}, {data['samples']} samples x {data['repeats']} "
+        f"epochs; {len(cycles)} sessions of {data['save_workers']} fresh workers each, runs judged "
+        f"with {data['judge_workers']} worker(s), thread pools "
+        f"{data['thread_pools']}; machine {data['machine']['cpu']} "
+        f"({data['machine']['cpus']} CPUs); {data.get('wall_seconds', 0) / 60:.0f} min; "
+        f"load average {min(c['load'] for c in cycles):.1f}-{max(c['load'] for c in cycles):.1f}"
+    )
+    session_ms = [statistics.mean(c["session_worker_ms"]) for c in cycles]
+    print(
+        f"session step times (mean of workers): {min(session_ms):.1f}..{max(session_ms):.1f} ms, "
+        f"spread (sd/mean) {statistics.stdev(session_ms) / statistics.mean(session_ms):.1%}"
+    )
+    found = judge_all(data, alpha)
+    print(
+        f"each run judged at {DEFAULT_FALSE_ALARM_RATE:.0%}/{cases} = {alpha:.2g} (a run of "
+        f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
+        "of one cycle share its stored sessions (not independent trials)"
+    )
+    for arm in ARMS:
+        verdicts = [v for a, v, _ in found if a == arm]
+        if not verdicts:
+            continue
+        hits = sum(v.outcome == REGRESSION for v in verdicts)
+        bound = 1.0 if hits >= len(verdicts) else beta.ppf(0.95, hits + 1, len(verdicts) - hits)
+        outcomes = {o: sum(v.outcome == o for v in verdicts) for o in {v.outcome for v in verdicts}}
+        resolutions = sorted(v.resolution for v in verdicts if v.resolution is not None)
+        changes = sorted(v.change * 100 for v in verdicts)
+        print(
+            f"  {arm:>4}: regression {hits}/{len(verdicts)} (95% upper bound {bound:.1%}); "
+            f"outcomes {outcomes}; change median {statistics.median(changes):+.1f}% "
+            f"({changes[0]:+.1f}..{changes[-1]:+.1f}); resolution printed median "
+            f"{format_resolution(statistics.median(resolutions)) if resolutions else 'n/a'}"
+        )
+    p_values = [p for a, _, p in found if a == "A"]
+    if len(p_values) > 1:
+        print(
+            f"  A/A p-values: below 0.05 {sum(p < 0.05 for p in p_values)}/{len(p_values)}, "
+            f"below 0.2 {sum(p < 0.2 for p in p_values)}/{len(p_values)}; uniform by "
+            f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", default="tensorflow")
+    parser.add_argument("--samples", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument(
+        "--history", type=int, default=3, help="cycles that only record (default %(default)s)"
+    )
+    parser.add_argument("--save-workers", type=int, default=SAVE_WORKERS)
+    parser.add_argument("--judge-workers", type=int, default=1)
+    parser.add_argument("--cases", type=int, default=12, help="the run's cases (its family)")
+    parser.add_argument("--thread-pools", type=thread_pools, default=DEFAULT_THREAD_POOLS)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--save", type=Path, help="keep the raw results in this file")
+    parser.add_argument("--load", type=Path, help="analyse a saved run; nothing is measured")
+    args = parser.parse_args()
+    data = json.loads(args.load.read_text()) if args.load else measure(args, args.save)
+    show(data, args.cases)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
