@@ -57,20 +57,27 @@ def session_time_judge(
     window = stored[-WINDOW:]
     stored_workers = sum(workers for _, workers in window) / len(window)
     comparison = session_comparison(stored, worker_ms)
-    sessions = f"{comparison.used} stored session(s)"
+    notes = []  # said in brackets after the number of sessions
+    workers_note = ""
+    if len(worker_ms) > 1 or stored_workers > 1:
+        workers_note = (
+            f"{stored_workers:.3g} worker process(es) per stored session, {len(worker_ms)} in "
+            "this one"
+        )
+        notes.append(workers_note)
     if comparison.floor_used:
         test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
-        sessions += f" (fewer than {MIN_SESSIONS}: their spread is assumed, not measured)"
+        notes.append(f"fewer than {MIN_SESSIONS}: their spread is assumed, not measured")
     else:
         test = "prediction interval over stored sessions"
+    sessions = f"{comparison.used} stored session(s)"
+    if notes:
+        sessions += f" ({'; '.join(notes)})"
     if comparison.dropped:
         sessions += f", after a level shift that left out {comparison.dropped} older"
-    if len(worker_ms) > 1 or stored_workers > 1:
-        # Part of the test's name, so every verdict line says what the figures rest on.
-        test += (
-            f"; {stored_workers:.3g} worker process(es) per stored session, {len(worker_ms)} "
-            "in this one"
-        )
+    if workers_note:
+        # In the test's name too: a verdict line without a reason shows the test, not the unit.
+        test += f"; {workers_note}"
     used = [ms for ms, _ in window[-(comparison.used) :]]
 
     def judged(tolerance: float) -> MetricVerdict:
