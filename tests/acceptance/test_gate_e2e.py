@@ -216,8 +216,9 @@ def test_inconclusive_passes_with_a_warning_that_says_why(gate):
     result.stdout.fnmatch_lines(
         [
             "*RnnbenchInconclusiveWarning: *inconclusive*change +*%*not significant at the "
-            "run's level*1 stored session(s) (fewer than 3: their spread is assumed, not "
-            "measured) resolve changes of *% and more*"
+            "run's level*1 stored session(s) (3 worker process(es) per stored session, 1 in "
+            "this one; fewer than 3: their spread is assumed, not measured) resolve changes of "
+            "*% and more*"
         ]
     )
     # Where warnings are errors, an inconclusive verdict is one too: the user's choice.
