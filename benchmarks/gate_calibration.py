@@ -329,6 +329,11 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
     return data
 
 
+def worker_turns(measured: dict) -> list[list[list[float]]]:
+    """A live verdict's turn means: [reference, candidate], one list per worker."""
+    return [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
+
+
 def analyse_live_one(
     measured: dict, tolerance: float, alpha: float, rule: str = "worker"
 ) -> verdict.CaseVerdict:
@@ -345,7 +350,7 @@ def analyse_live_one(
             alpha,
             paired=("step_time",),
         )
-    turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
+    turns = worker_turns(measured)
     comparison = compare_workers(turns[0], turns[1])
     means = [[sum(w) / len(w) for w in side] for side in turns]
     found = time_verdict(
@@ -440,9 +445,7 @@ def show_process_spread(data: dict) -> None:
     """
     between, within = [], []
     for measured in data["verdicts"]:
-        turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
-        shortest = min(len(worker) for side in turns for worker in side)
-        turns = [[worker[:shortest] for worker in side] for side in turns]
+        turns = worker_turns(measured)
         for side in drift_removed(turns[0], turns[1]):
             if len(side) < 2:
                 continue
@@ -476,9 +479,7 @@ def show_null_p_values(data: dict) -> None:
     for measured in data["verdicts"]:
         if measured["arm"] != "A":
             continue
-        turns = [[turn_means(r) for r in measured[side]] for side in ("reference", "candidate")]
-        shortest = min(len(worker) for side in turns for worker in side)
-        turns = [[worker[:shortest] for worker in side] for side in turns]
+        turns = worker_turns(measured)
         p_values.append(compare_workers(turns[0], turns[1]).p_greater)
     if len(p_values) < 2:
         return

@@ -67,13 +67,9 @@ ARMS = {"A": 1.0, "B25": 1.25, "B100": 2.0}
 TOLERANCE = 0.05  # the plugin's default time tolerance
 
 
-def fresh_workers(args: argparse.Namespace, count: int, factor: float, log: Path) -> dict:
+def fresh_workers(python: str, request: dict, env: dict, count: int, log: Path) -> dict:
     """`count` fresh workers one after another, merged as the plugin merges them."""
-    case = Case(args.backend, 0, args.batch, True, "synthetic")
-    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
-    request = build_request(case.to_dict(), spec, args.repeats, factor)
-    env = worker_env(args.backend, [], thread_pools=args.thread_pools)
-    results = [run_worker(args.python, request, env, 1800, log).result for _ in range(count)]
+    results = [run_worker(python, request, env, 1800, log).result for _ in range(count)]
     return merge_side([r for r in results if r is not None])
 
 
@@ -89,17 +85,24 @@ def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
         "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
         "cycles": [],
     }
+    # Prepared once, as the plugin prepares a dataset once per session.
+    spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
+    requests = {
+        arm: build_request(case.to_dict(), spec, args.repeats, factor)
+        for arm, factor in ARMS.items()
+    }
+    env = worker_env(args.backend, [], thread_pools=args.thread_pools)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "worker.log"
         for cycle in range(args.cycles):
             t0 = time.monotonic()
-            session = fresh_workers(args, args.save_workers, 1.0, log)
+            session = fresh_workers(args.python, requests["A"], env, args.save_workers, log)
             judged = {}
             if cycle >= args.history:
-                for arm, factor in ARMS.items():
+                for arm in ARMS:
                     judged[arm] = worker_step_ms(
-                        fresh_workers(args, args.judge_workers, factor, log)
+                        fresh_workers(args.python, requests[arm], env, args.judge_workers, log)
                     )
             data["cycles"].append(
                 {
@@ -180,7 +183,9 @@ def show(data: dict, cases: int) -> None:
             continue
         hits = sum(v.outcome == REGRESSION for v in verdicts)
         bound = 1.0 if hits >= len(verdicts) else beta.ppf(0.95, hits + 1, len(verdicts) - hits)
-        outcomes = {o: sum(v.outcome == o for v in verdicts) for o in {v.outcome for v in verdicts}}
+        outcomes = {
+            o: sum(v.outcome == o for v in verdicts) for o in sorted({v.outcome for v in verdicts})
+        }
         resolutions = sorted(v.resolution for v in verdicts if v.resolution is not None)
         changes = sorted(v.change * 100 for v in verdicts)
         print(

@@ -37,7 +37,7 @@ from .baseline_schema import (
 )
 from .profile import Profile, baseline_path, machine_profile, other_profiles
 from .records import METRICS, TOLERANCE_KEYS
-from .samples import busy_shares, thread_pools, worker_step_ms
+from .samples import busy_shares, thread_pools_of, worker_step_ms
 from .session_level import WINDOW, session_summary
 
 # The store's callers find the format's and the profile's names here too, as before the split.
@@ -168,7 +168,7 @@ def make_entry(
         # The LSTM path the worker observed (None where it could not): a later run that takes
         # another path is a finding whatever its timing says.
         "lstm_kernel": (result.get("run") or {}).get("lstm_kernel"),
-        "thread_pools": thread_pools(result),
+        "thread_pools": thread_pools_of(result),
         "metrics": metrics,
         "sessions": [_session_record(recorded_at, commit, result, workers)] if workers else [],
     }

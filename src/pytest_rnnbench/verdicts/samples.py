@@ -117,7 +117,7 @@ def busy_shares(workload: Mapping[str, Any]) -> list[float]:
     return shares
 
 
-def thread_pools(workload: Mapping[str, Any]) -> str:
+def thread_pools_of(workload: Mapping[str, Any]) -> str:
     """How a case's thread pools were set up, from a baseline entry or a worker result
     ("default": the frameworks' own, as in every run before --rnnbench-thread-pools)."""
     found = workload.get("thread_pools") or (workload.get("run") or {}).get("thread_pools")
@@ -131,7 +131,7 @@ def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[
         old, new = baseline.get(key), now.get(key)
         if old is not None and new is not None and old != new:
             return f"the baseline was recorded with {old} {what}, this run has {new}"
-    old_pools, new_pools = thread_pools(baseline), thread_pools(now)
+    old_pools, new_pools = thread_pools_of(baseline), thread_pools_of(now)
     if old_pools != new_pools:
         return (
             f"the baseline was recorded with {old_pools} thread pools, this run has {new_pools} "

@@ -33,14 +33,18 @@ def stored_sessions(entry: Mapping[str, Any]) -> list[Session]:
     ]
 
 
-def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) -> SessionComparison:
-    """This run (its worker processes' step times, ms) against the latest WINDOW `stored`
-    sessions, allowing for fewer workers in this run than in the stored sessions."""
+def workers_per_session(stored: Sequence[Session]) -> float:
+    """The mean number of worker processes behind the latest WINDOW stored sessions."""
     window = stored[-WINDOW:]
-    stored_workers = sum(workers for _, workers in window) / len(window)
+    return sum(workers for _, workers in window) / len(window)
+
+
+def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) -> SessionComparison:
+    """This run (its worker processes' step times, ms) against the `stored` sessions (the latest
+    WINDOW of them), allowing for fewer workers in this run than in the stored sessions."""
     now = math.log(baseline.session_step_ms(worker_ms))
     return compare_sessions(
-        [math.log(ms) for ms, _ in window], now, stored_workers / len(worker_ms)
+        [math.log(ms) for ms, _ in stored], now, workers_per_session(stored) / len(worker_ms)
     )
 
 
@@ -54,8 +58,7 @@ def session_time_judge(
     if not stored or not worker_ms:
         return None
     now_ms = baseline.session_step_ms(worker_ms)
-    window = stored[-WINDOW:]
-    stored_workers = sum(workers for _, workers in window) / len(window)
+    stored_workers = workers_per_session(stored)
     comparison = session_comparison(stored, worker_ms)
     notes = []  # said in brackets after the number of sessions
     workers_note = ""
@@ -78,7 +81,7 @@ def session_time_judge(
     if workers_note:
         # In the test's name too: a verdict line without a reason shows the test, not the unit.
         test += f"; {workers_note}"
-    used = [ms for ms, _ in window[-(comparison.used) :]]
+    used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
 
     def judged(tolerance: float) -> MetricVerdict:
         return time_verdict(
