@@ -54,6 +54,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bounds import upper_bound  # noqa: E402  (benchmarks/bounds.py, beside this script)
 from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
@@ -84,7 +85,11 @@ from pytest_rnnbench.verdicts.samples import (  # noqa: E402
     turn_means,
 )
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
-from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
+    compare_workers,
+    drift_removed,
+    side_level_ms,
+)
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
 
@@ -352,25 +357,17 @@ def analyse_live_one(
         )
     turns = worker_turns(measured)
     comparison = compare_workers(turns[0], turns[1])
-    means = [[sum(w) / len(w) for w in side] for side in turns]
     found = time_verdict(
         comparison,
         tolerance,
         alpha,
-        baseline_ms=statistics.median(means[0]),
-        now_ms=statistics.median(means[1]),
+        baseline_ms=side_level_ms(turns[0]),
+        now_ms=side_level_ms(turns[1]),
         counts=(len(turns[0]), len(turns[1])),
         test="Student's t on per-worker means",
         unit="workers",
     )
     return verdict.CaseVerdict("case", found.outcome, (found,))
-
-
-def upper_bound(hits: int, trials: int, level: float = 0.95) -> float:
-    """The one-sided Clopper-Pearson upper bound of a rate seen `hits` times in `trials`."""
-    from scipy.stats import beta
-
-    return 1.0 if hits >= trials else float(beta.ppf(level, hits + 1, trials - hits))
 
 
 def show_live(data: dict, tolerance: float, alpha: float, cases: int = 12) -> None:

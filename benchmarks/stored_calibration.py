@@ -37,6 +37,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from bounds import upper_bound  # noqa: E402  (benchmarks/bounds.py, beside this script)
 from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
@@ -154,7 +155,7 @@ def judge_all(data: dict, alpha: float) -> list[tuple[str, MetricVerdict, float]
 
 
 def show(data: dict, cases: int) -> None:
-    from scipy.stats import beta, kstest
+    from scipy.stats import kstest
 
     alpha = DEFAULT_FALSE_ALARM_RATE / cases
     cycles = data["cycles"]
@@ -182,7 +183,7 @@ def show(data: dict, cases: int) -> None:
         if not verdicts:
             continue
         hits = sum(v.outcome == REGRESSION for v in verdicts)
-        bound = 1.0 if hits >= len(verdicts) else beta.ppf(0.95, hits + 1, len(verdicts) - hits)
+        bound = upper_bound(hits, len(verdicts))
         outcomes = {
             o: sum(v.outcome == o for v in verdicts) for o in sorted({v.outcome for v in verdicts})
         }

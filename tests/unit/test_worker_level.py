@@ -15,7 +15,13 @@ import pytest
 
 from pytest_rnnbench.verdicts import verdict
 from pytest_rnnbench.verdicts.family import per_case_alpha
-from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed, pooled, welch
+from pytest_rnnbench.verdicts.worker_level import (
+    compare_workers,
+    drift_removed,
+    pooled,
+    side_level_ms,
+    welch,
+)
 
 TURNS = 18
 RUN_ALPHA = per_case_alpha(0.01, 12)  # the default gate's 12 cases
@@ -75,6 +81,24 @@ def test_the_machine_drift_shared_by_a_turn_is_removed_before_the_workers_are_co
     found = compare_workers(reference, candidate)
     assert found.change == pytest.approx(0.10)
     assert found.standard_error == 0.0 and found.p_greater == 0.0
+
+
+def test_the_step_times_shown_for_each_side_agree_with_the_change() -> None:
+    """A reader divides head by base and must get the verdict's change: the sides' levels are
+    the geometric means that the comparison's change is made of (a median of arithmetic
+    per-worker means, shown before, disagreed by up to 2 points in a real gate)."""
+    rng = random.Random(7)
+    drift = machine_drift(rng)
+    reference = side([80.0, 90.0, 70.0], drift, rng)
+    candidate = side([95.0, 76.0, 81.0], drift, rng)
+    found = compare_workers(reference, candidate)
+    shown = side_level_ms(candidate) / side_level_ms(reference) - 1
+    assert shown == pytest.approx(found.change, rel=1e-12)
+    median_of_means = (
+        sorted(sum(w) / len(w) for w in candidate)[1]
+        / sorted(sum(w) / len(w) for w in reference)[1]
+    )
+    assert abs(median_of_means - 1 - found.change) > 0.005  # why the median was replaced
 
 
 def test_no_change_between_identical_sides_gives_no_evidence() -> None:

@@ -21,7 +21,7 @@ from typing import Any, Optional
 from ..machine import instance_name
 from ..results.read import time_metric
 from ..verdicts.verdict import METRICS
-from .formatting import format_change, format_seconds
+from .formatting import format_change, format_ms
 from .markdown import table
 from .markdown_escape import code, inline
 
@@ -118,12 +118,12 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
             found = verdicts[case_id]
             outcome = str(found.get("verdict"))
             time = time_metric(found) or None
-            head = (results.get(case_id) or {}).get("epoch_seconds")
+            base_ms, head_ms = _step_ms(found)
             rows.append(
                 [
                     code(case_id, table=True),
-                    format_seconds(found.get("baseline_seconds")),
-                    format_seconds(head),
+                    base_ms,
+                    head_ms,
                     format_change(found.get("change")),
                     _SHOWN.get(outcome) or inline(outcome, 40, table=True),
                     _confidence(time),
@@ -143,7 +143,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     out += _family_lines(verdicts)
     out.append("")
     if rows:
-        header = ["case", "base s/epoch", "head s/epoch", "change", "verdict", "confidence"]
+        header = ["case", "base ms/step", "head ms/step", "change", "verdict", "confidence"]
         out += table(header, rows, align=["l", "r", "r", "r", "l", "r"])
         out.append("")
     else:
@@ -159,6 +159,16 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
+    """The two sides' step times (ms) that the verdict compared, so that the table's change is
+    head / base - 1 of its own columns (a side's epoch seconds are another average, and would
+    not agree). Blank for a 0.1 results file, whose time metric was seconds per epoch."""
+    step = (found.get("metrics") or {}).get("step_time")
+    if not isinstance(step, Mapping):
+        return "", ""
+    return format_ms(step.get("baseline")), format_ms(step.get("now"))
 
 
 def _path_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -16,6 +16,11 @@ def format_seconds(seconds: Optional[float]) -> str:
     return f"{seconds:.2f}"
 
 
+def format_ms(ms: Optional[float]) -> str:
+    """Milliseconds, with the precision rules of seconds."""
+    return format_seconds(ms)
+
+
 def format_change(change: Optional[float]) -> str:
     return "" if change is None else f"{change * 100:+.1f}%"
 

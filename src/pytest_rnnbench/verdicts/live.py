@@ -29,7 +29,7 @@ from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
 from .time_verdict import time_verdict, unresolved_lines
-from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
+from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers, side_level_ms
 
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -196,7 +196,6 @@ def _time_judge(
     """The step time's verdict for a tolerance, with worker processes as the unit."""
     reference, candidate = turns
     comparison = compare_workers(reference, candidate)
-    per_worker = [[sum(worker) / len(worker) for worker in side] for side in turns]
     workers = f"{len(reference)}+{len(candidate)} worker processes"
     if comparison.floor_used:
         test = f"per-worker means, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
@@ -209,8 +208,8 @@ def _time_judge(
             comparison,
             tolerance,
             alpha,
-            baseline_ms=median(per_worker[0]),
-            now_ms=median(per_worker[1]),
+            baseline_ms=side_level_ms(reference),
+            now_ms=side_level_ms(candidate),
             counts=(len(reference), len(candidate)),
             test=test,
             unit=workers,

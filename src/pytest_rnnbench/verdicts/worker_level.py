@@ -132,6 +132,14 @@ def compare_workers(
     )
 
 
+def side_level_ms(workers: Sequence[Sequence[float]]) -> float:
+    """A side's step time (ms): the geometric mean over its workers of each worker's geometric
+    mean over its turns. Drift removal subtracts the same amount from both sides' logs, so the
+    candidate's level over the reference's is exactly 1 + WorkerComparison.change."""
+    logs = [sum(math.log(value) for value in worker) / len(worker) for worker in workers]
+    return math.exp(sum(logs) / len(logs))
+
+
 def pooled(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     """mean(a) - mean(b), its standard error from the pooled variance, and len(a) + len(b) - 2
     degrees of freedom (Student's two-sample t)."""

@@ -1,0 +1,19 @@
+"""Exact (Clopper-Pearson) bounds of a rate seen `hits` times in `trials`, for the calibration
+scripts: a count of false alarms is reported with its 95% upper bound, a count of detections with
+its 95% lower bound, so a small number of trials cannot pass for a strong claim."""
+
+from __future__ import annotations
+
+
+def upper_bound(hits: int, trials: int, level: float = 0.95) -> float:
+    """The one-sided upper bound: the true rate is below it with probability `level`."""
+    from scipy.stats import beta
+
+    return 1.0 if hits >= trials else float(beta.ppf(level, hits + 1, trials - hits))
+
+
+def lower_bound(hits: int, trials: int, level: float = 0.95) -> float:
+    """The one-sided lower bound: the true rate is above it with probability `level`."""
+    from scipy.stats import beta
+
+    return 0.0 if hits <= 0 else float(beta.ppf(1 - level, hits, trials - hits + 1))

@@ -1,0 +1,186 @@
+"""Pull-request-level calibration: real gates, each exactly as a user runs it, counted per arm.
+
+The unit a user meets is the gate (`python -m pytest_rnnbench gate`): one pull request, all its
+default cases, one exit code. So the false-alarm rate that matters is the share of gates on a
+no-op change that call any regression, and the power that matters is the share of gates on a real
+slowdown that call one. This script runs gates back to back over a rotation of arms (each arm a
+git repository whose checked-out branch is the head and whose `master` is the base, as made by
+benchmarks/keras_trees.py) and tallies what they said.
+
+    # trees: benchmarks/keras_trees.py --keras KERAS --out T --edit docs (then, in T/repo,
+    # git checkout edit-docs-1); likewise --edit rnn-work=7 (about +10% on MXNet's unrolled
+    # cases) and --edit rnn-work=16 (about +25%)
+    python benchmarks/pr_calibration.py run --out OUT --gates 12 \\
+        --arm "mx-noop=T1/repo::--rnnbench-python mxnet=.venv-mxnet/bin/python" \\
+        --arm "k3-noop=T2/repo"
+    python benchmarks/pr_calibration.py tally OUT --slowdown mx-10 --slowdown mx-25
+
+`run` writes, per gate, NN-ARM.txt (the gate's output, then `rc=... wall=... s`),
+NN-ARM-results.json and NN-ARM-comment.md, so that nothing is lost when it is stopped (touch
+OUT/STOP to end it after the running gate) and `tally` re-reads everything. Every figure is a
+count with its exact 95% bound (Clopper-Pearson): an upper bound for false alarms, a lower bound
+for detections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from bounds import lower_bound, upper_bound
+
+RC_LINE = re.compile(r"^rc=(-?\d+) wall=(\d+) s$", re.MULTILINE)
+GATE_FILE = re.compile(r"^(\d+)-(.+)\.txt$")
+
+
+def parse_arm(spec: str) -> tuple[str, Path, list[str]]:
+    """NAME=REPO[::EXTRA GATE ARGUMENTS] -> (name, repository, extra arguments)."""
+    name, sep, rest = spec.partition("=")
+    if not sep or not name or not rest:
+        raise argparse.ArgumentTypeError(f"an arm is NAME=REPO[::ARGS], got {spec!r}")
+    repo, _, extra = rest.partition("::")
+    if not (Path(repo) / ".git").exists():
+        raise argparse.ArgumentTypeError(f"arm {name}: {repo} is not a git repository")
+    return name, Path(repo).resolve(), shlex.split(extra)
+
+
+def run(args: argparse.Namespace) -> None:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    done = [int(m.group(1)) for p in out.iterdir() if (m := GATE_FILE.match(p.name))]
+    number = max(done, default=0)
+    for index in range(args.gates):
+        if (out / "STOP").exists():
+            print(f"{out / 'STOP'} exists: stopping", flush=True)
+            return
+        name, repo, extra = args.arm[index % len(args.arm)]
+        number += 1
+        tag = f"{number:02d}-{name}"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest_rnnbench",
+            "gate",
+            "--base",
+            "master",
+            "--comment",
+            str(out / f"{tag}-comment.md"),
+            "--json",
+            str(out / f"{tag}-results.json"),
+            *extra,
+        ]
+        print(f"gate {tag}: started {time.strftime('%H:%M:%S')}, load {_load()}", flush=True)
+        start = time.monotonic()
+        with open(out / f"{tag}.txt", "w") as log:
+            log.write("$ " + shlex.join(command) + f"   # in {repo}\n")
+            log.flush()
+            rc = subprocess.call(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT)
+            wall = round(time.monotonic() - start)
+            log.write(f"rc={rc} wall={wall} s\n")
+        print(f"gate {tag}: exit {rc}, {wall} s", flush=True)
+
+
+def _load() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def read_gates(out: Path) -> dict[str, list[dict]]:
+    """Per arm, each finished gate: exit code, minutes, and each case's verdict."""
+    arms: dict[str, list[dict]] = defaultdict(list)
+    for path in sorted(out.iterdir()):
+        match = GATE_FILE.match(path.name)
+        if not match:
+            continue
+        finished = RC_LINE.search(path.read_text())
+        results = out / f"{match.group(1)}-{match.group(2)}-results.json"
+        if not finished or not results.exists():
+            continue  # still running, or stopped before it wrote its results
+        verdicts = json.loads(results.read_text()).get("verdicts") or {}
+        arms[match.group(2)].append(
+            {
+                "rc": int(finished.group(1)),
+                "minutes": int(finished.group(2)) / 60,
+                "cases": {case: _case(found) for case, found in verdicts.items()},
+            }
+        )
+    return arms
+
+
+def _case(found: dict) -> dict:
+    step = (found.get("metrics") or {}).get("step_time") or {}
+    return {
+        "verdict": found.get("verdict"),
+        "change": step.get("change"),
+        "resolution": step.get("resolution"),
+    }
+
+
+def tally(args: argparse.Namespace) -> None:
+    arms = read_gates(args.out)
+    if not arms:
+        sys.exit(f"no finished gates in {args.out}")
+    print(f"gates in {args.out}, one line per arm; a gate 'calls' a regression when any case does")
+    for name, gates in sorted(arms.items()):
+        slowdown = name in args.slowdown
+        calls = sum(any(c["verdict"] == "regression" for c in g["cases"].values()) for g in gates)
+        improvements = sum(
+            any(c["verdict"] == "improvement" for c in g["cases"].values()) for g in gates
+        )
+        n = len(gates)
+        bound = (
+            f"95% lower bound {lower_bound(calls, n):.0%}"
+            if slowdown
+            else f"95% upper bound {upper_bound(calls, n):.0%}"
+        )
+        minutes = sorted(g["minutes"] for g in gates)
+        exits = Counter(g["rc"] for g in gates)
+        print(
+            f"\n{name} ({'slowdown' if slowdown else 'no-op'}): {n} gates; called a regression "
+            f"{calls}/{n} ({bound}); called an improvement {improvements}/{n}; exit codes "
+            f"{dict(sorted(exits.items()))}; minutes median {statistics.median(minutes):.1f} "
+            f"(max {minutes[-1]:.1f})"
+        )
+        by_backend: dict[str, list[dict]] = defaultdict(list)
+        for gate in gates:
+            for case, found in gate["cases"].items():
+                by_backend[case.split("-")[0]].append(found)
+        for backend, cases in sorted(by_backend.items()):
+            outcomes = Counter(c["verdict"] for c in cases)
+            changes = [100 * c["change"] for c in cases if c["change"] is not None]
+            resolutions = [100 * c["resolution"] for c in cases if c["resolution"] is not None]
+            print(
+                f"  {backend}: {len(cases)} cases: {dict(sorted(outcomes.items()))}; change "
+                f"median {statistics.median(changes):+.1f}% ({min(changes):+.1f}..."
+                f"{max(changes):+.1f}); resolution median {statistics.median(resolutions):.1f}%"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    running = commands.add_parser("run", help="run gates back to back over the arms")
+    running.add_argument("--out", type=Path, required=True)
+    running.add_argument("--gates", type=int, default=10, help="gates in all, arms in rotation")
+    running.add_argument("--arm", type=parse_arm, action="append", required=True)
+    counting = commands.add_parser("tally", help="count what the finished gates said")
+    counting.add_argument("out", type=Path)
+    counting.add_argument(
+        "--slowdown", action="append", default=[], help="an arm whose head is really slower"
+    )
+    args = parser.parse_args()
+    run(args) if args.command == "run" else tally(args)
+
+
+if __name__ == "__main__":
+    main()
