@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.util
 import itertools
 import json
 import os
@@ -293,6 +294,16 @@ def failure_sections(text: str) -> dict[str, str]:
         elif current:
             sections[current] += line + "\n"
     return sections
+
+
+def require_framework(module: str) -> None:
+    """Skip unless `module` is installed, asked without importing it: the test process, like
+    pytest's own under --rnnbench, never imports a framework (importing one beside another's
+    numpy extensions clashed in a full run: ml_dtypes)."""
+    import pytest
+
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
 
 
 def write_executable(path: Path, text: str) -> Path:

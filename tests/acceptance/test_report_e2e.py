@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import tiny_tf_args
+from helpers import require_framework, tiny_tf_args
 from pytest_rnnbench.results.schema import RESULTS_SCHEMA
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ def test_verdicts_against_a_recorded_baseline_reach_the_reports(bench, fake_pyth
 
 
 def test_real_worker_phases_reach_the_log(bench, heavy_modules):
-    pytest.importorskip("jax")
+    require_framework("jax")
     result = bench.runpytest_subprocess(
         "--rnnbench",
         "--rnnbench-backends=jax",

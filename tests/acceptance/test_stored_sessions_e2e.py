@@ -4,10 +4,11 @@ and recorded, so a baseline is never compared with a run set up otherwise."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
+
+from helpers import require_framework
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,7 @@ def entry_of(bench: pytest.Pytester) -> dict:
 def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
     bench: pytest.Pytester, heavy_modules
 ) -> None:
-    # Asked without importing it: the test process, like pytest's, never imports a framework.
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("tensorflow is not installed")
+    require_framework("tensorflow")
     saved = bench.runpytest_subprocess(*TINY, "--rnnbench-save-baseline", "--rnnbench-workers=2")
     saved.assert_outcomes(passed=1)
     (session,) = entry_of(bench)["sessions"]
