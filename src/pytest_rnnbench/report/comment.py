@@ -15,6 +15,7 @@ as untrusted text: rnnbench-comment.yml renders it again from the results with a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
@@ -154,6 +155,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     if moved:
         out += ["Memory and loss that moved:", "", *moved, ""]
     out += _path_lines(verdicts)
+    out += _bisect_lines(verdicts, gate)
     out += _not_judged_lines(document)
     if counts.get("inconclusive"):
         out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
@@ -169,6 +171,40 @@ def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
     if not isinstance(step, Mapping):
         return "", ""
     return format_ms(step.get("baseline")), format_ms(step.get("now"))
+
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+_CASE_ID = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _bisect_lines(verdicts: Mapping[str, Mapping[str, Any]], gate: Mapping[str, Any]) -> list[str]:
+    """For a gate that called a regression between two commits: the command that names the
+    commit behind it, ready to paste (for the largest regression; any case id fits `-k`).
+    Nothing when the head had uncommitted changes (no commit holds them) or when a commit or
+    case id is not plain text that can stand in a shell command."""
+    base, head = gate.get("base") or {}, gate.get("head") or {}
+    good, bad = str(base.get("commit") or ""), str(head.get("commit") or "")
+    regressions = [
+        (float(found.get("change") or 0), case_id)
+        for case_id, found in verdicts.items()
+        if found.get("verdict") == "regression" and _CASE_ID.fullmatch(case_id)
+    ]
+    if (
+        not regressions
+        or head.get("dirty")
+        or not (_COMMIT.fullmatch(good) and _COMMIT.fullmatch(bad))
+    ):
+        return []
+    _, case_id = max(regressions)
+    return [
+        f"To name the commit behind {code(case_id)} (the largest regression), bisect the "
+        "first-parent commits between the two ends, with any options you gave `gate`:",
+        "",
+        "```console",
+        f"rnnbench bisect --good {good} --bad {bad} -k {case_id}",
+        "```",
+        "",
+    ]
 
 
 def _path_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
