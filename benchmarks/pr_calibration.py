@@ -157,13 +157,17 @@ def tally(args: argparse.Namespace) -> None:
                 by_backend[case.split("-")[0]].append(found)
         for backend, cases in sorted(by_backend.items()):
             outcomes = Counter(c["verdict"] for c in cases)
-            changes = [100 * c["change"] for c in cases if c["change"] is not None]
+            changes = sorted(100 * c["change"] for c in cases if c["change"] is not None)
             resolutions = [100 * c["resolution"] for c in cases if c["resolution"] is not None]
-            print(
-                f"  {backend}: {len(cases)} cases: {dict(sorted(outcomes.items()))}; change "
-                f"median {statistics.median(changes):+.1f}% ({min(changes):+.1f}..."
-                f"{max(changes):+.1f}); resolution median {statistics.median(resolutions):.1f}%"
-            )
+            line = f"  {backend}: {len(cases)} cases: {dict(sorted(outcomes.items()))}"
+            if changes:
+                line += (
+                    f"; change median {statistics.median(changes):+.1f}% "
+                    f"({changes[0]:+.1f}..{changes[-1]:+.1f})"
+                )
+            if resolutions:
+                line += f"; resolution median {statistics.median(resolutions):.1f}%"
+            print(line)
 
 
 def main() -> None:
