@@ -17,7 +17,9 @@ benchmarks/keras_trees.py) and tallies what they said.
 
 `run` writes, per gate, NN-ARM.txt (the gate's output, then `rc=... wall=... s`),
 NN-ARM-results.json and NN-ARM-comment.md, so that nothing is lost when it is stopped (touch
-OUT/STOP to end it after the running gate) and `tally` re-reads everything. Every figure is a
+OUT/STOP to end it after the running gate) and `tally` re-reads everything; `tally --save FILE`
+keeps every gate's verdicts, per-worker turn times included, in one file that `tally FILE`
+reads again. Every figure is a
 count with its exact 95% bound (Clopper-Pearson): an upper bound for false alarms, a lower bound
 for detections.
 """
@@ -96,7 +98,11 @@ def _load() -> str:
 
 
 def read_gates(out: Path) -> dict[str, list[dict]]:
-    """Per arm, each finished gate: exit code, minutes, and each case's verdict."""
+    """Per arm, each finished gate: exit code, minutes, and each case's whole verdict (with both
+    sides' per-worker turn times, so that it can be judged again under another rule). `out` is
+    a run's directory, or a file that `tally --save` wrote."""
+    if out.is_file():
+        return json.loads(out.read_text())["arms"]
     arms: dict[str, list[dict]] = defaultdict(list)
     for path in sorted(out.iterdir()):
         match = GATE_FILE.match(path.name)
@@ -109,33 +115,37 @@ def read_gates(out: Path) -> dict[str, list[dict]]:
         verdicts = json.loads(results.read_text()).get("verdicts") or {}
         arms[match.group(2)].append(
             {
+                "gate": match.group(1),
                 "rc": int(finished.group(1)),
                 "minutes": int(finished.group(2)) / 60,
-                "cases": {case: _case(found) for case, found in verdicts.items()},
+                "cases": verdicts,
             }
         )
-    return arms
+    return dict(arms)
 
 
-def _case(found: dict) -> dict:
-    step = (found.get("metrics") or {}).get("step_time") or {}
-    return {
-        "verdict": found.get("verdict"),
-        "change": step.get("change"),
-        "resolution": step.get("resolution"),
-    }
+def _called(gate: dict, outcome: str) -> bool:
+    return any(found.get("verdict") == outcome for found in gate["cases"].values())
+
+
+def _time(found: dict) -> dict:
+    return (found.get("metrics") or {}).get("step_time") or {}
 
 
 def tally(args: argparse.Namespace) -> None:
     arms = read_gates(args.out)
     if not arms:
         sys.exit(f"no finished gates in {args.out}")
+    if args.save:
+        args.save.write_text(json.dumps({"arms": arms}, sort_keys=True) + "\n")
     print(f"gates in {args.out}, one line per arm; a gate 'calls' a regression when any case does")
     for name, gates in sorted(arms.items()):
         slowdown = name in args.slowdown
-        calls = sum(any(c["verdict"] == "regression" for c in g["cases"].values()) for g in gates)
+        calls = sum(
+            any(c.get("verdict") == "regression" for c in g["cases"].values()) for g in gates
+        )
         improvements = sum(
-            any(c["verdict"] == "improvement" for c in g["cases"].values()) for g in gates
+            any(c.get("verdict") == "improvement" for c in g["cases"].values()) for g in gates
         )
         n = len(gates)
         bound = (
@@ -156,9 +166,10 @@ def tally(args: argparse.Namespace) -> None:
             for case, found in gate["cases"].items():
                 by_backend[case.split("-")[0]].append(found)
         for backend, cases in sorted(by_backend.items()):
-            outcomes = Counter(c["verdict"] for c in cases)
-            changes = sorted(100 * c["change"] for c in cases if c["change"] is not None)
-            resolutions = [100 * c["resolution"] for c in cases if c["resolution"] is not None]
+            outcomes = Counter(c.get("verdict") for c in cases)
+            times = [_time(c) for c in cases]
+            changes = sorted(100 * t["change"] for t in times if t.get("change") is not None)
+            resolutions = [100 * t["resolution"] for t in times if t.get("resolution") is not None]
             line = f"  {backend}: {len(cases)} cases: {dict(sorted(outcomes.items()))}"
             if changes:
                 line += (
@@ -178,7 +189,8 @@ def main() -> None:
     running.add_argument("--gates", type=int, default=10, help="gates in all, arms in rotation")
     running.add_argument("--arm", type=parse_arm, action="append", required=True)
     counting = commands.add_parser("tally", help="count what the finished gates said")
-    counting.add_argument("out", type=Path)
+    counting.add_argument("out", type=Path, help="a run's --out, or a file written by --save")
+    counting.add_argument("--save", type=Path, help="keep every gate's verdicts in one file")
     counting.add_argument(
         "--slowdown", action="append", default=[], help="an arm whose head is really slower"
     )
