@@ -23,12 +23,14 @@ import itertools
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from pytest_rnnbench.results.read import build_report
 from pytest_rnnbench.results.rows import Report
@@ -304,6 +306,18 @@ def require_framework(module: str) -> None:
 
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed")
+
+
+def start_as_a_foreground_job(command: list[str], **popen: Any) -> subprocess.Popen:
+    """Start `command` in its own process group with SIGINT at its default, as a terminal's
+    foreground job has it: a shell without job control starts background commands with SIGINT
+    ignored, the child would inherit that, and a test of Ctrl-C would measure the shell that
+    started pytest, not the product."""
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=default_sigint, **popen)
 
 
 def write_executable(path: Path, text: str) -> Path:

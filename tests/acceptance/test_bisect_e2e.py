@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MXNET_PYTHON, PYTHON, REPO
+from helpers import MXNET_PYTHON, PYTHON, REPO, start_as_a_foreground_job
 
 pytestmark = pytest.mark.slow
 
@@ -139,13 +139,12 @@ def test_ctrl_c_during_a_step_stops_the_bisect_and_removes_its_trees(tmp_path: P
         *bisect_repeat.QUICK,
     ]  # fmt: skip
     with log_path.open("w") as log:
-        child = subprocess.Popen(
+        child = start_as_a_foreground_job(
             command,
             cwd=repo,
             env=dict(os.environ, TMPDIR=str(temp)),
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and "step 2 of about" not in log_path.read_text():

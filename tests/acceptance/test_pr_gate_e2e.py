@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MXNET_PYTHON, NIETZSCHE_DIR, PYTHON, REPO
+from helpers import MXNET_PYTHON, NIETZSCHE_DIR, PYTHON, REPO, start_as_a_foreground_job
 
 pytestmark = pytest.mark.slow
 
@@ -174,13 +174,12 @@ def test_ctrl_c_during_a_gate_removes_the_extracted_base(mxnet_fork: Path, tmp_p
         f"--rnnbench-python=mxnet={MXNET_PYTHON}", *QUICK,
     ]  # fmt: skip
     log = (tmp_path / "gate.log").open("w")
-    child = subprocess.Popen(
+    child = start_as_a_foreground_job(
         command,
         cwd=mxnet_fork,
         env=dict(os.environ, TMPDIR=str(temp)),
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while (
