@@ -185,9 +185,12 @@ def _bisect_lines(verdicts: Mapping[str, Mapping[str, Any]], gate: Mapping[str, 
     base, head = gate.get("base") or {}, gate.get("head") or {}
     good, bad = str(base.get("commit") or ""), str(head.get("commit") or "")
     regressions = [
-        (float(found.get("change") or 0), case_id)
+        (change, case_id)
         for case_id, found in verdicts.items()
-        if found.get("verdict") == "regression" and _CASE_ID.fullmatch(case_id)
+        if found.get("verdict") == "regression"
+        and _CASE_ID.fullmatch(case_id)
+        and isinstance(change := found.get("change"), (int, float))
+        and math.isfinite(change)
     ]
     if (
         not regressions
