@@ -39,6 +39,11 @@ from pathlib import Path
 
 from bounds import lower_bound, upper_bound
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from pytest_rnnbench.verdicts.worker_level import compare_workers  # noqa: E402
+
 RC_LINE = re.compile(r"^rc=(-?\d+) wall=(\d+) s$", re.MULTILINE)
 GATE_FILE = re.compile(r"^(\d+)-(.+)\.txt$")
 
@@ -179,6 +184,30 @@ def tally(args: argparse.Namespace) -> None:
             if resolutions:
                 line += f"; resolution median {statistics.median(resolutions):.1f}%"
             print(line)
+        if not slowdown:
+            print(p_value_line([found for gate in gates for found in gate["cases"].values()]))
+
+
+def p_value_line(cases: list[dict]) -> str:
+    """A no-op arm's per-case p-values (regression side), recomputed from the workers' turn
+    times with the plugin's test: uniform if each case's confidence is true. A handful of gates
+    cannot show a 1-in-100 rate of red gates; their cases' p-values test the rule at every level.
+    """
+    from scipy.stats import kstest
+
+    p_values = [
+        compare_workers(w["reference"], w["candidate"]).p_greater
+        for found in cases
+        if (w := found.get("workers") or {}).get("reference") and w.get("candidate")
+    ]
+    if not p_values:
+        return "  per-case p-values: none (no per-worker turn times)"
+    n = len(p_values)
+    below = ", ".join(f"below {x:g}: {sum(p < x for p in p_values)}/{n}" for x in (0.01, 0.05, 0.5))
+    return (
+        f"  per-case p-values (regression side), {n} cases: {below}; uniform by "
+        f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}"
+    )
 
 
 def main() -> None:
