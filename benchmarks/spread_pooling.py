@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pytest_rnnbench.settings import DEFAULT_FALSE_ALARM_RATE, LIVE_PER_SIDE  # noqa: E402
 from pytest_rnnbench.verdicts.family import per_case_alpha  # noqa: E402
-from pytest_rnnbench.verdicts.worker_level import compare_workers  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import compare_workers, pooled  # noqa: E402
 
 CASES_PER_BACKEND = 4  # the pr preset: unroll x dataset
 RUN_CASES = 12  # a Keras 3 head's default gate: 3 backends x 4
@@ -62,7 +62,12 @@ def simulate(
         (candidate - candidate.mean(axis=2, keepdims=True)) ** 2
     ).sum(axis=2)
     calls = {}
-    own_t = difference / np.sqrt(squares / df * 2 / n)
+    # The plugin's own test (worker_level.pooled), case by case, so that this row is its rule.
+    own = [
+        [pooled(cand, ref) for cand, ref in zip(trial_cand, trial_ref)]
+        for trial_cand, trial_ref in zip(candidate.tolist(), reference.tolist())
+    ]
+    own_t = np.array([[d / se for d, se, _ in trial] for trial in own])
     calls["per case (the plugin)"] = stats.t.sf(own_t, df) < alpha
     pooled_squares = np.cumsum(squares, axis=1)  # this case and the ones before it
     pooled_df = df * np.arange(1, cases + 1)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import re
+import shlex
 from collections.abc import Callable
 
 import pytest
 
 from helpers import RESULT_FILES, VERDICTS, check_golden
+from pytest_rnnbench.cli import bisect as cli_bisect
 from pytest_rnnbench.report import comment, markdown_escape
 
 GATE = {
@@ -70,10 +73,17 @@ def test_a_regression_between_two_commits_comes_with_a_ready_bisect_command() ->
     document["gate"] = copy.deepcopy(GATE)
     document["gate"]["head"]["dirty"] = False
     text = comment.render(document)
-    assert (
+    (line,) = [line for line in text.splitlines() if line.startswith("rnnbench bisect ")]
+    assert line == (
         "rnnbench bisect --good e4e1343054b56ecaf35f639e26494c0812a63faa "
         "--bad 077a43f2c0e1e7255e6de898bbeae9e10839cdab -k tensorflow-gpu0-b32-unroll-synthetic"
-    ) in text.splitlines()
+    )
+    # As pasted, the bisect command's own parser reads it: the ends, and -k for each step's pytest.
+    parser = argparse.ArgumentParser(prog="rnnbench")
+    cli_bisect.add_parser(parser.add_subparsers(dest="command"))
+    args, extra = parser.parse_known_args(shlex.split(line)[1:])
+    assert (args.good, args.bad) == (GATE["base"]["commit"], GATE["head"]["commit"])
+    assert extra == ["-k", "tensorflow-gpu0-b32-unroll-synthetic"]
 
 
 def test_no_bisect_command_for_uncommitted_changes_or_text_that_is_not_a_commit() -> None:
