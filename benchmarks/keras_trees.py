@@ -13,6 +13,13 @@ repository as the base, and commits edits on top, the kind of change a pull requ
     cell-work N  Keras 3: the LSTM cell's step (keras/src/layers/rnn/lstm.py) does N (1-4) extra
                  matrix products of the hidden state, each with another gate block of the
                  recurrent kernel (distinct, so no common-expression elimination merges them)
+    cell-part N  Keras 3: the LSTM cell's step does one extra product of the hidden state with
+                 N/8 (1-8) of a gate block's columns: a finer knob than cell-work (TensorFlow
+                 and JAX run this cell on CPU)
+    torch-loop-work N  Keras 3: the torch backend's own LSTM loop (keras/src/backend/torch/
+                 rnn.py, `_fallback_lstm`, which torch runs on CPU instead of the cell) computes
+                 the recurrent product a second time on the first N of the time steps, added
+                 times 0.0 (the same numbers, bit for bit, gradients included)
     docs         a docstring and a comment change only (must not move any figure)
 
 Usage:
@@ -33,6 +40,7 @@ from pathlib import Path
 
 MXNET_BACKEND = Path("keras") / "backend" / "mxnet_backend.py"
 KERAS3_LSTM = Path("keras") / "src" / "layers" / "rnn" / "lstm.py"
+KERAS3_TORCH_RNN = Path("keras") / "src" / "backend" / "torch" / "rnn.py"
 
 # The unrolled loop of Keras-MXNet's K.rnn (one step_function call per time step).
 _MXNET_STEP = """        for inp, msk in zip(inputs, masks):
@@ -41,6 +49,10 @@ _MXNET_STEP = """        for inp, msk in zip(inputs, masks):
 """
 # Keras 3's LSTMCell.call, where the new hidden state is made.
 _KERAS3_STEP = """        h = o * self.activation(c)
+"""
+# The torch backend's LSTM loop (Keras 3.15), one recurrent product per time step.
+_TORCH_STEP = """    for t in range(time_steps):
+        z = x_proj[t] + torch.matmul(h, recurrent_kernel)
 """
 
 
@@ -110,12 +122,31 @@ def apply_edit(repo: Path, edit: str, amount: int = 1) -> None:
             for i in range(amount)
         )
         _replace(repo / KERAS3_LSTM, _KERAS3_STEP, _KERAS3_STEP + extra)
+    elif edit == "cell-part":
+        if not 1 <= amount <= 8:
+            raise SystemExit("cell-part takes 1 to 8 (eighths of a gate block)")
+        extra = (
+            "        # Project the state on part of a gate block (numerically a no-op).\n"
+            f"        part = self.recurrent_kernel[:, : max(1, {amount} * self.units // 8)]\n"
+            "        h = h + 0.0 * ops.mean(ops.matmul(h, part), axis=-1, keepdims=True)\n"
+        )
+        _replace(repo / KERAS3_LSTM, _KERAS3_STEP, _KERAS3_STEP + extra)
+    elif edit == "torch-loop-work":
+        edited = _TORCH_STEP + (
+            f"        if t < {amount}:\n"
+            "            # Consistency check: the recurrent product again (numerically a no-op;\n"
+            "            # averaging instead would reorder the gradient's sums).\n"
+            "            z = z + 0.0 * torch.matmul(h, recurrent_kernel)\n"
+        )
+        _replace(repo / KERAS3_TORCH_RNN, _TORCH_STEP, edited)
     elif edit == "docs":
         target = repo / MXNET_BACKEND if (repo / MXNET_BACKEND).exists() else repo / KERAS3_LSTM
         text = target.read_text()
         target.write_text('"""Reviewed for the RNN benchmark (documentation only)."""\n' + text)
     else:
-        raise SystemExit(f"unknown edit {edit!r}: rnn-work, cell-work or docs")
+        raise SystemExit(
+            f"unknown edit {edit!r}: rnn-work, cell-work, cell-part, torch-loop-work or docs"
+        )
 
 
 def commit_edit(repo: Path, edit: str, amount: int = 1) -> str:
