@@ -308,6 +308,15 @@ def require_framework(module: str) -> None:
         pytest.skip(f"{module} is not installed")
 
 
+def benchmark_script(name: str) -> Any:
+    """A script of benchmarks/ (not a package) imported as a module, for tests of the code
+    changes and repeats the calibration uses."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def start_as_a_foreground_job(command: list[str], **popen: Any) -> subprocess.Popen:
     """Start `command` in its own process group with SIGINT at its default, as a terminal's
     foreground job has it: a shell without job control starts background commands with SIGINT

@@ -10,7 +10,6 @@ gate's own tests (one case, mxnet only, 2 epochs of 8 steps, one worker per side
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -20,21 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MXNET_PYTHON, PYTHON, REPO, start_as_a_foreground_job
+from helpers import MXNET_PYTHON, PYTHON, benchmark_script, start_as_a_foreground_job
 
 pytestmark = pytest.mark.slow
 
 
-def _bisect_repeat():
-    spec = importlib.util.spec_from_file_location(
-        "bisect_repeat", REPO / "benchmarks" / "bisect_repeat.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bisect_repeat = _bisect_repeat()
+bisect_repeat = benchmark_script("bisect_repeat")
 
 
 def run_bisect(

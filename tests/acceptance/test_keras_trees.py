@@ -4,7 +4,6 @@ CPU, and leaves every number as it was (the edits add work, never change results
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PYTHON, REPO, require_framework
+from helpers import PYTHON, benchmark_script, require_framework
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +39,7 @@ print(json.dumps({{
 """
 
 
-def _keras_trees():
-    spec = importlib.util.spec_from_file_location(
-        "keras_trees", REPO / "benchmarks" / "keras_trees.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-keras_trees = _keras_trees()
+keras_trees = benchmark_script("keras_trees")
 
 
 def train(tree: Path, backend: str) -> dict:

@@ -10,7 +10,6 @@ own tree; the gate must call the slower code a regression and pass the others.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -21,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import MXNET_PYTHON, NIETZSCHE_DIR, PYTHON, REPO, start_as_a_foreground_job
+from helpers import (
+    MXNET_PYTHON,
+    NIETZSCHE_DIR,
+    PYTHON,
+    benchmark_script,
+    start_as_a_foreground_job,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +40,7 @@ QUICK = [
 ]
 
 
-def _keras_trees():
-    spec = importlib.util.spec_from_file_location(
-        "keras_trees", REPO / "benchmarks" / "keras_trees.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-keras_trees = _keras_trees()
+keras_trees = benchmark_script("keras_trees")
 
 
 def git(repo: Path, *args: str) -> str:
