@@ -195,18 +195,22 @@ def p_value_line(cases: list[dict]) -> str:
     """
     from scipy.stats import kstest
 
-    p_values = [
-        compare_workers(w["reference"], w["candidate"]).p_greater
+    comparisons = [
+        compare_workers(w["reference"], w["candidate"])
         for found in cases
         if (w := found.get("workers") or {}).get("reference") and w.get("candidate")
     ]
-    if not p_values:
+    if not comparisons:
         return "  per-case p-values: none (no per-worker turn times)"
+    p_values = [comparison.p_greater for comparison in comparisons]
     n = len(p_values)
     below = ", ".join(f"below {x:g}: {sum(p < x for p in p_values)}/{n}" for x in (0.01, 0.05, 0.5))
+    # A lean of the p-values has a direction: the share of cases whose head measured faster.
+    faster = sum(comparison.change < 0 for comparison in comparisons)
     return (
         f"  per-case p-values (regression side), {n} cases: {below}; uniform by "
-        f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}"
+        f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}; "
+        f"head faster in {faster}/{n}"
     )
 
 
