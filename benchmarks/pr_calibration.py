@@ -19,7 +19,7 @@ benchmarks/keras_trees.py) and tallies what they said.
 NN-ARM-results.json and NN-ARM-comment.md, so that nothing is lost when it is stopped (touch
 OUT/STOP to end it after the running gate) and `tally` re-reads everything; `tally --save FILE`
 keeps every gate's verdicts, per-worker turn times included, in one file that `tally FILE`
-reads again. Every figure is a
+reads again (several runs and files add up: `tally FILE OUT`). Every figure is a
 count with its exact 95% bound (Clopper-Pearson): an upper bound for false alarms, a lower bound
 for detections.
 """
@@ -138,12 +138,17 @@ def _time(found: dict) -> dict:
 
 
 def tally(args: argparse.Namespace) -> None:
-    arms = read_gates(args.out)
+    # Several sources (runs, saved files) add up: an arm's gates from each, in the order given.
+    arms: dict[str, list[dict]] = defaultdict(list)
+    for source in args.out:
+        for name, gates in read_gates(source).items():
+            arms[name].extend(gates)
+    sources = ", ".join(str(source) for source in args.out)
     if not arms:
-        sys.exit(f"no finished gates in {args.out}")
+        sys.exit(f"no finished gates in {sources}")
     if args.save:
         args.save.write_text(json.dumps({"arms": arms}, sort_keys=True) + "\n")
-    print(f"gates in {args.out}, one line per arm; a gate 'calls' a regression when any case does")
+    print(f"gates in {sources}, one line per arm; a gate 'calls' a regression when any case does")
     for name, gates in sorted(arms.items()):
         slowdown = name in args.slowdown
         calls = sum(
@@ -222,7 +227,9 @@ def main() -> None:
     running.add_argument("--gates", type=int, default=10, help="gates in all, arms in rotation")
     running.add_argument("--arm", type=parse_arm, action="append", required=True)
     counting = commands.add_parser("tally", help="count what the finished gates said")
-    counting.add_argument("out", type=Path, help="a run's --out, or a file written by --save")
+    counting.add_argument(
+        "out", type=Path, nargs="+", help="runs' --out, or files written by --save (added up)"
+    )
     counting.add_argument("--save", type=Path, help="keep every gate's verdicts in one file")
     counting.add_argument(
         "--slowdown", action="append", default=[], help="an arm whose head is really slower"
