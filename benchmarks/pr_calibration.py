@@ -133,6 +133,14 @@ def _called(gate: dict, outcome: str) -> bool:
     return any(found.get("verdict") == outcome for found in gate["cases"].values())
 
 
+def _unjudged(gate: dict) -> int:
+    """How many of the cases that the gate planned (its family) it did not judge."""
+    planned = max(
+        ((f.get("family") or {}).get("cases") or 0 for f in gate["cases"].values()), default=0
+    )
+    return max(planned - len(gate["cases"]), 0)
+
+
 def _time(found: dict) -> dict:
     return (found.get("metrics") or {}).get("step_time") or {}
 
@@ -171,6 +179,11 @@ def tally(args: argparse.Namespace) -> None:
             f"{dict(sorted(exits.items()))}; minutes median {statistics.median(minutes):.1f} "
             f"(max {minutes[-1]:.1f})"
         )
+        incomplete = [g["gate"] for g in gates if _unjudged(g)]
+        if incomplete:
+            # A gate that skipped cases (a dataset it could not fetch, a backend it could not
+            # import) is not the arm's gate: its green says nothing about the cases it left out.
+            print(f"  WARNING: gates with cases left unjudged: {', '.join(incomplete)}")
         by_backend: dict[str, list[dict]] = defaultdict(list)
         for gate in gates:
             for case, found in gate["cases"].items():
