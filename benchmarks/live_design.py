@@ -1,0 +1,125 @@
+"""Live A/B design: what more workers per side, or fewer epochs each, would resolve.
+
+A live verdict compares per-worker summaries with Student's t (verdicts/worker_level.py), so a
+case's resolution is about
+
+    exp(q(1 - alpha, 2n - 2) * sqrt(2/n * (process**2 + epochs_noise**2 * r0/r))) - 1
+
+with n workers per side, r timed epochs each (r0 in the measured gates), `process` the spread
+between worker processes and `epochs_noise` what the turns leave in one worker's mean. This
+script estimates both per backend from gates that `pr_calibration.py` ran and saved (every
+worker's turn times are kept), then prints the median predicted resolution of each design next
+to the measured one, with the design's cost in worker starts and worker-epochs per case. The
+measured arms (`pr_calibration.py tally`) check the prediction.
+
+    python benchmarks/live_design.py benchmarks/results/pr-calibration-2026-12-05.json \\
+        --arm k3-noop --arm mx-noop --design 3x3 --design 4x2 --design 5x2 --design 6x1
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from pr_calibration import read_gates
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from pytest_rnnbench.verdicts.worker_level import drift_removed  # noqa: E402
+
+
+def components(reference: list[list[float]], candidate: list[list[float]]) -> tuple[float, float]:
+    """One case's (process variance, noise variance of a worker's mean), log scale, both sides
+    pooled: the spread of the per-worker summaries splits into what the turns inside a worker
+    explain (their variance over the turn count) and what is the process's own."""
+    sides = drift_removed(reference, candidate)
+    between, within, groups, turns = 0.0, 0.0, 0, len(reference[0])
+    for side in sides:
+        means = [sum(worker) / turns for worker in side]
+        centre = sum(means) / len(means)
+        between += sum((m - centre) ** 2 for m in means)
+        within += sum((x - m) ** 2 for worker, m in zip(side, means) for x in worker)
+        groups += len(side) - 1
+    workers = sum(len(side) for side in sides)
+    # Removing each turn's mean over all workers took (turns - 1) degrees of freedom more.
+    mean_noise = within / ((workers - 1) * (turns - 1)) / turns
+    return max(between / groups - mean_noise, 0.0), mean_noise
+
+
+def predicted(
+    process: float, noise: float, workers: int, repeats: int, r0: int, alpha: float
+) -> float:
+    """The resolution of a design with `workers` per side and `repeats` epochs each."""
+    from scipy.stats import t
+
+    variance = 2 / workers * (process + noise * r0 / repeats)
+    return math.exp(t.ppf(1 - alpha, 2 * workers - 2) * math.sqrt(variance)) - 1
+
+
+def _alpha(found: dict) -> float:
+    """The case's own level: its run's false-alarm rate over the run's cases (its family)."""
+    family = found.get("family") or {}
+    return float(family.get("false_alarm_rate", 0.01)) / max(int(family.get("cases", 1)), 1)
+
+
+def parse_design(text: str) -> tuple[int, int]:
+    workers, sep, repeats = text.partition("x")
+    if not sep or not workers.isdigit() or not repeats.isdigit() or int(workers) < 2:
+        raise argparse.ArgumentTypeError(
+            f"a design is WORKERSxREPEATS (workers >= 2), got {text!r}"
+        )
+    return int(workers), int(repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sources", type=Path, nargs="+", help="pr_calibration runs or saved files")
+    parser.add_argument("--arm", action="append", help="arms to read (default: all)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per worker measured")
+    parser.add_argument("--design", type=parse_design, action="append", default=[])
+    args = parser.parse_args()
+    designs = args.design or [(3, 3), (4, 2), (5, 2), (6, 1)]
+
+    cases: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for source in args.sources:
+        for arm, gates in read_gates(source).items():
+            if args.arm and arm not in args.arm:
+                continue
+            for gate in gates:
+                for name, found in gate["cases"].items():
+                    workers = found.get("workers") or {}
+                    if workers.get("reference") and workers.get("candidate"):
+                        process, noise = components(workers["reference"], workers["candidate"])
+                        cases[name.split("-")[0]].append((process, noise, _alpha(found)))
+    if not cases:
+        sys.exit("no cases with per-worker turn times in the sources")
+
+    print(
+        f"per backend, medians over cases: spread between processes, noise in one worker's mean "
+        f"({args.repeats} epochs); predicted resolution at each case's own level (its gate's 1% "
+        "over its cases)"
+    )
+    header = "".join(f"  {n}x{r:<8}" for n, r in designs)
+    print(f"{'backend':<11} {'cases':>5} {'process':>8} {'noise':>7} {header}")
+    for backend, pairs in sorted(cases.items()):
+        process = statistics.median(p for p, _, _ in pairs)
+        noise = statistics.median(n for _, n, _ in pairs)
+        row = ""
+        for workers, repeats in designs:
+            resolutions = [predicted(p, n, workers, repeats, args.repeats, a) for p, n, a in pairs]
+            row += f"  {100 * statistics.median(resolutions):>9.1f}%"
+        print(
+            f"{backend:<11} {len(pairs):>5} {100 * math.sqrt(process):>7.2f}% "
+            f"{100 * math.sqrt(noise):>6.2f}% {row}"
+        )
+    costs = ", ".join(f"{n}x{r}: {2 * n} starts, {2 * n * r} epochs" for n, r in designs)
+    print(f"per case (both sides): {costs}")
+
+
+if __name__ == "__main__":
+    main()
