@@ -363,9 +363,11 @@ SAVER = textwrap.dedent("""
 
 
 def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path) -> None:
-    """A save big enough to take about a second, interrupted with SIGINT at spread-out moments
-    (while reading the old file, merging, writing the new one): afterwards the file is always
-    valid JSON holding every old entry, either without the new ones or with all of them."""
+    """A big save, interrupted with SIGINT at spread-out moments (while reading the old file,
+    merging, writing the new one): afterwards the file is always valid JSON holding every old
+    entry, either without the new ones or with all of them. The moments are fractions of how long
+    one save takes on this machine (timed first, on a copy), so a fast machine still interrupts
+    most of them."""
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     path = baseline.baseline_path(tmp_path / "baselines", profile)
     old = {}
@@ -387,7 +389,9 @@ def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path
     script = tmp_path / "saver.py"
     script.write_text(SAVER.format(repo=str(REPO), path=str(path), count=150, samples=2000))
     interrupted = 0
-    for delay in (0.0, 0.1, 0.25, 0.4, 0.6, 0.8, 1.2, None):
+    save_seconds = _timed_save(path, script)
+    fractions = (0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.5)
+    for delay in [*(save_seconds * f for f in fractions), None]:
         with subprocess.Popen(
             [PYTHON, str(script)],
             stdout=subprocess.PIPE,
@@ -414,6 +418,20 @@ def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path
             assert code == 0 and len(new) == 150
         assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
     assert interrupted >= 4, "too few saves were interrupted to prove anything; slow the saver"
+
+
+def _timed_save(path: Path, script: Path) -> float:
+    """Seconds from the saver's "saving" to its exit, run once uninterrupted on a copy of the
+    file (the script saves to `path`, so the original is put back afterwards)."""
+    original = path.read_bytes()
+    with subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline() == "saving\n"
+        start = time.monotonic()
+        assert "saved" in proc.stdout.read()
+        assert proc.wait(timeout=60) == 0
+        seconds = time.monotonic() - start
+    path.write_bytes(original)
+    return seconds
 
 
 # -- baseline files, end to end --------------------------------------------------------------------
