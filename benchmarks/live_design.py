@@ -8,9 +8,10 @@ case's resolution is about
 with n workers per side, r timed epochs each (r0 in the measured gates), `process` the spread
 between worker processes and `epochs_noise` what the turns leave in one worker's mean. This
 script estimates both per backend from gates that `pr_calibration.py` ran and saved (every
-worker's turn times are kept), then prints the median predicted resolution of each design next
-to the measured one, with the design's cost in worker starts and worker-epochs per case. The
-measured arms (`pr_calibration.py tally`) check the prediction.
+worker's turn times are kept), then prints the median predicted resolution of each design, with
+its cost in worker starts and worker-epochs per case; the first design is the measured one, and
+arms measured at other designs (`pr_calibration.py tally`) check the prediction. Read only arms
+measured with `--repeats` epochs per worker (the saved verdicts do not record it).
 
     python benchmarks/live_design.py benchmarks/results/pr-calibration-2026-12-05.json \\
         --arm k3-noop --arm mx-noop --design 3x3 --design 4x2 --design 5x2 --design 6x1
@@ -30,25 +31,30 @@ from pr_calibration import read_gates
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_rnnbench.verdicts.worker_level import drift_removed  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed  # noqa: E402
 
 
 def components(reference: list[list[float]], candidate: list[list[float]]) -> tuple[float, float]:
     """One case's (process variance, noise variance of a worker's mean), log scale, both sides
-    pooled: the spread of the per-worker summaries splits into what the turns inside a worker
-    explain (their variance over the turn count) and what is the process's own."""
-    sides = drift_removed(reference, candidate)
-    between, within, groups, turns = 0.0, 0.0, 0, len(reference[0])
-    for side in sides:
-        means = [sum(worker) / turns for worker in side]
-        centre = sum(means) / len(means)
-        between += sum((m - centre) ** 2 for m in means)
-        within += sum((x - m) ** 2 for worker, m in zip(side, means) for x in worker)
-        groups += len(side) - 1
-    workers = sum(len(side) for side in sides)
+    pooled. The plugin's own comparison gives the variance of the per-worker summaries (its
+    pooled standard error, unscaled); the turns inside each worker say how much of that their
+    noise explains (its variance over the turn count); the rest is the process's own."""
+    comparison = compare_workers(reference, candidate)
+    summaries = comparison.standard_error**2 / (1 / len(reference) + 1 / len(candidate))
+    turns = len(reference[0])
+    within = sum(
+        (x - mean) ** 2
+        for side, means in zip(
+            drift_removed(reference, candidate),
+            (comparison.reference_summaries, comparison.candidate_summaries),
+        )
+        for worker, mean in zip(side, means)
+        for x in worker
+    )
+    workers = len(reference) + len(candidate)
     # Removing each turn's mean over all workers took (turns - 1) degrees of freedom more.
     mean_noise = within / ((workers - 1) * (turns - 1)) / turns
-    return max(between / groups - mean_noise, 0.0), mean_noise
+    return max(summaries - mean_noise, 0.0), mean_noise
 
 
 def predicted(
@@ -80,7 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sources", type=Path, nargs="+", help="pr_calibration runs or saved files")
     parser.add_argument("--arm", action="append", help="arms to read (default: all)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per worker measured")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="timed epochs per worker in the arms read (all alike)",
+    )
     parser.add_argument("--design", type=parse_design, action="append", default=[])
     args = parser.parse_args()
     designs = args.design or [(3, 3), (4, 2), (5, 2), (6, 1)]

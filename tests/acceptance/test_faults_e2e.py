@@ -366,7 +366,7 @@ def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path
     """A big save, interrupted with SIGINT at spread-out moments (while reading the old file,
     merging, writing the new one): afterwards the file is always valid JSON holding every old
     entry, either without the new ones or with all of them. The moments are fractions of how long
-    one save takes on this machine (timed first, on a copy), so a fast machine still interrupts
+    one save takes on this machine (timed first), so a fast machine still interrupts
     most of them."""
     profile = baseline.machine_profile("cpu", 2, [], None, None, "3.11")
     path = baseline.baseline_path(tmp_path / "baselines", profile)
@@ -421,8 +421,8 @@ def test_ctrl_c_during_a_baseline_save_leaves_the_old_file_intact(tmp_path: Path
 
 
 def _timed_save(path: Path, script: Path) -> float:
-    """Seconds from the saver's "saving" to its exit, run once uninterrupted on a copy of the
-    file (the script saves to `path`, so the original is put back afterwards)."""
+    """Seconds from the saver's "saving" to its exit, one save run to the end; the file is put
+    back as it was, so the interrupted saves start from the same old entries."""
     original = path.read_bytes()
     with subprocess.Popen([PYTHON, str(script)], stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout.readline() == "saving\n"

@@ -3,6 +3,7 @@ whose process spread and turn noise are known, against the plugin's own test."""
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 
@@ -18,7 +19,7 @@ ALPHA = 0.01 / 12
 
 
 @pytest.fixture(scope="module")
-def design(request: pytest.FixtureRequest):
+def design():
     # The script imports its neighbours (pr_calibration, bounds) as `python benchmarks/...` would.
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(REPO / "benchmarks"))
@@ -30,7 +31,7 @@ def side(rng: random.Random, workers: int, turns: int = TURNS) -> list[list[floa
     sides = []
     for _ in range(workers):
         offset = rng.gauss(0, PROCESS_SD)
-        sides.append([40 * 2.718281828 ** (offset + rng.gauss(0, TURN_SD)) for _ in range(turns)])
+        sides.append([40 * math.exp(offset + rng.gauss(0, TURN_SD)) for _ in range(turns)])
     return sides
 
 
