@@ -88,7 +88,6 @@ from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
     compare_workers,
     drift_removed,
-    side_level_ms,
 )
 
 ARMS = {"A": 1.0, "B10": 1.10, "B25": 1.25}
@@ -361,10 +360,10 @@ def analyse_live_one(
         comparison,
         tolerance,
         alpha,
-        baseline_ms=side_level_ms(turns[0]),
-        now_ms=side_level_ms(turns[1]),
+        baseline_ms=comparison.reference_ms,
+        now_ms=comparison.candidate_ms,
         counts=(len(turns[0]), len(turns[1])),
-        test="Student's t on per-worker means",
+        test="Student's t on per-worker summaries",
         unit="workers",
     )
     return verdict.CaseVerdict("case", found.outcome, (found,))

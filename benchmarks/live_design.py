@@ -1,12 +1,12 @@
 """Live A/B design: what more workers per side, or fewer epochs each, would resolve.
 
-A live verdict compares per-worker summaries with Student's t (verdicts/worker_level.py), so a
-case's resolution is about
+A live verdict compares per-worker summaries (each a worker's turns' Hodges-Lehmann estimate) with
+Student's t (verdicts/worker_level.py), so a case's resolution is about
 
     exp(q(1 - alpha, 2n - 2) * sqrt(2/n * (process**2 + epochs_noise**2 * r0/r))) - 1
 
 with n workers per side, r timed epochs each (r0 in the measured gates), `process` the spread
-between worker processes and `epochs_noise` what the turns leave in one worker's mean. This
+between worker processes and `epochs_noise` what the turns leave in one worker's summary. This
 script estimates both per backend from gates that `pr_calibration.py` ran and saved (every
 worker's turn times are kept), then prints the median predicted resolution of each design, with
 its cost in worker starts and worker-epochs per case; the first design is the measured one, and
@@ -35,26 +35,29 @@ from pytest_rnnbench.verdicts.worker_level import compare_workers, drift_removed
 
 
 def components(reference: list[list[float]], candidate: list[list[float]]) -> tuple[float, float]:
-    """One case's (process variance, noise variance of a worker's mean), log scale, both sides
+    """One case's (process variance, noise variance of a worker's summary), log scale, both sides
     pooled. The plugin's own comparison gives the variance of the per-worker summaries (its
-    pooled standard error, unscaled); the turns inside each worker say how much of that their
-    noise explains (its variance over the turn count); the rest is the process's own."""
+    pooled standard error, unscaled); resampling each worker's turns says how much of that
+    their noise explains; the rest is the process's own."""
     comparison = compare_workers(reference, candidate)
     summaries = comparison.standard_error**2 / (1 / len(reference) + 1 / len(candidate))
-    turns = len(reference[0])
-    within = sum(
-        (x - mean) ** 2
-        for side, means in zip(
-            drift_removed(reference, candidate),
-            (comparison.reference_summaries, comparison.candidate_summaries),
-        )
-        for worker, mean in zip(side, means)
-        for x in worker
-    )
-    workers = len(reference) + len(candidate)
-    # Removing each turn's mean over all workers took (turns - 1) degrees of freedom more.
-    mean_noise = within / ((workers - 1) * (turns - 1)) / turns
-    return max(summaries - mean_noise, 0.0), mean_noise
+    residuals = [worker for side in drift_removed(reference, candidate) for worker in side]
+    # Removing each turn's mean over all workers took that many degrees of freedom more.
+    workers = len(residuals)
+    noise = statistics.mean(summary_noise(worker) for worker in residuals) * workers / (workers - 1)
+    return max(summaries - noise, 0.0), noise
+
+
+def summary_noise(turns: list[float], draws: int = 200) -> float:
+    """The variance of a worker's summary (the plugin's Hodges-Lehmann estimate of its turns)
+    that its turns' noise alone makes: its turns resampled with replacement (bootstrap)."""
+    import numpy as np
+
+    rng = np.random.default_rng(len(turns))  # the same figures every run
+    samples = rng.choice(np.asarray(turns), size=(draws, len(turns)))
+    upper = np.triu_indices(len(turns))
+    pairwise = (samples[:, :, None] + samples[:, None, :])[:, upper[0], upper[1]] / 2
+    return float(np.var(np.median(pairwise, axis=1), ddof=1))
 
 
 def predicted(
@@ -111,7 +114,7 @@ def main() -> None:
         sys.exit("no cases with per-worker turn times in the sources")
 
     print(
-        f"per backend, medians over cases: spread between processes, noise in one worker's mean "
+        f"per backend, medians over cases: spread between processes, noise in one worker's summary "
         f"({args.repeats} epochs); predicted resolution at each case's own level (its gate's 1% "
         "over its cases)"
     )

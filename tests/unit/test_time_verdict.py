@@ -30,7 +30,7 @@ def judged(comparison: Scripted, tolerance: float = 0.05) -> records.MetricVerdi
         baseline_ms=10.0,
         now_ms=10.0 * (1 + comparison.change),
         counts=(3, 3),
-        test="Student's t on per-worker means",
+        test="Student's t on per-worker summaries",
         unit="3+3 worker processes",
     )
 

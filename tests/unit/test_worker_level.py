@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 
@@ -18,8 +19,8 @@ from pytest_rnnbench.verdicts.family import per_case_alpha
 from pytest_rnnbench.verdicts.worker_level import (
     compare_workers,
     drift_removed,
+    hodges_lehmann,
     pooled,
-    side_level_ms,
     welch,
 )
 
@@ -85,15 +86,18 @@ def test_the_machine_drift_shared_by_a_turn_is_removed_before_the_workers_are_co
 
 def test_the_step_times_shown_for_each_side_agree_with_the_change() -> None:
     """A reader divides head by base and must get the verdict's change: the sides' levels are
-    the geometric means that the comparison's change is made of (a median of arithmetic
-    per-worker means, shown before, disagreed by up to 2 points in a real gate)."""
+    made of the same per-worker summaries as the change (a median of arithmetic per-worker
+    means, shown before, disagreed by up to 2 points in a real gate)."""
     rng = random.Random(7)
     drift = machine_drift(rng)
     reference = side([80.0, 90.0, 70.0], drift, rng)
     candidate = side([95.0, 76.0, 81.0], drift, rng)
     found = compare_workers(reference, candidate)
-    shown = side_level_ms(candidate) / side_level_ms(reference) - 1
+    shown = found.candidate_ms / found.reference_ms - 1
     assert shown == pytest.approx(found.change, rel=1e-12)
+    # In ms, the drift put back: near the geometric mean of every reference turn.
+    every_turn = [t for worker in reference for t in worker]
+    assert found.reference_ms == pytest.approx(statistics.geometric_mean(every_turn), rel=0.01)
     median_of_means = (
         sorted(sum(w) / len(w) for w in candidate)[1]
         / sorted(sum(w) / len(w) for w in reference)[1]
@@ -126,6 +130,56 @@ def test_a_calibrated_false_alarm_rate_over_many_no_op_comparisons() -> None:
             alarm = alarm or (found.change > 0.05 and found.p_greater < RUN_ALPHA)
         runs_with_alarm += alarm
     assert runs_with_alarm <= 9
+
+
+def test_hodges_lehmann_is_the_median_of_the_pairwise_means() -> None:
+    assert hodges_lehmann([1.0, 2.0, 3.0]) == 2.0  # means 1, 1.5, 2, 2, 2.5, 3
+    # Means 1, 1.5, 2, 2, 2.5, 3, 50.5, 51, 51.5, 100: the far value moves it little (mean 26.5).
+    assert hodges_lehmann([1.0, 2.0, 3.0, 100.0]) == 2.75
+    assert hodges_lehmann([4.0]) == 4.0
+    with pytest.raises(ValueError, match="at least one turn"):
+        hodges_lehmann([])
+
+
+def spiky_side(speeds: list[float], drift: list[float], rng: random.Random) -> list[list[float]]:
+    """Like `side`, and now and then (1 turn in 12) a turn runs 30% slow, as real turns do."""
+    return [
+        [t * (1.3 if rng.random() < 1 / 12 else 1.0) for t in worker]
+        for worker in side(speeds, drift, rng)
+    ]
+
+
+def test_a_few_far_off_turns_no_longer_blur_a_real_ten_percent_slowdown() -> None:
+    """Turns that now and then run far off (heavy-tailed, as measured) moved the mean of a
+    worker's turns; its Hodges-Lehmann summary hardly moves, so the verdict resolves finer, and
+    a real +10% on every worker is caught more often, at the same level."""
+    rng = random.Random(5)
+    trials, caught, finer = 200, {"hl": 0, "mean": 0}, 0
+    for _ in range(trials):
+        drift = machine_drift(rng)
+        reference = spiky_side([30.0, 30.1, 29.9], drift, rng)
+        candidate = spiky_side([33.0, 33.1, 32.9], drift, rng)
+        found = compare_workers(reference, candidate)
+        old = compare_workers(reference, candidate, summary=statistics.fmean)  # the rule before
+        caught["hl"] += found.p_greater < RUN_ALPHA
+        caught["mean"] += old.p_greater < RUN_ALPHA
+        finer += found.resolution(RUN_ALPHA) < old.resolution(RUN_ALPHA)
+    assert finer > 0.8 * trials
+    assert caught["hl"] > caught["mean"]
+    assert caught["hl"] >= 0.9 * trials
+
+
+def test_far_off_turns_do_not_raise_the_false_alarm_rate() -> None:
+    rng = random.Random(9)
+    trials, alarms = 4000, 0
+    for _ in range(trials):
+        drift = machine_drift(rng)
+        speeds = [30 * rng.lognormvariate(0, 0.02) for _ in range(6)]
+        found = compare_workers(
+            spiky_side(speeds[:3], drift, rng), spiky_side(speeds[3:], drift, rng)
+        )
+        alarms += found.p_greater < 0.05
+    assert abs(alarms / trials - 0.05) < 0.012
 
 
 def test_welch_matches_scipy() -> None:

@@ -29,7 +29,7 @@ from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
 from .time_verdict import time_verdict, unresolved_lines
-from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers, side_level_ms
+from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
 
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -198,18 +198,18 @@ def _time_judge(
     comparison = compare_workers(reference, candidate)
     workers = f"{len(reference)}+{len(candidate)} worker processes"
     if comparison.floor_used:
-        test = f"per-worker means, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
+        test = f"per-worker summaries, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
         workers += " (too few to measure their own spread)"
     else:
-        test = "Student's t on per-worker means"
+        test = "Student's t on per-worker summaries"
 
     def judged(tolerance: float) -> verdict.MetricVerdict:
         return time_verdict(
             comparison,
             tolerance,
             alpha,
-            baseline_ms=side_level_ms(reference),
-            now_ms=side_level_ms(candidate),
+            baseline_ms=comparison.reference_ms,
+            now_ms=comparison.candidate_ms,
             counts=(len(reference), len(candidate)),
             test=test,
             unit=workers,
