@@ -7,6 +7,9 @@ tests/unit/test_verdict.py.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from helpers import PYTHON
@@ -90,3 +93,34 @@ def test_live_options_are_checked_and_a_missing_reference_skips_clearly(
             "the tensorflow backend does not exist*"
         ]
     )
+
+
+def test_a_live_jax_case_shares_its_compilations_and_leaves_no_cache_behind(
+    plain: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live JAX case's workers compile through one persistent cache (the first worker of each
+    side before the others start, run/turns.py); the results say so, and the cache goes with
+    the case."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    out = tmp_path / "results.json"
+    run = plain.runpytest_subprocess(
+        "--rnnbench",
+        "--rnnbench-backends=jax",
+        "--rnnbench-datasets=synthetic",
+        "--rnnbench-unroll=true",
+        "--rnnbench-samples=256",
+        "--rnnbench-batch-sizes=32",
+        "--rnnbench-repeats=1",
+        "--rnnbench-against-workers=2",
+        f"--rnnbench-against={PYTHON}",
+        "--rnnbench-tolerance-time=50%",
+        f"--rnnbench-json={out}",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert run.ret == 0, run.stdout.str()
+    (result,) = json.loads(out.read_text())["results"].values()
+    assert result["worker"]["run"]["compilation_cache"] is True
+    assert [p.name for p in temp.iterdir() if p.name.startswith("rnnbench-compiled-")] == []

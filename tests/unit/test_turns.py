@@ -109,9 +109,44 @@ def test_workers_take_turns_one_at_a_time_in_order(
     assert sum(cand) > 1.3 * sum(ref)
 
 
+def test_first_alone_warms_one_worker_per_side_before_the_others_start(
+    tmp_path: Path, fake_python: Path
+) -> None:
+    """What the first worker of each side compiled into a shared cache spares the others: they
+    start only once both first workers wait for their first turn; the turns then go as usual."""
+    env = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    heard_in_order: list[tuple[str, int, str]] = []
+
+    def heard(side: str, index: int, message: dict) -> None:
+        if message["type"] in ("started", "turn"):
+            heard_in_order.append((side, index, message["type"]))
+
+    reference, candidate = run_live(
+        specs(tmp_path, fake_python, "reference", 3, request(), env),
+        specs(tmp_path, fake_python, "candidate", 3, request(), env),
+        timeout_s=60,
+        turn_steps=2,
+        on_message=heard,
+        first_alone=True,
+    )
+
+    later_start = min(
+        i for i, (_, index, kind) in enumerate(heard_in_order) if kind == "started" and index > 0
+    )
+    before = heard_in_order[:later_start]
+    assert sorted(before) == [
+        ("candidate", 0, "started"),
+        ("candidate", 0, "turn"),
+        ("reference", 0, "started"),
+        ("reference", 0, "turn"),
+    ]
+    assert [run.result["turns_taken"] for run in reference + candidate] == [8] * 6
+
+
+@pytest.mark.parametrize("first_alone", [False, True])
 @pytest.mark.parametrize("side", ["reference", "candidate"])
 def test_a_failing_worker_stops_the_others_and_names_its_side(
-    tmp_path: Path, fake_python: Path, side: str
+    tmp_path: Path, fake_python: Path, side: str, first_alone: bool
 ) -> None:
     log = tmp_path / "turns.log"
     good = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(log))
@@ -143,10 +178,13 @@ def test_a_failing_worker_stops_the_others_and_names_its_side(
             timeout_s=60,
             turn_steps=2,
             on_message=heard,
+            first_alone=first_alone,
         )
     assert failed.value.side == side
     assert str(failed.value).startswith(f"{side} worker: worker failed: RuntimeError: fake failure")
     assert [pid for pid in pids if alive(pid)] == []  # the healthy ones are gone too
+    if first_alone:  # the first workers failed in their warm-up: the others never started
+        assert len(pids) == 2
 
 
 @pytest.mark.parametrize("side", ["reference", "candidate"])

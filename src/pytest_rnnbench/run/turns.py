@@ -66,6 +66,7 @@ def run_live(
     turn_steps: int,
     on_message: Optional[Callable[[str, int, dict[str, Any]], None]] = None,
     max_rss_bytes: Optional[int] = None,
+    first_alone: bool = False,
 ) -> tuple[list[WorkerRun], list[WorkerRun]]:
     """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
 
@@ -76,6 +77,10 @@ def run_live(
     one are done, the last runs on without turns. If any worker fails, all are killed and
     LiveFailed names the side (WorkerUnsupported passes through: the case cannot run).
     `on_message(side, index within the side, message)` hears every worker's messages.
+
+    `first_alone`: the first worker of each side warms up before the others start, so that what
+    it compiled into a cache shared by the case's workers (JAX's persistent compilation cache)
+    spares the others the same compilation.
     """
     if len(reference) != len(candidate) or not reference:
         raise ValueError("a live comparison needs as many reference as candidate workers (>= 1)")
@@ -83,20 +88,48 @@ def run_live(
     per_side = len(reference)
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
     events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
-    workers: list[Worker] = []
+    workers: dict[int, Worker] = {}
+
+    def start(index: int) -> None:
+        heard = _listener(events, on_message, side_of[index], index, per_side)
+        workers[index] = _start_worker(
+            specs[index], turn_steps, heard, max_rss_bytes, side_of[index]
+        )
+
+    first = [0, per_side] if first_alone and per_side > 1 else list(range(len(specs)))
     try:
-        for index, spec in enumerate(specs):
-            heard = _listener(events, on_message, side_of[index], index, per_side)
-            workers.append(_start_worker(spec, turn_steps, heard, max_rss_bytes, side_of[index]))
+        for index in first:
+            start(index)
+        later = [index for index in range(len(specs)) if index not in first]
         failed = _take_turns(
-            workers, events, turn_order(per_side), time.monotonic() + timeout_s, timeout_s, side_of
+            len(specs),
+            workers,
+            _Later(later, start),
+            events,
+            turn_order(per_side),
+            time.monotonic() + timeout_s,
+            timeout_s,
+            side_of,
         )
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
-        for worker in workers:
+        for worker in workers.values():
             worker.kill()
         raise
     runs = _finish_all(workers, failed, side_of)
     return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
+
+
+@dataclass
+class _Later:
+    """Workers still to start, and how: once every started worker waits for its first turn."""
+
+    indexes: list[int]
+    start: Callable[[int], None]
+
+    def start_all(self) -> None:
+        indexes, self.indexes = self.indexes, []
+        for index in indexes:
+            self.start(index)
 
 
 def _listener(
@@ -138,11 +171,11 @@ def _start_worker(
 
 
 def _finish_all(
-    workers: list[Worker], failed: Optional[int], side_of: list[str]
+    workers: dict[int, Worker], failed: Optional[int], side_of: list[str]
 ) -> dict[int, WorkerRun]:
     """Every worker's run, the one that failed first (the others were killed because of it)."""
     runs: dict[int, WorkerRun] = {}
-    indexes = list(range(len(workers)))
+    indexes = sorted(workers)
     if failed is not None:
         indexes.remove(failed)
         indexes.insert(0, failed)
@@ -162,7 +195,9 @@ def _finish_all(
 
 
 def _take_turns(
-    workers: list[Worker],
+    count: int,
+    workers: dict[int, Worker],
+    later: _Later,
     events: queue.Queue[tuple[int, dict[str, Any]]],
     order: list[int],
     deadline: float,
@@ -170,10 +205,10 @@ def _take_turns(
     side_of: list[str],
 ) -> Optional[int]:
     """Grant turns until every worker is done; a failed worker stops the others at once.
+    `later`'s workers start when every started one waits for its first turn.
 
     Returns the index of the worker that failed, if one did.
     """
-    count = len(workers)
     paused = [False] * count
     done = [False] * count
     exited_at: dict[int, float] = {}
@@ -182,8 +217,8 @@ def _take_turns(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             # Blame the worker that holds the turn (or never got to its first one).
-            running = [i for i in range(count) if not done[i] and not paused[i]]
-            index = running[0] if running else done.index(False)
+            running = [i for i in workers if not done[i] and not paused[i]]
+            index = running[0] if running else next(i for i in workers if not done[i])
             raise LiveFailed(side_of[index], workers[index].timed_out(timeout_s))
         try:
             index, message = events.get(timeout=min(remaining, 1.0))
@@ -198,12 +233,15 @@ def _take_turns(
         elif kind in ("result", "error", CLOSED) and not done[index]:
             done[index] = True
             if kind != "result":  # it failed: the comparison is lost, stop the others
-                for other in workers:
+                for other in workers.values():
                     other.kill()
                 return index
         else:
             continue
         left = [i for i in range(count) if not done[i]]
+        if left and all(paused[i] for i in left if i in workers) and later.indexes:
+            later.start_all()  # the first ones are warm: the others start now
+            continue
         if len(left) == 1:
             workers[left[0]].release()  # nobody to take turns with
             continue
@@ -223,11 +261,11 @@ EXIT_GRACE_S = 5.0
 
 
 def _exited_silently(
-    workers: list[Worker], done: list[bool], exited_at: dict[int, float]
+    workers: dict[int, Worker], done: list[bool], exited_at: dict[int, float]
 ) -> Optional[int]:
     """A worker whose process has been gone for EXIT_GRACE_S without its pipe closing, or None."""
     now = time.monotonic()
-    for index, worker in enumerate(workers):
+    for index, worker in workers.items():
         if done[index] or worker.proc.poll() is None:
             continue
         first_seen = exited_at.setdefault(index, now)

@@ -22,7 +22,12 @@ from ..run import datasets
 from ..run.devices import GpuMemoryMonitor, Slot
 from ..run.probe import probe_backend
 from ..run.process import WorkerUnsupported, run_worker
-from ..run.protocol import build_request, with_keras_tree, worker_env
+from ..run.protocol import (
+    build_request,
+    shared_compilation_cache_env,
+    with_keras_tree,
+    worker_env,
+)
 from ..run.summary import Summary, summarize
 from ..run.trees import SourceTree, TreeError, base_tree, head_tree, toplevel
 from ..run.turns import WorkerSpec, run_live, turn_steps_for
@@ -240,7 +245,9 @@ class CaseRunner:
             if side == "candidate" and index == 0:  # one worker's progress stands for all
                 shown.on_message(message)
 
-        def specs(side: str, python: str, sent: dict[str, Any]) -> list[WorkerSpec]:
+        def specs(
+            side: str, python: str, sent: dict[str, Any], env: dict[str, str]
+        ) -> list[WorkerSpec]:
             side_env, side_request = env, sent
             tree = self.trees.get("base" if side == "reference" else "head")
             if tree is not None:  # the pull-request gate: this side imports Keras from its tree
@@ -258,15 +265,21 @@ class CaseRunner:
         turn_steps = turn_steps_for(
             steps_per_epoch, self.settings.repeats, self.settings.turn_steps
         )
-        runs = run_live(
-            specs("reference", reference, request),
-            specs("candidate", self.python_for(case.backend), candidate),
-            # The workers train one after another: the limit is per worker.
-            self.settings.timeout_s * 2 * workers,
-            turn_steps,
-            on_message=on_message,
-            max_rss_bytes=self.settings.max_rss_bytes,
-        )
+        # Every worker of the case compiles the same programs: where the backend can share them,
+        # one worker per side compiles first and the others load (the directory lives as long as
+        # the case, so each case and each run pays its own compilations).
+        with tempfile.TemporaryDirectory(prefix="rnnbench-compiled-") as compiled:
+            shared = shared_compilation_cache_env(case.backend, Path(compiled))
+            runs = run_live(
+                specs("reference", reference, request, dict(env, **shared)),
+                specs("candidate", self.python_for(case.backend), candidate, dict(env, **shared)),
+                # The workers train one after another: the limit is per worker.
+                self.settings.timeout_s * 2 * workers,
+                turn_steps,
+                on_message=on_message,
+                max_rss_bytes=self.settings.max_rss_bytes,
+                first_alone=bool(shared),
+            )
         reference_results = [run.result for run in runs[0] if run.result is not None]
         candidate_results = [run.result for run in runs[1] if run.result is not None]
         return reference_results, candidate_results

@@ -101,6 +101,11 @@ class Backend(object):
         """The CPU thread pools' sizes as the framework reports them ({}: it cannot say)."""
         return {}
 
+    def compilation_facts(self):
+        """Whether compiled programs came through a cache shared across processes ({}: the
+        backend keeps none)."""
+        return {}
+
     def run_facts(self, keras, model, unroll, lstm_kernel):
         """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend
         says.
@@ -123,4 +128,5 @@ class Backend(object):
             facts["jit_compile"] = bool(getattr(model, "jit_compile", False))
         facts.update(self.precision_facts())
         facts["threads"] = self.thread_facts()
+        facts.update(self.compilation_facts())
         return facts

@@ -118,6 +118,13 @@ class JaxBackend(Backend):
 
         return {"matmul_precision": str(jax.config.jax_default_matmul_precision or "default")}
 
+    def compilation_facts(self):
+        import jax
+
+        # Set by the controller for a live case's workers (run/protocol.py), which then share
+        # their compilations; the timed epochs run the same program either way.
+        return {"compilation_cache": bool(jax.config.jax_compilation_cache_dir)}
+
 
 class TorchBackend(Backend):
     """Keras 3 on PyTorch; Keras has no data-parallel fit for it, so one device at most."""
