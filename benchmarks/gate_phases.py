@@ -1,6 +1,9 @@
 """Where a gate's minutes go: per case, the seconds until its workers' first timed epoch (start:
 import, data, model, warm-up of every worker) and in all, read from gate outputs that
 `pr_calibration.py run` kept (the progress lines of one worker per case), summed per backend.
+Where a case's first worker of each side warms up alone (JAX, run/turns.py's `first_alone`),
+that worker reaches its first epoch before the others start: its start reads low, its total
+is right.
 
     python benchmarks/gate_phases.py OUT/01-k3-noop.txt OUT/02-k3-noop.txt
 """
