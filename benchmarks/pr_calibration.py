@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bounds import lower_bound, upper_bound
@@ -42,7 +43,13 @@ from bounds import lower_bound, upper_bound
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_rnnbench.verdicts.worker_level import compare_workers  # noqa: E402
+from pytest_rnnbench.verdicts.records import worst  # noqa: E402
+from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
+    WorkerComparison,
+    compare_workers,
+    hodges_lehmann,
+)
 
 RC_LINE = re.compile(r"^rc=(-?\d+) wall=(\d+) s$", re.MULTILINE)
 GATE_FILE = re.compile(r"^(\d+)-(.+)\.txt$")
@@ -129,6 +136,46 @@ def read_gates(out: Path) -> dict[str, list[dict]]:
     return dict(arms)
 
 
+def judge_time(
+    found: dict, summary: Callable[[Sequence[float]], float] = hodges_lehmann
+) -> tuple[str, WorkerComparison, float]:
+    """A saved case's time verdict judged again from its workers' turn times with the plugin's
+    rule (compare_workers with `summary`, time_verdict at the case's own level: its gate's
+    false-alarm rate over its cases): (outcome, comparison, the level)."""
+    workers = found["workers"]
+    family = found.get("family") or {}
+    alpha = float(family.get("false_alarm_rate", 0.01)) / max(int(family.get("cases", 1)), 1)
+    comparison = compare_workers(workers["reference"], workers["candidate"], summary)
+    judged = time_verdict(
+        comparison,
+        float(_time(found)["tolerance"]),
+        alpha,
+        baseline_ms=comparison.reference_ms,
+        now_ms=comparison.candidate_ms,
+        counts=(len(workers["reference"]), len(workers["candidate"])),
+        test="re-judged",
+        unit="workers",
+    )
+    return judged.outcome, comparison, alpha
+
+
+def rejudged(found: dict) -> dict:
+    """A saved case as today's rule judges it: its time again from the workers (judge_time),
+    its other metrics as saved. Cases without per-worker turn times stay as they were."""
+    if not (found.get("workers") or {}).get("candidate"):
+        return found
+    outcome, comparison, alpha = judge_time(found)
+    metrics = dict(found.get("metrics") or {})
+    metrics["step_time"] = dict(
+        _time(found),
+        outcome=outcome,
+        change=comparison.change,
+        resolution=comparison.resolution(alpha),
+    )
+    verdict = worst(metric.get("outcome", "pass") for metric in metrics.values())
+    return dict(found, metrics=metrics, verdict=verdict)
+
+
 def _called(gate: dict, outcome: str) -> bool:
     return any(found.get("verdict") == outcome for found in gate["cases"].values())
 
@@ -154,9 +201,14 @@ def tally(args: argparse.Namespace) -> None:
     sources = ", ".join(str(source) for source in args.out)
     if not arms:
         sys.exit(f"no finished gates in {sources}")
-    if args.save:
+    if args.save:  # as measured and judged at the time
         args.save.write_text(json.dumps({"arms": arms}, sort_keys=True) + "\n")
     print(f"gates in {sources}, one line per arm; a gate 'calls' a regression when any case does")
+    if args.rejudge:
+        print("every case's time judged again from its workers with today's rule (--rejudge)")
+        for gates in arms.values():
+            for gate in gates:
+                gate["cases"] = {case: rejudged(f) for case, f in gate["cases"].items()}
     for name, gates in sorted(arms.items()):
         slowdown = name in args.slowdown
         calls = sum(
@@ -246,6 +298,12 @@ def main() -> None:
     counting.add_argument("--save", type=Path, help="keep every gate's verdicts in one file")
     counting.add_argument(
         "--slowdown", action="append", default=[], help="an arm whose head is really slower"
+    )
+    counting.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="judge each case's time again with the plugin's current rule (older gates were "
+        "judged by the rule of their day; exit codes and minutes stay as measured)",
     )
     args = parser.parse_args()
     run(args) if args.command == "run" else tally(args)

@@ -20,35 +20,20 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pr_calibration import read_gates
+from pr_calibration import judge_time, read_gates
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
-from pytest_rnnbench.verdicts.worker_level import compare_workers, hodges_lehmann  # noqa: E402
+from pytest_rnnbench.verdicts.worker_level import hodges_lehmann  # noqa: E402
 
 SUMMARIES = {"mean": statistics.fmean, "median": statistics.median, "HL": hodges_lehmann}
 
 
 def judged(found: dict, summary: str) -> tuple[str, float, float]:
     """(outcome, resolution, one-sided p of a regression) of one saved case under `summary`."""
-    workers = found["workers"]
-    family = found.get("family") or {}
-    alpha = float(family.get("false_alarm_rate", 0.01)) / max(int(family.get("cases", 1)), 1)
-    tolerance = float(found["metrics"]["step_time"]["tolerance"])
-    comparison = compare_workers(workers["reference"], workers["candidate"], SUMMARIES[summary])
-    verdict = time_verdict(
-        comparison,
-        tolerance,
-        alpha,
-        baseline_ms=comparison.reference_ms,
-        now_ms=comparison.candidate_ms,
-        counts=(len(workers["reference"]), len(workers["candidate"])),
-        test="re-judged",
-        unit="workers",
-    )
-    return verdict.outcome, comparison.resolution(alpha), comparison.p_greater
+    outcome, comparison, alpha = judge_time(found, SUMMARIES[summary])
+    return outcome, comparison.resolution(alpha), comparison.p_greater
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+"""benchmarks/pr_calibration.py: a saved gate's cases judged again with today's rule."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from helpers import REPO, benchmark_script
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    # The script imports its neighbour (bounds) as `python benchmarks/...` would.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(REPO / "benchmarks"))
+        yield benchmark_script("pr_calibration")
+
+
+def saved_case(slowdown: float, seed: int, memory: str = "pass") -> dict:
+    """A case as a results file keeps it: 3 workers per side, 16 turns each, judged 'pass' by
+    whatever rule its gate ran (the saved outcome is deliberately stale)."""
+    rng = random.Random(seed)
+
+    def side(factor: float) -> list[list[float]]:
+        return [[30 * factor * rng.lognormvariate(0, 0.01) for _ in range(16)] for _ in range(3)]
+
+    return {
+        "verdict": "pass",
+        "family": {"cases": 12, "false_alarm_rate": 0.01},
+        "metrics": {
+            "step_time": {"outcome": "pass", "tolerance": 0.05, "change": 0.0},
+            "host_peak_rss": {"outcome": memory},
+        },
+        "workers": {"reference": side(1.0), "candidate": side(slowdown)},
+    }
+
+
+def test_a_real_slowdown_is_judged_again_from_the_workers(calibration) -> None:
+    found = calibration.rejudged(saved_case(1.3, seed=1))
+    assert found["verdict"] == "regression"
+    assert found["metrics"]["step_time"]["change"] == pytest.approx(0.3, abs=0.02)
+    assert found["metrics"]["step_time"]["resolution"] < 0.05
+
+
+def test_no_change_passes_and_other_metrics_keep_their_saved_outcome(calibration) -> None:
+    assert calibration.rejudged(saved_case(1.0, seed=2))["verdict"] == "pass"
+    assert calibration.rejudged(saved_case(1.0, seed=2, memory="regression"))["verdict"] == (
+        "regression"
+    )
+
+
+def test_a_case_without_worker_turns_stays_as_saved(calibration) -> None:
+    found = {"verdict": "inconclusive", "metrics": {}}
+    assert calibration.rejudged(found) is found
