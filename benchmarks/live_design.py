@@ -70,6 +70,18 @@ def predicted(
     return math.exp(t.ppf(1 - alpha, 2 * workers - 2) * math.sqrt(variance)) - 1
 
 
+def power(
+    process: float, noise: float, workers: int, repeats: int, r0: int, alpha: float, change: float
+) -> float:
+    """The chance that a design calls a real `change` on one case significant: Student's t with
+    a noncentral shift (the tolerance is left aside: a change well beyond it passes that too)."""
+    from scipy.stats import nct, t
+
+    variance = 2 / workers * (process + noise * r0 / repeats)
+    df = 2 * workers - 2
+    return float(nct.sf(t.ppf(1 - alpha, df), df, math.log1p(change) / math.sqrt(variance)))
+
+
 def _alpha(found: dict) -> float:
     """The case's own level: its run's false-alarm rate over the run's cases (its family)."""
     family = found.get("family") or {}
@@ -96,6 +108,13 @@ def main() -> None:
         help="timed epochs per worker in the arms read (all alike)",
     )
     parser.add_argument("--design", type=parse_design, action="append", default=[])
+    parser.add_argument(
+        "--power",
+        type=float,
+        action="append",
+        default=[],
+        help="also predict how often each design calls a real change of this size (0.10: +10%%)",
+    )
     args = parser.parse_args()
     designs = args.design or [(3, 3), (4, 2), (5, 2), (6, 1)]
 
@@ -133,6 +152,20 @@ def main() -> None:
         )
     costs = ", ".join(f"{n}x{r}: {2 * n} starts, {2 * n * r} epochs" for n, r in designs)
     print(f"per case (both sides): {costs}")
+    for change in args.power:
+        print(
+            f"\npredicted power against +{change:.0%} on every case of a backend: one case "
+            "(median over cases), and a gate whose 4 cases of that backend all slow down "
+            "(independent cases; a prediction, not a count)"
+        )
+        for backend, pairs in sorted(cases.items()):
+            row = ""
+            for workers, repeats in designs:
+                one = statistics.median(
+                    power(p, n, workers, repeats, args.repeats, a, change) for p, n, a in pairs
+                )
+                row += f"  {100 * one:>4.0f}% {100 * (1 - (1 - one) ** 4):>4.0f}%"
+            print(f"{backend:<11} {row}")
 
 
 if __name__ == "__main__":

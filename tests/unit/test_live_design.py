@@ -72,3 +72,18 @@ def test_a_design_is_workers_by_repeats(design) -> None:
     for bad in ("5", "1x3", "ax2", "5x"):
         with pytest.raises(Exception, match="WORKERSxREPEATS"):
             design.parse_design(bad)
+
+
+def test_power_is_the_level_without_a_change_and_matches_the_plugins_test(design) -> None:
+    process, noise, alpha = 0.02**2, TURN_SD**2 / TURNS, 0.05
+    assert design.power(process, noise, 3, 3, 3, alpha, 0.0) == pytest.approx(alpha)
+    predicted = design.power(process, noise, 3, 3, 3, alpha, 0.03)
+    rng = random.Random(5)
+    caught = 0
+    for _ in range(600):
+        reference = side(rng, 3)
+        candidate = [[t * 1.03 for t in worker] for worker in side(rng, 3)]
+        caught += compare_workers(reference, candidate).p_greater < alpha
+    # The plugin summarises a worker by the Hodges-Lehmann estimate: a little less precise
+    # than the mean that the prediction assumes on these normal turns.
+    assert caught / 600 == pytest.approx(predicted, abs=0.08)
