@@ -46,8 +46,9 @@ LIVE_TURN_STEPS = 8
 # "steady" gives TensorFlow's inter-op pool one thread: with its default pool, TensorFlow
 # processes of identical code settle at speeds several percent apart for their whole life (its
 # executor schedules small ops differently from process to process), which a verdict whose unit
-# is the process cannot see past; with one inter-op thread they agree within about 0.5%. Torch
-# keeps its defaults: one thread made it slower and no steadier. GPU cases keep the defaults.
+# is the process cannot see past; with one inter-op thread they agree within about 0.5%. Torch's
+# processes differed by glibc malloc's moving thresholds (12.1% apart), not their threads: "steady"
+# fixes those (3.4%; run/protocol.py's STEADY_MALLOC). GPU cases keep the defaults.
 # Figures: docs/calibration.md.
 THREAD_POOLS = ("steady", "default")
 DEFAULT_THREAD_POOLS = "steady"

@@ -58,10 +58,26 @@ def test_steady_thread_pools_give_tensorflow_one_inter_op_thread_on_cpu_only() -
         worker_env("tensorflow", [0], base={}, thread_pools="steady"),  # a GPU case
         worker_env("tensorflow", [], base={}, simulate_devices=2, thread_pools="steady"),
         worker_env("tensorflow", [], base={"RNNBENCH_THREAD_POOLS": "steady"}),  # "default"
-        worker_env("torch", [], base={}, thread_pools="steady"),  # no steadier with fewer
     ):
         assert "RNNBENCH_THREAD_POOLS" not in untouched
         assert "TF_NUM_INTEROP_THREADS" not in untouched
+    # torch's threads stay as they are (fewer made it slower, no steadier)
+    assert "TF_NUM_INTEROP_THREADS" not in worker_env("torch", [], base={}, thread_pools="steady")
+
+
+def test_steady_pools_fix_glibc_malloc_thresholds_for_torch_on_cpu_only() -> None:
+    env = worker_env("torch", [], base={}, thread_pools="steady")
+    assert env["MALLOC_MMAP_THRESHOLD_"] == str(32 * 1024 * 1024)
+    assert env["MALLOC_TRIM_THRESHOLD_"] == str(64 * 1024 * 1024)
+    assert env["RNNBENCH_THREAD_POOLS"] == "steady"
+    for untouched in (
+        worker_env("torch", [0], base={}, thread_pools="steady"),  # a GPU case
+        worker_env("torch", [], base={}, thread_pools="default"),
+        worker_env("tensorflow", [], base={}, thread_pools="steady"),
+        worker_env("jax", [], base={}, thread_pools="steady"),
+    ):
+        assert "MALLOC_MMAP_THRESHOLD_" not in untouched
+        assert "MALLOC_TRIM_THRESHOLD_" not in untouched
 
 
 def test_a_keras_tree_goes_first_on_pythonpath(tmp_path: Path) -> None:

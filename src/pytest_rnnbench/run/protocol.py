@@ -44,16 +44,28 @@ def with_keras_tree(env: Mapping[str, str], tree: Path) -> dict[str, str]:
     return dict(env, PYTHONPATH=os.pathsep.join(paths))
 
 
+# glibc malloc's thresholds, fixed at the state it moves them to itself: 32 MiB is the ceiling of
+# its dynamic mmap threshold, and it sets the trim threshold to twice the mmap threshold when it
+# raises that. Torch's CPU training allocates and frees large buffers every step; left to move,
+# the thresholds settle differently from process to process, and some processes keep handing
+# the buffers back to the kernel and faulting them in again (about 18,000 page faults a step):
+# identical torch processes ran 42-81 ms per step (spread 12.1%), with these 41-47 ms (3.4%),
+# the speed the luckier default processes reach (docs/calibration.md).
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+
+
 def steady_thread_env(backend: str) -> dict[str, str]:
     """What `--rnnbench-thread-pools=steady` sets in a CPU case's worker of `backend`.
 
     TensorFlow's inter-op pool gets one thread (read when TensorFlow starts, so it must be in the
-    environment); the other backends keep their defaults (settings.THREAD_POOLS says why).
-    RNNBENCH_THREAD_POOLS tells the worker to report it, so a baseline is never compared with a
-    run set up otherwise.
+    environment); torch's allocator (glibc malloc) gets fixed thresholds (STEADY_MALLOC); JAX and
+    MXNet keep their defaults (settings.THREAD_POOLS says why). RNNBENCH_THREAD_POOLS tells the
+    worker to report it, so a baseline is never compared with a run set up otherwise.
     """
     if backend == "tensorflow":
         return {"TF_NUM_INTEROP_THREADS": "1", "RNNBENCH_THREAD_POOLS": "steady"}
+    if backend == "torch":
+        return dict(STEADY_MALLOC, RNNBENCH_THREAD_POOLS="steady")
     return {}
 
 
