@@ -115,7 +115,10 @@ def test_a_live_jax_case_shares_its_compilations_and_leaves_no_cache_behind(
         "--rnnbench-repeats=1",
         "--rnnbench-against-workers=2",
         f"--rnnbench-against={PYTHON}",
-        "--rnnbench-tolerance-time=50%",
+        # About the compilations, not the timing: 2 workers of 8 one-step turns on a loaded
+        # machine may read +56% for identical code (seen in CI beside a gate), so no time
+        # verdict may fail this run.
+        "--rnnbench-tolerance-time=900%",
         f"--rnnbench-json={out}",
         "-p",
         "no:cacheprovider",
