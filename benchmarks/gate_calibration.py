@@ -62,6 +62,7 @@ from pytest_rnnbench.run import datasets  # noqa: E402
 from pytest_rnnbench.run.process import run_worker  # noqa: E402
 from pytest_rnnbench.run.protocol import (  # noqa: E402
     build_request,
+    shared_compilations,
     with_keras_tree,
     worker_env,
 )
@@ -303,12 +304,20 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
             logs = [Path(tmp) / f"worker{i}.log" for i in range(2 * args.per_side)]
             python = args.python
             t0 = time.monotonic()
-            refs, cands = run_live(
-                [WorkerSpec(python, ref_request, ref_env, log) for log in logs[: args.per_side]],
-                [WorkerSpec(python, candidate, cand_env, log) for log in logs[args.per_side :]],
-                1800,
-                turn_steps,
-            )
+            with shared_compilations(args.backend) as shared:  # as the plugin runs a live case
+                refs, cands = run_live(
+                    [
+                        WorkerSpec(python, ref_request, dict(ref_env, **shared), log)
+                        for log in logs[: args.per_side]
+                    ],
+                    [
+                        WorkerSpec(python, candidate, dict(cand_env, **shared), log)
+                        for log in logs[args.per_side :]
+                    ],
+                    1800,
+                    turn_steps,
+                    first_alone=bool(shared),
+                )
             keep = ("epochs", "turn_steps", "turns_taken", "inject_slowdown", "cpu", "keras_origin")
             data["verdicts"].append(
                 {

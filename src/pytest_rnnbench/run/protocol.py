@@ -8,8 +8,10 @@ here, so a calibration measures exactly what a pytest run measures.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -76,11 +78,17 @@ def steady_thread_env(backend: str) -> dict[str, str]:
 COMPILATION_CACHE_VARIABLES = {"jax": "JAX_COMPILATION_CACHE_DIR"}
 
 
-def shared_compilation_cache_env(backend: str, directory: Path) -> dict[str, str]:
-    """What makes a live case's workers of `backend` share their compilations through
-    `directory` (nothing where the backend keeps none across processes)."""
+@contextlib.contextmanager
+def shared_compilations(backend: str) -> Iterator[dict[str, str]]:
+    """The environment that makes a live case's workers of `backend` share their compilations,
+    through a directory that lives as long as the `with` block (so each case and each run pays
+    its own compilations); {} and no directory where the backend keeps none across processes."""
     variable = COMPILATION_CACHE_VARIABLES.get(backend)
-    return {variable: str(directory)} if variable else {}
+    if variable is None:
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="rnnbench-compiled-") as directory:
+        yield {variable: directory}
 
 
 def worker_env(

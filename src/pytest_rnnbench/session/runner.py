@@ -24,7 +24,7 @@ from ..run.probe import probe_backend
 from ..run.process import WorkerUnsupported, run_worker
 from ..run.protocol import (
     build_request,
-    shared_compilation_cache_env,
+    shared_compilations,
     with_keras_tree,
     worker_env,
 )
@@ -266,13 +266,12 @@ class CaseRunner:
             steps_per_epoch, self.settings.repeats, self.settings.turn_steps
         )
         # Every worker of the case compiles the same programs: where the backend can share them,
-        # one worker per side compiles first and the others load (the directory lives as long as
-        # the case, so each case and each run pays its own compilations).
-        with tempfile.TemporaryDirectory(prefix="rnnbench-compiled-") as compiled:
-            shared = shared_compilation_cache_env(case.backend, Path(compiled))
+        # one worker per side compiles first and the others load.
+        with shared_compilations(case.backend) as shared:
+            shared_env = dict(env, **shared)
             runs = run_live(
-                specs("reference", reference, request, dict(env, **shared)),
-                specs("candidate", self.python_for(case.backend), candidate, dict(env, **shared)),
+                specs("reference", reference, request, shared_env),
+                specs("candidate", self.python_for(case.backend), candidate, shared_env),
                 # The workers train one after another: the limit is per worker.
                 self.settings.timeout_s * 2 * workers,
                 turn_steps,

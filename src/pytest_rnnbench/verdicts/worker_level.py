@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..quantiles import median
 from .distributions import one_sided, quantile
 
 # Fewest workers per side whose own spread is estimated: one process cannot show how much
@@ -138,11 +139,9 @@ def hodges_lehmann(values: Sequence[float]) -> float:
     """
     if not values:
         raise ValueError("a summary needs at least one turn")
-    walsh = sorted(
-        (values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))
+    return median(
+        [(values[i] + values[j]) / 2 for i in range(len(values)) for j in range(i, len(values))]
     )
-    middle = len(walsh) // 2
-    return walsh[middle] if len(walsh) % 2 else (walsh[middle - 1] + walsh[middle]) / 2
 
 
 def compare_workers(
