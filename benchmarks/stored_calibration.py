@@ -20,6 +20,11 @@ record (a judged run needs sessions to be judged against).
     .venv/bin/python benchmarks/stored_calibration.py --cycles 10 --save stored-tf.json
     .venv/bin/python benchmarks/stored_calibration.py --backend torch --cycles 8
     .venv/bin/python benchmarks/stored_calibration.py --load stored-tf.json   # re-analyse
+    .venv/bin/python benchmarks/stored_calibration.py --resume stored-tf.json --cycles 4
+
+--resume adds cycles to a saved run (same case, settings and machine), on another day: its runs
+are judged against sessions stored on earlier days, which the output counts apart (A/A across
+days, the drift a stored baseline meets in use).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -74,10 +79,21 @@ def fresh_workers(python: str, request: dict, env: dict, count: int, log: Path) 
     return merge_side([r for r in results if r is not None])
 
 
-def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
-    case = Case(args.backend, 0, args.batch, True, "synthetic")
-    data: dict = {
-        "case": case.to_dict(),
+# What a resumed run must share with the saved one for its cycles to continue the same series.
+SETTINGS = (
+    "case",
+    "samples",
+    "repeats",
+    "save_workers",
+    "judge_workers",
+    "thread_pools",
+    "machine",
+)
+
+
+def new_run(args: argparse.Namespace) -> dict:
+    return {
+        "case": Case(args.backend, 0, args.batch, True, "synthetic").to_dict(),
         "samples": args.samples,
         "repeats": args.repeats,
         "save_workers": args.save_workers,
@@ -86,6 +102,26 @@ def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
         "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
         "cycles": [],
     }
+
+
+def resumed_run(path: Path, args: argparse.Namespace) -> dict:
+    """The saved run in `path`, to which this one adds cycles; exits if anything that makes its
+    sessions comparable differs (the case, its settings, the machine)."""
+    data = json.loads(path.read_text())
+    now = new_run(args)
+    differing = [key for key in SETTINGS if data.get(key) != now[key]]
+    if differing:
+        sys.exit(
+            f"{path}: cannot resume: {', '.join(differing)} differ from this run's "
+            f"({', '.join(f'{k}={now[k]}' for k in differing)})"
+        )
+    return data
+
+
+def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
+    """Adds args.cycles cycles to `data` (a new or resumed run); the first args.history cycles
+    of the whole run only record."""
+    case = Case.from_id(data["case"]["id"])
     # Prepared once, as the plugin prepares a dataset once per session.
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
     requests = {
@@ -96,8 +132,10 @@ def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "worker.log"
-        for cycle in range(args.cycles):
+        first = len(data["cycles"])
+        for cycle in range(first, first + args.cycles):
             t0 = time.monotonic()
+            day = time.strftime("%Y-%m-%d", time.gmtime())
             session = fresh_workers(args.python, requests["A"], env, args.save_workers, log)
             judged = {}
             if cycle >= args.history:
@@ -107,15 +145,17 @@ def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
                     )
             data["cycles"].append(
                 {
+                    "day": day,
                     "load": os.getloadavg()[0],
                     "session": session,
                     "session_worker_ms": worker_step_ms(session),
                     "judged": judged,
                 }
             )
-            data["wall_seconds"] = time.monotonic() - started
+            data["wall_seconds"] = data.get("wall_seconds", 0) + time.monotonic() - started
+            started = time.monotonic()
             print(
-                f"  cycle {cycle + 1}/{args.cycles}: session "
+                f"  cycle {cycle + 1}/{first + args.cycles}: session "
                 f"{', '.join(f'{v:.1f}' for v in worker_step_ms(session))} ms; judged "
                 + (
                     ", ".join(f"{a} {statistics.mean(v):.1f}" for a, v in judged.items())
@@ -130,10 +170,18 @@ def measure(args: argparse.Namespace, save: Optional[Path]) -> dict:
     return data
 
 
-def judge_all(data: dict, alpha: float) -> list[tuple[str, MetricVerdict, float]]:
+class Judged(NamedTuple):
+    arm: str
+    verdict: MetricVerdict
+    p_value: float
+    across_days: bool  # the stored window held a session recorded on an earlier day
+
+
+def judge_all(data: dict, alpha: float) -> list[Judged]:
     """Replays the cycles: save each session through a real baseline file, judge the arms
     against what is stored before that cycle's session (as a run judged that day would be)."""
     found = []
+    days: list[str] = []  # the day of each stored session, in order (older runs: "")
     profile = baseline.machine_profile(
         data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
     )
@@ -143,20 +191,22 @@ def judge_all(data: dict, alpha: float) -> list[tuple[str, MetricVerdict, float]
             if cycle["judged"]:
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
+                window = days[-len(sessions) :]
+                day = cycle.get("day", "")
+                across = bool(day) and any(d and d < day for d in window)
                 for arm, worker_ms in cycle["judged"].items():
                     judged = session_time_judge(sessions, worker_ms, alpha)
                     assert judged is not None
                     p_value = session_comparison(sessions, worker_ms).p_greater
-                    found.append((arm, judged(TOLERANCE), p_value))
+                    found.append(Judged(arm, judged(TOLERANCE), p_value, across))
             session = cycle["session"]
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
+            days.append(cycle.get("day", ""))
     return found
 
 
 def show(data: dict, cases: int) -> None:
-    from scipy.stats import kstest
-
     alpha = DEFAULT_FALSE_ALARM_RATE / cases
     cycles = data["cycles"]
     print(
@@ -178,8 +228,22 @@ def show(data: dict, cases: int) -> None:
         f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
         "of one cycle share its stored sessions (not independent trials)"
     )
+    days = sorted({c["day"] for c in cycles if c.get("day")})
+    if days:
+        print(f"days: {', '.join(days)}")
+    tally(found)
+    if any(j.across_days for j in found):
+        print("judged against sessions of an earlier day (the stored window held one):")
+        tally([j for j in found if j.across_days])
+
+
+def tally(found: list[Judged]) -> None:
+    """Per arm: regressions with their 95% bound, outcomes, changes, printed resolutions; then
+    the A/A p-values' uniformity."""
+    from scipy.stats import kstest
+
     for arm in ARMS:
-        verdicts = [v for a, v, _ in found if a == arm]
+        verdicts = [j.verdict for j in found if j.arm == arm]
         if not verdicts:
             continue
         hits = sum(v.outcome == REGRESSION for v in verdicts)
@@ -195,7 +259,7 @@ def show(data: dict, cases: int) -> None:
             f"({changes[0]:+.1f}..{changes[-1]:+.1f}); resolution printed median "
             f"{format_resolution(statistics.median(resolutions)) if resolutions else 'n/a'}"
         )
-    p_values = [p for a, _, p in found if a == "A"]
+    p_values = [j.p_value for j in found if j.arm == "A"]
     if len(p_values) > 1:
         print(
             f"  A/A p-values: below 0.05 {sum(p < 0.05 for p in p_values)}/{len(p_values)}, "
@@ -221,8 +285,16 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--save", type=Path, help="keep the raw results in this file")
     parser.add_argument("--load", type=Path, help="analyse a saved run; nothing is measured")
+    parser.add_argument(
+        "--resume", type=Path, help="add --cycles cycles to this saved run (kept in it)"
+    )
     args = parser.parse_args()
-    data = json.loads(args.load.read_text()) if args.load else measure(args, args.save)
+    if args.load:
+        data = json.loads(args.load.read_text())
+    elif args.resume:
+        data = measure(args, resumed_run(args.resume, args), args.resume)
+    else:
+        data = measure(args, new_run(args), args.save)
     show(data, args.cases)
     return 0
 

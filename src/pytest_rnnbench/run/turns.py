@@ -17,9 +17,9 @@ from typing import Any, Optional
 
 from .process import CLOSED, Worker, WorkerError, WorkerRun, WorkerUnsupported
 
-# Fewest turns per worker. The paired test needs pairs: with n of them the smallest one-sided
-# Wilcoxon p-value is 1/2**n, so a handful could never reach alpha = 0.01, and a short epoch
-# gets shorter turns instead.
+# Fewest turns per worker. A worker's one number is the Hodges-Lehmann estimate over its turns,
+# each turn less that turn's mean over every worker (verdicts/worker_level.py): with
+# a handful of turns one disturbed turn would move it, so a short epoch gets shorter turns instead.
 MIN_TURNS = 16
 
 
