@@ -21,7 +21,9 @@ OUT/STOP to end it after the running gate) and `tally` re-reads everything; `tal
 keeps every gate's verdicts, per-worker turn times included, in one file that `tally FILE`
 reads again (several runs and files add up: `tally FILE OUT`). Every figure is a
 count with its exact 95% bound (Clopper-Pearson): an upper bound for false alarms, a lower bound
-for detections.
+for detections. `tally --inject tensorflow=10` also judges each no-op gate again with +10% laid
+over its TensorFlow cases' head turns: power measured on real noise, many more gates than real
+slowed ones (which stay the check that a real edit slows as a multiplied time does).
 """
 
 from __future__ import annotations
@@ -176,6 +178,50 @@ def rejudged(found: dict) -> dict:
     return dict(found, metrics=metrics, verdict=verdict)
 
 
+def parse_injection(spec: str) -> tuple[str, float]:
+    """BACKEND=PERCENT (tensorflow=10) -> ("tensorflow", 1.10)."""
+    backend, sep, percent = spec.partition("=")
+    try:
+        factor = 1 + float(percent) / 100
+    except ValueError:
+        factor = 0.0
+    if not sep or not backend or factor <= 0:
+        raise argparse.ArgumentTypeError(f"expected BACKEND=PERCENT (tensorflow=10), got {spec!r}")
+    return backend, factor
+
+
+def injected(found: dict, factor: float) -> dict:
+    """A saved case with every head turn time multiplied by `factor`: a slowdown of that size
+    laid over this case's real noise (its processes' offsets, its drift, its turns)."""
+    workers = found["workers"]
+    candidate = [[turn * factor for turn in worker] for worker in workers["candidate"]]
+    return dict(found, workers=dict(workers, candidate=candidate))
+
+
+def injected_line(gates: list[dict], backend: str, factor: float) -> str:
+    """No-op gates with a slowdown injected in one backend's cases, judged again with today's
+    rule (each case at its gate's family level): how many gates and cases it made red."""
+    caught_gates, caught, cases = 0, 0, 0
+    for gate in gates:
+        red = False
+        for case, found in gate["cases"].items():
+            if case.split("-")[0] != backend or not (found.get("workers") or {}).get("candidate"):
+                continue
+            cases += 1
+            outcome, _, _ = judge_time(injected(found, factor))
+            caught += outcome == "regression"
+            red = red or outcome == "regression"
+        caught_gates += red
+    n = len(gates)
+    if not cases:
+        return ""  # the arm has no such cases (an MXNet arm and a Keras 3 backend)
+    return (
+        f"  +{factor - 1:.0%} injected in {backend}'s cases: gates that called a regression "
+        f"{caught_gates}/{n} (95% lower bound {lower_bound(caught_gates, n):.0%}); cases "
+        f"{caught}/{cases}"
+    )
+
+
 def _called(gate: dict, outcome: str) -> bool:
     return any(found.get("verdict") == outcome for found in gate["cases"].values())
 
@@ -256,6 +302,10 @@ def tally(args: argparse.Namespace) -> None:
             print(line)
         if not slowdown:
             print(p_value_line([found for gate in gates for found in gate["cases"].values()]))
+            for backend, factor in args.inject:
+                line = injected_line(gates, backend, factor)
+                if line:
+                    print(line)
 
 
 def p_value_line(cases: list[dict]) -> str:
@@ -304,6 +354,15 @@ def main() -> None:
         action="store_true",
         help="judge each case's time again with the plugin's current rule (older gates were "
         "judged by the rule of their day; exit codes and minutes stay as measured)",
+    )
+    counting.add_argument(
+        "--inject",
+        type=parse_injection,
+        action="append",
+        default=[],
+        metavar="BACKEND=PERCENT",
+        help="for each no-op arm, also judge its gates with this slowdown laid over one "
+        "backend's head turns (real noise, injected change); repeatable",
     )
     args = parser.parse_args()
     run(args) if args.command == "run" else tally(args)

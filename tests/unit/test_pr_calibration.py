@@ -53,3 +53,30 @@ def test_no_change_passes_and_other_metrics_keep_their_saved_outcome(calibration
 def test_a_case_without_worker_turns_stays_as_saved(calibration) -> None:
     found = {"verdict": "inconclusive", "metrics": {}}
     assert calibration.rejudged(found) is found
+
+
+def test_a_slowdown_laid_over_a_no_op_case_is_caught(calibration) -> None:
+    no_op = saved_case(1.0, seed=3)
+    assert calibration.judge_time(no_op)[0] == "pass"
+    outcome, comparison, _ = calibration.judge_time(calibration.injected(no_op, 1.25))
+    assert outcome == "regression"
+    assert comparison.change == pytest.approx(0.25, abs=0.02)
+    assert no_op["workers"]["candidate"] == saved_case(1.0, seed=3)["workers"]["candidate"]
+
+
+def test_injected_line_counts_gates_and_cases_of_one_backend(calibration) -> None:
+    gates = [
+        {"cases": {"tensorflow-gpu0-b128-unroll-synthetic": saved_case(1.0, seed=s)}}
+        for s in range(3)
+    ]
+    assert "gates that called a regression 3/3" in calibration.injected_line(
+        gates, "tensorflow", 1.25
+    )
+    assert "cases 0/3" in calibration.injected_line(gates, "tensorflow", 1.0)
+    assert calibration.injected_line(gates, "mxnet", 1.25) == ""
+
+
+@pytest.mark.parametrize("spec", ["tensorflow", "=10", "jax=ten", "jax=-100"])
+def test_a_malformed_injection_is_refused(calibration, spec) -> None:
+    with pytest.raises(Exception, match="BACKEND=PERCENT"):
+        calibration.parse_injection(spec)
