@@ -307,11 +307,15 @@ def measure_live(args: argparse.Namespace, save: Optional[Path]) -> dict:
             with shared_compilations(args.backend) as shared:  # as the plugin runs a live case
                 refs, cands = run_live(
                     [
-                        WorkerSpec(python, ref_request, dict(ref_env, **shared), log)
+                        WorkerSpec(
+                            python, ref_request, dict(ref_env, **shared.get("reference", {})), log
+                        )
                         for log in logs[: args.per_side]
                     ],
                     [
-                        WorkerSpec(python, candidate, dict(cand_env, **shared), log)
+                        WorkerSpec(
+                            python, candidate, dict(cand_env, **shared.get("candidate", {})), log
+                        )
                         for log in logs[args.per_side :]
                     ],
                     1800,

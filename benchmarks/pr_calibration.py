@@ -45,6 +45,7 @@ from bounds import lower_bound, upper_bound
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from pytest_rnnbench.verdicts.distrust import uneven_load_reason  # noqa: E402
 from pytest_rnnbench.verdicts.records import worst  # noqa: E402
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
@@ -167,6 +168,10 @@ def rejudged(found: dict) -> dict:
     if not (found.get("workers") or {}).get("candidate"):
         return found
     outcome, comparison, alpha = judge_time(found)
+    loads = found.get("turn_loads") or {}
+    tolerance = float(_time(found)["tolerance"])
+    if uneven_load_reason(loads.get("reference") or [], loads.get("candidate") or [], tolerance):
+        outcome = "inconclusive"  # as the plugin distrusts load that fell on one side's turns
     metrics = dict(found.get("metrics") or {})
     metrics["step_time"] = dict(
         _time(found),
@@ -200,25 +205,28 @@ def injected(found: dict, factor: float) -> dict:
 
 def injected_line(gates: list[dict], backend: str, factor: float) -> str:
     """No-op gates with a slowdown injected in one backend's cases, judged again with today's
-    rule (each case at its gate's family level): how many gates and cases it made red."""
-    caught_gates, caught, cases = 0, 0, 0
+    rule (each case at its gate's family level): of the gates that judged such cases, how many
+    the injected cases made red, and how many of those cases were caught."""
+    caught_gates, judged_gates, caught, cases = 0, 0, 0, 0
     for gate in gates:
-        red = False
-        for case, found in gate["cases"].items():
-            if case.split("-")[0] != backend or not (found.get("workers") or {}).get("candidate"):
-                continue
-            cases += 1
-            outcome, _, _ = judge_time(injected(found, factor))
-            caught += outcome == "regression"
-            red = red or outcome == "regression"
-        caught_gates += red
-    n = len(gates)
-    if not cases:
+        outcomes = [
+            judge_time(injected(found, factor))[0]
+            for case, found in gate["cases"].items()
+            if case.split("-")[0] == backend and (found.get("workers") or {}).get("candidate")
+        ]
+        if not outcomes:
+            continue  # this gate judged none of them: it says nothing about their power
+        judged_gates += 1
+        cases += len(outcomes)
+        caught += outcomes.count("regression")
+        caught_gates += "regression" in outcomes
+    if not judged_gates:
         return ""  # the arm has no such cases (an MXNet arm and a Keras 3 backend)
+    n = judged_gates
     return (
-        f"  +{factor - 1:.0%} injected in {backend}'s cases: gates that called a regression "
-        f"{caught_gates}/{n} (95% lower bound {lower_bound(caught_gates, n):.0%}); cases "
-        f"{caught}/{cases}"
+        f"  {100 * (factor - 1):+g}% injected in {backend}'s cases: gates where they called a "
+        f"regression {caught_gates}/{n} (95% lower bound {lower_bound(caught_gates, n):.0%}); "
+        f"cases {caught}/{cases}"
     )
 
 

@@ -11,7 +11,8 @@ hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpr
 - FAKE_MODE overrides the batch size's mode for every case (also "turns": live A/B turn-taking);
 - FAKE_PIDFILE: where "hang" writes its own pid and its child's;
 - FAKE_TURNLOG: where "turns" logs "pid start end" for every step; FAKE_DIE_AT_TURN kills the
-  worker (SIGKILL) in the middle of that turn.
+  worker (SIGKILL) in the middle of that turn; FAKE_NEIGHBOUR_CPU_S: in every step, a child
+  process burns that many CPU seconds (another process's load, during this worker's turns only).
 """
 
 import json
@@ -38,6 +39,14 @@ MODES = {
 }
 
 
+# A child that keeps one CPU busy for argv[1] seconds of its own CPU time.
+BURN = (
+    "import sys, time\n"
+    "end = time.process_time() + float(sys.argv[1])\n"
+    "while time.process_time() < end: pass"
+)
+
+
 def fake_turns(request, channel, control_fd):
     """Live A/B turns as the real worker takes them, with a short sleep for each step; every
     step is logged as "pid start end" to FAKE_TURNLOG so a test can see who ran when."""
@@ -53,6 +62,10 @@ def fake_turns(request, channel, control_fd):
                     os.kill(os.getpid(), signal.SIGKILL)  # in the middle of its turn
             start = time.perf_counter()
             time.sleep(0.01 * factor)
+            if os.environ.get("FAKE_NEIGHBOUR_CPU_S"):
+                subprocess.check_call(
+                    [sys.executable, "-c", BURN, os.environ["FAKE_NEIGHBOUR_CPU_S"]]
+                )
             end = time.perf_counter()
             steps.append(end - start)
             with open(os.environ["FAKE_TURNLOG"], "a") as log:

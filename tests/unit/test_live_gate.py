@@ -83,3 +83,45 @@ def test_a_case_measured_but_not_judged_is_skipped_saying_why_never_passed() -> 
         "not judged (1): measured, but not comparable",
         f"  {CASE.id}: {why}",
     ]
+
+
+def test_load_that_fell_on_one_sides_turns_makes_the_time_verdict_inconclusive() -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    quiet, busy = [0.02] * 12, [0.30] * 12
+    found = judge.check(case_run(worker(10.0, turn_loads=quiet), worker(20.0, turn_loads=busy)))
+    assert found is not None
+    assert found.verdict.outcome == verdict.INCONCLUSIVE
+    time = found.verdict.metrics[0]
+    assert time.metric == "step_time"
+    assert "other processes took 30% of the machine's CPU during this run's turns and 2%" in (
+        time.why
+    )
+    # Every worker's turn loads are kept for offline re-judging.
+    assert found.context["turn_loads"] == {"reference": [quiet], "candidate": [busy]}
+
+
+def test_a_pass_is_not_trusted_either_when_the_reference_was_the_loaded_side() -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    found = judge.check(
+        case_run(worker(10.0, turn_loads=[0.4] * 12), worker(10.0, turn_loads=[0.0] * 12))
+    )
+    assert found is not None and found.verdict.outcome == verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    ("reference", "candidate"),
+    [([0.45] * 12, [0.43] * 12), ([], []), ([0.0] * 12, [])],
+    ids=["heavy but even", "not measured", "one side not measured"],
+)
+def test_even_or_unmeasured_load_leaves_the_verdict_alone(
+    reference: list[float], candidate: list[float]
+) -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    found = judge.check(
+        case_run(worker(10.0, turn_loads=reference), worker(20.0, turn_loads=candidate))
+    )
+    assert found is not None and found.verdict.outcome == verdict.REGRESSION
+
+
+def test_a_merged_side_keeps_no_single_workers_turn_loads() -> None:
+    assert "turn_loads" not in merge_side([worker(10.0, turn_loads=[0.1] * 12)])

@@ -69,9 +69,10 @@ def test_injected_line_counts_gates_and_cases_of_one_backend(calibration) -> Non
         {"cases": {"tensorflow-gpu0-b128-unroll-synthetic": saved_case(1.0, seed=s)}}
         for s in range(3)
     ]
-    assert "gates that called a regression 3/3" in calibration.injected_line(
-        gates, "tensorflow", 1.25
-    )
+    gates.append({"cases": {}})  # a gate that judged no TensorFlow case says nothing
+    line = calibration.injected_line(gates, "tensorflow", 1.25)
+    assert line.startswith("  +25% injected in tensorflow's cases: gates where they called a")
+    assert "regression 3/3" in line
     assert "cases 0/3" in calibration.injected_line(gates, "tensorflow", 1.0)
     assert calibration.injected_line(gates, "mxnet", 1.25) == ""
 
@@ -80,3 +81,11 @@ def test_injected_line_counts_gates_and_cases_of_one_backend(calibration) -> Non
 def test_a_malformed_injection_is_refused(calibration, spec) -> None:
     with pytest.raises(Exception, match="BACKEND=PERCENT"):
         calibration.parse_injection(spec)
+
+
+def test_a_case_whose_load_fell_on_one_side_is_inconclusive_when_judged_again(calibration) -> None:
+    found = dict(
+        saved_case(1.3, seed=4),
+        turn_loads={"reference": [[0.0] * 16] * 3, "candidate": [[0.4] * 16] * 3},
+    )
+    assert calibration.rejudged(found)["verdict"] == "inconclusive"

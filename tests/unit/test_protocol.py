@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from pytest_rnnbench.run.protocol import (
     PROTOCOL_VERSION,
     SEED,
     WORKER_SCRIPT,
     build_request,
+    shared_compilations,
     with_keras_tree,
     worker_env,
 )
@@ -84,3 +87,18 @@ def test_a_keras_tree_goes_first_on_pythonpath(tmp_path: Path) -> None:
     env = with_keras_tree({"PYTHONPATH": f"/a{os.pathsep}/b", "X": "1"}, tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path), "/a", "/b"] and env["X"] == "1"
     assert with_keras_tree({}, tmp_path)["PYTHONPATH"] == str(tmp_path)
+
+
+def test_jax_workers_share_compilations_within_a_side_only_while_the_case_runs() -> None:
+    with shared_compilations("jax") as shared:
+        reference = shared["reference"]["JAX_COMPILATION_CACHE_DIR"]
+        candidate = shared["candidate"]["JAX_COMPILATION_CACHE_DIR"]
+        assert reference != candidate
+        assert os.path.isdir(reference) and os.path.isdir(candidate)
+    assert not os.path.exists(reference) and not os.path.exists(candidate)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "torch", "mxnet"])
+def test_backends_that_keep_no_compilations_get_no_directory(backend: str) -> None:
+    with shared_compilations(backend) as shared:
+        assert shared == {}

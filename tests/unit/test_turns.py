@@ -252,3 +252,31 @@ def test_turn_steps_shrink_so_the_paired_test_gets_enough_pairs() -> None:
     assert turn_steps_for(steps_per_epoch=16, repeats=2, wanted=8) == 2
     assert turn_steps_for(steps_per_epoch=4, repeats=1, wanted=8) == 1
     assert (16 * 2) // turn_steps_for(16, 2, 8) >= MIN_TURNS
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="turn loads are read from /proc")
+def test_each_turn_records_how_much_of_the_machine_other_processes_took(
+    tmp_path: Path, fake_python: Path
+) -> None:
+    env = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    # The candidate's steps start a child that burns CPU: another process, in its turns only.
+    loaded = dict(env, FAKE_NEIGHBOUR_CPU_S="0.05")
+    reference, candidate = run_live(
+        specs(tmp_path, fake_python, "reference", 2, request(), env),
+        specs(tmp_path, fake_python, "candidate", 2, request(), loaded),
+        timeout_s=120,
+        turn_steps=2,
+    )
+    for run in reference + candidate:
+        # 8 turns each; the worker that finishes last runs its final turns without them.
+        assert 1 <= len(run.turn_loads) <= 8
+        assert all(0.0 <= share <= 1.0 for share in run.turn_loads)
+    quiet = [share for run in reference for share in run.turn_loads]
+    busy = [share for run in candidate for share in run.turn_loads]
+    if sum(quiet) / len(quiet) > 0.5:
+        # Then the busy side's share saturates too: nothing to tell apart on this machine now.
+        pytest.skip(f"the machine is busy: others took {sum(quiet) / len(quiet):.0%} of it")
+    # One CPU of the machine busy for most of each candidate step; the workers' own time and the
+    # controller's are not counted as others.
+    cpus = os.cpu_count() or 1
+    assert sum(busy) / len(busy) - sum(quiet) / len(quiet) > 0.3 / cpus

@@ -48,6 +48,8 @@ class WorkerRun:
     result: Optional[dict[str, Any]] = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     returncode: Optional[int] = None
+    # Live A/B only: per turn, the share of the machine's CPU other processes took (turn_load.py).
+    turn_loads: list[float] = field(default_factory=list)
 
 
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:

@@ -79,16 +79,23 @@ COMPILATION_CACHE_VARIABLES = {"jax": "JAX_COMPILATION_CACHE_DIR"}
 
 
 @contextlib.contextmanager
-def shared_compilations(backend: str) -> Iterator[dict[str, str]]:
-    """The environment that makes a live case's workers of `backend` share their compilations,
-    through a directory that lives as long as the `with` block (so each case and each run pays
-    its own compilations); {} and no directory where the backend keeps none across processes."""
+def shared_compilations(backend: str) -> Iterator[dict[str, dict[str, str]]]:
+    """Per side of a live case ("reference", "candidate"), the environment that makes that
+    side's workers of `backend` share their compilations, through a directory that lives as long
+    as the `with` block (so each case and each run pays its own compilations); {} and no
+    directory where the backend keeps none across processes. One directory per side: the two
+    sides' first workers compile at the same time, and a cache written by two processes at once
+    is one that JAX does not lock."""
     variable = COMPILATION_CACHE_VARIABLES.get(backend)
     if variable is None:
         yield {}
         return
     with tempfile.TemporaryDirectory(prefix="rnnbench-compiled-") as directory:
-        yield {variable: directory}
+        sides = {}
+        for side in ("reference", "candidate"):
+            os.mkdir(os.path.join(directory, side))
+            sides[side] = {variable: os.path.join(directory, side)}
+        yield sides
 
 
 def worker_env(

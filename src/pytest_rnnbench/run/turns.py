@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .process import CLOSED, Worker, WorkerError, WorkerRun, WorkerUnsupported
+from .turn_load import TurnLoads
 
 # Fewest turns per worker. A worker's one number is the Hodges-Lehmann estimate over its turns,
 # each turn less that turn's mean over every worker (verdicts/worker_level.py): with
@@ -80,7 +81,7 @@ def run_live(
 
     `first_alone`: the first worker of each side warms up before the others start, so that what
     it compiled into a cache shared by the case's workers (JAX's persistent compilation cache)
-    spares the others the same compilation.
+    spares the others the same compilation. Each run says its turns' `turn_loads`.
     """
     if len(reference) != len(candidate) or not reference:
         raise ValueError("a live comparison needs as many reference as candidate workers (>= 1)")
@@ -97,6 +98,7 @@ def run_live(
         )
 
     first = [0, per_side] if first_alone and per_side > 1 else list(range(len(specs)))
+    loads = TurnLoads()
     try:
         for index in first:
             start(index)
@@ -110,12 +112,13 @@ def run_live(
             time.monotonic() + timeout_s,
             timeout_s,
             side_of,
+            loads,
         )
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
         for worker in workers.values():
             worker.kill()
         raise
-    runs = _finish_all(workers, failed, side_of)
+    runs = _finish_all(workers, failed, side_of, loads)
     return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
 
 
@@ -171,9 +174,10 @@ def _start_worker(
 
 
 def _finish_all(
-    workers: dict[int, Worker], failed: Optional[int], side_of: list[str]
+    workers: dict[int, Worker], failed: Optional[int], side_of: list[str], loads: TurnLoads
 ) -> dict[int, WorkerRun]:
-    """Every worker's run, the one that failed first (the others were killed because of it)."""
+    """Every worker's run, with its turns' loads; the one that failed first (the others were
+    killed because of it)."""
     runs: dict[int, WorkerRun] = {}
     indexes = sorted(workers)
     if failed is not None:
@@ -183,6 +187,7 @@ def _finish_all(
         for index in indexes:
             try:
                 runs[index] = workers[index].finish()
+                runs[index].turn_loads = loads.shares.get(index, [])
             except WorkerUnsupported as exc:
                 raise WorkerUnsupported(f"{side_of[index]} worker: {exc}") from None
             except WorkerError as exc:
@@ -203,9 +208,11 @@ def _take_turns(
     deadline: float,
     timeout_s: float,
     side_of: list[str],
+    loads: TurnLoads,
 ) -> Optional[int]:
     """Grant turns until every worker is done; a failed worker stops the others at once.
-    `later`'s workers start when every started one waits for its first turn.
+    `later`'s workers start when every started one waits for its first turn. `loads` measures
+    each turn.
 
     Returns the index of the worker that failed, if one did.
     """
@@ -216,10 +223,7 @@ def _take_turns(
     while not all(done):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            # Blame the worker that holds the turn (or never got to its first one).
-            running = [i for i in workers if not done[i] and not paused[i]]
-            index = running[0] if running else next(i for i in workers if not done[i])
-            raise LiveFailed(side_of[index], workers[index].timed_out(timeout_s))
+            raise _past_deadline(workers, done, paused, side_of, timeout_s)
         try:
             index, message = events.get(timeout=min(remaining, 1.0))
         except queue.Empty:
@@ -227,6 +231,7 @@ def _take_turns(
             if exited is None:
                 continue
             index, message = exited, {"type": CLOSED}
+        loads.heard(index, message)
         kind = message["type"]
         if kind == "turn":
             paused[index] = True
@@ -251,8 +256,23 @@ def _take_turns(
             while done[chosen]:
                 chosen = next(cycle)
             paused[chosen] = False
+            loads.granted(chosen)
             workers[chosen].grant_turn()
     return None
+
+
+def _past_deadline(
+    workers: dict[int, Worker],
+    done: list[bool],
+    paused: list[bool],
+    side_of: list[str],
+    timeout_s: float,
+) -> LiveFailed:
+    """A comparison past its deadline: blame the worker that holds the turn (or never got to
+    its first one)."""
+    running = [i for i in workers if not done[i] and not paused[i]]
+    index = running[0] if running else next(i for i in workers if not done[i])
+    return LiveFailed(side_of[index], workers[index].timed_out(timeout_s))
 
 
 # How long a worker's reply pipe may stay open after its process exited (a grandchild that

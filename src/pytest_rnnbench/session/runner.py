@@ -21,7 +21,7 @@ from ..matrix import Case
 from ..run import datasets
 from ..run.devices import GpuMemoryMonitor, Slot
 from ..run.probe import probe_backend
-from ..run.process import WorkerUnsupported, run_worker
+from ..run.process import WorkerRun, WorkerUnsupported, run_worker
 from ..run.protocol import (
     build_request,
     shared_compilations,
@@ -268,10 +268,14 @@ class CaseRunner:
         # Every worker of the case compiles the same programs: where the backend can share them,
         # one worker per side compiles first and the others load.
         with shared_compilations(case.backend) as shared:
-            shared_env = dict(env, **shared)
             runs = run_live(
-                specs("reference", reference, request, shared_env),
-                specs("candidate", self.python_for(case.backend), candidate, shared_env),
+                specs("reference", reference, request, dict(env, **shared.get("reference", {}))),
+                specs(
+                    "candidate",
+                    self.python_for(case.backend),
+                    candidate,
+                    dict(env, **shared.get("candidate", {})),
+                ),
                 # The workers train one after another: the limit is per worker.
                 self.settings.timeout_s * 2 * workers,
                 turn_steps,
@@ -279,6 +283,9 @@ class CaseRunner:
                 max_rss_bytes=self.settings.max_rss_bytes,
                 first_alone=bool(shared),
             )
-        reference_results = [run.result for run in runs[0] if run.result is not None]
-        candidate_results = [run.result for run in runs[1] if run.result is not None]
-        return reference_results, candidate_results
+        return _with_turn_loads(runs[0]), _with_turn_loads(runs[1])
+
+
+def _with_turn_loads(runs: list[WorkerRun]) -> list[dict[str, Any]]:
+    """A live side's worker results, each with what the controller observed of its turns."""
+    return [dict(run.result, turn_loads=run.turn_loads) for run in runs if run.result is not None]

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from .records import IMPROVEMENT, INCONCLUSIVE, REGRESSION, CaseVerdict, MetricVerdict, worst
+from .records import (
+    IMPROVEMENT,
+    INCONCLUSIVE,
+    PASS,
+    REGRESSION,
+    CaseVerdict,
+    MetricVerdict,
+    worst,
+)
 from .samples import busy_shares
 
 # Timings taken while other processes (or a VM's hypervisor) took more than this share of the
@@ -30,6 +38,37 @@ def busy_machine_reason(
                 f"{side} timed epochs (more than {limit:.0%}); rerun on a quiet machine"
             )
     return ""
+
+
+def uneven_load_reason(
+    reference: Sequence[Sequence[float]],
+    candidate: Sequence[Sequence[float]],
+    limit: float,
+    sides: tuple[str, str] = ("the reference", "this run"),
+) -> str:
+    """Why a live A/B time comparison cannot be trusted because other processes loaded one
+    side's turns more than the other's, or "".
+
+    `reference`, `candidate`: per worker, the share of the machine's CPU that other processes
+    took during each of its turns (run/turn_load.py). Load that both sides' turns share cancels
+    in the drift removal; a difference does not, and on a machine the case keeps busy, other
+    processes taking a share d more of it during one side's turns slow that side by up to about
+    d. So a difference larger than `limit` (the case's time tolerance) could by itself look like
+    a change the verdict would call. Sides without measured turns are not distrusted.
+    """
+    means = []
+    for workers in (reference, candidate):
+        shares = [share for worker in workers for share in worker]
+        if not shares:
+            return ""
+        means.append(sum(shares) / len(shares))
+    if abs(means[1] - means[0]) <= limit:
+        return ""
+    return (
+        f"other processes took {means[1]:.0%} of the machine's CPU during {sides[1]}'s turns "
+        f"and {means[0]:.0%} during {sides[0]}'s (a difference over {limit:.0%}, which the "
+        "turns do not cancel); rerun on a quieter machine"
+    )
 
 
 def shared_gpu_reason(result: Mapping[str, object]) -> str:
@@ -54,15 +93,18 @@ def timing_distrust(
     )
 
 
-def untrusted_timing(found: CaseVerdict, why: str) -> CaseVerdict:
+def untrusted_timing(found: CaseVerdict, why: str, also_pass: bool = False) -> CaseVerdict:
     """The same verdict, with a decided time metric made inconclusive because of `why`.
 
     Used when the measurement itself is known to be unfair, e.g. another process used the case's
     GPU while it ran: its timings say nothing about the code. Memory and loss verdicts stand.
+    `also_pass`: a pass is no more trusted (a load that slowed the reference can hide a
+    regression).
     """
+    distrusted = (REGRESSION, IMPROVEMENT, PASS) if also_pass else (REGRESSION, IMPROVEMENT)
     metrics = []
     for metric in found.metrics:
-        if metric.metric == "step_time" and metric.outcome in (REGRESSION, IMPROVEMENT):
+        if metric.metric == "step_time" and metric.outcome in distrusted:
             metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
         metrics.append(metric)
     return CaseVerdict(

@@ -25,8 +25,9 @@ from ..quantiles import median
 from ..run.trees import SourceTree
 from ..settings import Settings
 from . import samples, verdict
+from .distrust import uneven_load_reason, untrusted_timing
 from .family import RunFamily
-from .judge import NotJudged, Side, judge
+from .judge import TIME, NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
 from .time_verdict import time_verdict, unresolved_lines
 from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
@@ -39,6 +40,7 @@ def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     all (same seed, same data) unless another worker's is not finite, which must not be hidden.
     """
     merged = dict(results[0])
+    merged.pop("turn_loads", None)  # one worker's own: the verdict keeps every worker's
     merged["epochs"] = [
         dict(epoch, worker=index)
         for index, result in enumerate(results)
@@ -117,6 +119,9 @@ class LiveJudge:
         )
         return [f"rnnbench: live A/B against {against}: {turns}"]
 
+    def _side_names(self) -> tuple[str, str]:
+        return ("the base", "the head") if self.trees else ("the reference", "this run")
+
     def summary_lines(self) -> list[str]:
         lines = unresolved_lines(self.outcomes.values())
         for _case_id, found in sorted(self.outcomes.items()):
@@ -140,10 +145,20 @@ class LiveJudge:
         old, new = _sides(run, reference_merged)
         turns = _worker_turns(case_id, run)
         time = _time_judge(turns, self.run_family.alpha)
-        found = judge(case_id, old, new, tolerances(self.settings, item), paired=True, time=time)
+        limits = tolerances(self.settings, item)
+        found = judge(
+            case_id, old, new, limits, alpha=self.run_family.alpha, paired=True, time=time
+        )
         if isinstance(found, NotJudged):
             self.unjudged[case_id] = found.why
             pytest.skip(f"{case_id}: measured, not judged: {found.why}")
+        loads = (
+            [samples.turn_loads(result) for result in run.reference],
+            [samples.turn_loads(result) for result in run.candidate],
+        )
+        uneven = uneven_load_reason(*loads, limits[TIME], sides=self._side_names())
+        if uneven:
+            found = untrusted_timing(found, uneven, also_pass=True)
         self.outcomes[case_id] = found
         context: dict[str, Any] = {
             "baseline_seconds": median_epoch_seconds(reference_merged),
@@ -151,6 +166,8 @@ class LiveJudge:
             # Each worker's mean step time (ms) per turn, both sides: any run can be re-judged
             # offline under another rule, and a reader sees the worker spread behind a verdict.
             "workers": {"reference": turns[0], "candidate": turns[1]},
+            # Per worker and turn, the share of the machine's CPU other processes took.
+            "turn_loads": {"reference": loads[0], "candidate": loads[1]},
             "family": self.run_family.to_dict(),
         }
         if self.trees:

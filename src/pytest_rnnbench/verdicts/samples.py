@@ -54,6 +54,12 @@ def turn_means(result: Mapping[str, Any]) -> list[float]:
     return out
 
 
+def turn_loads(result: Mapping[str, Any]) -> list[float]:
+    """Per turn of a live A/B worker, the share of the machine's CPU other processes took, as the
+    controller observed it (empty where it was not measured: not Linux, older results)."""
+    return [float(share) for share in result.get("turn_loads") or []]
+
+
 def live_time_samples(side: Sequence[Mapping[str, Any]]) -> list[float]:
     """One side of a live A/B comparison: per turn index, the mean over the side's workers.
 
@@ -133,8 +139,10 @@ def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[
             return f"the baseline was recorded with {old} {what}, this run has {new}"
     old_pools, new_pools = thread_pools_of(baseline), thread_pools_of(now)
     if old_pools != new_pools:
-        return (
-            f"the baseline was recorded with {old_pools} thread pools, this run has {new_pools} "
-            "(--rnnbench-thread-pools)"
-        )
+        why = f"the baseline was recorded with {old_pools} thread pools, this run has {new_pools}"
+        if (old_pools, new_pools) == ("default", "steady"):
+            # Most often a baseline older than the option's default (torch's: than 0.2.0's
+            # malloc thresholds), not a choice of this run.
+            return f"{why} (the default since 0.2.0): record the baseline again"
+        return f"{why} (--rnnbench-thread-pools)"
     return None
