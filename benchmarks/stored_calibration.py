@@ -22,9 +22,9 @@ record (a judged run needs sessions to be judged against).
     .venv/bin/python benchmarks/stored_calibration.py --load stored-tf.json   # re-analyse
     .venv/bin/python benchmarks/stored_calibration.py --resume stored-tf.json --cycles 4
 
---resume adds cycles to a saved run (same case, settings and machine), on another day: its runs
-are judged against sessions stored on earlier days, which the output counts apart (A/A across
-days, the drift a stored baseline meets in use).
+--resume adds cycles to a saved run (same case, settings, machine and framework versions), say
+on another day: its runs judged against sessions that an earlier run recorded (after any level
+shift) are counted apart (A/A across runs and days, the drift a stored baseline meets in use).
 """
 
 from __future__ import annotations
@@ -62,7 +62,11 @@ from pytest_rnnbench.verdicts.records import (  # noqa: E402
     MetricVerdict,
     format_resolution,
 )
-from pytest_rnnbench.verdicts.samples import metric_samples, worker_step_ms  # noqa: E402
+from pytest_rnnbench.verdicts.samples import (  # noqa: E402
+    comparable,
+    metric_samples,
+    worker_step_ms,
+)
 from pytest_rnnbench.verdicts.session_time import (  # noqa: E402
     session_comparison,
     session_time_judge,
@@ -130,6 +134,7 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
     }
     env = worker_env(args.backend, [], thread_pools=args.thread_pools)
     started = time.monotonic()
+    invocation = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "worker.log"
         first = len(data["cycles"])
@@ -137,6 +142,8 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
             t0 = time.monotonic()
             day = time.strftime("%Y-%m-%d", time.gmtime())
             session = fresh_workers(args.python, requests["A"], env, args.save_workers, log)
+            if cycle == first and first:
+                refuse_to_continue(data["cycles"][-1]["session"], session)
             judged = {}
             if cycle >= args.history:
                 for arm in ARMS:
@@ -145,6 +152,7 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
                     )
             data["cycles"].append(
                 {
+                    "invocation": invocation,
                     "day": day,
                     "load": os.getloadavg()[0],
                     "session": session,
@@ -170,18 +178,31 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
     return data
 
 
+def refuse_to_continue(saved: dict, now: dict) -> None:
+    """Exits, keeping the saved run as it was, when this run's first session was measured
+    otherwise than the saved ones (samples, steps, thread pools, framework versions): resumed
+    cycles must differ from the saved ones only by the day."""
+    different = comparable(saved, now)
+    if different is None and saved.get("versions") != now.get("versions"):
+        different = f"versions {saved.get('versions')} then, {now.get('versions')} now"
+    if different:
+        sys.exit(f"cannot resume: {different}; nothing was added")
+
+
 class Judged(NamedTuple):
     arm: str
     verdict: MetricVerdict
     p_value: float
-    across_days: bool  # the stored window held a session recorded on an earlier day
+    # The sessions the verdict rested on (after any level shift) include one that an earlier
+    # invocation of this script recorded (--resume): the drift between runs, days apart.
+    across_runs: bool
 
 
 def judge_all(data: dict, alpha: float) -> list[Judged]:
     """Replays the cycles: save each session through a real baseline file, judge the arms
     against what is stored before that cycle's session (as a run judged that day would be)."""
     found = []
-    days: list[str] = []  # the day of each stored session, in order (older runs: "")
+    recorded_by: list[str] = []  # per stored session, in order, its invocation (older runs: "")
     profile = baseline.machine_profile(
         data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
     )
@@ -191,18 +212,18 @@ def judge_all(data: dict, alpha: float) -> list[Judged]:
             if cycle["judged"]:
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
-                window = days[-len(sessions) :]
-                day = cycle.get("day", "")
-                across = bool(day) and any(d and d < day for d in window)
+                this = cycle.get("invocation", "")
                 for arm, worker_ms in cycle["judged"].items():
                     judged = session_time_judge(sessions, worker_ms, alpha)
                     assert judged is not None
-                    p_value = session_comparison(sessions, worker_ms).p_greater
-                    found.append(Judged(arm, judged(TOLERANCE), p_value, across))
+                    comparison = session_comparison(sessions, worker_ms)
+                    used = recorded_by[-comparison.used :]
+                    across = bool(this) and any(r and r != this for r in used)
+                    found.append(Judged(arm, judged(TOLERANCE), comparison.p_greater, across))
             session = cycle["session"]
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
-            days.append(cycle.get("day", ""))
+            recorded_by.append(cycle.get("invocation", ""))
     return found
 
 
@@ -228,13 +249,13 @@ def show(data: dict, cases: int) -> None:
         f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
         "of one cycle share its stored sessions (not independent trials)"
     )
-    days = sorted({c["day"] for c in cycles if c.get("day")})
-    if days:
-        print(f"days: {', '.join(days)}")
+    runs = sorted({(c["invocation"], c["day"]) for c in cycles if c.get("invocation")})
+    if len(runs) > 1:
+        print(f"{len(runs)} runs of this script, days {', '.join(sorted({d for _, d in runs}))}")
     tally(found)
-    if any(j.across_days for j in found):
-        print("judged against sessions of an earlier day (the stored window held one):")
-        tally([j for j in found if j.across_days])
+    if any(j.across_runs for j in found):
+        print("judged against sessions that an earlier run of this script recorded:")
+        tally([j for j in found if j.across_runs])
 
 
 def tally(found: list[Judged]) -> None:

@@ -106,7 +106,8 @@ class Settings:
     preallocate: bool = False
     max_rss_bytes: Optional[int] = None
     busy_limit: Optional[float] = None  # None: verdict.BUSY_MACHINE_SHARE
-    # The run is the family: its chance of any false regression or improvement (verdicts/family.py).
+    # The run is the family: its chance of any false regression (and, separately, of any false
+    # improvement) (verdicts/family.py).
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     # Live A/B: backend (or "*" for every backend) -> the reference interpreter; empty: off.
     against: Mapping[str, str] = field(default_factory=dict)

@@ -20,22 +20,50 @@ def calibration():
         yield benchmark_script("stored_calibration")
 
 
-def test_runs_judged_against_an_earlier_days_sessions_are_marked(calibration) -> None:
-    data = json.loads(SAVED.read_text())
-    # As if the last five cycles had been added by --resume the next day.
+def resumed(data: dict, first_run: int) -> dict:
+    """`data` as if its cycles from index `first_run` on were added by --resume the next day."""
     for index, cycle in enumerate(data["cycles"]):
-        cycle["day"] = "2026-12-05" if index < 5 else "2026-12-06"
+        later = index >= first_run
+        cycle["invocation"] = "2026-12-06T08:00:00Z" if later else "2026-12-05T20:00:00Z"
+        cycle["day"] = "2026-12-06" if later else "2026-12-05"
+    return data
+
+
+def test_runs_judged_against_an_earlier_runs_sessions_are_marked(calibration) -> None:
+    data = resumed(json.loads(SAVED.read_text()), first_run=5)
     found = calibration.judge_all(data, 0.01)
     arms = len(calibration.ARMS)
     judged_cycles = [c for c in data["cycles"] if c["judged"]]
     assert len(found) == arms * len(judged_cycles)
-    # Cycles 4 and 5 (indexes 3, 4) were judged on the first day; 6 to 10 against its sessions.
-    assert [j.across_days for j in found[::arms]] == [False, False, True, True, True, True, True]
+    # Cycles 4 and 5 (indexes 3, 4) were judged in the first run; 6 to 10 against its sessions.
+    assert [j.across_runs for j in found[::arms]] == [False, False, True, True, True, True, True]
 
 
-def test_a_run_without_days_is_never_across_days(calibration) -> None:
+def test_after_a_level_shift_the_earlier_runs_sessions_no_longer_count(calibration) -> None:
+    data = resumed(json.loads(SAVED.read_text()), first_run=5)
+    for cycle in data["cycles"][5:]:  # the second day's machine is 30% slower
+        for epoch in cycle["session"]["epochs"]:
+            epoch["step_seconds"] = [t * 1.3 for t in epoch["step_seconds"]]
+            epoch["seconds"] *= 1.3
+        cycle["session_worker_ms"] = [ms * 1.3 for ms in cycle["session_worker_ms"]]
+        cycle["judged"] = {a: [ms * 1.3 for ms in v] for a, v in cycle["judged"].items()}
+    found = calibration.judge_all(data, 0.01)
+    arms = len(calibration.ARMS)
+    # Once the shift is seen, only the second day's sessions are used: not across runs.
+    assert found[::arms][-1].across_runs is False
+
+
+def test_a_run_without_invocations_is_never_across_runs(calibration) -> None:
     found = calibration.judge_all(json.loads(SAVED.read_text()), 0.01)
-    assert found and not any(j.across_days for j in found)
+    assert found and not any(j.across_runs for j in found)
+
+
+def test_resuming_with_another_framework_version_is_refused(calibration) -> None:
+    saved = json.loads(SAVED.read_text())["cycles"][-1]["session"]
+    assert calibration.refuse_to_continue(saved, saved) is None
+    newer = dict(saved, versions=dict(saved["versions"], keras="9.9.9"))
+    with pytest.raises(SystemExit, match="cannot resume: versions"):
+        calibration.refuse_to_continue(saved, newer)
 
 
 def test_resuming_needs_the_same_case_settings_and_machine(calibration, tmp_path) -> None:

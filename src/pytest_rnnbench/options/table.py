@@ -339,8 +339,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "rnnbench_false_alarm_rate",
         ("--rnnbench-false-alarm-rate",),
-        "the chance that a run of unchanged code calls any regression or improvement, for the "
-        "whole run: each of its N judged cases is tested at this level / N. Default: 1%.",
+        "the chance that a run of unchanged code calls any regression, for the whole run "
+        "(and, separately, any improvement): each of its N judged cases is tested at this "
+        "level / N in each direction. Default: 1%.",
         metavar="FRACTION",
         parse=false_alarm_rate,
         field="false_alarm_rate",
