@@ -56,6 +56,7 @@ from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
 
 RC_LINE = re.compile(r"^rc=(-?\d+) wall=(\d+) s$", re.MULTILINE)
 GATE_FILE = re.compile(r"^(\d+)-(.+)\.txt$")
+SIDE_KEYS = ("reference", "candidate")  # a saved case's sides, as its results file names them
 
 
 def parse_arm(spec: str) -> tuple[str, Path, list[str]]:
@@ -308,12 +309,37 @@ def tally(args: argparse.Namespace) -> None:
             if resolutions:
                 line += f"; resolution median {statistics.median(resolutions):.1f}%"
             print(line)
+        all_cases = [found for gate in gates for found in gate["cases"].values()]
+        if load_line(all_cases):
+            print(load_line(all_cases))
         if not slowdown:
-            print(p_value_line([found for gate in gates for found in gate["cases"].values()]))
+            print(p_value_line(all_cases))
             for backend, factor in args.inject:
                 line = injected_line(gates, backend, factor)
                 if line:
                     print(line)
+
+
+def load_line(cases: list[dict]) -> str:
+    """How unevenly other processes loaded the two sides' turns (results with turn_loads): the
+    difference of the sides' mean shares, and how many cases it made inconclusive."""
+    differences, distrusted = [], 0
+    for found in cases:
+        loads = found.get("turn_loads") or {}
+        sides = [[s for worker in loads.get(side) or [] for s in worker] for side in SIDE_KEYS]
+        if not all(sides):
+            continue
+        differences.append(abs(statistics.mean(sides[1]) - statistics.mean(sides[0])))
+        tolerance = float(_time(found).get("tolerance", 0.05))
+        distrusted += bool(uneven_load_reason(loads["reference"], loads["candidate"], tolerance))
+    if not differences:
+        return ""
+    differences.sort()
+    return (
+        f"  turn loads, {len(differences)} cases: sides differ by median "
+        f"{statistics.median(differences):.1%} (max {differences[-1]:.1%}) of the machine's CPU; "
+        f"inconclusive for it: {distrusted}"
+    )
 
 
 def p_value_line(cases: list[dict]) -> str:

@@ -89,3 +89,18 @@ def test_a_case_whose_load_fell_on_one_side_is_inconclusive_when_judged_again(ca
         turn_loads={"reference": [[0.0] * 16] * 3, "candidate": [[0.4] * 16] * 3},
     )
     assert calibration.rejudged(found)["verdict"] == "inconclusive"
+
+
+def test_the_load_line_says_how_unevenly_the_sides_were_loaded(calibration) -> None:
+    even = dict(
+        saved_case(1.0, seed=5),
+        turn_loads={"reference": [[0.2] * 16] * 3, "candidate": [[0.21] * 16] * 3},
+    )
+    uneven = dict(
+        saved_case(1.0, seed=6),
+        turn_loads={"reference": [[0.0] * 16] * 3, "candidate": [[0.3] * 16] * 3},
+    )
+    line = calibration.load_line([even, uneven, saved_case(1.0, seed=7)])
+    assert "2 cases: sides differ by median 15.5% (max 30.0%)" in line
+    assert line.endswith("inconclusive for it: 1")
+    assert calibration.load_line([saved_case(1.0, seed=7)]) == ""
