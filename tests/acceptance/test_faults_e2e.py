@@ -281,10 +281,12 @@ def test_broken_interpreters_skip_their_backend_with_one_folded_line_each(
 # -- Ctrl-C ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_kills_the_worker_and_keeps_results_and_baselines(
-    plain: pytest.Pytester, fake_python: Path, marker: str, tmp_path: Path
+    plain: pytest.Pytester, fake_python: Path, marker: str, tmp_path: Path, signum: int
 ) -> None:
-    """SIGINT to pytest while the second case's worker (and a child it started) hangs."""
+    """SIGINT to pytest while the second case's worker (and a child it started) hangs; SIGTERM
+    (a cancelled CI job) the same: Python's default would end pytest with no cleanup at all."""
     common = [*TF, f"--rnnbench-python=tensorflow={fake_python}", "--rnnbench-save-baseline"]
     plain.runpytest_subprocess(
         *common, "--rnnbench-batch-sizes=1", "--rnnbench-unroll=false"
@@ -308,7 +310,7 @@ def test_ctrl_c_kills_the_worker_and_keeps_results_and_baselines(
             assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
             time.sleep(0.05)
         hung = json.loads(pidfile.read_text())
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         assert proc.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
     finally:
         if proc.poll() is None:

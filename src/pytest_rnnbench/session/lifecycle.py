@@ -38,6 +38,7 @@ from ..verdicts.protocol import CaseRun, Judge, enforce
 from ..verdicts.stored import BaselineJudge
 from . import header, summary
 from .display import ProgressDisplay
+from .interrupt import interrupt_on_sigterm
 from .runner import CaseRunner, source_trees
 
 EXIT_NOTHING_JUDGED = 10
@@ -88,6 +89,8 @@ class RnnbenchSession:
         )
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
+        # A cancelled CI job (SIGTERM) stops the run as Ctrl-C does, cleaning up as it goes.
+        self._restore_sigterm = interrupt_on_sigterm()
         self.runner = CaseRunner(settings, self.slot, self.trees, self.progress, self._log_dir)
         self._from_xdist_workers: list[dict[str, Any]] = []
         # Cases whose test failed, whatever failed it (a regression, a missing baseline under
@@ -233,6 +236,7 @@ class RnnbenchSession:
         # Worker logs are only needed to look into a failure (its tail is in the message).
         if not self.failures:
             shutil.rmtree(self._log_dir, ignore_errors=True)
+        self._restore_sigterm()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
