@@ -45,7 +45,7 @@ from bounds import lower_bound, upper_bound
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_rnnbench.verdicts.distrust import uneven_load_reason  # noqa: E402
+from pytest_rnnbench.verdicts.distrust import SHARED_GPU, uneven_load_reason  # noqa: E402
 from pytest_rnnbench.verdicts.records import worst  # noqa: E402
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
@@ -170,12 +170,15 @@ def rejudged(found: dict) -> dict:
         return found
     outcome, comparison, alpha = judge_time(found)
     loads = found.get("turn_loads") or {}
-    tolerance = float(_time(found)["tolerance"])
+    saved = _time(found)
+    tolerance = float(saved["tolerance"])
     if uneven_load_reason(loads.get("reference") or [], loads.get("candidate") or [], tolerance):
         outcome = "inconclusive"  # as the plugin distrusts load that fell on one side's turns
+    if str(saved.get("why") or "").startswith(SHARED_GPU):
+        outcome = "inconclusive"  # the GPU monitor's finding, which no turn time can undo
     metrics = dict(found.get("metrics") or {})
     metrics["step_time"] = dict(
-        _time(found),
+        saved,
         outcome=outcome,
         change=comparison.change,
         resolution=comparison.resolution(alpha),

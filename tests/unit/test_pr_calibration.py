@@ -91,6 +91,18 @@ def test_a_case_whose_load_fell_on_one_side_is_inconclusive_when_judged_again(ca
     assert calibration.rejudged(found)["verdict"] == "inconclusive"
 
 
+def test_a_case_distrusted_for_a_shared_gpu_stays_inconclusive_when_judged_again(
+    calibration,
+) -> None:
+    found = saved_case(1.3, seed=7)
+    assert calibration.rejudged(found)["verdict"] == "regression"
+    why = "the GPU was shared with other processes (pids 4242) while the case ran"
+    found["metrics"]["step_time"].update(outcome="inconclusive", why=why)
+    again = calibration.rejudged(found)
+    assert again["verdict"] == "inconclusive"
+    assert again["metrics"]["step_time"]["why"] == why
+
+
 def test_the_load_line_says_how_unevenly_the_sides_were_loaded(calibration) -> None:
     even = dict(
         saved_case(1.0, seed=5),

@@ -71,13 +71,18 @@ def uneven_load_reason(
     )
 
 
+# How shared_gpu_reason begins: a saved verdict judged again offline keeps this distrust, which
+# only the worker's NVML monitor could see (benchmarks/pr_calibration.py).
+SHARED_GPU = "the GPU was shared with other processes"
+
+
 def shared_gpu_reason(result: Mapping[str, object]) -> str:
     """Why this worker result's timings cannot be trusted, or "" (from the NVML monitor)."""
     memory = result.get("gpu_memory")
     others = memory.get("nvml_other_processes") if isinstance(memory, Mapping) else None
     if others:
         pids = ", ".join(str(pid) for pid in list(others)[:5])
-        return f"the GPU was shared with other processes (pids {pids}) while the case ran"
+        return f"{SHARED_GPU} (pids {pids}) while the case ran"
     return ""
 
 
