@@ -111,7 +111,8 @@ class Settings:
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     # Live A/B: backend (or "*" for every backend) -> the reference interpreter; empty: off.
     against: Mapping[str, str] = field(default_factory=dict)
-    against_workers: int = LIVE_PER_SIDE
+    # Live A/B workers per side: backend (or "*" for every other backend) -> count.
+    against_workers: Mapping[str, int] = field(default_factory=lambda: {"*": LIVE_PER_SIDE})
     turn_steps: int = LIVE_TURN_STEPS
     # Pull-request gate: the base tree (a git ref or a directory; None: off) and the head tree
     # (a directory; None: the git working tree around the invocation directory).
@@ -127,6 +128,10 @@ class Settings:
     # The words a hint's command starts with: `pytest` where that runs this interpreter's pytest,
     # else e.g. `.venv/bin/python -m pytest` (invocation.pytest_program), so it runs as printed.
     program: tuple[str, ...] = ("pytest",)
+
+    def workers_per_side(self, backend: str) -> int:
+        """Live A/B workers per side for `backend`'s cases."""
+        return self.against_workers.get(backend, self.against_workers.get("*", LIVE_PER_SIDE))
 
     @property
     def live(self) -> bool:

@@ -228,10 +228,13 @@ def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> 
     ]
     # `[CASE]` is a whole test id: mxnet-...-synthetic does not also pick a longer id.
     assert selection(["a-b", "c-d"]) == "a-b] or c-d]"
-    assert workers_for(["--rnnbench-against-workers", "2"], 0) == 2
-    assert workers_for(["--rnnbench-against-workers=2"], 2) == 8
-    assert workers_for([], 1) == 6  # the default 3, doubled
-    assert workers_for([], 5) == 12  # at most MAX_WORKERS
+    assert workers_for(["--rnnbench-against-workers", "2"], 0) == {"*": 2}
+    assert workers_for(["--rnnbench-against-workers=2"], 2) == {"*": 8}
+    assert workers_for([], 1) == {"*": 6}  # the default 3, doubled
+    assert workers_for([], 5) == {"*": 12}  # at most MAX_WORKERS
+    # Per backend, each doubled: the others keep the default's share.
+    assert workers_for(["--rnnbench-against-workers=torch=5"], 1) == {"*": 6, "torch": 10}
+    assert workers_for(["--rnnbench-against-workers=torch=x"], 1) == {"*": 6}  # pytest says why
     assert bisect_command("a" * 40, "b" * 40, ["x-y"]) == (
         f"rnnbench bisect --good {'a' * 40} --bad {'b' * 40} -k x-y"
     )

@@ -125,3 +125,12 @@ def test_even_or_unmeasured_load_leaves_the_verdict_alone(
 
 def test_a_merged_side_keeps_no_single_workers_turn_loads() -> None:
     assert "turn_loads" not in merge_side([worker(10.0, turn_loads=[0.1] * 12)])
+
+
+def test_the_header_names_the_backends_with_their_own_number_of_workers() -> None:
+    per_side = {"*": 3, "torch": 6, "mxnet": 5}
+    settings = Settings(against={"*": "/py"}, against_workers=per_side, backends=("jax", "torch"))
+    (line,) = LiveJudge(settings).header_lines()
+    assert "3 worker(s) per side (torch: 6) taking turns of up to 8 steps" in line  # no mxnet case
+    (plain,) = LiveJudge(Settings(against={"*": "/py"})).header_lines()
+    assert "3 worker(s) per side taking turns" in plain

@@ -68,6 +68,34 @@ def test_positive_ints_rejects(text: str) -> None:
         parsers.positive_ints(text)
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5", {"*": 5}),
+        ("torch=6", {"*": 3, "torch": 6}),  # the others keep the default
+        ("2, TORCH=6,jax=4", {"*": 2, "torch": 6, "jax": 4}),
+    ],
+)
+def test_workers_per_side_for_every_backend_or_some(text: str, expected: dict) -> None:
+    per_side = parsers.workers_per_side(text)
+    assert per_side == expected
+    assert parsers.workers_per_side(parsers.format_workers(per_side)) == per_side
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0", "'0': expected N or BACKEND=N"),
+        ("torch=", "'torch=': expected N or BACKEND=N"),
+        ("theano=3", "unknown backend 'theano'; accepted: tensorflow, jax, torch, mxnet"),
+        ("", "expected a comma-separated list"),
+    ],
+)
+def test_workers_per_side_rejects(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parsers.workers_per_side(text)
+
+
 def test_thread_pools_parser_takes_steady_or_default() -> None:
     assert parsers.thread_pools("Steady") == "steady"
     assert parsers.thread_pools("default") == "default"
@@ -363,6 +391,12 @@ def resolved(pytester: pytest.Pytester, *args: str, gpus: int = 0):
     """Settings straight from the options, without starting a benchmark session (which would
     look for the gate's trees, baselines...)."""
     return options.resolve(pytester.parseconfig(*args), gpus)
+
+
+def test_live_workers_per_side_may_differ_by_backend(pytester: pytest.Pytester) -> None:
+    settings = resolved(pytester, "--rnnbench-against-workers=torch=6")
+    assert [settings.workers_per_side(b) for b in ("torch", "jax", "mxnet")] == [6, 3, 3]
+    assert resolved(pytester).workers_per_side("torch") == 3
 
 
 def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

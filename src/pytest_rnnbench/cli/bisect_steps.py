@@ -20,6 +20,7 @@ from typing import Optional
 
 from ..history.bisect import INCONCLUSIVE, PASS, REGRESSION, SKIP, Judgement
 from ..invocation import python_module
+from ..options.parsers import format_workers, workers_per_side
 from ..results.read import load, rows_of
 from ..results.rows import Row
 from ..results.schema import ResultsError
@@ -72,13 +73,17 @@ def selection(cases: Sequence[str]) -> str:
 MAX_WORKERS = 12
 
 
-def workers_for(extra: Sequence[str], attempt: int) -> int:
-    """Worker processes per side of an attempt: the run's own (or the default), doubled at each
-    re-measure. The process is the unit of a live verdict (verdicts/worker_level.py): more
-    processes, not more epochs of the same ones, are what narrow an inconclusive step."""
+def workers_for(extra: Sequence[str], attempt: int) -> dict[str, int]:
+    """Worker processes per side of an attempt, per backend ("*": the others): the run's own
+    (or the default), doubled at each re-measure. The process is the unit of a live verdict
+    (verdicts/worker_level.py): more processes, not more epochs of the same ones, are what narrow
+    an inconclusive step."""
     given = option_value(extra, "--rnnbench-against-workers")
-    base = int(given) if given and given.isdigit() else LIVE_PER_SIDE
-    return min(MAX_WORKERS, base * (1 << attempt))
+    try:
+        base = workers_per_side(given) if given else {"*": LIVE_PER_SIDE}
+    except ValueError:
+        base = {"*": LIVE_PER_SIDE}  # the step's pytest says what is wrong with the value
+    return {backend: min(MAX_WORKERS, n * (1 << attempt)) for backend, n in base.items()}
 
 
 class StepRunner:
@@ -108,7 +113,8 @@ class StepRunner:
         """The child pytest's arguments: the gate's, with the good tree as its base."""
         extra = without_k(self.extra) + ["-k", selection(self.cases)] if self.cases else self.extra
         if attempt:
-            extra = [*extra, f"--rnnbench-against-workers={workers_for(self.extra, attempt)}"]
+            more = format_workers(workers_for(self.extra, attempt))
+            extra = [*extra, f"--rnnbench-against-workers={more}"]
         spelled = argparse.Namespace(
             base=None,
             base_dir=str(self.tree(good)),

@@ -6,14 +6,14 @@ came from; the same parser reads a value whatever its source.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
 from ..backends import BACKENDS
 from ..matrix import PRESETS
 from ..metrics import parse_fraction
-from ..settings import GPU_COUNTS_FOR_ALL, THREAD_POOLS
+from ..settings import GPU_COUNTS_FOR_ALL, LIVE_PER_SIDE, THREAD_POOLS
 
 __all__ = [
     "FULL_EPOCHS",
@@ -78,6 +78,33 @@ def thread_pools(raw: str) -> str:
     if value not in THREAD_POOLS:
         raise ValueError(f"expected one of {', '.join(THREAD_POOLS)}")
     return value
+
+
+def workers_per_side(raw: str) -> dict[str, int]:
+    """Live A/B workers per side: N for every backend and/or BACKEND=N, comma-separated
+    ("3,torch=6"); backends not named get N, or LIVE_PER_SIDE without one."""
+    found: dict[str, int] = {}
+    for item in _split(raw):
+        backend, sep, count = item.rpartition("=")
+        backend = backend.strip().lower() if sep else "*"
+        if sep and backend not in BACKENDS:
+            raise ValueError(
+                f"{item!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}"
+            )
+        try:
+            found[backend] = positive_int(count)
+        except ValueError:
+            raise ValueError(
+                f"{item!r}: expected N or BACKEND=N with N a positive whole number, "
+                "for example 3 or 3,torch=6"
+            ) from None
+    return {"*": LIVE_PER_SIDE, **found}
+
+
+def format_workers(per_side: Mapping[str, int]) -> str:
+    """The option's text for a workers_per_side mapping: "3,torch=6"."""
+    named = [f"{backend}={count}" for backend, count in per_side.items() if backend != "*"]
+    return ",".join([str(per_side.get("*", LIVE_PER_SIDE)), *named])
 
 
 def positive_ints(raw: str) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..settings import LIVE_PER_SIDE, LIVE_TURN_STEPS
 from .option import Option
-from .parsers import against, path, positive_int, text
+from .parsers import against, path, positive_int, text, workers_per_side
 
 LIVE_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -26,11 +26,12 @@ LIVE_OPTIONS: tuple[Option, ...] = (
         "rnnbench_against_workers",
         ("--rnnbench-against-workers",),
         f"live A/B: workers per side (identical processes differ a little in speed; several "
-        f"average that out). Default: {LIVE_PER_SIDE}.",
-        metavar="N",
-        parse=positive_int,
+        f"average that out): N for every backend, and/or BACKEND=N (3,torch=6). Default: "
+        f"{LIVE_PER_SIDE}.",
+        metavar="N[,BACKEND=N]",
+        parse=workers_per_side,
         field="against_workers",
-        default=LIVE_PER_SIDE,
+        default={"*": LIVE_PER_SIDE},
     ),
     Option(
         "rnnbench_turn_steps",

@@ -236,7 +236,7 @@ class CaseRunner:
         shown: CaseShown,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Reference and candidate workers taking turns (run/turns.py): each side's results."""
-        workers = self.settings.against_workers
+        workers = self.settings.workers_per_side(case.backend)
 
         def on_message(side: str, index: int, message: dict[str, Any]) -> None:
             if message["type"] == "started":

@@ -23,7 +23,7 @@ import pytest
 
 from ..quantiles import median
 from ..run.trees import SourceTree
-from ..settings import Settings
+from ..settings import LIVE_PER_SIDE, Settings
 from . import samples, verdict
 from .distrust import uneven_load_reason, untrusted_timing
 from .family import RunFamily
@@ -103,9 +103,17 @@ class LiveJudge:
         self.run_family.collected(cases)
 
     def header_lines(self) -> list[str]:
+        per_side = self.settings.against_workers
+        other = [
+            f"{backend}: {n}"
+            for backend, n in per_side.items()
+            if backend != "*" and backend in self.settings.backends
+        ]
         turns = (
-            f"{self.settings.against_workers} worker(s) per side taking turns of up to "
-            f"{self.settings.turn_steps} steps; stored baselines are not used"
+            f"{per_side.get('*', LIVE_PER_SIDE)} worker(s) per side"
+            + (f" ({', '.join(other)})" if other else "")
+            + f" taking turns of up to {self.settings.turn_steps} steps; stored baselines are "
+            "not used"
         )
         if self.trees:
             base, head = self.trees["base"], self.trees["head"]
