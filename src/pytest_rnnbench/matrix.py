@@ -20,8 +20,12 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # hours per epoch on a small CPU) is opt-in through --rnnbench-datasets or the seed matrix.
 # "pr" gates a pull request on a small CPU runner: the seed's batch 128 with and without unroll, on
 # synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch (docs/pull-requests.md has
-# its measured wall time).
+# its measured wall time), with PR_WORKERS live workers per side for the backends named there
+# (the others: settings.LIVE_PER_SIDE). Torch's CPU processes differ more than the others' (its
+# own LSTM loop, not a fused cell): at 3 per side its cases resolved about 19%, at 6 about 7%,
+# for about 3.5 more minutes of a 12-case gate on 2 cores (docs/calibration.md).
 PR_SAMPLES = 4096
+PR_WORKERS = (("torch", 6),)
 # The default matrix on a machine without a GPU caps epochs at CPU_SAMPLES samples, so that the
 # first `pytest --rnnbench` on a 2-core laptop or CI runner takes about ten minutes for all four
 # backends (README, "measured"), not the hours of full epochs; with a GPU it runs full epochs.
@@ -43,6 +47,7 @@ PRESETS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
         "unrolls": (True, False),
         "datasets": ("synthetic", "nietzsche"),
         "samples": (PR_SAMPLES,),
+        "against_workers": PR_WORKERS,
     },
 }
 

@@ -230,11 +230,14 @@ def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> 
     assert selection(["a-b", "c-d"]) == "a-b] or c-d]"
     assert workers_for(["--rnnbench-against-workers", "2"], 0) == {"*": 2}
     assert workers_for(["--rnnbench-against-workers=2"], 2) == {"*": 8}
-    assert workers_for([], 1) == {"*": 6}  # the default 3, doubled
-    assert workers_for([], 5) == {"*": 12}  # at most MAX_WORKERS
-    # Per backend, each doubled: the others keep the default's share.
-    assert workers_for(["--rnnbench-against-workers=torch=5"], 1) == {"*": 6, "torch": 10}
-    assert workers_for(["--rnnbench-against-workers=torch=x"], 1) == {"*": 6}  # pytest says why
+    assert workers_for([], 1) == {"*": 6, "torch": 12}  # the pr preset's 3 and torch 6, doubled
+    assert workers_for([], 5) == {"*": 12, "torch": 12}  # at most MAX_WORKERS
+    assert workers_for([], 1, "seed") == {"*": 6}
+    # Per backend, over the preset's, each doubled.
+    given = ["--rnnbench-against-workers=jax=5"]
+    assert workers_for(given, 1) == {"*": 6, "torch": 12, "jax": 10}
+    bad = ["--rnnbench-against-workers=jax=x"]
+    assert workers_for(bad, 1) == {"*": 6, "torch": 12}  # the step's pytest says why
     assert bisect_command("a" * 40, "b" * 40, ["x-y"]) == (
         f"rnnbench bisect --good {'a' * 40} --bad {'b' * 40} -k x-y"
     )

@@ -72,14 +72,15 @@ def test_positive_ints_rejects(text: str) -> None:
     "text, expected",
     [
         ("5", {"*": 5}),
-        ("torch=6", {"*": 3, "torch": 6}),  # the others keep the default
+        ("torch=6", {"torch": 6}),
         ("2, TORCH=6,jax=4", {"*": 2, "torch": 6, "jax": 4}),
     ],
 )
 def test_workers_per_side_for_every_backend_or_some(text: str, expected: dict) -> None:
     per_side = parsers.workers_per_side(text)
     assert per_side == expected
-    assert parsers.workers_per_side(parsers.format_workers(per_side)) == per_side
+    full = parsers.over_workers(per_side, {"*": 3})
+    assert parsers.workers_per_side(parsers.format_workers(full)) == full
 
 
 @pytest.mark.parametrize(
@@ -394,9 +395,17 @@ def resolved(pytester: pytest.Pytester, *args: str, gpus: int = 0):
 
 
 def test_live_workers_per_side_may_differ_by_backend(pytester: pytest.Pytester) -> None:
-    settings = resolved(pytester, "--rnnbench-against-workers=torch=6")
-    assert [settings.workers_per_side(b) for b in ("torch", "jax", "mxnet")] == [6, 3, 3]
-    assert resolved(pytester).workers_per_side("torch") == 3
+    def per_side(*args: str) -> list[int]:
+        settings = resolved(pytester, *args)
+        return [settings.workers_per_side(b) for b in ("torch", "jax", "mxnet")]
+
+    assert per_side() == [3, 3, 3]
+    assert per_side("--rnnbench-against-workers=torch=6") == [6, 3, 3]
+    # The pr matrix (the gate's) gives torch 6; entries for other backends keep that, an N
+    # for every backend replaces it.
+    assert per_side("--rnnbench-matrix=pr") == [6, 3, 3]
+    assert per_side("--rnnbench-matrix=pr", "--rnnbench-against-workers=jax=4") == [6, 4, 3]
+    assert per_side("--rnnbench-matrix=pr", "--rnnbench-against-workers=5") == [5, 5, 5]
 
 
 def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,12 +20,14 @@ from typing import Optional
 
 from ..history.bisect import INCONCLUSIVE, PASS, REGRESSION, SKIP, Judgement
 from ..invocation import python_module
-from ..options.parsers import format_workers, workers_per_side
+from ..matrix import PRESETS
+from ..options.defaults import against_workers
+from ..options.option import Context
+from ..options.parsers import format_workers, over_workers, workers_per_side
 from ..results.read import load, rows_of
 from ..results.rows import Row
 from ..results.schema import ResultsError
 from ..run.trees import TreeError, extract
-from ..settings import LIVE_PER_SIDE
 from . import gate
 
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
@@ -73,16 +75,17 @@ def selection(cases: Sequence[str]) -> str:
 MAX_WORKERS = 12
 
 
-def workers_for(extra: Sequence[str], attempt: int) -> dict[str, int]:
+def workers_for(extra: Sequence[str], attempt: int, matrix: str = "pr") -> dict[str, int]:
     """Worker processes per side of an attempt, per backend ("*": the others): the run's own
-    (or the default), doubled at each re-measure. The process is the unit of a live verdict
-    (verdicts/worker_level.py): more processes, not more epochs of the same ones, are what narrow
-    an inconclusive step."""
+    (or the matrix preset's default), doubled at each re-measure. The process is the unit of a
+    live verdict (verdicts/worker_level.py): more processes, not more epochs of the same ones,
+    are what narrow an inconclusive step."""
+    base = against_workers(Context(0, PRESETS.get(matrix, PRESETS["pr"])))
     given = option_value(extra, "--rnnbench-against-workers")
     try:
-        base = workers_per_side(given) if given else {"*": LIVE_PER_SIDE}
+        base = over_workers(workers_per_side(given), base) if given else base
     except ValueError:
-        base = {"*": LIVE_PER_SIDE}  # the step's pytest says what is wrong with the value
+        pass  # the step's pytest says what is wrong with the value
     return {backend: min(MAX_WORKERS, n * (1 << attempt)) for backend, n in base.items()}
 
 
@@ -113,7 +116,7 @@ class StepRunner:
         """The child pytest's arguments: the gate's, with the good tree as its base."""
         extra = without_k(self.extra) + ["-k", selection(self.cases)] if self.cases else self.extra
         if attempt:
-            more = format_workers(workers_for(self.extra, attempt))
+            more = format_workers(workers_for(self.extra, attempt, self.args.matrix))
             extra = [*extra, f"--rnnbench-against-workers={more}"]
         spelled = argparse.Namespace(
             base=None,

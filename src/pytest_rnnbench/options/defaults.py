@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from ..settings import default_cache_dir
+from ..settings import LIVE_PER_SIDE, default_cache_dir
 from .option import Context
 
-__all__ = ["cache_dir", "from_preset", "gpu_counts", "samples"]
+__all__ = ["against_workers", "cache_dir", "from_preset", "gpu_counts", "samples"]
 
 
 def gpu_counts(context: Context) -> tuple[int, ...]:
@@ -36,3 +36,8 @@ def samples(context: Context) -> tuple[Optional[int], Optional[str]]:
     if "samples_without_gpu" in context.preset and not context.available_gpus:
         return context.preset["samples_without_gpu"][0], "no-gpu"
     return None, None
+
+
+def against_workers(context: Context) -> dict[str, int]:
+    """Live A/B workers per side: LIVE_PER_SIDE, but the preset's own for the backends it names."""
+    return {"*": LIVE_PER_SIDE, **dict(context.preset.get("against_workers", ()))}

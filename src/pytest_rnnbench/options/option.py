@@ -37,6 +37,9 @@ class Option:
     # The value when no source sets the option, or a function of the run that gives it.
     default: Any = None
     default_from: Optional[Callable[[Context], Any]] = None
+    # (value set, default) -> the value used, where a set value adjusts the default rather than
+    # replacing it (per-backend entries over a preset's); None: the set value replaces it.
+    over_default: Optional[Callable[[Any, Any], Any]] = None
     # The option fills this key of the mapping `field`, and leaves it out when not set.
     key: Optional[str] = None
     in_env: bool = True

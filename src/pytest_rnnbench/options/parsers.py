@@ -81,8 +81,8 @@ def thread_pools(raw: str) -> str:
 
 
 def workers_per_side(raw: str) -> dict[str, int]:
-    """Live A/B workers per side: N for every backend and/or BACKEND=N, comma-separated
-    ("3,torch=6"); backends not named get N, or LIVE_PER_SIDE without one."""
+    """Live A/B workers per side: N for every backend ("*") and/or BACKEND=N, comma-separated
+    ("3,torch=6"); see over_workers for the backends it does not name."""
     found: dict[str, int] = {}
     for item in _split(raw):
         backend, sep, count = item.rpartition("=")
@@ -98,7 +98,13 @@ def workers_per_side(raw: str) -> dict[str, int]:
                 f"{item!r}: expected N or BACKEND=N with N a positive whole number, "
                 "for example 3 or 3,torch=6"
             ) from None
-    return {"*": LIVE_PER_SIDE, **found}
+    return found
+
+
+def over_workers(given: Mapping[str, int], default: Mapping[str, int]) -> dict[str, int]:
+    """Workers per side as set over the default: an N for every backend replaces the default
+    whole; BACKEND=N entries alone change only the backends they name."""
+    return dict(given) if "*" in given else {**default, **given}
 
 
 def format_workers(per_side: Mapping[str, int]) -> str:

@@ -107,6 +107,8 @@ def _fill(values: dict[str, Any], option: Option, value: Any, context: Context) 
         return
     if value is None:
         value = option.default_for(context)
+    elif option.over_default is not None:
+        value = option.over_default(value, option.default_for(context))
     if len(option.fields) == 1:
         values[option.fields[0]] = value
     else:

@@ -4,8 +4,9 @@ reference Keras tree (--rnnbench-base, the pull-request gate), measured in the s
 from __future__ import annotations
 
 from ..settings import LIVE_PER_SIDE, LIVE_TURN_STEPS
+from . import defaults
 from .option import Option
-from .parsers import against, path, positive_int, text, workers_per_side
+from .parsers import against, over_workers, path, positive_int, text, workers_per_side
 
 LIVE_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -27,11 +28,12 @@ LIVE_OPTIONS: tuple[Option, ...] = (
         ("--rnnbench-against-workers",),
         f"live A/B: workers per side (identical processes differ a little in speed; several "
         f"average that out): N for every backend, and/or BACKEND=N (3,torch=6). Default: "
-        f"{LIVE_PER_SIDE}.",
+        f"{LIVE_PER_SIDE}; the pr matrix (the gate's): torch 6.",
         metavar="N[,BACKEND=N]",
         parse=workers_per_side,
         field="against_workers",
-        default={"*": LIVE_PER_SIDE},
+        default_from=defaults.against_workers,
+        over_default=over_workers,
     ),
     Option(
         "rnnbench_turn_steps",
