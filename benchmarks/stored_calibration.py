@@ -11,7 +11,8 @@ thread pools, sample extraction). The run is a sequence of cycles; each cycle
   2. judges one run per arm (A: no change, B25: +25%, B100: +100% injected in every training
      step), each --judge-workers fresh workers (a judged run's default is one), against the
      sessions stored so far, with the plugin's rule (verdicts/session_time.py) at the run's
-     false-alarm level divided among --cases.
+     false-alarm level divided among --cases, and its busy check (a run during which other
+     processes took more than 10% of the CPU is inconclusive).
 
 Verdicts of one cycle share the stored sessions, and later cycles judge against a window that
 grew: they are not independent trials, which the output says. The first --history cycles only
@@ -56,13 +57,17 @@ from pytest_rnnbench.settings import (  # noqa: E402
     default_cache_dir,
 )
 from pytest_rnnbench.verdicts import baseline  # noqa: E402
+from pytest_rnnbench.verdicts.distrust import busy_machine_reason  # noqa: E402
 from pytest_rnnbench.verdicts.live import merge_side  # noqa: E402
 from pytest_rnnbench.verdicts.records import (  # noqa: E402
+    IMPROVEMENT,
+    INCONCLUSIVE,
     REGRESSION,
     MetricVerdict,
     format_resolution,
 )
 from pytest_rnnbench.verdicts.samples import (  # noqa: E402
+    busy_shares,
     comparable,
     metric_samples,
     worker_step_ms,
@@ -144,12 +149,12 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
             session = fresh_workers(args.python, requests["A"], env, args.save_workers, log)
             if cycle == first and first:
                 refuse_to_continue(data["cycles"][-1]["session"], session)
-            judged = {}
+            judged, judged_busy = {}, {}
             if cycle >= args.history:
                 for arm in ARMS:
-                    judged[arm] = worker_step_ms(
-                        fresh_workers(args.python, requests[arm], env, args.judge_workers, log)
-                    )
+                    run = fresh_workers(args.python, requests[arm], env, args.judge_workers, log)
+                    judged[arm] = worker_step_ms(run)
+                    judged_busy[arm] = busy_shares(run)
             data["cycles"].append(
                 {
                     "invocation": invocation,
@@ -158,6 +163,9 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
                     "session": session,
                     "session_worker_ms": worker_step_ms(session),
                     "judged": judged,
+                    # Other processes' share of the CPU in each timed epoch of a judged run, which
+                    # the plugin's busy check reads (saved runs before 2026-12-06 12:30 lack it).
+                    "judged_busy": judged_busy,
                 }
             )
             data["wall_seconds"] = data.get("wall_seconds", 0) + time.monotonic() - started
@@ -216,15 +224,25 @@ def judge_all(data: dict, alpha: float) -> list[Judged]:
                 for arm, worker_ms in cycle["judged"].items():
                     judged = session_time_judge(sessions, worker_ms, alpha)
                     assert judged is not None
+                    verdict = busy_checked(judged(TOLERANCE), cycle.get("judged_busy", {}).get(arm))
                     comparison = session_comparison(sessions, worker_ms)
                     used = recorded_by[-comparison.used :]
                     across = bool(this) and any(r and r != this for r in used)
-                    found.append(Judged(arm, judged(TOLERANCE), comparison.p_greater, across))
+                    found.append(Judged(arm, verdict, comparison.p_greater, across))
             session = cycle["session"]
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
             recorded_by.append(cycle.get("invocation", ""))
     return found
+
+
+def busy_checked(verdict: MetricVerdict, busy: Optional[list[float]]) -> MetricVerdict:
+    """The verdict as the plugin leaves it after its busy check: a decided time verdict of a run
+    during which other processes took more than the busy limit of the CPU is inconclusive."""
+    why = busy_machine_reason([], busy or [])
+    if not why or verdict.outcome not in (REGRESSION, IMPROVEMENT):
+        return verdict
+    return MetricVerdict(**{**verdict.__dict__, "outcome": INCONCLUSIVE, "why": why})
 
 
 def show(data: dict, cases: int) -> None:

@@ -85,3 +85,18 @@ def test_resuming_needs_the_same_case_settings_and_machine(calibration, tmp_path
     args.samples, args.backend = 4096, "tensorflow"
     with pytest.raises(SystemExit, match="cannot resume: case differ"):
         calibration.resumed_run(saved, args)
+
+
+def test_a_judged_run_on_a_busy_machine_is_inconclusive_as_the_plugin_leaves_it(
+    calibration,
+) -> None:
+    data = json.loads(SAVED.read_text())
+    found = calibration.judge_all(data, 0.01)
+    caught = [i for i, j in enumerate(found) if j.verdict.outcome == "regression"]
+    assert caught  # +100% runs, at least
+    judged_cycles = [c for c in data["cycles"] if c["judged"]]
+    for cycle in judged_cycles:  # other processes took 30% of the CPU in one timed epoch
+        cycle["judged_busy"] = {arm: [0.02, 0.30, 0.01] for arm in cycle["judged"]}
+    again = calibration.judge_all(data, 0.01)
+    assert all(again[i].verdict.outcome == "inconclusive" for i in caught)
+    assert "other processes took 30%" in again[caught[0]].verdict.why
