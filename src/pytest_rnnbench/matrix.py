@@ -22,7 +22,7 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch (docs/pull-requests.md has
 # its measured wall time), with PR_WORKERS live workers per side for the backends named there
 # (the others: settings.LIVE_PER_SIDE). Torch's CPU processes differ more than the others' (its
-# own LSTM loop, not a fused cell): at 3 per side its cases resolved about 19%, at 6 about 7%,
+# own LSTM loop, not a fused cell): at 3 per side its cases resolved about 19%, at 6 about 6.4%,
 # for about 3.5 more minutes of a 12-case gate on 2 cores (docs/calibration.md).
 PR_SAMPLES = 4096
 PR_WORKERS = (("torch", 6),)
