@@ -19,11 +19,11 @@ DATASETS = ("synthetic", "nietzsche", "wikitext2")
 # "default" keeps a plain `pytest --rnnbench` to minutes on a CPU: WikiText-2 (1.5 M samples,
 # hours per epoch on a small CPU) is opt-in through --rnnbench-datasets or the seed matrix.
 # "pr" gates a pull request on a small CPU runner: the seed's batch 128 with and without unroll, on
-# synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch (docs/pull-requests.md has
-# its measured wall time), with PR_WORKERS live workers per side for the backends named there
-# (the others: settings.LIVE_PER_SIDE). Torch's CPU processes differ more than the others' (its
-# own LSTM loop, not a fused cell): at 3 per side its cases resolved about 19%, at 6 about 6.4%,
-# for about 3.5 more minutes of a 12-case gate on 2 cores (docs/calibration.md).
+# synthetic and Nietzsche data capped at PR_SAMPLES samples per epoch, with PR_WORKERS live
+# workers per side for the backends named there (the others: settings.LIVE_PER_SIDE). Torch's CPU
+# processes differ more than the others' (its own LSTM loop, not a fused cell): at 3 per side its
+# cases resolved about 19%, at 6 about 6.5%, and a 12-case gate on 2 cores took 12 minutes
+# instead of 8.4 (docs/calibration.md has the measured figures).
 PR_SAMPLES = 4096
 PR_WORKERS = (("torch", 6),)
 # The default matrix on a machine without a GPU caps epochs at CPU_SAMPLES samples, so that the

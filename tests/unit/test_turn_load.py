@@ -84,3 +84,31 @@ def test_a_turn_is_measured_from_its_grant_to_the_workers_next_message() -> None
     loads.heard(0, {"type": "turn"})
     loads.heard(0, {"type": "result"})  # no turn was granted since: nothing more recorded
     assert len(loads.shares[0]) == 1 and 0.0 <= loads.shares[0][0] <= 1.0
+
+
+@LINUX
+def test_the_cases_own_waiting_workers_are_not_counted_as_other_processes_load() -> None:
+    """A waiting worker still finishing its last turn's work (here: one that never stops) is the
+    case's own; the same process outside the case is another process's load."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    shares, burned = {}, {}
+    try:
+        time.sleep(0.2)  # started and busy
+        for ours in (False, True):
+            loads = TurnLoads()
+            loads.heard(0, {"type": "started", "pid": os.getpid()})  # the turn's worker: asleep
+            if ours:
+                loads.heard(1, {"type": "started", "pid": burner.pid})
+            start, clock = turn_load.process_seconds(burner.pid), time.monotonic()
+            loads.granted(0)
+            time.sleep(0.5)
+            loads.heard(0, {"type": "turn"})
+            used = turn_load.process_seconds(burner.pid)
+            assert start is not None and used is not None
+            burned[ours] = (used - start) / ((time.monotonic() - clock) * loads.cpus)
+            shares[ours] = loads.shares[0][0]
+    finally:
+        burner.kill()
+        burner.wait()
+    assert shares[False] >= 0.7 * burned[False] > 0  # someone else's: load
+    assert shares[True] <= shares[False] - 0.7 * burned[True]  # the case's own: not load

@@ -1,8 +1,12 @@
 """How much of the machine other processes took during each live A/B turn, as the controller saw.
 
 During a turn one worker trains and every other worker of the case waits on its control pipe
-(run/turns.py), so CPU time that the machine spent beyond the training worker's own and the
-controller's went to other processes (a CI job beside the gate, a neighbour VM's steal time).
+(run/turns.py), though a waiting worker may still be finishing its last turn's work (freeing
+buffers, a framework's background threads). CPU time that the machine spent beyond the case's own
+workers' and the controller's went to other processes (a CI job beside the gate, a neighbour VM's
+steal time). The case's own spill-over is not counted as load: in short turns it is a large share,
+and a larger one in the faster side's shorter turns, so that a real slowdown would read as load
+that fell on the other side.
 The turns' drift removal cancels load that both sides' turns share; load that falls on one side's
 turns more than on the other's does not, and the verdict distrusts it (verdicts/distrust.py).
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -23,8 +27,8 @@ from .process import CLOSED
 
 @dataclass(frozen=True)
 class Snapshot:
-    """CPU seconds spent so far: by the whole machine (steal included), by one process, and by
-    this controller process; and the monotonic clock."""
+    """CPU seconds spent so far: by the whole machine (steal included), by the case's worker
+    processes, and by this controller process; and the monotonic clock."""
 
     machine: float
     process: float
@@ -69,17 +73,15 @@ def _controller_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def snapshot(pid: int) -> Optional[Snapshot]:
-    """Now, for a turn of worker process `pid`; None where /proc cannot tell."""
-    machine, process = machine_seconds(), process_seconds(pid)
-    if machine is None or process is None:
-        return None
-    return Snapshot(machine, process, _controller_seconds(), time.monotonic())
+def workers_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds of each of `pids` that /proc can read (a worker that has exited is left out)."""
+    found = {pid: process_seconds(pid) for pid in pids}
+    return {pid: seconds for pid, seconds in found.items() if seconds is not None}
 
 
 def others_share(before: Snapshot, after: Snapshot, cpus: int) -> Optional[float]:
-    """The share of the machine's CPU capacity (0..1) that neither the worker nor the controller
-    used between two snapshots: other processes' load. None for an empty interval."""
+    """The share of the machine's CPU capacity (0..1) that neither the case's workers nor the
+    controller used between two snapshots: other processes' load. None for an empty interval."""
     wall = after.clock - before.clock
     if wall <= 0 or cpus <= 0:
         return None
@@ -106,7 +108,9 @@ class TurnLoads:
         self.cpus = cpus or os.cpu_count() or 1
         self.shares: dict[int, list[float]] = {}
         self._pids: dict[int, int] = {}
-        self._open: Optional[tuple[int, int, Snapshot]] = None  # index, pid, at the grant
+        # At the grant: the turn's worker index and pid, the machine's and the controller's CPU
+        # seconds, every worker's, and the clock.
+        self._open: Optional[tuple[int, int, float, float, dict[int, float], float]] = None
 
     def heard(self, index: int, message: Mapping[str, Any]) -> None:
         kind = message.get("type")
@@ -117,16 +121,28 @@ class TurnLoads:
 
     def granted(self, index: int) -> None:
         """Worker `index` is about to get a turn (unmeasured if its pid or /proc is unknown)."""
-        pid = self._pids.get(index)
-        taken = snapshot(pid) if pid is not None else None
-        self._open = (index, pid, taken) if pid is not None and taken is not None else None
+        self._open = None
+        pid, machine = self._pids.get(index), machine_seconds()
+        workers = workers_seconds(self._pids.values())
+        if pid in workers and machine is not None:
+            self._open = (index, pid, machine, _controller_seconds(), workers, time.monotonic())
 
     def _end(self, index: int) -> None:
         if self._open is None or self._open[0] != index:
             return
-        _, pid, before = self._open
+        _, pid, machine, controller, workers, clock = self._open
         self._open = None
-        after = snapshot(pid)
-        share = others_share(before, after, self.cpus) if after is not None else None
+        after_machine, after_workers = machine_seconds(), workers_seconds(workers)
+        if after_machine is None or pid not in after_workers:
+            return
+        both = after_workers.keys() & workers.keys()  # a worker that exited meanwhile: left out
+        before = Snapshot(machine, sum(workers[p] for p in both), controller, clock)
+        after = Snapshot(
+            after_machine,
+            sum(after_workers[p] for p in both),
+            _controller_seconds(),
+            time.monotonic(),
+        )
+        share = others_share(before, after, self.cpus)
         if share is not None:
             self.shares.setdefault(index, []).append(share)
