@@ -57,11 +57,9 @@ from pytest_rnnbench.settings import (  # noqa: E402
     default_cache_dir,
 )
 from pytest_rnnbench.verdicts import baseline  # noqa: E402
-from pytest_rnnbench.verdicts.distrust import busy_machine_reason  # noqa: E402
+from pytest_rnnbench.verdicts.distrust import busy_machine_reason, untrusted_time  # noqa: E402
 from pytest_rnnbench.verdicts.live import merge_side  # noqa: E402
 from pytest_rnnbench.verdicts.records import (  # noqa: E402
-    IMPROVEMENT,
-    INCONCLUSIVE,
     REGRESSION,
     MetricVerdict,
     format_resolution,
@@ -240,9 +238,7 @@ def busy_checked(verdict: MetricVerdict, busy: Optional[list[float]]) -> MetricV
     """The verdict as the plugin leaves it after its busy check: a decided time verdict of a run
     during which other processes took more than the busy limit of the CPU is inconclusive."""
     why = busy_machine_reason([], busy or [])
-    if not why or verdict.outcome not in (REGRESSION, IMPROVEMENT):
-        return verdict
-    return MetricVerdict(**{**verdict.__dict__, "outcome": INCONCLUSIVE, "why": why})
+    return untrusted_time(verdict, why) if why else verdict
 
 
 def show(data: dict, cases: int) -> None:

@@ -16,17 +16,21 @@ from pytest_rnnbench.run.turn_load import Snapshot, TurnLoads, others_share
 LINUX = pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads /proc")
 
 
-def test_others_are_the_machine_less_the_worker_and_the_controller() -> None:
-    before = Snapshot(machine=100.0, process=10.0, controller=1.0, clock=50.0)
-    # 2 s on 2 CPUs (4 CPU-seconds): the machine spent 3.5, the worker 2.0, the controller 0.5.
-    after = Snapshot(machine=103.5, process=12.0, controller=1.5, clock=52.0)
+def test_others_are_the_machine_less_the_cases_workers_and_the_controller() -> None:
+    before = Snapshot(machine=100.0, workers={7: 10.0, 8: 3.0}, controller=1.0, clock=50.0)
+    # 2 s on 2 CPUs (4 CPU-seconds): the machine spent 3.5, the turn's worker 1.5, a waiting one
+    # 0.5, the controller 0.5.
+    after = Snapshot(machine=103.5, workers={7: 11.5, 8: 3.5}, controller=1.5, clock=52.0)
     assert others_share(before, after, cpus=2) == pytest.approx(0.25)
+    # A worker that exited meanwhile (unreadable at the end) is left out, not counted as -3 s.
+    gone = Snapshot(machine=103.5, workers={7: 11.5}, controller=1.5, clock=52.0)
+    assert others_share(before, gone, cpus=2) == pytest.approx(0.375)
 
 
 def test_coarse_ticks_are_clamped_and_an_empty_interval_says_nothing() -> None:
-    before = Snapshot(100.0, 10.0, 1.0, 50.0)
-    assert others_share(before, Snapshot(100.01, 10.02, 1.0, 50.01), cpus=2) == 0.0
-    assert others_share(before, Snapshot(110.0, 10.0, 1.0, 51.0), cpus=2) == 1.0
+    before = Snapshot(100.0, {7: 10.0}, 1.0, 50.0)
+    assert others_share(before, Snapshot(100.01, {7: 10.02}, 1.0, 50.01), cpus=2) == 0.0
+    assert others_share(before, Snapshot(110.0, {7: 10.0}, 1.0, 51.0), cpus=2) == 1.0
     assert others_share(before, before, cpus=2) is None
 
 

@@ -27,11 +27,12 @@ from .process import CLOSED
 
 @dataclass(frozen=True)
 class Snapshot:
-    """CPU seconds spent so far: by the whole machine (steal included), by the case's worker
-    processes, and by this controller process; and the monotonic clock."""
+    """CPU seconds spent so far: by the whole machine (steal included), by each of the case's
+    worker processes that /proc could read (by pid), and by this controller process; and the
+    monotonic clock."""
 
     machine: float
-    process: float
+    workers: Mapping[int, float]
     controller: float
     clock: float
 
@@ -79,15 +80,25 @@ def workers_seconds(pids: Iterable[int]) -> dict[int, float]:
     return {pid: seconds for pid, seconds in found.items() if seconds is not None}
 
 
+def snapshot(pids: Iterable[int]) -> Optional[Snapshot]:
+    """Now, for the case's worker processes `pids`; None where /proc/stat cannot be read."""
+    machine = machine_seconds()
+    if machine is None:
+        return None
+    return Snapshot(machine, workers_seconds(pids), _controller_seconds(), time.monotonic())
+
+
 def others_share(before: Snapshot, after: Snapshot, cpus: int) -> Optional[float]:
-    """The share of the machine's CPU capacity (0..1) that neither the case's workers nor the
-    controller used between two snapshots: other processes' load. None for an empty interval."""
+    """The share of the machine's CPU capacity (0..1) that neither the case's workers (those read
+    at both ends: one that exited meanwhile is left out) nor the controller used between two
+    snapshots: other processes' load. None for an empty interval."""
     wall = after.clock - before.clock
     if wall <= 0 or cpus <= 0:
         return None
+    both = before.workers.keys() & after.workers.keys()
     others = (
         (after.machine - before.machine)
-        - (after.process - before.process)
+        - sum(after.workers[pid] - before.workers[pid] for pid in both)
         - (after.controller - before.controller)
     )
     # Clock ticks are coarse (10 ms): a short turn can read slightly below zero or above one.
@@ -108,9 +119,7 @@ class TurnLoads:
         self.cpus = cpus or os.cpu_count() or 1
         self.shares: dict[int, list[float]] = {}
         self._pids: dict[int, int] = {}
-        # At the grant: the turn's worker index and pid, the machine's and the controller's CPU
-        # seconds, every worker's, and the clock.
-        self._open: Optional[tuple[int, int, float, float, dict[int, float], float]] = None
+        self._open: Optional[tuple[int, int, Snapshot]] = None  # index, pid, at the grant
 
     def heard(self, index: int, message: Mapping[str, Any]) -> None:
         kind = message.get("type")
@@ -121,28 +130,20 @@ class TurnLoads:
 
     def granted(self, index: int) -> None:
         """Worker `index` is about to get a turn (unmeasured if its pid or /proc is unknown)."""
+        pid = self._pids.get(index)
+        taken = snapshot(self._pids.values())
         self._open = None
-        pid, machine = self._pids.get(index), machine_seconds()
-        workers = workers_seconds(self._pids.values())
-        if pid in workers and machine is not None:
-            self._open = (index, pid, machine, _controller_seconds(), workers, time.monotonic())
+        if pid is not None and taken is not None and pid in taken.workers:
+            self._open = (index, pid, taken)
 
     def _end(self, index: int) -> None:
         if self._open is None or self._open[0] != index:
             return
-        _, pid, machine, controller, workers, clock = self._open
+        _, pid, before = self._open
         self._open = None
-        after_machine, after_workers = machine_seconds(), workers_seconds(workers)
-        if after_machine is None or pid not in after_workers:
+        after = snapshot(before.workers)
+        if after is None or pid not in after.workers:
             return
-        both = after_workers.keys() & workers.keys()  # a worker that exited meanwhile: left out
-        before = Snapshot(machine, sum(workers[p] for p in both), controller, clock)
-        after = Snapshot(
-            after_machine,
-            sum(after_workers[p] for p in both),
-            _controller_seconds(),
-            time.monotonic(),
-        )
         share = others_share(before, after, self.cpus)
         if share is not None:
             self.shares.setdefault(index, []).append(share)

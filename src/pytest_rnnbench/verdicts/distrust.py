@@ -98,6 +98,15 @@ def timing_distrust(
     )
 
 
+def untrusted_time(metric: MetricVerdict, why: str, also_pass: bool = False) -> MetricVerdict:
+    """A step-time verdict made inconclusive because of `why` when it decided something (a
+    regression or an improvement; with `also_pass`, a pass too)."""
+    distrusted = (REGRESSION, IMPROVEMENT, PASS) if also_pass else (REGRESSION, IMPROVEMENT)
+    if metric.outcome not in distrusted:
+        return metric
+    return MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
+
+
 def untrusted_timing(found: CaseVerdict, why: str, also_pass: bool = False) -> CaseVerdict:
     """The same verdict, with a decided time metric made inconclusive because of `why`.
 
@@ -106,12 +115,10 @@ def untrusted_timing(found: CaseVerdict, why: str, also_pass: bool = False) -> C
     `also_pass`: a pass is no more trusted (a load that slowed the reference can hide a
     regression).
     """
-    distrusted = (REGRESSION, IMPROVEMENT, PASS) if also_pass else (REGRESSION, IMPROVEMENT)
-    metrics = []
-    for metric in found.metrics:
-        if metric.metric == "step_time" and metric.outcome in distrusted:
-            metric = MetricVerdict(**{**metric.__dict__, "outcome": INCONCLUSIVE, "why": why})
-        metrics.append(metric)
+    metrics = [
+        untrusted_time(metric, why, also_pass) if metric.metric == "step_time" else metric
+        for metric in found.metrics
+    ]
     return CaseVerdict(
         case_id=found.case_id,
         outcome=worst(m.outcome for m in metrics),
