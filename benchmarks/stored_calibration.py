@@ -9,7 +9,7 @@ thread pools, sample extraction). The run is a sequence of cycles; each cycle
      when saving), saved through a real baseline file (baseline.save, read back), so the entry
      keeps its rolling window of sessions as the plugin's does;
   2. judges one run per arm (A: no change, B25: +25%, B100: +100% injected in every training
-     step), each --judge-workers fresh workers (a judged run's default is one), against the
+     step), each --judge-workers fresh workers (a judged run's default, as a save's), against the
      sessions stored so far, with the plugin's rule (verdicts/session_time.py) at the run's
      false-alarm level divided among --cases, and its busy check (a run during which other
      processes took more than 10% of the CPU is inconclusive).
@@ -53,7 +53,7 @@ from pytest_rnnbench.run.protocol import build_request, worker_env  # noqa: E402
 from pytest_rnnbench.settings import (  # noqa: E402
     DEFAULT_FALSE_ALARM_RATE,
     DEFAULT_THREAD_POOLS,
-    SAVE_WORKERS,
+    STORED_WORKERS,
     default_cache_dir,
 )
 from pytest_rnnbench.verdicts import baseline  # noqa: E402
@@ -77,6 +77,9 @@ from pytest_rnnbench.verdicts.session_time import (  # noqa: E402
 )
 
 ARMS = {"A": 1.0, "B25": 1.25, "B100": 2.0}
+# --sessions-judged: each cycle's recorded session, judged before it is stored, as one more A/A
+# run of --save-workers workers (it is one: unchanged code in fresh workers), from data measured.
+SESSION_ARM = "S"
 TOLERANCE = 0.05  # the plugin's default time tolerance
 
 
@@ -92,7 +95,6 @@ SETTINGS = (
     "samples",
     "repeats",
     "save_workers",
-    "judge_workers",
     "thread_pools",
     "machine",
 )
@@ -104,7 +106,6 @@ def new_run(args: argparse.Namespace) -> dict:
         "samples": args.samples,
         "repeats": args.repeats,
         "save_workers": args.save_workers,
-        "judge_workers": args.judge_workers,
         "thread_pools": args.thread_pools,
         "machine": {"cpu": cpu_model(), "cpus": cpu_count()},
         "cycles": [],
@@ -161,6 +162,8 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
                     "session": session,
                     "session_worker_ms": worker_step_ms(session),
                     "judged": judged,
+                    # Per cycle: a resumed run may judge with another count than the saved one.
+                    "judge_workers": args.judge_workers,
                     # Other processes' share of the CPU in each timed epoch of a judged run, which
                     # the plugin's busy check reads (saved runs before 2026-12-06 12:30 lack it).
                     "judged_busy": judged_busy,
@@ -202,11 +205,18 @@ class Judged(NamedTuple):
     # The sessions the verdict rested on (after any level shift) include one that an earlier
     # invocation of this script recorded (--resume): the drift between runs, days apart.
     across_runs: bool
+    workers: int  # the judged run's worker processes
 
 
-def judge_all(data: dict, alpha: float) -> list[Judged]:
+def judged_workers(data: dict, cycle: dict) -> int:
+    """A cycle's judged worker count (saved runs before 2026-12-06 14:00 kept one per run)."""
+    return cycle.get("judge_workers", data.get("judge_workers", 1))
+
+
+def judge_all(data: dict, alpha: float, sessions_judged: bool = False) -> list[Judged]:
     """Replays the cycles: save each session through a real baseline file, judge the arms
-    against what is stored before that cycle's session (as a run judged that day would be)."""
+    against what is stored before that cycle's session (as a run judged that day would be);
+    with `sessions_judged`, the session itself too (SESSION_ARM)."""
     found = []
     recorded_by: list[str] = []  # per stored session, in order, its invocation (older runs: "")
     profile = baseline.machine_profile(
@@ -219,14 +229,22 @@ def judge_all(data: dict, alpha: float) -> list[Judged]:
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
                 this = cycle.get("invocation", "")
-                for arm, worker_ms in cycle["judged"].items():
+                runs = [
+                    (arm, ms, cycle.get("judged_busy", {}).get(arm), judged_workers(data, cycle))
+                    for arm, ms in cycle["judged"].items()
+                ]
+                if sessions_judged:
+                    session = cycle["session"]
+                    ms, busy = worker_step_ms(session), busy_shares(session)
+                    runs.append((SESSION_ARM, ms, busy, data["save_workers"]))
+                for arm, worker_ms, busy, workers in runs:
                     judged = session_time_judge(sessions, worker_ms, alpha)
                     assert judged is not None
-                    verdict = busy_checked(judged(TOLERANCE), cycle.get("judged_busy", {}).get(arm))
+                    verdict = busy_checked(judged(TOLERANCE), busy)
                     comparison = session_comparison(sessions, worker_ms)
                     used = recorded_by[-comparison.used :]
                     across = bool(this) and any(r and r != this for r in used)
-                    found.append(Judged(arm, verdict, comparison.p_greater, across))
+                    found.append(Judged(arm, verdict, comparison.p_greater, across, workers))
             session = cycle["session"]
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
@@ -241,14 +259,13 @@ def busy_checked(verdict: MetricVerdict, busy: Optional[list[float]]) -> MetricV
     return untrusted_time(verdict, why) if why else verdict
 
 
-def show(data: dict, cases: int) -> None:
+def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
     alpha = DEFAULT_FALSE_ALARM_RATE / cases
     cycles = data["cycles"]
     print(
         f"\nSTORED: case {data['case']['id']}, {data['samples']} samples x {data['repeats']} "
-        f"epochs; {len(cycles)} sessions of {data['save_workers']} fresh workers each, runs judged "
-        f"with {data['judge_workers']} worker(s), thread pools "
-        f"{data['thread_pools']}; machine {data['machine']['cpu']} "
+        f"epochs; {len(cycles)} sessions of {data['save_workers']} fresh workers each, thread "
+        f"pools {data['thread_pools']}; machine {data['machine']['cpu']} "
         f"({data['machine']['cpus']} CPUs); {data.get('wall_seconds', 0) / 60:.0f} min; "
         f"load average {min(c['load'] for c in cycles):.1f}-{max(c['load'] for c in cycles):.1f}"
     )
@@ -257,7 +274,7 @@ def show(data: dict, cases: int) -> None:
         f"session step times (mean of workers): {min(session_ms):.1f}..{max(session_ms):.1f} ms, "
         f"spread (sd/mean) {statistics.stdev(session_ms) / statistics.mean(session_ms):.1%}"
     )
-    found = judge_all(data, alpha)
+    found = judge_all(data, alpha, sessions_judged)
     print(
         f"each run judged at {DEFAULT_FALSE_ALARM_RATE:.0%}/{cases} = {alpha:.2g} (a run of "
         f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
@@ -266,18 +283,19 @@ def show(data: dict, cases: int) -> None:
     runs = sorted({(c["invocation"], c["day"]) for c in cycles if c.get("invocation")})
     if len(runs) > 1:
         print(f"{len(runs)} runs of this script, days {', '.join(sorted({d for _, d in runs}))}")
-    tally(found)
-    if any(j.across_runs for j in found):
-        print("judged against sessions that an earlier run of this script recorded:")
-        tally([j for j in found if j.across_runs])
+    for workers in sorted({j.workers for j in found}):
+        print(f"runs judged with {workers} worker(s):")
+        same = [j for j in found if j.workers == workers]
+        tally(same)
+        if any(j.across_runs for j in same):
+            print("  of which judged against sessions that an earlier run of this script recorded:")
+            tally([j for j in same if j.across_runs])
 
 
 def tally(found: list[Judged]) -> None:
     """Per arm: regressions with their 95% bound, outcomes, changes, printed resolutions; then
     the A/A p-values' uniformity."""
-    from scipy.stats import kstest
-
-    for arm in ARMS:
+    for arm in [*ARMS, SESSION_ARM]:
         verdicts = [j.verdict for j in found if j.arm == arm]
         if not verdicts:
             continue
@@ -294,10 +312,16 @@ def tally(found: list[Judged]) -> None:
             f"({changes[0]:+.1f}..{changes[-1]:+.1f}); resolution printed median "
             f"{format_resolution(statistics.median(resolutions)) if resolutions else 'n/a'}"
         )
-    p_values = [j.p_value for j in found if j.arm == "A"]
+    for arm in ("A", SESSION_ARM):
+        aa_p_values(arm, [j.p_value for j in found if j.arm == arm])
+
+
+def aa_p_values(arm: str, p_values: list[float]) -> None:
+    from scipy.stats import kstest
+
     if len(p_values) > 1:
         print(
-            f"  A/A p-values: below 0.05 {sum(p < 0.05 for p in p_values)}/{len(p_values)}, "
+            f"  {arm} p-values: below 0.05 {sum(p < 0.05 for p in p_values)}/{len(p_values)}, "
             f"below 0.2 {sum(p < 0.2 for p in p_values)}/{len(p_values)}; uniform by "
             f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}"
         )
@@ -313,8 +337,13 @@ def main() -> int:
     parser.add_argument(
         "--history", type=int, default=3, help="cycles that only record (default %(default)s)"
     )
-    parser.add_argument("--save-workers", type=int, default=SAVE_WORKERS)
-    parser.add_argument("--judge-workers", type=int, default=1)
+    parser.add_argument("--save-workers", type=int, default=STORED_WORKERS)
+    parser.add_argument("--judge-workers", type=int, default=STORED_WORKERS)
+    parser.add_argument(
+        "--sessions-judged",
+        action="store_true",
+        help=f"also judge each recorded session as an A/A run (arm {SESSION_ARM})",
+    )
     parser.add_argument("--cases", type=int, default=12, help="the run's cases (its family)")
     parser.add_argument("--thread-pools", type=thread_pools, default=DEFAULT_THREAD_POOLS)
     parser.add_argument("--python", default=sys.executable)
@@ -330,7 +359,7 @@ def main() -> int:
         data = measure(args, resumed_run(args.resume, args), args.resume)
     else:
         data = measure(args, new_run(args), args.save)
-    show(data, args.cases)
+    show(data, args.cases, args.sessions_judged)
     return 0
 
 

@@ -53,11 +53,14 @@ LIVE_TURN_STEPS = 8
 THREAD_POOLS = ("steady", "default")
 DEFAULT_THREAD_POOLS = "steady"
 
-# Worker processes per case when recording a baseline (and no --rnnbench-workers): one process
-# cannot show how fast another would be (processes of identical code settle at their own speed),
-# so a stored session averages several; judged runs default to one and the verdict allows for it
-# (verdicts/session_level.py).
-SAVE_WORKERS = 3
+# Worker processes per case of a run that is not live (and no --rnnbench-workers), saving or
+# judged: one process cannot show how fast another would be (processes of identical code settle
+# at their own speed, and now and then one runs far slower than the rest), so a stored session
+# averages several, and a judged run is a session like them. One judged process was called a
+# regression at +17% on unchanged code (docs/calibration.md); fewer workers are judged with a
+# wider prediction (verdicts/session_level.py). A case with nothing to judge runs one
+# (session/runner.py).
+STORED_WORKERS = 3
 
 _DEFAULT_PRESET = PRESETS["default"]
 
@@ -141,9 +144,7 @@ class Settings:
     @property
     def stored_workers(self) -> int:
         """Fresh worker processes, one after another, per case of a run that is not live."""
-        if self.workers is not None:
-            return self.workers
-        return SAVE_WORKERS if self.save_baseline else 1
+        return STORED_WORKERS if self.workers is None else self.workers
 
     @property
     def gate_base(self) -> Optional[tuple[str, Literal["ref", "dir"]]]:

@@ -94,7 +94,7 @@ def test_save_then_check_passes_and_the_file_holds_the_entry(gate):
     (path,) = baseline_files(gate)
     assert "nogpu_py" in path.name
     entry = json.loads(path.read_text())["entries"][KEY]
-    # A save runs 3 fresh workers (SAVE_WORKERS): 3 x 2 epochs x 8 blocks.
+    # A save runs 3 fresh workers (STORED_WORKERS): 3 x 2 epochs x 8 blocks.
     assert entry["metrics"]["step_time"]["n"] == 48
     assert entry["repeats"] == 2 and entry["samples"] == 256
     assert len(entry["sessions"]) == 1 and entry["sessions"][0]["workers"] == 3
@@ -130,7 +130,7 @@ def test_regression_fails_the_item_with_a_one_line_reason(gate):
             "0.01 (Bonferroni)",
             f"{CASE}: regression: time per step regression, baseline *10* ms -> now 12.0 ms, "
             "change +*%, tolerance 5.0%, resolves *%, confidence *% (prediction interval over "
-            "stored sessions; 3 worker process(es) per stored session, 1 in this one, n=4/1)",
+            "stored sessions; 3 worker process(es) per stored session, 3 in this one, n=4/1)",
         ]
     )
 
@@ -211,7 +211,9 @@ def test_inconclusive_passes_with_a_warning_that_says_why(gate):
     run(
         gate, "--rnnbench-save-baseline", "--rnnbench-repeats=1", FAKE_STEPS_MS=noisy_base
     ).assert_outcomes(passed=1)
-    result = run(gate, "--rnnbench-repeats=1", FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    # One worker (fewer than a session's 3): the verdict says so.
+    one = ("--rnnbench-repeats=1", "--rnnbench-workers=1")
+    result = run(gate, *one, FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
@@ -223,7 +225,7 @@ def test_inconclusive_passes_with_a_warning_that_says_why(gate):
     )
     # Where warnings are errors, an inconclusive verdict is one too: the user's choice.
     gate.makeini("[pytest]\nfilterwarnings = error\n")
-    strict = run(gate, "--rnnbench-repeats=1", FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    strict = run(gate, *one, FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
     strict.assert_outcomes(failed=1)
 
 

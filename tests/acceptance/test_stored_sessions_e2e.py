@@ -1,6 +1,6 @@
-"""End to end, real TensorFlow workers: a saved session is several fresh worker processes, a judged
-run of one is judged with that allowed for, and the thread pools a CPU case ran with are observed
-and recorded, so a baseline is never compared with a run set up otherwise."""
+"""End to end, real TensorFlow workers: a saved session is several fresh worker processes, and so
+is a judged run (one with nothing to judge needs one), and the thread pools a CPU case ran with
+are observed and recorded, so a baseline is never compared with a run set up otherwise."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
     bench: pytest.Pytester, heavy_modules
 ) -> None:
     require_framework("tensorflow")
+    unjudged = bench.runpytest_subprocess(*TINY, "--rnnbench-json=first.json")
+    assert unjudged.ret == 0
+    first = json.loads((bench.path / "first.json").read_text())["results"][CASE]["worker"]
+    assert "live_workers" not in first  # no baseline to judge: one process measures it
     saved = bench.runpytest_subprocess(*TINY, "--rnnbench-save-baseline", "--rnnbench-workers=2")
     saved.assert_outcomes(passed=1)
     (session,) = entry_of(bench)["sessions"]
@@ -51,13 +55,17 @@ def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
     judged = bench.runpytest_subprocess(*TINY, "--rnnbench-json=results.json")
     assert judged.ret == 0
     judged.stdout.fnmatch_lines(
-        [f"*{CASE}*2 worker process(es) per stored session, 1 in this one*"]
+        [f"*{CASE}*2 worker process(es) per stored session, 3 in this one*"]
     )
-    run = json.loads((bench.path / "results.json").read_text())["results"][CASE]["worker"]["run"]
+    worker = json.loads((bench.path / "results.json").read_text())["results"][CASE]["worker"]
+    assert worker["live_workers"] == 3  # a judged run is a session: 3 fresh workers by default
+    run = worker["run"]
     assert run["thread_pools"] == "steady"
     assert run["threads"] == {}  # TensorFlow's own report would say "default": none is kept
 
-    other = bench.runpytest_subprocess(*TINY, "--rnnbench-thread-pools=default")
+    other = bench.runpytest_subprocess(
+        *TINY, "--rnnbench-thread-pools=default", "--rnnbench-workers=1"
+    )
     assert other.ret == 0
     other.stdout.fnmatch_lines(
         [f"*{CASE}*recorded with steady thread pools, this run has default*"]

@@ -20,7 +20,7 @@ from pytest_rnnbench.metrics import METRICS
 from pytest_rnnbench.options import conflicts, parse_gpus, parsers
 from pytest_rnnbench.options.option import Context
 from pytest_rnnbench.run.devices import GpuInventory
-from pytest_rnnbench.settings import SAVE_WORKERS
+from pytest_rnnbench.settings import STORED_WORKERS
 
 # -- parsers ---------------------------------------------------------------------------------------
 
@@ -105,10 +105,12 @@ def test_thread_pools_parser_takes_steady_or_default() -> None:
             parsers.thread_pools(bad)
 
 
-def test_save_workers_default_to_several_and_a_judged_run_to_one() -> None:
-    assert options.Settings(save_baseline=True).stored_workers == SAVE_WORKERS > 1
-    assert options.Settings().stored_workers == 1
+def test_saved_and_judged_runs_default_to_several_workers() -> None:
+    # A judged run is a session like the stored ones: one process alone can run far slower.
+    assert options.Settings(save_baseline=True).stored_workers == STORED_WORKERS > 1
+    assert options.Settings().stored_workers == STORED_WORKERS
     assert options.Settings(save_baseline=True, workers=1).stored_workers == 1
+    assert options.Settings(workers=2).stored_workers == 2
 
 
 @pytest.mark.parametrize("text, expected", [("10", 10.0), ("0.5", 0.5), ("1e3", 1000.0)])

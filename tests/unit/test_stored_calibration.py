@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 import pytest
 
@@ -56,6 +57,44 @@ def test_after_a_level_shift_the_earlier_runs_sessions_no_longer_count(calibrati
 def test_a_run_without_invocations_is_never_across_runs(calibration) -> None:
     found = calibration.judge_all(json.loads(SAVED.read_text()), 0.01)
     assert found and not any(j.across_runs for j in found)
+
+
+def test_a_resumed_run_may_judge_with_another_worker_count(calibration, tmp_path) -> None:
+    data = json.loads(SAVED.read_text())  # saved with one judged worker per run, kept per run
+    assert {j.workers for j in calibration.judge_all(data, 0.01)} == {1}
+    for cycle in data["cycles"][6:]:  # resumed with three: each arm's mean of three processes
+        cycle["judge_workers"] = 3
+        cycle["judged"] = {a: v * 3 for a, v in cycle["judged"].items()}
+    found = calibration.judge_all(data, 0.01)
+    assert [j.workers for j in found[:: len(calibration.ARMS)]] == [1, 1, 1, 3, 3, 3, 3]
+    args = argparse.Namespace(
+        backend="tensorflow",
+        batch=128,
+        samples=4096,
+        repeats=3,
+        save_workers=3,
+        judge_workers=3,
+        thread_pools="steady",
+    )
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(dict(calibration.new_run(args), judge_workers=1)))
+    assert calibration.resumed_run(saved, args)  # not refused for the judged count
+
+
+def test_each_recorded_session_can_be_judged_as_one_more_a_a_run(calibration) -> None:
+    data = json.loads(SAVED.read_text())
+    plain = calibration.judge_all(data, 0.01)
+    found = calibration.judge_all(data, 0.01, sessions_judged=True)
+    sessions = [j for j in found if j.arm == calibration.SESSION_ARM]
+    judged_cycles = [c for c in data["cycles"] if c["judged"]]
+    assert len(sessions) == len(judged_cycles) and len(found) == len(plain) + len(sessions)
+    assert {j.workers for j in sessions} == {data["save_workers"]}
+    # Judged before it is stored: against the sessions before it, never itself.
+    for judged, cycle in zip(sessions, judged_cycles):
+        ms = cycle["session_worker_ms"]
+        geometric = math.exp(sum(math.log(v) for v in ms) / len(ms))
+        assert judged.verdict.now == pytest.approx(geometric, rel=0.05)
+        assert judged.verdict.baseline != pytest.approx(geometric, rel=1e-9)
 
 
 def test_resuming_with_another_framework_version_is_refused(calibration) -> None:

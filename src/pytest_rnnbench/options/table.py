@@ -13,7 +13,7 @@ from ..settings import (
     DEFAULT_REPEATS,
     DEFAULT_THREAD_POOLS,
     DEFAULT_TIMEOUT_S,
-    SAVE_WORKERS,
+    STORED_WORKERS,
 )
 from . import defaults
 from .option import Option
@@ -299,9 +299,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "rnnbench_workers",
         ("--rnnbench-workers",),
-        "fresh worker processes per case, one after another (each process settles at its own "
-        f"speed; a stored session averages them). Default: {SAVE_WORKERS} when saving "
-        "baselines, else 1.",
+        "fresh worker processes per case, one after another, when saving or judging against "
+        "stored baselines (each process settles at its own speed; a session averages them). "
+        f"Default: {STORED_WORKERS}; 1 for a case with no baseline to judge it.",
         metavar="N",
         parse=positive_int,
         field="workers",

@@ -91,7 +91,11 @@ class RnnbenchSession:
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         # A cancelled CI job (SIGTERM) stops the run as Ctrl-C does, cleaning up as it goes.
         self._restore_sigterm = interrupt_on_sigterm()
-        self.runner = CaseRunner(settings, self.slot, self.trees, self.progress, self._log_dir)
+        # Which fresh cases need several workers: only a stored baseline's judge knows.
+        stored = self.judge if isinstance(self.judge, BaselineJudge) else None
+        self.runner = CaseRunner(
+            settings, self.slot, self.trees, self.progress, self._log_dir, stored
+        )
         self._from_xdist_workers: list[dict[str, Any]] = []
         # Cases whose test failed, whatever failed it (a regression, a missing baseline under
         # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Protocol, Union
 
 import pytest
 
@@ -34,6 +34,12 @@ from ..run.turns import WorkerSpec, run_live, turn_steps_for
 from ..settings import Settings
 from ..verdicts.live import merge_side
 from .display import CaseShown, ProgressDisplay
+
+
+class SessionMaker(Protocol):
+    """A stored baseline's judge (verdicts/stored.BaselineJudge), as the runner asks it."""
+
+    def makes_session(self, case_id: str, samples: Any, repeats: Any) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,10 @@ class CaseRunner:
         trees: Mapping[str, SourceTree],
         progress: ProgressDisplay,
         log_dir: Path,
+        stored: Optional[SessionMaker] = None,
     ) -> None:
         self.settings = settings
+        self.stored = stored  # says which fresh cases are saved or judged as sessions
         self.slot = slot
         self.trees = trees
         self.progress = progress
@@ -187,8 +195,12 @@ class CaseRunner:
         shown: CaseShown,
     ) -> Optional[dict[str, Any]]:
         """The case in `stored_workers` fresh workers, one after another: one result, whose
-        epochs say which worker timed them (live.merge_side) when there are several."""
+        epochs say which worker timed them (live.merge_side) when there are several. A case that
+        is neither saved nor judged needs only one, unless --rnnbench-workers says otherwise."""
         count = self.settings.stored_workers
+        if self.settings.workers is None and self.stored is not None:
+            workload = (case.id, request["data"]["samples"], request["repeats"])
+            count = count if self.stored.makes_session(*workload) else 1
         if count == 1:
             return self._run_one(case, request, env, monitor, shown, f"{case.id}.log")
         results = []

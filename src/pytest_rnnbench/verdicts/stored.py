@@ -76,6 +76,15 @@ class BaselineJudge:
     def family(self, cases: int) -> None:
         self.run_family.collected(cases)
 
+    def makes_session(self, case_id: str, samples: Any, repeats: Any) -> bool:
+        """Whether this case's measurement is saved as a session or judged against stored ones
+        (both want several fresh workers); a case with nothing to judge it against does not."""
+        if self.saving:
+            return True
+        return self.entries is not None and bool(
+            baseline.find(self.entries, case_id, samples, repeats)
+        )
+
     # -- output ----------------------------------------------------------------------------------
 
     def no_file_reason(self) -> str:
