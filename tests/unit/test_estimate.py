@@ -104,3 +104,21 @@ def test_a_case_estimates_itself_from_its_ended_epochs():
     case.phase(130.0, "epoch 3 of 3")
     assert case.epoch_seconds == [60.0, 60.0]
     assert case.left(130.0, 0, 40) == 60.0
+
+
+def test_a_case_of_several_fresh_workers_waits_for_the_workers_still_to_start():
+    case = CaseEstimate(started=0.0, workers=3)
+    case.phase(0.0, "importing tensorflow")
+    case.phase(10.0, "epoch 1 of 2")  # 10 s of start-up
+    case.phase(30.0, "epoch 2 of 2")  # epoch 1 took 20 s
+    # This worker's last epoch (20 s), then two workers of 10 + 2 x 20 s each.
+    assert case.left(30.0, 0, 40) == 20.0 + 2 * 50.0
+    case.phase(60.0, "importing tensorflow")  # the second worker
+    case.phase(70.0, "epoch 1 of 2")
+    assert case.worker == 1
+    assert case.left(70.0, 0, 40) == 40.0 + 50.0
+    case.phase(90.0, "epoch 2 of 2")
+    # The third and last: a worker's last epoch (ended by the next one's start-up) is not timed.
+    case.phase(120.0, "epoch 1 of 2")
+    assert case.epoch_seconds == [20.0, 20.0]
+    assert case.left(120.0, 0, 40) == 40.0

@@ -133,7 +133,7 @@ class CaseProgress:
         self.phase = "starting worker"
         self.step: Optional[int] = None
         self.steps: Optional[int] = None
-        self.estimate = CaseEstimate()
+        self.estimate = CaseEstimate(self.started)
         self._ended = False
         self._lock = threading.Lock()  # guards the state above
         self._write_lock = threading.Lock()  # one writer at a time: reader or refresher thread
@@ -202,6 +202,11 @@ class CaseProgress:
                     f"{self.phase} | step {self.step}/{self.steps} "
                     f"({100 * (self.step or 0) // self.steps}%)"
                 )
+
+    def fresh_workers(self, count: int) -> None:
+        """The case runs `count` fresh workers, one after another (its estimate waits for all)."""
+        with self._lock:
+            self.estimate.workers = count
 
     def _eta(self, now: float) -> Optional[str]:
         """ "about 6 min left" (lock held), or None: no run, or no epoch measured yet."""
@@ -355,6 +360,9 @@ class Silent:
     """The display of a case when progress is off: hears messages, shows nothing."""
 
     def on_message(self, message: dict[str, Any]) -> None:
+        pass
+
+    def fresh_workers(self, count: int) -> None:
         pass
 
     def __enter__(self) -> Silent:

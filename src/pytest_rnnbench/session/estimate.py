@@ -3,11 +3,11 @@ clock readings come from the caller (display.py).
 
 The estimate is shown only once an epoch has been measured: a timed epoch of this case has ended,
 or a case of this run has finished. The current case's remaining time comes from its mean epoch
-time and the steps left (CaseEstimate); each remaining case counts as long as the finished cases
-of its backend, else the mean finished case (before any finished, as this case's projected
-duration) (RunEstimate). The shown finish time stays put unless a new estimate moves it by more
-than ETA_TOLERANCE, and the text is rounded (10 s steps below 2 min, whole minutes up to an hour,
-then 5 min), so it counts down calmly.
+time, the steps left and its fresh workers still to start (CaseEstimate); each remaining case
+counts as long as the finished cases of its backend, else the mean finished case (before any
+finished, as this case's projected duration) (RunEstimate). The shown finish time stays put
+unless a new estimate moves it by more than ETA_TOLERANCE, and the text is rounded (10 s steps
+below 2 min, whole minutes up to an hour, then 5 min), so it counts down calmly.
 """
 
 from __future__ import annotations
@@ -50,22 +50,34 @@ def format_eta(seconds: float, whole_run: bool = True) -> str:
 
 
 class CaseEstimate:
-    """One case's timed epochs, from the worker's phases: how long its rest will take."""
+    """One case's timed epochs, from its workers' phases: how long its rest will take. A case
+    measured in several fresh workers, one after another, runs them all: each worker still to
+    start costs the first one's start-up (to its first timed epoch) and as many epochs."""
 
-    def __init__(self) -> None:
+    def __init__(self, started: float = 0.0, workers: int = 1) -> None:
+        self.started = started  # the clock reading at the case's start
+        self.workers = workers  # fresh workers the case runs, one after another
+        self.worker = 0  # the one running now (0-based)
+        self.startup: Optional[float] = None  # seconds from the case's start to a timed epoch
         self.epoch: Optional[int] = None  # the timed epoch running now, and how many there are
         self.epochs: Optional[int] = None
         self.epoch_seconds: list[float] = []  # seconds of this case's ended timed epochs
         self.epoch_started = 0.0
 
     def phase(self, now: float, phase: str) -> None:
-        """The worker entered `phase` at `now`: a timed epoch's start ends the one before it."""
+        """A worker entered `phase` at `now`: a timed epoch's start ends the one before it, and
+        a first epoch after others is the next worker's."""
         found = EPOCH_PHASE.match(phase)
         if found is None:
             return
-        if self.epoch is not None and int(found.group(1)) > self.epoch:
+        number = int(found.group(1))
+        if self.epoch is not None and number > self.epoch:
             self.epoch_seconds.append(now - self.epoch_started)
-        self.epoch, self.epochs = int(found.group(1)), int(found.group(2))
+        elif self.epoch is not None:
+            self.worker += 1
+        if self.startup is None:
+            self.startup = now - self.started
+        self.epoch, self.epochs = number, int(found.group(2))
         self.epoch_started = now
 
     def left(self, now: float, step: Optional[int], steps: Optional[int]) -> Optional[float]:
@@ -78,7 +90,9 @@ class CaseEstimate:
             done = min(1.0, step / steps)
         else:
             done = min(1.0, (now - self.epoch_started) / per_epoch) if per_epoch > 0 else 1.0
-        return per_epoch * (1.0 - done) + per_epoch * max(0, self.epochs - self.epoch)
+        this_worker = per_epoch * (1.0 - done) + per_epoch * max(0, self.epochs - self.epoch)
+        later = max(0, self.workers - 1 - self.worker)
+        return this_worker + later * ((self.startup or 0.0) + per_epoch * self.epochs)
 
 
 class RunEstimate:

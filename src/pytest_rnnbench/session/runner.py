@@ -201,6 +201,7 @@ class CaseRunner:
         if self.settings.workers is None and self.stored is not None:
             workload = (case.id, request["data"]["samples"], request["repeats"])
             count = count if self.stored.makes_session(*workload) else 1
+        shown.fresh_workers(count)
         if count == 1:
             return self._run_one(case, request, env, monitor, shown, f"{case.id}.log")
         results = []
