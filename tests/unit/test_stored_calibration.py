@@ -21,6 +21,12 @@ def calibration():
         yield benchmark_script("stored_calibration")
 
 
+def run_arguments(**given: object) -> argparse.Namespace:
+    """The script's command-line arguments that a saved run keeps, with its defaults."""
+    defaults = dict(batch=128, samples=4096, repeats=3, save_workers=3, thread_pools="steady")
+    return argparse.Namespace(**{**defaults, **given})
+
+
 def resumed(data: dict, first_run: int) -> dict:
     """`data` as if its cycles from index `first_run` on were added by --resume the next day."""
     for index, cycle in enumerate(data["cycles"]):
@@ -67,15 +73,7 @@ def test_a_resumed_run_may_judge_with_another_worker_count(calibration, tmp_path
         cycle["judged"] = {a: v * 3 for a, v in cycle["judged"].items()}
     found = calibration.judge_all(data, 0.01)
     assert [j.workers for j in found[:: len(calibration.ARMS)]] == [1, 1, 1, 3, 3, 3, 3]
-    args = argparse.Namespace(
-        backend="tensorflow",
-        batch=128,
-        samples=4096,
-        repeats=3,
-        save_workers=3,
-        judge_workers=3,
-        thread_pools="steady",
-    )
+    args = run_arguments(backend="tensorflow", judge_workers=3)
     saved = tmp_path / "run.json"
     saved.write_text(json.dumps(dict(calibration.new_run(args), judge_workers=1)))
     assert calibration.resumed_run(saved, args)  # not refused for the judged count
@@ -106,15 +104,7 @@ def test_resuming_with_another_framework_version_is_refused(calibration) -> None
 
 
 def test_resuming_needs_the_same_case_settings_and_machine(calibration, tmp_path) -> None:
-    args = argparse.Namespace(
-        backend="torch",
-        batch=128,
-        samples=4096,
-        repeats=3,
-        save_workers=3,
-        judge_workers=1,
-        thread_pools="steady",
-    )
+    args = run_arguments(backend="torch", judge_workers=1)
     saved = tmp_path / "run.json"
     saved.write_text(json.dumps(calibration.new_run(args)))
     assert calibration.resumed_run(saved, args)["case"]["backend"] == "torch"
