@@ -172,7 +172,8 @@ def rejudged(found: dict) -> dict:
     loads = found.get("turn_loads") or {}
     saved = _time(found)
     tolerance = float(saved["tolerance"])
-    if uneven_load_reason(loads.get("reference") or [], loads.get("candidate") or [], tolerance):
+    sides = (loads.get("reference") or [], loads.get("candidate") or [])
+    if uneven_load_reason(outcome, *sides, tolerance):
         outcome = "inconclusive"  # as the plugin distrusts load that fell on one side's turns
     if str(saved.get("why") or "").startswith(SHARED_GPU):
         outcome = "inconclusive"  # the GPU monitor's finding, which no turn time can undo
@@ -334,7 +335,11 @@ def load_line(cases: list[dict]) -> str:
             continue
         differences.append(abs(statistics.mean(sides[1]) - statistics.mean(sides[0])))
         tolerance = float(_time(found).get("tolerance", 0.05))
-        distrusted += bool(uneven_load_reason(loads["reference"], loads["candidate"], tolerance))
+        # The outcome the load could have made: judged again from the workers where they were kept.
+        outcome = judge_time(found)[0] if (found.get("workers") or {}).get("candidate") else ""
+        distrusted += bool(
+            uneven_load_reason(outcome, loads["reference"], loads["candidate"], tolerance)
+        )
     if not differences:
         return ""
     differences.sort()

@@ -108,9 +108,9 @@ def test_the_load_line_says_how_unevenly_the_sides_were_loaded(calibration) -> N
         saved_case(1.0, seed=5),
         turn_loads={"reference": [[0.2] * 16] * 3, "candidate": [[0.21] * 16] * 3},
     )
-    uneven = dict(
+    uneven = dict(  # the reference's turns loaded: a pass could hide a regression
         saved_case(1.0, seed=6),
-        turn_loads={"reference": [[0.0] * 16] * 3, "candidate": [[0.3] * 16] * 3},
+        turn_loads={"reference": [[0.3] * 16] * 3, "candidate": [[0.0] * 16] * 3},
     )
     line = calibration.load_line([even, uneven, saved_case(1.0, seed=7)])
     assert "2 cases: sides differ by median 15.5% (max 30.0%)" in line

@@ -41,20 +41,24 @@ def busy_machine_reason(
 
 
 def uneven_load_reason(
+    outcome: str,
     reference: Sequence[Sequence[float]],
     candidate: Sequence[Sequence[float]],
     limit: float,
     sides: tuple[str, str] = ("the reference", "this run"),
 ) -> str:
-    """Why a live A/B time comparison cannot be trusted because other processes loaded one
-    side's turns more than the other's, or "".
+    """Why a live A/B time verdict with `outcome` cannot be trusted because other processes
+    loaded one side's turns more than the other's, or "".
 
     `reference`, `candidate`: per worker, the share of the machine's CPU that other processes
     took during each of its turns (run/turn_load.py). Load that both sides' turns share cancels
     in the drift removal; a difference does not, and on a machine the case keeps busy, other
     processes taking a share d more of it during one side's turns slow that side by up to about
-    d. So a difference larger than `limit` (the case's time tolerance) could by itself look like
-    a change the verdict would call. Sides without measured turns are not distrusted.
+    d. A difference larger than `limit` (the case's time tolerance) is distrusted where it could
+    have made the outcome: more load on the candidate's turns, a regression; more on the
+    reference's, an improvement, or a pass hiding a regression. The other outcomes stand (the
+    load worked against them), so a short turn's noise on one side cannot undo a real finding.
+    Sides without measured turns are not distrusted.
     """
     means = []
     for workers in (reference, candidate):
@@ -62,7 +66,9 @@ def uneven_load_reason(
         if not shares:
             return ""
         means.append(sum(shares) / len(shares))
-    if abs(means[1] - means[0]) <= limit:
+    heavier = means[1] - means[0]  # > 0: the candidate's turns were the more loaded
+    made_by_load = (REGRESSION,) if heavier > 0 else (IMPROVEMENT, PASS)
+    if abs(heavier) <= limit or outcome not in made_by_load:
         return ""
     return (
         f"other processes took {means[1]:.0%} of the machine's CPU during {sides[1]}'s turns "

@@ -164,7 +164,8 @@ class LiveJudge:
             [samples.turn_loads(result) for result in run.reference],
             [samples.turn_loads(result) for result in run.candidate],
         )
-        uneven = uneven_load_reason(*loads, limits[TIME], sides=self._side_names())
+        time_outcome = next((m.outcome for m in found.metrics if m.metric == TIME), "")
+        uneven = uneven_load_reason(time_outcome, *loads, limits[TIME], self._side_names())
         if uneven:
             found = untrusted_timing(found, uneven, also_pass=True)
         self.outcomes[case_id] = found
