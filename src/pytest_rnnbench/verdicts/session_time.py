@@ -78,9 +78,9 @@ def session_time_judge(
         sessions += f" ({'; '.join(notes)})"
     if comparison.dropped:
         sessions += f", after a level shift that left out {comparison.dropped} older"
-    if workers_note:
-        # In the test's name too: a verdict line without a reason shows the test, not the unit.
-        test += f"; {workers_note}"
+    # A verdict line without a reason shows the test, not the unit: the workers go in the test's
+    # name there, and only there.
+    test_with_workers = f"{test}; {workers_note}" if workers_note else test
     used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
 
     def judged(tolerance: float) -> MetricVerdict:
@@ -91,8 +91,9 @@ def session_time_judge(
             baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
             now_ms=now_ms,
             counts=(comparison.used, 1),
-            test=test,
+            test=test_with_workers,
             unit=sessions,
+            test_beside_unit=test,
             cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
             "would decide",
         )

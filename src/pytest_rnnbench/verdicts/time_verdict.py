@@ -47,9 +47,12 @@ def time_verdict(
     test: str,
     unit: str,
     cure: str = CURE,
+    test_beside_unit: Optional[str] = None,
 ) -> MetricVerdict:
     """The step time's verdict from `comparison` (see the module). `counts`: the units on each
-    side (worker processes, or stored sessions and this one); `unit` names them in the reason."""
+    side (worker processes, or stored sessions and this one); `unit` names them in the reason.
+    `test_beside_unit`: the test's name in a verdict whose reason names the unit, where `test`
+    would say again what `unit` says (default `test`)."""
     resolution = comparison.resolution(alpha)
     change = comparison.change
 
@@ -65,7 +68,7 @@ def time_verdict(
             n_baseline=counts[0],
             n_now=counts[1],
             why=why,
-            test=test,
+            test=test_beside_unit if why and test_beside_unit else test,
             resolution=resolution,
         )
 
