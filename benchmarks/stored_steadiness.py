@@ -10,6 +10,10 @@ variance of log worker step times against the stored sessions' pooled within-ses
 (one-sided F test; the window's latest WINDOW sessions, without the level-shift search), and
 prints per arm how many runs such a check would make inconclusive, and which.
 
+The answer on 2026-12-06's series (benchmarks/results/stored-calibration-*-2026-12-06b.txt): no.
+The three A/A false alarms there came from a machine that slowed as a whole, every worker alike;
+the check flags none of them, and would make 11 of 47 TensorFlow +100% runs inconclusive.
+
     .venv/bin/python benchmarks/stored_steadiness.py \\
         benchmarks/results/stored-calibration-tensorflow-2026-12-06b.json
 
