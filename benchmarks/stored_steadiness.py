@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -33,15 +34,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from pytest_rnnbench.verdicts.session_level import MIN_SESSIONS, WINDOW  # noqa: E402
 
-SESSION_ARM = "S"
+SESSION_ARM = "S"  # as stored_calibration.py names a recorded session judged before it is stored
 LEVELS = (0.01, 0.001)
 
 
 def log_variance(step_ms: list[float]) -> float:
     """The sample variance of the log step times (at least two)."""
-    logs = [math.log(v) for v in step_ms]
-    mean = sum(logs) / len(logs)
-    return sum((v - mean) ** 2 for v in logs) / (len(logs) - 1)
+    return statistics.variance(math.log(v) for v in step_ms)
 
 
 def pooled(sessions: list[list[float]]) -> tuple[float, int]:
