@@ -25,9 +25,15 @@ SEED = 1234
 
 
 def build_request(
-    case: Mapping[str, Any], data: Mapping[str, Any], repeats: int, inject_slowdown: float = 1.0
+    case: Mapping[str, Any],
+    data: Mapping[str, Any],
+    repeats: int,
+    inject_slowdown: float = 1.0,
+    machine_probe: bool = False,
 ) -> dict[str, Any]:
-    """The request for one worker: the case (Case.to_dict()), its prepared data, the repeats."""
+    """The request for one worker: the case (Case.to_dict()), its prepared data, the repeats;
+    `machine_probe` asks for the machine-speed probe around the timed epochs (a stored session's
+    or a judged run's worker: rnnbench_worker_probe.py)."""
     request: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "case": dict(case),
@@ -37,6 +43,8 @@ def build_request(
     }
     if inject_slowdown != 1.0:
         request["inject_slowdown"] = inject_slowdown
+    if machine_probe:
+        request["machine_probe"] = True
     return request
 
 

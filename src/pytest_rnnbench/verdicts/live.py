@@ -53,6 +53,8 @@ def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     broken = [loss for loss in losses if not math.isfinite(loss)]
     if broken:
         merged["final_loss"] = broken[0]
+    probes = [samples.worker_probe_ms(r) for r in results]
+    merged["worker_probe_ms"] = [ms[0] for ms in probes] if all(probes) else []
     merged["live_workers"] = len(results)
     return merged
 

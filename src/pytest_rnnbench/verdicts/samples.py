@@ -86,6 +86,16 @@ def worker_step_ms(result: Mapping[str, Any]) -> list[float]:
     return [float(median(values)) for _, values in sorted(per_worker.items()) if values]
 
 
+def worker_probe_ms(result: Mapping[str, Any]) -> list[float]:
+    """Per worker process of a run, its machine-speed probe (ms; rnnbench_worker_probe.py), or
+    [] when any worker ran without one (the probe is asked for in stored sessions and judged
+    runs only). A merged run keeps them in `worker_probe_ms` (live.merge_side)."""
+    if "worker_probe_ms" in result:
+        return [float(ms) for ms in result["worker_probe_ms"] or []]
+    probe = result.get("machine_probe")
+    return [float(probe["ms"])] if isinstance(probe, Mapping) and probe.get("ms") else []
+
+
 def gpu_peak_bytes(result: Mapping[str, Any]) -> Optional[int]:
     """The framework's own peak when it keeps one (precise), else NVML's per-process peak."""
     value = result.get("gpu_framework_peak_bytes")

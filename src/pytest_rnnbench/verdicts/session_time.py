@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import baseline
+from .distrust import untrusted_time
+from .machine_speed import machine_speed_change, machine_speed_reason
 from .records import MetricVerdict
 from .session_level import (
     FLOOR_SPREAD,
@@ -33,6 +35,16 @@ def stored_sessions(entry: Mapping[str, Any]) -> list[Session]:
     ]
 
 
+def stored_probes(entry: Mapping[str, Any]) -> list[Optional[float]]:
+    """Each stored session's machine-speed probe (ms), aligned with stored_sessions(entry); None
+    for a session recorded before the probe existed."""
+    return [
+        float(s["probe_ms"]) if s.get("probe_ms") else None
+        for s in baseline.entry_sessions(entry)
+        if s.get("step_ms")
+    ]
+
+
 def workers_per_session(stored: Sequence[Session]) -> float:
     """The mean number of worker processes behind the latest WINDOW stored sessions."""
     window = stored[-WINDOW:]
@@ -49,23 +61,72 @@ def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) ->
 
 
 def session_time_judge(
-    stored: Sequence[Session], worker_ms: Sequence[float], alpha: float
+    stored: Sequence[Session],
+    worker_ms: Sequence[float],
+    alpha: float,
+    probes: tuple[Sequence[Optional[float]], Sequence[float]] = ((), ()),
 ) -> Optional[Callable[[float], MetricVerdict]]:
     """The step time's verdict for a tolerance, with the session as the unit: this run's worker
     processes' step times (`worker_ms`, ms) against the spread of the `stored` sessions
     (session_level.py). None when either side has no step time (the judge then says what is
-    missing)."""
+    missing). `probes`: the stored sessions' machine-speed probes (stored_probes, aligned with
+    `stored`) and this run's workers' (samples.worker_probe_ms): a verdict that changes when this
+    run's times are divided by the machine's change of speed since those sessions is
+    inconclusive (machine_speed.py)."""
     if not stored or not worker_ms:
         return None
     now_ms = baseline.session_step_ms(worker_ms)
-    stored_workers = workers_per_session(stored)
     comparison = session_comparison(stored, worker_ms)
+    test, test_with_workers, sessions = _described(stored, len(worker_ms), comparison)
+    used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
+    stored_probe_ms, now_probe_ms = probes
+    machine_change = (
+        machine_speed_change(stored_probe_ms[-comparison.used :], now_probe_ms)
+        if len(stored_probe_ms) == len(stored)
+        else None
+    )
+    baseline_ms = math.exp(sum(math.log(v) for v in used) / len(used))
+
+    def verdict_of(compared: SessionComparison, ms: float, tolerance: float) -> MetricVerdict:
+        return time_verdict(
+            compared,
+            tolerance,
+            alpha,
+            baseline_ms=baseline_ms,
+            now_ms=ms,
+            counts=(comparison.used, 1),
+            test=test_with_workers,
+            unit=sessions,
+            test_beside_unit=test,
+            cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
+            "would decide",
+        )
+
+    def judged(tolerance: float) -> MetricVerdict:
+        found = verdict_of(comparison, now_ms, tolerance)
+        if machine_change is None:
+            return found
+        scale = 1.0 + machine_change  # this run's times as the stored sessions' machine ran
+        allowing = verdict_of(
+            session_comparison(stored, [ms / scale for ms in worker_ms]), now_ms / scale, tolerance
+        )
+        why = machine_speed_reason(found, allowing, machine_change)
+        return untrusted_time(found, why, also_pass=True) if why else found
+
+    return judged
+
+
+def _described(
+    stored: Sequence[Session], workers: int, comparison: SessionComparison
+) -> tuple[str, str, str]:
+    """The verdict's test (alone, and with the worker counts) and its unit: the stored sessions
+    it rests on, with the counts and any floor or level shift in brackets."""
+    stored_workers = workers_per_session(stored)
     notes = []  # said in brackets after the number of sessions
     workers_note = ""
-    if len(worker_ms) > 1 or stored_workers > 1:
+    if workers > 1 or stored_workers > 1:
         workers_note = (
-            f"{stored_workers:.3g} worker process(es) per stored session, {len(worker_ms)} in "
-            "this one"
+            f"{stored_workers:.3g} worker process(es) per stored session, {workers} in this one"
         )
         notes.append(workers_note)
     if comparison.floor_used:
@@ -80,22 +141,4 @@ def session_time_judge(
         sessions += f", after a level shift that left out {comparison.dropped} older"
     # A verdict line without a reason shows the test, not the unit: the workers go in the test's
     # name there, and only there.
-    test_with_workers = f"{test}; {workers_note}" if workers_note else test
-    used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
-
-    def judged(tolerance: float) -> MetricVerdict:
-        return time_verdict(
-            comparison,
-            tolerance,
-            alpha,
-            baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
-            now_ms=now_ms,
-            counts=(comparison.used, 1),
-            test=test_with_workers,
-            unit=sessions,
-            test_beside_unit=test,
-            cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
-            "would decide",
-        )
-
-    return judged
+    return test, f"{test}; {workers_note}" if workers_note else test, sessions

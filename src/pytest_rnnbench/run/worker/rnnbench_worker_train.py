@@ -16,6 +16,7 @@ from rnnbench_worker_clock import make_step_clock
 from rnnbench_worker_data import load_data
 from rnnbench_worker_measure import DeviceSync, cpu_snapshot, cpu_usage, host_peak_rss_bytes
 from rnnbench_worker_model import build_model, fit_kwargs
+from rnnbench_worker_probe import probe
 from rnnbench_worker_protocol import Turns, Unsupported
 
 clock = time.perf_counter
@@ -37,10 +38,36 @@ def train(request, channel, control_fd=None):
     start_framework(run)
     load(run)
     build(run, control_fd)
+    probes = [probe_machine(run)] if request.get("machine_probe") else []
     warm_up(run)
     for repeat in range(request["repeats"]):
         run.epochs.append(timed_epoch(run, repeat))
-    return result(run)
+    if probes:
+        probes.append(probe_machine(run))
+    return dict(result(run), **machine_probe_record(probes))
+
+
+def probe_machine(run):
+    """The machine-speed probe (rnnbench_worker_probe.py), outside the timed epochs."""
+    run.channel.send("phase", phase="probing the machine's speed")
+    return probe()
+
+
+def machine_probe_record(probes):
+    """The result's `machine_probe` from the probes before the warm-up and after the last timed
+    epoch: the median of all their rounds (ms), and each probe's; nothing when none ran."""
+    if not probes:
+        return {}
+    rounds = sorted(ms for found in probes for ms in found["rounds_ms"])
+    middle = len(rounds) // 2
+    ms = rounds[middle] if len(rounds) % 2 else (rounds[middle - 1] + rounds[middle]) / 2.0
+    return {
+        "machine_probe": {
+            "ms": ms,
+            "probes_ms": [found["ms"] for found in probes],
+            "processes": probes[0]["processes"],
+        }
+    }
 
 
 def start_framework(run):

@@ -1,0 +1,66 @@
+"""The machine-speed probe: how fast this machine runs a fixed piece of work right now.
+
+A stored baseline compares a run with sessions recorded minutes or days before, so it assumes the
+machine's speed held in between. On a shared host it may not: a VM's neighbours can slow every
+core by 10-30% while the guest sees no other process and no steal time (docs/calibration.md,
+stored baselines). The probe makes that visible: one child process per CPU runs the same pure-Python
+loop at once, before the warm-up and after the last timed epoch, and each reports how long its loop
+took. The same instructions, no library and no framework, on every core the case uses: its time
+changes only when the machine does. The stored judge compares this run's probe with the stored
+sessions' (verdicts/machine_speed.py).
+
+(Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
+"""
+
+import os
+import subprocess
+import sys
+
+# The loop each child runs and times (perf_counter around it only: no interpreter start-up).
+# About 0.1 s on a 2020s server core: long next to a scheduler's time slice (and a cgroup's
+# quota period), short next to a case.
+LOOP = (
+    "import time\n"
+    "t = time.perf_counter()\n"
+    "x = 0\n"
+    "for i in range(%d):\n"
+    "    x = (x * 31 + i) & 0xFFFFFF\n"
+    "print(time.perf_counter() - t)\n"
+)
+ITERATIONS = 2000000
+ROUNDS = 5  # per probe; the probe's time is their median
+
+
+def probe_once(processes, iterations=ITERATIONS):
+    """Each of `processes` children's loop time (seconds), all run at once."""
+    code = LOOP % iterations
+    children = [
+        # -S -E: no site packages, no PYTHON* variables: the same loop whatever the environment.
+        subprocess.Popen(
+            [sys.executable, "-S", "-E", "-c", code],
+            stdout=subprocess.PIPE,
+            universal_newlines=True,
+        )
+        for _ in range(processes)
+    ]
+    times = []
+    for child in children:
+        out, _ = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError("the machine-speed probe's child exited %d" % child.returncode)
+        times.append(float(out))
+    return times
+
+
+def probe(processes=None, rounds=ROUNDS):
+    """The probe's record: the median over `rounds` of the mean loop time of `processes` children
+    run at once (default: one per CPU this process may use), in ms, with every round's."""
+    if processes is None:
+        processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        processes = processes or os.cpu_count() or 1
+    means = []
+    for _ in range(rounds):
+        times = probe_once(processes)
+        means.append(1000.0 * sum(times) / len(times))
+    ordered = sorted(means)
+    return {"ms": ordered[len(ordered) // 2], "rounds_ms": means, "processes": processes}
