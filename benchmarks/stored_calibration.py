@@ -68,11 +68,13 @@ from pytest_rnnbench.verdicts.samples import (  # noqa: E402
     busy_shares,
     comparable,
     metric_samples,
+    worker_probe_ms,
     worker_step_ms,
 )
 from pytest_rnnbench.verdicts.session_time import (  # noqa: E402
     session_comparison,
     session_time_judge,
+    stored_probes,
     stored_sessions,
 )
 
@@ -133,7 +135,7 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
     # Prepared once, as the plugin prepares a dataset once per session.
     spec = datasets.worker_spec("synthetic", None, default_cache_dir(), args.samples)
     requests = {
-        arm: build_request(case.to_dict(), spec, args.repeats, factor)
+        arm: build_request(case.to_dict(), spec, args.repeats, factor, machine_probe=True)
         for arm, factor in ARMS.items()
     }
     env = worker_env(args.backend, [], thread_pools=args.thread_pools)
@@ -148,12 +150,13 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
             session = fresh_workers(args.python, requests["A"], env, args.save_workers, log)
             if cycle == first and first:
                 refuse_to_continue(data["cycles"][-1]["session"], session)
-            judged, judged_busy = {}, {}
+            judged, judged_busy, judged_probe = {}, {}, {}
             if cycle >= args.history:
                 for arm in ARMS:
                     run = fresh_workers(args.python, requests[arm], env, args.judge_workers, log)
                     judged[arm] = worker_step_ms(run)
                     judged_busy[arm] = busy_shares(run)
+                    judged_probe[arm] = worker_probe_ms(run)
             data["cycles"].append(
                 {
                     "invocation": invocation,
@@ -167,13 +170,19 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
                     # Other processes' share of the CPU in each timed epoch of a judged run, which
                     # the plugin's busy check reads (saved runs before 2026-12-06 12:30 lack it).
                     "judged_busy": judged_busy,
+                    # Each judged worker's machine-speed probe (ms; saved runs before 2026-12-06
+                    # 21:00 lack it, and their sessions too: the probe rule then judges nothing).
+                    "judged_probe": judged_probe,
                 }
             )
             data["wall_seconds"] = data.get("wall_seconds", 0) + time.monotonic() - started
             started = time.monotonic()
+            probe = baseline.session_probe_ms(worker_probe_ms(session))
             print(
                 f"  cycle {cycle + 1}/{first + args.cycles}: session "
-                f"{', '.join(f'{v:.1f}' for v in worker_step_ms(session))} ms; judged "
+                f"{', '.join(f'{v:.1f}' for v in worker_step_ms(session))} ms"
+                + (f" (probe {probe:.1f} ms)" if probe else "")
+                + "; judged "
                 + (
                     ", ".join(f"{a} {statistics.mean(v):.1f}" for a, v in judged.items())
                     if judged
@@ -213,10 +222,13 @@ def judged_workers(data: dict, cycle: dict) -> int:
     return cycle.get("judge_workers", data.get("judge_workers", 1))
 
 
-def judge_all(data: dict, alpha: float, sessions_judged: bool = False) -> list[Judged]:
+def judge_all(
+    data: dict, alpha: float, sessions_judged: bool = False, probe_rule: bool = True
+) -> list[Judged]:
     """Replays the cycles: save each session through a real baseline file, judge the arms
     against what is stored before that cycle's session (as a run judged that day would be);
-    with `sessions_judged`, the session itself too (SESSION_ARM)."""
+    with `sessions_judged`, the session itself too (SESSION_ARM). Without `probe_rule`, the
+    machine-speed probes are ignored (the rule before 2026-12-06 21:00, for a side by side)."""
     found = []
     recorded_by: list[str] = []  # per stored session, in order, its invocation (older runs: "")
     profile = baseline.machine_profile(
@@ -229,16 +241,26 @@ def judge_all(data: dict, alpha: float, sessions_judged: bool = False) -> list[J
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
                 this = cycle.get("invocation", "")
+                stored_probe = stored_probes(entry) if probe_rule else []
                 runs = [
-                    (arm, ms, cycle.get("judged_busy", {}).get(arm), judged_workers(data, cycle))
+                    (
+                        arm,
+                        ms,
+                        cycle.get("judged_busy", {}).get(arm),
+                        judged_workers(data, cycle),
+                        cycle.get("judged_probe", {}).get(arm) or [],
+                    )
                     for arm, ms in cycle["judged"].items()
                 ]
                 if sessions_judged:
                     session = cycle["session"]
                     ms, busy = worker_step_ms(session), busy_shares(session)
-                    runs.append((SESSION_ARM, ms, busy, data["save_workers"]))
-                for arm, worker_ms, busy, workers in runs:
-                    judged = session_time_judge(sessions, worker_ms, alpha)
+                    runs.append(
+                        (SESSION_ARM, ms, busy, data["save_workers"], worker_probe_ms(session))
+                    )
+                for arm, worker_ms, busy, workers, probe in runs:
+                    probes = (stored_probe, probe) if probe_rule else ((), ())
+                    judged = session_time_judge(sessions, worker_ms, alpha, probes)
                     assert judged is not None
                     verdict = busy_checked(judged(TOLERANCE), busy)
                     comparison = session_comparison(sessions, worker_ms)
@@ -274,7 +296,8 @@ def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
         f"session step times (mean of workers): {min(session_ms):.1f}..{max(session_ms):.1f} ms, "
         f"spread (sd/mean) {statistics.stdev(session_ms) / statistics.mean(session_ms):.1%}"
     )
-    found = judge_all(data, alpha, sessions_judged)
+    probed = any(c.get("judged_probe") for c in cycles)
+    found = judge_all(data, alpha, sessions_judged, probe_rule=probed)
     print(
         f"each run judged at {DEFAULT_FALSE_ALARM_RATE:.0%}/{cases} = {alpha:.2g} (a run of "
         f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
@@ -283,6 +306,16 @@ def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
     runs = sorted({(c["invocation"], c["day"]) for c in cycles if c.get("invocation")})
     if len(runs) > 1:
         print(f"{len(runs)} runs of this script, days {', '.join(sorted({d for _, d in runs}))}")
+    if probed:
+        probe_changes(cycles)
+        print("with the machine-speed rule (the plugin's since 2026-12-06):")
+    tally_by_workers(found)
+    if probed:
+        print("the same runs without it (the rule before):")
+        tally_by_workers(judge_all(data, alpha, sessions_judged, probe_rule=False))
+
+
+def tally_by_workers(found: list[Judged]) -> None:
     for workers in sorted({j.workers for j in found}):
         print(f"runs judged with {workers} worker(s):")
         same = [j for j in found if j.workers == workers]
@@ -290,6 +323,29 @@ def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
         if any(j.across_runs for j in same):
             print("  of which judged against sessions that an earlier run of this script recorded:")
             tally([j for j in same if j.across_runs])
+
+
+def probe_changes(cycles: list[dict]) -> None:
+    """The machine-speed probe's record: its sessions' range, and how far each judged run's
+    was from its cycle's session, recorded just before (the machine's drift over minutes)."""
+    session_probe = [baseline.session_probe_ms(worker_probe_ms(c["session"])) for c in cycles]
+    known = [ms for ms in session_probe if ms]
+    if not known:
+        return
+    steps = [
+        baseline.session_probe_ms(probe) / before - 1
+        for before, cycle in zip(session_probe, cycles)
+        for probe in (cycle.get("judged_probe") or {}).values()
+        if before and probe
+    ]
+    print(
+        f"machine-speed probe: sessions {min(known):.1f}..{max(known):.1f} ms (spread "
+        f"{statistics.stdev(known) / statistics.mean(known):.1%}); judged runs vs their "
+        f"cycle's session: {len(steps)} runs, median {statistics.median(steps):+.1%}, "
+        f"{min(steps):+.1%}..{max(steps):+.1%}"
+        if len(known) > 1 and steps
+        else f"machine-speed probe: {len(known)} session(s)"
+    )
 
 
 def tally(found: list[Judged]) -> None:
