@@ -1,7 +1,7 @@
-"""The machine-speed probe and what it does to a stored time verdict (verdicts/machine_speed.py,
-run/worker/rnnbench_worker_probe.py): a run on a machine that slowed since the stored sessions is
-not called a regression for it, a real regression still is, and sessions recorded before the
-probe change nothing."""
+"""The machine-speed probe (run/worker/rnnbench_worker_probe.py) and a stored time verdict at the
+run's own machine speed (session_level.compare_at_speed): a machine that slowed makes no
+regression, a real regression is resolved better than against the machine's whole spread, and
+sessions recorded before the probe are judged as before."""
 
 from __future__ import annotations
 
@@ -13,65 +13,69 @@ from test_backends import load_worker_module
 
 from pytest_rnnbench.verdicts import baseline, records
 from pytest_rnnbench.verdicts.live import merge_side
-from pytest_rnnbench.verdicts.machine_speed import machine_speed_change
 from pytest_rnnbench.verdicts.session_time import session_time_judge, stored_probes
 
-# Twelve stored sessions of 3 workers, 0.5% apart around 20 ms, on a machine whose probe read
-# about 130 ms.
-STORED = [(20.0 * (1 + 0.005 * ((i % 5) - 2)), 3) for i in range(12)]
-STORED_PROBES = [130.0 * (1 + 0.01 * ((i % 3) - 1)) for i in range(12)]
 ALPHA = 0.01 / 12  # one of a run's 12 cases
 
 
-def verdict(worker_ms: list[float], probe_ms: list[float], stored_probe=STORED_PROBES):
-    judge = session_time_judge(STORED, worker_ms, ALPHA, probes=(stored_probe, probe_ms))
+def machine_paced_sessions() -> tuple[list[tuple[float, int]], list[float]]:
+    """Twelve sessions on a machine whose speed wandered 0-15% (its probe 100-115 ms), their step
+    times following it (and 0.3% of their own): the machine's speed is most of their spread."""
+    probes = [100.0 + (i * 7) % 16 for i in range(12)]
+    noise = [0.003 * ((i % 3) - 1) for i in range(12)]
+    return [(20.0 * p / 100 * (1 + e), 3) for p, e in zip(probes, noise)], probes
+
+
+def at_speed(worker_ms: list[float], probe_ms: float, stored_probes=None):
+    stored, probes = machine_paced_sessions()
+    judge = session_time_judge(
+        stored, worker_ms, ALPHA, probes=(stored_probes or probes, [probe_ms])
+    )
     assert judge is not None
     return judge(0.05)
 
 
-def test_the_change_is_the_ratio_of_medians_and_none_without_probes() -> None:
-    assert machine_speed_change([100.0, 90.0, 110.0], [120.0, 300.0, 119.0]) == pytest.approx(0.2)
-    assert machine_speed_change([None, 100.0], [110.0]) == pytest.approx(0.1)
-    assert machine_speed_change([None, None], [110.0]) is None
-    assert machine_speed_change([100.0], []) is None
+def test_with_enough_probed_sessions_a_run_is_judged_at_its_machine_speed() -> None:
+    # Unchanged code on the machine at 112 ms: 22.4 ms is what the sessions predict there.
+    found = at_speed([22.4, 22.4, 22.4], 112.0)
+    assert found.outcome == records.PASS and abs(found.change) < 0.01
+    assert found.test is not None and "at this machine speed" in found.test
+    assert found.baseline == pytest.approx(22.4, rel=0.01)  # the prediction, not their mean
+    # Judged without the probes, their 5% spread resolves only large changes.
+    assert at_speed([22.4, 22.4, 22.4], 112.0, stored_probes=[None] * 12).resolution > 0.1
 
 
-def test_a_machine_that_slowed_does_not_make_a_regression() -> None:
-    # Unchanged code, every worker 15% slower because the machine is (its probe too): the rule
-    # before the probe called it a regression; now it is inconclusive and says why.
-    slow = [23.0, 23.1, 22.9]
-    assert verdict(slow, []).outcome == records.REGRESSION
-    found = verdict(slow, [150.0, 149.0, 151.0])
-    assert found.outcome == records.INCONCLUSIVE
-    assert "the machine ran 15% slower than when the stored sessions were recorded" in found.why
-    assert "allowing for that the time is pass" in found.why
+def test_at_its_machine_speed_a_real_regression_is_resolved() -> None:
+    # +10% on the machine at 103 ms: caught, where the machine's spread alone would hide it.
+    found = at_speed([20.6 * 1.1] * 3, 103.0)
+    assert found.outcome == records.REGRESSION and found.change == pytest.approx(0.10, abs=0.01)
+    plain = at_speed([20.6 * 1.1] * 3, 103.0, stored_probes=[None] * 12)
+    assert plain.outcome == records.INCONCLUSIVE
 
 
-def test_a_regression_the_machine_cannot_explain_stays_one() -> None:
-    # +100% on a machine 15% slower: allowing for the machine it is still +74%, a regression.
-    found = verdict([40.0, 40.2, 39.8], [150.0, 149.0, 151.0])
-    assert found.outcome == records.REGRESSION and not found.why
+def test_a_machine_that_slowed_within_the_stored_range_makes_no_regression() -> None:
+    # Unchanged code on the machine at its slowest stored speed (115 ms): beyond the tolerance
+    # against the sessions' plain mean (never a pass there); a pass at this machine speed.
+    plain = at_speed([23.0] * 3, 115.0, stored_probes=[None] * 12)
+    assert plain.change > 0.05 and plain.outcome != records.PASS
+    assert at_speed([23.0] * 3, 115.0).outcome == records.PASS
 
 
-def test_a_faster_machine_cannot_hide_a_regression() -> None:
-    # Measured unchanged, but on a machine 20% faster than the stored sessions': the code got
-    # slower by about as much, so the pass is not trusted.
-    even = [20.0, 20.1, 19.9]
-    assert verdict(even, []).outcome == records.PASS
-    found = verdict(even, [104.0, 104.0, 104.0])
-    assert found.outcome == records.INCONCLUSIVE
-    assert "ran 20% faster" in found.why and "the time is regression" in found.why
-
-
-def test_probe_noise_that_moves_no_verdict_changes_nothing() -> None:
-    assert verdict([20.1, 20.0, 20.2], [132.0, 133.0, 131.0]).outcome == records.PASS
-    assert verdict([40.0, 40.2, 39.8], [128.0, 127.0, 129.0]).outcome == records.REGRESSION
+def test_a_probe_far_outside_the_stored_range_weighs_less() -> None:
+    # The slope is uncertain far from where it was measured: the interval widens there.
+    near, far = at_speed([21.0] * 3, 107.0), at_speed([30.0] * 3, 150.0)
+    assert far.resolution is not None and near.resolution is not None
+    assert far.resolution > near.resolution
 
 
 def test_sessions_recorded_before_the_probe_are_judged_as_before() -> None:
-    slow = [23.0, 23.1, 22.9]
-    found = verdict(slow, [150.0, 149.0, 151.0], stored_probe=[None] * len(STORED))
-    assert found.outcome == records.REGRESSION
+    # Five probed sessions of twelve: too few for a slope and a spread; the plain rule judges.
+    stored, probes = machine_paced_sessions()
+    few: list = [None] * 7 + probes[7:]
+    plain = at_speed([23.0] * 3, 115.0, stored_probes=[None] * 12)
+    found = at_speed([23.0] * 3, 115.0, stored_probes=few)
+    assert found.change == plain.change and found.outcome == plain.outcome
+    assert found.test is not None and "at this machine speed" not in found.test
 
 
 def worker_result(step_ms: float, probe_ms: float | None) -> dict:

@@ -201,7 +201,7 @@ def _session_record(
     }
     probes = worker_probe_ms(result)
     if probes and len(probes) == len(worker_ms):
-        # The machine's speed then, which a judged run's is checked against (machine_speed.py).
+        # The machine's speed then: a judged run is predicted at its own (compare_at_speed).
         record["probe_ms"] = session_probe_ms(probes)
     return record
 

@@ -22,9 +22,9 @@ workload:
 save of the case adds one (the geometric mean of its worker processes' step times, each the
 median of that worker's block samples; "worker_step_ms" is optional) instead of
 replacing the entry's history, and the time verdict judges a new run against their spread
-(session_level.py). "probe_ms" is the machine's speed during the session (the median of
-its workers' machine-speed probes; machine_speed.py), absent in sessions recorded before the
-probe. The other fields describe the latest session.
+(session_level.py). "probe_ms" is the machine's speed during the session (the median of its
+workers' machine-speed probes; session_level.compare_at_speed), absent in sessions recorded
+before the probe. The other fields describe the latest session.
 
 Format history: version 1 keyed entries by case id alone; version 2 keys them by case and
 workload; version 3 adds "sessions". Older files are still read (version 1 entries re-keyed from

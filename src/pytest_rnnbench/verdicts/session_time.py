@@ -7,15 +7,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
+from ..quantiles import median
 from . import baseline
-from .distrust import untrusted_time
-from .machine_speed import machine_speed_change, machine_speed_reason
 from .records import MetricVerdict
 from .session_level import (
     FLOOR_SPREAD,
     MIN_SESSIONS,
     WINDOW,
     SessionComparison,
+    compare_at_speed,
     compare_sessions,
 )
 from .time_verdict import time_verdict
@@ -60,6 +60,25 @@ def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) ->
     )
 
 
+def speed_comparison(
+    stored: Sequence[Session],
+    worker_ms: Sequence[float],
+    probes: tuple[Sequence[Optional[float]], Sequence[float]],
+) -> Optional[SessionComparison]:
+    """This run against the `stored` sessions at its own machine speed (compare_at_speed), or
+    None where the probes do not allow it (then session_comparison judges it)."""
+    stored_probe_ms, now_probe_ms = probes
+    if not now_probe_ms or len(stored_probe_ms) != len(stored):
+        return None
+    return compare_at_speed(
+        [math.log(ms) for ms, _ in stored],
+        math.log(baseline.session_step_ms(worker_ms)),
+        [math.log(ms) if ms else None for ms in stored_probe_ms],
+        math.log(median(now_probe_ms)),
+        workers_per_session(stored) / len(worker_ms),
+    )
+
+
 def session_time_judge(
     stored: Sequence[Session],
     worker_ms: Sequence[float],
@@ -70,30 +89,27 @@ def session_time_judge(
     processes' step times (`worker_ms`, ms) against the spread of the `stored` sessions
     (session_level.py). None when either side has no step time (the judge then says what is
     missing). `probes`: the stored sessions' machine-speed probes (stored_probes, aligned with
-    `stored`) and this run's workers' (samples.worker_probe_ms): a verdict that changes when this
-    run's times are divided by the machine's change of speed since those sessions is
-    inconclusive (machine_speed.py)."""
+    `stored`) and this run's workers' (samples.worker_probe_ms): with enough probed sessions the
+    run is judged at its own machine speed (session_level.compare_at_speed)."""
     if not stored or not worker_ms:
         return None
     now_ms = baseline.session_step_ms(worker_ms)
-    comparison = session_comparison(stored, worker_ms)
+    at_speed = speed_comparison(stored, worker_ms, probes)
+    comparison = at_speed or session_comparison(stored, worker_ms)
     test, test_with_workers, sessions = _described(stored, len(worker_ms), comparison)
     used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
-    stored_probe_ms, now_probe_ms = probes
-    machine_change = (
-        machine_speed_change(stored_probe_ms[-comparison.used :], now_probe_ms)
-        if len(stored_probe_ms) == len(stored)
-        else None
-    )
-    baseline_ms = math.exp(sum(math.log(v) for v in used) / len(used))
+    if comparison.predicted is not None:  # what the sessions predict at this machine speed
+        baseline_ms = math.exp(comparison.predicted)
+    else:
+        baseline_ms = math.exp(sum(math.log(v) for v in used) / len(used))
 
-    def verdict_of(compared: SessionComparison, ms: float, tolerance: float) -> MetricVerdict:
+    def judged(tolerance: float) -> MetricVerdict:
         return time_verdict(
-            compared,
+            comparison,
             tolerance,
             alpha,
             baseline_ms=baseline_ms,
-            now_ms=ms,
+            now_ms=now_ms,
             counts=(comparison.used, 1),
             test=test_with_workers,
             unit=sessions,
@@ -101,17 +117,6 @@ def session_time_judge(
             cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
             "would decide",
         )
-
-    def judged(tolerance: float) -> MetricVerdict:
-        found = verdict_of(comparison, now_ms, tolerance)
-        if machine_change is None:
-            return found
-        scale = 1.0 + machine_change  # this run's times as the stored sessions' machine ran
-        allowing = verdict_of(
-            session_comparison(stored, [ms / scale for ms in worker_ms]), now_ms / scale, tolerance
-        )
-        why = machine_speed_reason(found, allowing, machine_change)
-        return untrusted_time(found, why, also_pass=True) if why else found
 
     return judged
 
@@ -132,6 +137,8 @@ def _described(
     if comparison.floor_used:
         test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
         notes.append(f"fewer than {MIN_SESSIONS}: their spread is assumed, not measured")
+    elif comparison.predicted is not None:
+        test = "prediction interval over stored sessions at this machine speed"
     else:
         test = "prediction interval over stored sessions"
     sessions = f"{comparison.used} stored session(s)"

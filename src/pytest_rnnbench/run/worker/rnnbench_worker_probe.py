@@ -6,8 +6,8 @@ core by 10-30% while the guest sees no other process and no steal time (docs/cal
 stored baselines). The probe makes that visible: one child process per CPU runs the same pure-Python
 loop at once, before the warm-up and after the last timed epoch, and each reports how long its loop
 took. The same instructions, no library and no framework, on every core the case uses: its time
-changes only when the machine does. The stored judge compares this run's probe with the stored
-sessions' (verdicts/machine_speed.py).
+changes only when the machine does. The stored judge predicts a run's time at its own probe from
+the stored sessions' times and probes (verdicts/session_level.compare_at_speed).
 
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
