@@ -37,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -74,7 +75,6 @@ from pytest_rnnbench.verdicts.samples import (  # noqa: E402
 from pytest_rnnbench.verdicts.session_time import (  # noqa: E402
     session_comparison,
     session_time_judge,
-    stored_probes,
     stored_sessions,
 )
 
@@ -170,14 +170,14 @@ def measure(args: argparse.Namespace, data: dict, save: Optional[Path]) -> dict:
                     # Other processes' share of the CPU in each timed epoch of a judged run, which
                     # the plugin's busy check reads (saved runs before 2026-12-06 12:30 lack it).
                     "judged_busy": judged_busy,
-                    # Each judged worker's machine-speed probe (ms; saved runs before 2026-12-06
-                    # 21:00 lack it, and their sessions too: the probe rule then judges nothing).
+                    # Each judged worker's machine-speed probe (ms; runs saved before 2026-12-06
+                    # 20:00 lack it, and their sessions too), which stored_at_speed.py replays.
                     "judged_probe": judged_probe,
                 }
             )
             data["wall_seconds"] = data.get("wall_seconds", 0) + time.monotonic() - started
             started = time.monotonic()
-            probe = baseline.session_probe_ms(worker_probe_ms(session))
+            probe = session_probe_ms(session)
             print(
                 f"  cycle {cycle + 1}/{first + args.cycles}: session "
                 f"{', '.join(f'{v:.1f}' for v in worker_step_ms(session))} ms"
@@ -222,14 +222,43 @@ def judged_workers(data: dict, cycle: dict) -> int:
     return cycle.get("judge_workers", data.get("judge_workers", 1))
 
 
+# A rule for the step time: (the stored sessions, this run's worker step times in ms, alpha, the
+# stored sessions' machine-speed probes in ms, aligned, None where not probed, this run's worker
+# probes) -> the verdict for a tolerance. The plugin's ignores the probes; stored_at_speed.py
+# replays another.
+TimeJudge = Callable[
+    [list, list[float], float, list[Optional[float]], list[float]],
+    Callable[[float], MetricVerdict],
+]
+
+
+def plugin_time_judge(
+    sessions: list, worker_ms: list[float], alpha: float, *_probes: object
+) -> Callable[[float], MetricVerdict]:
+    judged = session_time_judge(sessions, worker_ms, alpha)
+    assert judged is not None
+    return judged
+
+
+def session_probe_ms(result: dict) -> Optional[float]:
+    """A session's or run's machine-speed probe: the median of its workers' (None: not probed).
+    The median, as one worker's probe can meet a passing disturbance."""
+    probes = worker_probe_ms(result)
+    return statistics.median(probes) if probes else None
+
+
 def judge_all(
-    data: dict, alpha: float, sessions_judged: bool = False, probe_rule: bool = True
+    data: dict,
+    alpha: float,
+    sessions_judged: bool = False,
+    time_judge: TimeJudge = plugin_time_judge,
 ) -> list[Judged]:
     """Replays the cycles: save each session through a real baseline file, judge the arms
     against what is stored before that cycle's session (as a run judged that day would be);
-    with `sessions_judged`, the session itself too (SESSION_ARM). Without `probe_rule`, the
-    machine-speed probes are ignored (the rule before 2026-12-06 21:00, for a side by side)."""
+    with `sessions_judged`, the session itself too (SESSION_ARM). `time_judge`: the rule for the
+    step time (default the plugin's)."""
     found = []
+    probed: list[Optional[float]] = []  # per stored session, in order, its machine-speed probe
     recorded_by: list[str] = []  # per stored session, in order, its invocation (older runs: "")
     profile = baseline.machine_profile(
         data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
@@ -241,7 +270,7 @@ def judge_all(
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
                 this = cycle.get("invocation", "")
-                stored_probe = stored_probes(entry) if probe_rule else []
+                stored_probe = probed[-len(sessions) :]
                 runs = [
                     (
                         arm,
@@ -259,9 +288,7 @@ def judge_all(
                         (SESSION_ARM, ms, busy, data["save_workers"], worker_probe_ms(session))
                     )
                 for arm, worker_ms, busy, workers, probe in runs:
-                    probes = (stored_probe, probe) if probe_rule else ((), ())
-                    judged = session_time_judge(sessions, worker_ms, alpha, probes)
-                    assert judged is not None
+                    judged = time_judge(sessions, worker_ms, alpha, stored_probe, probe)
                     verdict = busy_checked(judged(TOLERANCE), busy)
                     comparison = session_comparison(sessions, worker_ms)
                     used = recorded_by[-comparison.used :]
@@ -271,6 +298,7 @@ def judge_all(
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
             recorded_by.append(cycle.get("invocation", ""))
+            probed.append(session_probe_ms(session))
     return found
 
 
@@ -296,8 +324,7 @@ def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
         f"session step times (mean of workers): {min(session_ms):.1f}..{max(session_ms):.1f} ms, "
         f"spread (sd/mean) {statistics.stdev(session_ms) / statistics.mean(session_ms):.1%}"
     )
-    probed = any(c.get("judged_probe") for c in cycles)
-    found = judge_all(data, alpha, sessions_judged, probe_rule=probed)
+    found = judge_all(data, alpha, sessions_judged)
     print(
         f"each run judged at {DEFAULT_FALSE_ALARM_RATE:.0%}/{cases} = {alpha:.2g} (a run of "
         f"{cases} cases holds {DEFAULT_FALSE_ALARM_RATE:.0%}); tolerance {TOLERANCE:.0%}; verdicts "
@@ -306,13 +333,8 @@ def show(data: dict, cases: int, sessions_judged: bool = False) -> None:
     runs = sorted({(c["invocation"], c["day"]) for c in cycles if c.get("invocation")})
     if len(runs) > 1:
         print(f"{len(runs)} runs of this script, days {', '.join(sorted({d for _, d in runs}))}")
-    if probed:
-        probe_changes(cycles)
-        print("with the machine-speed rule (the plugin's since 2026-12-06):")
+    probe_changes(cycles)
     tally_by_workers(found)
-    if probed:
-        print("the same runs without it (the rule before):")
-        tally_by_workers(judge_all(data, alpha, sessions_judged, probe_rule=False))
 
 
 def tally_by_workers(found: list[Judged]) -> None:
@@ -328,12 +350,12 @@ def tally_by_workers(found: list[Judged]) -> None:
 def probe_changes(cycles: list[dict]) -> None:
     """The machine-speed probe's record: its sessions' range, and how far each judged run's
     was from its cycle's session, recorded just before (the machine's drift over minutes)."""
-    session_probe = [baseline.session_probe_ms(worker_probe_ms(c["session"])) for c in cycles]
+    session_probe = [session_probe_ms(c["session"]) for c in cycles]
     known = [ms for ms in session_probe if ms]
     if not known:
         return
     steps = [
-        baseline.session_probe_ms(probe) / before - 1
+        statistics.median(probe) / before - 1
         for before, cycle in zip(session_probe, cycles)
         for probe in (cycle.get("judged_probe") or {}).values()
         if before and probe

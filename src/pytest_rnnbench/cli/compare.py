@@ -25,8 +25,8 @@ from ..settings import DEFAULT_FALSE_ALARM_RATE
 from ..verdicts import baseline, verdict
 from ..verdicts.family import per_case_alpha
 from ..verdicts.judge import NotJudged, Side, judge
-from ..verdicts.samples import worker_probe_ms, worker_step_ms
-from ..verdicts.session_time import Session, session_time_judge, stored_probes, stored_sessions
+from ..verdicts.samples import worker_step_ms
+from ..verdicts.session_time import Session, session_time_judge, stored_sessions
 from .arguments import fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -85,7 +85,6 @@ class _Case:
     side: Side
     tolerances: dict[str, float] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)  # step time (ms), worker processes
-    probes: list[Optional[float]] = field(default_factory=list)  # each session's machine speed
 
     @property
     def case_id(self) -> Any:
@@ -116,7 +115,6 @@ class _File:
                     Side.of_entry(entry),
                     baseline.entry_tolerances(entry),
                     stored_sessions(entry),
-                    stored_probes(entry),
                 )
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
@@ -132,8 +130,7 @@ class _File:
             # A results file is one session of its own.
             workers = worker_step_ms(worker)
             sessions = [(baseline.session_step_ms(workers), len(workers))] if workers else []
-            probe = baseline.session_probe_ms(worker_probe_ms(worker))
-            self.cases[case_id] = _Case(side, sessions=sessions, probes=[probe] * len(sessions))
+            self.cases[case_id] = _Case(side, sessions=sessions)
 
     def find(self, case_id: str, workload: Mapping[str, Any]) -> tuple[Optional[_Case], str]:
         """The old side's figures for `case_id` at the new side's workload, or None and why."""
@@ -229,12 +226,7 @@ def _judge(
         {**old.tolerances, **cli_tolerances},
         alpha=alpha,
         busy_limit=busy_limit,
-        time=session_time_judge(
-            old.sessions,
-            worker_step_ms(new.side.workload),
-            alpha,
-            probes=(old.probes, worker_probe_ms(new.side.workload)),
-        ),
+        time=session_time_judge(old.sessions, worker_step_ms(new.side.workload), alpha),
     )
     if isinstance(found, NotJudged):
         return found.line(), verdict.NO_BASELINE

@@ -32,8 +32,8 @@ def build_request(
     machine_probe: bool = False,
 ) -> dict[str, Any]:
     """The request for one worker: the case (Case.to_dict()), its prepared data, the repeats;
-    `machine_probe` asks for the machine-speed probe around the timed epochs (a stored session's
-    or a judged run's worker: rnnbench_worker_probe.py)."""
+    `machine_probe` asks for the machine-speed probe around the timed epochs
+    (rnnbench_worker_probe.py; calibration scripts only)."""
     request: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "case": dict(case),

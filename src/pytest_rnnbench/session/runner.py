@@ -198,12 +198,9 @@ class CaseRunner:
         epochs say which worker timed them (live.merge_side) when there are several. A case that
         is neither saved nor judged needs only one, unless --rnnbench-workers says otherwise."""
         count = self.settings.stored_workers
-        workload = (case.id, request["data"]["samples"], request["repeats"])
-        session = self.stored is not None and self.stored.makes_session(*workload)
         if self.settings.workers is None and self.stored is not None:
-            count = count if session else 1
-        if session:  # stored sessions keep the machine's speed, a judged run is checked against it
-            request = dict(request, machine_probe=True)
+            workload = (case.id, request["data"]["samples"], request["repeats"])
+            count = count if self.stored.makes_session(*workload) else 1
         shown.fresh_workers(count)
         if count == 1:
             return self._run_one(case, request, env, monitor, shown, f"{case.id}.log")

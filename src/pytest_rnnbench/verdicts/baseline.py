@@ -37,7 +37,7 @@ from .baseline_schema import (
 )
 from .profile import Profile, baseline_path, machine_profile, other_profiles
 from .records import METRICS, TOLERANCE_KEYS
-from .samples import busy_shares, thread_pools_of, worker_probe_ms, worker_step_ms
+from .samples import busy_shares, thread_pools_of, worker_step_ms
 from .session_level import WINDOW, session_summary
 
 # The store's callers find the format's and the profile's names here too, as before the split.
@@ -66,7 +66,6 @@ __all__ = [
     "other_profiles",
     "parse",
     "save",
-    "session_probe_ms",
     "session_step_ms",
     "validate",
 ]
@@ -181,17 +180,10 @@ def session_step_ms(worker_ms: Sequence[float]) -> float:
     return _round(math.exp(session_summary(worker_ms)))
 
 
-def session_probe_ms(worker_probe_ms: Sequence[float]) -> Optional[float]:
-    """A session's machine-speed probe (ms): the median of its workers' (None without). The
-    median, as one worker's probe can meet a framework thread still spinning beside it (+28% in
-    one of 9 workers here), while a machine that slowed slows every worker's."""
-    return _round(median(worker_probe_ms)) if worker_probe_ms else None
-
-
 def _session_record(
     recorded: str, commit: Optional[str], result: Mapping[str, Any], worker_ms: Sequence[float]
 ) -> dict[str, Any]:
-    record = {
+    return {
         "recorded": recorded,
         "commit": commit,
         "versions": dict(result.get("versions") or {}),
@@ -199,11 +191,6 @@ def _session_record(
         "workers": len(worker_ms),
         "worker_step_ms": [_round(v) for v in worker_ms],
     }
-    probes = worker_probe_ms(result)
-    if probes and len(probes) == len(worker_ms):
-        # The machine's speed then: a judged run is predicted at its own (compare_at_speed).
-        record["probe_ms"] = session_probe_ms(probes)
-    return record
 
 
 def entry_sessions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -15,16 +15,13 @@ workload:
                                "thread_pools": "steady" or "default" (optional: default),
                                "sessions": [{"recorded": ISO time, "commit": ..., "versions":
                                              {...}, "step_ms": x, "workers": N,
-                                             "worker_step_ms": [x, ...],
-                                             "probe_ms": x (optional)}, ...]}}}
+                                             "worker_step_ms": [x, ...]}, ...]}}}
 
 "sessions" are the entry's history on this machine, oldest first, at most WINDOW of them: each
 save of the case adds one (the geometric mean of its worker processes' step times, each the
 median of that worker's block samples; "worker_step_ms" is optional) instead of
 replacing the entry's history, and the time verdict judges a new run against their spread
-(session_level.py). "probe_ms" is the machine's speed during the session (the median of its
-workers' machine-speed probes; session_level.compare_at_speed), absent in sessions recorded
-before the probe. The other fields describe the latest session.
+(session_level.py). The other fields describe the latest session.
 
 Format history: version 1 keyed entries by case id alone; version 2 keys them by case and
 workload; version 3 adds "sessions". Older files are still read (version 1 entries re-keyed from
@@ -189,9 +186,6 @@ def _validate_sessions(case_id: str, sessions: Any, fail: Callable[[str], Baseli
         step_ms = session.get("step_ms") if isinstance(session, dict) else None
         if not (isinstance(step_ms, (int, float)) and _is_number(step_ms) and step_ms > 0):
             raise fail(f'entry {case_id!r}: a session needs a positive "step_ms"')
-        probe_ms = session.get("probe_ms")
-        if probe_ms is not None and not (_is_number(probe_ms) and probe_ms > 0):
-            raise fail(f'entry {case_id!r}: a session\'s "probe_ms" must be a positive number')
 
 
 def _is_number(value: Any) -> bool:

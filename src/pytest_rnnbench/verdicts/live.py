@@ -54,7 +54,9 @@ def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if broken:
         merged["final_loss"] = broken[0]
     probes = [samples.worker_probe_ms(r) for r in results]
-    merged["worker_probe_ms"] = [ms[0] for ms in probes] if all(probes) else []
+    merged.pop("machine_probe", None)  # one worker's own, like turn_loads
+    if all(probes):  # workers asked to probe the machine's speed (calibration scripts)
+        merged["worker_probe_ms"] = [ms[0] for ms in probes]
     merged["live_workers"] = len(results)
     return merged
 

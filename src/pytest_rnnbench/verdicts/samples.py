@@ -88,8 +88,8 @@ def worker_step_ms(result: Mapping[str, Any]) -> list[float]:
 
 def worker_probe_ms(result: Mapping[str, Any]) -> list[float]:
     """Per worker process of a run, its machine-speed probe (ms; rnnbench_worker_probe.py), or
-    [] when any worker ran without one (the probe is asked for in stored sessions and judged
-    runs only). A merged run keeps them in `worker_probe_ms` (live.merge_side)."""
+    [] when any worker ran without one (only calibration scripts ask for it). A merged run keeps
+    them in `worker_probe_ms` (live.merge_side)."""
     if "worker_probe_ms" in result:
         return [float(ms) for ms in result["worker_probe_ms"] or []]
     probe = result.get("machine_probe")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 from .distributions import cdf, one_sided, quantile
 
@@ -36,9 +35,6 @@ MIN_SESSIONS = 3
 FLOOR_SPREAD = 0.10
 # Stored sessions kept per case and workload; older ones fall out of the window.
 WINDOW = 20
-# Sessions with a machine-speed probe needed before a run is judged at its own machine speed
-# (compare_at_speed): a slope and a spread from fewer leave 3 degrees of freedom or less.
-MIN_SPEED_SESSIONS = 6
 
 
 @dataclass(frozen=True)
@@ -53,9 +49,6 @@ class SessionComparison:
     used: int  # stored sessions the prediction rests on
     dropped: int  # sessions before a level shift, left out
     floor_used: bool  # too few sessions: the conservative spread stood in
-    # What the sessions predict for this run (log step time) at its machine speed
-    # (compare_at_speed); None: their mean, the machine's speed not taken into account.
-    predicted: Optional[float] = None
 
     def resolution(self, alpha: float) -> float:
         """The smallest relative change that this comparison would call significant at `alpha`."""
@@ -126,68 +119,6 @@ def compare_sessions(
         used=k,
         dropped=dropped,
         floor_used=floor_used,
-    )
-
-
-def compare_at_speed(
-    stored: Sequence[float],
-    new: float,
-    stored_speed: Sequence[Optional[float]],
-    new_speed: float,
-    workers_ratio: float = 1.0,
-) -> Optional[SessionComparison]:
-    """Judge `new` against `stored` as compare_sessions does, at this run's machine speed.
-
-    Stored sessions were recorded minutes or days before, and a shared host's speed wanders: its
-    neighbours can slow every core while the guest sees no other process and no steal time (3 of
-    96 unchanged runs failed that way: docs/calibration.md, stored baselines). Each session and
-    judged run also probes the machine (run/worker/rnnbench_worker_probe.py). The stored
-    sessions' log step times are regressed on their log probes (`stored_speed`, aligned), and
-    `new` is judged against the prediction at its own probe (`new_speed`), by the regression's
-    prediction interval:
-
-        t = (new - a - b x0) / (s * sqrt(w + 1/k + (x0 - mean x)^2 / Sxx)),  k - 2 df
-
-    The slope is learned, not assumed: how much a case's time moves with the probe depends on
-    the case and on what slows the machine (TensorFlow's time moved about twice as much as the
-    probe as the host wandered, and hardly at all under a CPU quota that slowed the probe 15%). A
-    machine that ran slower moves the prediction with it; a probe outside the stored ones' range
-    widens the interval (the slope is uncertain there). Only the sessions after a level
-    shift that have a probe count (those recorded before the probe existed are left out); None
-    (use compare_sessions) with fewer than MIN_SPEED_SESSIONS of them, or probes that do not
-    vary.
-    """
-    values = list(stored)[-WINDOW:]
-    speeds = list(stored_speed)[-WINDOW:]
-    if len(speeds) != len(values):
-        return None
-    dropped = after_level_shift(values)
-    pairs = [(x, y) for x, y in zip(speeds[dropped:], values[dropped:]) if x is not None]
-    k = len(pairs)
-    if k < MIN_SPEED_SESSIONS:
-        return None
-    xs, used = [x for x, _ in pairs], [y for _, y in pairs]
-    x_mean, y_mean = sum(xs) / k, sum(used) / k
-    sxx = sum((v - x_mean) ** 2 for v in xs)
-    if sxx <= 0:
-        return None
-    slope = sum((v - x_mean) * (y - y_mean) for v, y in zip(xs, used)) / sxx
-    predicted = y_mean + slope * (new_speed - x_mean)
-    residual = sum((y - y_mean - slope * (v - x_mean)) ** 2 for v, y in zip(xs, used))
-    spread = math.sqrt(residual / (k - 2))
-    leverage = 1 / k + (new_speed - x_mean) ** 2 / sxx
-    scale = spread * math.sqrt(max(1.0, workers_ratio) + leverage)
-    p_greater, p_less = one_sided(new - predicted, scale, k - 2)
-    return SessionComparison(
-        change=math.exp(new - predicted) - 1,
-        p_greater=p_greater,
-        p_less=p_less,
-        scale=scale,
-        degrees_of_freedom=k - 2,
-        used=k,
-        dropped=dropped,
-        floor_used=False,
-        predicted=predicted,
     )
 
 

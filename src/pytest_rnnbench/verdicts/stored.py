@@ -36,7 +36,7 @@ from . import baseline, samples, verdict
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
-from .session_time import SAVE_FLAG, session_time_judge, stored_probes, stored_sessions
+from .session_time import SAVE_FLAG, session_time_judge, stored_sessions
 from .time_verdict import unresolved_lines
 
 
@@ -178,10 +178,7 @@ class BaselineJudge:
             alpha=self.run_family.alpha,
             busy_limit=self.settings.busy_limit,
             time=session_time_judge(
-                stored_sessions(entry),
-                samples.worker_step_ms(result),
-                self.run_family.alpha,
-                probes=(stored_probes(entry), samples.worker_probe_ms(result)),
+                stored_sessions(entry), samples.worker_step_ms(result), self.run_family.alpha
             ),
         )
         if isinstance(found, NotJudged):

@@ -3,11 +3,14 @@
 A stored baseline compares a run with sessions recorded minutes or days before, so it assumes the
 machine's speed held in between. On a shared host it may not: a VM's neighbours can slow every
 core by 10-30% while the guest sees no other process and no steal time (docs/calibration.md,
-stored baselines). The probe makes that visible: one child process per CPU runs the same pure-Python
-loop at once, before the warm-up and after the last timed epoch, and each reports how long its loop
-took. The same instructions, no library and no framework, on every core the case uses: its time
-changes only when the machine does. The stored judge predicts a run's time at its own probe from
-the stored sessions' times and probes (verdicts/session_level.compare_at_speed).
+stored baselines). The probe measures it: one child process per CPU runs the same pure-Python loop
+at once, before the warm-up and after the last timed epoch, and each reports how long its loop
+took. The same instructions, no library and no framework, on every core the case uses.
+
+Only calibration scripts ask for it (`machine_probe` in the request: benchmarks/
+stored_calibration.py and stored_at_speed.py). Judging stored runs at their own machine speed was
+tried and not adopted: the probe is too noisy a run to run, and what a slowdown does to it and to
+training differs with the slowdown's kind (docs/calibration.md).
 
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
