@@ -13,7 +13,8 @@ with its time, so a series' cycles can be matched with the schedule.
     sudo .venv/bin/python benchmarks/slow_host.py --steady 1200 --slow 600 --shares 0.88,0.8 \\
         -- .venv/bin/python benchmarks/stored_calibration.py --cycles 45 --save s.json
 
-Exits with the command's status; the group is removed at the end.
+Exits with the command's status; the group is removed at the end, after SIGTERM too (which stops
+the command).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -62,7 +64,18 @@ class CpuGroup:
             print(f"slow_host: could not remove {self.path}: {exc}", file=sys.stderr)
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM ends this script through its `finally` (the command stopped, the group removed),
+    not at once: left to the default, it would leave both behind."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def run(command: list[str], steady: float, slow: float, shares: list[float]) -> int:
+    stop_on_sigterm()
     group = CpuGroup(f"rnnbench-slow-host-{os.getpid()}")
     group.join(os.getpid())  # before the command starts: it and its children inherit the group
     child = subprocess.Popen(command)

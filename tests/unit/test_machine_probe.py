@@ -1,11 +1,16 @@
 """The machine-speed probe (run/worker/rnnbench_worker_probe.py), which calibration scripts ask
-for: real child processes, the result's record, and a merged run's per-worker probes."""
+for: real child processes, a real worker's record, and a merged run's per-worker probes."""
 
 from __future__ import annotations
 
-from test_backends import load_worker_module
+from pathlib import Path
 
-from pytest_rnnbench.run.protocol import build_request
+import pytest
+from test_backends import load_worker_module, tiny_tensorflow_request
+
+from helpers import PYTHON
+from pytest_rnnbench.run.process import run_worker
+from pytest_rnnbench.run.protocol import build_request, worker_env
 from pytest_rnnbench.verdicts.live import merge_side
 from pytest_rnnbench.verdicts.samples import worker_probe_ms
 
@@ -47,3 +52,15 @@ def test_a_merged_run_keeps_each_workers_probe_only_when_all_have_one() -> None:
     unprobed = merge_side([worker(100.0), worker(None)])
     assert worker_probe_ms(unprobed) == []  # not the first worker's alone
     assert worker_probe_ms(worker(None)) == []
+
+
+@pytest.mark.slow
+def test_a_real_worker_probes_before_and_after_its_epochs_only_when_asked(tmp_path: Path) -> None:
+    env = worker_env("tensorflow", [])
+    asked = dict(tiny_tensorflow_request(True), machine_probe=True)
+    probed = run_worker(str(PYTHON), asked, env, 300, tmp_path / "a.log").result
+    record = probed["machine_probe"]
+    assert len(record["probes_ms"]) == 2 and record["ms"] > 0
+    assert record["processes"] >= 1
+    plain = run_worker(str(PYTHON), tiny_tensorflow_request(True), env, 300, tmp_path / "b.log")
+    assert "machine_probe" not in plain.result
