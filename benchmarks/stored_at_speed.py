@@ -177,6 +177,7 @@ def main() -> int:
     data = json.loads(args.saved.read_text())
     data["cycles"] = data["cycles"][args.first : args.last]
     print(f"{args.saved.name}: cycles {args.first}..{args.first + len(data['cycles']) - 1}")
+    calibration.probe_changes(data["cycles"])
     probe_relation(data["cycles"])
     side_by_side(data, DEFAULT_FALSE_ALARM_RATE / args.cases)
     return 0

@@ -364,7 +364,8 @@ def probe_changes(cycles: list[dict]) -> None:
         f"machine-speed probe: sessions {min(known):.1f}..{max(known):.1f} ms (spread "
         f"{statistics.stdev(known) / statistics.mean(known):.1%}); judged runs vs their "
         f"cycle's session: {len(steps)} runs, median {statistics.median(steps):+.1%}, "
-        f"{min(steps):+.1%}..{max(steps):+.1%}"
+        f"{min(steps):+.1%}..{max(steps):+.1%}, beyond {TOLERANCE:.0%} either way "
+        f"{sum(abs(step) > TOLERANCE for step in steps)}"
         if len(known) > 1 and steps
         else f"machine-speed probe: {len(known)} session(s)"
     )

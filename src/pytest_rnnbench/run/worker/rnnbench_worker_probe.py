@@ -9,8 +9,9 @@ took. The same instructions, no library and no framework, on every core the case
 
 Only calibration scripts ask for it (`machine_probe` in the request: benchmarks/
 stored_calibration.py and stored_at_speed.py). Judging stored runs at their own machine speed was
-tried and not adopted: the probe is too noisy a run to run, and what a slowdown does to it and to
-training differs with the slowdown's kind (docs/calibration.md).
+tried and not adopted: before any slowdown, 9 of 30 runs' probes strayed over 5% from the session
+measured minutes before, and what a slowdown does to the probe and to training differs with its
+kind (docs/calibration.md).
 
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
@@ -20,7 +21,7 @@ import subprocess
 import sys
 
 # The loop each child runs and times (perf_counter around it only: no interpreter start-up).
-# About 0.1 s on a 2020s server core: long next to a scheduler's time slice (and a cgroup's
+# About 0.13 s on this project's AMD EPYC: long next to a scheduler's time slice (and a cgroup's
 # quota period), short next to a case.
 LOOP = (
     "import time\n"
