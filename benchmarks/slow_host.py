@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 PERIOD_US = 10_000  # short next to a training step, so a slow stretch slows every step alike
 CGROUP_V1 = Path("/sys/fs/cgroup/cpu")
@@ -39,6 +40,8 @@ class CpuGroup:
     def __init__(self, name: str) -> None:
         self.v2 = (CGROUP_V2 / "cgroup.controllers").exists()
         self.path = (CGROUP_V2 if self.v2 else CGROUP_V1) / name
+        if self.v2:  # the cpu controller must be on for the root's children to have cpu.max
+            (CGROUP_V2 / "cgroup.subtree_control").write_text("+cpu")
         self.path.mkdir(exist_ok=True)
         if not self.v2:
             (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
@@ -77,9 +80,12 @@ def stop_on_sigterm() -> None:
 def run(command: list[str], steady: float, slow: float, shares: list[float]) -> int:
     stop_on_sigterm()
     group = CpuGroup(f"rnnbench-slow-host-{os.getpid()}")
-    group.join(os.getpid())  # before the command starts: it and its children inherit the group
-    child = subprocess.Popen(command)
+    child: Optional[subprocess.Popen] = None
     try:
+        group.join(os.getpid())  # before the command starts: it and its children inherit the group
+        # Its own session: a stop reaches every process it started (workers too), whose leaving
+        # the group is what lets the group be removed.
+        child = subprocess.Popen(command, start_new_session=True)
         for share in itertools.cycle(shares):
             for phase_share, seconds in ((1.0, steady), (share, slow)):
                 group.limit(phase_share)
@@ -91,10 +97,23 @@ def run(command: list[str], steady: float, slow: float, shares: list[float]) -> 
                     continue
         return 0  # unreachable: cycle() never ends
     finally:
-        if child.poll() is None:
-            child.terminate()
-            child.wait()
+        if child is not None:
+            stop_all(child)
         group.remove()
+
+
+def stop_all(child: subprocess.Popen) -> None:
+    """SIGTERM to the command's whole process group, SIGKILL after 30 s; reaped."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=30)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def main() -> int:
@@ -112,7 +131,11 @@ def main() -> int:
     shares = [float(s) for s in args.shares.split(",")]
     if not all(0 < s < 1 for s in shares):
         parser.error("--shares must be fractions between 0 and 1")
-    return run(command, args.steady, args.slow, shares)
+    try:
+        return run(command, args.steady, args.slow, shares)
+    except OSError as exc:  # no cgroup file system, not root, or no such command
+        print(f"slow_host: {exc}", file=sys.stderr)
+        return 127
 
 
 if __name__ == "__main__":

@@ -40,11 +40,15 @@ def test_on_cgroup_v2_the_limit_is_cpu_max(slow_host, tmp_path, monkeypatch) -> 
     assert (tmp_path / "g" / "cpu.max").read_text() == "20000 10000"
     group.limit(1.0)
     assert (tmp_path / "g" / "cpu.max").read_text() == "max 10000"
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu"
 
 
 @pytest.mark.parametrize(
     "arguments, error",
-    [([], "give the command to run after --"), (["--shares", "1.2", "--", "true"], "--shares")],
+    [
+        ([], "give the command to run after --"),
+        (["--shares", "1.2", "--", "true"], "must be fractions"),
+    ],
 )
 def test_bad_command_lines_are_refused(arguments: list[str], error: str) -> None:
     done = subprocess.run(

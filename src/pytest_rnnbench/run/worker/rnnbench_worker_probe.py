@@ -8,10 +8,10 @@ at once, before the warm-up and after the last timed epoch, and each reports how
 took. The same instructions, no library and no framework, on every core the case uses.
 
 Only calibration scripts ask for it (`machine_probe` in the request: benchmarks/
-stored_calibration.py and stored_at_speed.py). Judging stored runs at their own machine speed was
-tried and not adopted: before any slowdown, 9 of 30 runs' probes strayed over 5% from the session
-measured minutes before, and what a slowdown does to the probe and to training differs with its
-kind (docs/calibration.md).
+stored_calibration.py; stored_at_speed.py replays what it saved). Judging stored runs at their own
+machine speed was tried and not adopted: before any slowdown, 9 of 30 runs' probes strayed over
+5% from the session measured minutes before, and what a slowdown does to the probe and to
+training differs with its kind (docs/calibration.md).
 
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
@@ -47,13 +47,19 @@ def probe_once(processes, iterations=ITERATIONS):
         )
         for _ in range(processes)
     ]
-    times = []
-    for child in children:
-        out, _ = child.communicate()
-        if child.returncode != 0:
-            raise RuntimeError("the machine-speed probe's child exited %d" % child.returncode)
-        times.append(float(out))
-    return times
+    try:
+        times = []
+        for child in children:
+            out, _ = child.communicate()
+            if child.returncode != 0:
+                raise RuntimeError("the machine-speed probe's child exited %d" % child.returncode)
+            times.append(float(out))
+        return times
+    finally:  # none left running after a failed one
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 def probe(processes=None, rounds=ROUNDS):
