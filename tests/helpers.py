@@ -16,6 +16,7 @@ diff.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import importlib.util
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +317,18 @@ def benchmark_script(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def benchmark_script_importing_neighbours(name: str) -> Iterator[Any]:
+    """benchmark_script(name) for a script that imports its neighbours (bounds, another script)
+    as `python benchmarks/...` would: benchmarks/ is first on sys.path while the module is in
+    use, and sys.path is as it was afterwards (the script's own inserts gone too)."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(REPO / "benchmarks"))
+        yield benchmark_script(name)
 
 
 def start_as_a_foreground_job(command: list[str], **popen: Any) -> subprocess.Popen:

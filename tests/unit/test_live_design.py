@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from helpers import REPO, benchmark_script
+from helpers import benchmark_script_importing_neighbours
 from pytest_rnnbench.verdicts.worker_level import compare_workers
 
 PROCESS_SD = 0.02  # log speed of a worker process about its side's level
@@ -20,10 +20,8 @@ ALPHA = 0.01 / 12
 
 @pytest.fixture(scope="module")
 def design():
-    # The script imports its neighbours (pr_calibration, bounds) as `python benchmarks/...` would.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(REPO / "benchmarks"))
-        yield benchmark_script("live_design")
+    with benchmark_script_importing_neighbours("live_design") as script:
+        yield script
 
 
 def side(rng: random.Random, workers: int, turns: int = TURNS) -> list[list[float]]:

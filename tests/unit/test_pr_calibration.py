@@ -6,15 +6,13 @@ import random
 
 import pytest
 
-from helpers import REPO, benchmark_script
+from helpers import benchmark_script_importing_neighbours
 
 
 @pytest.fixture(scope="module")
 def calibration():
-    # The script imports its neighbour (bounds) as `python benchmarks/...` would.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(REPO / "benchmarks"))
-        yield benchmark_script("pr_calibration")
+    with benchmark_script_importing_neighbours("pr_calibration") as script:
+        yield script
 
 
 def saved_case(slowdown: float, seed: int, memory: str = "pass") -> dict:

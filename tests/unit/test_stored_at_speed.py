@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from helpers import REPO, benchmark_script
+from helpers import REPO, benchmark_script_importing_neighbours
 from pytest_rnnbench.verdicts import records
 
 SAVED = REPO / "benchmarks" / "results" / "stored-calibration-tensorflow-2026-12-05.json"
@@ -17,9 +17,8 @@ ALPHA = 0.01 / 12
 
 @pytest.fixture(scope="module")
 def at_speed():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(REPO / "benchmarks"))
-        yield benchmark_script("stored_at_speed")
+    with benchmark_script_importing_neighbours("stored_at_speed") as script:
+        yield script
 
 
 def machine_paced() -> tuple[list[tuple[float, int]], list[float]]:

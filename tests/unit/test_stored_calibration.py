@@ -8,17 +8,15 @@ import math
 
 import pytest
 
-from helpers import REPO, benchmark_script
+from helpers import REPO, benchmark_script_importing_neighbours
 
 SAVED = REPO / "benchmarks" / "results" / "stored-calibration-tensorflow-2026-12-05.json"
 
 
 @pytest.fixture(scope="module")
 def calibration():
-    # The script imports its neighbour (bounds) as `python benchmarks/...` would.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(REPO / "benchmarks"))
-        yield benchmark_script("stored_calibration")
+    with benchmark_script_importing_neighbours("stored_calibration") as script:
+        yield script
 
 
 def run_arguments(**given: object) -> argparse.Namespace:

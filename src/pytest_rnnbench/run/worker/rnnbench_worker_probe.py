@@ -17,6 +17,7 @@ training differs with its kind (docs/calibration.md).
 """
 
 import os
+import statistics
 import subprocess
 import sys
 
@@ -72,5 +73,4 @@ def probe(processes=None, rounds=ROUNDS):
     for _ in range(rounds):
         times = probe_once(processes)
         means.append(1000.0 * sum(times) / len(times))
-    ordered = sorted(means)
-    return {"ms": ordered[len(ordered) // 2], "rounds_ms": means, "processes": processes}
+    return {"ms": statistics.median(means), "rounds_ms": means, "processes": processes}

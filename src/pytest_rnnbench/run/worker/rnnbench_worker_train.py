@@ -7,6 +7,7 @@ epochs, and assemble the result. `train` is what main runs; every step below is 
 import contextlib
 import os
 import platform
+import statistics
 import sys
 import time
 
@@ -58,12 +59,9 @@ def machine_probe_record(probes):
     epoch: the median of all their rounds (ms), and each probe's; nothing when none ran."""
     if not probes:
         return {}
-    rounds = sorted(ms for found in probes for ms in found["rounds_ms"])
-    middle = len(rounds) // 2
-    ms = rounds[middle] if len(rounds) % 2 else (rounds[middle - 1] + rounds[middle]) / 2.0
     return {
         "machine_probe": {
-            "ms": ms,
+            "ms": statistics.median(ms for found in probes for ms in found["rounds_ms"]),
             "probes_ms": [found["ms"] for found in probes],
             "processes": probes[0]["processes"],
         }
