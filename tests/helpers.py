@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import importlib
 import importlib.util
 import itertools
 import json
@@ -32,11 +33,13 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pytest_rnnbench.results.read import build_report
 from pytest_rnnbench.results.rows import Report
 from pytest_rnnbench.run import datasets
+from pytest_rnnbench.run.protocol import WORKER_SCRIPT, build_request
 from pytest_rnnbench.settings import default_cache_dir
 
 # -- where things are ------------------------------------------------------------------------------
@@ -476,3 +479,22 @@ def make_fork_repo(repo: Path) -> Path:
     (repo / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
     git(repo, "commit", "-q", "-am", "head")
     return repo
+
+
+def load_worker_module(name: str) -> ModuleType:
+    """One of the worker's modules, imported as the worker imports it: with its directory on
+    sys.path (its modules import one another as top-level names)."""
+    sys.path.insert(0, str(WORKER_SCRIPT))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(WORKER_SCRIPT))
+
+
+def tiny_tensorflow_request(unroll: bool) -> dict:
+    """One TensorFlow case on the CPU, small enough to train in seconds."""
+    case = {"id": "tensorflow-gpu0-b8-synthetic", "backend": "tensorflow", "gpus": 0,
+            "batch_size": 8, "unroll": unroll, "dataset": "synthetic"}  # fmt: skip
+    data = {"kind": "synthetic", "samples": 16, "cap": 16, "timesteps": 5, "features": 8,
+            "seed": 1234}  # fmt: skip
+    return build_request(case, data, 1)

@@ -7,30 +7,25 @@ it cannot import backends.py; this test is what keeps the two in step.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from helpers import FAKES, MXNET_PYTHON, PYTHON, REPO, make_fake_interpreter
+from helpers import (
+    FAKES,
+    MXNET_PYTHON,
+    PYTHON,
+    REPO,
+    load_worker_module,
+    make_fake_interpreter,
+    tiny_tensorflow_request,
+)
 from pytest_rnnbench import backends
 from pytest_rnnbench.run.process import run_worker
-from pytest_rnnbench.run.protocol import WORKER_SCRIPT, build_request, worker_env
-
-
-def load_worker_module(name: str) -> ModuleType:
-    """One of the worker's modules, imported as the worker imports it: with its directory on
-    sys.path (its modules import one another as top-level names)."""
-    sys.path.insert(0, str(WORKER_SCRIPT))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(WORKER_SCRIPT))
+from pytest_rnnbench.run.protocol import WORKER_SCRIPT, worker_env
 
 
 def test_the_worker_knows_exactly_the_backends_the_controller_knows() -> None:
@@ -86,15 +81,6 @@ def test_keras_mxnet_gets_back_the_names_newer_python_and_numpy_removed() -> Non
         "bool_kept": True,
         "mapping": True,
     }
-
-
-def tiny_tensorflow_request(unroll: bool) -> dict:
-    """One TensorFlow case on the CPU, small enough to train in seconds."""
-    case = {"id": "tensorflow-gpu0-b8-synthetic", "backend": "tensorflow", "gpus": 0,
-            "batch_size": 8, "unroll": unroll, "dataset": "synthetic"}  # fmt: skip
-    data = {"kind": "synthetic", "samples": 16, "cap": 16, "timesteps": 5, "features": 8,
-            "seed": 1234}  # fmt: skip
-    return build_request(case, data, 1)
 
 
 @pytest.mark.slow

@@ -7,9 +7,8 @@ import statistics
 from pathlib import Path
 
 import pytest
-from test_backends import load_worker_module, tiny_tensorflow_request
 
-from helpers import PYTHON
+from helpers import PYTHON, load_worker_module, tiny_tensorflow_request
 from pytest_rnnbench.run.process import run_worker
 from pytest_rnnbench.run.protocol import build_request, worker_env
 from pytest_rnnbench.verdicts.live import merge_side
