@@ -47,6 +47,8 @@ from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 # fewer leave 3 degrees of freedom or less.
 MIN_SPEED_SESSIONS = 6
 
+ROUNDING = 1e-9  # log step times closer than this to the fit: floating-point error
+
 
 def compare_at_speed(
     stored: Sequence[float],
@@ -57,7 +59,9 @@ def compare_at_speed(
 ) -> Optional[tuple[SessionComparison, float]]:
     """The run's log step time `new` against the prediction at its log probe `new_speed` from
     the `stored` sessions' log step times and log probes (aligned; None: not probed), after any
-    level shift, and that prediction; None with too few probed sessions or probes that agree."""
+    level shift, and that prediction; None with too few probed sessions, probes that agree, or
+    sessions that the probes predict exactly (no spread left to judge by: the plugin's rule
+    then judges, with its floor)."""
     values, speeds = list(stored)[-WINDOW:], list(stored_speed)[-WINDOW:]
     dropped = after_level_shift(values)
     pairs = [(x, y) for x, y in zip(speeds[dropped:], values[dropped:]) if x is not None]
@@ -72,6 +76,8 @@ def compare_at_speed(
     slope = sum((x - x_mean) * (y - y_mean) for x, y in pairs) / sxx
     predicted = y_mean + slope * (new_speed - x_mean)
     residual = sum((y - y_mean - slope * (x - x_mean)) ** 2 for x, y in pairs)
+    if residual / (k - 2) < ROUNDING**2:  # a spread of rounding error, not of measurements
+        return None
     leverage = 1 / k + (new_speed - x_mean) ** 2 / sxx
     scale = math.sqrt(residual / (k - 2)) * math.sqrt(max(1.0, workers_ratio) + leverage)
     p_greater, p_less = one_sided(new - predicted, scale, k - 2)

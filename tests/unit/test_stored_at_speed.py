@@ -60,6 +60,20 @@ def test_too_few_probed_sessions_leave_the_plugins_rule(at_speed) -> None:
     assert (found.outcome, found.change, found.test) == (plain.outcome, plain.change, plain.test)
 
 
+def test_sessions_the_probes_predict_exactly_leave_the_plugins_rule(at_speed) -> None:
+    """No spread left around the fit: a zero scale would decide by the change's sign alone."""
+    sessions = [(0.2 * probe, 3) for probe in range(100, 112)]
+    stored_probes = [float(probe) for probe in range(100, 112)]
+    judge = at_speed.at_speed_judge(sessions, [21.5] * 3, ALPHA, stored_probes, [105.0])
+    plain = at_speed.calibration.plugin_time_judge(sessions, [21.5] * 3, ALPHA)
+    found, expected = judge(0.05), plain(0.05)
+    assert (found.outcome, found.change, found.test) == (
+        expected.outcome,
+        expected.change,
+        expected.test,
+    )
+
+
 def test_a_saved_series_replays_under_both_rules(at_speed, capsys) -> None:
     # The saved series with probes written in: the machine's speed wanders 0-20% from cycle to
     # cycle, every session's and run's time following it (the +100% arm's probe does not see
