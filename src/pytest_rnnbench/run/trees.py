@@ -26,13 +26,13 @@ import signal
 import subprocess
 import tarfile
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Literal, Optional
 
 from ..backends import KERAS3_BACKENDS, KERAS_MXNET_BACKENDS
+from ..signals import sigterm_is_ours_to_take
 
 # How long `git archive` of a whole Keras tree may take (seconds); a larger tree is a stuck git.
 ARCHIVE_TIMEOUT_S = 600.0
@@ -286,10 +286,7 @@ def _track(path: Path) -> None:
         return
     _HOOKED = True
     atexit.register(remove_extracted)
-    # Python runs signal handlers in the main thread only, and a handler someone else installed
-    # (a CI wrapper, pytest-xdist) is theirs to keep.
-    main = threading.current_thread() is threading.main_thread()
-    if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    if sigterm_is_ours_to_take():
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 

@@ -8,17 +8,18 @@ KeyboardInterrupt, it stops pytest as Ctrl-C does: the running case's workers ar
 measured so far is written, temporary directories are removed, and pytest exits 2 (interrupted).
 
 A handler that someone else installed (a CI wrapper, pytest-xdist, the gate's extracted base tree
-in run/trees.py, which does the same) is theirs to keep, and Python runs signal handlers in the
-main thread only, so elsewhere nothing is installed.
+in run/trees.py, which does the same) is theirs to keep, and outside the main thread nothing is
+installed (signals.py).
 """
 
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Optional
+
+from ..signals import sigterm_is_ours_to_take
 
 
 def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
@@ -27,8 +28,7 @@ def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
 
 def interrupt_on_sigterm() -> Callable[[], None]:
     """From now on SIGTERM raises KeyboardInterrupt; returns what puts the default back."""
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if not sigterm_is_ours_to_take():
         return lambda: None
 
     def restore() -> None:
