@@ -155,6 +155,23 @@ def test_different_machines_are_noted(tmp_path, old):
     assert code == 0 and "different machines" in out and "'Intel Xeon' vs 'AMD EPYC'" in out
 
 
+def test_a_baseline_of_this_machine_is_not_noted_as_another(tmp_path):
+    """The baseline's profile keeps the normalised CPU name, the results file the kernel's."""
+    raw = "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz"
+    profile = baseline.machine_profile(raw, 2, [], None, None, "3.11")
+    path = baseline.baseline_path(tmp_path, profile)
+    result = worker_result(CASE, 10, 1)
+    entry = baseline.make_entry(result["case"], result, metric_samples(result))
+    baseline.save(path, profile, {baseline.key_of(entry): entry})
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3)}, cpu=raw)
+    _, out, _ = compare(path, new)
+    assert f"{CASE}:" in out and "different machines" not in out
+    other = results_file(
+        tmp_path / "other.json", {CASE: worker_result(CASE, 10, 3)}, cpu="AMD EPYC"
+    )
+    assert "different machines" in compare(path, other)[1]
+
+
 def test_a_baseline_file_can_be_the_old_side(tmp_path):
     profile = baseline.machine_profile("Intel Xeon", 2, [], None, None, "3.11")
     path = baseline.baseline_path(tmp_path, profile)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from ..machine import cpu_name
 from ..results.read import load as load_results
 from ..results.schema import ResultsError
 from ..settings import DEFAULT_FALSE_ALARM_RATE
@@ -233,10 +234,17 @@ def _judge(
     return found.line(), found.outcome
 
 
+def _same_cpu(old: object, new: object) -> bool:
+    """A baseline's profile keeps the normalised CPU name, a results file the kernel's: the same
+    machine whichever side is which."""
+    return cpu_name(str(old or "")) == cpu_name(str(new or ""))
+
+
 def _machine_note(old: _File, new: _File) -> str:
     """Timings from different hardware are not comparable; say so rather than guess."""
-    keys = ("cpu", "cpus")
-    differ = [k for k in keys if old.machine.get(k) != new.machine.get(k)]
+    differ = [] if _same_cpu(old.machine.get("cpu"), new.machine.get("cpu")) else ["cpu"]
+    if old.machine.get("cpus") != new.machine.get("cpus"):
+        differ.append("cpus")
     old_gpus = old.machine.get("gpus")
     new_gpus = new.machine.get("gpus")
     if isinstance(old_gpus, list) and isinstance(new_gpus, list) and old_gpus != new_gpus:
