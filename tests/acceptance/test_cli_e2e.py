@@ -233,6 +233,12 @@ def test_unusable_files_exit_2_naming_the_file(tmp_path, old, content, message):
 def test_bad_options_exit_2(tmp_path, old):
     code, _, err = compare(old, old, "--tolerance-time=lots")
     assert code == 2 and "expected a fraction" in err
+    code, _, err = compare(old, old, "--alpha", "5")  # a level, not a percentage without %
+    assert code == 2 and "expected a level above 0 and at most 0.5" in err
+
+
+def test_the_alpha_reads_as_the_plugins_option_does(tmp_path, old):
+    assert compare(old, old, "--alpha", "1%")[0] == 0 == compare(old, old, "--alpha", "0.01")[0]
 
 
 def test_results_written_by_the_plugin_compare(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..metrics import parse_fraction
+from ..options.parsers import false_alarm_rate
 
 
 def fraction_argument(text: str) -> float:
@@ -12,5 +13,13 @@ def fraction_argument(text: str) -> float:
     that options, markers and every command read alike (metrics.parse_fraction)."""
     try:
         return parse_fraction(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def false_alarm_rate_argument(text: str) -> float:
+    """argparse type of a false-alarm level, 0.01 or 1%, as --rnnbench-false-alarm-rate reads it."""
+    try:
+        return false_alarm_rate(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

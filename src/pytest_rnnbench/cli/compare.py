@@ -28,7 +28,7 @@ from ..verdicts.family import per_case_alpha
 from ..verdicts.judge import NotJudged, Side, judge
 from ..verdicts.samples import worker_step_ms
 from ..verdicts.session_time import Session, session_time_judge, stored_sessions
-from .arguments import fraction_argument
+from .arguments import false_alarm_rate_argument, fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -61,10 +61,11 @@ def add_parser(
         )
     parser.add_argument(
         "--alpha",
-        type=float,
+        type=false_alarm_rate_argument,
         default=DEFAULT_FALSE_ALARM_RATE,
-        help="the false-alarm level of the whole comparison: each of its N cases is judged at "
-        f"this / N (default {DEFAULT_FALSE_ALARM_RATE})",
+        metavar="FRACTION",
+        help="the false-alarm level of the whole comparison, as 0.01 or 1%%: each of its N cases "
+        f"is judged at this / N (default {DEFAULT_FALSE_ALARM_RATE * 100:.0f}%%)",
     )
     parser.add_argument(
         "--busy-limit",
