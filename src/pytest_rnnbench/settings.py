@@ -20,8 +20,8 @@ from typing import Literal, Optional
 from .backends import BACKENDS
 from .matrix import PRESETS
 
-# Per-case wall-clock limit: long enough for a full WikiText-2 epoch on a small CPU (figures:
-# docs/calibration.md).
+# Per-worker wall-clock limit (a case's workers train one after another): long enough for a
+# full WikiText-2 epoch on a small CPU (figures: docs/calibration.md).
 DEFAULT_TIMEOUT_S = 4 * 3600.0
 # Timed epochs per case. Several epochs give the verdict samples from more than one stretch of
 # the machine's load; see docs/calibration.md for why 3.

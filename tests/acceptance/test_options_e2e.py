@@ -100,7 +100,8 @@ CORE_HELP = textwrap.dedent("""\
                             Default: the interpreter running pytest.
       --rnnbench-json=PATH  write every result to this JSON file.
       --rnnbench-timeout=SECONDS
-                            per-case wall-clock limit in seconds. Default: 14400.
+                            wall-clock limit in seconds for each worker process (a case's workers train
+                            one after another, each within it). Default: 14400.
     """)  # noqa: E501 (pinned help text)
 
 

@@ -329,9 +329,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "rnnbench_busy_limit",
         ("--rnnbench-busy-limit",),
-        "a time verdict is inconclusive, not a regression, when other processes took more "
-        "than this share of the machine's CPU time during either side's timed epochs "
-        "(0.10 or 10%; 100% turns the check off). Default: 10%.",
+        "against a stored baseline, a time verdict is inconclusive, not a regression, when "
+        "other processes took more than this share of the machine's CPU time during the "
+        "baseline's or this run's timed epochs (0.10 or 10%; 100% turns the check off; live "
+        "A/B distrusts load that fell unevenly on the sides' turns instead). Default: 10%.",
         metavar="FRACTION",
         parse=parse_fraction,
         field="busy_limit",
@@ -351,7 +352,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "rnnbench_timeout",
         ("--rnnbench-timeout",),
-        f"per-case wall-clock limit in seconds. Default: {DEFAULT_TIMEOUT_S:.0f}.",
+        "wall-clock limit in seconds for each worker process (a case's workers train one "
+        f"after another, each within it). Default: {DEFAULT_TIMEOUT_S:.0f}.",
         metavar="SECONDS",
         parse=positive_float,
         field="timeout_s",
