@@ -58,6 +58,20 @@ def test_no_level_shift_in_noise_alone() -> None:
     assert after_level_shift(stored) == 0
 
 
+def test_two_latest_sessions_that_agree_by_chance_are_no_level_shift() -> None:
+    """Inside the spread of identical code: Welch's t took the two sessions' tiny variance at
+    face value and dropped the 18 before them."""
+    stored = [0.03 * (-1) ** i for i in range(18)] + [0.040, 0.043]
+    assert after_level_shift(stored) == 0
+
+
+def test_identical_code_shows_a_level_shift_about_as_often_as_the_level_allows() -> None:
+    rng = random.Random(1)
+    histories = [[rng.gauss(0, 0.03) for _ in range(WINDOW)] for _ in range(400)]
+    found = sum(after_level_shift(history) > 0 for history in histories)
+    assert found <= 8  # 1% nominal (Bonferroni over the splits: at most); Welch's rule found 28
+
+
 def test_only_the_window_of_latest_sessions_is_used() -> None:
     stored = log_sessions([100.0] * 5 + [60.0 + i * 0.1 for i in range(WINDOW)])
     found = compare_sessions(stored, math.log(61))

@@ -58,10 +58,15 @@ class SessionComparison:
 def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
     """How many leading sessions precede the latest significant level shift (0: none found).
 
-    Each split with at least two sessions on either side is tested with Welch's t; the most
-    extreme split counts when it passes alpha divided by the number of splits tried.
+    Each split with at least two sessions on either side is tested with Student's t, variance
+    pooled; the most extreme split counts when it passes alpha divided by the number of splits
+    tried. Pooled, not Welch's: under the null (one level, one machine) both sides share one
+    spread, and Welch's t, given two sessions that agree by chance, takes their near-zero
+    variance at face value and found a shift in 5.8% of 20-session histories of identical code
+    (pooled: 0.8%; at alpha 1%), while catching a real +10% shift of the last 3 sessions less
+    often (39% against 81%; seeded simulation, 1,000 histories each, 3% session spread).
     """
-    from .worker_level import welch
+    from .worker_level import pooled
 
     values = list(sessions)
     start = 0
@@ -69,7 +74,7 @@ def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
         splits = range(start + 2, len(values) - 1)
         best, best_p = 0, 1.0
         for split in splits:
-            difference, se, df = welch(values[split:], values[start:split])
+            difference, se, df = pooled(values[split:], values[start:split])
             p = 1.0 if se == 0 else 2 * (1 - cdf(abs(difference) / se, df))
             if se == 0 and difference != 0:
                 p = 0.0
