@@ -200,10 +200,19 @@ def test_improvement_passes_with_a_hint(gate):
         [
             f"{CASE}: improvement: time per step improvement*change -3*%*",
             # The user's own selection is kept; -k names the case.
-            "*hint: refresh this baseline with: *pytest *--rnnbench --rnnbench-backends=tensorflow "
-            f"*--rnnbench-samples=256 *-ra -p no:cacheprovider --rnnbench-save-baseline -k {CASE}",
+            "*hint: if the change is accepted, start this baseline afresh: *pytest *--rnnbench "
+            "--rnnbench-backends=tensorflow *--rnnbench-samples=256 *-ra -p no:cacheprovider "
+            f"--rnnbench-save-baseline --rnnbench-reset-baseline -k {CASE}",
         ]
     )
+    # Following the hint: the stored sessions are this level's alone, so the next run of the
+    # same code is no improvement.
+    run(gate, "--rnnbench-save-baseline", "--rnnbench-reset-baseline", FAKE_STEP_MS=7, FAKE_SEED=3)
+    (path,) = baseline_files(gate)
+    assert len(json.loads(path.read_text())["entries"][KEY]["sessions"]) == 1
+    again = run(gate, FAKE_STEP_MS=7, FAKE_SEED=4)
+    again.assert_outcomes(passed=1)
+    assert f"{CASE}: improvement" not in again.stdout.str()
 
 
 def test_inconclusive_passes_with_a_warning_that_says_why(gate):

@@ -19,6 +19,7 @@ from .session_level import (
 from .time_verdict import time_verdict
 
 SAVE_FLAG = "--rnnbench-save-baseline"
+RESET_FLAG = "--rnnbench-reset-baseline"
 
 # A stored session: its step time (ms) and how many worker processes it averaged.
 Session = tuple[float, int]

@@ -36,7 +36,7 @@ from . import baseline, samples, verdict
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
-from .session_time import SAVE_FLAG, session_time_judge, stored_sessions
+from .session_time import RESET_FLAG, SAVE_FLAG, session_time_judge, stored_sessions
 from .time_verdict import unresolved_lines
 
 
@@ -132,8 +132,13 @@ class BaselineJudge:
         for case_id, found in sorted(self.outcomes.items()):
             lines.append(found.line())
             if found.outcome == verdict.IMPROVEMENT:
-                command = self.settings.command(SAVE_FLAG, case_ids=[case_id])
-                lines.append(f"  hint: refresh this baseline with: {command}")
+                # Afresh: one more session appended is outweighed by those stored before it (a
+                # level shift needs two sessions on each side), so the next run would be called
+                # an improvement again.
+                command = self.settings.command(SAVE_FLAG, RESET_FLAG, case_ids=[case_id])
+                lines.append(
+                    f"  hint: if the change is accepted, start this baseline afresh: {command}"
+                )
         if self.unjudged:
             lines.append(f"not judged ({len(self.unjudged)}): measured, with no baseline to judge")
             if self.entries is None:  # one reason for all: said once
