@@ -20,6 +20,7 @@ import signal
 import stat
 import subprocess
 import sysconfig
+import threading
 import time
 from pathlib import Path
 
@@ -274,6 +275,27 @@ def test_a_cancelled_gate_passes_sigterm_on_and_its_pytest_removes_the_base_tree
     assert gate.returncode == 2, output  # pytest's "interrupted"
     assert "KeyboardInterrupt" in output and "SIGTERM" in output, output
     assert base_trees(temp) == [], output
+
+
+def test_a_signal_while_the_child_starts_up_reads_as_interrupted() -> None:
+    """SIGTERM before the child's pytest has a handler: the child dies of the signal (-15), and
+    the gate (and a bisect step) must still say interrupted (2), not a status of its own."""
+    ours = signal.getsignal(signal.SIGTERM)
+    child = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)"])
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        assert gate.wait_forwarding(child) == gate.PYTEST_INTERRUPTED
+    finally:
+        timer.cancel()
+        child.kill()
+    assert child.returncode == -signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is ours  # this process's own handler, put back
+
+
+def test_a_child_that_ends_by_itself_keeps_its_status() -> None:
+    child = subprocess.Popen([PYTHON, "-c", "raise SystemExit(1)"])
+    assert gate.wait_forwarding(child) == 1
 
 
 # -- git archive failures are clear errors -------------------------------------------------------

@@ -30,7 +30,6 @@ from ..results.schema import ResultsError
 from ..run.trees import TreeError, extract
 from . import gate
 
-PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 PYTEST_NO_TESTS = 5
 LOG_TAIL_LINES = 15
 
@@ -149,7 +148,7 @@ class StepRunner:
                 env={**os.environ, "TMPDIR": str(self.workdir)},
             )
             status = gate.wait_forwarding(child)
-        if status == PYTEST_INTERRUPTED:  # Ctrl-C or SIGTERM: the whole bisect stops
+        if status == gate.PYTEST_INTERRUPTED:  # Ctrl-C or SIGTERM: the whole bisect stops
             raise KeyboardInterrupt(f"the step's pytest was interrupted (see {log})")
         return status, results, log
 

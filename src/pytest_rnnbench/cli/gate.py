@@ -32,6 +32,7 @@ from ..backends import BACKENDS
 from ..invocation import pytest_program, python_module
 from ..run.trees import TreeError, backends_of, head_tree, resolve_commit, toplevel
 
+PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
 
 GATE_INI = Path(__file__).resolve().parent.parent / "suite" / "gate.ini"
@@ -175,16 +176,26 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
 
 
 def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
-    """Wait for `child`, passing a SIGTERM on to it (a cancelled job must not orphan the run)."""
+    """Wait for `child`, passing a SIGTERM on to it (a cancelled job must not orphan the run);
+    its exit status, or PYTEST_INTERRUPTED when a signal stopped the run. A child still starting
+    up has no handler yet and dies of the signal itself (a negative status): without this, a
+    bisect would take the step as unmeasurable and go on, and the gate would exit 241."""
+    signalled = False
 
     def forward(signum: int, frame: Optional[FrameType]) -> None:
+        nonlocal signalled
+        signalled = True
         child.send_signal(signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, forward)
     try:
-        return child.wait()
+        status = child.wait()
     except KeyboardInterrupt:
         # The child got the same Ctrl-C: let it remove the base tree and write what it has.
-        return child.wait()
+        signalled = True
+        status = child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if signalled or status in (-signal.SIGINT, -signal.SIGTERM):
+        return PYTEST_INTERRUPTED
+    return status
