@@ -25,7 +25,7 @@ from pytest_rnnbench.history.bisect import (
     measure_end,
     search,
 )
-from pytest_rnnbench.report.bisect_page import bisect_command
+from pytest_rnnbench.report.bisect_page import Commit, Record, bisect_command, markdown
 from pytest_rnnbench.results.rows import Row, Verdict
 
 COMMITS = [f"c{i}" for i in range(8)]
@@ -186,6 +186,39 @@ def test_the_ends_are_measured_again_while_inconclusive() -> None:
         ("c7", 1, REGRESSION),
     ]
     assert measure_end([], Scripted(0)) == []
+
+
+def test_an_interrupted_search_leaves_its_steps_with_the_caller() -> None:
+    """Ctrl-C in the third step: the two steps measured are in the caller's list, and the
+    report says interrupted, never "no regression between the ends"."""
+    steps: list = []
+    scripted = Scripted(6)
+
+    def judge(commit: str, attempt: int) -> Judgement:
+        if len(scripted.calls) == 2:
+            raise KeyboardInterrupt
+        return scripted(commit, attempt)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(COMMITS, judge, steps_before=1, steps=steps)
+    assert [(s.commit, s.verdict) for s in steps] == [("c3", PASS), ("c5", PASS)]
+    ends = measure_end(COMMITS, Scripted(0))
+    record = Record(good=Commit("g", "", "good"), commits=[Commit(c, "", c) for c in COMMITS],
+                    ends=ends, searched=steps, interrupted=True)  # fmt: skip
+    page = markdown(record)
+    assert "**Interrupted** after 3 steps: no commit is named." in page
+    assert "No regression" not in page and "`c3`" in page and "`c5`" in page  # its steps table
+    assert [s["commit"] for s in record.to_dict()["steps"]] == ["c7", "c3", "c5"]
+    assert record.to_dict()["interrupted"] is True
+
+
+def test_ends_that_could_not_be_measured_are_said_so() -> None:
+    ends = measure_end(COMMITS, lambda commit, attempt: Judgement(SKIP, None, "no results\nmore"))
+    record = Record(good=Commit("g", "", "good"), commits=[Commit(c, "", c) for c in COMMITS],
+                    ends=ends)  # fmt: skip
+    page = markdown(record)
+    assert "**The ends could not be measured**: no results." in page
+    assert "No regression" not in page
 
 
 def test_a_judge_answer_outside_the_four_verdicts_is_an_error() -> None:

@@ -189,6 +189,7 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("bisect: interrupted", file=sys.stderr)
         status = INTERRUPTED
+        record.interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -220,7 +221,7 @@ def _bisect(
         _print_step(record, commit, judgement.verdict, judgement.change, judgement.detail)
         return judgement
 
-    record.ends = measure_end(hashes, judge, policy)
+    measure_end(hashes, judge, policy, steps=record.ends)
     last = record.ends[-1] if record.ends else None
     if last is None or last.verdict != REGRESSION:
         return _ends_not_regressed(record, last)
@@ -228,7 +229,9 @@ def _bisect(
     record.cases = list(runner.cases)
     print(f"bisect: measuring {', '.join(runner.cases)} at each step", file=sys.stderr)
 
-    record.result = search(hashes, judge, policy, steps_before=len(record.ends))
+    record.result = search(
+        hashes, judge, policy, steps_before=len(record.ends), steps=record.searched
+    )
     print(_conclusion(record, record.result))
     return FOUND_ONE if record.result.outcome == FOUND else NARROWED
 

@@ -126,9 +126,15 @@ def remaining_steps(untested: int) -> int:
 
 
 class _Search:
-    def __init__(self, commits: Sequence[str], judge: Judge, policy: Policy) -> None:
+    def __init__(
+        self,
+        commits: Sequence[str],
+        judge: Judge,
+        policy: Policy,
+        steps: Optional[list[Step]] = None,
+    ) -> None:
         self.commits, self.judge, self.policy = list(commits), judge, policy
-        self.steps: list[Step] = []
+        self.steps: list[Step] = [] if steps is None else steps
         if policy.started is None:
             policy.started = policy.clock()  # the ends and the search share one budget
         self.started = policy.started
@@ -229,18 +235,23 @@ def _next(bounds: _Bounds, budget_hit: bool) -> tuple[Optional[int], bool]:
 
 
 def search(
-    commits: Sequence[str], judge: Judge, policy: Optional[Policy] = None, steps_before: int = 0
+    commits: Sequence[str],
+    judge: Judge,
+    policy: Optional[Policy] = None,
+    steps_before: int = 0,
+    steps: Optional[list[Step]] = None,
 ) -> Result:
     """Find the first bad commit of `commits` (oldest first; the last is the confirmed bad end).
 
     `steps_before` counts steps already taken (the ends) so that progress numbers go on from
-    them. Returns FOUND with one candidate, RANGE with several (the skipped, the inconclusive
-    and the untested commits between the last good and the first known bad), or EMPTY when
-    `commits` is empty.
+    them. `steps`: the list each step is appended to as it ends (the result's), so that a caller
+    keeps what was measured when the search is interrupted. Returns FOUND with one candidate,
+    RANGE with several (the skipped, the inconclusive and the untested commits between the last
+    good and the first known bad), or EMPTY when `commits` is empty.
     """
     if not commits:
         return Result(EMPTY, None, [])
-    state = _Search(commits, judge, policy or Policy())
+    state = _Search(commits, judge, policy or Policy(), steps)
     state.step_offset = steps_before
     bounds = _Bounds(high=len(commits) - 1)
     while True:
@@ -269,14 +280,17 @@ def search(
 
 
 def measure_end(
-    commits: Sequence[str], judge: Judge, policy: Optional[Policy] = None
+    commits: Sequence[str],
+    judge: Judge,
+    policy: Optional[Policy] = None,
+    steps: Optional[list[Step]] = None,
 ) -> list[Step]:
     """Measure the bad end (the last of `commits`) against the good end, again with more turns
-    while inconclusive, before any search: its steps; the last one's verdict is the answer (none
-    when the budget was spent before it)."""
+    while inconclusive, before any search: its steps (appended to `steps` as they end, when
+    given); the last one's verdict is the answer (none when the budget was spent before it)."""
     if not commits:
-        return []
-    state = _Search(commits, judge, policy or Policy())
+        return [] if steps is None else steps
+    state = _Search(commits, judge, policy or Policy(), steps)
     state.role = "ends"
     state.measure(len(commits) - 1, 2 + remaining_steps(len(commits) - 1))
     return state.steps

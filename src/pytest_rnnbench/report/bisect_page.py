@@ -37,7 +37,9 @@ class Record:
     command: list[str] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)  # the cases that regressed at the ends
     ends: list[Step] = field(default_factory=list)  # the bad end against the good end
-    result: Optional[Result] = None  # None when the bisect stopped at the ends
+    result: Optional[Result] = None  # None when the bisect stopped at the ends or was interrupted
+    searched: list[Step] = field(default_factory=list)  # the search's steps, also when interrupted
+    interrupted: bool = False  # Ctrl-C or SIGTERM: no answer, only what was measured
     seconds: float = 0.0
     exit_status: int = 0
 
@@ -49,7 +51,7 @@ class Record:
         return Commit(commit, "", "")
 
     def steps(self) -> list[Step]:
-        return [*self.ends, *(self.result.steps if self.result else [])]
+        return [*self.ends, *(self.result.steps if self.result else self.searched)]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -61,6 +63,8 @@ class Record:
             "cases": self.cases,
             "ends": [step.to_dict() for step in self.ends],
             "result": self.result.to_dict() if self.result else None,
+            "interrupted": self.interrupted,
+            "steps": [step.to_dict() for step in self.steps()],
             "seconds": round(self.seconds, 1),
             "exit_status": self.exit_status,
         }
@@ -95,10 +99,17 @@ def _steps_table(record: Record) -> list[str]:
 
 def _outcome(record: Record) -> list[str]:
     result = record.result
+    if record.interrupted:
+        return [f"**Interrupted** after {len(record.steps())} steps: no commit is named."]
     if result is None:
         last = record.ends[-1] if record.ends else None
-        said = last.verdict if last else "not measured"
-        return [f"**No regression between the ends**: the bad end is {said} against the good end."]
+        if last is None or last.verdict == "skip":
+            why = last.detail.splitlines()[0] if last and last.detail else "the budget ran out"
+            return [f"**The ends could not be measured**: {inline(why, 200)}."]
+        return [
+            f"**No regression between the ends**: the bad end is {last.verdict} against the "
+            "good end."
+        ]
     if result.outcome == FOUND and result.first_bad:
         found = record.describe(result.first_bad)
         return [
