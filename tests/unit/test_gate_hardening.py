@@ -13,6 +13,7 @@ Real processes, real git repositories, real signals.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shlex
 import shutil
@@ -20,6 +21,7 @@ import signal
 import stat
 import subprocess
 import sysconfig
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -333,6 +335,80 @@ def test_git_archive_writing_garbage_is_a_clear_error(
     monkeypatch.setenv("PATH", fake_git(tmp_path / "bin", "echo 'not a tar archive'\n"))
     with pytest.raises(TreeError, match="cannot unpack the archive of `git -C"):
         extract(repo, "abc", tmp_path / "target")
+
+
+def _tar(path: Path, *members: tuple[str, str, str]) -> Path:
+    """A tar archive of (name, kind, content or link target) members: kind "file" or "symlink"."""
+    with tarfile.open(path, "w") as tar:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            if kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+            else:
+                data = value.encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture(params=["extraction filters", "this Python has none"])
+def unpacking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of unpacking: tarfile's "data" filter, and the checks that stand in for it on
+    Pythons before 3.10.12 and 3.11.4."""
+    if request.param != "extraction filters":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        ("keras/../../escaped.py", "file", "x"),
+        ("keras/link", "symlink", "/etc/passwd"),
+        ("keras/link", "symlink", "../../outside"),
+    ],
+)
+def test_an_archive_that_reaches_outside_its_target_is_refused(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unpacking: str, member
+) -> None:
+    archive = _tar(tmp_path / "evil.tar", ("keras/__init__.py", "file", ""), member)
+    monkeypatch.setenv("PATH", fake_git(tmp_path / "bin", f"cat '{archive}'\n"))
+    with pytest.raises(TreeError, match="cannot unpack the archive"):
+        extract(repo, "abc", tmp_path / "target" / "tree")
+    assert not (tmp_path / "target" / "escaped.py").exists()
+
+
+def test_an_absolute_member_never_lands_at_its_absolute_path(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unpacking: str
+) -> None:
+    """The data filter puts it inside the target; the stand-in refuses it."""
+    absolute = tmp_path / "absolute.py"
+    archive = _tar(tmp_path / "abs.tar", (str(absolute), "file", "x"))
+    monkeypatch.setenv("PATH", fake_git(tmp_path / "bin", f"cat '{archive}'\n"))
+    target = tmp_path / "tree"
+    try:
+        extract(repo, "abc", target)
+    except TreeError as exc:
+        assert unpacking == "this Python has none" and "absolute path" in str(exc)
+    else:
+        assert unpacking == "extraction filters"
+        assert (target / str(absolute).lstrip("/")).read_text() == "x"
+    assert not absolute.exists()
+
+
+def test_an_archive_with_links_inside_its_target_unpacks(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unpacking: str
+) -> None:
+    archive = _tar(
+        tmp_path / "ok.tar",
+        ("keras/__init__.py", "file", "VERSION = 1\n"),
+        ("keras/alias.py", "symlink", "__init__.py"),
+    )
+    monkeypatch.setenv("PATH", fake_git(tmp_path / "bin", f"cat '{archive}'\n"))
+    target = tmp_path / "tree"
+    extract(repo, "abc", target)
+    assert (target / "keras" / "alias.py").read_text() == "VERSION = 1\n"
 
 
 # -- printed hints run as printed ----------------------------------------------------------------

@@ -246,10 +246,35 @@ def extract(repo: Path, commit: str, target: Path, timeout: float = ARCHIVE_TIME
         archive.seek(0)
         try:
             with tarfile.open(fileobj=archive) as tar:
-                # The "data" filter refuses absolute paths, links out of the target and devices.
-                tar.extractall(target, filter="data")
-        except (tarfile.TarError, OSError) as exc:
+                _extract_within(tar, target)
+        except (tarfile.TarError, OSError, ValueError) as exc:
             raise TreeError(f"cannot unpack the archive of {shown} into {target}: {exc}") from None
+
+
+def _extract_within(tar: tarfile.TarFile, target: Path) -> None:
+    """Unpack `tar` into `target`, refusing absolute paths, links out of it and devices: the
+    "data" filter where this Python has extraction filters (3.10.12, 3.11.4 and later), else the
+    same checks here (ValueError naming the member)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(target, filter="data")
+        return
+    root = os.path.realpath(target)
+    members = tar.getmembers()
+    for member in members:
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise ValueError(f"{member.name!r} is not a regular file, directory or link")
+        places = [member.name]
+        if member.issym():
+            places.append(os.path.join(os.path.dirname(member.name), member.linkname))
+        elif member.islnk():
+            places.append(member.linkname)
+        for place in places:
+            if os.path.isabs(place):
+                raise ValueError(f"{member.name!r} names an absolute path ({place!r})")
+            inside = os.path.realpath(os.path.join(root, place))
+            if os.path.commonpath([root, inside]) != root:
+                raise ValueError(f"{member.name!r} would point outside the target ({place!r})")
+    tar.extractall(target, members=members)
 
 
 def _stderr(raw: Optional[bytes]) -> str:
