@@ -173,8 +173,10 @@ def test_base_dir_is_a_directory_and_only_that(
     assert f"--rnnbench-base-dir={other}" in command  # to the plugin as an absolute directory
     assert main(["gate", "--base-dir", "no-such-dir"]) == 4
     assert "--base-dir no-such-dir: no such directory" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # one base, named one way
-        main(["gate", "--base", "master", "--base-dir", str(other)])
+    for both_or_none in (["--base", "master", "--base-dir", str(other)], []):
+        with pytest.raises(SystemExit) as stopped:  # one base, named one way
+            main(["gate", *both_or_none])
+        assert stopped.value.code == 4  # a usage error, as pytest's; argparse's 2 is "interrupted"
 
 
 def test_the_old_head_option_says_its_new_name(

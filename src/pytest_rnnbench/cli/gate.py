@@ -24,9 +24,10 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Optional
+from typing import NoReturn, Optional
 
 from ..backends import BACKENDS
 from ..invocation import pytest_program, python_module
@@ -85,6 +86,18 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "published matrix)",
     )
     parser.set_defaults(handler=run, passthrough=True)
+    parser.error = _usage_error(parser)  # type: ignore[method-assign,assignment]
+
+
+def _usage_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
+    """argparse's error, with pytest's usage-error status: the gate passes pytest's statuses on,
+    where argparse's own 2 would read as "interrupted"."""
+
+    def error(message: str) -> NoReturn:
+        parser.print_usage(sys.stderr)
+        parser.exit(USAGE_ERROR, f"{parser.prog}: error: {message}\n")
+
+    return error
 
 
 def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[str]:
