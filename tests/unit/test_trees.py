@@ -33,6 +33,13 @@ def test_a_branch_resolves_to_its_merge_base_and_a_commit_to_itself(repo: Path) 
     assert resolve_commit(repo, "master") == fork_point
     later = git(repo, "rev-parse", "master")
     assert resolve_commit(repo, later) == later  # a commit is taken as it is
+    # A branch however spelled, a remote-tracking one too; a tag is taken as its commit.
+    git(repo, "update-ref", "refs/remotes/origin/master", later)
+    git(repo, "tag", "v-later", later)
+    for spelled in ("refs/heads/master", "heads/master", "origin/master",
+                    "remotes/origin/master", "refs/remotes/origin/master"):  # fmt: skip
+        assert resolve_commit(repo, spelled) == fork_point, spelled
+    assert resolve_commit(repo, "v-later") == later
 
 
 def test_the_base_is_extracted_with_its_own_files_and_removed(repo: Path, tmp_path: Path) -> None:

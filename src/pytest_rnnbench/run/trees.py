@@ -108,13 +108,13 @@ def toplevel(directory: Path) -> Optional[Path]:
 
 
 def _is_branch(repo: Path, ref: str) -> bool:
-    for prefix in ("refs/heads/", "refs/remotes/"):
-        try:
-            git(repo, "show-ref", "--verify", "--quiet", prefix + ref)
-            return True
-        except TreeError:
-            continue
-    return False
+    """Whether `ref` names a local or remote-tracking branch, however spelled (`main`,
+    `origin/main`, `remotes/origin/main`, `refs/remotes/origin/main`)."""
+    try:
+        full = git(repo, "rev-parse", "--symbolic-full-name", ref)
+    except TreeError:
+        return False
+    return full.startswith(("refs/heads/", "refs/remotes/"))
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
