@@ -279,3 +279,25 @@ def test_python_dash_m_report(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "R.md").read_text().startswith("# RNN Benchmark Results\n")
+
+
+def test_a_report_that_cannot_be_written_exits_2_saying_why(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest_rnnbench",
+            "report",
+            str(RESULT_FILES[0]),
+            "-o",
+            str(blocker / "R.md"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert "error: cannot write the report:" in completed.stderr
+    assert "Traceback" not in completed.stderr

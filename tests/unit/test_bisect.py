@@ -325,6 +325,31 @@ def test_refs_that_do_not_make_a_range_are_usage_errors(
     assert err.startswith("bisect: error: ") and message in err, err
 
 
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--budget=nan", "--budget must be a positive number of minutes"),
+        ("--budget=inf", "--budget must be a positive number of minutes"),
+        ("--report={blocker}/r.md", "is not a directory"),
+        ("--json={blocker}", "is a directory"),
+    ],
+)
+def test_options_that_would_fail_after_the_measuring_are_refused_before_it(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, message: str
+) -> None:
+    blocker = tmp_path / ("a-file" if "report" in option else "a-directory")
+    if "report" in option:
+        blocker.write_text("")
+    else:
+        blocker.mkdir()
+    status = main(
+        ["bisect", "--good", "master~2", "--bad", "master", option.format(blocker=blocker)]
+    )
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("bisect: error: ") and message in err, err
+    assert "first the ends" not in err  # nothing was measured
+
+
 def test_outside_a_git_repository_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,8 @@ Exit status:
   0  found: one commit is the first bad one
   1  narrowed to a range (skipped or inconclusive commits, or --budget reached)
   2  the bisect could not run: usage (a ref that does not resolve, good not an ancestor of bad,
-     good == bad), or an end that could not be measured
+     good == bad, a --report or --json that cannot be written), or an end that could not be
+     measured; also when its report could not be written at the end
   6  no regression between the ends (not 3: `rnnbench gate` passes pytest's statuses 0-5 on,
      and a script that runs both must not read this as pytest's internal error)
   130 interrupted (Ctrl-C, SIGTERM)
@@ -23,6 +24,7 @@ Exit status:
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import signal
 import sys
@@ -46,6 +48,7 @@ from ..history.bisect import (
 )
 from ..report.bisect_page import Commit, Record, markdown, step_line
 from ..run.trees import TreeError, git, toplevel
+from .arguments import cannot_write
 from .bisect_steps import StepRunner, regressed_cases
 
 FOUND_ONE = 0
@@ -133,8 +136,12 @@ def start(args: argparse.Namespace) -> tuple[Path, Commit, list[Commit]]:
     """The repository, the good end and the commits to search (the last is the bad end)."""
     if args.attempts < 1:
         raise UsageError("--attempts must be 1 or more")
-    if args.budget is not None and args.budget <= 0:
+    if args.budget is not None and not (0 < args.budget < math.inf):
         raise UsageError("--budget must be a positive number of minutes")
+    for output in (args.report, args.json):
+        problem = None if output is None else cannot_write(output)
+        if problem:
+            raise UsageError(problem)  # before hours of measuring, not after
     repo = toplevel(Path.cwd())
     if repo is None:
         raise UsageError(
@@ -195,7 +202,11 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     record.seconds = time.monotonic() - began
     record.exit_status = status
-    _write(args, record)
+    try:
+        _write(args, record)
+    except OSError as exc:
+        print(f"bisect: error: its report could not be written: {exc}", file=sys.stderr)
+        return USAGE
     return status
 
 

@@ -84,12 +84,16 @@ def run(args: argparse.Namespace) -> int:
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
     # The pull-request comment is written even without a case: the pull request then reads so.
-    written = publish_outputs(
-        merged,
-        from_arguments(args),
-        document=documents[0][1] if len(documents) == 1 else None,
-        title=args.title,
-    )
+    try:
+        written = publish_outputs(
+            merged,
+            from_arguments(args),
+            document=documents[0][1] if len(documents) == 1 else None,
+            title=args.title,
+        )
+    except OSError as exc:
+        print(f"error: cannot write the report: {exc}", file=sys.stderr)
+        return 2
     if not merged.rows:
         print("error: the results files hold no case", file=sys.stderr)
         return 1
