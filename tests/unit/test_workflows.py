@@ -154,6 +154,20 @@ def test_no_script_has_an_expression_in_it() -> None:
             assert "${{" not in the_step.get("run", ""), (name, job_id, the_step.get("name"))
 
 
+def test_the_gates_measure_the_pull_requests_head_not_githubs_merge_commit() -> None:
+    """The comment's bisect command walks the first-parent commits from the base to the head;
+    from a merge commit (refs/pull/N/merge, the default) that is the merge alone."""
+    refs = {
+        name: [s["with"].get("ref") for s in job["steps"] if "checkout" in s.get("uses", "")]
+        for name, job_id, job in jobs()
+        if job_id == "gate"
+    }
+    assert refs == {
+        "rnnbench-gate.yml": ["${{ github.event.pull_request.head.sha }}"],
+        "rnnbench-gate-gpu.yml": ["refs/pull/${{ inputs.pr }}/head"],
+    }
+
+
 def test_no_job_that_runs_pull_request_code_holds_a_write_token_or_a_secret() -> None:
     checked = []
     for name, job_id, job in jobs():
