@@ -215,6 +215,19 @@ def test_improvement_passes_with_a_hint(gate):
     assert f"{CASE}: improvement" not in again.stdout.str()
 
 
+def test_under_xdist_the_summary_lists_the_workers_verdicts(gate):
+    """The controller judges no case itself: its summary shows what its workers judged."""
+    record(gate)
+    result = run(gate, "-n", "2", FAKE_STEP_MS=7, FAKE_SEED=2)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{CASE}: improvement: time per step improvement*change -3*%*",
+            "*hint: if the change is accepted, start this baseline afresh: *",
+        ]
+    )
+
+
 def test_inconclusive_passes_with_a_warning_that_says_why(gate):
     noisy_base = "10,30,11,25,10,30,11,25"
     run(

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from pytest_rnnbench.verdicts import verdict
+from pytest_rnnbench.verdicts.records import CaseVerdict, MetricVerdict
 
 
 def noisy(center, n=24, spread=0.02, seed=0):
@@ -200,3 +201,14 @@ def test_paired_verdict_with_too_few_pairs_is_inconclusive_and_says_what_would_h
     )
     assert found.outcome == verdict.INCONCLUSIVE
     assert "per-turn ratios" in found.why and "--rnnbench-against-workers" in found.why
+
+
+def test_a_case_verdict_reads_back_from_what_it_wrote() -> None:
+    """A pytest-xdist worker sends its verdicts as dicts; the controller's summary rebuilds them."""
+    time = MetricVerdict("step_time", "improvement", 10.0, 7.0, -0.3, 0.05, 0.999, 3, 3, "",
+                         "prediction from stored sessions", 0.04)  # fmt: skip
+    rss = MetricVerdict("host_peak_rss", "pass", 100.0, 101.0, 0.01, 0.2, n_baseline=1, n_now=1)
+    found = CaseVerdict("c", "improvement", (time, rss), ("keras 3.15 -> 3.16",))
+    stored = {**found.to_dict(), "baseline_seconds": 1.0}  # a results file adds context keys
+    again = CaseVerdict.from_dict("c", stored)
+    assert again == found and again.line() == found.line()

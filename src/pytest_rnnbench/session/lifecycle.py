@@ -34,7 +34,7 @@ from ..run.trees import remove as remove_tree
 from ..settings import Settings
 from ..verdicts.family import family_line
 from ..verdicts.live import LiveJudge
-from ..verdicts.protocol import CaseRun, Judge, enforce
+from ..verdicts.protocol import CaseRun, Judge, add_worker_summary, enforce, worker_summary
 from ..verdicts.stored import BaselineJudge
 from . import header, summary
 from .display import ProgressDisplay
@@ -246,7 +246,7 @@ class RnnbenchSession:
         if self._is_xdist_worker:
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["rnnbench"] = self.results_document()
-            output["rnnbench_unjudged"] = dict(self.judge.unjudged)
+            output["rnnbench_summary"] = worker_summary(self.judge)
             return
         # Written at the end too: a run whose every case was skipped still leaves its file.
         self._write_results()
@@ -271,8 +271,8 @@ class RnnbenchSession:
         if sent:
             self._from_xdist_workers.append(sent)
             self._write_results()
-        # So the summary lists them, as without xdist.
-        self.judge.unjudged.update(output.get("rnnbench_unjudged") or {})
+        # So the summary lists every case's verdict, as without xdist.
+        add_worker_summary(self.judge, output.get("rnnbench_summary") or {})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         document = self.results_document()

@@ -100,6 +100,7 @@ class LiveJudge:
         self.settings = settings
         self.trees = dict(trees or {})
         self.outcomes: dict[str, verdict.CaseVerdict] = {}
+        self.saved: list[str] = []  # a live run records no baseline (a usage error)
         self.unjudged: dict[str, str] = {}  # case id -> why it was measured but not judged
         self.run_family = RunFamily(settings.false_alarm_rate)  # cases known after collection
 

@@ -62,6 +62,10 @@ class Judge(Protocol):
 
     # case id -> why it was measured but not judged (no baseline for it, workloads differ...)
     unjudged: dict[str, str]
+    # case id -> its verdict, for the summary
+    outcomes: dict[str, verdict.CaseVerdict]
+    # a line per baseline recorded (stored baselines only), for the summary
+    saved: list[str]
 
     def header_lines(self) -> list[str]:
         """Lines for pytest's report header: what this run is judged against."""
@@ -115,3 +119,21 @@ def enforce(found: verdict.CaseVerdict, item: pytest.Item) -> None:
         pytest.fail(found.line(), pytrace=False)
     if found.outcome == verdict.INCONCLUSIVE:
         warnings.warn(RnnbenchInconclusiveWarning(found.line()), stacklevel=1)
+
+
+def worker_summary(judge: Judge) -> dict[str, Any]:
+    """What a pytest-xdist worker's judge sends its controller, whose summary lists every case
+    as a run without xdist does (the controller judges none itself)."""
+    return {
+        "unjudged": dict(judge.unjudged),
+        "outcomes": {case_id: found.to_dict() for case_id, found in judge.outcomes.items()},
+        "saved": list(judge.saved),
+    }
+
+
+def add_worker_summary(judge: Judge, sent: Mapping[str, Any]) -> None:
+    """The controller's side of worker_summary."""
+    judge.unjudged.update(sent.get("unjudged") or {})
+    for case_id, found in (sent.get("outcomes") or {}).items():
+        judge.outcomes[case_id] = verdict.CaseVerdict.from_dict(case_id, found)
+    judge.saved.extend(sent.get("saved") or [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from .. import metrics
@@ -120,6 +120,16 @@ class CaseVerdict:
             text += " [" + "; ".join(self.notes) + "]"
         return text
 
+    @classmethod
+    def from_dict(cls, case_id: str, stored: Mapping[str, Any]) -> CaseVerdict:
+        """The verdict that `to_dict` wrote (keys it does not know are left out)."""
+        metrics = tuple(
+            MetricVerdict(metric=name, **{k: v for k, v in kept.items() if k in _METRIC_FIELDS})
+            for name, kept in (stored.get("metrics") or {}).items()
+        )
+        notes = tuple(str(note) for note in stored.get("notes") or ())
+        return cls(case_id, str(stored["verdict"]), metrics, notes)
+
     def to_dict(self) -> dict[str, Any]:
         """The verdict as stored in results files (see results.parse_verdict)."""
         time = next((m for m in self.metrics if m.metric == "step_time"), None)
@@ -145,3 +155,7 @@ class CaseVerdict:
             },
             "notes": list(self.notes),
         }
+
+
+# What CaseVerdict.from_dict reads back into a MetricVerdict: its fields but the metric's name.
+_METRIC_FIELDS = frozenset(f.name for f in fields(MetricVerdict)) - {"metric"}
