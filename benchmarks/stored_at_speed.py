@@ -3,7 +3,7 @@ stored_calibration.py series that probed the machine (`machine_probe`: a fixed p
 one child per CPU, before the warm-up and after the last timed epoch).
 
 A stored baseline compares a run with sessions recorded earlier; on a shared host the machine's
-speed wanders between them, unseen by the busy check (the 3 of 134 unchanged runs that failed did
+speed wanders between them, unseen by the busy check (the unchanged runs that failed, 2 of 134, did
 so that way: docs/calibration.md). The rule replayed here: once MIN_SPEED_SESSIONS stored sessions
 have a probe, regress their log step times on their log probes and judge the run against the
 prediction at its own probe, by the regression's prediction interval
