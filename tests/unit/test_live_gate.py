@@ -85,6 +85,24 @@ def test_a_case_measured_but_not_judged_is_skipped_saying_why_never_passed() -> 
     ]
 
 
+@pytest.mark.parametrize(
+    "broken, why",
+    [
+        (worker(10.0, turns=0), "every worker needs at least one turn"),
+        (worker(10.0, epochs=[{"seconds": 0.0, "step_seconds": [0.0] * 24}]),
+         "turn times must be positive and finite"),
+        (worker(10.0, epochs=[{"seconds": 1.0, "step_seconds": [float("nan")] * 24}]),
+         "turn times must be positive and finite"),
+    ],
+)  # fmt: skip
+def test_turns_that_cannot_be_compared_fail_the_case_saying_why(
+    broken: dict[str, Any], why: str
+) -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    with pytest.raises(pytest.fail.Exception, match=f"cannot be paired: {why}"):
+        judge.check(case_run(broken, broken))
+
+
 def test_load_that_fell_on_one_sides_turns_makes_the_time_verdict_inconclusive() -> None:
     judge = LiveJudge(Settings(against={"*": "/ref/python"}))
     quiet, busy = [0.02] * 12, [0.30] * 12

@@ -30,7 +30,7 @@ from .family import RunFamily
 from .judge import TIME, NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
 from .time_verdict import time_verdict, unresolved_lines
-from .worker_level import PROCESS_SPREAD_FLOOR, compare_workers
+from .worker_level import PROCESS_SPREAD_FLOOR, WorkerComparison, compare_workers
 
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -156,8 +156,8 @@ class LiveJudge:
                 pytest.fail(f"{case_id}: {problem}", pytrace=False)
         reference_merged = merge_side(run.reference)
         old, new = _sides(run, reference_merged)
-        turns = _worker_turns(case_id, run)
-        time = _time_judge(turns, self.run_family.alpha)
+        turns, comparison = _worker_turns(case_id, run)
+        time = _time_judge(turns, comparison, self.run_family.alpha)
         limits = tolerances(self.settings, item)
         found = judge(
             case_id, old, new, limits, alpha=self.run_family.alpha, paired=True, time=time
@@ -207,26 +207,31 @@ def _sides(run: CaseRun, reference_merged: Mapping[str, Any]) -> tuple[Side, Sid
     )
 
 
-def _worker_turns(case_id: str, run: CaseRun) -> tuple[list[list[float]], list[list[float]]]:
-    """Per side, each worker's mean step time (ms) in each of its turns; the sides must have
-    taken turns together (as many of them)."""
+def _worker_turns(
+    case_id: str, run: CaseRun
+) -> tuple[tuple[list[list[float]], list[list[float]]], WorkerComparison]:
+    """Per side, each worker's mean step time (ms) in each of its turns, and their comparison;
+    the test fails, saying why, when they cannot be compared (the sides took different numbers
+    of turns, none, or a turn time is not positive and finite)."""
     try:
         reference = [samples.turn_means(result) for result in run.reference]
         candidate = [samples.turn_means(result) for result in run.candidate]
         counts = {len(turns) for turns in reference + candidate}
         if len(counts) != 1:
             raise ValueError(f"the workers took different numbers of turns: {sorted(counts)}")
+        comparison = compare_workers(reference, candidate)
     except ValueError as exc:
         pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
-    return reference, candidate
+    return (reference, candidate), comparison
 
 
 def _time_judge(
-    turns: tuple[list[list[float]], list[list[float]]], alpha: float
+    turns: tuple[list[list[float]], list[list[float]]],
+    comparison: WorkerComparison,
+    alpha: float,
 ) -> Callable[[float], verdict.MetricVerdict]:
     """The step time's verdict for a tolerance, with worker processes as the unit."""
     reference, candidate = turns
-    comparison = compare_workers(reference, candidate)
     workers = f"{len(reference)}+{len(candidate)} worker processes"
     if comparison.floor_used:
         test = f"per-worker summaries, assumed process spread {PROCESS_SPREAD_FLOOR:.0%}"
