@@ -22,10 +22,14 @@ Plain numbers in, plain numbers out; scipy only inside the functions that need i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 from .distributions import cdf, one_sided, quantile
+
+# A two-sample test: (mean(a) - mean(b), its standard error, degrees of freedom).
+TwoSample = Callable[[Sequence[float], Sequence[float]], tuple[float, float, float]]
 
 # Sessions needed before their own spread is trusted.
 MIN_SESSIONS = 3
@@ -55,26 +59,30 @@ class SessionComparison:
         return math.exp(quantile(1 - alpha, self.degrees_of_freedom) * self.scale) - 1
 
 
-def after_level_shift(sessions: Sequence[float], alpha: float = 0.01) -> int:
+def after_level_shift(
+    sessions: Sequence[float], alpha: float = 0.01, two_sample: Optional[TwoSample] = None
+) -> int:
     """How many leading sessions precede the latest significant level shift (0: none found).
 
     Each split with at least two sessions on either side is tested with Student's t, variance
     pooled; the most extreme split counts when it passes alpha divided by the number of splits
     tried. Pooled, not Welch's: under the null (one level, one machine) both sides share one
     spread, and Welch's t, given two sessions that agree by chance, takes their near-zero
-    variance at face value and found a shift in 5.8% of 20-session histories of identical code
-    (pooled: 0.8%; at alpha 1%), while catching a real +10% shift of the last 3 sessions less
-    often (39% against 81%; seeded simulation, 1,000 histories each, 3% session spread).
+    variance at face value and found a shift in 6.4% of 20-session histories of identical code
+    (pooled: 0.6%; at alpha 1%), while catching a real +10% shift of the last 3 sessions less
+    often (39% against 80%; `benchmarks/level_shift.py --histories 1000 --seed 1`, 3% session
+    spread). `two_sample`: the test at each split, for that comparison (default: pooled).
     """
     from .worker_level import pooled
 
+    test = two_sample or pooled
     values = list(sessions)
     start = 0
     while len(values) - start >= 4:
         splits = range(start + 2, len(values) - 1)
         best, best_p = 0, 1.0
         for split in splits:
-            difference, se, df = pooled(values[split:], values[start:split])
+            difference, se, df = test(values[split:], values[start:split])
             p = 1.0 if se == 0 else 2 * (1 - cdf(abs(difference) / se, df))
             if se == 0 and difference != 0:
                 p = 0.0
