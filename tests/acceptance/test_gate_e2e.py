@@ -200,7 +200,8 @@ def test_improvement_passes_with_a_hint(gate):
         [
             f"{CASE}: improvement: time per step improvement*change -3*%*",
             # The user's own selection is kept; -k names the case.
-            "*hint: if the change is accepted, start this baseline afresh: *pytest *--rnnbench "
+            "*hint: if the change is accepted, start this baseline afresh (and save it on 2 more "
+            "runs before it judges small changes): *pytest *--rnnbench "
             "--rnnbench-backends=tensorflow *--rnnbench-samples=256 *-ra -p no:cacheprovider "
             f"--rnnbench-save-baseline --rnnbench-reset-baseline -k {CASE}",
         ]
@@ -223,7 +224,7 @@ def test_under_xdist_the_summary_lists_the_workers_verdicts(gate):
     result.stdout.fnmatch_lines(
         [
             f"{CASE}: improvement: time per step improvement*change -3*%*",
-            "*hint: if the change is accepted, start this baseline afresh: *",
+            "*hint: if the change is accepted, start this baseline afresh *",
         ]
     )
 

@@ -297,6 +297,19 @@ def test_a_signal_while_the_child_starts_up_reads_as_interrupted() -> None:
     assert signal.getsignal(signal.SIGTERM) is ours  # this process's own handler, put back
 
 
+def test_a_child_killed_by_a_signal_this_process_never_saw_reads_as_interrupted() -> None:
+    """A cancelled job's runner may signal the whole process tree: the child dies of SIGTERM
+    before its pytest has a handler, and the gate never got one itself."""
+    child = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)"])
+    timer = threading.Timer(0.5, child.send_signal, (signal.SIGTERM,))
+    timer.start()
+    try:
+        assert gate.wait_forwarding(child) == gate.PYTEST_INTERRUPTED
+    finally:
+        timer.cancel()
+        child.kill()
+
+
 def test_a_child_that_ends_by_itself_keeps_its_status() -> None:
     child = subprocess.Popen([PYTHON, "-c", "raise SystemExit(1)"])
     assert gate.wait_forwarding(child) == 1

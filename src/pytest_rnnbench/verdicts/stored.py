@@ -137,7 +137,8 @@ class BaselineJudge:
                 # an improvement again.
                 command = self.settings.command(SAVE_FLAG, RESET_FLAG, case_ids=[case_id])
                 lines.append(
-                    f"  hint: if the change is accepted, start this baseline afresh: {command}"
+                    "  hint: if the change is accepted, start this baseline afresh (and save it "
+                    f"on 2 more runs before it judges small changes): {command}"
                 )
         if self.unjudged:
             lines.append(f"not judged ({len(self.unjudged)}): measured, with no baseline to judge")
