@@ -7,9 +7,18 @@ tests/acceptance/test_devices_e2e.py.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from pytest_rnnbench.run.devices import GpuMemoryMonitor, discover_gpus, slot_for, xdist_worker
+from pytest_rnnbench.run.devices import (
+    GpuMemoryMonitor,
+    discover_gpus,
+    slot_for,
+    visible_gpus,
+    xdist_worker,
+)
+from pytest_rnnbench.run.protocol import worker_env
 
 # -- GPU sets under pytest-xdist -------------------------------------------------------------------
 
@@ -71,3 +80,88 @@ def test_memory_monitor_without_gpus_or_nvml_records_nothing_with_a_reason() -> 
             pass
         assert monitor.to_dict()["nvml_process_peak_bytes"] is None
         assert monitor.reason.startswith("NVML unavailable")
+
+
+# -- CUDA_VISIBLE_DEVICES: the GPUs this process may use -----------------------------------------
+
+UUIDS = [f"GPU-{i}aaa-0000" for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    "visible, indices, entries, stopped",
+    [
+        (None, [0, 1, 2, 3], ["0", "1", "2", "3"], ""),
+        ("3,1", [3, 1], ["3", "1"], ""),
+        ("GPU-2aaa", [2], ["GPU-2aaa"], ""),  # a unique prefix of a UUID
+        ("2, 7, 0", [2], ["2"], "'7' names no GPU"),  # CUDA ignores what follows
+        ("1,1", [1], ["1"], "'1' names a GPU already named"),  # never one GPU twice
+        ("GPU-", [], [], "'GPU-' names no GPU"),  # a prefix of every UUID
+        ("", [], [], "'' names no GPU"),
+        ("-1", [], [], "'-1' names no GPU"),
+        ("MIG-5f3c", [], [], "'MIG-5f3c' names a MIG device, which is not supported"),
+    ],
+)
+def test_visible_gpus_read_cuda_visible_devices_as_cuda_does(visible, indices, entries, stopped):
+    found = visible_gpus(visible, UUIDS)
+    assert found[:2] == (indices, entries)
+    assert stopped in found[2] and bool(found[2]) == bool(stopped)
+
+
+class FakeNvml:
+    """pynvml's calls that discover_gpus makes, for 4 GPUs of one model."""
+
+    class NVMLError(Exception):
+        pass
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlDeviceGetCount(self):
+        return 4
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return index
+
+    def nvmlDeviceGetUUID(self, handle):
+        return UUIDS[handle]
+
+    def nvmlDeviceGetName(self, handle):
+        return f"NVIDIA H100 #{handle}"
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return type("Memory", (), {"total": 80 * 2**30 + handle})()
+
+    def nvmlSystemGetDriverVersion(self):
+        return "550.54"
+
+    def nvmlSystemGetCudaDriverVersion(self):
+        return 12040
+
+
+def test_discovery_lists_only_the_gpus_cuda_visible_devices_lets_this_process_use(monkeypatch):
+    """On a shared machine a user gives the run GPUs 3 and 1: the inventory is those two, in
+    that order, and a worker on the first of them gets CUDA_VISIBLE_DEVICES=3 (it got 0)."""
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml())
+    inventory = discover_gpus({"CUDA_VISIBLE_DEVICES": "3,1"})
+    assert inventory.count == 2 and inventory.nvml_indices == (3, 1)
+    assert inventory.names == ("NVIDIA H100 #3", "NVIDIA H100 #1")
+    assert inventory.memory_bytes == (80 * 2**30 + 3, 80 * 2**30 + 1)
+    slot = slot_for({}, inventory)
+    assert slot.gpu_indices == (3, 1) and slot.cuda_ids == ("3", "1")  # monitor; workers
+    assert worker_env("torch", slot.cuda_ids[:1], base={})["CUDA_VISIBLE_DEVICES"] == "3"
+    assert "GPUs ['3', '1']" in slot.describe()
+    halves = [
+        slot_for({"PYTEST_XDIST_WORKER": f"gw{i}", "PYTEST_XDIST_WORKER_COUNT": "2"}, inventory)
+        for i in range(2)
+    ]
+    assert [(s.gpu_indices, s.cuda_ids) for s in halves] == [((3,), ("3",)), ((1,), ("1",))]
+    hidden = discover_gpus({"CUDA_VISIBLE_DEVICES": ""})
+    assert hidden.count == 0
+    assert (
+        hidden.reason == "CUDA_VISIBLE_DEVICES: its entry '' names no GPU: no GPU is left visible"
+    )
+    every = discover_gpus({})
+    assert every.count == 4 and every.cuda_ids == ("0", "1", "2", "3")

@@ -8,22 +8,63 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 
 @dataclass(frozen=True)
 class GpuInventory:
+    """The GPUs this process may use: those CUDA_VISIBLE_DEVICES lets it see, in its order."""
+
     count: int = 0
     names: tuple[str, ...] = ()
     driver: Optional[str] = None
     cuda: Optional[str] = None
     reason: str = ""  # why there are none, when count == 0
     memory_bytes: tuple[int, ...] = field(default=())
+    # Per visible GPU: NVML's index (what the memory monitor samples) and the entry a worker's
+    # CUDA_VISIBLE_DEVICES gets for it (the user's own spelling: an index or a UUID).
+    nvml_indices: tuple[int, ...] = ()
+    cuda_ids: tuple[str, ...] = ()
 
 
-def discover_gpus() -> GpuInventory:
+def visible_gpus(visible: Optional[str], uuids: Sequence[str]) -> tuple[list[int], list[str], str]:
+    """Which of NVML's GPUs (their UUIDs, in NVML's order) a CUDA program sees under
+    CUDA_VISIBLE_DEVICES=`visible` (None: unset), as CUDA reads it: every GPU when unset, else
+    the comma-separated entries in order, each an index or a GPU UUID (or a unique prefix of
+    one), up to the first that names no GPU or one already named (CUDA ignores the rest). Returns
+    their NVML indices, their entries, and why the list stopped early ("" if it did not).
+
+    An index is taken in NVML's order (PCI bus order), which is CUDA's on a machine of one GPU
+    model or with CUDA_DEVICE_ORDER=PCI_BUS_ID; the workers get the entries as written, so they
+    see what the user meant either way. MIG devices are not supported (NVML's per-process
+    figures are per GPU): such an entry ends the list, saying so."""
+    if visible is None:
+        return list(range(len(uuids))), [str(i) for i in range(len(uuids))], ""
+    indices: list[int] = []
+    entries: list[str] = []
+    for entry in (part.strip() for part in visible.split(",")):
+        if entry.isdigit() and int(entry) < len(uuids):
+            found = [int(entry)]
+        elif entry.startswith("GPU-"):
+            found = [i for i, uuid in enumerate(uuids) if uuid.startswith(entry)]
+        else:
+            found = []
+        if len(found) != 1 or found[0] in indices:
+            if entry.startswith("MIG-"):
+                why = "a MIG device, which is not supported"
+            else:
+                why = "a GPU already named" if found and found[0] in indices else "no GPU"
+            return indices, entries, f"CUDA_VISIBLE_DEVICES: its entry {entry!r} names {why}"
+        indices.append(found[0])
+        entries.append(entry)
+    return indices, entries, ""
+
+
+def discover_gpus(environ: Optional[Mapping[str, str]] = None) -> GpuInventory:
+    """The GPUs this process may use (see GpuInventory), from NVML and CUDA_VISIBLE_DEVICES."""
+    env = os.environ if environ is None else environ
     try:
         import pynvml  # provided by nvidia-ml-py; light, no framework
     except ImportError:
@@ -35,8 +76,10 @@ def discover_gpus() -> GpuInventory:
     try:
         count = pynvml.nvmlDeviceGetCount()
         handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        names = tuple(_text(pynvml.nvmlDeviceGetName(h)) for h in handles)
-        memory = tuple(int(pynvml.nvmlDeviceGetMemoryInfo(h).total) for h in handles)
+        uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
+        indices, entries, stopped = visible_gpus(env.get("CUDA_VISIBLE_DEVICES"), uuids)
+        names = tuple(_text(pynvml.nvmlDeviceGetName(handles[i])) for i in indices)
+        memory = tuple(int(pynvml.nvmlDeviceGetMemoryInfo(handles[i]).total) for i in indices)
         driver = _text(pynvml.nvmlSystemGetDriverVersion())
         cuda_raw = pynvml.nvmlSystemGetCudaDriverVersion()
         cuda = f"{cuda_raw // 1000}.{(cuda_raw % 1000) // 10}"
@@ -44,13 +87,21 @@ def discover_gpus() -> GpuInventory:
         return GpuInventory(reason=f"NVML could not list GPUs ({exc})")
     finally:
         pynvml.nvmlShutdown()
+    if indices:
+        reason = ""
+    elif count:
+        reason = f"{stopped}: no GPU is left visible"
+    else:
+        reason = "NVML found no GPU"
     return GpuInventory(
-        count=count,
+        count=len(indices),
         names=names,
         driver=driver,
         cuda=cuda,
-        reason="" if count else "NVML found no GPU",
+        reason=reason,
         memory_bytes=memory,
+        nvml_indices=tuple(indices),
+        cuda_ids=tuple(entries),
     )
 
 
@@ -160,18 +211,23 @@ class GpuMemoryMonitor:
 
 @dataclass(frozen=True)
 class Slot:
-    """This process's share of the machine's GPUs."""
+    """This process's share of the machine's GPUs: per GPU, NVML's index (`gpu_indices`, what
+    the memory monitor samples) and the CUDA_VISIBLE_DEVICES entry a worker gets for it."""
 
     gpu_indices: tuple[int, ...]
     worker: Optional[str] = None  # the pytest-xdist worker id (gw0...), None without xdist
     workers: int = 1
+    cuda_ids: tuple[str, ...] = ()  # default: the NVML indices as text
+
+    def __post_init__(self) -> None:
+        if not self.cuda_ids:
+            object.__setattr__(self, "cuda_ids", tuple(map(str, self.gpu_indices)))
 
     def describe(self) -> str:
         if self.worker is None:
-            return f"GPUs {list(self.gpu_indices)}"
+            return f"GPUs {list(self.cuda_ids)}"
         return (
-            f"pytest-xdist worker {self.worker} of {self.workers} owns GPUs "
-            f"{list(self.gpu_indices)}"
+            f"pytest-xdist worker {self.worker} of {self.workers} owns GPUs {list(self.cuda_ids)}"
         )
 
 
@@ -185,13 +241,18 @@ def xdist_worker(env: Mapping[str, str]) -> tuple[Optional[str], int, int]:
     return worker, (int(match.group(1)) if match else 0), max(count, 1)
 
 
-def slot_for(env: Mapping[str, str], total_gpus: int) -> Slot:
-    """Disjoint, contiguous GPU blocks: with N xdist workers each owns total // N GPUs.
+def slot_for(env: Mapping[str, str], gpus: Union[int, GpuInventory]) -> Slot:
+    """Disjoint, contiguous blocks of the visible GPUs (`gpus`: an inventory, or a count of GPUs
+    numbered 0...): with N xdist workers each owns count // N of them.
 
     Contiguous blocks keep a multi-GPU case on neighbouring devices (usually the best-connected
     ones); disjoint blocks mean two parallel cases never share a GPU.
     """
+    if isinstance(gpus, int):
+        gpus = GpuInventory(count=gpus, nvml_indices=tuple(range(gpus)))
     worker, index, count = xdist_worker(env)
-    per_worker = total_gpus // count
-    first = index * per_worker
-    return Slot(tuple(range(first, first + per_worker)), worker, count)
+    per_worker = gpus.count // count
+    block = slice(index * per_worker, (index + 1) * per_worker)
+    indices = gpus.nvml_indices[block]
+    cuda_ids = gpus.cuda_ids[block] if gpus.cuda_ids else tuple(map(str, indices))
+    return Slot(indices, worker, count, cuda_ids)

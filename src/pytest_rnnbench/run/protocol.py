@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 # The worker is a directory run as a script (`python run/worker`, which runs its __main__.py): it
 # imports nothing from this package, since it also runs under Keras-MXNet's interpreter.
@@ -108,20 +108,21 @@ def shared_compilations(backend: str) -> Iterator[dict[str, dict[str, str]]]:
 
 def worker_env(
     backend: str,
-    gpu_indices: Sequence[int],
+    gpu_ids: Sequence[Union[int, str]],
     preallocate: bool = False,
     simulate_devices: int = 0,
     base: Optional[Mapping[str, str]] = None,
     thread_pools: str = "default",
 ) -> dict[str, str]:
-    """The environment of a worker of `backend` that may use exactly the GPUs `gpu_indices`;
-    a CPU case's thread pools are set up as `thread_pools` says (settings.THREAD_POOLS)."""
+    """The environment of a worker of `backend` that may use exactly the GPUs `gpu_ids` (their
+    CUDA_VISIBLE_DEVICES entries: indices or UUIDs); a CPU case's thread pools are set up as
+    `thread_pools` says (settings.THREAD_POOLS)."""
     env = dict(os.environ if base is None else base)
     env.update(
         {
             "KERAS_BACKEND": backend,
             # A CPU case must not touch a GPU; a GPU case sees exactly its own GPUs.
-            "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_indices)),
+            "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpu_ids)),
             "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -135,7 +136,7 @@ def worker_env(
         # "15 GB for TensorFlow" was preallocation).
         env.update({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
     env.pop("RNNBENCH_THREAD_POOLS", None)  # only what this function sets is reported
-    if thread_pools == "steady" and not gpu_indices and not simulate_devices:
+    if thread_pools == "steady" and not gpu_ids and not simulate_devices:
         env.update(steady_thread_env(backend))
     if simulate_devices:
         env["RNNBENCH_SIMULATE_DEVICES"] = str(simulate_devices)

@@ -71,7 +71,7 @@ class RnnbenchSession:
         if settings.shard is not None:
             self.cases = shard(self.cases, *settings.shard)
         # Under pytest-xdist each worker process owns a disjoint block of GPUs.
-        self.slot = slot_for(os.environ, inventory.count)
+        self.slot = slot_for(os.environ, inventory)
         self.summaries: dict[str, Summary] = {}
         self.failures: dict[str, str] = {}
         self.progress = ProgressDisplay(config)

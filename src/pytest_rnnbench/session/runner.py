@@ -120,15 +120,17 @@ class CaseRunner:
         return found
 
     def gpu_indices(self, case: Case) -> list[int]:
-        """The GPUs this case runs on: the first of this process's own block."""
+        """The GPUs this case runs on (NVML's indices): the first of this process's own block."""
         if self.settings.simulate_devices:
             return []
         return list(self.slot.gpu_indices[: case.gpus])
 
     def worker_env(self, case: Case) -> dict[str, str]:
+        # The same GPUs as the workers' CUDA_VISIBLE_DEVICES entries (the user's own spelling).
+        cuda_ids = [] if self.settings.simulate_devices else self.slot.cuda_ids[: case.gpus]
         return worker_env(
             case.backend,
-            self.gpu_indices(case),
+            cuda_ids,
             self.settings.preallocate,
             self.settings.simulate_devices,
             thread_pools=self.settings.thread_pools,
