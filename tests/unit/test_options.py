@@ -410,6 +410,25 @@ def test_live_workers_per_side_may_differ_by_backend(pytester: pytest.Pytester) 
     assert per_side("--rnnbench-matrix=pr", "--rnnbench-against-workers=5") == [5, 5, 5]
 
 
+def test_entries_for_every_backend_win_over_lower_sources_per_backend_ones(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference for every backend typed on the command line is every backend's, the ini
+    file's `jax=` entry included; a BACKEND=N typed there keeps the ini file's N for the rest."""
+    pytester.makeini("[pytest]\nrnnbench_against = jax=/old/python\nrnnbench_against_workers = 5\n")
+    settings = resolved(pytester, "--rnnbench-against", "/new/python")
+    assert settings.reference_python("jax") == settings.reference_python("torch") == "/new/python"
+    settings = resolved(pytester, "--rnnbench-against", "torch=/new/python")
+    assert settings.reference_python("jax") == "/old/python"  # per backend: merged
+    assert settings.reference_python("torch") == "/new/python"
+    settings = resolved(pytester, "--rnnbench-against-workers=torch=6")
+    assert [settings.workers_per_side(b) for b in ("torch", "jax")] == [6, 5]
+    monkeypatch.setenv("RNNBENCH_AGAINST_WORKERS", "4")
+    settings = resolved(pytester, "--rnnbench-against-workers=torch=6")
+    assert [settings.workers_per_side(b) for b in ("torch", "jax")] == [6, 4]
+    assert resolved(pytester).workers_per_side("jax") == 4
+
+
 def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeini(
         "[pytest]\nrnnbench_batch_sizes = 64\nrnnbench_timeout = 30\n"

@@ -79,14 +79,28 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
 def _parse(option: Option, sources: _Sources, available_gpus: int) -> Any:
     """The option's parsed value, or None when no source sets it. Appended options merge every
     source's entries per key: `--rnnbench-python jax=...` on the command line must not drop the
-    ini file's `mxnet=...`."""
+    ini file's `mxnet=...`; but an entry for every backend (a bare PATH, key "*") replaces the
+    lower sources' entries, as their per-backend entries would otherwise still win. An option
+    laid over its default (`over_default`) is laid over the lower sources first, the same way."""
     found = sources.every(option)
+    if not (option.merges or option.over_default is not None):
+        # A value a higher source replaces is never parsed: it cannot stop the run.
+        return _parse_one(option, found[-1], available_gpus) if found else None
+    parsed = [_parse_one(option, source, available_gpus) for source in found]
     if option.merges:
         merged: dict[str, Any] = {}
-        for source in found:
-            merged.update(_parse_one(option, source, available_gpus))
+        for entries in parsed:
+            if "*" in entries:
+                merged.clear()
+            merged.update(entries)
         return merged
-    return _parse_one(option, found[-1], available_gpus) if found else None
+    over = option.over_default
+    if not parsed or over is None:
+        return None
+    value = parsed[0]
+    for higher in parsed[1:]:
+        value = over(higher, value)
+    return value
 
 
 def _parse_one(option: Option, found: Found, available_gpus: int) -> Any:
