@@ -215,13 +215,9 @@ class Slot:
     the memory monitor samples) and the CUDA_VISIBLE_DEVICES entry a worker gets for it."""
 
     gpu_indices: tuple[int, ...]
+    cuda_ids: tuple[str, ...]
     worker: Optional[str] = None  # the pytest-xdist worker id (gw0...), None without xdist
     workers: int = 1
-    cuda_ids: tuple[str, ...] = ()  # default: the NVML indices as text
-
-    def __post_init__(self) -> None:
-        if not self.cuda_ids:
-            object.__setattr__(self, "cuda_ids", tuple(map(str, self.gpu_indices)))
 
     def describe(self) -> str:
         if self.worker is None:
@@ -249,10 +245,9 @@ def slot_for(env: Mapping[str, str], gpus: Union[int, GpuInventory]) -> Slot:
     ones); disjoint blocks mean two parallel cases never share a GPU.
     """
     if isinstance(gpus, int):
-        gpus = GpuInventory(count=gpus, nvml_indices=tuple(range(gpus)))
+        every = tuple(range(gpus))
+        gpus = GpuInventory(count=gpus, nvml_indices=every, cuda_ids=tuple(map(str, every)))
     worker, index, count = xdist_worker(env)
     per_worker = gpus.count // count
     block = slice(index * per_worker, (index + 1) * per_worker)
-    indices = gpus.nvml_indices[block]
-    cuda_ids = gpus.cuda_ids[block] if gpus.cuda_ids else tuple(map(str, indices))
-    return Slot(indices, worker, count, cuda_ids)
+    return Slot(gpus.nvml_indices[block], gpus.cuda_ids[block], worker, count)

@@ -272,7 +272,8 @@ class RnnbenchSession:
             self._from_xdist_workers.append(sent)
             self._write_results()
         # So the summary lists every case's verdict, as without xdist.
-        add_worker_summary(self.judge, output.get("rnnbench_summary") or {})
+        verdicts = (sent or {}).get("verdicts") or {}
+        add_worker_summary(self.judge, output.get("rnnbench_summary") or {}, verdicts)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         document = self.results_document()

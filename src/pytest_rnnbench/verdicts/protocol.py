@@ -122,18 +122,17 @@ def enforce(found: verdict.CaseVerdict, item: pytest.Item) -> None:
 
 
 def worker_summary(judge: Judge) -> dict[str, Any]:
-    """What a pytest-xdist worker's judge sends its controller, whose summary lists every case
-    as a run without xdist does (the controller judges none itself)."""
-    return {
-        "unjudged": dict(judge.unjudged),
-        "outcomes": {case_id: found.to_dict() for case_id, found in judge.outcomes.items()},
-        "saved": list(judge.saved),
-    }
+    """What a pytest-xdist worker's judge sends its controller beside its results document (whose
+    `verdicts` carry the verdicts), so that the controller's summary lists every case as a run
+    without xdist does (the controller judges none itself)."""
+    return {"unjudged": dict(judge.unjudged), "saved": list(judge.saved)}
 
 
-def add_worker_summary(judge: Judge, sent: Mapping[str, Any]) -> None:
-    """The controller's side of worker_summary."""
+def add_worker_summary(
+    judge: Judge, sent: Mapping[str, Any], verdicts: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """The controller's side of worker_summary, with the verdicts of the worker's document."""
     judge.unjudged.update(sent.get("unjudged") or {})
-    for case_id, found in (sent.get("outcomes") or {}).items():
+    for case_id, found in verdicts.items():
         judge.outcomes[case_id] = verdict.CaseVerdict.from_dict(case_id, found)
     judge.saved.extend(sent.get("saved") or [])
