@@ -3,8 +3,11 @@ line says about the units behind it, once."""
 
 from __future__ import annotations
 
+import math
+
 from pytest_rnnbench.verdicts import records
-from pytest_rnnbench.verdicts.session_time import session_time_judge
+from pytest_rnnbench.verdicts.session_level import compare_sessions
+from pytest_rnnbench.verdicts.session_time import session_comparison, session_time_judge
 
 WORKERS = "3 worker process(es) per stored session, 3 in this one"
 # Four stored sessions of 3 workers each, within 1% of 10 ms.
@@ -31,3 +34,18 @@ def test_a_verdict_with_a_reason_names_the_workers_once_there() -> None:
     assert found.outcome == records.INCONCLUSIVE and found.confidence is not None
     assert found.line().count(WORKERS) == 1
     assert f"4 stored session(s) ({WORKERS}) resolve changes of" in found.why
+
+
+def test_fewer_workers_are_widened_by_the_sessions_after_a_level_shift_only() -> None:
+    # Ten 1-process sessions (a v2 baseline) at 10 ms, then a shift: four 3-process sessions at
+    # 12 ms. Only the four are used, so a 1-process run's variance is widened 3 times, not by the
+    # whole window's mean of 22/14 processes.
+    legacy = [(10.0 * (1 + 0.01 * (i % 3 - 1)), 1) for i in range(10)]
+    stored = legacy + [(12.0, 3), (12.1, 3), (11.9, 3), (12.05, 3)]
+    found = session_comparison(stored, [12.2])
+    after_shift = compare_sessions([math.log(ms) for ms, _ in stored], math.log(12.2), 3.0)
+    assert found.dropped == 10 and found.used == 4
+    assert math.isclose(found.scale, after_shift.scale)
+    judge = session_time_judge(stored, [12.2], 0.01)
+    assert judge is not None
+    assert "3 worker process(es) per stored session, 1 in this one" in judge(0.05).line()

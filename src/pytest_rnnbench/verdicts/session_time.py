@@ -14,6 +14,7 @@ from .session_level import (
     MIN_SESSIONS,
     WINDOW,
     SessionComparison,
+    after_level_shift,
     compare_sessions,
 )
 from .time_verdict import time_verdict
@@ -35,9 +36,13 @@ def stored_sessions(entry: Mapping[str, Any]) -> list[Session]:
 
 
 def workers_per_session(stored: Sequence[Session]) -> float:
-    """The mean number of worker processes behind the latest WINDOW stored sessions."""
+    """The mean number of worker processes behind the stored sessions that a run is judged
+    against: the latest WINDOW, after any level shift among them. Not the whole window: sessions
+    of 1 process (v1/v2 baselines) before a shift would lower the mean of the 3-process sessions
+    after it, and with it the widening for a run of fewer processes (compare_sessions)."""
     window = stored[-WINDOW:]
-    return sum(workers for _, workers in window) / len(window)
+    used = window[after_level_shift([math.log(ms) for ms, _ in window]) :]
+    return sum(workers for _, workers in used) / len(used)
 
 
 def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) -> SessionComparison:
