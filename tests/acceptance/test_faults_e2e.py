@@ -671,6 +671,50 @@ def test_concurrent_sessions_and_xdist_workers_saving_one_profile_lose_nothing(
         assert [p.name for p in where.iterdir() if p.name.endswith(".tmp")] == []
 
 
+# Kills its pytest-xdist worker "gw0" (SIGKILL: no hook runs, nothing is handed over) as that
+# worker starts its second case; the replacement worker, gw2, runs the rest.
+KILL_GW0_AT_SECOND_CASE = textwrap.dedent("""
+    import os
+    import signal
+
+    started = []
+
+    def pytest_runtest_setup(item):
+        started.append(item.nodeid)
+        if os.environ.get("PYTEST_XDIST_WORKER") == "gw0" and len(started) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_an_xdist_worker_killed_mid_run_keeps_its_finished_cases_in_the_results_file(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """The controller writes the results file from what each xdist worker hands it at its end;
+    a worker killed before then still leaves the cases it finished (its share, kept beside the
+    file after every case), and no share file stays behind."""
+    plain.makeconftest(KILL_GW0_AT_SECOND_CASE)
+    results = tmp_path / "out" / "results.json"
+    sizes = [1000 + i for i in range(6)]
+    args = [
+        *TF,
+        "--rnnbench-batch-sizes=" + ",".join(map(str, sizes)),
+        f"--rnnbench-python=tensorflow={fake_python}",
+        f"--rnnbench-json={results}",
+        "-n",
+        "2",
+        "-rA",
+    ]
+    log = tmp_path / "xdist.log"
+    proc = start_pytest(plain.path, args, dict(os.environ, FAKE_MODE="ok"), log)
+    proc.wait(timeout=120)
+    text = log.read_text()
+    assert "node down" in text, text[-3000:]
+    passed = set(re.findall(r"^PASSED \S+\[(\S+)\]", text, re.M))
+    assert len(passed) == len(sizes) - 1, text[-3000:]  # all but the one gw0 died in
+    assert set(json.loads(results.read_text())["results"]) == passed
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
 # -- security --------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ passing: a gate that judged nothing must not pass a pull request. pytest's own s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -96,7 +97,8 @@ class RnnbenchSession:
         self.runner = CaseRunner(
             settings, self.slot, self.trees, self.progress, self._log_dir, stored
         )
-        self._from_xdist_workers: list[dict[str, Any]] = []
+        # pytest-xdist controller: each worker's results document, by worker ("gw0"), once.
+        self._from_xdist_workers: dict[str, dict[str, Any]] = {}
         # Cases whose test failed, whatever failed it (a regression, a missing baseline under
         # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the
         # controller hears its workers' reports too.
@@ -216,7 +218,7 @@ class RnnbenchSession:
             not_judged=summary.not_judged(self.skipped, self.judge.unjudged),
         )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
-        for sent in self._from_xdist_workers:
+        for sent in self._from_xdist_workers.values():
             for key in ("results", "failures", "verdicts"):
                 if sent.get(key):
                     document.setdefault(key, {}).update(sent[key])
@@ -227,8 +229,15 @@ class RnnbenchSession:
         return hasattr(self.config, "workerinput")
 
     def _write_results(self) -> None:
-        # xdist workers hand their results to the controller, which writes the one file.
-        if self.settings.json_path is not None and not self._is_xdist_worker:
+        if self.settings.json_path is None:
+            return
+        if self._is_xdist_worker:
+            # The controller writes the one file from what each worker hands it at its end. A
+            # worker that dies first (killed, out of memory) hands nothing: its share so far,
+            # rewritten after every case, is what the controller takes instead.
+            workerinput = self.config.workerinput  # type: ignore[attr-defined]
+            write_json(xdist_share(self.settings.json_path, workerinput), self.results_document())
+        else:
             write_json(self.settings.json_path, self.results_document())
 
     # -- the end of the run ----------------------------------------------------------------------
@@ -265,14 +274,22 @@ class RnnbenchSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """pytest-xdist controller: collect a finished worker's results."""
-        output = getattr(node, "workeroutput", {})
-        sent = output.get("rnnbench")
-        if sent:
-            self._from_xdist_workers.append(sent)
-            self._write_results()
+        """pytest-xdist controller: collect a worker's results when it ends, or when it dies
+        (called twice for a worker stopped by Ctrl-C: once as finished, once as down)."""
+        worker = node.gateway.id
+        output = getattr(node, "workeroutput", None) or {}
+        share = None
+        if self.settings.json_path is not None:
+            share = xdist_share(self.settings.json_path, node.workerinput)
+        sent = output.get("rnnbench") or _read_share(share)
+        if share is not None:
+            share.unlink(missing_ok=True)
+        if not sent or worker in self._from_xdist_workers:
+            return
+        self._from_xdist_workers[worker] = sent
+        self._write_results()
         # So the summary lists every case's verdict, as without xdist.
-        verdicts = (sent or {}).get("verdicts") or {}
+        verdicts = sent.get("verdicts") or {}
         add_worker_summary(self.judge, output.get("rnnbench_summary") or {}, verdicts)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -319,3 +336,22 @@ def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     return text[len("Skipped: ") :] if text.startswith("Skipped: ") else text
+
+
+def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
+    """Where a pytest-xdist worker keeps its share of the results file while it runs: beside
+    that file, hidden, named by the run (every worker of one session shares its testrunuid) and
+    the worker, so that two sessions writing the same results file keep theirs apart."""
+    name = f".{json_path.name}.{workerinput['testrunuid']}-{workerinput['workerid']}"
+    return json_path.with_name(name)
+
+
+def _read_share(path: Optional[Path]) -> Optional[dict[str, Any]]:
+    """A dead worker's share of the results (None: it wrote none, or none that reads)."""
+    if path is None:
+        return None
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
