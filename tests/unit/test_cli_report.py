@@ -45,7 +45,11 @@ def test_report_merges_files_into_markdown_charts_and_export(tmp_path, capsys):
     assert out.read_text() == markdown.render(report, "plots") + "\n"
     for spec in charts.plan(report):
         assert (tmp_path / "out" / "plots" / spec.filename("speed")).is_file()
-    assert json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    exported = json.loads((tmp_path / "bench.json").read_text())
+    assert exported["benchmarks"]
+    # When the latest of the files was written, as a run's own export says.
+    latest = max(json.loads(path.read_text())["written"] for path in RESULT_FILES)
+    assert exported["datetime"] == latest
     captured = capsys.readouterr()
     assert captured.out.startswith("synthetic, 256 samples/epoch")  # the terminal tables
     assert f"markdown report written to {out}" in captured.err
@@ -118,3 +122,68 @@ def test_a_malformed_case_is_an_error_naming_the_file_and_writes_nothing(tmp_pat
         capsys.readouterr().err
     )
     assert not out.exists()
+
+
+def _mangled(change) -> dict:
+    """A real results file with one field of the wrong kind (`change` mutates it)."""
+    document = json.loads(RESULT_FILES[0].read_text())
+    document.setdefault("verdicts", {})
+    change(document, next(iter(document["results"])))
+    return document
+
+
+WRONG_KINDS = {
+    "a result that is a number": (
+        lambda d, c: d["results"].__setitem__(c, 5),
+        "results['{case}']: int, expected an object",
+    ),
+    "failures as a list": (lambda d, c: d.__setitem__("failures", ["a"]), "failures: list"),
+    "verdicts as a list": (lambda d, c: d.__setitem__("verdicts", ["a"]), "verdicts: list"),
+    "a worker that is a list": (
+        lambda d, c: d["results"][c].__setitem__("worker", [1]),
+        "results['{case}'].worker: list",
+    ),
+    "epochs as a number": (
+        lambda d, c: d["results"][c].__setitem__("epoch_seconds_all", 3),
+        "results['{case}'].epoch_seconds_all: int, expected a list",
+    ),
+    "a memory figure in text": (
+        lambda d, c: d["results"][c].__setitem__("gpu_nvml_process_peak_bytes", "a"),
+        "results['{case}'].gpu_nvml_process_peak_bytes: str, expected a number",
+    ),
+    "a change in text": (
+        lambda d, c: d["verdicts"].__setitem__(c, {"verdict": "pass", "change": "abc"}),
+        "verdicts['{case}'].change: str, expected a number",
+    ),
+    "a metric that is text": (
+        lambda d, c: d["verdicts"].__setitem__(c, {"verdict": "pass", "metrics": {"x": "y"}}),
+        "verdicts['{case}'].metrics['x']: str, expected an object",
+    ),
+    "a confidence in text": (
+        lambda d, c: d["verdicts"].__setitem__(
+            c, {"verdict": "pass", "metrics": {"step_time": {"confidence": "high"}}}
+        ),
+        "verdicts['{case}'].metrics['step_time'].confidence: str, expected a number",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", WRONG_KINDS)
+def test_a_field_of_the_wrong_kind_is_an_error_naming_it_not_a_traceback(kind, tmp_path, capsys):
+    change, message = WRONG_KINDS[kind]
+    document = _mangled(change)
+    case_id = next(iter(json.loads(RESULT_FILES[0].read_text())["results"]))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    for extra in ([], ["--comment", str(tmp_path / "c.md")]):
+        assert report_main(["report", str(bad), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {bad}: malformed " + message.format(case=case_id) in err, err
+
+
+def test_a_verdict_written_as_its_bare_word_is_shown_in_the_comment(tmp_path, capsys):
+    document = _mangled(lambda d, c: d["verdicts"].__setitem__(c, "regression"))
+    path, posted = tmp_path / "words.json", tmp_path / "comment.md"
+    path.write_text(json.dumps(document))
+    assert report_main(["report", str(path), "--comment", str(posted)]) == 0
+    assert "1 regression" in posted.read_text().splitlines()[1]

@@ -293,3 +293,23 @@ def test_a_confidence_is_never_rounded_up_to_a_certainty():
     assert comment._confidence({"confidence": 0.99995}) == ">99.99%"
     assert comment._confidence({"confidence": 0.5}) == "50.00%"
     assert comment._confidence(None) == ""
+
+
+def test_small_levels_tolerances_and_confidences_are_printed_as_they_are() -> None:
+    document = gate_document()
+    tf, jax = "tensorflow-gpu0-b32-unroll-synthetic", "jax-gpu0-b32-unroll-synthetic"
+    document["verdicts"][tf]["family"] = {"false_alarm_rate": 0.001, "cases": 4}
+    document["verdicts"][tf]["metrics"]["step_time"]["confidence"] = 0.57
+    document["verdicts"][jax]["metrics"]["host_peak_rss"]["tolerance"] = 0.025
+    document["verdicts"][jax]["metrics"]["host_peak_rss"]["change"] = 0.024
+    text = comment.render(document)
+    assert "False-alarm level 0.1% for the whole run" in text  # was "0%"
+    assert re.search(r"\| 57\.00% +\|", text)  # was 56.99%: 0.57 * 10000 is 5699.999...
+    assert "(pass, tolerance 2.5%)" in text  # was "2%", beside a change of +2.4%
+
+
+def test_a_0_1_verdict_shows_its_step_times_which_it_named_epoch_time() -> None:
+    document = gate_document()
+    found = document["verdicts"]["tensorflow-gpu0-b32-unroll-synthetic"]
+    found["metrics"] = {"epoch_time": found["metrics"].pop("step_time")}
+    assert re.search(r"\| 20\.1 +\| 22\.6 +\|", comment.render(document))

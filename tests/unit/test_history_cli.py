@@ -89,7 +89,7 @@ def test_unwritable_outputs_and_malformed_entries_are_errors_naming_the_path(
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps(document))
     assert history_main(["history", str(odd), *files[1:], "--no-charts"]) == 2
-    assert f"error: {odd}: case " in capsys.readouterr().err
+    assert f"error: {odd}: malformed results[" in capsys.readouterr().err
 
 
 def test_a_run_with_a_failure_is_named_and_shown(tmp_path, capsys):

@@ -123,3 +123,13 @@ def test_a_verdict_of_0_1_with_its_time_metric_named_epoch_time_is_read() -> Non
     old = {"verdict": "pass", "metrics": {"epoch_time": {"baseline": 20.0, "now": 21.0}}}
     parsed = parse_verdict(old)
     assert parsed is not None and parsed.baseline_step_ms == 20.0
+
+
+def test_a_cap_above_the_dataset_is_not_called_a_cap() -> None:
+    # The worker reports the --rnnbench-samples it was given even when the dataset is smaller.
+    document = copy.deepcopy(documents()[0][1])
+    case_id, entry = next(iter(document["results"].items()))
+    entry["worker"]["samples_cap"] = entry["samples"] * 10
+    assert not next(r for r in rows_of(document) if r.case_id == case_id).samples_capped
+    entry["worker"]["samples_cap"] = entry["samples"]
+    assert next(r for r in rows_of(document) if r.case_id == case_id).samples_capped

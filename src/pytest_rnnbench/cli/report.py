@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
             from_arguments(args),
             document=documents[0][1] if len(documents) == 1 else None,
             title=args.title,
+            # The latest of the files' times (ISO 8601 UTC, so the text order is the time order).
+            written=max((str(d.get("written") or "") for _, d in documents), default=""),
         )
     except OSError as exc:
         print(f"error: cannot write the report: {exc}", file=sys.stderr)

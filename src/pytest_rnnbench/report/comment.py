@@ -53,7 +53,8 @@ def _confidence(metric: Optional[Mapping[str, Any]]) -> str:
     if value is None:
         return ""
     # Two decimals, never rounded up to a certainty it did not reach (0.9998 is 99.98%).
-    return ">99.99%" if value > 0.9999 else f"{math.floor(value * 10000) / 100:.2f}%"
+    # round() first: 0.57 * 10000 is 5699.999..., which floor alone makes 56.99%.
+    return ">99.99%" if value > 0.9999 else f"{math.floor(round(value * 10000, 6)) / 100:.2f}%"
 
 
 def _commit(side: Optional[Mapping[str, Any]]) -> str:
@@ -78,7 +79,7 @@ def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
             continue
         label = METRICS[name].label if name in METRICS else inline(name)
         tolerance = metric.get("tolerance")
-        allowed = f", tolerance {tolerance * 100:.0f}%" if tolerance is not None else ""
+        allowed = f", tolerance {tolerance * 100:g}%" if tolerance is not None else ""
         lines.append(
             f"- {code(case_id)}: {label} {format_change(metric['change'])} "
             f"({inline(metric.get('outcome'))}{allowed})"
@@ -105,7 +106,11 @@ def headline(counts: Mapping[str, int]) -> str:
 
 def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     """The comment for one results document (a gate run, or any live or baseline run)."""
-    verdicts: Mapping[str, Mapping[str, Any]] = document.get("verdicts") or {}
+    # A verdict written as its bare word (results/read.py's parse_verdict reads those too).
+    verdicts: Mapping[str, Mapping[str, Any]] = {
+        case_id: found if isinstance(found, Mapping) else {"verdict": str(found)}
+        for case_id, found in (document.get("verdicts") or {}).items()
+    }
     results: Mapping[str, Mapping[str, Any]] = document.get("results") or {}
     failures: Mapping[str, str] = document.get("failures") or {}
     gate: Mapping[str, Any] = document.get("gate") or {}
@@ -166,10 +171,8 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
 def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
     """The two sides' step times (ms) that the verdict compared, so that the table's change is
     head / base - 1 of its own columns (a side's epoch seconds are another average, and would
-    not agree). Blank for a 0.1 results file, whose time metric was seconds per epoch."""
-    step = (found.get("metrics") or {}).get("step_time")
-    if not isinstance(step, Mapping):
-        return "", ""
+    not agree). A 0.1 results file named the same metric (ms per step) "epoch_time"."""
+    step = time_metric(found)
     return format_ms(step.get("baseline")), format_ms(step.get("now"))
 
 
@@ -236,9 +239,9 @@ def _family_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
         return []
     return [
         "",
-        f"False-alarm level {rate:.0%} for the whole run: each of its {cases} case(s) is judged "
-        f"at {rate / max(cases, 1):.2g}; the unit of each test is the worker process (live) or "
-        "the session (stored baselines), never the steps inside one.",
+        f"False-alarm level {rate * 100:g}% for the whole run: each of its {cases} case(s) is "
+        f"judged at {rate / max(cases, 1):.2g}; the unit of each test is the worker process "
+        "(live) or the session (stored baselines), never the steps inside one.",
     ]
 
 

@@ -6,6 +6,7 @@ charts, goes to a GitHub job summary.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Optional
@@ -40,7 +41,10 @@ def format_value(metric: Metric, value: Optional[float]) -> str:
 
 
 def format_confidence(change: Change) -> str:
-    return ">99.99%" if change.confidence > 0.9999 else f"{change.confidence * 100:.1f}%"
+    """One decimal, never rounded up to a certainty the test did not reach (0.9996 is 99.9%)."""
+    if change.confidence > 0.9999:
+        return ">99.99%"
+    return f"{math.floor(round(change.confidence * 1000, 6)) / 10:.1f}%"
 
 
 def plain(text: str) -> str:

@@ -3,6 +3,10 @@
 A summary table per dataset (Instance Type | GPUs | Batch Size | Keras-<backend> (Time/Epoch),
 (GPU Mem) ...), a configuration table, a comparison table when the results carry verdicts, then
 per dataset a configuration table, the charts and the detailed table. Pure text from rows.
+
+Every string read from a results file (machine names, case ids, versions, reasons, failures) goes
+through markdown_escape: a results file is anyone's to write, and the CI recipes append this
+report's short form to the job summary of a workflow that can write to the pull request.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ..backends import VERSION_KEYS, rank
 from ..results.rows import Report, Row, backend_name, dataset_name
 from . import charts
 from .formatting import format_change, format_seconds
+from .markdown_escape import code, inline
 from .rendering import Rendering
 
 DATASET_SOURCES = {
@@ -25,6 +30,9 @@ DATASET_SOURCES = {
     "wikitext-2-raw-v1.zip)",
 }
 TITLE = "RNN Benchmark Results"
+# The longest verdict reason or failure line shown, in characters (markdown_escape.CAP is for
+# names).
+REASON_CAP = 2000
 TRAINING_METHOD = "[`fit`](https://keras.io/api/models/model_training_apis/#fit-method)"
 TRAINING_SCRIPT = (
     "`pytest_rnnbench/run/worker/` "
@@ -78,7 +86,16 @@ def _speed(row: Row) -> str:
 
 def _distinct(values: Iterable[Optional[str]], prefix: str = "v") -> Optional[str]:
     found = sorted({str(v) for v in values if v})
-    return ", ".join(prefix + v for v in found) if found else None
+    return inline(", ".join(prefix + v for v in found), table=True) if found else None
+
+
+def _cell(text: str) -> str:
+    """Outside text (a machine's name) as literal text in a table cell."""
+    return inline(text, table=True)
+
+
+def _case(case_id: str) -> str:
+    return code(case_id, table=True)
 
 
 def configuration(report: Report, rows: Sequence[Row]) -> list[tuple[str, str]]:
@@ -131,7 +148,7 @@ def summary_table(report: Report, dataset: str) -> list[str]:
         f"Keras-{backend_name(b)} (Time/Epoch), (GPU Mem)" for b in backends
     ]
     body = [
-        [k[0], str(k[1]), str(k[2]), "True" if k[3] else "False"]
+        [_cell(k[0]), str(k[1]), str(k[2]), "True" if k[3] else "False"]
         + [_summary_cell(found.get((*k, b))) for b in backends]
         for k in keys
     ]
@@ -167,7 +184,7 @@ def detailed_table(rows: Sequence[Row]) -> list[str]:
         previous = group
         body.append(
             [
-                row.instance,
+                _cell(row.instance),
                 str(row.gpus),
                 backend_name(row.backend),
                 str(row.batch_size),
@@ -199,9 +216,9 @@ def comparison_table(report: Report) -> list[str]:
             continue
         v = row.verdict
         body.append(
-            ([row.instance] if many else [])
+            ([_cell(row.instance)] if many else [])
             + [
-                f"`{row.case_id}`",
+                _case(row.case_id),
                 _number(v.baseline_step_ms),
                 _number(v.now_step_ms) if row.status == "passed" else "failed",
                 format_change(v.change),
@@ -223,7 +240,7 @@ def _why(reason: str, case_id: str) -> str:
         if text.startswith(prefix):
             text = text[len(prefix) :]
             break
-    return text.replace("|", "\\|")
+    return inline(text, REASON_CAP, table=True)
 
 
 def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) -> str:
@@ -234,7 +251,7 @@ def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) 
         "Produced by pytest-rnnbench from "
         + (f"{len(instances)} machines" if len(instances) > 1 else "one machine")
         + ": "
-        + "; ".join(instances)
+        + "; ".join(inline(i) for i in instances)
         + ".",
         "",
     ]
@@ -270,12 +287,13 @@ def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) 
     if failed:
         out += ["## Failed cases", ""]
         out += [
-            f"- `{row.case_id}` on {row.instance}: {(row.failure.splitlines() or [''])[0]}"
+            f"- {_case(row.case_id)} on {inline(row.instance)}: "
+            + inline((row.failure.splitlines() or [""])[0], REASON_CAP)
             for row in failed
         ]
         out += [""]
     if report.notes:
-        out += ["## Notes", "", *(f"- {note}" for note in report.notes), ""]
+        out += ["## Notes", "", *(f"- {inline(note, REASON_CAP)}" for note in report.notes), ""]
     return "\n".join(out)
 
 
@@ -305,7 +323,7 @@ def step_summary(report: Report) -> str:
         out += ["### Comparison with baseline", "", *comparison_table(report), ""]
     failed = [row for row in report.rows if row.status != "passed"]
     if failed:
-        out += ["### Failed cases", "", *(f"- `{row.case_id}`" for row in failed), ""]
+        out += ["### Failed cases", "", *(f"- {_case(row.case_id)}" for row in failed), ""]
     return "\n".join(out)
 
 

@@ -132,6 +132,12 @@ def _gpu_memory(entry: Mapping[str, Any]) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def _capped(samples: Any, cap: Any) -> bool:
+    """Whether --rnnbench-samples cut the epoch short: the worker reports the cap it was given
+    even when the dataset has fewer samples (then the cap changed nothing)."""
+    return cap is not None and samples is not None and samples >= cap
+
+
 def _measured_row(
     instance: str, case_id: str, entry: Mapping[str, Any], source: str, verdict: Any
 ) -> Row:
@@ -146,7 +152,7 @@ def _measured_row(
         step_ms_median=entry.get("step_ms_median"),
         steps_per_epoch=worker.get("steps_per_epoch"),
         samples=entry.get("samples"),
-        samples_capped=worker.get("samples_cap") is not None,
+        samples_capped=_capped(entry.get("samples"), worker.get("samples_cap")),
         samples_per_second=entry.get("samples_per_second"),
         warmup_seconds=entry.get("warmup_seconds"),
         final_loss=entry.get("final_loss"),

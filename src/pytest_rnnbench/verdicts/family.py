@@ -72,6 +72,6 @@ def family_line(family_alpha: float, cases: int) -> str:
     """What a run's header or comment says about the level it holds."""
     case_word = "case" if cases == 1 else "cases"
     return (
-        f"false-alarm level {family_alpha:.0%} for the whole run: each of its {cases} {case_word} "
-        f"is judged at {per_case_alpha(family_alpha, cases):.2g} (Bonferroni)"
+        f"false-alarm level {family_alpha * 100:g}% for the whole run: each of its {cases} "
+        f"{case_word} is judged at {per_case_alpha(family_alpha, cases):.2g} (Bonferroni)"
     )
