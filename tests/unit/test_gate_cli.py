@@ -17,7 +17,7 @@ def args(**given: object) -> argparse.Namespace:
 
 
 def keras_checkout(path: Path, fork: bool) -> Path:
-    (path / "keras" / ("backend" if fork else "src")).mkdir(parents=True)
+    (path / "keras" / ("backend" if fork else "src/backend")).mkdir(parents=True)
     (path / "keras" / "__init__.py").write_text("")
     if fork:
         (path / "keras" / "backend" / "mxnet_backend.py").write_text("")

@@ -95,6 +95,10 @@ def test_a_tree_without_keras_is_refused(tmp_path: Path) -> None:
 
 def test_which_backends_a_tree_serves(repo: Path, tmp_path: Path) -> None:
     assert backends_of(repo) == ("mxnet",)
-    (tmp_path / "k3" / "keras" / "src").mkdir(parents=True)
+    (tmp_path / "k3" / "keras" / "src" / "backend").mkdir(parents=True)
+    (tmp_path / "k2" / "keras" / "src").mkdir(parents=True)  # Keras 2.15: src/backend.py
+    (tmp_path / "k2" / "keras" / "src" / "backend.py").write_text("")
+    (tmp_path / "k2" / "keras" / "api").mkdir()
+    assert backends_of(tmp_path / "k2") == ()
     assert backends_of(tmp_path / "k3") == ("tensorflow", "jax", "torch")
     assert backends_of(tmp_path) == ()

@@ -283,12 +283,13 @@ def _stderr(raw: Optional[bytes]) -> str:
 
 
 def backends_of(tree: Path) -> tuple[str, ...]:
-    """The backends a Keras tree serves: the fork has keras/backend/mxnet_backend.py, Keras 3 has
-    keras/src (its sources) or keras/api (its public API)."""
+    """The backends a Keras tree serves: the fork has keras/backend/mxnet_backend.py, Keras 3 a
+    package keras/src/backend (Keras 2.13-2.15 have keras/src too, with a module backend.py, and
+    every Keras 2 has keras/api)."""
     package = Path(tree) / "keras"
     if (package / "backend" / "mxnet_backend.py").is_file():
         return KERAS_MXNET_BACKENDS
-    if (package / "src").is_dir() or (package / "api").is_dir():
+    if (package / "src" / "backend").is_dir():
         return KERAS3_BACKENDS
     return ()
 

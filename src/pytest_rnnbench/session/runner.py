@@ -96,7 +96,10 @@ class CaseRunner:
         python = python or self.python_for(backend)
         key = (backend, python)
         if key not in self._backend_problems:
-            self._backend_problems[key] = probe_backend(backend, python)
+            # The gate's workers import keras from its trees, never from the environment: the
+            # head's (lifecycle.py skips the backends it does not serve).
+            tree = self.trees["head"].path if self.trees else None
+            self._backend_problems[key] = probe_backend(backend, python, tree=tree)
         return self._backend_problems[key]
 
     def data_spec(self, dataset: str) -> dict[str, Any]:
