@@ -407,6 +407,31 @@ def test_a_damaged_prepared_cache_is_rebuilt(tmp_path: Path) -> None:
         assert arrays["x"].shape == (first["full_samples"], 40)
 
 
+def test_a_damaged_cache_another_run_set_aside_first_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two xdist workers that find the same damaged cache both set it aside: the second finds
+    nothing left to move, and rebuilds as the first does (it used to fail the dataset for its
+    whole session)."""
+    archive = make_wikitext_zip(tmp_path / "small.zip")
+    cache = tmp_path / "cache"
+    first = worker_spec("wikitext2", None, cache, source_path=archive)
+    damaged = Path(first["path"])
+    damaged.write_bytes(b"not an npz")
+    real_load = np.load
+
+    def other_run_moves_it_first(handle, **kwargs):
+        damaged.replace(damaged.with_name(damaged.name + ".corrupt"))  # the other worker
+        return real_load(handle, **kwargs)  # this one still reads the damage it opened
+
+    monkeypatch.setattr(np, "load", other_run_moves_it_first)
+    second = worker_spec("wikitext2", None, cache, source_path=archive)
+    monkeypatch.undo()
+    assert second["full_samples"] == first["full_samples"]
+    with np.load(second["path"]) as arrays:
+        assert arrays["x"].shape == (first["full_samples"], 40)
+
+
 # -- WikiText-2 on a small archive of the published layout -----------------------------------------
 
 

@@ -77,6 +77,17 @@ def test_a_good_worker_returns_its_result_and_messages(call) -> None:
     assert run.messages[0]["pid"] > 0
 
 
+def test_a_display_that_raises_does_not_fail_the_case(call) -> None:
+    """The progress display runs on the reply reader's thread: its error (a closed terminal)
+    must not end the reader, whose closed pipe would then kill the worker mid-case."""
+
+    def broken_display(message: dict) -> None:
+        raise OSError("the terminal is gone")
+
+    run = call("ok", on_message=broken_display)
+    assert run.returncode == 0 and run.result["final_loss"] == 1.5
+
+
 @pytest.mark.parametrize(
     "mode, cause",
     [
@@ -142,6 +153,17 @@ def test_the_real_worker_reports_unsupported_cases_as_such(tmp_path: Path) -> No
     script.chmod(0o755)
     with pytest.raises(WorkerUnsupported, match="needs 4 GPU"):
         run_worker(str(script), request_for(), dict(os.environ), 60, tmp_path / "w.log")
+
+
+def test_a_gpu_case_whose_framework_sees_no_gpu_fails_saying_why(tmp_path: Path) -> None:
+    """The controller starts a GPU case only where NVML shows its GPUs; a framework that then sees
+    none (here: a real TensorFlow on a machine without one) is a broken install, never a skip."""
+    request = request_for()
+    request["case"].update(gpus=1, id="tensorflow-gpu1-b1-unroll-synthetic")
+    with pytest.raises(WorkerError) as caught:
+        run_worker(sys.executable, request, dict(os.environ), 120, tmp_path / "w.log")
+    assert "the case needs 1 GPU(s), which NVML shows, but tensorflow sees 0: " in str(caught.value)
+    assert "TF_CPP_MIN_LOG_LEVEL=0" in str(caught.value)
 
 
 def test_an_interpreter_that_does_not_exist(tmp_path: Path) -> None:

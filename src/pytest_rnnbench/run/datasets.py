@@ -123,8 +123,17 @@ def locate(source: Source, data_dir: Optional[Path], cache_dir: Path) -> Path:
         except DataCorrupt:
             # Our own cache holds a bad copy (an interrupted download): keep it aside for
             # inspection and fetch again.
-            cached.replace(cached.with_name(cached.name + ".corrupt"))
+            _set_aside(cached)
     return _download(source, downloads, data_dir)
+
+
+def _set_aside(damaged: Path) -> None:
+    """Rename a damaged cache file of ours to *.corrupt. Another run (an xdist worker) that found
+    the same damage may have moved it first: then there is nothing left to move."""
+    try:
+        damaged.replace(damaged.with_name(damaged.name + ".corrupt"))
+    except FileNotFoundError:
+        pass
 
 
 def _not_here(source: Source, downloads: Path, data_dir: Optional[Path]) -> str:
@@ -234,7 +243,7 @@ def prepare_text(
             except Exception:
                 pass  # damaged: set aside below, once the file is closed
         # A damaged cache entry of our own making: set it aside and rebuild it.
-        prepared.replace(prepared.with_name(prepared.name + ".corrupt"))
+        _set_aside(prepared)
     x, y, vocab = windows(READERS[name](source_path))
     _save_atomic(prepared, x=x, y=y, vocab=np.array(vocab))
     return prepared, vocab, int(x.shape[0])

@@ -257,7 +257,10 @@ def run_worker(
 
     def forward(message: dict[str, Any]) -> None:
         if on_message is not None and message["type"] != CLOSED:
-            on_message(message)
+            try:
+                on_message(message)
+            except Exception:  # a progress display's problem (a closed terminal) must not
+                pass  # end the reply reader, which would break the worker's pipe and its case
 
     worker = Worker(python, env, log_path, forward, max_rss_bytes)
     try:

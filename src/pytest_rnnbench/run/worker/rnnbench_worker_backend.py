@@ -64,10 +64,14 @@ class Backend(object):
         raise NotImplementedError
 
     def gpus_seen(self):
-        """How many GPUs the framework sees in this process (CUDA_VISIBLE_DEVICES applied)."""
+        """How many GPUs the framework sees in this process (CUDA_VISIBLE_DEVICES applied).
+        When asking raised (a CPU-only build may, instead of answering 0), 0, and the error is
+        kept in `gpu_error` for the message that fails the case."""
+        self.gpu_error = None
         try:
             return self.count_gpus()
-        except Exception:  # a CPU-only build may raise instead of answering 0
+        except Exception as exc:
+            self.gpu_error = "%s: %s" % (type(exc).__name__, exc)
             return 0
 
     def prepare_devices(self, gpus, keras):

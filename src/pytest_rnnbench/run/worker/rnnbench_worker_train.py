@@ -18,7 +18,7 @@ from rnnbench_worker_data import load_data
 from rnnbench_worker_measure import DeviceSync, cpu_snapshot, cpu_usage, host_peak_rss_bytes
 from rnnbench_worker_model import build_model, fit_kwargs
 from rnnbench_worker_probe import probe
-from rnnbench_worker_protocol import Turns, Unsupported
+from rnnbench_worker_protocol import Turns
 
 clock = time.perf_counter
 
@@ -86,10 +86,26 @@ def start_framework(run):
     run.simulated = simulated_devices()
     gpus = run.case["gpus"]
     if gpus and run.seen < gpus and run.simulated < gpus:
-        raise Unsupported(
-            "the case needs %d GPU(s) but %s sees %d" % (gpus, run.backend.name, run.seen)
-        )
+        # The controller starts a GPU case only where NVML shows its GPUs, so a framework that
+        # cannot see them is broken here (a CPU-only build, CUDA libraries it cannot load): a
+        # failure to look into, never a skip that would leave a GPU job green with nothing run.
+        raise RuntimeError(no_gpu_message(run.backend, gpus, run.seen))
     run.import_s = clock() - started
+
+
+def no_gpu_message(backend, gpus, seen):
+    """Why a GPU case cannot run: what the framework answered, and where to look."""
+    message = "the case needs %d GPU(s), which NVML shows, but %s sees %d" % (
+        gpus,
+        backend.name,
+        seen,
+    )
+    if backend.gpu_error:
+        message += " (asking it raised %s)" % backend.gpu_error
+    message += ": a CPU-only build, or CUDA libraries it cannot load"
+    if backend.name == "tensorflow":
+        message += " (TF_CPP_MIN_LOG_LEVEL=0 in the environment shows TensorFlow's own reasons)"
+    return message
 
 
 def load(run):
