@@ -219,6 +219,11 @@ def test_a_baseline_file_can_be_the_old_side(tmp_path):
             '"results": {"x": {}}}',
             "has no worker result",
         ),
+        (
+            '{"schema": "pytest-rnnbench/results", "version": 1, "machine": {}, '
+            '"results": {"x": {"worker": {"epochs": 3}}}}',
+            "malformed results['x'].worker.epochs: int, expected a list",
+        ),
     ],
 )
 def test_unusable_files_exit_2_naming_the_file(tmp_path, old, content, message):
