@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, RESULT_FILES
 
 EXAMPLES = REPO / "examples" / "github"
 WORKFLOWS = sorted(EXAMPLES.glob("rnnbench-*.yml"))
@@ -257,6 +257,31 @@ def test_the_nightly_commits_and_pushes_with_hooks_disabled() -> None:
     ]
 
 
+def test_a_nightly_with_failed_cases_is_kept_and_one_that_measured_nothing_fails(
+    tmp_path: Path,
+) -> None:
+    flow = workflow("rnnbench-nightly.yml")
+    upload = next(
+        s for s in flow["jobs"]["measure"]["steps"] if "upload-artifact" in s.get("uses", "")
+    )
+    assert upload["if"] == "${{ !cancelled() }}" and upload["with"]["if-no-files-found"] == "error"
+    assert flow["jobs"]["history"]["if"] == (
+        "${{ !cancelled() && needs.measure.result != 'skipped' }}"
+    )
+    # The recipe's own check, run on real results files: one with a case, one with none.
+    script = step(flow["jobs"]["measure"], "Measure this commit")["run"]
+    (check,) = [line.strip() for line in script.splitlines() if "measured no case" in line]
+    document = json.loads(RESULT_FILES[0].read_text())
+    for results, code in ((document["results"], 0), ({}, 1)):
+        path = tmp_path / "night.json"
+        path.write_text(json.dumps(dict(document, results=results)))
+        done = subprocess.run(
+            ["bash", "-c", check], env=dict(os.environ, out=str(path)), capture_output=True
+        )
+        assert done.returncode == code, done.stderr
+    assert b"measured no case" in done.stderr
+
+
 # -- the comment workflow --------------------------------------------------------------------------
 
 
@@ -475,7 +500,9 @@ def test_the_gpu_recipe_runs_only_a_reviewed_commit_on_an_ephemeral_group() -> N
         "Require the pull request's head to be the reviewed commit",
     ]
     assert gate["steps"][1]["with"]["ref"] == "refs/pull/${{ inputs.pr }}/head"
-    assert "python -P -m pytest_rnnbench gate" in step(gate, "Gate the pull request")["run"]
+    # The console script: no checkout first on sys.path, on any Python the package supports (the
+    # image's interpreter may be older than 3.11, which `python -P` needs).
+    assert step(gate, "Gate the pull request")["run"].startswith("rnnbench gate ")
     # The comment job posts only when the gate step ran, after the commit was checked.
     assert step(gate, "Gate the pull request")["id"] == "gate"
     assert "steps.gate.outcome" in gate["outputs"]["measured"]
