@@ -123,6 +123,50 @@ def test_the_same_code_or_a_docs_only_change_passes(
     assert "regression" not in comment.splitlines()[1]
 
 
+def mxnet_without_keras(where: Path) -> Path:
+    """An interpreter as the CPU gate recipe installs it: MXNet and the fork's dependencies, but
+    no Keras, the Keras under test coming from each side's tree. It is .venv-mxnet's Python
+    without its site-packages (-S), which sees them again through a folder of links to each of
+    them but keras (after PYTHONPATH, where the gate puts the side's tree)."""
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    found = subprocess.run([str(MXNET_PYTHON), "-c", purelib], capture_output=True, text=True)
+    site = Path(found.stdout.strip())
+    assert (site / "keras" / "backend" / "mxnet_backend.py").is_file(), found
+    links = where / "site-packages-but-keras"
+    links.mkdir(parents=True)
+    for entry in site.iterdir():
+        if entry.name == "keras" or entry.name.startswith("keras_mxnet-"):
+            continue
+        (links / entry.name).symlink_to(entry)
+    python = where / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        f'PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{links}" exec "{MXNET_PYTHON}" -S "$@"\n'
+    )
+    python.chmod(0o755)
+    return python
+
+
+def test_the_recipes_environment_without_keras_gates_on_the_sides_trees(
+    mxnet_fork: Path, tmp_path: Path
+) -> None:
+    """examples/github/rnnbench-gate.yml installs MXNet but never Keras: each side's workers
+    import keras from that side's tree, so the backend is there although no Keras is installed
+    (the probe asked for keras-mxnet's package metadata and skipped every case: exit 10)."""
+    python = mxnet_without_keras(tmp_path / "env")
+    alone = subprocess.run([str(python), "-c", "import keras"], capture_output=True, text=True)
+    assert alone.returncode != 0 and "No module named 'keras'" in alone.stderr
+    git(mxnet_fork, "checkout", "-q", "docs-only")
+    done, results, _ = gate(
+        mxnet_fork, tmp_path, "--base", "master", f"--rnnbench-python=mxnet={python}", *QUICK
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (case,) = results["results"]
+    origin = results["results"][case]["worker"]["keras_origin"]
+    assert origin["file"] == str(mxnet_fork / "keras" / "__init__.py")
+    assert results["verdicts"][case]["verdict"] != "regression"
+
+
 def test_keras3_through_pytest_catches_a_slower_lstm_cell(tmp_path: Path) -> None:
     """The pytest route, with a Keras 3 tree and the TensorFlow backend."""
     repo = tmp_path / "keras"
@@ -198,9 +242,11 @@ def test_a_gate_that_judged_no_case_fails_with_its_own_exit_code_and_says_why(
     """Every case skipped (the backend's interpreter does not exist): the gate must not pass the
     pull request, and the comment's headline says nothing was measured, with each case's reason."""
     repo = tmp_path / "keras"
-    (repo / "keras" / "src").mkdir(parents=True)  # a Keras 3 tree: serves tensorflow, jax, torch
+    # A Keras 3 tree (a package keras/src/backend): serves tensorflow, jax, torch.
+    (repo / "keras" / "src" / "backend").mkdir(parents=True)
     (repo / "keras" / "__init__.py").write_text("")
     (repo / "keras" / "src" / "__init__.py").write_text("")
+    (repo / "keras" / "src" / "backend" / "__init__.py").write_text("")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     for message in ("base", "head"):
         (repo / "keras" / "version.py").write_text(f"# {message}\n")
