@@ -17,3 +17,11 @@ def lower_bound(hits: int, trials: int, level: float = 0.95) -> float:
     from scipy.stats import beta
 
     return 0.0 if hits <= 0 else float(beta.ppf(1 - level, hits, trials - hits + 1))
+
+
+def bound_text(hits: int, trials: int, detection: bool) -> str:
+    """ "95% upper bound 9.5%" for a count of false alarms, "95% lower bound 85.1%" for one of
+    detections (`detection`: the arm's change is real)."""
+    if detection:
+        return f"95% lower bound {lower_bound(hits, trials):.1%}"
+    return f"95% upper bound {upper_bound(hits, trials):.1%}"

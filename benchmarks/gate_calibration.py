@@ -54,7 +54,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bounds import upper_bound  # noqa: E402  (benchmarks/bounds.py, beside this script)
+from bounds import bound_text, upper_bound  # noqa: E402  (benchmarks/bounds.py, beside this script)
 from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
@@ -229,7 +229,7 @@ def show_arms(found: dict, names: Optional[dict] = None) -> None:
         changes = sorted(v.metrics[0].change * 100 for v in verdicts)
         print(
             f"  {(names or ARM_NAMES)[arm]:<20} regression {hits}/{len(verdicts)} "
-            f"(95% upper bound {upper_bound(hits, len(verdicts)):.1%})"
+            f"({bound_text(hits, len(verdicts), detection=ARMS.get(arm, 1.0) > 1.0)})"
             + (f"  ({extra})" if extra else "")
             + f"; change median {statistics.median(changes):+.1f}%, range "
             f"{changes[0]:+.1f}%..{changes[-1]:+.1f}%"

@@ -44,7 +44,7 @@ from typing import NamedTuple, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from bounds import upper_bound  # noqa: E402  (benchmarks/bounds.py, beside this script)
+from bounds import bound_text  # noqa: E402  (benchmarks/bounds.py, beside this script)
 from pytest_rnnbench.machine import cpu_count, cpu_model  # noqa: E402
 from pytest_rnnbench.matrix import Case  # noqa: E402
 from pytest_rnnbench.options.parsers import thread_pools  # noqa: E402
@@ -379,14 +379,14 @@ def tally(found: list[Judged]) -> None:
         if not verdicts:
             continue
         hits = sum(v.outcome == REGRESSION for v in verdicts)
-        bound = upper_bound(hits, len(verdicts))
+        bound = bound_text(hits, len(verdicts), detection=ARMS.get(arm, 1.0) > 1.0)
         outcomes = {
             o: sum(v.outcome == o for v in verdicts) for o in sorted({v.outcome for v in verdicts})
         }
         resolutions = sorted(v.resolution for v in verdicts if v.resolution is not None)
         changes = sorted(v.change * 100 for v in verdicts)
         print(
-            f"  {arm:>4}: regression {hits}/{len(verdicts)} (95% upper bound {bound:.1%}); "
+            f"  {arm:>4}: regression {hits}/{len(verdicts)} ({bound}); "
             f"outcomes {outcomes}; change median {statistics.median(changes):+.1f}% "
             f"({changes[0]:+.1f}..{changes[-1]:+.1f}); resolution printed median "
             f"{format_resolution(statistics.median(resolutions)) if resolutions else 'n/a'}"
