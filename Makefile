@@ -6,6 +6,9 @@ MXVENV := .venv-mxnet
 # a CUDA build of several GB. `make setup TORCH_INDEX=` takes PyPI's build instead (CUDA, for a GPU
 # machine); machines that reach only PyPI, such as this project's CI (.ci/run), need it too.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# The torch requirement of requirements/dev.txt, the one place its version is written: installed
+# first from TORCH_INDEX, it is then already satisfied when the rest is installed from PyPI.
+TORCH_PIN := $(shell grep -E '^torch[=<>~]' requirements/dev.txt)
 
 # The interpreters each environment can be built with. .venv: the pinned scipy, jaxlib and
 # matplotlib (requirements/dev.txt) have no wheels for 3.10. .venv-mxnet: MXNet 1.9.1 needs
@@ -70,7 +73,7 @@ $(VENV)/.installed: requirements/dev.txt requirements/history.txt pyproject.toml
 	$(call check_python,$(PYTHON),PYTHON,$(VENV_VERSIONS),$(VENV))
 	$(if $(VENV_STALE),rm -rf $(VENV) && $(PYTHON) -m venv $(VENV))
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q torch==2.13.0$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
+	$(VENV)/bin/python -m pip install -q "$(TORCH_PIN)"$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
 	$(VENV)/bin/python -m pip install -q -r requirements/dev.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements/history.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
