@@ -104,13 +104,18 @@ def headline(counts: Mapping[str, int]) -> str:
     return ", ".join(parts) if parts else "no case was judged"
 
 
-def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
-    """The comment for one results document (a gate run, or any live or baseline run)."""
-    # A verdict written as its bare word (results/read.py's parse_verdict reads those too).
-    verdicts: Mapping[str, Mapping[str, Any]] = {
+def _verdicts_of(document: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    """The document's verdicts, each as a mapping: one written as its bare word (results/read.py's
+    parse_verdict reads those too) becomes {"verdict": word}."""
+    return {
         case_id: found if isinstance(found, Mapping) else {"verdict": str(found)}
         for case_id, found in (document.get("verdicts") or {}).items()
     }
+
+
+def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
+    """The comment for one results document (a gate run, or any live or baseline run)."""
+    verdicts = _verdicts_of(document)
     results: Mapping[str, Mapping[str, Any]] = document.get("results") or {}
     failures: Mapping[str, str] = document.get("failures") or {}
     gate: Mapping[str, Any] = document.get("gate") or {}
