@@ -94,7 +94,12 @@ class _Malformed(Exception):
 def _expect(value: Any, kinds: tuple[type, ...], path: str) -> None:
     if value is None or isinstance(value, kinds):
         return
-    names = {NUMBER: "a number", TEXT: "text", TABLE: "an object", LIST: "a list"}
+    names: dict[tuple[type, ...], str] = {
+        NUMBER: "a number",
+        TEXT: "text",
+        TABLE: "an object",
+        LIST: "a list",
+    }
     raise _Malformed(f"{path}: {type(value).__name__}, expected {names.get(kinds, kinds)}")
 
 
