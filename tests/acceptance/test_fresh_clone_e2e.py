@@ -188,13 +188,20 @@ def test_no_setting_points_outside_the_clone(clone: Clone, tmp_path: Path) -> No
 def test_make_setup_installs_the_cpu_build_of_torch(clone: Clone) -> None:
     """PyPI's torch is a CUDA build of several GB on Linux: by default the CPU build comes from
     PyTorch's own index; TORCH_INDEX= takes PyPI's (what CI, which reaches only PyPI, does)."""
+    # The one torch pin, requirements/dev.txt's, installed first.
+    (pin,) = [
+        line
+        for line in (clone.root / "requirements" / "dev.txt").read_text().splitlines()
+        if line.startswith("torch==")
+    ]
+    assert pin == "torch==2.13.0"
     done = clone.run("make", "-n", "setup")
     assert done.returncode == 0, done.stderr
-    assert "pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n" in (
+    assert f'pip install -q "{pin}" --index-url https://download.pytorch.org/whl/cpu\n' in (
         done.stdout
     )
     pypi = clone.run("make", "-n", "setup", "TORCH_INDEX=")
-    assert "pip install -q torch==2.13.0\n" in pypi.stdout
+    assert f'pip install -q "{pin}"\n' in pypi.stdout
     assert "--index-url" not in pypi.stdout
     assert "TORCH_INDEX=" in (clone.root / ".ci" / "run").read_text()
 
