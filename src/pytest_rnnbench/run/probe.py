@@ -4,7 +4,8 @@ importing any framework (find_spec and package metadata only, in a short subproc
 Which Keras a worker gets is the `keras` package that its `import keras` finds: an installed one,
 or a source tree first on PYTHONPATH (the gate's sides, a nightly job's checkout), which has no
 package metadata. So the kind of Keras is told by the files of the package found (the fork has
-keras/backend/mxnet_backend.py, Keras 3 keras/src), and the metadata only names versions."""
+keras/backend/mxnet_backend.py, Keras 3 a package keras/src/backend: trees.backends_of), and
+the metadata only names versions."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ passing: a gate that judged nothing must not pass a pull request. pytest's own s
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -26,6 +25,8 @@ import pytest
 from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
 from ..report import comment
+from ..results.read import load as load_results
+from ..results.schema import ResultsError
 from ..results.write import new_run_id, results_document
 from ..run.devices import GpuInventory, slot_for
 from ..run.process import WorkerError
@@ -348,10 +349,9 @@ def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
 
 def _read_share(path: Optional[Path]) -> Optional[dict[str, Any]]:
     """A dead worker's share of the results (None: it wrote none, or none that reads)."""
-    if path is None:
+    if path is None or not path.exists():
         return None
     try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_results(path)  # the reader of every results file, with its checks
+    except ResultsError:
         return None
-    return found if isinstance(found, dict) else None
