@@ -131,6 +131,20 @@ def test_improvement_missing_cases_and_version_notes_exit_0(tmp_path, old):
     assert code == 0, out
     assert f"{CASE}: improvement" in out and "keras 3.15.1 -> 3.16.0" in out
     assert "jax-gpu0-b64-unroll-synthetic: no-baseline: not in the old file" in out
+    # A case of the old run that the new one left out (-k) is listed, not failed.
+    assert f"{OTHER}: not in the new file" in out
+
+
+def test_nothing_judged_exits_10_as_the_gate_does(tmp_path, old):
+    """A new file with no case of the old one (another matrix, a run stopped before its first
+    case) must not pass as a clean comparison."""
+    elsewhere = "jax-gpu0-b64-unroll-synthetic"
+    other_cases = results_file(tmp_path / "new.json", {elsewhere: worker_result(elsewhere, 8, 5)})
+    code, out, _ = compare(old, other_cases)
+    assert code == 10, out
+    assert f"nothing judged: no case of {other_cases} has a counterpart in {old}" in out
+    code, out, _ = compare(old, results_file(tmp_path / "empty.json", {}))
+    assert code == 10 and "summary: 2 not in the new file" in out, out
 
 
 def test_non_finite_loss_exits_1(tmp_path, old):
@@ -195,7 +209,7 @@ def test_a_baseline_file_can_be_the_old_side(tmp_path):
     quick["samples"] = 256
     code, out, _ = compare(path, results_file(tmp_path / "n3.json", {CASE: quick}))
     assert (
-        code == 0
+        code == 10  # nothing judged
         and (
             f"{CASE}: no-baseline: the baseline holds 512 samples x 2 epochs, this run has "
             "256 samples x 2 epochs"

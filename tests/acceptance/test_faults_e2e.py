@@ -539,6 +539,9 @@ def test_a_bad_dataset_file_fails_its_cases_clearly_and_good_caches_survive(
     ]
     monkeypatch.setenv("FAKE_MODE", "ok")
     result = plain.runpytest_subprocess(*common, f"--rnnbench-data-dir={data_dir}")
+    # The results file keeps them as failures, not as cases that never were: a reader
+    # (compare, the history) must not take the run for complete.
+    failures = json.loads((plain.path / "results.json").read_text())["failures"]
     missing = plain.runpytest_subprocess(
         "-rs", *common, f"--rnnbench-data-dir={tmp_path / 'nowhere'}"
     )
@@ -548,6 +551,11 @@ def test_a_bad_dataset_file_fails_its_cases_clearly_and_good_caches_survive(
         assert f"nietzsche: {bad} has sha256 " in section
         assert "(300,000 of 600,901 bytes: truncated?); the file was not used" in section
         assert "Traceback" not in section
+    assert sorted(failures) == [
+        "tensorflow-gpu0-b1-unroll-nietzsche",
+        "tensorflow-gpu0-b2-unroll-nietzsche",
+    ], failures
+    assert all(f"nietzsche: {bad} has sha256 " in cause for cause in failures.values()), failures
     assert bad.read_bytes() == NIETZSCHE.read_bytes()[:300_000]
     assert _snapshot(cache) == before, "a good cache was changed"
     # A cache dir that cannot be made (a file is in the way): one clear failure, no traceback.

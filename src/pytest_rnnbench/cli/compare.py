@@ -7,6 +7,10 @@ file. Each case of NEW is compared with the same case in OLD by exactly the rule
     0  no regression (passes, improvements, inconclusive verdicts, cases missing from OLD)
     1  at least one regression, or a case that failed to run in NEW
     2  usage error: a file that cannot be read, an unknown format, a bad option
+    10 nothing judged: NEW holds no case that OLD has (as the gate's exit status 10)
+
+Cases of an OLD results file that NEW lacks are listed ("not in the new file"): a run of part of
+the matrix (-k) is no failure, but a reader sees what was not compared.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Optional, TextIO
 from ..machine import cpu_name
 from ..results.read import load as load_results
 from ..results.schema import ResultsError
+from ..session.lifecycle import EXIT_NOTHING_JUDGED
 from ..settings import DEFAULT_FALSE_ALARM_RATE
 from ..verdicts import baseline, verdict
 from ..verdicts.family import per_case_alpha
@@ -31,6 +36,7 @@ from ..verdicts.session_time import Session, session_time_judge, stored_sessions
 from .arguments import false_alarm_rate_argument, fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
+NOT_IN_NEW = "not in the new file"
 
 
 def add_parser(
@@ -134,6 +140,13 @@ class _File:
             sessions = [(baseline.session_step_ms(workers), len(workers))] if workers else []
             self.cases[case_id] = _Case(side, sessions=sessions)
 
+    def not_in(self, new: _File) -> list[str]:
+        """Cases of this results file that `new` neither measured nor failed (a baseline file
+        holds the whole matrix of its machine: a run of part of it leaves most out)."""
+        if self.kind == "baseline":
+            return []
+        return sorted(set(self.cases) - set(new.cases) - set(new.failures))
+
     def find(self, case_id: str, workload: Mapping[str, Any]) -> tuple[Optional[_Case], str]:
         """The old side's figures for `case_id` at the new side's workload, or None and why."""
         if self.kind != "baseline":
@@ -202,11 +215,20 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     for case_id, cause in sorted(new.failures.items()):
         counts["failed"] = counts.get("failed", 0) + 1
         print(f"{case_id}: failed: {cause.splitlines()[0] if cause else ''}", file=out)
+    for case_id in old.not_in(new):
+        counts[NOT_IN_NEW] = counts.get(NOT_IN_NEW, 0) + 1
+        print(f"{case_id}: {NOT_IN_NEW}", file=out)
     print(
         "summary: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no cases"),
         file=out,
     )
-    return EXIT_REGRESSION if counts.get(verdict.REGRESSION) or counts.get("failed") else EXIT_OK
+    if counts.get(verdict.REGRESSION) or counts.get("failed"):
+        return EXIT_REGRESSION
+    judged = (verdict.PASS, verdict.REGRESSION, verdict.IMPROVEMENT, verdict.INCONCLUSIVE)
+    if not any(counts.get(outcome) for outcome in judged):
+        print(f"nothing judged: no case of {args.new} has a counterpart in {args.old}", file=out)
+        return EXIT_NOTHING_JUDGED
+    return EXIT_OK
 
 
 def _judge(

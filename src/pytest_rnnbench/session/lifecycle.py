@@ -104,6 +104,9 @@ class RnnbenchSession:
         # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the
         # controller hears its workers' reports too.
         self.failed_cases: set[str] = set()
+        # What failed each of those tests (its first line): the results file's failure for a
+        # case that failed before any worker reported (a broken dataset, an error in the plugin).
+        self.failure_causes: dict[str, str] = {}
         self.skipped: dict[str, str] = {}  # case id -> why its test was skipped
         # One identity per run: every rewrite of its results file keeps it (history dedups on it).
         self.run_id = new_run_id()
@@ -159,6 +162,7 @@ class RnnbenchSession:
             return
         if report.failed:
             self.failed_cases.add(case_id)
+            self.failure_causes.setdefault(case_id, _failure_cause(report))
         elif report.skipped:
             self.skipped[case_id] = _skip_reason(report)
             self.progress.skipped(report.nodeid)  # not to be waited for in the estimate
@@ -223,6 +227,12 @@ class RnnbenchSession:
             for key in ("results", "failures", "verdicts"):
                 if sent.get(key):
                     document.setdefault(key, {}).update(sent[key])
+        # A case whose test failed with nothing recorded of it must not vanish from the file (a
+        # reader would take the run for complete): it is a failure, with its test's own cause.
+        recorded = set(document.get("results") or {}) | set(document.get("failures") or {})
+        for case_id, cause in sorted(self.failure_causes.items()):
+            if case_id not in recorded:
+                document.setdefault("failures", {})[case_id] = cause
         return document
 
     @property
@@ -330,6 +340,15 @@ def _case_id(nodeid: str) -> Optional[str]:
     if not nodeid.endswith("]") or "[" not in nodeid:
         return None
     return nodeid[nodeid.rindex("[") + 1 : -1]
+
+
+def _failure_cause(report: pytest.TestReport) -> str:
+    """The first line of what failed a test: its exception's message (a pytest.fail's text)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = getattr(crash, "message", None) or report.longreprtext or "the test failed"
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else "the test failed"
+    return first if report.when == "call" else f"in its {report.when}: {first}"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
