@@ -340,6 +340,11 @@ BAD_OPTIONS = [
     ("--rnnbench-timeout", "nan", "expected a positive number of seconds"),
     ("--rnnbench-timeout", "inf", "expected a positive number of seconds"),
     ("--rnnbench-json", "", "expected a path"),
+    # Output files that could not be written are refused before any case trains.
+    ("--rnnbench-json", ".", "is a directory"),
+    ("--rnnbench-report", "/proc/version/r.md", "/proc/version is not a directory"),
+    ("--rnnbench-comment", "/proc/version/c.md", "/proc/version is not a directory"),
+    ("--rnnbench-benchmark-json", "/", "/ is a directory"),
     ("--rnnbench-baseline-dir", "", "expected a path"),
 ]
 

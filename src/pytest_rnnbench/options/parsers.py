@@ -22,6 +22,7 @@ __all__ = [
     "choices",
     "flag",
     "matrix",
+    "output_file",
     "parse_fraction",
     "parse_gpus",
     "parse_size",
@@ -269,6 +270,32 @@ def path(raw: str, base: Path) -> Path:
     if not str(raw).strip():
         raise ValueError("expected a path")
     return Path(os.path.abspath(os.path.join(base, os.path.expanduser(str(raw).strip()))))
+
+
+def cannot_write(path: Path) -> Optional[str]:
+    """Why an output file `path` could not be written (checked before long work), or None. Its
+    missing directories are made when it is written, so the nearest one that exists must be a
+    directory this user may write in."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot write {path}: {existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write {path}: {existing} is not writable"
+    return None
+
+
+def output_file(raw: str, base: Path) -> Path:
+    """A file the run writes (results, report, comment): refused before any test when it could
+    not be written, rather than after an hour of benchmarks."""
+    found = path(raw, base)
+    problem = cannot_write(found)
+    if problem:
+        raise ValueError(problem)
+    return found
 
 
 def plots_dir(raw: str, base: Path) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..settings import LIVE_PER_SIDE, LIVE_TURN_STEPS
 from . import defaults
 from .option import Option
-from .parsers import against, over_workers, path, positive_int, text, workers_per_side
+from .parsers import against, output_file, over_workers, positive_int, text, workers_per_side
 
 LIVE_OPTIONS: tuple[Option, ...] = (
     Option(
@@ -82,7 +82,7 @@ LIVE_OPTIONS: tuple[Option, ...] = (
         "write the verdicts as a pull-request comment (markdown, with a hidden marker that "
         "lets a workflow update one comment instead of adding one per push) to this file.",
         metavar="PATH.md",
-        parse=path,
+        parse=output_file,
         field="comment_path",
         takes="base",
     ),
