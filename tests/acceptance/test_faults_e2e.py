@@ -448,8 +448,11 @@ def _break(kind: str, good: str) -> tuple[str, str]:
     if kind == "not JSON":
         return "<html>502 Bad Gateway</html>", "truncated or not JSON"
     if kind == "wrong version":
+        document["version"] = 0
+        problem = "format version 0 is not supported"
+    elif kind == "newer version":
         document["version"] = 99
-        problem = "format version 99 is not supported"
+        problem = "format version 99 was written by a newer pytest-rnnbench"
     elif kind == "missing fields":
         del entry["metrics"], entry["recorded"]
         problem = "lacks recorded, metrics"
@@ -468,6 +471,7 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
     common = [*TF, "--rnnbench-batch-sizes=1", f"--rnnbench-python=tensorflow={fake_python}"]
     plain.runpytest_subprocess(*common, "--rnnbench-save-baseline").assert_outcomes(passed=1)
     (path,) = (plain.path / "baselines").glob("*.json")
+    good = path.read_text()
     for kind in (
         "empty",
         "not JSON",
@@ -475,6 +479,7 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
         "missing fields",
         "non-numeric metric",
         "another machine",
+        "newer version",
     ):
         broken, problem = _break(kind, path.read_text())
         path.write_text(broken)
@@ -482,6 +487,13 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
         assert checked.ret == pytest.ExitCode.USAGE_ERROR, kind
         checked.stderr.fnmatch_lines([f"ERROR: baseline file {path}: *{problem}*"])
         assert path.read_text() == broken, f"{kind}: a check run changed the file"
+        if kind in ("another machine", "newer version"):  # not broken: refused, never set aside
+            refused = plain.runpytest_subprocess(*common, "--rnnbench-save-baseline")
+            assert refused.ret == pytest.ExitCode.USAGE_ERROR, kind
+            refused.stderr.fnmatch_lines([f"ERROR: baseline file {path}: *{problem}*Not replaced*"])
+            assert path.read_text() == broken and not list(path.parent.glob("*.broken-*"))
+            path.write_text(good)
+            continue
         saved = plain.runpytest_subprocess(*common, "--rnnbench-save-baseline")
         saved.assert_outcomes(passed=1, warnings=1)
         saved.stdout.fnmatch_lines(

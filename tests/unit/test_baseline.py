@@ -163,8 +163,12 @@ BROKEN = {
     "not json": ("<html>", "truncated or not JSON"),
     "other schema": (json.dumps({"schema": "x", "version": 1}), "not a pytest-rnnbench baseline"),
     "wrong version": (
+        _broken(lambda d: d.update(version=0)),
+        "format version 0 is not supported",
+    ),
+    "newer version": (
         _broken(lambda d: d.update(version=99)),
-        "format version 99 is not supported",
+        "format version 99 was written by a newer pytest-rnnbench",
     ),
     "no entries": (_broken(lambda d: d.pop("entries")), 'malformed "entries"'),
     "missing field": (_broken(lambda d: d["entries"][GOOD_KEY].pop("metrics")), "lacks metrics"),
@@ -221,6 +225,28 @@ def test_saving_over_a_broken_file_renames_it_aside_and_never_loses_it(tmp_path)
     assert report.moved_aside.read_text() == '{"schema": "pytest-rnnbench/baseline", "vers'
     assert "truncated" in report.lines()[0] and str(report.moved_aside) in report.lines()[0]
     assert set(baseline.load(path, PROFILE)) == {GOOD_KEY}
+
+
+@pytest.mark.parametrize("kind", ["newer version", "another profile", "a directory"])
+def test_saving_over_a_file_that_is_not_ours_refuses_and_leaves_it(tmp_path, kind):
+    """Not broken, so not set aside: its sessions serve a newer plugin or another machine (and
+    in CI an aside file is lost with the workspace)."""
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    if kind == "a directory":
+        path.mkdir(parents=True)
+    else:
+        text = _broken(lambda d: d.update(version=99)) if kind == "newer version" else None
+        path.write_text(text or json.dumps(good_document()))
+
+    def files() -> list[str]:
+        return sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock"))
+
+    before = files()
+    profile = PROFILE if kind != "another profile" else GPU_PROFILE
+    with pytest.raises(baseline.BaselineNotOurs, match=str(path)):
+        baseline.save(path, profile, keyed(entry(GOOD_CASE)))
+    assert files() == before
+    assert path.is_dir() if kind == "a directory" else json.loads(path.read_text())
 
 
 WRITER = textwrap.dedent("""

@@ -7,9 +7,9 @@ through `publish_outputs`, so both write the same files from the same rows and a
 the same "written to" lines (`written_lines`). A new format is one writer in its own module and one
 row in OUTPUTS.
 
-The plugin's options themselves are declared in options.py (with their help and environment
-variable); each row names its option, ini key and Settings field, and tests/unit/test_outputs.py
-checks that they exist.
+The plugin's options themselves are declared in options/table.py and options/table_live.py (with
+their help and environment variable); each row names its option, ini key and Settings field, and
+tests/unit/test_outputs.py checks that they exist.
 """
 
 from __future__ import annotations

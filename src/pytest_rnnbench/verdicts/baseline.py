@@ -30,6 +30,7 @@ from .baseline_schema import (
     SCHEMA,
     VERSION,
     BaselineError,
+    BaselineNotOurs,
     entry_key,
     key_of,
     parse,
@@ -47,6 +48,7 @@ __all__ = [
     "SCHEMA",
     "VERSION",
     "BaselineError",
+    "BaselineNotOurs",
     "Profile",
     "SaveReport",
     "baseline_path",
@@ -103,7 +105,9 @@ def load(path: Path, profile: Optional[Profile] = None) -> Optional[dict[str, di
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # a directory, no permission: not broken, not ours to replace
+        raise BaselineNotOurs(f"baseline file {path}: cannot read it: {exc}") from None
+    except UnicodeDecodeError as exc:
         raise BaselineError(f"baseline file {path}: cannot read it: {exc}") from None
     return parse(text, str(path), profile)
 
@@ -270,15 +274,17 @@ def save(
     Entries of cases not in `new_entries` are kept. An updated entry keeps the old entry's
     "tolerances" (reviewed settings, not measurements) unless the new one brings its own, and its
     sessions, to which the new one's is added (the latest WINDOW kept); `reset` starts them
-    afresh with the new session. A file
-    that cannot be read is never overwritten: it is renamed aside (FILE.broken-TIMESTAMP-PID) and
-    the report says so.
+    afresh with the new session. A broken file (not JSON, malformed) is never overwritten: it is
+    renamed aside (FILE.broken-TIMESTAMP-PID) and the report says so. One that is not broken but
+    not ours (BaselineNotOurs: a newer format, another profile, unreadable) raises, untouched.
     """
     path = Path(path)
     report = SaveReport(path=path)
     with locked(path):
         try:
             entries = load(path, profile) or {}
+        except BaselineNotOurs:
+            raise
         except BaselineError as exc:
             stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
             aside = path.with_name(f"{path.name}.broken-{stamp}-{os.getpid()}")

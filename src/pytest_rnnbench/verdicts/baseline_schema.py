@@ -49,6 +49,12 @@ class BaselineError(ValueError):
     """A baseline file that cannot be used; the message names the file and the problem."""
 
 
+class BaselineNotOurs(BaselineError):
+    """A baseline file that is not broken but not this run's to replace: written by a newer
+    pytest-rnnbench, recorded for another machine profile, or unreadable to this user (a
+    directory, no permission). Saving refuses it rather than set its sessions aside."""
+
+
 def entry_key(case_id: str, samples: Any, repeats: Any) -> str:
     """Where a case's baseline for one workload is stored: "<case id>|samples=N|repeats=R"."""
     return f"{case_id}|samples={samples}|repeats={repeats}"
@@ -86,6 +92,12 @@ def validate(
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise fail(f'not a pytest-rnnbench baseline (expected "schema": "{SCHEMA}")')
     version = document.get("version")
+    if isinstance(version, int) and version > max(READABLE_VERSIONS):
+        raise BaselineNotOurs(
+            f"baseline file {where}: format version {version} was written by a newer "
+            f"pytest-rnnbench (this one reads versions {', '.join(map(str, READABLE_VERSIONS))})"
+            "; upgrade pytest-rnnbench to use it"
+        )
     if version not in READABLE_VERSIONS:
         raise fail(
             f"format version {version!r} is not supported (this pytest-rnnbench reads "
@@ -96,7 +108,9 @@ def validate(
     if not isinstance(stored_profile, dict):
         raise fail('missing or malformed "profile"')
     if profile is not None and stored_profile != profile.to_dict():
-        raise fail(_other_profile(stored_profile, profile.to_dict()))
+        raise BaselineNotOurs(
+            f"baseline file {where}: {_other_profile(stored_profile, profile.to_dict())}"
+        )
     entries = document.get("entries")
     if not isinstance(entries, dict):
         raise fail('missing or malformed "entries"')

@@ -61,6 +61,10 @@ class BaselineJudge:
         self.problem = ""  # an unusable file, when saving (it is renamed aside at the save)
         try:
             self.entries = baseline.load(self.path, self.profile)
+        except baseline.BaselineNotOurs as exc:
+            # Not broken: saving would set aside sessions that another plugin version or
+            # machine still reads (in CI, lost with the job's workspace).
+            raise pytest.UsageError(f"{exc}. Not replaced: fix or move it yourself") from None
         except baseline.BaselineError as exc:
             if not self.saving:
                 raise pytest.UsageError(
