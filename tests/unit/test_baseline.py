@@ -190,6 +190,18 @@ BROKEN = {
         _broken(lambda d: d["entries"][GOOD_KEY]["metrics"].update(speed={})),
         "unknown metric 'speed'",
     ),
+    "workers in text": (
+        _broken(lambda d: d["entries"][GOOD_KEY]["sessions"][0].update(workers="three")),
+        '"workers" must be a positive whole number',
+    ),
+    "versions in text": (
+        _broken(lambda d: d["entries"][GOOD_KEY].update(versions="3.15")),
+        '"versions" must be an object',
+    ),
+    "busy shares in text": (
+        _broken(lambda d: d["entries"][GOOD_KEY].update(cpu_busy_shares=["x"])),
+        '"cpu_busy_shares" must be a list of finite numbers',
+    ),
     "bad tolerance": (
         _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": -1})),
         "not a fraction",

@@ -165,6 +165,39 @@ WRONG_KINDS = {
         ),
         "verdicts['{case}'].metrics['step_time'].confidence: str, expected a number",
     ),
+    # Entries are never null, step times are positive seconds, counts are finite.
+    "a null result": (
+        lambda d, c: d["results"].__setitem__(c, None),
+        "results['{case}']: null, expected an entry",
+    ),
+    "a null verdict": (
+        lambda d, c: d["verdicts"].__setitem__(c, None),
+        "verdicts['{case}']: null, expected an entry",
+    ),
+    "a null metric": (
+        lambda d, c: d["verdicts"].__setitem__(c, {"verdict": "pass", "metrics": {"x": None}}),
+        "verdicts['{case}'].metrics['x']: null, expected an entry",
+    ),
+    "epochs that are numbers": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("epochs", [1, 2]),
+        "results['{case}'].worker.epochs[0]: int, expected an object",
+    ),
+    "a step time in text": (
+        lambda d, c: d["results"][c]["worker"]["epochs"][0]["step_seconds"].__setitem__(0, "x"),
+        "results['{case}'].worker.epochs[0].step_seconds[0]: 'x', expected a positive number",
+    ),
+    "a step time of zero": (
+        lambda d, c: d["results"][c]["worker"]["epochs"][0]["step_seconds"].__setitem__(0, 0),
+        "results['{case}'].worker.epochs[0].step_seconds[0]: 0, expected a positive number",
+    ),
+    "a memory figure that is not a number": (
+        lambda d, c: d["results"][c].__setitem__("gpu_nvml_process_peak_bytes", float("nan")),
+        "results['{case}'].gpu_nvml_process_peak_bytes: nan, expected a finite number",
+    ),
+    "a result's own verdict with a change in text": (
+        lambda d, c: d["results"][c].__setitem__("verdict", {"verdict": "pass", "change": "x"}),
+        "results['{case}'].verdict.change: str, expected a number",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from: a file of the wrong shape is one ResultsError naming the field, never a tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,6 +73,7 @@ WORKER_FIELDS = {"case": TABLE, "steps_per_epoch": NUMBER, "samples_cap": NUMBER
 VERDICT_FIELDS = {
     "verdict": TEXT,
     "change": NUMBER,
+    "relative_change": NUMBER,  # hand-made files' name for the change (results/read.py)
     "reason": TEXT,
     "metrics": TABLE,
     "notes": LIST,
@@ -103,9 +105,52 @@ def _expect(value: Any, kinds: tuple[type, ...], path: str) -> None:
     raise _Malformed(f"{path}: {type(value).__name__}, expected {names.get(kinds, kinds)}")
 
 
+def _present(value: Any, kinds: tuple[type, ...], path: str) -> None:
+    """An entry of a section (a case's result, verdict, failure; a metric; an epoch): never null."""
+    if value is None:
+        raise _Malformed(f"{path}: null, expected an entry")
+    _expect(value, kinds, path)
+
+
 def _fields(table: Mapping[str, Any], spec: Mapping[str, tuple[type, ...]], path: str) -> None:
     for key, kinds in spec.items():
         _expect(table.get(key), kinds, f"{path}.{key}")
+
+
+# Counts a reader turns into whole numbers (a MiB figure, a table cell): finite when given.
+FINITE_FIELDS = ("gpu_framework_peak_bytes", "gpu_nvml_process_peak_bytes", "host_peak_rss_bytes")
+
+
+def _finite(table: Mapping[str, Any], keys: tuple[str, ...], path: str) -> None:
+    for key in keys:
+        value = table.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Malformed(f"{path}.{key}: {value}, expected a finite number")
+
+
+def _check_epochs(epochs: Any, path: str) -> None:
+    """Each epoch an object whose step times (what every verdict is judged on) are positive,
+    finite seconds."""
+    for index, epoch in enumerate(epochs or ()):
+        where = f"{path}[{index}]"
+        _present(epoch, TABLE, where)
+        _expect(epoch.get("seconds"), NUMBER, f"{where}.seconds")
+        _expect(epoch.get("step_seconds"), LIST, f"{where}.step_seconds")
+        for step, seconds in enumerate(epoch.get("step_seconds") or ()):
+            if not isinstance(seconds, NUMBER) or not 0 < seconds < math.inf:
+                raise _Malformed(
+                    f"{where}.step_seconds[{step}]: {seconds!r}, expected a positive number"
+                )
+
+
+def _check_verdict(found: Any, path: str) -> None:
+    if isinstance(found, str):  # a bare outcome word, as hand-made files write it
+        return
+    _present(found, TABLE, path)
+    _fields(found, VERDICT_FIELDS, path)
+    for name, metric in (found.get("metrics") or {}).items():
+        _present(metric, TABLE, f"{path}.metrics[{name!r}]")
+        _fields(metric, METRIC_FIELDS, f"{path}.metrics[{name!r}]")
 
 
 def _check_sections(document: Mapping[str, Any]) -> None:
@@ -113,19 +158,16 @@ def _check_sections(document: Mapping[str, Any]) -> None:
         _expect(document.get(key), TABLE, key)
     for case_id, entry in document["results"].items():
         path = f"results[{case_id!r}]"
-        _expect(entry, TABLE, path)
+        _present(entry, TABLE, path)
         _fields(entry, RESULT_FIELDS, path)
+        _finite(entry, FINITE_FIELDS, path)
         for index, seconds in enumerate(entry.get("epoch_seconds_all") or ()):
             _expect(seconds, NUMBER, f"{path}.epoch_seconds_all[{index}]")
         _fields(entry.get("worker") or {}, WORKER_FIELDS, f"{path}.worker")
+        _check_epochs((entry.get("worker") or {}).get("epochs"), f"{path}.worker.epochs")
+        if entry.get("verdict") is not None:
+            _check_verdict(entry["verdict"], f"{path}.verdict")
     for case_id, text in (document.get("failures") or {}).items():
-        _expect(text, TEXT, f"failures[{case_id!r}]")
+        _present(text, TEXT, f"failures[{case_id!r}]")
     for case_id, found in (document.get("verdicts") or {}).items():
-        path = f"verdicts[{case_id!r}]"
-        if isinstance(found, str):  # a bare outcome word, as hand-made files write it
-            continue
-        _expect(found, TABLE, path)
-        _fields(found, VERDICT_FIELDS, path)
-        for name, metric in (found.get("metrics") or {}).items():
-            _expect(metric, TABLE, f"{path}.metrics[{name!r}]")
-            _fields(metric, METRIC_FIELDS, f"{path}.metrics[{name!r}]")
+        _check_verdict(found, f"verdicts[{case_id!r}]")

@@ -181,6 +181,7 @@ def _validate_entry(
                     "not a finite number"
                 )
     _validate_sessions(case_id, entry.get("sessions", []), fail)
+    _validate_context(case_id, entry, fail)
     tolerances = entry.get("tolerances", {})
     if not isinstance(tolerances, dict):
         raise fail(f'entry {case_id!r}: "tolerances" must be an object')
@@ -200,6 +201,30 @@ def _validate_sessions(case_id: str, sessions: Any, fail: Callable[[str], Baseli
         step_ms = session.get("step_ms") if isinstance(session, dict) else None
         if not (isinstance(step_ms, (int, float)) and _is_number(step_ms) and step_ms > 0):
             raise fail(f'entry {case_id!r}: a session needs a positive "step_ms"')
+        workers = session.get("workers", 1)
+        if not (isinstance(workers, int) and not isinstance(workers, bool) and workers > 0):
+            raise fail(f'entry {case_id!r}: a session\'s "workers" must be a positive whole number')
+        _validate_numbers(case_id, session, ("worker_step_ms",), fail)
+        if not isinstance(session.get("versions", {}), dict):
+            raise fail(f'entry {case_id!r}: a session\'s "versions" must be an object')
+
+
+def _validate_context(
+    case_id: str, entry: dict[str, Any], fail: Callable[[str], BaselineError]
+) -> None:
+    """What the judge reads besides the samples: versions, and the figures it weighs them by."""
+    if not isinstance(entry["versions"], dict):
+        raise fail(f'entry {case_id!r}: "versions" must be an object')
+    _validate_numbers(case_id, entry, ("epoch_seconds", "cpu_busy_shares"), fail)
+
+
+def _validate_numbers(
+    case_id: str, table: dict[str, Any], keys: tuple[str, ...], fail: Callable[[str], BaselineError]
+) -> None:
+    for key in keys:
+        values = table.get(key, [])
+        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+            raise fail(f'entry {case_id!r}: "{key}" must be a list of finite numbers')
 
 
 def _is_number(value: Any) -> bool:
