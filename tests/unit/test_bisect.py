@@ -3,6 +3,7 @@ steps, and the command's checks of its refs on a real git repository (no workers
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 from typing import Optional
@@ -10,7 +11,13 @@ from typing import Optional
 import pytest
 
 from pytest_rnnbench.cli import main
-from pytest_rnnbench.cli.bisect_steps import judgement_of, selection, without_k, workers_for
+from pytest_rnnbench.cli.bisect_steps import (
+    judgement_of,
+    regressed_cases,
+    selection,
+    without_k,
+    workers_for,
+)
 from pytest_rnnbench.history.bisect import (
     EMPTY,
     FOUND,
@@ -252,6 +259,20 @@ def test_a_step_verdict_from_its_cases(tmp_path: Path) -> None:
     assert judgement_of([_row(a, "pass"), _row(b, "inconclusive")], 0, log).verdict == INCONCLUSIVE
     nothing = judgement_of([], 5, log)
     assert nothing.verdict == SKIP and "pytest said this" in nothing.detail
+
+
+def test_a_step_is_judged_on_the_step_time_not_on_memory_or_loss(tmp_path: Path) -> None:
+    """A case's verdict is the worst of its metrics: a commit that only grew the host memory
+    past its tolerance must not be named as the slowdown's."""
+    a = "mxnet-gpu0-b128-unroll-synthetic"
+    memory_only = Verdict("regression", 0.003, time_outcome="pass")
+    row = dataclasses.replace(_row(a, "pass"), verdict=memory_only)
+    judged = judgement_of([row], 1, tmp_path / "step.log")
+    assert judged.verdict == PASS and f"{a}: pass +0.3%" in judged.detail
+    assert regressed_cases([row]) == []
+    slower = dataclasses.replace(row, verdict=Verdict("regression", 0.2, time_outcome="regression"))
+    assert judgement_of([slower], 1, tmp_path / "step.log").verdict == REGRESSION
+    assert regressed_cases([slower]) == [a]
 
 
 def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> None:

@@ -60,6 +60,16 @@ def test_verdicts_as_the_verdict_module_writes_them_are_read():
     assert parsed.baseline_step_ms == 20.0 and parsed.now_step_ms == 23.0
     assert parsed.reason.startswith("tensorflow-gpu0-b32-unroll-synthetic: regression")
     assert set(VERDICTS["jax-gpu0-b32-unroll-synthetic"]) <= set(case.to_dict())
+    assert parsed.time_verdict == "regression"
+    # The case is the worst of its metrics; the time's own outcome is kept apart (bisect).
+    rss = verdict.MetricVerdict("host_peak_rss", verdict.REGRESSION, change=0.3, tolerance=0.2)
+    quiet = verdict.MetricVerdict("step_time", verdict.PASS, change=0.01, tolerance=0.05)
+    both = verdict.CaseVerdict(
+        "tensorflow-gpu0-b32-unroll-synthetic", verdict.REGRESSION, (quiet, rss)
+    )
+    parsed = parse_verdict(both.to_dict())
+    assert parsed.verdict == "regression" and parsed.time_verdict == "pass"
+    assert parse_verdict("regression").time_verdict == "regression"  # a bare word: all there is
 
 
 @pytest.mark.parametrize(

@@ -177,15 +177,17 @@ def log_tail(log: Path) -> str:
 
 
 def judgement_of(rows: Sequence[Row], status: int, log: Path) -> Judgement:
-    """One verdict for a step's cases: a regression on any case is a regression; a case that
-    could not run makes the commit unmeasurable; an undecided case keeps it inconclusive."""
+    """One verdict for a step's cases, on their step time alone (what the bisect looks for: a
+    memory or loss change would otherwise name its own commit as the slowdown's): a regression
+    on any case is a regression; a case that could not run makes the commit unmeasurable; an
+    undecided case keeps it inconclusive."""
     if not rows:
         return Judgement(SKIP, None, f"no case ran (pytest exit status {status}); {log_tail(log)}")
-    words = {row.case_id: (row.verdict.verdict if row.verdict else None) for row in rows}
+    words = {row.case_id: (row.verdict.time_verdict if row.verdict else None) for row in rows}
     detail = "; ".join(_case_text(row) for row in rows)
     changes = [row.verdict.change for row in rows if row.verdict and row.verdict.change is not None]
     regressed = [
-        row.verdict.change for row in rows if row.verdict and row.verdict.verdict == REGRESSION
+        row.verdict.change for row in rows if row.verdict and row.verdict.time_verdict == REGRESSION
     ]
     change = max((c for c in regressed if c is not None), default=None)
     if change is None and changes:
@@ -206,9 +208,9 @@ def _case_text(row: Row) -> str:
     if verdict is None:
         return f"{row.case_id}: no verdict"
     change = "" if verdict.change is None else f" {verdict.change * 100:+.1f}%"
-    return f"{row.case_id}: {verdict.verdict}{change}"
+    return f"{row.case_id}: {verdict.time_verdict}{change}"
 
 
 def regressed_cases(rows: Sequence[Row]) -> list[str]:
-    """The case ids that a step called a regression."""
-    return [row.case_id for row in rows if row.verdict and row.verdict.verdict == REGRESSION]
+    """The case ids whose step time a step called a regression."""
+    return [row.case_id for row in rows if row.verdict and row.verdict.time_verdict == REGRESSION]

@@ -69,12 +69,14 @@ def parse_verdict(raw: Any) -> Optional[Verdict]:
         change = time.get("change")
     baseline, now = time.get("baseline"), time.get("now")
     reason = _first(raw, "reason", "why", "detail", "message") or ""
+    outcome = time.get("outcome")
     return Verdict(
         verdict=str(word),
         change=None if change is None else float(change),
         baseline_step_ms=None if baseline is None else float(baseline),
         now_step_ms=None if now is None else float(now),
         reason=str(reason),
+        time_outcome=None if outcome is None else str(outcome),
     )
 
 

@@ -25,6 +25,14 @@ class Verdict:
     baseline_step_ms: Optional[float] = None  # the time metric's baseline median, ms per step
     now_step_ms: Optional[float] = None
     reason: str = ""
+    # The time metric's own outcome (the case's `verdict` is the worst of all its metrics, memory
+    # and loss included); None where the file gives only a word.
+    time_outcome: Optional[str] = None
+
+    @property
+    def time_verdict(self) -> str:
+        """What the step time alone says: its own outcome, else the case's word."""
+        return self.time_outcome or self.verdict
 
 
 @dataclass(frozen=True)
