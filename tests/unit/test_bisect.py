@@ -388,6 +388,29 @@ def test_the_first_parent_commits_between_the_ends_oldest_first(repo: Path) -> N
     assert listed[-1].commit == bad and len(listed[0].commit) == 40
 
 
+def test_commits_before_a_merge_that_brought_good_in_are_not_candidates(repo: Path) -> None:
+    """A feature branch that merged master in: `--good` is master (the gate's base), and the
+    branch's commits before the merge lack master's changes, so they are not measured against it;
+    the merge stands for them."""
+    from pytest_rnnbench.cli.bisect import commits_between
+
+    _git(repo, "checkout", "-q", "-b", "feature", "master~2")
+    for name in ("f1", "f2"):
+        (repo / "keras" / f"{name}.py").write_text("")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", name)
+    _git(repo, "merge", "-q", "--no-ff", "-m", "merge master", "master")
+    (repo / "keras" / "f3.py").write_text("")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "f3")
+    good, bad = _git(repo, "rev-parse", "master"), _git(repo, "rev-parse", "feature")
+    assert [c.subject for c in commits_between(repo, good, bad)] == ["merge master", "f3"]
+    # Without a merge of good, the branch's own commits are all candidates.
+    base = _git(repo, "rev-parse", "master~2")
+    listed = commits_between(repo, base, _git(repo, "rev-parse", "feature~2"))
+    assert [c.subject for c in listed] == ["f1", "f2"]
+
+
 # -- the history page's ready command ----------------------------------------------------------
 
 

@@ -113,7 +113,11 @@ def resolve(repo: Path, option: str, ref: str) -> str:
 
 
 def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
-    """The first-parent commits after `good` up to `bad`, oldest first, with subject and date.
+    """The first-parent commits after `good` up to `bad` that contain `good`, oldest first, with
+    subject and date. Where `good` reached `bad` through a merge (a pull request that merged its
+    base in; the gate's `--good` is that base), the first-parent commits before the merge lack
+    `good`'s changes: measured against it they would look slower or faster for changes of
+    `good`'s own, so --ancestry-path leaves them out and the merge stands for them.
 
     UsageError when there are none (good == bad) or `good` is not an ancestor of `bad`."""
     if good == bad:
@@ -123,7 +127,13 @@ def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
     except TreeError:
         raise UsageError(f"--good {good[:12]} is not an ancestor of --bad {bad[:12]}") from None
     listed = git(
-        repo, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%s", f"{good}..{bad}"
+        repo,
+        "log",
+        "--first-parent",
+        "--ancestry-path",
+        "--reverse",
+        "--format=%H%x1f%aI%x1f%s",
+        f"{good}..{bad}",
     )
     return [Commit(*line.split("\x1f", 2)) for line in listed.splitlines() if line]
 
