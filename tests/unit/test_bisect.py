@@ -371,6 +371,19 @@ def test_options_that_would_fail_after_the_measuring_are_refused_before_it(
     assert "first the ends" not in err  # nothing was measured
 
 
+@pytest.mark.parametrize(
+    "passed", ["--rnnbench-json=r.json", "--rnnbench-head", "--rnnbench-matrix=default"]
+)
+def test_options_the_bisect_sets_for_each_step_are_refused_among_the_passed_ones(
+    repo: Path, capsys: pytest.CaptureFixture[str], passed: str
+) -> None:
+    """Passed last, they would win: every step's results elsewhere (all skips), or one tree
+    measured at every step (the first commit named)."""
+    status = main(["bisect", "--good", "master~2", "--bad", "master", "--", passed, "x"])
+    err = capsys.readouterr().err
+    assert status == 2 and f"bisect: error: {passed}: the bisect sets this" in err, err
+
+
 def test_outside_a_git_repository_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

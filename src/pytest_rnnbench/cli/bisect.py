@@ -142,8 +142,32 @@ def describe(repo: Path, commit: str) -> Commit:
     return Commit(*git(repo, "log", "-1", "--format=%H%x1f%aI%x1f%s", commit).split("\x1f", 2))
 
 
-def start(args: argparse.Namespace) -> tuple[Path, Commit, list[Commit]]:
+# What each step's pytest is given by the bisect itself: the same option among the pass-through
+# arguments (which come last, so they would win) would measure or read something else.
+STEP_OWNED = (
+    "--rnnbench-json",
+    "--rnnbench-head",
+    "--rnnbench-base",
+    "--rnnbench-base-dir",
+    "--rnnbench-matrix",
+    "--rnnbench-comment",
+    "--rnnbench-against",
+)
+
+
+def owned_options(extra: list[str]) -> list[str]:
+    """The pass-through arguments that would override what the bisect sets for each step."""
+    return [arg for arg in extra if arg.split("=", 1)[0] in STEP_OWNED]
+
+
+def start(args: argparse.Namespace, extra: list[str]) -> tuple[Path, Commit, list[Commit]]:
     """The repository, the good end and the commits to search (the last is the bad end)."""
+    clashing = owned_options(extra)
+    if clashing:
+        raise UsageError(
+            f"{', '.join(clashing)}: the bisect sets this for each step itself "
+            "(its results file, the two trees, the matrix: --matrix); leave it out"
+        )
     if args.attempts < 1:
         raise UsageError("--attempts must be 1 or more")
     if args.budget is not None and not (0 < args.budget < math.inf):
@@ -190,7 +214,7 @@ def _minutes(seconds: float) -> str:
 def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     """The bisect: its exit status (see the module docstring)."""
     try:
-        repo, good, commits = start(args)
+        repo, good, commits = start(args, list(extra or []))
     except UsageError as exc:
         print(f"bisect: error: {exc}", file=sys.stderr)
         return USAGE
