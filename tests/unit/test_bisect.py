@@ -171,6 +171,22 @@ def test_a_budget_stops_with_the_range_reached() -> None:
     assert search(COMMITS, Scripted(6)).confirmed
 
 
+def test_a_pass_left_inconclusive_when_measured_again_widens_the_range_even_at_the_budget() -> None:
+    """c3 passed, then measured again with more workers was inconclusive when the budget ran
+    out: no longer a known good commit, so c4 is not named; the range says why."""
+    now = [0.0]
+    script = Scripted(4, {"c3": [PASS, INCONCLUSIVE]})
+
+    def judge(commit: str, attempt: int) -> Judgement:
+        now[0] += 10.0
+        return script(commit, attempt)
+
+    result = search(COMMITS, judge, Policy(budget_seconds=35.0, clock=lambda: now[0]))
+    assert [(s.commit, s.attempt, s.verdict) for s in result.steps][-1] == ("c3", 1, INCONCLUSIVE)
+    assert result.budget_hit and result.outcome == RANGE and result.first_bad is None
+    assert "c3" in result.inconclusive and result.candidates[-2:] == ["c3", "c4"]
+
+
 def test_progress_counts_steps_after_the_ends_with_an_eta() -> None:
     seen: list[Progress] = []
     now = [0.0]
@@ -226,6 +242,21 @@ def test_ends_that_could_not_be_measured_are_said_so() -> None:
     page = markdown(record)
     assert "**The ends could not be measured**: no results." in page
     assert "No regression" not in page
+
+
+def test_ends_that_stay_inconclusive_are_not_called_no_regression(capsys) -> None:
+    """Not knowing is not "not slower": its own words and exit status (7, not 6)."""
+    from pytest_rnnbench.cli.bisect import ENDS_INCONCLUSIVE, _ends_not_regressed
+
+    ends = measure_end(COMMITS, lambda commit, attempt: Judgement(INCONCLUSIVE, 0.04, "x"))
+    assert len(ends) == 3  # every attempt, with more workers each time
+    record = Record(good=Commit("g", "", "good"), commits=[Commit(c, "", c) for c in COMMITS],
+                    ends=ends)  # fmt: skip
+    page = markdown(record)
+    assert "**The ends stayed inconclusive**" in page and "No regression" not in page
+    assert _ends_not_regressed(record, ends[-1]) == ENDS_INCONCLUSIVE == 7
+    out = capsys.readouterr().out
+    assert out.startswith("the ends stayed inconclusive: whether c7 against g is slower")
 
 
 def test_a_judge_answer_outside_the_four_verdicts_is_an_error() -> None:

@@ -11,13 +11,16 @@ answer becomes a range, said as such. Everything after the bisect's own options 
 pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the ends, ...).
 
 Exit status:
-  0  found: one commit is the first bad one
-  1  narrowed to a range (skipped or inconclusive commits, or --budget reached)
+  0  found: one commit is the first bad one, the pass below it measured again
+  1  narrowed to a range (skipped or inconclusive commits, or --budget reached), or one commit
+     whose pass below could not be measured again before the --budget ran out
   2  the bisect could not run: usage (a ref that does not resolve, good not an ancestor of bad,
      good == bad, a --report or --json that cannot be written), or an end that could not be
      measured; also when its report could not be written at the end
   6  no regression between the ends (not 3: `rnnbench gate` passes pytest's statuses 0-5 on,
      and a script that runs both must not read this as pytest's internal error)
+  7  the ends stayed inconclusive through --attempts: whether the bad end is slower is not
+     known (a busy machine, too few workers), which is not 6's "no regression"
   130 interrupted (Ctrl-C, SIGTERM)
 """
 
@@ -55,6 +58,7 @@ FOUND_ONE = 0
 NARROWED = 1
 USAGE = 2
 NO_REGRESSION = 6
+ENDS_INCONCLUSIVE = 7
 INTERRUPTED = 130
 
 
@@ -278,7 +282,8 @@ def _bisect(
         hashes, judge, policy, steps_before=len(record.ends), steps=record.searched
     )
     print(_conclusion(record, record.result))
-    return FOUND_ONE if record.result.outcome == FOUND else NARROWED
+    found = record.result.outcome == FOUND and record.result.confirmed
+    return FOUND_ONE if found else NARROWED
 
 
 def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
@@ -287,12 +292,15 @@ def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
         # "candidate" is the bad end's worker, "reference" the good end's (the gate's words).
         print(f"bisect: error: the ends could not be measured: {why}", file=sys.stderr)
         return USAGE
-    said = "stayed inconclusive" if last.verdict == "inconclusive" else f"is {last.verdict}"
-    print(
-        f"no regression between the ends: {record.commits[-1].commit[:12]} against "
-        f"{record.good.commit[:12]} {said} after {len(record.ends)} measurement(s) "
-        f"({last.detail})"
-    )
+    ends = f"{record.commits[-1].commit[:12]} against {record.good.commit[:12]}"
+    measured = f"after {len(record.ends)} measurement(s) ({last.detail})"
+    if last.verdict == "inconclusive":
+        print(
+            f"the ends stayed inconclusive: whether {ends} is slower is not known {measured}; "
+            "more workers (--attempts, --rnnbench-against-workers) or a quieter machine would tell"
+        )
+        return ENDS_INCONCLUSIVE
+    print(f"no regression between the ends: {ends} is {last.verdict} {measured}")
     return NO_REGRESSION
 
 

@@ -260,11 +260,15 @@ def search(
             break
         untested = sum(1 for p in range(bounds.low + 1, bounds.high) if p not in bounds.excluded)
         judgement = state.measure(position, remaining_steps(untested) + 1, again)
-        if judgement is None or (state.budget_hit and judgement.verdict == INCONCLUSIVE):
+        if judgement is None:
             break
+        # Learnt even when the budget cut its attempts short: an inconclusive pass measured
+        # again is evidence against it, and the range must say so.
         bounds.learn(position, judgement.verdict)
         if again and judgement.verdict == PASS:
             bounds.confirmed.add(position)
+        if state.budget_hit and judgement.verdict == INCONCLUSIVE:
+            break
     low, high = bounds.low, bounds.high
     candidates = list(commits[low + 1 : high + 1])
     return Result(

@@ -106,6 +106,11 @@ def _outcome(record: Record) -> list[str]:
         if last is None or last.verdict == "skip":
             why = last.detail.splitlines()[0] if last and last.detail else "the budget ran out"
             return [f"**The ends could not be measured**: {inline(why, 200)}."]
+        if last.verdict == "inconclusive":
+            return [
+                "**The ends stayed inconclusive**: whether the bad end is slower than the good "
+                "end is not known."
+            ]
         return [
             f"**No regression between the ends**: the bad end is {last.verdict} against the "
             "good end."
