@@ -4,9 +4,9 @@
 # plain model.fit (benchmarks/plain_fit.py) by benchmarks/overhead.py, which prints the plugin/plain
 # ratio and the memory figures (framework peak, NVML per-process peak, NVML device used peak).
 #
-# On a GPU machine that cannot reach PyPI, put the Keras wheels in .whl/ and the Nietzsche copy in
-# .data/ (both git-ignored) beside this checkout first (docs/development.md), then run, from the
-# checkout:
+# It runs the python3 on PATH, which needs the frameworks (jax, torch); Keras comes from the wheels
+# in .whl/ when that python3 lacks it. Where Nietzsche cannot be downloaded, put a copy in .data/
+# (both git-ignored; docs/development.md). Then, from the checkout:
 #   bash benchmarks/gpu_check.sh
 # Figures go to stdout and to $OUT/gpu_check.txt when $OUT is set (else to a temporary file).
 set -uo pipefail
@@ -17,11 +17,12 @@ LOG=${OUT:-$(mktemp -d)}/gpu_check.txt
 if ! python3 -c "import keras" 2>/dev/null; then
   site=$(mktemp -d)
   python3 -m pip install -q --no-index --no-deps --target "$site" .whl/*.whl || exit 1
-  export PYTHONPATH=$site:$PWD
+  export PYTHONPATH=$site:$PWD/src
 else
-  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 fi
-export RNNBENCH_DATA_DIR=$PWD/.data
+# The package lives under src/ (not pip-installed on that machine: PYTHONPATH finds it).
+if [ -d .data ]; then export RNNBENCH_DATA_DIR=$PWD/.data; fi
 # The plugin is not pip-installed there: load it by module; keep warnings as warnings.
 export RNNBENCH_PYTEST_ARGS="-p no:rnnbench -p pytest_rnnbench.plugin -o filterwarnings=default"
 
