@@ -37,6 +37,7 @@ from helpers import (
     REPO,
     failure_sections,
     make_fake_interpreter,
+    start_as_a_foreground_job,
     write_executable,
 )
 from pytest_rnnbench.run import datasets
@@ -733,6 +734,81 @@ def test_an_xdist_worker_killed_mid_run_keeps_its_finished_cases_in_the_results_
     assert len(passed) == len(sizes) - 1, text[-3000:]  # all but the one gw0 died in
     assert set(json.loads(results.read_text())["results"]) == passed
     assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
+# Each pytest-xdist worker, at the start of its third case, says so in a file and waits there: two
+# cases finished on each, the test then presses Ctrl-C (SIGINT to the whole process group).
+HOLD_AT_THIRD_CASE = textwrap.dedent("""
+    import os
+    import time
+    from pathlib import Path
+
+    started = []
+
+    def pytest_runtest_setup(item):
+        started.append(item.nodeid)
+        if len(started) == 3:
+            Path(os.environ["HOLD_DIR"], os.environ["PYTEST_XDIST_WORKER"]).write_text("")
+            time.sleep(120)
+""")
+
+
+def test_ctrl_c_under_xdist_keeps_every_workers_finished_cases_in_the_results_file(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C stops the controller's loop before it hears its workers end: their shares, kept
+    beside the file after every case, are what it writes from; none stays behind."""
+    plain.makeconftest(HOLD_AT_THIRD_CASE)
+    results, hold = tmp_path / "out" / "results.json", tmp_path / "hold"
+    hold.mkdir()
+    results.parent.mkdir()
+    results.write_text("the previous run's file")
+    args = [
+        *TF,
+        "--rnnbench-batch-sizes=" + ",".join(str(1000 + i) for i in range(8)),
+        f"--rnnbench-python=tensorflow={fake_python}",
+        f"--rnnbench-json={results}",
+        "-n",
+        "2",
+        "-rA",
+    ]
+    log = tmp_path / "xdist.log"
+    env = dict(os.environ, FAKE_MODE="ok", HOLD_DIR=str(hold))
+    with open(log, "wb") as out:
+        proc = start_as_a_foreground_job(
+            [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=plain.path, stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list(hold.iterdir())) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert len(list(hold.iterdir())) == 2, log.read_text()[-3000:]
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=60)
+    text = log.read_text()
+    written = json.loads(results.read_text())["results"]
+    finished = {f"tensorflow-gpu0-b{size}-unroll-synthetic" for size in range(1000, 1008)}
+    assert len(written) == 4 and set(written) <= finished, (sorted(written), text[-3000:])
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
+def test_a_run_killed_before_its_first_case_leaves_no_earlier_runs_file_as_its_own(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """The results file is the run's from its start: a reader of a killed run's file (compare,
+    the history) sees a run that measured nothing, not yesterday's cases."""
+    plain.makeconftest(
+        "import os, signal\n"
+        "def pytest_runtest_setup(item):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    results = tmp_path / "results.json"
+    results.write_text('{"the previous run": true}')
+    args = [*TF, f"--rnnbench-python=tensorflow={fake_python}", f"--rnnbench-json={results}"]
+    proc = start_pytest(plain.path, args, dict(os.environ, FAKE_MODE="ok"), tmp_path / "log")
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    document = json.loads(results.read_text())
+    assert document["schema"] == "pytest-rnnbench/results" and document["results"] == {}
 
 
 # -- security --------------------------------------------------------------------------------------

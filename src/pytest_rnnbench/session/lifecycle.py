@@ -25,8 +25,6 @@ import pytest
 from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
 from ..report import comment
-from ..results.read import load as load_results
-from ..results.schema import ResultsError
 from ..results.write import new_run_id, results_document
 from ..run.devices import GpuInventory, slot_for
 from ..run.process import WorkerError
@@ -42,6 +40,7 @@ from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
 from .runner import CaseRunner, source_trees
+from .xdist_shares import read_share, take_left_shares, xdist_share
 
 EXIT_NOTHING_JUDGED = 10
 
@@ -100,6 +99,7 @@ class RnnbenchSession:
         )
         # pytest-xdist controller: each worker's results document, by worker ("gw0"), once.
         self._from_xdist_workers: dict[str, dict[str, Any]] = {}
+        self._xdist_run: Optional[str] = None  # the controller's testrunuid, once a worker starts
         # Cases whose test failed, whatever failed it (a regression, a missing baseline under
         # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the
         # controller hears its workers' reports too.
@@ -262,12 +262,24 @@ class RnnbenchSession:
             shutil.rmtree(self._log_dir, ignore_errors=True)
         self._restore_sigterm()
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # The file is this run's from the start: one stopped before its first case (killed, a
+        # cancelled job) must not leave the previous run's file looking like its own.
+        if not self._is_xdist_worker:
+            self._write_results()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist controller: the run's id, which names its workers' share files."""
+        self._xdist_run = node.workerinput.get("testrunuid")
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["rnnbench"] = self.results_document()
             output["rnnbench_summary"] = worker_summary(self.judge)
             return
+        self._collect_left_shares()
         # Written at the end too: a run whose every case was skipped still leaves its file.
         self._write_results()
         if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
@@ -292,7 +304,7 @@ class RnnbenchSession:
         share = None
         if self.settings.json_path is not None:
             share = xdist_share(self.settings.json_path, node.workerinput)
-        sent = output.get("rnnbench") or _read_share(share)
+        sent = output.get("rnnbench") or read_share(share)
         if share is not None:
             share.unlink(missing_ok=True)
         if not sent or worker in self._from_xdist_workers:
@@ -302,6 +314,16 @@ class RnnbenchSession:
         # So the summary lists every case's verdict, as without xdist.
         verdicts = sent.get("verdicts") or {}
         add_worker_summary(self.judge, output.get("rnnbench_summary") or {}, verdicts)
+
+    def _collect_left_shares(self) -> None:
+        """pytest-xdist controller: the shares of workers it never heard end (Ctrl-C stops its
+        loop before their pytest_testnodedown), taken so that their finished cases stay."""
+        if self._xdist_run is None or self.settings.json_path is None:
+            return
+        for worker, sent in take_left_shares(self.settings.json_path, self._xdist_run):
+            if worker not in self._from_xdist_workers:
+                self._from_xdist_workers[worker] = sent
+                add_worker_summary(self.judge, {}, sent.get("verdicts") or {})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         document = self.results_document()
@@ -356,21 +378,3 @@ def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     return text[len("Skipped: ") :] if text.startswith("Skipped: ") else text
-
-
-def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
-    """Where a pytest-xdist worker keeps its share of the results file while it runs: beside
-    that file, hidden, named by the run (every worker of one session shares its testrunuid) and
-    the worker, so that two sessions writing the same results file keep theirs apart."""
-    name = f".{json_path.name}.{workerinput['testrunuid']}-{workerinput['workerid']}"
-    return json_path.with_name(name)
-
-
-def _read_share(path: Optional[Path]) -> Optional[dict[str, Any]]:
-    """A dead worker's share of the results (None: it wrote none, or none that reads)."""
-    if path is None or not path.exists():
-        return None
-    try:
-        return load_results(path)  # the reader of every results file, with its checks
-    except ResultsError:
-        return None

@@ -1,0 +1,41 @@
+"""Under pytest-xdist each worker keeps its share of the results file beside it, rewritten after
+every case, so that the controller can write the one file from shares it was never handed: a
+worker that died (killed, out of memory), or every worker when Ctrl-C stopped the controller's
+loop before it heard them end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+from ..results.read import load as load_results
+from ..results.schema import ResultsError
+
+
+def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
+    """Where a pytest-xdist worker keeps its share of the results file while it runs: beside
+    that file, hidden, named by the run (every worker of one session shares its testrunuid) and
+    the worker, so that two sessions writing the same results file keep theirs apart."""
+    name = f".{json_path.name}.{workerinput['testrunuid']}-{workerinput['workerid']}"
+    return json_path.with_name(name)
+
+
+def read_share(path: Optional[Path]) -> Optional[dict[str, Any]]:
+    """A worker's share of the results (None: it wrote none, or none that reads)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_results(path)  # the reader of every results file, with its checks
+    except ResultsError:
+        return None
+
+
+def take_left_shares(json_path: Path, testrunuid: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(worker id, share) of every share of this run still beside the results file, each
+    removed once read (an unreadable one too: nothing stays behind)."""
+    for share in sorted(json_path.parent.glob(f".{json_path.name}.{testrunuid}-*")):
+        sent = read_share(share)
+        share.unlink(missing_ok=True)
+        if sent:
+            yield share.name.rsplit("-", 1)[-1], sent
