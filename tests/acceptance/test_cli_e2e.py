@@ -184,6 +184,12 @@ def test_a_baseline_of_this_machine_is_not_noted_as_another(tmp_path):
         tmp_path / "other.json", {CASE: worker_result(CASE, 10, 3)}, cpu="AMD EPYC"
     )
     assert "different machines" in compare(path, other)[1]
+    # A baseline keeps a GPU count and model, a results file the names: an H100 run against
+    # this no-GPU baseline is noted too.
+    on_gpu = json.loads(new.read_text())
+    on_gpu["machine"]["gpus"] = ["NVIDIA H100 80GB HBM3"]
+    new.write_text(json.dumps(on_gpu))
+    assert "gpus: 0 vs ['NVIDIA H100 80GB HBM3']" in compare(path, new)[1]
 
 
 def test_a_baseline_file_can_be_the_old_side(tmp_path):

@@ -263,14 +263,22 @@ def _same_cpu(old: object, new: object) -> bool:
     return cpu_name(str(old or "")) == cpu_name(str(new or ""))
 
 
+def _gpus(machine: Mapping[str, Any]) -> tuple[int, Optional[str]]:
+    """How many GPUs and which: a results file lists their names, a baseline's profile keeps a
+    count and the model (verdicts/profile.py)."""
+    gpus = machine.get("gpus")
+    if isinstance(gpus, list):  # named as the profile names its models (machine.baseline_profile)
+        return len(gpus), " + ".join(sorted({str(name) for name in gpus})) or None
+    count = gpus if isinstance(gpus, int) else 0
+    return count, str(machine["gpu"]) if count and machine.get("gpu") else None
+
+
 def _machine_note(old: _File, new: _File) -> str:
     """Timings from different hardware are not comparable; say so rather than guess."""
     differ = [] if _same_cpu(old.machine.get("cpu"), new.machine.get("cpu")) else ["cpu"]
     if old.machine.get("cpus") != new.machine.get("cpus"):
         differ.append("cpus")
-    old_gpus = old.machine.get("gpus")
-    new_gpus = new.machine.get("gpus")
-    if isinstance(old_gpus, list) and isinstance(new_gpus, list) and old_gpus != new_gpus:
+    if _gpus(old.machine) != _gpus(new.machine):
         differ.append("gpus")
     if not differ:
         return ""
