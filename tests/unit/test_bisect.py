@@ -323,6 +323,17 @@ def test_the_midpoints_select_exactly_the_cases_that_regressed_at_the_ends() -> 
     assert workers_for(given, 1) == {"*": 6, "torch": 12, "jax": 10}
     bad = ["--rnnbench-against-workers=jax=x"]
     assert workers_for(bad, 1) == {"*": 6, "torch": 12}  # the step's pytest says why
+
+
+def test_a_re_measure_starts_from_the_workers_the_steps_pytest_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The environment sets them as the command line does; a re-measure never has fewer."""
+    monkeypatch.setenv("RNNBENCH_AGAINST_WORKERS", "8")
+    assert workers_for([], 0) == {"*": 8} and workers_for([], 1) == {"*": 12}
+    assert workers_for(["--rnnbench-against-workers=2"], 1) == {"*": 4}  # the command line wins
+    monkeypatch.setenv("RNNBENCH_AGAINST_WORKERS", "16")
+    assert workers_for([], 1) == {"*": 16}  # over the cap already: kept, not lowered
     assert bisect_command("a" * 40, "b" * 40, ["x-y"]) == (
         f"rnnbench bisect --good {'a' * 40} --bad {'b' * 40} -k x-y"
     )

@@ -24,6 +24,7 @@ from ..matrix import PRESETS
 from ..options.defaults import against_workers
 from ..options.option import Context
 from ..options.parsers import format_workers, over_workers, workers_per_side
+from ..options.table import BY_DEST
 from ..results.read import load, rows_of
 from ..results.rows import Row
 from ..results.schema import ResultsError
@@ -80,12 +81,17 @@ def workers_for(extra: Sequence[str], attempt: int, matrix: str = "pr") -> dict[
     live verdict (verdicts/worker_level.py): more processes, not more epochs of the same ones,
     are what narrow an inconclusive step."""
     base = against_workers(Context(0, PRESETS.get(matrix, PRESETS["pr"])))
-    given = option_value(extra, "--rnnbench-against-workers")
+    # As the step's pytest reads it: the command line, else the environment (the ini is the
+    # gate's own, which sets none).
+    given = option_value(extra, "--rnnbench-against-workers") or os.environ.get(
+        str(BY_DEST["rnnbench_against_workers"].env)
+    )
     try:
         base = over_workers(workers_per_side(given), base) if given else base
     except ValueError:
         pass  # the step's pytest says what is wrong with the value
-    return {backend: min(MAX_WORKERS, n * (1 << attempt)) for backend, n in base.items()}
+    # Doubled up to the cap, never below the first attempt's.
+    return {backend: max(n, min(MAX_WORKERS, n * (1 << attempt))) for backend, n in base.items()}
 
 
 class StepRunner:
