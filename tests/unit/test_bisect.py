@@ -235,6 +235,30 @@ def test_an_interrupted_search_leaves_its_steps_with_the_caller() -> None:
     assert record.to_dict()["interrupted"] is True
 
 
+def test_an_interrupted_bisect_says_how_to_go_on_from_the_range_reached() -> None:
+    """Hours of steps are not lost with the run: the newest pass below the first regression
+    and that regression are the ends of the command it prints (the -k of the ends replaced by
+    the regressed cases)."""
+    steps = search(COMMITS, Scripted(6, {"c5": [INCONCLUSIVE, PASS]})).steps[:3]
+    assert [(s.commit, s.verdict) for s in steps] == [
+        ("c3", PASS), ("c5", INCONCLUSIVE), ("c5", PASS)
+    ]  # fmt: skip
+    record = Record(good=Commit("g", "", "good"), commits=[Commit(c, "", c) for c in COMMITS],
+                    ends=measure_end(COMMITS, Scripted(0)), searched=steps, interrupted=True,
+                    cases=["x-y"], passed=["--rnnbench-python=/p y", "-k", "mxnet"])  # fmt: skip
+    assert record.so_far() == ("c5", "c7")
+    resume = "rnnbench bisect --good c5 --bad c7 -k x-y '--rnnbench-python=/p y'"
+    assert record.resume_command() == resume
+    page = markdown(record)
+    assert "To go on from the range reached: " in page and "--good c5 --bad c7 -k x-y" in page
+    record.searched.append(
+        dataclasses.replace(steps[0], commit="c6", position=6, verdict=REGRESSION)
+    )
+    assert record.so_far() == ("c5", "c6")
+    # Before the ends regressed there is no range to go on from.
+    assert dataclasses.replace(record, cases=[]).resume_command() is None
+
+
 def test_ends_that_could_not_be_measured_are_said_so() -> None:
     ends = measure_end(COMMITS, lambda commit, attempt: Judgement(SKIP, None, "no results\nmore"))
     record = Record(good=Commit("g", "", "good"), commits=[Commit(c, "", c) for c in COMMITS],

@@ -223,7 +223,12 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         print(f"bisect: error: {exc}", file=sys.stderr)
         return USAGE
     workdir = Path(tempfile.mkdtemp(prefix="rnnbench-bisect-"))
-    record = Record(good=good, commits=commits, command=spelled(args, list(extra or [])))
+    record = Record(
+        good=good,
+        commits=commits,
+        command=spelled(args, list(extra or [])),
+        passed=list(extra or []),
+    )
     began = time.monotonic()
     # A SIGTERM between two steps (a cancelled CI job) ends the bisect as Ctrl-C does, so that
     # the extracted trees are removed and the record says how far it got; during a step the
@@ -232,7 +237,12 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     try:
         status = _bisect(args, list(extra or []), repo, workdir, record)
     except KeyboardInterrupt:
-        print("bisect: interrupted", file=sys.stderr)
+        resume = record.resume_command()
+        print(
+            "bisect: interrupted"
+            + (f"; to go on from the range reached: {resume}" if resume else ""),
+            file=sys.stderr,
+        )
         status = INTERRUPTED
         record.interrupted = True
     finally:

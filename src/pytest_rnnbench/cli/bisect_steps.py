@@ -25,6 +25,7 @@ from ..options.defaults import against_workers
 from ..options.option import Context
 from ..options.parsers import format_workers, over_workers, workers_per_side
 from ..options.table import BY_DEST
+from ..report.bisect_page import without_k
 from ..results.read import load, rows_of
 from ..results.rows import Row
 from ..results.schema import ResultsError
@@ -48,20 +49,6 @@ def option_value(extra: Sequence[str], option: str) -> Optional[str]:
         elif arg == option and i + 1 < len(extra):
             found = extra[i + 1]
     return found
-
-
-def without_k(extra: Sequence[str]) -> list[str]:
-    """The pytest arguments less any -k selection (a midpoint gets the ends' regressed cases)."""
-    kept: list[str] = []
-    skip_next = False
-    for arg in extra:
-        if skip_next:
-            skip_next = False
-        elif arg == "-k":
-            skip_next = True
-        elif not arg.startswith("-k"):  # -kEXPR and -k=EXPR
-            kept.append(arg)
-    return kept
 
 
 def selection(cases: Sequence[str]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..history.bisect import FOUND, Result, Step
+from ..history.bisect import FOUND, PASS, REGRESSION, Result, Step
 from .formatting import format_change
 from .markdown import table
 from .markdown_escape import code, inline
@@ -42,6 +42,30 @@ class Record:
     interrupted: bool = False  # Ctrl-C or SIGTERM: no answer, only what was measured
     seconds: float = 0.0
     exit_status: int = 0
+    passed: list[str] = field(default_factory=list)  # what went on to each step's pytest
+
+    def so_far(self) -> Optional[tuple[str, str]]:
+        """After an interruption: the newest commit that passed below the first one that
+        regressed, and that one (the good and bad ends until a step narrowed them); None before
+        the ends regressed. Each commit's latest verdict counts."""
+        if not self.cases or not self.commits:
+            return None
+        latest = {step.position: step.verdict for step in self.searched}
+        high = min(
+            (p for p, verdict in latest.items() if verdict == REGRESSION),
+            default=len(self.commits) - 1,
+        )
+        low = max((p for p, verdict in latest.items() if verdict == PASS and p < high), default=-1)
+        good = self.commits[low].commit if low >= 0 else self.good.commit
+        return good, self.commits[high].commit
+
+    def resume_command(self) -> Optional[str]:
+        """The command that goes on from where an interrupted bisect stopped."""
+        found = self.so_far()
+        if found is None:
+            return None
+        passed = [shlex.quote(arg) for arg in without_k(self.passed)]
+        return " ".join([bisect_command(*found, self.cases), *passed])
 
     def describe(self, commit: str) -> Commit:
         """The commit's subject and date (the good end or one of the commits)."""
@@ -100,7 +124,11 @@ def _steps_table(record: Record) -> list[str]:
 def _outcome(record: Record) -> list[str]:
     result = record.result
     if record.interrupted:
-        return [f"**Interrupted** after {len(record.steps())} steps: no commit is named."]
+        lines = [f"**Interrupted** after {len(record.steps())} steps: no commit is named."]
+        resume = record.resume_command()
+        if resume:
+            lines += ["", f"To go on from the range reached: {code(resume)}"]
+        return lines
     if result is None:
         last = record.ends[-1] if record.ends else None
         if last is None or last.verdict == "skip":
@@ -157,6 +185,21 @@ def markdown(record: Record) -> str:
         f"Command: `{shlex.join(record.command)}`" if record.command else "",
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def without_k(extra: Sequence[str]) -> list[str]:
+    """The pytest arguments less any -k selection (a midpoint, or a resumed bisect, gets the
+    ends' regressed cases)."""
+    kept: list[str] = []
+    skip_next = False
+    for arg in extra:
+        if skip_next:
+            skip_next = False
+        elif arg == "-k":
+            skip_next = True
+        elif not arg.startswith("-k"):  # -kEXPR and -k=EXPR
+            kept.append(arg)
+    return kept
 
 
 def bisect_command(good: str, bad: str, cases: Sequence[str] = ()) -> str:
