@@ -229,6 +229,24 @@ def test_a_file_of_another_profile_is_refused(tmp_path):
         baseline.load(path, GPU_PROFILE)
 
 
+def test_a_save_of_another_setup_starts_the_sessions_afresh(tmp_path):
+    """Sessions with the frameworks' own thread pools are not a history for steady ones: kept,
+    the entry would pass the workload check and mix the two setups' speeds."""
+    path = baseline.baseline_path(tmp_path, PROFILE)
+    for ms in (50.0, 50.5, 49.8):
+        baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, ms, thread_pools="default")))
+    report = baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 40.0, thread_pools="steady")))
+    (saved,) = baseline.load(path, PROFILE).values()
+    assert [s["step_ms"] for s in saved["sessions"]] == [40.0]
+    assert (
+        "sessions started afresh: the baseline was recorded with default thread pools"
+        in (report.updated[0])
+    )
+    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 41.0, thread_pools="steady")))
+    (saved,) = baseline.load(path, PROFILE).values()
+    assert [s["step_ms"] for s in saved["sessions"]] == [40.0, 41.0]  # the same setup: added
+
+
 def test_saving_over_a_broken_file_renames_it_aside_and_never_loses_it(tmp_path):
     path = baseline.baseline_path(tmp_path, PROFILE)
     path.write_text('{"schema": "pytest-rnnbench/baseline", "vers')

@@ -40,6 +40,11 @@ def test_too_few_sessions_use_the_conservative_spread_and_say_so() -> None:
     assert found.scale == pytest.approx(FLOOR_SPREAD * math.sqrt(1 + 1 / 2))
     assert found.p_greater > 0.2  # +8% is well inside a 10% spread
     assert compare_sessions(log_sessions([66.5]), math.log(66.5 * 2)).p_greater < 0.01
+    # Two sessions that disagree by more than the floor's spread are not overruled by it: the
+    # latest one's own speed again is no regression.
+    apart = compare_sessions(log_sessions([50.0, 100.0]), math.log(100.0))
+    assert apart.scale == pytest.approx(math.log(2) / math.sqrt(2) * math.sqrt(1.5))
+    assert apart.p_greater > 0.05
 
 
 def test_a_level_shift_keeps_only_the_sessions_after_it() -> None:
@@ -80,8 +85,9 @@ def test_only_the_window_of_latest_sessions_is_used() -> None:
 
 def test_a_session_summary_is_the_mean_log_over_its_workers() -> None:
     assert session_summary([10.0, 40.0]) == pytest.approx(math.log(20.0))
-    with pytest.raises(ValueError):
-        session_summary([])
+    for bad in ([], [float("nan"), 10.0], [float("inf")], [0.0]):
+        with pytest.raises(ValueError):  # a NaN would pass every comparison silently
+            session_summary(bad)
 
 
 def test_a_one_worker_run_against_three_worker_sessions_keeps_its_false_alarm_rate() -> None:

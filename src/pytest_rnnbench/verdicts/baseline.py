@@ -38,7 +38,7 @@ from .baseline_schema import (
 )
 from .profile import Profile, baseline_path, machine_profile, other_profiles
 from .records import METRICS, TOLERANCE_KEYS
-from .samples import busy_shares, thread_pools_of, worker_step_ms
+from .samples import busy_shares, comparable, thread_pools_of, worker_step_ms
 from .session_level import WINDOW, session_summary
 
 # The store's callers find the format's and the profile's names here too, as before the split.
@@ -297,14 +297,20 @@ def save(
             old = entries.get(key)
             if old is not None and "tolerances" in old and "tolerances" not in entry:
                 entry["tolerances"] = old["tolerances"]
-            if old is not None and not reset:
+            # Sessions of another setup (thread pools, steps per epoch) are not this one's
+            # history: kept, they would pass the workload check and mix two machines' speeds.
+            other_setup = comparable(old, entry) if old is not None else None
+            if old is not None and not reset and other_setup is None:
                 sessions = entry_sessions(old) + list(entry.get("sessions") or [])
                 entry["sessions"] = sessions[-WINDOW:]
             shown = f"{entry['case']['id']} ({describe_workload(entry)})"
             if old is None:
                 report.added.append(shown)
             else:
-                report.updated.append(_describe_update(shown, old, entry))
+                update = _describe_update(shown, old, entry)
+                if other_setup:
+                    update += f"; sessions started afresh: {other_setup.split(' (')[0]}"
+                report.updated.append(update)
             merged[key] = entry
         report.kept = len(set(entries) - set(new_entries))
         document = {

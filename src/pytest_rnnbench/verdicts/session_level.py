@@ -119,7 +119,9 @@ def compare_sessions(
         widen = max(1.0, workers_ratio)
     else:
         # The floor is one process's spread already: it needs no widening for fewer workers.
-        spread, df, floor_used, widen = FLOOR_SPREAD, math.inf, True, 1.0
+        # Two sessions that disagree by more than it are not overruled by it.
+        observed = abs(used[0] - used[1]) / math.sqrt(2) if k == 2 else 0.0
+        spread, df, floor_used, widen = max(FLOOR_SPREAD, observed), math.inf, True, 1.0
     scale = spread * math.sqrt(widen + 1 / k)
     difference = new - mean
     p_greater, p_less = one_sided(difference, scale, df)
@@ -137,6 +139,6 @@ def compare_sessions(
 
 def session_summary(worker_step_times: Sequence[float]) -> float:
     """A session's one number: the mean over its worker processes of their log step time."""
-    if not worker_step_times or any(v <= 0 for v in worker_step_times):
-        raise ValueError("a session needs positive step times from at least one worker")
+    if not worker_step_times or not all(0 < v < math.inf for v in worker_step_times):
+        raise ValueError("a session needs positive, finite step times from at least one worker")
     return sum(math.log(v) for v in worker_step_times) / len(worker_step_times)
