@@ -22,6 +22,7 @@ import stat
 import subprocess
 import sysconfig
 import tarfile
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -307,6 +308,24 @@ def test_a_child_that_ends_by_itself_keeps_its_status() -> None:
     assert gate.wait_forwarding(child) == 1
 
 
+def test_a_child_killed_by_another_signal_exits_as_a_shell_reports_it(capsys) -> None:
+    """SIGKILL (out of memory) is 137, as CI tools know it, not 247 (sys.exit(-9))."""
+    child = subprocess.Popen([PYTHON, "-c", "import os, signal; os.kill(os.getpid(), 9)"])
+    assert gate.wait_forwarding(child) == 128 + signal.SIGKILL
+    assert "pytest was killed by signal 9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "passed", ["--rnnbench-head=../other", "--rnnbench-base-dir", "--rnnbench-base=x"]
+)
+def test_options_that_name_the_trees_are_refused_among_the_passed_ones(capsys, passed) -> None:
+    args = argparse.Namespace(old_head=None, base="master", base_dir=None, head=None)
+    assert gate.run(args, [passed, "y"]) == gate.USAGE_ERROR
+    assert (
+        f"gate: error: {passed}: the gate's own options name the trees" in capsys.readouterr().err
+    )
+
+
 # -- git archive failures are clear errors -------------------------------------------------------
 
 
@@ -468,6 +487,22 @@ def test_this_runs_hint_program_runs_in_a_shell_as_printed() -> None:
         assert printed.startswith("pytest ")
     else:  # e.g. `.venv/bin/python -m pytest` from a shell without the venv on PATH
         assert printed.endswith(" -m pytest --version") and "python" in printed
+
+
+def test_a_base_that_is_the_head_itself_is_refused_and_nothing_is_left(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--base HEAD`, `--base-dir .`, a local master with unpushed commits: an A/A run would
+    pass every case and say nothing of the change."""
+    from pytest_rnnbench.session.runner import source_trees
+    from pytest_rnnbench.settings import Settings
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the base goes
+    for settings in (Settings(base="HEAD"), Settings(base_dir=str(repo))):
+        with pytest.raises(pytest.UsageError, match="the base and the head are the same tree"):
+            source_trees(settings, repo)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the extracted base was removed
 
 
 def test_the_plugin_s_base_is_a_ref_and_never_a_directory_of_that_name(

@@ -31,15 +31,35 @@ def repo(tmp_path: Path) -> Path:
 def test_a_branch_resolves_to_its_merge_base_and_a_commit_to_itself(repo: Path) -> None:
     fork_point = git(repo, "rev-parse", "feature~1")
     assert resolve_commit(repo, "master") == fork_point
+    # A commit or tag HEAD was built on is taken as it is.
+    assert resolve_commit(repo, fork_point) == fork_point
+    git(repo, "tag", "v-fork", fork_point)
+    assert resolve_commit(repo, "v-fork") == fork_point
+    # One HEAD lacks (the base branch's tip after the fork, as a pull_request event's base.sha
+    # names it) stands for the fork point: else the upstream changes since would be measured too.
     later = git(repo, "rev-parse", "master")
-    assert resolve_commit(repo, later) == later  # a commit is taken as it is
-    # A branch however spelled, a remote-tracking one too; a tag is taken as its commit.
+    assert resolve_commit(repo, later) == fork_point
+    # A branch however spelled, a remote-tracking one too; a tag HEAD lacks as a commit would be.
     git(repo, "update-ref", "refs/remotes/origin/master", later)
     git(repo, "tag", "v-later", later)
     for spelled in ("refs/heads/master", "heads/master", "origin/master",
-                    "remotes/origin/master", "refs/remotes/origin/master"):  # fmt: skip
+                    "remotes/origin/master", "refs/remotes/origin/master", "v-later"):  # fmt: skip
         assert resolve_commit(repo, spelled) == fork_point, spelled
-    assert resolve_commit(repo, "v-later") == later
+
+
+def test_a_base_that_shares_no_history_with_head_says_why(repo: Path, tmp_path: Path) -> None:
+    from pytest_rnnbench.run.trees import NoForkPoint
+
+    git(repo, "checkout", "-q", "--orphan", "unrelated")
+    git(repo, "commit", "-q", "-m", "unrelated root")
+    git(repo, "checkout", "-q", "feature")
+    with pytest.raises(NoForkPoint, match="have no common ancestor: they share no history"):
+        resolve_commit(repo, git(repo, "rev-parse", "unrelated"))
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth=1", "--branch=feature", f"file://{repo}", str(shallow))
+    git(shallow, "fetch", "-q", "--depth=1", "origin", "master")
+    with pytest.raises(NoForkPoint, match="this clone is shallow: fetch the whole history"):
+        resolve_commit(shallow, "FETCH_HEAD")
 
 
 def test_the_base_is_extracted_with_its_own_files_and_removed(repo: Path, tmp_path: Path) -> None:

@@ -31,7 +31,14 @@ from typing import NoReturn, Optional
 
 from ..backends import BACKENDS
 from ..invocation import pytest_program, python_module
-from ..run.trees import TreeError, backends_of, head_tree, resolve_commit, toplevel
+from ..run.trees import (
+    NoForkPoint,
+    TreeError,
+    backends_of,
+    head_tree,
+    resolve_commit,
+    toplevel,
+)
 
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
@@ -164,8 +171,15 @@ def check_base(args: argparse.Namespace, cwd: Path) -> None:
         raise TreeError(f"--base {args.base}: the head tree is no git repository (use --base-dir)")
     try:
         resolve_commit(repo, args.base)
+    except NoForkPoint as exc:
+        raise TreeError(f"--base {exc}") from None
     except TreeError as exc:
         raise TreeError(f"--base {exc}; a directory is given with --base-dir") from None
+
+
+# Plugin options that name the trees: passed through they would override the gate's, after its
+# checks and its choice of backends were made on the tree it was given.
+GATE_OWNED = ("--rnnbench-head", "--rnnbench-base", "--rnnbench-base-dir", "--rnnbench-against")
 
 
 def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
@@ -173,6 +187,14 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     cwd = Path.cwd()
     if getattr(args, "old_head", None) is not None:
         print("gate: error: --head is now --head-dir DIR (a directory)", file=sys.stderr)
+        return USAGE_ERROR
+    owned = [arg for arg in extra or [] if arg.split("=", 1)[0] in GATE_OWNED]
+    if owned:
+        print(
+            f"gate: error: {', '.join(owned)}: the gate's own options name the trees "
+            "(--base, --base-dir, --head-dir); leave it out",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
     try:
         check_base(args, cwd)
@@ -211,4 +233,7 @@ def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
         signal.signal(signal.SIGTERM, previous)
     if signalled or status in (-signal.SIGINT, -signal.SIGTERM):
         return PYTEST_INTERRUPTED
+    if status < 0:  # killed by another signal (SIGKILL: out of memory): as a shell reports it
+        print(f"gate: pytest was killed by signal {-status}", file=sys.stderr)
+        return 128 - status
     return status

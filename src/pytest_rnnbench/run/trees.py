@@ -117,17 +117,42 @@ def _is_branch(repo: Path, ref: str) -> bool:
     return full.startswith(("refs/heads/", "refs/remotes/"))
 
 
+class NoForkPoint(TreeError):
+    """The base names a commit, but HEAD and it share no history here (a shallow clone)."""
+
+
 def resolve_commit(repo: Path, ref: str) -> str:
-    """The commit a base ref stands for: the merge-base with HEAD for a branch, else the commit."""
+    """The commit a base ref stands for: its merge-base with HEAD (the pull request's fork point)
+    for a branch or any commit HEAD does not contain, else the commit itself (a tag or commit
+    HEAD was built on). A commit HEAD lacks, such as a base branch's tip that moved on after the
+    fork (a pull_request event's base.sha), would measure the pull request together with the
+    reverse of every later upstream change."""
     _check_ref_name(ref)
     try:
         commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except TreeError:
         raise TreeError(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})") from None
-    if _is_branch(repo, ref):
-        # A branch has moved on since the pull request forked: compare with the fork point.
+    if not _is_branch(repo, ref) and _is_ancestor(repo, commit, "HEAD"):
+        return commit
+    try:
         return git(repo, "merge-base", "HEAD", commit)
-    return commit
+    except TreeError:
+        shallow = git_or_none(repo, "rev-parse", "--is-shallow-repository") == "true"
+        why = (
+            "this clone is shallow: fetch the whole history (actions/checkout `fetch-depth: 0`, "
+            "or `git fetch --unshallow`)"
+            if shallow
+            else "they share no history"
+        )
+        raise NoForkPoint(f"{ref}: HEAD and {commit[:12]} have no common ancestor: {why}") from None
+
+
+def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    try:
+        git(repo, "merge-base", "--is-ancestor", commit, of)
+    except TreeError:
+        return False
+    return True
 
 
 def _check_ref_name(ref: str) -> None:
@@ -173,6 +198,8 @@ def base_tree(
     if kind != "dir":
         try:
             commit = resolve_commit(repo, spec)
+        except NoForkPoint:
+            raise
         except TreeError:
             directory = _directory(spec, repo, start) if kind == "any" else None
             if directory is None:
@@ -199,9 +226,12 @@ def _directory(spec: str, repo: Path, start: Optional[Path]) -> Optional[Path]:
 def directory_tree(side: str, spec: str, path: Path) -> SourceTree:
     """A side that is a directory, as it is now (its commit and uncommitted changes, if git)."""
     _check_keras_package(path, side, spec)
+    # Only a repository's own top is that commit: a directory inside another checkout (untracked,
+    # or one part of it) is not what the outer HEAD names.
     top = toplevel(path)
-    commit = git(path, "rev-parse", "HEAD") if top is not None else None
-    dirty = top is not None and bool(git(path, "status", "--porcelain", "--untracked-files=no"))
+    own = top is not None and top.resolve() == path.resolve()
+    commit = git(path, "rev-parse", "HEAD") if own else None
+    dirty = own and bool(git(path, "status", "--porcelain", "--untracked-files=no"))
     return SourceTree(side, path, spec, commit, dirty)
 
 

@@ -30,6 +30,7 @@ from ..run.protocol import (
 )
 from ..run.summary import Summary, summarize
 from ..run.trees import SourceTree, TreeError, base_tree, head_tree, toplevel
+from ..run.trees import remove as remove_tree
 from ..run.turns import WorkerSpec, run_live, turn_steps_for
 from ..settings import Settings
 from ..verdicts.live import merge_side
@@ -63,6 +64,15 @@ def source_trees(settings: Settings, start: Path) -> dict[str, SourceTree]:
         base = base_tree(spec, repo, Path(tempfile.gettempdir()), start, kind=kind)
     except TreeError as exc:
         raise pytest.UsageError(str(exc)) from None
+    same = base.path == head.path or (
+        base.commit is not None and base.commit == head.commit and not (base.dirty or head.dirty)
+    )
+    if same:  # an A/A run would pass every case and say nothing of the change
+        remove_tree(base)
+        raise pytest.UsageError(
+            f"the base and the head are the same tree ({base.label}; {head.label}): "
+            "nothing to compare; name the branch the change is for (--base origin/master)"
+        )
     return {"base": base, "head": head}
 
 
