@@ -68,6 +68,23 @@ def test_the_marker_comes_first_and_the_headline_counts_outcomes() -> None:
     assert ">99.99%" in text
 
 
+def test_a_run_stopped_before_its_end_says_how_far_it_got_before_its_table() -> None:
+    """A job's time limit or Ctrl-C after 4 of 12 cases: its verdicts are not the whole change's."""
+    document = gate_document()
+    reported = len(set(document["results"]) | set(document["failures"]))
+    assert "stopped before its end" not in comment.render(document)  # a file that does not say
+    document.update(finished=True, cases_selected=reported + 8)
+    assert "stopped before its end" not in comment.render(document)
+    document["finished"] = False
+    lines = comment.render(document).splitlines()
+    assert lines[3].startswith(
+        f"**The run stopped before its end**: {reported} of {reported + 8} case(s) reported;"
+    )
+    document["cases_selected"] = None  # under pytest-xdist the controller does not collect
+    shown = f"**The run stopped before its end**: {reported} case(s) reported;"
+    assert shown in comment.render(document)
+
+
 def test_a_regression_between_two_commits_comes_with_a_ready_bisect_command() -> None:
     document = gate_document()
     document["gate"] = copy.deepcopy(GATE)

@@ -108,6 +108,7 @@ class _File:
         self.machine: dict[str, Any] = {}
         self.cases: dict[str, _Case] = {}
         self.failures: dict[str, str] = {}
+        self.finished: Optional[bool] = None  # False: a run stopped before its end
         document = _read_json(path)
         if (
             allow_baseline
@@ -128,6 +129,7 @@ class _File:
         document = load_results(path)  # raises ResultsError naming the file and problem
         self.machine = dict(document["machine"])
         self.failures = dict(document.get("failures") or {})
+        self.finished = document.get("finished")
         for case_id, result in document["results"].items():
             worker = result.get("worker") if isinstance(result, dict) else None
             if not isinstance(worker, dict) or not isinstance(worker.get("epochs"), list):
@@ -198,6 +200,11 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     note = _machine_note(old, new)
     if note:
         print(f"note: {note}", file=out)
+    if new.finished is False:
+        print(
+            f"note: {args.new} is of a run that stopped before its end: cases may be missing",
+            file=out,
+        )
     counts: dict[str, int] = {}
     # The comparison is the family: its cases share the level (verdicts/family.py).
     alpha = per_case_alpha(args.alpha, max(1, len(new.cases)))

@@ -143,6 +143,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         counts[outcome] = counts.get(outcome, 0) + 1
     reason = nothing_judged(document)
     out = [MARKER, f"### {inline(title)}: {headline(counts)}{': ' + reason if reason else ''}", ""]
+    out += _stopped_lines(document)
     machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
@@ -247,6 +248,22 @@ def _family_lines(verdicts: Mapping[str, Mapping[str, Any]]) -> list[str]:
         f"False-alarm level {rate * 100:g}% for the whole run: each of its {cases} case(s) is "
         f"judged at {rate / max(cases, 1):.2g}; the unit of each test is the worker process "
         "(live) or the session (stored baselines), never the steps inside one.",
+    ]
+
+
+def _stopped_lines(document: Mapping[str, Any]) -> list[str]:
+    """For a run that stopped before its end (interrupted, killed, a job's time limit): how far
+    it got, first, so that its verdicts never read as the whole pull request's."""
+    if document.get("finished") is not False:  # finished, or a file that does not say
+        return []
+    reported = set(document.get("results") or {}) | set(document.get("failures") or {})
+    reported |= set(document.get("not_judged") or {})
+    selected = document.get("cases_selected")
+    of = f" of {selected}" if isinstance(selected, int) and selected >= len(reported) else ""
+    return [
+        f"**The run stopped before its end**: {len(reported)}{of} case(s) reported; any other "
+        "was never measured, and the verdicts below are not the whole change's.",
+        "",
     ]
 
 

@@ -156,6 +156,8 @@ def _check_verdict(found: Any, path: str) -> None:
 def _check_sections(document: Mapping[str, Any]) -> None:
     for key in ("failures", "verdicts", "not_judged", "settings", "source", "gate"):
         _expect(document.get(key), TABLE, key)
+    _expect(document.get("finished"), (bool,), "finished")
+    _expect(document.get("cases_selected"), NUMBER, "cases_selected")
     for case_id, entry in document["results"].items():
         path = f"results[{case_id!r}]"
         _present(entry, TABLE, path)

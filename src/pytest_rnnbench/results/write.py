@@ -110,6 +110,7 @@ def results_document(
     started_in: Optional[Path] = None,
     run_id: Optional[str] = None,
     not_judged: Optional[Mapping[str, str]] = None,
+    progress: Optional[Mapping[str, Any]] = None,
 ) -> dict[str, Any]:
     """The results document of a run (schema pytest-rnnbench/results, version 1).
 
@@ -119,7 +120,9 @@ def results_document(
     identity (new_run_id(), made once per run so every rewrite of its file keeps it); without
     one, each document gets an id of its own. `not_judged`: case id -> why it was not judged
     ("skipped: ...", "measured, not judged: ..."), so a comment rendered from the file alone can
-    say why a run judged nothing.
+    say why a run judged nothing. `progress`: {"finished": whether the run reached its end,
+    "cases_selected": the benchmark cases it was to run (None where not known)}, so that a file
+    of a run stopped early never reads as a complete one.
     """
     where = Path(started_in) if started_in is not None else Path(os.getcwd())
     document: dict[str, Any] = {
@@ -142,4 +145,6 @@ def results_document(
         document["gate"] = dict(gate)
     if not_judged:
         document["not_judged"] = dict(sorted(not_judged.items()))
+    if progress is not None:
+        document.update(progress)
     return document

@@ -111,6 +111,7 @@ class RnnbenchSession:
         # One identity per run: every rewrite of its results file keeps it (history dedups on it).
         self.run_id = new_run_id()
         self.selected: Optional[int] = None  # benchmark items collected here (None: not known)
+        self.finished = False  # the run reached its end (not interrupted): said in its file
 
     # -- collection ------------------------------------------------------------------------------
 
@@ -221,6 +222,7 @@ class RnnbenchSession:
             started_in=Path(self.config.invocation_params.dir),
             run_id=self.run_id,
             not_judged=summary.not_judged(self.skipped, self.judge.unjudged),
+            progress={"finished": self.finished, "cases_selected": self.selected},
         )
         # Under pytest-xdist the controller runs no case: its document is what the workers sent.
         for sent in self._from_xdist_workers.values():
@@ -280,6 +282,7 @@ class RnnbenchSession:
             output["rnnbench_summary"] = worker_summary(self.judge)
             return
         self._collect_left_shares()
+        self.finished = int(session.exitstatus) != pytest.ExitCode.INTERRUPTED
         # Written at the end too: a run whose every case was skipped still leaves its file.
         self._write_results()
         if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
