@@ -45,6 +45,11 @@ def test_a_worker_sees_exactly_its_gpus_and_no_preallocation_by_default() -> Non
     assert env["KERAS_BACKEND"] == "jax" and env["CUDA_VISIBLE_DEVICES"] == "2,3"
     assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert worker_env("jax", [])["CUDA_VISIBLE_DEVICES"] == ""
+    # Its device numbers are NVML's, which the memory monitor watches, unless the user chose.
+    assert env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    chosen = worker_env("jax", [2], base={"CUDA_DEVICE_ORDER": "FASTEST_FIRST"})
+    assert chosen["CUDA_DEVICE_ORDER"] == "FASTEST_FIRST"
+    assert "CUDA_DEVICE_ORDER" not in worker_env("jax", [], base={})
     kept = worker_env("jax", [], preallocate=True, base={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in kept and kept["RNNBENCH_PREALLOCATE"] == "1"
     simulated = worker_env("jax", [], simulate_devices=2, base={"XLA_FLAGS": "--foo"})

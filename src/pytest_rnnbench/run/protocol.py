@@ -127,6 +127,10 @@ def worker_env(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if gpu_ids:
+        # Its device i is NVML's i, which the memory monitor watches (run/devices.py): CUDA's
+        # own order puts the fastest first, another on a machine of mixed GPU models.
+        env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
     if preallocate:
         env["RNNBENCH_PREALLOCATE"] = "1"
         for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH"):

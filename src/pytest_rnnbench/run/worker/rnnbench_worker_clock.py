@@ -31,7 +31,11 @@ class StepTiming(object):
 
     It times each step and adds no device sync of its own outside turns. Keras 3 calls it from its
     async callback thread (`async_safe`), after the step's logs are ready, so a timestamp marks
-    the step's completion without stalling the dispatch loop; Keras 2 calls it inline.
+    the step's completion without stalling the dispatch loop; Keras 2 calls it inline. The
+    epoch's first step starts at its own begin hook (called inline by both): what `fit` does
+    before it (the data iterator, TensorFlow's conversion of the whole dataset to a tensor, the
+    callbacks' start) is `setup_seconds`, no step's time; each later step runs from the end of
+    the one before.
     `slowdown` > 1 stretches every step by that factor (the gate's power test); it may change
     between epochs (gate calibration alternates factors). With `turns` (live A/B) the clock ends
     a turn every `turns.steps` steps and at the epoch's last step: it waits for the device
@@ -50,6 +54,8 @@ class StepTiming(object):
         self.last = None
         self.epoch_label = ""
         self.total_steps = 0
+        self.setup_seconds = 0.0
+        self.first_step_start = None
 
     def begin(self, label, total_steps):
         """Start timing an epoch of `total_steps` steps, labelled `label` in progress messages."""
@@ -58,6 +64,15 @@ class StepTiming(object):
         self.epoch_label = label
         self.total_steps = total_steps
         self.last = clock()
+        self.setup_seconds = 0.0
+        self.first_step_start = None
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's hook before each step: the epoch's first step starts here, not at `fit`."""
+        if self.first_step_start is None:
+            now = clock()
+            self.setup_seconds = now - self.last
+            self.first_step_start = self.last = now
 
     def on_batch_end(self, batch, logs=None):
         """Keras's hook after each step: time it, stall it when asked, end a turn when due."""
@@ -99,7 +114,8 @@ def make_step_clock(keras, channel, slowdown, inline=False, turns=None, sync=Non
         "async_safe": slowdown == 1.0 and not inline and turns is None,
     }
     if keras_major(keras) >= 3:
-        # Keras 3 calls on_train_batch_end, whose default forwards to on_batch_end.
+        # Keras 3 calls on_train_batch_*, whose defaults forward to on_batch_*.
+        attributes["on_train_batch_begin"] = StepTiming.on_batch_begin
         attributes["on_train_batch_end"] = StepTiming.on_batch_end
     step_clock_class = type("StepClock", (StepTiming, keras.callbacks.Callback), attributes)
     step_clock = step_clock_class()

@@ -193,8 +193,10 @@ def timed_epoch(run, repeat):
     run.sync(run.model)
     t1 = clock()
     step_seconds = list(step_clock.durations)
-    # Taking turns, the wall clock also holds the other worker's turns: count only our own.
-    seconds = t1 - t0 if turns is None else sum(step_seconds) + (t1 - step_clock.last)
+    # From the first step's start (fit's setup before it is kept apart). Taking turns, the wall
+    # clock also holds the other worker's turns: count only our own.
+    start = step_clock.first_step_start if step_clock.first_step_start is not None else t0
+    seconds = t1 - start if turns is None else sum(step_seconds) + (t1 - step_clock.last)
     cpu = cpu_usage(cpu_before, cpu_snapshot(), t1 - t0)
     if turns is not None:
         # The other workers' turns ran during this epoch's wall time: the machine-wide
@@ -202,6 +204,7 @@ def timed_epoch(run, repeat):
         cpu.update(others_seconds=None, steal_seconds=None, others_share=None)
     epoch = {
         "seconds": seconds,
+        "fit_setup_seconds": step_clock.setup_seconds,
         "step_seconds": step_seconds,
         "loss": float(history.history["loss"][-1]),
         "cpu": cpu,
