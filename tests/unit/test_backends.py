@@ -112,3 +112,35 @@ def test_the_fused_lstm_path_is_reported_when_the_backend_takes_it(tmp_path: Pat
         "observed": True,
     }
     assert math.isfinite(run.result["final_loss"])
+
+
+SHAPE_INFERENCE_CHILD = """
+import json, os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import keras
+from rnnbench_worker_lstm_path import LstmObserver
+
+with LstmObserver() as observer:
+    inputs = keras.Input((5, 3))  # Keras infers the output shape: a symbolic call, no kernel
+    model = keras.Model(inputs, keras.layers.LSTM(4, unroll=False)(inputs))
+    symbolic = len(observer.calls)
+    model(np.ones((2, 5, 3), "float32"))  # a real call
+print(json.dumps({"symbolic": symbolic, "calls": observer.calls}))
+"""
+
+
+@pytest.mark.slow
+def test_shape_inference_is_no_lstm_call_of_its_own() -> None:
+    """torch infers shapes on its "meta" device, where its lstm always takes the fallback loop:
+    counted, a GPU run that used cuDNN for every real step read "mixed", its path "generic loop".
+    Only the real call is recorded (on this CPU: the fallback, for its own reason)."""
+    done = subprocess.run(
+        [str(PYTHON), "-c", SHAPE_INFERENCE_CHILD, str(WORKER_SCRIPT)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["symbolic"] == 0, seen
+    assert len(seen["calls"]) == 1 and seen["calls"][0]["kernel"] == "generic", seen

@@ -62,6 +62,10 @@ class LstmObserver(object):
         has_cudnn_hook = hasattr(self._module, "_cudnn_lstm")
 
         def observed_lstm(*args, **kwargs):
+            if in_shape_inference():
+                # Keras working out output shapes (torch: on its "meta" device, where the
+                # backend always takes its fallback loop): no kernel ran for real.
+                return fused(*args, **kwargs)
             self._cudnn = None
             try:
                 out = fused(*args, **kwargs)
@@ -102,6 +106,15 @@ class LstmObserver(object):
             "why": " | ".join(call["why"] for call in distinct),
             "observed": True,
         }
+
+
+def in_shape_inference():
+    """Whether Keras is only inferring shapes (compute_output_spec's symbolic scope)."""
+    try:
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    except ImportError:  # a Keras without it: every call counts, as before
+        return False
+    return bool(in_symbolic_scope())
 
 
 def declined_reasons(module, exc, args, kwargs):
