@@ -85,6 +85,33 @@ def test_a_run_stopped_before_its_end_says_how_far_it_got_before_its_table() -> 
     assert shown in comment.render(document)
 
 
+def test_a_confidence_is_shown_only_beside_the_time_verdict_it_belongs_to() -> None:
+    """A case that memory made a regression (by tolerance: no test) shows no time confidence,
+    says which metric decided, and is offered no bisect; a time verdict made inconclusive by
+    the load shows none either."""
+    document = gate_document()
+    case = "tensorflow-gpu0-b32-unroll-synthetic"
+    found = document["verdicts"][case]
+    found["metrics"]["step_time"].update(outcome="improvement", confidence=0.9995)
+    found["metrics"]["host_peak_rss"] = {"outcome": "regression", "change": 0.3, "tolerance": 0.2}
+    found["verdict"] = "regression"
+    document["gate"]["head"]["dirty"] = False
+    text = comment.render(document)
+    (row,) = [_cells(line) for line in text.splitlines() if line.startswith(f"| `{case}`")]
+    assert row[-2:] == [":x: regression (host peak RSS)", ""], row
+    assert "rnnbench bisect" not in text
+    found["metrics"].pop("host_peak_rss")
+    found["metrics"]["step_time"].update(outcome="inconclusive", why="the head's turns were loaded")
+    found["verdict"] = "inconclusive"
+    text = comment.render(document)
+    (row,) = [_cells(line) for line in text.splitlines() if line.startswith(f"| `{case}`")]
+    assert row[-2:] == [":warning: inconclusive", ""], row
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def test_a_regression_between_two_commits_comes_with_a_ready_bisect_command() -> None:
     document = gate_document()
     document["gate"] = copy.deepcopy(GATE)

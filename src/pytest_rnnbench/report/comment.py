@@ -57,6 +57,27 @@ def _confidence(metric: Optional[Mapping[str, Any]]) -> str:
     return ">99.99%" if value > 0.9999 else f"{math.floor(round(value * 10000, 6)) / 100:.2f}%"
 
 
+def _time_decided(found: Mapping[str, Any]) -> bool:
+    """Whether the step time's own test decided the case (a regression or an improvement it
+    called): the one verdict a confidence belongs to. Not a case decided by memory or loss (by
+    tolerance, no test), nor a time verdict made inconclusive (a load, a shared GPU)."""
+    outcome = time_metric(found).get("outcome")
+    return outcome in ("regression", "improvement") and outcome == found.get("verdict")
+
+
+def _decided_by(found: Mapping[str, Any]) -> str:
+    """ " (host peak RSS)" when other metrics than the step time decided the case's verdict."""
+    outcome = found.get("verdict")
+    if outcome in (None, "pass") or time_metric(found).get("outcome") == outcome:
+        return ""
+    names = [
+        METRICS[name].label if name in METRICS else str(name)
+        for name, metric in (found.get("metrics") or {}).items()
+        if isinstance(metric, Mapping) and metric.get("outcome") == outcome
+    ]
+    return f" ({inline(', '.join(names), 80, table=True)})" if names else ""
+
+
 def _commit(side: Optional[Mapping[str, Any]]) -> str:
     if not side:
         return "?"
@@ -136,8 +157,8 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
                     base_ms,
                     head_ms,
                     format_change(found.get("change")),
-                    _SHOWN.get(outcome) or inline(outcome, 40, table=True),
-                    _confidence(time),
+                    (_SHOWN.get(outcome) or inline(outcome, 40, table=True)) + _decided_by(found),
+                    _confidence(time) if _time_decided(found) else "",
                 ]
             )
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -193,10 +214,10 @@ def _bisect_lines(verdicts: Mapping[str, Mapping[str, Any]], gate: Mapping[str, 
     case id is not plain text that can stand in a shell command."""
     base, head = gate.get("base") or {}, gate.get("head") or {}
     good, bad = str(base.get("commit") or ""), str(head.get("commit") or "")
-    regressions = [
+    regressions = [  # the step time's: a bisect looks for a slowdown
         (change, case_id)
         for case_id, found in verdicts.items()
-        if found.get("verdict") == "regression"
+        if time_metric(found).get("outcome") == "regression"
         and _CASE_ID.fullmatch(case_id)
         and isinstance(change := found.get("change"), (int, float))
         and math.isfinite(change)
