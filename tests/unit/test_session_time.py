@@ -49,3 +49,31 @@ def test_fewer_workers_are_widened_by_the_sessions_after_a_level_shift_only() ->
     judge = session_time_judge(stored, [12.2], 0.01)
     assert judge is not None
     assert "3 worker process(es) per stored session, 1 in this one" in judge(0.05).line()
+
+
+def test_a_session_saved_on_a_busy_machine_is_left_out_of_judgements() -> None:
+    """Saved while others took 40% of the CPU (65 ms among sessions of 50): kept, it would widen
+    every judgement's spread for the next 20 saves, and a run 12% slower read as inconclusive."""
+    from pytest_rnnbench.verdicts import baseline
+    from pytest_rnnbench.verdicts.session_time import stored_sessions
+
+    def session(ms: float, busy: float) -> dict:
+        return {"step_ms": ms, "workers": 3, "worker_step_ms": [ms] * 3, "busy_share": busy}
+
+    entry = {
+        "sessions": [
+            session(50.0, 0.01),
+            session(65.0, 0.4),
+            session(50.2, 0.02),
+            session(49.8, 0.0),
+            session(50.1, 0.03),
+        ],  # fmt: skip
+    }
+    assert [ms for ms, _ in stored_sessions(entry)] == [50.0, 50.2, 49.8, 50.1]
+    assert len(stored_sessions(entry, busy_limit=1.0)) == 5  # the limit turned off
+    slower = session_time_judge(stored_sessions(entry), [56.0, 56.2, 55.9], 0.01)
+    assert slower is not None and slower(0.05).outcome == records.REGRESSION
+    # Saved with its busy share, from the worker's epochs.
+    result = {"epochs": [{"cpu": {"others_share": 0.02}}, {"cpu": {"others_share": 0.31}}]}
+    record = baseline._session_record("2026-12-07", None, result, [50.0])
+    assert record["busy_share"] == 0.31

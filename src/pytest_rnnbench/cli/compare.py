@@ -102,7 +102,9 @@ class _Case:
 class _File:
     """One input file: per case, what the judge compares (samples, workload, versions)."""
 
-    def __init__(self, path: Path, allow_baseline: bool) -> None:
+    def __init__(
+        self, path: Path, allow_baseline: bool, busy_limit: Optional[float] = None
+    ) -> None:
         self.path = path
         self.kind = "results"
         self.machine: dict[str, Any] = {}
@@ -123,7 +125,7 @@ class _File:
                 self.cases[key] = _Case(
                     Side.of_entry(entry),
                     baseline.entry_tolerances(entry),
-                    stored_sessions(entry),
+                    stored_sessions(entry, busy_limit),
                 )
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     """Compare NEW with OLD, print a line per case and a summary; the exit code gates CI."""
     out = out or sys.stdout
     try:
-        old = _File(args.old, allow_baseline=True)
+        old = _File(args.old, allow_baseline=True, busy_limit=args.busy_limit)
         new = _File(args.new, allow_baseline=False)
     except (ResultsError, baseline.BaselineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -187,7 +187,7 @@ def session_step_ms(worker_ms: Sequence[float]) -> float:
 def _session_record(
     recorded: str, commit: Optional[str], result: Mapping[str, Any], worker_ms: Sequence[float]
 ) -> dict[str, Any]:
-    return {
+    record = {
         "recorded": recorded,
         "commit": commit,
         "versions": dict(result.get("versions") or {}),
@@ -195,6 +195,10 @@ def _session_record(
         "workers": len(worker_ms),
         "worker_step_ms": [_round(v) for v in worker_ms],
     }
+    shares = busy_shares(result)
+    if shares:  # the most of the CPU other processes took in one of its epochs
+        record["busy_share"] = _round(max(shares))
+    return record
 
 
 def entry_sessions(entry: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -205,6 +205,9 @@ def _validate_sessions(case_id: str, sessions: Any, fail: Callable[[str], Baseli
         if not (isinstance(workers, int) and not isinstance(workers, bool) and workers > 0):
             raise fail(f'entry {case_id!r}: a session\'s "workers" must be a positive whole number')
         _validate_numbers(case_id, session, ("worker_step_ms",), fail)
+        busy = session.get("busy_share")
+        if busy is not None and not _is_number(busy):
+            raise fail(f'entry {case_id!r}: a session\'s "busy_share" must be a finite number')
         if not isinstance(session.get("versions", {}), dict):
             raise fail(f'entry {case_id!r}: a session\'s "versions" must be an object')
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import baseline
+from .distrust import BUSY_MACHINE_SHARE
 from .records import MetricVerdict
 from .session_level import (
     FLOOR_SPREAD,
@@ -26,12 +27,17 @@ RESET_FLAG = "--rnnbench-reset-baseline"
 Session = tuple[float, int]
 
 
-def stored_sessions(entry: Mapping[str, Any]) -> list[Session]:
-    """A baseline entry's stored sessions, oldest first: (step time in ms, worker processes)."""
+def stored_sessions(entry: Mapping[str, Any], busy_limit: Optional[float] = None) -> list[Session]:
+    """A baseline entry's stored sessions, oldest first: (step time in ms, worker processes).
+
+    A session saved while other processes took more than `busy_limit` of the CPU (default
+    BUSY_MACHINE_SHARE) is left out: its time was the load's as much as the code's, and kept it
+    would widen the spread (or shift the mean) of every judgement for the next 20 saves."""
+    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
     return [
         (float(s["step_ms"]), int(s.get("workers") or 1))
         for s in baseline.entry_sessions(entry)
-        if s.get("step_ms")
+        if s.get("step_ms") and not float(s.get("busy_share") or 0.0) > limit
     ]
 
 

@@ -33,6 +33,7 @@ from ..quantiles import median
 from ..run.devices import GpuInventory
 from ..settings import Settings
 from . import baseline, samples, verdict
+from .distrust import BUSY_MACHINE_SHARE
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
@@ -188,7 +189,9 @@ class BaselineJudge:
             alpha=self.run_family.alpha,
             busy_limit=self.settings.busy_limit,
             time=session_time_judge(
-                stored_sessions(entry), samples.worker_step_ms(result), self.run_family.alpha
+                stored_sessions(entry, self.settings.busy_limit),
+                samples.worker_step_ms(result),
+                self.run_family.alpha,
             ),
         )
         if isinstance(found, NotJudged):
@@ -247,6 +250,17 @@ class BaselineJudge:
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
+        busy = max(samples.busy_shares(result), default=0.0)
+        limit = BUSY_MACHINE_SHARE if self.settings.busy_limit is None else self.settings.busy_limit
+        if busy > limit:
+            warnings.warn(
+                RnnbenchBaselineWarning(
+                    f"{case.id}: saved while other processes took {busy:.0%} of the CPU (over "
+                    f"{limit:.0%}): the session is kept but left out of judgements; save again "
+                    "on a quiet machine"
+                ),
+                stacklevel=1,
+            )
 
 
 def _count(n: int, noun: str) -> str:
