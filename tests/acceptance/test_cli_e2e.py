@@ -135,6 +135,16 @@ def test_improvement_missing_cases_and_version_notes_exit_0(tmp_path, old):
     assert f"{OTHER}: not in the new file" in out
 
 
+def test_runs_of_different_timed_epochs_are_not_compared(tmp_path, old):
+    """More epochs lower the final loss: judged, that would read as an improvement (or a loss
+    regression) of the code."""
+    longer = worker_result(CASE, 10, 3)
+    longer["repeats"] = 5
+    code, out, _ = compare(old, results_file(tmp_path / "new.json", {CASE: longer}))
+    assert code == 10, out
+    assert "the baseline was recorded with 2 timed epochs, this run has 5" in out
+
+
 def test_nothing_judged_exits_10_as_the_gate_does(tmp_path, old):
     """A new file with no case of the old one (another matrix, a run stopped before its first
     case) must not pass as a clean comparison."""

@@ -95,6 +95,7 @@ def test_a_confidence_is_shown_only_beside_the_time_verdict_it_belongs_to() -> N
     found["metrics"]["step_time"].update(outcome="improvement", confidence=0.9995)
     found["metrics"]["host_peak_rss"] = {"outcome": "regression", "change": 0.3, "tolerance": 0.2}
     found["verdict"] = "regression"
+    document["gate"] = copy.deepcopy(GATE)  # GATE itself is every test's
     document["gate"]["head"]["dirty"] = False
     text = comment.render(document)
     (row,) = [_cells(line) for line in text.splitlines() if line.startswith(f"| `{case}`")]

@@ -141,9 +141,13 @@ def thread_pools_of(workload: Mapping[str, Any]) -> str:
 
 
 def comparable(baseline: Mapping[str, Any], now: Mapping[str, Any]) -> Optional[str]:
-    """Why a baseline's workload differs from now's (samples per epoch, steps, thread pools),
-    or None."""
-    for key, what in (("samples", "samples per epoch"), ("steps_per_epoch", "steps per epoch")):
+    """Why a baseline's workload differs from now's (samples per epoch, steps, timed epochs,
+    thread pools), or None."""
+    for key, what in (
+        ("samples", "samples per epoch"),
+        ("steps_per_epoch", "steps per epoch"),
+        ("repeats", "timed epochs"),
+    ):
         old, new = baseline.get(key), now.get(key)
         if old is not None and new is not None and old != new:
             return f"the baseline was recorded with {old} {what}, this run has {new}"
