@@ -12,7 +12,9 @@ hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpr
 - FAKE_PIDFILE: where "hang" writes its own pid and its child's;
 - FAKE_TURNLOG: where "turns" logs "pid start end" for every step; FAKE_DIE_AT_TURN kills the
   worker (SIGKILL) in the middle of that turn; FAKE_NEIGHBOUR_CPU_S: in every step, a child
-  process burns that many CPU seconds (another process's load, during this worker's turns only).
+  process burns that many CPU seconds (another process's load, during this worker's turns only);
+  FAKE_EXIT_DELAY_S: after sending its result the worker takes that long to exit, then logs
+  "pid time" to FAKE_EXITLOG.
 """
 
 import json
@@ -122,4 +124,9 @@ def fake_train(request, channel, control_fd=None):
     }
 
 
-os._exit(protocol.main(sys.argv, fake_train))
+status = protocol.main(sys.argv, fake_train)
+if os.environ.get("FAKE_EXIT_DELAY_S"):  # a slow end after the result (memory being freed)
+    time.sleep(float(os.environ["FAKE_EXIT_DELAY_S"]))
+    with open(os.environ["FAKE_EXITLOG"], "a") as log:
+        log.write(f"{os.getpid()} {time.perf_counter():.6f}\n")
+os._exit(status)

@@ -56,6 +56,32 @@ def read_turnlog(path: Path) -> list[tuple[int, float, float]]:
     return sorted((int(pid), float(start), float(end)) for pid, start, end in rows)
 
 
+def test_a_worker_that_sent_its_result_has_exited_before_anyone_trains_again(
+    tmp_path: Path, fake_python: Path
+) -> None:
+    """Its exit (memory freed; on a GPU, its CUDA context) must not share the next turn."""
+    log, exits = tmp_path / "turns.log", tmp_path / "exits.log"
+    env = dict(
+        os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(log), FAKE_EXITLOG=str(exits),
+        FAKE_EXIT_DELAY_S="0.3",
+    )  # fmt: skip
+    run_live(
+        specs(tmp_path, fake_python, "reference", 1, request(), env),
+        specs(tmp_path, fake_python, "candidate", 1, request(), env),
+        timeout_s=60,
+        turn_steps=2,
+    )
+    steps = read_turnlog(log)
+    exited = {
+        int(pid): float(at) for pid, at in (line.split() for line in exits.read_text().splitlines())
+    }
+    first_out = min(exited, key=exited.get)  # the worker that finished first
+    its_last_end = max(end for pid, _, end in steps if pid == first_out)
+    after = [start for pid, start, _ in steps if pid != first_out and start > its_last_end]
+    assert after, "the other worker had no steps left"
+    assert min(after) >= exited[first_out], "a turn ran while a finished worker was exiting"
+
+
 def test_turn_order_alternates_sides_and_mirrors_each_round() -> None:
     assert turn_order(1) == [0, 1, 1, 0]
     assert turn_order(2) == [0, 2, 1, 3, 3, 1, 2, 0]

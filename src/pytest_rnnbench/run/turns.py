@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -241,6 +242,7 @@ def _take_turns(
                 for other in workers.values():
                     other.kill()
                 return index
+            _let_exit(workers.get(index))
         else:
             continue
         left = [i for i in range(count) if not done[i]]
@@ -259,6 +261,17 @@ def _take_turns(
             loads.granted(chosen)
             workers[chosen].grant_turn()
     return None
+
+
+def _let_exit(worker: Optional[Worker]) -> None:
+    """Wait (up to EXIT_GRACE_S) for a worker that sent its result to exit before the next turn:
+    freeing its memory (on a GPU, its CUDA context) would share the machine with that turn."""
+    if worker is None:
+        return
+    try:
+        worker.proc.wait(timeout=EXIT_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass  # finish() gives it its grace and says what happened
 
 
 def _past_deadline(
