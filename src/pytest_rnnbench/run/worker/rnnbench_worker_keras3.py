@@ -171,7 +171,12 @@ class TorchBackend(Backend):
     def precision_facts(self):
         import torch
 
-        return {"tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+        # The fused LSTM is cuDNN's RNN, which follows cuDNN's own switch (on by default), not
+        # the matmul one (off by default): both are reported.
+        return {
+            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+            "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        }
 
     def thread_facts(self):
         import torch
