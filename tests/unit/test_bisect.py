@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
@@ -499,29 +500,35 @@ def _point(commit: Optional[str], dirty: bool = False, tree: Optional[str] = Non
     return SimpleNamespace(run=SimpleNamespace(commit=commit, dirty=dirty, tree_commit=tree))
 
 
-def _analysis(batch_size: int = 128, dataset: str = "synthetic"):
+def _analysis(batch_size: int = 128, dataset: str = "synthetic", metric: str = "time"):
     from types import SimpleNamespace
 
     case_id = f"mxnet-gpu0-b{batch_size}-unroll-{dataset}"
     key = SimpleNamespace(case_id=case_id, batch_size=batch_size, dataset=dataset)
-    return SimpleNamespace(series=SimpleNamespace(key=key))
+    return SimpleNamespace(series=SimpleNamespace(key=key), metric=SimpleNamespace(name=metric))
+
+
+SLOWER = SimpleNamespace(change=0.2)
 
 
 def test_the_history_page_offers_a_bisect_only_between_two_clean_commits() -> None:
     from pytest_rnnbench.report.history_page import _bisect_hint
 
     good, bad = "1" * 40, "2" * 40
-    (line,) = _bisect_hint(_analysis(), _point(good), _point(bad))
+    (line,) = _bisect_hint(_analysis(), SLOWER, _point(good), _point(bad))
     assert line == (
         f"  - find the commit: `rnnbench bisect --good {good} --bad {bad} "
         "-k mxnet-gpu0-b128-unroll-synthetic`"
     )
     # A gate run's Keras tree commits are what it measured, ahead of the checkout's.
-    (line,) = _bisect_hint(_analysis(), _point("x", tree=good), _point("y", tree=bad))
+    (line,) = _bisect_hint(_analysis(), SLOWER, _point("x", tree=good), _point("y", tree=bad))
     assert f"--good {good} --bad {bad}" in line
     # Batch 32 is not in the bisect's default (pr) workload: the command names the seed matrix.
-    (line,) = _bisect_hint(_analysis(batch_size=32), _point(good), _point(bad))
+    (line,) = _bisect_hint(_analysis(batch_size=32), SLOWER, _point(good), _point(bad))
     assert line.endswith(" --matrix seed`")
-    assert _bisect_hint(_analysis(), _point(good, dirty=True), _point(bad)) == []
-    assert _bisect_hint(_analysis(), _point(None), _point(bad)) == []
-    assert _bisect_hint(_analysis(), _point(good), _point(good)) == []
+    assert _bisect_hint(_analysis(), SLOWER, _point(good, dirty=True), _point(bad)) == []
+    assert _bisect_hint(_analysis(), SLOWER, _point(None), _point(bad)) == []
+    assert _bisect_hint(_analysis(), SLOWER, _point(good), _point(good)) == []
+    # A bisect looks for a step-time slowdown: not for an improvement nor another metric's change.
+    assert _bisect_hint(_analysis(), SimpleNamespace(change=-0.2), _point(good), _point(bad)) == []
+    assert _bisect_hint(_analysis(metric="rss"), SLOWER, _point(good), _point(bad)) == []

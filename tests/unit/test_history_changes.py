@@ -156,6 +156,18 @@ def test_a_change_smaller_than_the_minimum_is_not_reported():
     assert find_changes(values, DEFAULT) == []  # the default asks for 5%
 
 
+def test_the_minimum_is_the_forward_change_the_page_states():
+    """Otava measures the larger of the forward and backward change: a drop to 95.2 (-4.8%) is
+    +5.04% backwards, and passed a 5% minimum."""
+    values = [100.0 + 0.01 * (i % 3) for i in range(20)] + [
+        95.2 + 0.01 * (i % 3) for i in range(20)
+    ]
+    assert [c.change for c in find_changes(values, Detection(min_change=0.04))] == [
+        pytest.approx(-0.048, abs=0.001)
+    ]
+    assert find_changes(values, Detection(min_change=0.05)) == []
+
+
 def test_short_series_have_no_change_point():
     assert find_changes([], DEFAULT) == []
     assert find_changes([3.0], DEFAULT) == []

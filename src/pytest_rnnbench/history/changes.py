@@ -149,7 +149,7 @@ def find_changes(values: Sequence[float], detection: Detection) -> list[Change]:
             points = fresh
             break
         points = kept
-    return [
+    changes = [
         Change(
             position=int(point.index),
             before=float(point.stats.mean_1),
@@ -160,6 +160,9 @@ def find_changes(values: Sequence[float], detection: Detection) -> list[Change]:
         )
         for point in points
     ]
+    # Otava's magnitude is the larger of the forward and backward relative change, so a drop of
+    # 4.8% passed a 5% minimum: the page states the minimum as after / before - 1.
+    return [change for change in changes if abs(change.change) >= detection.min_change]
 
 
 def _levels(values: Sequence[Optional[float]], changes: Sequence[Change]) -> list[Level]:

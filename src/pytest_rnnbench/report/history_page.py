@@ -123,13 +123,16 @@ def change_lines(history: History, analysis: Analysis) -> list[str]:
             f"and run {history.position(after.run)} ({plain(after.run.source)}):"
         )
         out += [f"    - {plain(line)}" for line in suspects(before, after)]
-        out += _bisect_hint(analysis, before, after)
+        out += _bisect_hint(analysis, change, before, after)
     return out
 
 
-def _bisect_hint(analysis: Analysis, before: Point, after: Point) -> list[str]:
-    """The ready `rnnbench bisect` command for a change point whose two runs are clean commits
-    (the gate's Keras tree commits when both recorded one, else the checkouts' commits)."""
+def _bisect_hint(analysis: Analysis, change: Change, before: Point, after: Point) -> list[str]:
+    """The ready `rnnbench bisect` command for a slowdown whose two runs are clean commits (the
+    gate's Keras tree commits when both recorded one, else the checkouts' commits). Not for an
+    improvement, nor another metric's change: a bisect looks for a step-time regression only."""
+    if analysis.metric.name != "time" or change.change <= 0:
+        return []
     old, new = before.run.tree_commit, after.run.tree_commit
     if not (old and new):
         if before.run.dirty or after.run.dirty:
