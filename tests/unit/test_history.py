@@ -371,6 +371,19 @@ def test_suspects_name_the_driver_and_the_gate_tree_and_say_when_nothing_moved()
     assert history_suspects.suspects(*same) == [history_suspects.NOTHING_RECORDED]
 
 
+def test_suspects_name_a_change_in_how_the_case_was_measured():
+    """0.2.0 made steady thread pools the default: a history across the upgrade must say so,
+    not "nothing that the results files record changed"."""
+    before = run_document(SYNTHETIC, 1)
+    after = run_document(SYNTHETIC, 2)
+    worker = after["results"][CASE]["worker"]
+    worker["run"] = dict(worker.get("run") or {}, thread_pools="steady")
+    worker["inject_slowdown"] = 1.25
+    lines = history_suspects.suspects(*points_around(before, after))
+    assert "injected slowdown 1.0 -> 1.25" in lines
+    assert any(line.startswith("thread pools ") and line.endswith("-> steady") for line in lines)
+
+
 # -- the commit a run records ----------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..machine import HardwareProfile, hardware_profile
@@ -89,6 +89,9 @@ class Point:
     rss_bytes: Optional[int] = None
     python: Optional[str] = None  # the worker interpreter's version
     keras_file: Optional[str] = None  # where the worker imported keras from
+    # How the case was measured, where the file says (thread pools, GPU memory's source, an
+    # injected slowdown): a change of these moves the figures as a code change would.
+    setup: Mapping[str, Any] = field(default_factory=dict)
 
     def value(self, metric: Metric) -> Optional[float]:
         """The metric's value; None when the case failed or did not measure it (GPU memory on a
@@ -180,7 +183,21 @@ def _point(run: Run, row: Row, entry: Mapping[str, Any]) -> Point:
         rss_bytes=_optional_int(entry.get("host_peak_rss_bytes")),
         python=str(python) if python else None,
         keras_file=origin.get("file") if isinstance(origin, Mapping) else None,
+        setup=_setup(entry, worker),
     )
+
+
+def _setup(entry: Mapping[str, Any], worker: Mapping[str, Any]) -> dict[str, Any]:
+    """What the results entry says of how its figures were taken (history/suspects.py)."""
+    found = worker.get("run")
+    facts: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    nvml = entry.get("gpu_nvml_process_peak_bytes") is not None
+    return {
+        "thread pools": facts.get("thread_pools"),
+        "GPU memory preallocated": facts.get("preallocate"),
+        "injected slowdown": worker.get("inject_slowdown"),
+        "GPU memory read from": "NVML" if nvml else worker.get("gpu_framework_peak_source"),
+    }
 
 
 def points_of(document: Mapping[str, Any], run: Run) -> list[Point]:

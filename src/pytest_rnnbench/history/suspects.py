@@ -78,6 +78,7 @@ def suspects(before: Point, after: Point) -> list[str]:
         ("NVIDIA driver", before.run.driver, after.run.driver),
         ("CUDA", before.run.cuda, after.run.cuda),
         ("timed epochs per run", before.run.repeats, after.run.repeats),
+        *((what, before.setup.get(what), after.setup.get(what)) for what in after.setup),
     ):
         line = _moved(what, old, new)
         if line:
