@@ -33,7 +33,7 @@ def plugin_epoch(args: argparse.Namespace, gpus: int, workdir: Path) -> dict:
         "-p",
         "no:cacheprovider",
         "--rnnbench",
-        f"--gpus={gpus}",
+        f"--rnnbench-gpus={gpus}",
         f"--rnnbench-backends={args.backend}",
         f"--rnnbench-datasets={args.dataset}",
         f"--rnnbench-batch-sizes={args.batch}",

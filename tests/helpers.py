@@ -185,8 +185,8 @@ SEED_IDS = {
 # in the environment and in the ini file (tests/unit/test_options.py):
 # (command-line arguments, environment variable, ini key, bad value, what the message must say)
 BAD_VALUES = [
-    (["--gpus=-1"], "RNNBENCH_GPUS", "rnnbench_gpus", "-1", "cannot be negative"),
-    (["--gpus=two"], "RNNBENCH_GPUS", "rnnbench_gpus", "two", "expected GPU counts"),
+    (["--rnnbench-gpus=-1"], "RNNBENCH_GPUS", "rnnbench_gpus", "-1", "cannot be negative"),
+    (["--rnnbench-gpus=two"], "RNNBENCH_GPUS", "rnnbench_gpus", "two", "expected GPU counts"),
     (
         ["--rnnbench-backends=jax,theano"],
         "RNNBENCH_BACKENDS",

@@ -35,11 +35,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rnnbench: a pytest-rnnbench benchmark case")
     # GPU discovery (NVML) only matters when benchmarking; elsewhere 0 is enough to validate.
     # Resolve once to learn whether benchmarking is on from any source (CLI, RNNBENCH, ini),
-    # then again with the machine's GPU count, which sets the --gpus default and "all".
+    # then again with the machine's GPU count, which sets the --rnnbench-gpus default and "all".
     settings = resolve(config, 0)
     if not settings.enabled:
         config.stash[SETTINGS_KEY] = settings
         return
+    # An inconclusive verdict passes with a warning: a project's `filterwarnings = error` would
+    # turn it into a failure. Later ini lines win; a typed -W (after them) still does.
+    for warning in ("RnnbenchInconclusiveWarning", "RnnbenchBaselineWarning"):
+        config.addinivalue_line("filterwarnings", f"default::pytest_rnnbench.verdicts.{warning}")
     # Benchmarking: only now load the session and everything it runs (workers, gates, reports).
     from .run.devices import discover_gpus
     from .session import RnnbenchSession

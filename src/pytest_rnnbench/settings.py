@@ -29,7 +29,7 @@ DEFAULT_REPEATS = 3
 # A run's chance of calling any change in unchanged code (all its cases together): what a user
 # meets is the run (a pull request's gate, a whole `pytest --rnnbench`), not a single case.
 DEFAULT_FALSE_ALARM_RATE = 0.01
-# The GPU counts `--gpus=all` may pick: the seed's rows (plus the machine's own count).
+# The GPU counts `--rnnbench-gpus=all` may pick: the seed's rows (plus the machine's own count).
 GPU_COUNTS_FOR_ALL = (1, 2, 4, 8)
 
 # Live A/B workers per side: identical worker processes differ in speed for as long as they live

@@ -28,7 +28,7 @@ def test_collect_seed_matrix_lists_48_cases_fast_without_frameworks(
     bench: pytest.Pytester, heavy_modules
 ) -> None:
     result = bench.runpytest_subprocess(
-        "--co", "-q", "--rnnbench", "--rnnbench-matrix=seed", "--gpus=0"
+        "--co", "-q", "--rnnbench", "--rnnbench-matrix=seed", "--rnnbench-gpus=0"
     )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     ids = collected_ids(result)
@@ -93,7 +93,7 @@ def test_gpu_cases_beyond_this_machine_are_skipped_with_the_reason(
         "-v",
         "-rs",
         "--rnnbench",
-        "--gpus=0,1,16",
+        "--rnnbench-gpus=0,1,16",
         "--rnnbench-backends=tensorflow",
         "--rnnbench-datasets=synthetic",
         "--rnnbench-batch-sizes=1",
@@ -120,7 +120,7 @@ def test_gpus_all_without_gpus_is_just_cpu(bench: pytest.Pytester) -> None:
         "--co",
         "-q",
         "--rnnbench",
-        "--gpus=all",
+        "--rnnbench-gpus=all",
         "--rnnbench-backends=torch",
         "--rnnbench-datasets=synthetic",
     )

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def _flag_of(ini: str) -> str:
-    return {"rnnbench_gpus": "--gpus/--rnnbench-gpus"}.get(ini, "--" + ini.replace("_", "-"))
+    return "--" + ini.replace("_", "-")
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ CORE_HELP = textwrap.dedent("""\
     LSTM training benchmarks (pytest-rnnbench):
       --rnnbench            run the LSTM benchmark cases (skipped otherwise). Any other rnnbench option
                             given on the command line implies it.
-      --gpus=COUNTS, --rnnbench-gpus=COUNTS
+      --rnnbench-gpus=COUNTS
                             GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1
                             with one.
       --rnnbench-backends=NAMES
@@ -107,7 +107,7 @@ CORE_HELP = textwrap.dedent("""\
 
 CORE_FLAGS = (
     "--rnnbench ",
-    "--gpus=",
+    "--rnnbench-gpus=",
     "--rnnbench-backends=",
     "--rnnbench-batch-sizes=",
     "--rnnbench-unroll=",

@@ -363,6 +363,29 @@ def test_malformed_option_values_are_usage_errors_before_collection(
     assert "collected" not in result.stdout.str()
 
 
+def test_a_plain_run_is_not_stopped_by_benchmark_outputs_it_will_not_write(
+    plain: pytest.Pytester,
+) -> None:
+    """A project's unit tests read the same ini file: an output folder that is not there, or a
+    conflict of benchmark settings, concerns a benchmark run only. The form of each value is
+    still checked (a typo is said at once)."""
+    plain.makeini(
+        "[pytest]\nrnnbench_json = /proc/version/results.json\n"
+        "rnnbench_save_baseline = true\nrnnbench_inject_slowdown = 1.2\n"
+    )
+    assert plain.runpytest_inprocess("--co").ret == pytest.ExitCode.OK
+    benchmarking = plain.runpytest_inprocess("--co", "--rnnbench")
+    assert benchmarking.ret == pytest.ExitCode.USAGE_ERROR
+    benchmarking.stderr.fnmatch_lines(["*/proc/version is not a directory*"])
+
+
+def test_a_project_that_has_its_own_gpus_option_still_runs(plain: pytest.Pytester) -> None:
+    """Many ML projects define --gpus in their conftest.py: the plugin adds only --rnnbench-*
+    options, so theirs and every run of their tests keep working."""
+    plain.makeconftest("def pytest_addoption(parser):\n    parser.addoption('--gpus')\n")
+    assert plain.runpytest_inprocess("--co", "--gpus=2").ret == pytest.ExitCode.OK
+
+
 def test_malformed_memory_cap_in_the_ini_and_environment(
     plain: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -547,7 +570,7 @@ def test_gate_options_are_read_and_make_the_run_live(pytester: pytest.Pytester) 
     [
         (["--rnnbench-save-baseline"], "--rnnbench-save-baseline"),
         (["--rnnbench-against", "python3"], "--rnnbench-against"),
-        (["--gpus=0"], "--gpus"),
+        (["--rnnbench-gpus=0"], "--rnnbench-gpus"),
         (["--rnnbench-samples=64", "--rnnbench-require-baseline"], "--rnnbench-samples"),
     ],
 )

@@ -5,6 +5,7 @@ came from; the same parser reads a value whatever its source.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -288,11 +289,17 @@ def cannot_write(path: Path) -> Optional[str]:
     return None
 
 
+# Whether parsers check this machine (a writable output, matplotlib present): only for a run
+# that benchmarks. A project's plain test runs read the same ini file and environment, and must
+# not fail for an output they will never write (resolve.py sets it).
+CHECK_MACHINE: contextvars.ContextVar[bool] = contextvars.ContextVar("check_machine", default=True)
+
+
 def output_file(raw: str, base: Path) -> Path:
     """A file the run writes (results, report, comment): refused before any test when it could
     not be written, rather than after an hour of benchmarks."""
     found = path(raw, base)
-    problem = cannot_write(found)
+    problem = cannot_write(found) if CHECK_MACHINE.get() else None
     if problem:
         raise ValueError(problem)
     return found
@@ -303,7 +310,7 @@ def plots_dir(raw: str, base: Path) -> Path:
     # Checked before any test runs: finding out after an hour of benchmarks helps nobody.
     from ..report.outputs import plots_available  # imported late: reports are not needed to parse
 
-    if not plots_available():
+    if CHECK_MACHINE.get() and not plots_available():
         raise ValueError("charts need matplotlib: pip install 'pytest-rnnbench[plots]'")
     return path(raw, base)
 

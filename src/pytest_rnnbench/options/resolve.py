@@ -20,7 +20,8 @@ from ..settings import Settings
 from .command_line import first_on_command_line, rerun_selection
 from .conflicts import check, yield_to_typed
 from .option import Context, Option
-from .table import OPTIONS
+from .parsers import CHECK_MACHINE
+from .table import BY_DEST, OPTIONS
 
 __all__ = ["resolve"]
 
@@ -54,9 +55,19 @@ class _Sources:
 
 
 def resolve(config: pytest.Config, available_gpus: int) -> Settings:
-    """Build the frozen Settings for this run or raise pytest.UsageError naming the bad value."""
+    """Build the frozen Settings for this run or raise pytest.UsageError naming the bad value.
+
+    A run that does not benchmark (a project's unit tests) still has every value's form checked
+    (a typo in the ini file is said at once) but not this machine (an output's folder, matplotlib)
+    nor the options' conflicts: they concern a benchmark run only."""
     sources = _Sources(config)
-    parsed = {option.dest: _parse(option, sources, available_gpus) for option in OPTIONS}
+    benchmarking = bool(_parse(BY_DEST["rnnbench"], sources, available_gpus))
+    benchmarking = benchmarking or first_on_command_line(config) is not None
+    token = CHECK_MACHINE.set(benchmarking)
+    try:
+        parsed = {option.dest: _parse(option, sources, available_gpus) for option in OPTIONS}
+    finally:
+        CHECK_MACHINE.reset(token)
     context = Context(available_gpus, PRESETS[parsed["rnnbench_matrix"] or "default"])
     values: dict[str, Any] = {}
     for option in OPTIONS:
@@ -72,7 +83,8 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["rerun_args"], values["keyword"] = rerun_selection(config.invocation_params.args)
     values["program"] = tuple(pytest_program(cwd=str(config.invocation_params.dir)))
     settings = Settings(**values)
-    check(settings)
+    if settings.enabled:
+        check(settings)
     return settings
 
 

@@ -71,7 +71,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "rnnbench_gpus",
-        ("--gpus", "--rnnbench-gpus"),
+        ("--rnnbench-gpus",),
         "GPU counts to benchmark: 0, 4, 0,1,4 or all. Default: 0 without a GPU, 1 with one.",
         metavar="COUNTS",
         parse=parse_gpus,
