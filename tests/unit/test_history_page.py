@@ -93,6 +93,32 @@ def test_latest_values_against_the_previous_run_and_the_level_before_the_change(
     assert "| +23.8% (from 4.00 s)" in table and "| +25.0% at run 7 " in table
 
 
+def test_a_newest_run_that_failed_or_diverged_is_not_hidden_behind_an_older_value():
+    """A diverged loss (NaN) is the event a loss series exists to catch: the Latest cell says
+    what the newest run gave, not only the last number there was."""
+    (_, template), _ = documents()
+    case = "jax-gpu0-b32-unroll-synthetic"
+    nights = []
+    for night in range(6):
+        document = copy.deepcopy(template)
+        document["written"] = f"2026-10-{night + 1:02d}T02:00:00+00:00"
+        document["results"] = {case: document["results"][case]}
+        if night == 5:
+            document["results"][case]["final_loss"] = float("nan")
+        nights.append((f"night-{night}.json", document))
+    built = history.build_history(nights)
+    loss = runs.METRICS["loss"]
+    table = "\n".join(history_page.latest_table(built, analyse_all(built, loss, Detection())))
+    assert "(run 5); run 6: not a finite number (nan)" in table, table
+    # The page's span is the earliest and latest written, though runs go in commit order: here
+    # the newest commit was measured first (a re-measure, a skewed clock).
+    for night, (_, document) in enumerate(nights):
+        committed = f"2026-09-{(20 if night == 0 else 10 - night):02d}T00:00:00+00:00"
+        document["source"] = {"commit": f"{night + 1:040d}", "committed": committed}
+    page = history_page.render(history.build_history(nights), [], loss, Detection())
+    assert "2026-10-01 02:00 to 2026-10-06 02:00 UTC" in page, page
+
+
 def test_a_metric_no_case_measured_says_so():
     built = history.build_history(gpu_nights()[:3])
     gpu_memory = runs.METRICS["gpu-memory"]

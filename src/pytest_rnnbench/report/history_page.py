@@ -82,6 +82,7 @@ def latest_table(history: History, analyses: Sequence[Analysis]) -> list[str]:
             shown = "failed in every run"
         else:
             shown = f"{format_value(metric, latest)} (run {history.position(latest_point.run)})"
+            shown += _newest_unmeasured(history, analysis, latest_point)
         body.append(
             [
                 _case(analysis),
@@ -162,9 +163,26 @@ def _commit_note(commit: Optional[str]) -> str:
     return f", commit `{short(commit)}`" if commit else ""
 
 
+def _newest_unmeasured(history: History, analysis: Analysis, latest: Point) -> str:
+    """What the series' newest run says when it is not the latest value shown: it failed, or its
+    value is no number (a diverged loss): never hidden behind an older value."""
+    newest = analysis.series.points[-1]
+    if newest is latest:
+        return ""
+    raw = analysis.metric.read(newest) if newest.row.status == "passed" else None
+    if newest.row.status != "passed":
+        what = "failed"
+    else:
+        what = "not measured" if raw is None else f"not a finite number ({raw})"
+    return f"; run {history.position(newest.run)}: {what}"
+
+
 def _runs_line(history: History, profile: HardwareProfile) -> str:
     runs = history.runs[profile]
-    line = f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {runs[0].when} to {runs[-1].when} UTC"
+    # Runs are in commit order, which a re-measured old commit or a skewed clock takes out of
+    # time order: the span is the earliest and latest written.
+    first, last = min(runs, key=lambda r: r.written), max(runs, key=lambda r: r.written)
+    line = f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {first.when} to {last.when} UTC"
     commits = [run.commit for run in runs if run.commit]
     if commits:
         line += f"; commits `{short(commits[0])}` to `{short(commits[-1])}`"
