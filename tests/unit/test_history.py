@@ -248,6 +248,22 @@ def test_the_same_run_id_given_twice_counts_once_and_says_so():
     assert f"b.json: {CASE} is the same run as in a.json (same run id); counted once" in built.notes
 
 
+def test_a_run_read_from_two_files_of_different_cases_is_one_run():
+    """A results file is rewritten after every case: an early copy holds some cases, the last
+    all of them. One run, its cases at one position, whichever file comes first."""
+    full = dict(run_document(SYNTHETIC, 1), run_id="0f" * 16)
+    early = copy.deepcopy(full)
+    early["results"] = {CASE: early["results"][CASE]}
+    for order in (
+        [("early.json", early), ("full.json", full)],
+        [("full.json", full), ("early.json", early)],
+    ):
+        built = history.build_history(order)
+        assert len(built.runs[built.profiles[0]]) == 1, order
+        assert all(len(series.points) == 1 for series in built.series)
+        assert {series.key.case_id for series in built.series} == set(full["results"])
+
+
 def test_two_runs_of_one_commit_written_in_the_same_second_are_two_runs():
     """What `written` (whole seconds) cannot tell apart, the run id does: the nightly test of
     tests/unit/test_history_cli.py wrote two such files when its machine was fast."""

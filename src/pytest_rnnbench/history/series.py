@@ -195,13 +195,20 @@ def _read_runs(
     """Every run and point of the documents, each case of a run counted once."""
     seen: dict[tuple[Hashable, str], str] = {}
     runs: dict[HardwareProfile, list[Run]] = {}
+    first_of: dict[Hashable, Run] = {}  # a run read from several files (its results file
+    # rewritten after each case, copied along the way) is one run: its first file's
     points: list[Point] = []
     for source, document in documents:
         run = run_of(document, source)
-        read = points_of(document, run)
+        identity, why = _same_run(run)
+        known = first_of.get(identity)
+        read = (
+            [dataclasses.replace(p, run=known) for p in points_of(document, run)]
+            if known
+            else (points_of(document, run))
+        )
         if not read:
             notes.append(f"{source}: holds no case")
-        identity, why = _same_run(run)
         kept = []
         for point in read:
             same = (identity, point.row.case_id)
@@ -213,9 +220,10 @@ def _read_runs(
                 continue
             seen[same] = source
             kept.append(point)
-        if kept:
+        if kept and known is None:
+            first_of[identity] = run
             runs.setdefault(run.profile, []).append(run)
-            points.extend(kept)
+        points.extend(kept)
     return runs, points
 
 
