@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -63,3 +63,24 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def claim(path: Path, locks: Path) -> Optional[IO[str]]:
+    """An exclusive, non-blocking claim on writing `path` for as long as the returned handle is
+    open; None when another process of this machine holds it. Two runs rewriting one results
+    file after every case would each replace the other's cases. The lock is a file under
+    `locks` (the plugin's cache) named by the path's hash, left there (removing it would race),
+    not beside the file among the user's own."""
+    import fcntl
+    import hashlib
+
+    where = locks / "writers"
+    where.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    handle = open(where / f"{name}.lock", "a+")  # noqa: SIM115 (held open: the claim)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle

@@ -170,7 +170,9 @@ def test_real_worker_killed_mid_epoch_or_failing_in_build_fails_only_its_case(
         if proc.poll() is None:
             proc.kill()
     text = log.read_text()
-    assert outcomes(text) == {"failed": 2, "passed": 1}, text
+    # (A save on a loaded machine also warns that its session is left out of judgements.)
+    counted = {k: v for k, v in outcomes(text).items() if not k.startswith("warning")}
+    assert counted == {"failed": 2, "passed": 1}, text
     sections = failure_sections(text)
 
     killed = sections["test_lstm[tensorflow-gpu0-b32-nounroll-synthetic]"]
@@ -910,8 +912,9 @@ def test_paths_in_files_never_escape_their_directory(
     document = json.loads(path.read_text())
     document["profile"]["cpu"] = "../../../escaped"
     path.write_text(json.dumps(document))
-    plain.runpytest_subprocess(*common).assert_outcomes(passed=1, warnings=1)  # renamed aside
-    assert len(list(directory.glob("*.broken-*"))) == 1
+    # Another profile's file now: refused, left as it is, and nothing written anywhere.
+    assert plain.runpytest_subprocess(*common).ret == pytest.ExitCode.USAGE_ERROR
+    assert list(directory.glob("*.broken-*")) == []
     assert outside() == before
 
     # A results file naming a dataset (which becomes part of chart file names) with a path.

@@ -67,3 +67,23 @@ def test_every_document_gets_a_run_id_of_its_own_unless_the_run_gives_one(tmp_pa
     kept = results_document({}, {}, Settings(), GpuInventory(), started_in=tmp_path, run_id="x1")
     assert kept["run_id"] == "x1"
     json.dumps(kept)  # plain JSON
+
+
+def test_one_run_at_a_time_writes_a_results_file(tmp_path, pytester):
+    """Each run rewrites its whole results file after every case: a second run on the same file
+    would replace the first one's cases. It is refused before any test; a file of its own is not."""
+    from pytest_rnnbench.atomic import claim
+    from pytest_rnnbench.settings import default_cache_dir
+
+    results = tmp_path / "out" / "results.json"
+    held = claim(results, default_cache_dir())
+    assert held is not None and claim(results, default_cache_dir()) is None
+    assert not results.parent.exists()  # nothing among the user's files
+    pytester.makepyfile("def test_x(rnnbench):\n    rnnbench()\n")
+    refused = pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={results}")
+    assert refused.ret == 4  # usage error
+    refused.stderr.fnmatch_lines(["*another pytest run is writing it now*"])
+    other = tmp_path / "out" / "other.json"
+    assert pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={other}").ret == 0
+    held.close()
+    assert pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={results}").ret == 0

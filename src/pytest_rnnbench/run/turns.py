@@ -11,7 +11,7 @@ import itertools
 import queue
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -245,22 +245,35 @@ def _take_turns(
             _let_exit(workers.get(index))
         else:
             continue
-        left = [i for i in range(count) if not done[i]]
-        if left and all(paused[i] for i in left if i in workers) and later.indexes:
-            later.start_all()  # the first ones are warm: the others start now
-            continue
-        if len(left) == 1:
-            workers[left[0]].release()  # nobody to take turns with
-            continue
-        # A turn starts only while nobody trains: the next worker in order that is still on.
-        if left and all(paused[i] for i in left):
-            chosen = next(cycle)
-            while done[chosen]:
-                chosen = next(cycle)
-            paused[chosen] = False
-            loads.granted(chosen)
-            workers[chosen].grant_turn()
+        _go_on(workers, later, cycle, done, paused, loads)
     return None
+
+
+def _go_on(
+    workers: dict[int, Worker],
+    later: _Later,
+    cycle: Iterator[int],
+    done: list[bool],
+    paused: list[bool],
+    loads: TurnLoads,
+) -> None:
+    """After a worker paused or finished: start the later workers, release the last one, or
+    grant the next turn."""
+    left = [i for i in range(len(done)) if not done[i]]
+    if left and all(paused[i] for i in left if i in workers) and later.indexes:
+        later.start_all()  # the first ones are warm: the others start now
+        return
+    if len(left) == 1:
+        workers[left[0]].release()  # nobody to take turns with
+        return
+    # A turn starts only while nobody trains: the next worker in order that is still on.
+    if left and all(paused[i] for i in left):
+        chosen = next(cycle)
+        while done[chosen]:
+            chosen = next(cycle)
+        paused[chosen] = False
+        loads.granted(chosen)
+        workers[chosen].grant_turn()
 
 
 def _let_exit(worker: Optional[Worker]) -> None:

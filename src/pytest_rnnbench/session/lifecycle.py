@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import pytest
 
-from ..atomic import write_json
+from ..atomic import claim, write_json
 from ..matrix import Case, build_matrix, shard
 from ..report import comment
 from ..results.write import new_run_id, results_document
@@ -31,7 +31,7 @@ from ..run.process import WorkerError
 from ..run.summary import Summary
 from ..run.trees import backends_of
 from ..run.trees import remove as remove_tree
-from ..settings import Settings
+from ..settings import Settings, default_cache_dir
 from ..verdicts.family import family_line
 from ..verdicts.live import LiveJudge
 from ..verdicts.protocol import CaseRun, Judge, add_worker_summary, enforce, worker_summary
@@ -88,6 +88,7 @@ class RnnbenchSession:
             if settings.live
             else BaselineJudge(config, settings, inventory)
         )
+        self._claim = self._claim_results_file()
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         # A cancelled CI job (SIGTERM) stops the run as Ctrl-C does, cleaning up as it goes.
@@ -255,6 +256,24 @@ class RnnbenchSession:
 
     # -- the end of the run ----------------------------------------------------------------------
 
+    def _claim_results_file(self) -> Any:
+        """This run's hold on its results file (not an xdist worker's: each writes its share)."""
+        path = self.settings.json_path
+        if path is None or self._is_xdist_worker:
+            return None
+        try:
+            # The user's cache, not the run's --rnnbench-cache-dir: two runs with different
+            # caches writing one file must still see each other.
+            held = claim(path, default_cache_dir())
+        except OSError:  # no place for the lock (a read-only home): the run goes on unguarded
+            return None
+        if held is None:
+            raise pytest.UsageError(
+                f"--rnnbench-json={path}: another pytest run is writing it now (each rewrites "
+                "the whole file after every case); give this run a file of its own"
+            )
+        return held
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # Runs after Ctrl-C too: an extracted base tree never outlives the session.
         for tree in self.trees.values():
@@ -263,6 +282,8 @@ class RnnbenchSession:
         if not self.failures:
             shutil.rmtree(self._log_dir, ignore_errors=True)
         self._restore_sigterm()
+        if self._claim is not None:
+            self._claim.close()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # The file is this run's from the start: one stopped before its first case (killed, a
