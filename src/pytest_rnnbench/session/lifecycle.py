@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import pytest
 
-from ..atomic import claim, write_json
+from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
 from ..report import comment
 from ..results.write import new_run_id, results_document
@@ -31,7 +31,7 @@ from ..run.process import WorkerError
 from ..run.summary import Summary
 from ..run.trees import backends_of
 from ..run.trees import remove as remove_tree
-from ..settings import Settings, default_cache_dir
+from ..settings import Settings
 from ..verdicts.family import family_line
 from ..verdicts.live import LiveJudge
 from ..verdicts.protocol import CaseRun, Judge, add_worker_summary, enforce, worker_summary
@@ -39,8 +39,8 @@ from ..verdicts.stored import BaselineJudge
 from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
+from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
-from .xdist_shares import read_share, take_left_shares, xdist_share
 
 EXIT_NOTHING_JUDGED = 10
 
@@ -88,7 +88,9 @@ class RnnbenchSession:
             if settings.live
             else BaselineJudge(config, settings, inventory)
         )
-        self._claim = self._claim_results_file()
+        # Not an xdist worker's: each writes its share.
+        json_path = None if self._is_xdist_worker else settings.json_path
+        self._claim = claim_results_file(json_path) if json_path is not None else None
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         # A cancelled CI job (SIGTERM) stops the run as Ctrl-C does, cleaning up as it goes.
@@ -255,24 +257,6 @@ class RnnbenchSession:
             write_json(self.settings.json_path, self.results_document())
 
     # -- the end of the run ----------------------------------------------------------------------
-
-    def _claim_results_file(self) -> Any:
-        """This run's hold on its results file (not an xdist worker's: each writes its share)."""
-        path = self.settings.json_path
-        if path is None or self._is_xdist_worker:
-            return None
-        try:
-            # The user's cache, not the run's --rnnbench-cache-dir: two runs with different
-            # caches writing one file must still see each other.
-            held = claim(path, default_cache_dir())
-        except OSError:  # no place for the lock (a read-only home): the run goes on unguarded
-            return None
-        if held is None:
-            raise pytest.UsageError(
-                f"--rnnbench-json={path}: another pytest run is writing it now (each rewrites "
-                "the whole file after every case); give this run a file of its own"
-            )
-        return held
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # Runs after Ctrl-C too: an extracted base tree never outlives the session.

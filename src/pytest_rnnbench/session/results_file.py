@@ -1,4 +1,5 @@
-"""Under pytest-xdist each worker keeps its share of the results file beside it, rewritten after
+"""Who writes the results file. One run at a time (claim_results_file): each rewrites the whole
+file after every case. Under pytest-xdist each worker keeps its share beside it, rewritten after
 every case, so that the controller can write the one file from shares it was never handed: a
 worker that died (killed, out of memory), or every worker when Ctrl-C stopped the controller's
 loop before it heard them end."""
@@ -7,10 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
+import pytest
+
+from ..atomic import claim
 from ..results.read import load as load_results
 from ..results.schema import ResultsError
+from ..settings import default_cache_dir
+
+
+def claim_results_file(path: Path) -> Optional[IO[str]]:
+    """This run's hold on its results file (a usage error when another run holds it), kept for
+    as long as the handle is open; None where no lock can be made (a read-only home)."""
+    try:
+        # The user's cache, not the run's --rnnbench-cache-dir: two runs with different caches
+        # writing one file must still see each other.
+        held = claim(path, default_cache_dir())
+    except OSError:
+        return None
+    if held is None:
+        raise pytest.UsageError(
+            f"--rnnbench-json={path}: another pytest run is writing it now (each rewrites the "
+            "whole file after every case); give this run a file of its own"
+        )
+    return held
 
 
 def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
