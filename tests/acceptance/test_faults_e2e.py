@@ -709,6 +709,19 @@ KILL_GW0_AT_SECOND_CASE = textwrap.dedent("""
 """)
 
 
+def _xdist_args(sizes: list[int], fake_python: Path, results: Path) -> list[str]:
+    """A session of one fake TensorFlow case per batch size on two pytest-xdist workers."""
+    return [
+        *TF,
+        "--rnnbench-batch-sizes=" + ",".join(map(str, sizes)),
+        f"--rnnbench-python=tensorflow={fake_python}",
+        f"--rnnbench-json={results}",
+        "-n",
+        "2",
+        "-rA",
+    ]
+
+
 def test_an_xdist_worker_killed_mid_run_keeps_its_finished_cases_in_the_results_file(
     plain: pytest.Pytester, fake_python: Path, tmp_path: Path
 ) -> None:
@@ -718,15 +731,7 @@ def test_an_xdist_worker_killed_mid_run_keeps_its_finished_cases_in_the_results_
     plain.makeconftest(KILL_GW0_AT_SECOND_CASE)
     results = tmp_path / "out" / "results.json"
     sizes = [1000 + i for i in range(6)]
-    args = [
-        *TF,
-        "--rnnbench-batch-sizes=" + ",".join(map(str, sizes)),
-        f"--rnnbench-python=tensorflow={fake_python}",
-        f"--rnnbench-json={results}",
-        "-n",
-        "2",
-        "-rA",
-    ]
+    args = _xdist_args(sizes, fake_python, results)
     log = tmp_path / "xdist.log"
     proc = start_pytest(plain.path, args, dict(os.environ, FAKE_MODE="ok"), log)
     proc.wait(timeout=120)
@@ -765,15 +770,7 @@ def test_ctrl_c_under_xdist_keeps_every_workers_finished_cases_in_the_results_fi
     hold.mkdir()
     results.parent.mkdir()
     results.write_text("the previous run's file")
-    args = [
-        *TF,
-        "--rnnbench-batch-sizes=" + ",".join(str(1000 + i) for i in range(8)),
-        f"--rnnbench-python=tensorflow={fake_python}",
-        f"--rnnbench-json={results}",
-        "-n",
-        "2",
-        "-rA",
-    ]
+    args = _xdist_args([1000 + i for i in range(8)], fake_python, results)
     log = tmp_path / "xdist.log"
     env = dict(os.environ, FAKE_MODE="ok", HOLD_DIR=str(hold))
     with open(log, "wb") as out:
