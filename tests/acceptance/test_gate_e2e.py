@@ -246,9 +246,15 @@ def test_inconclusive_passes_with_a_warning_that_says_why(gate):
             "*% and more*"
         ]
     )
-    # Where warnings are errors, an inconclusive verdict is one too: the user's choice.
+    # A project's `filterwarnings = error` does not turn it into a failure (the plugin's own
+    # `default` lines come after); a typed -W for this warning still does: the user's choice.
     gate.makeini("[pytest]\nfilterwarnings = error\n")
-    strict = run(gate, *one, FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    kept = run(gate, *one, FAKE_STEPS_MS="12,33,13,27,12,33,13,27")
+    kept.assert_outcomes(passed=1, warnings=1)
+    strict = run(
+        gate, *one, "-W", "error::pytest_rnnbench.verdicts.RnnbenchInconclusiveWarning",
+        FAKE_STEPS_MS="12,33,13,27,12,33,13,27",
+    )  # fmt: skip
     strict.assert_outcomes(failed=1)
 
 
