@@ -53,6 +53,7 @@ from ..report.bisect_page import Commit, Record, markdown, step_line
 from ..run.trees import TreeError, git, toplevel
 from .arguments import cannot_write
 from .bisect_steps import StepRunner, regressed_cases
+from .gate import GATE_OWNED, owned_among
 
 FOUND_ONE = 0
 NARROWED = 1
@@ -75,7 +76,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "`gate`), then bisect the first-parent commits between them, judging each against the "
         "good end. Unknown arguments go to each step's pytest (e.g. --rnnbench-python "
         "mxnet=PATH, -k nietzsche). Exit status: 0 found one commit, 1 narrowed to a range, "
-        "2 usage or an end not measurable, 6 no regression between the ends.",
+        "2 usage or an end not measurable, 6 no regression between the ends, 7 the ends stayed "
+        "inconclusive.",
     )
     parser.add_argument(
         "--good", required=True, metavar="REF", help="a commit without the slowdown"
@@ -146,27 +148,14 @@ def describe(repo: Path, commit: str) -> Commit:
     return Commit(*git(repo, "log", "-1", "--format=%H%x1f%aI%x1f%s", commit).split("\x1f", 2))
 
 
-# What each step's pytest is given by the bisect itself: the same option among the pass-through
-# arguments (which come last, so they would win) would measure or read something else.
-STEP_OWNED = (
-    "--rnnbench-json",
-    "--rnnbench-head",
-    "--rnnbench-base",
-    "--rnnbench-base-dir",
-    "--rnnbench-matrix",
-    "--rnnbench-comment",
-    "--rnnbench-against",
-)
-
-
-def owned_options(extra: list[str]) -> list[str]:
-    """The pass-through arguments that would override what the bisect sets for each step."""
-    return [arg for arg in extra if arg.split("=", 1)[0] in STEP_OWNED]
+# What each step's pytest is given by the bisect itself, beyond the gate's trees: passed last,
+# the same options would win (another results file, one tree measured throughout).
+STEP_OWNED = (*GATE_OWNED, "--rnnbench-json", "--rnnbench-matrix", "--rnnbench-comment")
 
 
 def start(args: argparse.Namespace, extra: list[str]) -> tuple[Path, Commit, list[Commit]]:
     """The repository, the good end and the commits to search (the last is the bad end)."""
-    clashing = owned_options(extra)
+    clashing = owned_among(extra, STEP_OWNED)
     if clashing:
         raise UsageError(
             f"{', '.join(clashing)}: the bisect sets this for each step itself "

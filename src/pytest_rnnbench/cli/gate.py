@@ -24,7 +24,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn, Optional
@@ -182,13 +182,18 @@ def check_base(args: argparse.Namespace, cwd: Path) -> None:
 GATE_OWNED = ("--rnnbench-head", "--rnnbench-base", "--rnnbench-base-dir", "--rnnbench-against")
 
 
+def owned_among(extra: Sequence[str], owned: Sequence[str] = GATE_OWNED) -> list[str]:
+    """The pass-through arguments that are options the command sets itself (`owned`)."""
+    return [arg for arg in extra if arg.split("=", 1)[0] in owned]
+
+
 def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
     """Run the gate's pytest in a child process; its exit status."""
     cwd = Path.cwd()
     if getattr(args, "old_head", None) is not None:
         print("gate: error: --head is now --head-dir DIR (a directory)", file=sys.stderr)
         return USAGE_ERROR
-    owned = [arg for arg in extra or [] if arg.split("=", 1)[0] in GATE_OWNED]
+    owned = owned_among(extra or [])
     if owned:
         print(
             f"gate: error: {', '.join(owned)}: the gate's own options name the trees "

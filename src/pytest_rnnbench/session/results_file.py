@@ -38,7 +38,7 @@ def claim_results_file(path: Path) -> Optional[IO[str]]:
 def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:
     """Where a pytest-xdist worker keeps its share of the results file while it runs: beside
     that file, hidden, named by the run (every worker of one session shares its testrunuid) and
-    the worker, so that two sessions writing the same results file keep theirs apart."""
+    the worker, so that a killed earlier session's shares are never taken for this one's."""
     name = f".{json_path.name}.{workerinput['testrunuid']}-{workerinput['workerid']}"
     return json_path.with_name(name)
 
