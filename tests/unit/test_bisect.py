@@ -500,11 +500,23 @@ def _point(commit: Optional[str], dirty: bool = False, tree: Optional[str] = Non
     return SimpleNamespace(run=SimpleNamespace(commit=commit, dirty=dirty, tree_commit=tree))
 
 
-def _analysis(batch_size: int = 128, dataset: str = "synthetic", metric: str = "time"):
+def _analysis(
+    batch_size: int = 128,
+    dataset: str = "synthetic",
+    metric: str = "time",
+    gpus: int = 0,
+    samples_cap: int = 4096,
+):
     from types import SimpleNamespace
 
-    case_id = f"mxnet-gpu0-b{batch_size}-unroll-{dataset}"
-    key = SimpleNamespace(case_id=case_id, batch_size=batch_size, dataset=dataset)
+    case_id = f"mxnet-gpu{gpus}-b{batch_size}-unroll-{dataset}"
+    key = SimpleNamespace(
+        case_id=case_id,
+        batch_size=batch_size,
+        dataset=dataset,
+        gpus=gpus,
+        samples_cap=samples_cap,
+    )
     return SimpleNamespace(series=SimpleNamespace(key=key), metric=SimpleNamespace(name=metric))
 
 
@@ -518,14 +530,20 @@ def test_the_history_page_offers_a_bisect_only_between_two_clean_commits() -> No
     (line,) = _bisect_hint(_analysis(), SLOWER, _point(good), _point(bad))
     assert line == (
         f"  - find the commit: `rnnbench bisect --good {good} --bad {bad} "
-        "-k mxnet-gpu0-b128-unroll-synthetic`"
+        "-k mxnet-gpu0-b128-unroll-synthetic --rnnbench-gpus=0 --rnnbench-samples=4096`"
+    )
+    # The series' own GPU count and epochs: the bisect's defaults (0 or 1 GPU by the machine,
+    # the preset's epochs) would select no case or measure another workload.
+    (line,) = _bisect_hint(_analysis(gpus=4, samples_cap=-1), SLOWER, _point(good), _point(bad))
+    assert line.endswith(
+        "-k mxnet-gpu4-b128-unroll-synthetic --rnnbench-gpus=4 --rnnbench-samples=full`"
     )
     # A gate run's Keras tree commits are what it measured, ahead of the checkout's.
     (line,) = _bisect_hint(_analysis(), SLOWER, _point("x", tree=good), _point("y", tree=bad))
     assert f"--good {good} --bad {bad}" in line
     # Batch 32 is not in the bisect's default (pr) workload: the command names the seed matrix.
     (line,) = _bisect_hint(_analysis(batch_size=32), SLOWER, _point(good), _point(bad))
-    assert line.endswith(" --matrix seed`")
+    assert " --matrix seed --rnnbench-gpus=0 " in line
     assert _bisect_hint(_analysis(), SLOWER, _point(good, dirty=True), _point(bad)) == []
     assert _bisect_hint(_analysis(), SLOWER, _point(None), _point(bad)) == []
     assert _bisect_hint(_analysis(), SLOWER, _point(good), _point(good)) == []

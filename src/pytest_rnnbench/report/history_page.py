@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..history.changes import Analysis, Change, Detection
 from ..history.runs import Metric, Point
-from ..history.series import History
+from ..history.series import History, SeriesKey
 from ..history.suspects import short, suspects
 from ..machine import HardwareProfile
 from ..matrix import PRESETS
@@ -147,7 +147,15 @@ def _bisect_hint(analysis: Analysis, change: Change, before: Point, after: Point
     pr = PRESETS["pr"]
     in_pr = case.batch_size in pr["batch_sizes"] and case.dataset in pr["datasets"]
     command = bisect_command(old, new, [case.case_id]) + ("" if in_pr else " --matrix seed")
-    return [f"  - find the commit: `{command}`"]
+    return [f"  - find the commit: `{command}{_series_workload(case)}`"]
+
+
+def _series_workload(case: SeriesKey) -> str:
+    """The series' GPU count and epoch size as bisect options: its default GPU count (0 or 1 by
+    the machine) would leave a case of another count unselected, and its preset's epochs are
+    another workload than the one that slowed."""
+    samples = "full" if case.samples_cap < 0 else str(case.samples_cap)
+    return f" --rnnbench-gpus={case.gpus} --rnnbench-samples={samples}"
 
 
 def _unconfirmed(analysis: Analysis, change: Change) -> str:
