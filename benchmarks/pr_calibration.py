@@ -173,7 +173,7 @@ def rejudged(found: dict) -> dict:
     saved = _time(found)
     tolerance = float(saved["tolerance"])
     sides = (loads.get("reference") or [], loads.get("candidate") or [])
-    if uneven_load_reason(outcome, *sides, tolerance):
+    if uneven_load_reason(outcome, *sides, tolerance, change=comparison.change):
         outcome = "inconclusive"  # as the plugin distrusts load that fell on one side's turns
     if str(saved.get("why") or "").startswith(SHARED_GPU):
         outcome = "inconclusive"  # the GPU monitor's finding, which no turn time can undo
@@ -336,9 +336,14 @@ def load_line(cases: list[dict]) -> str:
         differences.append(abs(statistics.mean(sides[1]) - statistics.mean(sides[0])))
         tolerance = float(_time(found).get("tolerance", 0.05))
         # The outcome the load could have made: judged again from the workers where they were kept.
-        outcome = judge_time(found)[0] if (found.get("workers") or {}).get("candidate") else ""
+        outcome, change = "", None
+        if (found.get("workers") or {}).get("candidate"):
+            outcome, comparison, _ = judge_time(found)
+            change = comparison.change
         distrusted += bool(
-            uneven_load_reason(outcome, loads["reference"], loads["candidate"], tolerance)
+            uneven_load_reason(
+                outcome, loads["reference"], loads["candidate"], tolerance, change=change
+            )
         )
     if not differences:
         return ""

@@ -60,6 +60,17 @@ def case_run(reference: dict[str, Any], candidate: dict[str, Any]) -> CaseRun:
     return CaseRun(CASE, Item(), summarize(CASE.id, merged), [reference], [candidate])  # type: ignore[arg-type]
 
 
+def three_a_side(reference_ms: float, candidate_ms: float, loads: tuple[float, float]) -> CaseRun:
+    """Three workers a side, 1% apart (enough to resolve a few percent), each side's turns
+    loaded by other processes as `loads` says."""
+    sides = [
+        [worker(ms * spread, turn_loads=[load] * 12) for spread in (0.99, 1.0, 1.01)]
+        for ms, load in ((reference_ms, loads[0]), (candidate_ms, loads[1]))
+    ]
+    merged = merge_side(sides[1])
+    return CaseRun(CASE, Item(), summarize(CASE.id, merged), *sides)  # type: ignore[arg-type]
+
+
 def test_a_judged_case_returns_its_verdict_with_what_the_results_file_records() -> None:
     judge: Judge = LiveJudge(Settings(against={"*": "/ref/python"}))
     found = judge.check(case_run(worker(10.0), worker(20.0)))
@@ -106,7 +117,8 @@ def test_turns_that_cannot_be_compared_fail_the_case_saying_why(
 def test_load_that_fell_on_one_sides_turns_makes_the_time_verdict_inconclusive() -> None:
     judge = LiveJudge(Settings(against={"*": "/ref/python"}))
     quiet, busy = [0.02] * 12, [0.30] * 12
-    found = judge.check(case_run(worker(10.0, turn_loads=quiet), worker(20.0, turn_loads=busy)))
+    # +15%, which the 28% more load on the candidate's turns could have made.
+    found = judge.check(three_a_side(10.0, 11.5, (0.02, 0.30)))
     assert found is not None
     assert found.verdict.outcome == verdict.INCONCLUSIVE
     time = found.verdict.metrics[0]
@@ -115,7 +127,35 @@ def test_load_that_fell_on_one_sides_turns_makes_the_time_verdict_inconclusive()
         time.why
     )
     # Every worker's turn loads are kept for offline re-judging.
-    assert found.context["turn_loads"] == {"reference": [quiet], "candidate": [busy]}
+    assert found.context["turn_loads"] == {"reference": [quiet] * 3, "candidate": [busy] * 3}
+
+
+@pytest.mark.parametrize(
+    ("reference_ms", "reference_load", "candidate_ms", "candidate_load", "outcome"),
+    [
+        # +100%: 28% more load on the candidate's turns leaves at least +56%.
+        (10.0, 0.02, 20.0, 0.30, verdict.REGRESSION),
+        # -50%: 28% more load on the reference's turns leaves at most -36%.
+        (20.0, 0.30, 10.0, 0.02, verdict.IMPROVEMENT),
+        # -20%, 6% more load on the reference's turns: at most -15%, still an improvement.
+        (12.5, 0.06, 10.0, 0.0, verdict.IMPROVEMENT),
+        # +2%, 8% more load on the reference's turns: at most +10%, beyond the tolerance.
+        (10.0, 0.08, 10.2, 0.0, verdict.INCONCLUSIVE),
+        # -4%, 8% more load on the reference's turns: at most +3.7%, still within it.
+        (10.0, 0.08, 9.6, 0.0, verdict.PASS),
+    ],
+    ids=["regression", "improvement", "small load", "pass hiding one", "pass"],
+)
+def test_a_change_larger_than_the_load_could_make_stands(
+    reference_ms: float,
+    reference_load: float,
+    candidate_ms: float,
+    candidate_load: float,
+    outcome: str,
+) -> None:
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    found = judge.check(three_a_side(reference_ms, candidate_ms, (reference_load, candidate_load)))
+    assert found is not None and found.verdict.outcome == outcome
 
 
 def test_a_pass_is_not_trusted_either_when_the_reference_was_the_loaded_side() -> None:

@@ -46,9 +46,10 @@ def uneven_load_reason(
     candidate: Sequence[Sequence[float]],
     limit: float,
     sides: tuple[str, str] = ("the reference", "this run"),
+    change: Optional[float] = None,
 ) -> str:
-    """Why a live A/B time verdict with `outcome` cannot be trusted because other processes
-    loaded one side's turns more than the other's, or "".
+    """Why a live A/B time verdict with `outcome` (and the time `change` it measured) cannot be
+    trusted because other processes loaded one side's turns more than the other's, or "".
 
     `reference`, `candidate`: per worker, the share of the machine's CPU that other processes
     took during each of its turns (run/turn_load.py). Load that both sides' turns share cancels
@@ -57,7 +58,9 @@ def uneven_load_reason(
     d. A difference larger than `limit` (the case's time tolerance) is distrusted where it could
     have made the outcome: more load on the candidate's turns, a regression; more on the
     reference's, an improvement, or a pass hiding a regression. The other outcomes stand (the
-    load worked against them), so a short turn's noise on one side cannot undo a real finding.
+    load worked against them), so a short turn's noise on one side cannot undo a real finding;
+    so do those that the load cannot have made: a change that, with the load's share taken out
+    in the outcome's favour, is still beyond the tolerance (or, for a pass, still within it).
     Sides without measured turns are not distrusted.
     """
     means = []
@@ -70,11 +73,22 @@ def uneven_load_reason(
     made_by_load = (REGRESSION,) if heavier > 0 else (IMPROVEMENT, PASS)
     if abs(heavier) <= limit or outcome not in made_by_load:
         return ""
+    if change is not None and _outcome_beyond_load(outcome, change, heavier, limit):
+        return ""
     return (
         f"other processes took {means[1]:.0%} of the machine's CPU during {sides[1]}'s turns "
         f"and {means[0]:.0%} during {sides[0]}'s (a difference over {limit:.0%}, which the "
         "turns do not cancel); rerun on a quieter machine"
     )
+
+
+def _outcome_beyond_load(outcome: str, change: float, heavier: float, limit: float) -> bool:
+    """Whether `outcome` stands with the load difference `heavier` (> 0: the candidate's turns
+    the more loaded) taken out of `change` as far as it can go in the outcome's favour."""
+    if heavier > 0:  # the candidate was slowed by up to `heavier`: a regression may be smaller
+        return (1 + change) / (1 + heavier) - 1 > limit
+    at_most = (1 + change) * (1 - heavier) - 1  # the reference was slowed: the change may be more
+    return at_most < -limit if outcome == IMPROVEMENT else at_most <= limit
 
 
 # How shared_gpu_reason begins: a saved verdict judged again offline keeps this distrust, which

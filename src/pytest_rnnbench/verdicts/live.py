@@ -169,8 +169,10 @@ class LiveJudge:
             [samples.turn_loads(result) for result in run.reference],
             [samples.turn_loads(result) for result in run.candidate],
         )
-        time_outcome = next((m.outcome for m in found.metrics if m.metric == TIME), "")
-        uneven = uneven_load_reason(time_outcome, *loads, limits[TIME], self._side_names())
+        time_metric = next((m for m in found.metrics if m.metric == TIME), None)
+        uneven = time_metric is not None and uneven_load_reason(
+            time_metric.outcome, *loads, limits[TIME], self._side_names(), time_metric.change
+        )
         if uneven:
             found = untrusted_timing(found, uneven, also_pass=True)
         self.outcomes[case_id] = found
