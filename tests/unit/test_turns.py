@@ -274,6 +274,22 @@ def test_a_hung_worker_times_out_is_blamed_and_leaves_nothing_behind(
     assert wait_gone(pids + [hung, child]) == []
 
 
+@pytest.mark.slow  # two workers of 1.6 s each
+def test_the_limit_is_each_workers_own_not_the_comparisons(
+    tmp_path: Path, fake_python: Path
+) -> None:
+    # 16 steps of 0.1 s a worker: each well within 2.5 s, both together over it.
+    env = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
+    slow = request(inject_slowdown=10.0)
+    reference, candidate = run_live(
+        specs(tmp_path, fake_python, "reference", 1, slow, env),
+        specs(tmp_path, fake_python, "candidate", 1, slow, env),
+        timeout_s=2.5,
+        turn_steps=2,
+    )
+    assert reference[0].result and candidate[0].result
+
+
 def test_turn_steps_shrink_so_the_paired_test_gets_enough_pairs() -> None:
     assert turn_steps_for(steps_per_epoch=391, repeats=3, wanted=8) == 8
     assert turn_steps_for(steps_per_epoch=16, repeats=2, wanted=8) == 2

@@ -71,6 +71,8 @@ def run_live(
     first_alone: bool = False,
 ) -> tuple[list[WorkerRun], list[WorkerRun]]:
     """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
+    `timeout_s` is each worker's own: its warm-up and its turns (waiting for the others' turns
+    does not count), so a worker that hangs is stopped after it, whatever the number of workers.
 
     All workers import and warm up side by side (untimed); then only one trains at a time, in
     the order of `turn_order`, so the i-th turns of every worker ran moments apart on the same
@@ -91,8 +93,10 @@ def run_live(
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
     events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
     workers: dict[int, Worker] = {}
+    clocks = _Clocks(timeout_s, len(specs))
 
     def start(index: int) -> None:
+        clocks.run(index)
         heard = _listener(events, on_message, side_of[index], index, per_side)
         workers[index] = _start_worker(
             specs[index], turn_steps, heard, max_rss_bytes, side_of[index]
@@ -110,8 +114,7 @@ def run_live(
             _Later(later, start),
             events,
             turn_order(per_side),
-            time.monotonic() + timeout_s,
-            timeout_s,
+            clocks,
             side_of,
             loads,
         )
@@ -121,6 +124,38 @@ def run_live(
         raise
     runs = _finish_all(workers, failed, side_of, loads)
     return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
+
+
+class _Clocks:
+    """Each worker's own time against the per-worker limit: it runs while the worker warms up,
+    trains a turn or runs on alone, and stops while it waits for a turn or is done. The whole
+    comparison also ends at `count` limits, which no sum of the workers' own times can pass."""
+
+    def __init__(self, timeout_s: float, count: int) -> None:
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s * count
+        self._since: dict[int, float] = {}
+        self._used: dict[int, float] = {}
+
+    def run(self, index: int) -> None:
+        self._since.setdefault(index, time.monotonic())
+
+    def stop(self, index: int) -> None:
+        since = self._since.pop(index, None)
+        if since is not None:
+            self._used[index] = self._used.get(index, 0.0) + time.monotonic() - since
+
+    def overrun(self) -> Optional[int]:
+        """A worker whose own time passed the limit, if one did."""
+        now = time.monotonic()
+        for index, since in self._since.items():
+            if self._used.get(index, 0.0) + now - since > self.timeout_s:
+                return index
+        return None
+
+    def wait_s(self) -> float:
+        """How long the controller may wait for the next message before checking again."""
+        return max(0.0, min(1.0, self.deadline - time.monotonic()))
 
 
 @dataclass
@@ -206,8 +241,7 @@ def _take_turns(
     later: _Later,
     events: queue.Queue[tuple[int, dict[str, Any]]],
     order: list[int],
-    deadline: float,
-    timeout_s: float,
+    clocks: _Clocks,
     side_of: list[str],
     loads: TurnLoads,
 ) -> Optional[int]:
@@ -222,11 +256,13 @@ def _take_turns(
     exited_at: dict[int, float] = {}
     cycle = itertools.cycle(order)
     while not all(done):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _past_deadline(workers, done, paused, side_of, timeout_s)
+        overrun = clocks.overrun()
+        if overrun is not None:
+            raise LiveFailed(side_of[overrun], workers[overrun].timed_out(clocks.timeout_s))
+        if clocks.wait_s() <= 0:
+            raise _past_deadline(workers, done, paused, side_of, clocks.timeout_s)
         try:
-            index, message = events.get(timeout=min(remaining, 1.0))
+            index, message = events.get(timeout=clocks.wait_s())
         except queue.Empty:
             exited = _exited_silently(workers, done, exited_at)
             if exited is None:
@@ -236,8 +272,10 @@ def _take_turns(
         kind = message["type"]
         if kind == "turn":
             paused[index] = True
+            clocks.stop(index)
         elif kind in ("result", "error", CLOSED) and not done[index]:
             done[index] = True
+            clocks.stop(index)
             if kind != "result":  # it failed: the comparison is lost, stop the others
                 for other in workers.values():
                     other.kill()
@@ -245,7 +283,7 @@ def _take_turns(
             _let_exit(workers.get(index))
         else:
             continue
-        _go_on(workers, later, cycle, done, paused, loads)
+        _go_on(workers, later, cycle, done, paused, loads, clocks)
     return None
 
 
@@ -256,6 +294,7 @@ def _go_on(
     done: list[bool],
     paused: list[bool],
     loads: TurnLoads,
+    clocks: _Clocks,
 ) -> None:
     """After a worker paused or finished: start the later workers, release the last one, or
     grant the next turn."""
@@ -264,6 +303,7 @@ def _go_on(
         later.start_all()  # the first ones are warm: the others start now
         return
     if len(left) == 1:
+        clocks.run(left[0])
         workers[left[0]].release()  # nobody to take turns with
         return
     # A turn starts only while nobody trains: the next worker in order that is still on.
@@ -273,6 +313,7 @@ def _go_on(
             chosen = next(cycle)
         paused[chosen] = False
         loads.granted(chosen)
+        clocks.run(chosen)
         workers[chosen].grant_turn()
 
 

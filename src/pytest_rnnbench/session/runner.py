@@ -304,8 +304,7 @@ class CaseRunner:
                     candidate,
                     dict(env, **shared.get("candidate", {})),
                 ),
-                # The workers train one after another: the limit is per worker.
-                self.settings.timeout_s * 2 * workers,
+                self.settings.timeout_s,  # each worker's own (its warm-up and turns)
                 turn_steps,
                 on_message=on_message,
                 max_rss_bytes=self.settings.max_rss_bytes,
