@@ -70,9 +70,8 @@ def run_live(
     max_rss_bytes: Optional[int] = None,
     first_alone: bool = False,
 ) -> tuple[list[WorkerRun], list[WorkerRun]]:
-    """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps.
-    `timeout_s` is each worker's own: its warm-up and its turns (waiting for the others' turns
-    does not count), so a worker that hangs is stopped after it, whatever the number of workers.
+    """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps
+    (`timeout_s` is each worker's own: warm-up and turns, not its waits; _Clocks).
 
     All workers import and warm up side by side (untimed); then only one trains at a time, in
     the order of `turn_order`, so the i-th turns of every worker ran moments apart on the same
@@ -108,15 +107,9 @@ def run_live(
         for index in first:
             start(index)
         later = [index for index in range(len(specs)) if index not in first]
+        order = turn_order(per_side)
         failed = _take_turns(
-            len(specs),
-            workers,
-            _Later(later, start),
-            events,
-            turn_order(per_side),
-            clocks,
-            side_of,
-            loads,
+            len(specs), workers, _Later(later, start), events, order, clocks, side_of, loads
         )
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
         for worker in workers.values():
