@@ -157,10 +157,18 @@ def parse_fraction(text: Any) -> float:
     """0.05, 5% -> 0.05: tolerances, the busy-machine limit and the commands' minimum changes;
     one text for options, markers and the commands alike."""
     raw = str(text).strip()
+    percent = raw.endswith("%")
     try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100.0 if percent else float(raw)
     except ValueError:
         raise ValueError("expected a fraction such as 0.05 or a percentage such as 5%") from None
+    if 1 <= value < float("inf") and not percent:
+        # A bare 5 is almost always 5% without its sign: read as a fraction it is 500%, a
+        # tolerance nothing exceeds or a busy limit that turns the check off, without a word.
+        raise ValueError(
+            f"{raw} would be {value * 100:g}%; did you mean {raw}%? (a bare number is a "
+            "fraction: 0.05 is 5%)"
+        )
     if not 0 <= value < 10 or value != value:
         raise ValueError("expected a fraction >= 0 such as 0.05, or a percentage such as 5%")
     return value

@@ -67,7 +67,9 @@ def test_history_views_read_a_point_in_their_units() -> None:
 
 
 @pytest.mark.parametrize(
-    "text, expected", [("0.05", 0.05), ("5%", 0.05), (" 12.5% ", 0.125), ("0", 0.0), (0.2, 0.2)]
+    "text, expected",
+    [("0.05", 0.05), ("5%", 0.05), (" 12.5% ", 0.125), ("0", 0.0), (0.2, 0.2), ("0.99", 0.99)]
+    + [("100%", 1.0), ("500%", 5.0)],  # written with its sign, a fraction may be 1 or more
 )
 def test_parse_fraction(text: object, expected: float) -> None:
     assert metrics.parse_fraction(text) == pytest.approx(expected)
@@ -81,6 +83,10 @@ def test_parse_fraction(text: object, expected: float) -> None:
         ("nan", "expected a fraction >= 0"),
         ("inf", "expected a fraction >= 0"),
         ("1000%", "expected a fraction >= 0"),
+        # A bare number of 1 or more is a percentage without its sign, not a fraction.
+        ("5", r"5 would be 500%; did you mean 5%\? \(a bare number is a fraction: 0.05 is 5%\)"),
+        ("1", r"1 would be 100%; did you mean 1%\?"),
+        (" 12.5 ", r"12.5 would be 1250%; did you mean 12.5%\?"),
     ],
 )
 def test_parse_fraction_rejects_with_what_is_accepted(text: str, message: str) -> None:

@@ -337,6 +337,9 @@ BAD_OPTIONS = [
     ("--rnnbench-tolerance-gpu-memory", "lots", "expected a fraction such as 0.05"),
     ("--rnnbench-tolerance-loss", "nan", "expected a fraction >= 0"),
     ("--rnnbench-busy-limit", "-1", "expected a fraction >= 0"),
+    # A bare 5 meant 5%: read as 500% it would judge nothing (or turn the busy check off).
+    ("--rnnbench-tolerance-time", "5", "5 would be 500%; did you mean 5%?"),
+    ("--rnnbench-busy-limit", "5", "5 would be 500%; did you mean 5%?"),
     ("--rnnbench-timeout", "nan", "expected a positive number of seconds"),
     ("--rnnbench-timeout", "inf", "expected a positive number of seconds"),
     ("--rnnbench-json", "", "expected a path"),
