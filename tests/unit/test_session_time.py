@@ -28,8 +28,8 @@ def test_a_decided_verdict_names_the_workers_in_its_test() -> None:
 
 
 def test_a_verdict_with_a_reason_names_the_workers_once_there() -> None:
-    # Beyond the tolerance, not significant at a strict level: the line shows both a confidence
-    # (with its test) and a reason (with the unit); the workers are said in the reason only.
+    # Beyond the tolerance, not significant at a strict level: the record keeps its test's
+    # confidence, the line a reason (with the unit); the workers are said in the reason only.
     found = line_of([10.6, 10.7, 10.5], alpha=1e-9)
     assert found.outcome == records.INCONCLUSIVE and found.confidence is not None
     assert found.line().count(WORKERS) == 1

@@ -58,6 +58,16 @@ def test_beyond_tolerance_but_too_noisy_is_inconclusive_and_says_why():
     assert found.change > 0.05
     assert found.outcome == verdict.INCONCLUSIVE
     assert "not significant" in found.why and "too noisy" in found.why
+    assert "confidence" not in found.line()  # what its test did not decide
+
+
+def test_a_printed_confidence_is_never_rounded_up_to_a_level_it_missed():
+    found = MetricVerdict("step_time", verdict.REGRESSION, change=0.2, confidence=0.99916)
+    assert "confidence 99.91% " in found.line()  # short of a 12-case level's 99.9167%
+    assert (
+        "confidence 57.00% "
+        in MetricVerdict("step_time", verdict.REGRESSION, change=0.2, confidence=0.57).line()
+    )
 
 
 def test_clear_speedup_is_an_improvement():
@@ -132,6 +142,10 @@ def test_a_shared_gpu_makes_a_time_verdict_inconclusive_but_memory_verdicts_stan
     assert "shared with other processes (pids 4242)" in why
     softened = verdict.untrusted_timing(found, why)
     assert softened.outcome == verdict.INCONCLUSIVE and why in softened.line()
+    # Its test's confidence is kept for re-judging, but not printed beside a verdict the test
+    # did not decide.
+    assert softened.metrics[0].confidence is not None
+    assert "confidence" not in softened.line()
     assert verdict.shared_gpu_reason({"gpu_memory": {"nvml_other_processes": []}}) == ""
     bigger = dict(now, gpu_peak_memory=[150.0])
     still = verdict.untrusted_timing(verdict.compare_case("c", base, bigger, {}), why)

@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from ..machine import instance_name
 from ..results.read import time_metric
+from ..verdicts.records import format_confidence
 from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_ms
 from .markdown import table
@@ -50,11 +51,7 @@ _DECIDE = (
 
 def _confidence(metric: Optional[Mapping[str, Any]]) -> str:
     value = (metric or {}).get("confidence")
-    if value is None:
-        return ""
-    # Two decimals, never rounded up to a certainty it did not reach (0.9998 is 99.98%).
-    # round() first: 0.57 * 10000 is 5699.999..., which floor alone makes 56.99%.
-    return ">99.99%" if value > 0.9999 else f"{math.floor(round(value * 10000, 6)) / 100:.2f}%"
+    return "" if value is None else format_confidence(value)
 
 
 def _time_decided(found: Mapping[str, Any]) -> bool:

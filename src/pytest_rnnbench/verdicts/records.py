@@ -69,13 +69,22 @@ class MetricVerdict:
             parts.append(f"tolerance {self.tolerance * 100:.1f}%")
         if self.resolution is not None:
             parts.append(f"resolves {format_resolution(self.resolution)}")
-        if self.confidence is not None:
-            shown = ">99.99" if self.confidence > 0.9999 else f"{self.confidence * 100:.2f}"
-            parts.append(f"confidence {shown}% ({self.test}, n={self.n_baseline}/{self.n_now})")
+        # A confidence belongs to what its test decided: a pass, an inconclusive verdict (made
+        # so by its test, the load or the resolution) shows none; its reason says why.
+        if self.confidence is not None and self.outcome in (REGRESSION, IMPROVEMENT):
+            shown = format_confidence(self.confidence)
+            parts.append(f"confidence {shown} ({self.test}, n={self.n_baseline}/{self.n_now})")
         elif self.outcome != PASS or self.why:
             parts.append(f"n={self.n_baseline}/{self.n_now}")
         text = ", ".join(parts)
         return f"{text}: {self.why}" if self.why else text
+
+
+def format_confidence(value: float) -> str:
+    """ "99.91%": two decimals, never rounded up to a certainty it did not reach (0.99916 is
+    99.91%, short of a 12-case level of 99.9167%); round() first, as 0.57 * 10000 is
+    5699.999..., which floor alone makes 56.99%."""
+    return ">99.99%" if value > 0.9999 else f"{math.floor(round(value * 10000, 6)) / 100:.2f}%"
 
 
 def format_resolution(value: float) -> str:
