@@ -97,6 +97,18 @@ def test_keras_from_a_source_tree_counts_as_installed(
     assert probe_backend("mxnet", str(bare_python)) is None
 
 
+def test_a_keras_in_the_current_directory_is_not_the_workers(
+    bare_python: Path, tmp_path: Path, mxnet_without_keras: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker runs as `python path/to/worker`, so the directory pytest runs from is not on its
+    sys.path: a `keras/` there must not count as the Keras its workers import (the system Python,
+    perhaps a 3.10 without `-P`, and this one)."""
+    monkeypatch.chdir(_keras_mxnet_tree(tmp_path / "cwd"))
+    problem = probe_backend("mxnet", str(bare_python))
+    assert problem is not None and "Keras-MXNet is not installed" in problem
+    assert probe_backend("tensorflow", sys.executable) is None  # its installed Keras 3
+
+
 def test_the_tree_decides_which_keras_a_backend_gets(tmp_path: Path) -> None:
     fork = _keras_mxnet_tree(tmp_path / "fork")
     problem = probe_backend("tensorflow", sys.executable, tree=fork)

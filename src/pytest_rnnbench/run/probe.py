@@ -19,8 +19,15 @@ from ..backends import INSTALL_HINTS, KERAS_MXNET_BACKENDS
 from .protocol import with_keras_tree
 from .trees import backends_of
 
+# `python -c` puts the current directory ('') first on sys.path, where a worker (run as `python
+# path/to/worker`) gets its own directory instead: a `keras/` in the directory pytest runs from
+# would be found here and not there. So the probe drops it first (`-P` would, from Python 3.11
+# on only; a Keras-MXNet interpreter may be 3.10). Under -P or PYTHONSAFEPATH nothing was put
+# there, and a '' that PYTHONPATH put there the worker gets too: it stays.
 _PROBE = r"""
 import importlib.metadata as md, importlib.util as iu, json, os, sys
+if not getattr(sys.flags, "safe_path", False) and sys.path[:1] == [""]:
+    del sys.path[0]
 def version(dist):
     try:
         return md.version(dist)
