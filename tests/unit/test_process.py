@@ -171,6 +171,24 @@ def test_an_interpreter_that_does_not_exist(tmp_path: Path) -> None:
         run_worker("/nonexistent/python", request_for(), dict(os.environ), 60, tmp_path / "w.log")
 
 
+@pytest.mark.parametrize("where", ["a directory", "under a file"])
+def test_a_log_file_that_cannot_be_written_is_named_as_such(
+    fake_python: Path, tmp_path: Path, where: str
+) -> None:
+    """Not read as the interpreter's failure, nor left as a bare OSError: the log is named."""
+    log = tmp_path / "x.log"
+    if where == "a directory":
+        log.mkdir()
+    else:
+        (tmp_path / "file").write_text("")
+        log = tmp_path / "file" / "x.log"
+    with pytest.raises(WorkerError) as raised:
+        run_worker(str(fake_python), request_for(), dict(os.environ), 60, log)
+    assert raised.value.cause.startswith(f"could not create the worker's log file {log}: ")
+    assert "the worker was not started" in raised.value.cause
+    assert "interpreter" not in raised.value.cause
+
+
 def test_interpreter_paths_are_never_given_to_a_shell(tmp_path: Path) -> None:
     """An interpreter "path" with shell syntax is just a file that does not exist."""
     pwned = tmp_path / "pwned"

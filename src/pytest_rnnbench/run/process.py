@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 from .protocol import MESSAGE_TYPES, PROTOCOL_VERSION, WORKER_SCRIPT
 
@@ -76,6 +76,22 @@ def _describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode}"
 
 
+def _open_log(log_path: Path) -> BinaryIO:
+    """The worker's log file, opened for its output; WorkerError naming it when it cannot be
+    (else the failure would read as the interpreter's, or escape as a bare OSError)."""
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        return open(log_path, "wb")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.filename is not None and str(exc.filename) != str(log_path):
+            why += f": {exc.filename}"  # its folder (a file in the way, no permission)
+        raise WorkerError(
+            f"could not create the worker's log file {log_path}: {why}; "
+            "the worker was not started (its folder must be writable, with room on its disk)"
+        ) from None
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill the worker and anything it started (it leads its own session)."""
     try:
@@ -102,6 +118,7 @@ class Worker:
         self._on_message = on_message
         self._protocol_errors: list[str] = []
         self._control = None
+        log = _open_log(log_path)  # before the pipes: its failure leaves nothing to close
         read_fd, write_fd = os.pipe()
         child_fds = [write_fd]
         control_args: list[str] = []
@@ -109,9 +126,8 @@ class Worker:
             control_read, control_write = os.pipe()
             child_fds.append(control_read)
             control_args = ["--control-fd", str(control_read)]
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open(log_path, "wb") as log:
+            with log:
                 self.proc = subprocess.Popen(
                     # `python DIRECTORY` runs the worker directory's __main__.py.
                     [python, str(WORKER_SCRIPT), "--result-fd", str(write_fd), *control_args],
