@@ -33,6 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rnnbench: a pytest-rnnbench benchmark case")
+    if _informational(config):
+        # --help must show the help even beside a bad RNNBENCH_* value, and a listing starts
+        # no session (GPU probe, results file claimed, the gate's base tree extracted).
+        return
     # GPU discovery (NVML) only matters when benchmarking; elsewhere 0 is enough to validate.
     # Resolve once to learn whether benchmarking is on from any source (CLI, RNNBENCH, ini),
     # then again with the machine's GPU count, which sets the --rnnbench-gpus default and "all".
@@ -54,6 +58,13 @@ def pytest_configure(config: pytest.Config) -> None:
     session = RnnbenchSession(config, settings, inventory)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "rnnbench-session")
+
+
+def _informational(config: pytest.Config) -> bool:
+    """A run that only prints what pytest knows (--help, --version, --markers, --fixtures) and
+    runs no test. (The marker is registered before the check: --markers lists it.)"""
+    flags = ("help", "version", "markers", "showfixtures", "show_fixtures_per_test")
+    return any(getattr(config.option, name, False) for name in flags)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -149,3 +149,27 @@ def test_help_text_of_the_rnnbench_group(
     assert "".join(core) == CORE_HELP
     for key in ("rnnbench_gpus", "rnnbench_backends", "rnnbench_python", "rnnbench_timeout"):
         assert f"  {key} " in text, f"ini key {key} missing from --help"
+
+
+@pytest.mark.parametrize(
+    "env, args",
+    [
+        ({"RNNBENCH_MAX_RSS": "lots"}, ["--help"]),  # a bad value: a usage error in a test run
+        # Under --help pytest leaves typed values unparsed; the environment's still count.
+        ({"RNNBENCH": "1", "RNNBENCH_BASE": "no-such-ref"}, ["--help"]),  # would look for it
+        ({}, ["--markers", "--rnnbench-base=no-such-ref"]),
+    ],
+    ids=["bad-environment-value", "benchmarking-on", "markers"],
+)
+def test_help_and_markers_show_what_they_show_and_start_no_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, env: dict, args: list[str]
+) -> None:
+    """An informational run resolves no rnnbench option: a bad value or a benchmark session
+    (GPUs probed, the gate's base looked up) must not stand between the user and the help."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == 0, result.stderr.str()
+    shown = "--rnnbench-max-rss=SIZE" if "--help" in args else "@pytest.mark.rnnbench:"
+    assert shown in result.stdout.str()
+    assert "ERROR" not in result.stderr.str()
