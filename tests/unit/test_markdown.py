@@ -15,6 +15,14 @@ def test_markdown_report_matches_golden_file():
     check_golden("report.md", markdown.render(fixed_report(), "plots") + "\n")
 
 
+def test_chart_links_hold_a_plots_folder_with_a_space_or_parentheses():
+    rendered = markdown.render(fixed_report(), "my plots (ci)")
+    images = re.findall(r"!\[([^\]]+)\]\(([^)]*\)?[^)]*)\)", rendered)
+    assert images
+    for name, target in images:
+        assert target == f"<my plots (ci)/{name}>"
+
+
 def test_markdown_report_with_verdicts_matches_golden_file():
     check_golden("report-verdicts.md", markdown.render(report_with_verdicts()) + "\n")
 

@@ -262,8 +262,10 @@ def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) 
         out += [
             "## Comparison with baseline",
             "",
-            "Change: of the median time per step against the stored baseline (positive: "
-            "slower). The verdict weighs it against the tolerance and the run-to-run noise.",
+            "Change: of the time per step against the baseline (stored sessions, or a reference "
+            "measured beside this run), from each worker process's summary (positive: slower). "
+            "The verdict weighs it against the tolerance and the spread between worker "
+            "processes or stored sessions.",
             "",
             *comparison_table(report),
             "",
@@ -297,11 +299,21 @@ def render(report: Report, plots_dir: Optional[str] = None, title: str = TITLE) 
     return "\n".join(out)
 
 
+def _link_target(path: str) -> str:
+    """A relative path as a markdown link's destination: in angle brackets where it holds a
+    space or a parenthesis (CommonMark ends a bare destination there); a table cell's `|` and
+    the brackets themselves escaped."""
+    escaped = path.replace("|", "\\|")
+    if not any(c in path for c in " ()<>"):
+        return escaped
+    return "<" + escaped.replace("<", "\\<").replace(">", "\\>") + ">"
+
+
 def _chart_grid(report: Report, dataset: str, plots_dir: str) -> list[str]:
     """The seed's two-column image table: speed charts, then memory charts."""
     prefix = plots_dir.rstrip("/") + "/" if plots_dir not in ("", ".") else ""
     images = [
-        f"![{name}]({prefix}{name})"
+        f"![{name}]({_link_target(prefix + name)})"
         for spec in charts.plan(report)
         if spec.dataset == dataset
         for name in (spec.filename("speed"), spec.filename("memory"))
