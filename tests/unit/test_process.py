@@ -18,7 +18,7 @@ import pytest
 
 from helpers import FAKES, wait_gone, write_executable
 from pytest_rnnbench.run.probe import probe_backend
-from pytest_rnnbench.run.process import WorkerError, WorkerUnsupported, run_worker
+from pytest_rnnbench.run.process import Worker, WorkerError, WorkerUnsupported, run_worker
 
 
 def request_for(backend: str = "tensorflow", batch_size: int = 1, protocol: int = 1) -> dict:
@@ -133,6 +133,40 @@ def test_a_hanging_worker_is_killed_at_the_timeout_with_its_children(call, tmp_p
     assert elapsed < 10, f"run_worker returned {elapsed:.1f} s after starting a 2 s case"
     pids = json.loads((tmp_path / "pids.json").read_text())
     assert wait_gone(pids) == [], f"left running: {pids}"
+
+
+def test_a_worker_that_hangs_after_its_result_is_killed_by_us_and_its_result_kept(
+    fake_python: Path, tmp_path: Path
+) -> None:
+    """finish()'s grace (a live A/B's workers): the SIGKILL is ours, not the out-of-memory
+    killer's, and the result, which arrived whole before the exit hung, is kept."""
+    exits = tmp_path / "exits"
+    env = dict(os.environ, FAKE_MODE="ok", FAKE_EXIT_DELAY_S="60", FAKE_EXITLOG=str(exits))
+    worker = Worker(str(fake_python), env, tmp_path / "w.log", None, None)
+    worker.send(request_for())
+    deadline = time.monotonic() + 30
+    while not any(message["type"] == "result" for message in worker.run.messages):
+        assert time.monotonic() < deadline, "the fake worker sent no result"
+        time.sleep(0.05)
+    run = worker.finish(grace_s=0.5)
+    assert run.result["final_loss"] == 1.5 and run.returncode == -9
+    assert run.late_exit == (
+        "worker did not exit within 0.5 s after sending its result and was killed"
+    )
+    assert not exits.exists(), "it was to be killed in its slow exit"
+
+
+def test_a_worker_that_hangs_without_a_result_is_killed_by_us_saying_so(tmp_path: Path) -> None:
+    # Closes its reply pipe (the runner's last word from it) and stays on.
+    python = write_executable(
+        tmp_path / "python",
+        f"#!{sys.executable}\nimport os, sys, time\nos.close(int(sys.argv[3]))\ntime.sleep(60)\n",
+    )
+    worker = Worker(str(python), dict(os.environ), tmp_path / "w.log", None, None)
+    worker.send(request_for())
+    with pytest.raises(WorkerError) as raised:
+        worker.finish(grace_s=0.5)
+    assert raised.value.cause == "worker sent no result and did not exit within 0.5 s; it was killed"
 
 
 def test_the_real_worker_refuses_another_protocol(tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ class WorkerRun:
     returncode: Optional[int] = None
     # Live A/B only: per turn, the share of the machine's CPU other processes took (turn_load.py).
     turn_loads: list[float] = field(default_factory=list)
+    # Set when the worker sent its result but did not exit within its grace and finish() killed
+    # it: what happened, in words, for the caller to show (the result is kept: see finish()).
+    late_exit: Optional[str] = None
 
 
 def _tail(path: Path, lines: int = TAIL_LINES) -> str:
@@ -215,11 +218,13 @@ class Worker:
         A worker that sent its result gets `grace_s` to exit before it is killed.
         """
         self.release()
+        killed_late = False  # our own SIGKILL, not the out-of-memory killer's
         try:
             self.run.returncode = self.proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             _kill_group(self.proc)
             self.run.returncode = self.proc.wait()
+            killed_late = True
         _kill_group(self.proc)  # reap anything the worker left running in its group
         self._reader.join(timeout=5)
         log_path = self.log_path
@@ -245,7 +250,15 @@ class Worker:
             detail = error.get("traceback") or ""
             tail = "\n".join(detail.strip().splitlines()[-TAIL_LINES:]) or _tail(log_path)
             raise WorkerError(f"worker failed: {error.get('message')}", tail)
-        if self.run.returncode != 0:
+        late = f"did not exit within {grace_s:g} s"
+        if killed_late and finals:
+            # The result is kept: it arrived whole, and every number in it was measured before
+            # the worker sent it. Only its exit hung (freeing memory, a framework's thread that
+            # never ends), which the caller can show from `late_exit`.
+            self.run.late_exit = f"worker {late} after sending its result and was killed"
+        elif killed_late:
+            raise WorkerError(f"worker sent no result and {late}; it was killed", _tail(log_path))
+        elif self.run.returncode != 0:
             raise WorkerError(_describe_exit(self.run.returncode), _tail(log_path))
         if not finals:
             raise WorkerError("worker exited without sending a result", _tail(log_path))
