@@ -357,6 +357,22 @@ def test_a_failed_download_names_the_file_the_url_and_where_to_put_it(
     assert not (cache / "prepared").exists()
 
 
+@pytest.mark.parametrize("proxy", ["http://", "http://:abc"])
+def test_a_malformed_proxy_setting_is_no_corrupt_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    """requests refuses the proxy URL before any connection (InvalidProxyURL, InvalidURL: both
+    ValueErrors, like pooch's checksum mismatch): the data cannot be had, which skips the case."""
+    source = replace(datasets.SOURCES["nietzsche"], url="http://rnnbench.invalid/nietzsche.txt")
+    monkeypatch.setitem(datasets.SOURCES, "nietzsche", source)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    with pytest.raises(DataUnavailable) as excinfo:
+        worker_spec("nietzsche", None, tmp_path / "cache")
+    assert "the download failed (Invalid" in str(excinfo.value)
+    assert list((tmp_path / "cache" / "downloads").iterdir()) == []
+
+
 def test_a_corrupt_download_cache_is_set_aside_and_fetched_again(
     nietzsche: Text, server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

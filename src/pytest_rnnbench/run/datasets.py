@@ -153,6 +153,7 @@ def _download(source: Source, downloads: Path, data_dir: Optional[Path]) -> Path
     not_here = _not_here(source, downloads, data_dir)
     try:
         import pooch  # imported here: only a download needs it
+        import requests  # pooch's own HTTP client: its errors are the network's
     except ImportError:
         raise DataUnavailable(
             f"{not_here} and pooch (needed to download it) is not installed; {wanted}"
@@ -169,13 +170,19 @@ def _download(source: Source, downloads: Path, data_dir: Optional[Path]) -> Path
             progressbar=False,
             downloader=pooch.HTTPDownloader(timeout=30),
         )
-    except ValueError as exc:  # pooch's checksum mismatch
+    except (requests.RequestException, OSError) as exc:
+        # First: requests' InvalidURL, InvalidProxyURL, InvalidSchema... are ValueErrors too, but
+        # a bad proxy setting is no damaged file. Offline is a skip, not a failure.
+        raise DataUnavailable(_failed(exc, not_here, wanted)) from None
+    except ValueError as exc:  # left is pooch's checksum mismatch
         raise DataCorrupt(f"download of {source.url} failed verification: {exc}") from None
-    except Exception as exc:  # network errors of every kind: offline is a skip, not a failure
-        raise DataUnavailable(
-            f"{not_here} and the download failed ({type(exc).__name__}: {str(exc)[:200]}); {wanted}"
-        ) from None
+    except Exception as exc:  # any other way a download fails (urllib3's own errors...)
+        raise DataUnavailable(_failed(exc, not_here, wanted)) from None
     return Path(path)
+
+
+def _failed(exc: Exception, not_here: str, wanted: str) -> str:
+    return f"{not_here} and the download failed ({type(exc).__name__}: {str(exc)[:200]}); {wanted}"
 
 
 # ------------------------------------------------------------------------------------------------
