@@ -278,12 +278,13 @@ def test_each_conflict_row_fires_with_its_message(conflict: conflicts.Conflict) 
 def test_a_conflict_from_the_ini_file_and_the_command_line_stops_the_run(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makeini("[pytest]\nrnnbench_inject_slowdown = 1.2\n")
+    ini = pytester.makeini("[pytest]\nrnnbench_inject_slowdown = 1.2\n")
     with pytest.raises(pytest.UsageError) as raised:
         resolved(pytester, "--rnnbench-save-baseline")
     assert str(raised.value) == (
         "--rnnbench-save-baseline with --rnnbench-inject-slowdown would record an injected "
-        "slowdown as the baseline; drop one of them"
+        "slowdown as the baseline; drop one of them (set by: command-line option "
+        f"--rnnbench-save-baseline; ini option rnnbench_inject_slowdown in {ini})"
     )
     # An injected factor of 1 is no slowdown: nothing to refuse.
     assert resolved(pytester, "--rnnbench-save-baseline", "--rnnbench-inject-slowdown=1").enabled
@@ -623,6 +624,47 @@ def test_require_baseline_conflicts_with_recording_and_with_live_runs(
         resolved(pytester, "--rnnbench-require-baseline", "--rnnbench-save-baseline")
     with pytest.raises(pytest.UsageError, match="not baselines; drop one of them"):
         resolved(pytester, "--rnnbench-require-baseline", "--rnnbench-against=python3")
+
+
+@pytest.mark.parametrize(
+    "live", [["--rnnbench-against", "python3"], ["--rnnbench-base=main"], ["--rnnbench-base-dir=b"]]
+)
+def test_a_typed_live_comparison_overrides_require_baseline_and_workers_from_the_ini_or_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, live: list[str]
+) -> None:
+    """docs/gating.md tells CI to set RNNBENCH_REQUIRE_BASELINE=1: a live A/B run or the gate
+    (which types --rnnbench-base) in that CI judges against its reference, not baselines."""
+    pytester.makeini("[pytest]\nrnnbench_require_baseline = true\nrnnbench_workers = 3\n")
+    settings = resolved(pytester, *live)
+    assert settings.live and not settings.require_baseline
+    assert settings.workers == options.Settings().workers
+    monkeypatch.setenv("RNNBENCH_REQUIRE_BASELINE", "1")
+    monkeypatch.setenv("RNNBENCH_WORKERS", "4")
+    settings = resolved(pytester, *live)
+    assert not settings.require_baseline and settings.workers == options.Settings().workers
+    stored = resolved(pytester, "--rnnbench")  # a run against stored baselines still obeys them
+    assert stored.require_baseline and stored.workers == 4
+
+
+def test_a_conflict_names_where_each_of_its_values_was_set(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typed together, a live comparison and --rnnbench-require-baseline still conflict; set in
+    the ini file and the environment, neither wins, and the message says where each came from."""
+    with pytest.raises(pytest.UsageError) as raised:
+        resolved(pytester, "--rnnbench-require-baseline", "--rnnbench-against=python3")
+    assert str(raised.value).endswith(
+        "drop one of them (set by: command-line option --rnnbench-require-baseline; "
+        "command-line option --rnnbench-against)"
+    )
+    ini = pytester.makeini("[pytest]\nrnnbench_against = python3\n")
+    monkeypatch.setenv("RNNBENCH_WORKERS", "2")
+    with pytest.raises(pytest.UsageError) as raised:
+        resolved(pytester, "--rnnbench")
+    assert str(raised.value).startswith("--rnnbench-workers with a live comparison")
+    assert str(raised.value).endswith(
+        f"(set by: environment variable RNNBENCH_WORKERS; ini option rnnbench_against in {ini})"
+    )
 
 
 def test_suggested_commands_keep_the_selection_and_drop_outputs_and_judging() -> None:

@@ -4,9 +4,9 @@ Settings default (a flag on, a path given, an interpreter named, a slowdown inje
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -109,8 +109,18 @@ CONFLICTS = (
 # (typed option, option it overrides): when the user types the first, the second, set in the ini
 # file or the environment but not typed, is off. A CI setting (ini or environment) asks for
 # baselines; typing --rnnbench-save-baseline is how one records them (the hint says so), not a
-# contradiction to refuse.
-YIELDS = (("rnnbench_save_baseline", "rnnbench_require_baseline"),)
+# contradiction to refuse. Likewise a typed live comparison (the gate's --rnnbench-base among
+# them): it judges against its reference, so a configured demand for baselines or a configured
+# number of fresh workers does not concern it.
+_LIVE = ("rnnbench_against", "rnnbench_base", "rnnbench_base_dir")
+YIELDS = (
+    ("rnnbench_save_baseline", "rnnbench_require_baseline"),
+    *(
+        (live, loser)
+        for live in _LIVE
+        for loser in ("rnnbench_require_baseline", "rnnbench_workers")
+    ),
+)
 
 _DEFAULTS = Settings()
 
@@ -121,13 +131,18 @@ def is_set(settings: Settings, field: str) -> bool:
     return bool(value != getattr(_DEFAULTS, field))
 
 
-def check(settings: Settings) -> None:
-    """Raise pytest.UsageError with the message of the first conflict that fires."""
+def check(settings: Settings, origins: Optional[Mapping[str, str]] = None) -> None:
+    """Raise pytest.UsageError with the message of the first conflict that fires, and where each
+    of its values was set (`origins`: Settings field -> its source, where known): a flag the
+    user never typed, from the environment or the ini file, must be findable."""
+    origins = origins or {}
     for conflict in CONFLICTS:
         if all(is_set(settings, field) for field in conflict.together) and not any(
             is_set(settings, field) for field in conflict.without
         ):
-            raise pytest.UsageError(conflict.message)
+            named = [origins[field] for field in conflict.together if field in origins]
+            where = f" (set by: {'; '.join(named)})" if named else ""
+            raise pytest.UsageError(conflict.message + where)
 
 
 def yield_to_typed(values: MutableMapping[str, Any], config: pytest.Config) -> None:

@@ -53,6 +53,17 @@ class _Sources:
             )
         return found
 
+    def origins(self) -> dict[str, str]:
+        """Settings field -> where its value was set (each source of a merged option), for the
+        conflicts' messages."""
+        found = {}
+        for option in OPTIONS:
+            every = self.every(option)
+            if every and option.key is None:
+                wheres = every if option.merges else every[-1:]
+                found.update(dict.fromkeys(option.fields, " and ".join(w for _, w, _ in wheres)))
+        return found
+
 
 def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     """Build the frozen Settings for this run or raise pytest.UsageError naming the bad value.
@@ -84,7 +95,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["program"] = tuple(pytest_program(cwd=str(config.invocation_params.dir)))
     settings = Settings(**values)
     if settings.enabled:
-        check(settings)
+        check(settings, sources.origins())
     return settings
 
 
