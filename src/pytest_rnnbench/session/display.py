@@ -317,7 +317,7 @@ class ProgressDisplay:
             return
         running = [item for item in items if item.get_closest_marker("skip") is None]
         with self._run_lock:
-            self.run.start((item.nodeid for item in running), _backends(running))
+            self.run.start((item.nodeid for item in running), _kinds(running))
 
     def skipped(self, nodeid: str) -> None:
         """A case skipped without running (pytest's report): not waited for in the estimate."""
@@ -345,14 +345,16 @@ class ProgressDisplay:
         )
 
 
-def _backends(items: Iterable[Any]) -> dict[str, str]:
-    """nodeid -> the backend of the benchmark case it runs (items of other tests: none)."""
+def _kinds(items: Iterable[Any]) -> dict[str, str]:
+    """nodeid -> the backend and dataset of the benchmark case it runs (items of other tests:
+    none): what makes cases alike in cost, and what a skip is often about (a backend or a
+    dataset that is not there)."""
     found = {}
     for item in items:
         case = getattr(getattr(item, "callspec", None), "params", {}).get("rnnbench_case")
-        backend = getattr(case, "backend", None)
-        if isinstance(backend, str):
-            found[item.nodeid] = backend
+        backend, dataset = getattr(case, "backend", None), getattr(case, "dataset", None)
+        if isinstance(backend, str) and isinstance(dataset, str):
+            found[item.nodeid] = f"{backend} {dataset}"
     return found
 
 

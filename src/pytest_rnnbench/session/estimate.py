@@ -101,13 +101,15 @@ class RunEstimate:
     def __init__(self) -> None:
         self.positions: dict[str, int] = {}  # nodeid -> 1-based place among the cases to run
         self.order: list[str] = []  # the nodeids to run, in run order
-        # nodeid -> what makes cases alike in cost (the backend): a backend's cases differ by
-        # several times from another's, and the default order runs every backend on one dataset
-        # before the next, so the mean of all finished cases misjudges the rest.
+        # nodeid -> what makes cases alike in cost (the backend and dataset): a backend's cases
+        # differ by several times from another's, and the default order runs every backend on
+        # one dataset before the next, so the mean of all finished cases misjudges the rest.
         self.kinds: dict[str, str] = {}
         self.finished_by_kind: dict[str, list[float]] = {}
         # Kinds whose cases were skipped before they ran (a missing backend skips all of its
-        # cases): their cases ahead are not waited for, until one of that kind does run.
+        # cases, a missing dataset all of its): their cases ahead are not waited for, until one
+        # of that kind does run. Not the backend alone: a dataset's skip would hide its cases
+        # of other datasets from the estimate.
         self.skipped_kinds: set[str] = set()
         self.total: Optional[int] = None  # None: unknown (never started, or an xdist worker)
         self.started = 0  # cases begun (the numbering when the total is unknown)
@@ -117,7 +119,7 @@ class RunEstimate:
 
     def start(self, nodeids: Iterable[str], kinds: Optional[dict[str, str]] = None) -> None:
         """The cases that will run, in run order (items with a skip mark left out), and what
-        kind each is (its backend), where known."""
+        kind each is (its backend and dataset), where known."""
         self.order = list(nodeids)
         self.positions = {nodeid: i for i, nodeid in enumerate(self.order, start=1)}
         self.total = len(self.positions)
