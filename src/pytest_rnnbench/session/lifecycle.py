@@ -39,6 +39,7 @@ from ..verdicts.stored import BaselineJudge
 from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
+from .item_reports import case_id_of, failure_cause, skip_reason
 from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
 
@@ -161,14 +162,14 @@ class RnnbenchSession:
         self.progress.start_run(session.items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        case_id = _case_id(report.nodeid)
+        case_id = case_id_of(report.nodeid)
         if case_id is None:
             return
         if report.failed:
             self.failed_cases.add(case_id)
-            self.failure_causes.setdefault(case_id, _failure_cause(report))
+            self.failure_causes.setdefault(case_id, failure_cause(report))
         elif report.skipped:
-            self.skipped[case_id] = _skip_reason(report)
+            self.skipped[case_id] = skip_reason(report)
             self.progress.skipped(report.nodeid)  # not to be waited for in the estimate
 
     def pytest_report_collectionfinish(
@@ -363,26 +364,3 @@ class RnnbenchSession:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
         return not seen
-
-
-def _case_id(nodeid: str) -> Optional[str]:
-    """The case id of a benchmark item's node id (its parameter id is the case id), else None."""
-    if not nodeid.endswith("]") or "[" not in nodeid:
-        return None
-    return nodeid[nodeid.rindex("[") + 1 : -1]
-
-
-def _failure_cause(report: pytest.TestReport) -> str:
-    """The first line of what failed a test: its exception's message (a pytest.fail's text)."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = getattr(crash, "message", None) or report.longreprtext or "the test failed"
-    lines = text.strip().splitlines()
-    first = lines[0] if lines else "the test failed"
-    return first if report.when == "call" else f"in its {report.when}: {first}"
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    """The reason a skipped test's report gives ("Skipped: " left out)."""
-    longrepr = report.longrepr
-    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-    return text[len("Skipped: ") :] if text.startswith("Skipped: ") else text
