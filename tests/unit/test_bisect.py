@@ -459,6 +459,16 @@ def test_outside_a_git_repository_is_a_usage_error(
     assert "is not inside a git repository" in capsys.readouterr().err
 
 
+def test_without_git_on_path_is_a_usage_error_naming_it(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "no-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))
+    assert main(["bisect", "--good", "master~2", "--bad", "master"]) == 2
+    err = capsys.readouterr().err
+    assert "bisect: error: git was not found on PATH" in err, err
+
+
 def test_the_first_parent_commits_between_the_ends_oldest_first(repo: Path) -> None:
     from pytest_rnnbench.cli.bisect import commits_between
 

@@ -113,6 +113,35 @@ def test_a_tree_without_keras_is_refused(tmp_path: Path) -> None:
         head_tree(None, tmp_path / "empty")
 
 
+def test_a_repository_git_cannot_read_is_reported_in_gits_words(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A damaged repository (or one git refuses: dubious ownership) is neither "not inside a git
+    working tree" nor a base that is not fetched: the message is git's."""
+    with open(repo / ".git" / "config", "a") as config:
+        config.write("[core\n")
+    with pytest.raises(TreeError, match="bad config line") as raised:
+        head_tree(None, repo)
+    assert "not inside a git working tree" not in str(raised.value)
+    with pytest.raises(TreeError, match="bad config line") as raised:
+        base_tree("master", repo, tmp_path)
+    assert "no such commit" not in str(raised.value)
+
+
+def test_a_missing_git_is_named(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "no-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))
+    missing = "git was not found on PATH: install git, or add its folder to PATH"
+    with pytest.raises(TreeError, match=missing):
+        head_tree(None, repo)
+    with pytest.raises(TreeError, match=missing):
+        base_tree("master", repo, tmp_path)
+    with pytest.raises(TreeError, match=missing):
+        resolve_commit(repo, "master")
+
+
 def test_which_backends_a_tree_serves(repo: Path, tmp_path: Path) -> None:
     assert backends_of(repo) == ("mxnet",)
     (tmp_path / "k3" / "keras" / "src" / "backend").mkdir(parents=True)

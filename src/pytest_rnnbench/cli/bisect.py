@@ -169,7 +169,10 @@ def start(args: argparse.Namespace, extra: list[str]) -> tuple[Path, Commit, lis
         problem = None if output is None else cannot_write(output)
         if problem:
             raise UsageError(problem)  # before hours of measuring, not after
-    repo = toplevel(Path.cwd())
+    try:
+        repo = toplevel(Path.cwd())
+    except TreeError as exc:  # no git, or one that cannot read this repository
+        raise UsageError(str(exc)) from None
     if repo is None:
         raise UsageError(
             f"{Path.cwd()} is not inside a git repository (run it in a Keras checkout)"

@@ -46,6 +46,17 @@ class TreeError(Exception):
     """A side cannot be used: the message names the ref or directory and what is wrong."""
 
 
+class GitFailed(TreeError):
+    """git ran and failed: `status` its exit status, `said` its message (may be empty). Only some
+    mean what a caller asks (no repository, no such commit); the rest are told in git's words."""
+
+    def __init__(self, message: str, status: int, said: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.said = said
+        self.no_repository = "not a git repository" in said
+
+
 @dataclass(frozen=True)
 class SourceTree:
     """One side of the gate: where its `keras` package lies and which commit that is."""
@@ -81,12 +92,18 @@ def git(repo: Path, *args: str, timeout: float = 120.0) -> str:
             ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=timeout
         )
     except FileNotFoundError:
-        raise TreeError("git is not installed (it is needed to resolve a ref)") from None
+        raise TreeError("git was not found on PATH: install git, or add its folder to PATH") from None
     except subprocess.TimeoutExpired:
         raise TreeError(f"git {' '.join(args)} did not finish within {timeout:g} s") from None
     if done.returncode != 0:
-        message = (done.stderr or done.stdout).strip().splitlines()
-        raise TreeError(f"git {' '.join(args)} failed in {repo}: {message[-1] if message else ''}")
+        # All of it: dubious ownership ends with the command that allows the repository.
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        said = "\n".join(line for line in lines if line.strip())
+        raise GitFailed(
+            f"git {' '.join(args)} failed in {repo}: {said or 'no message from git'}",
+            done.returncode,
+            said,
+        )
     return done.stdout.strip()
 
 
@@ -100,11 +117,14 @@ def git_or_none(directory: Path, *args: str, timeout: float = 10.0) -> Optional[
 
 
 def toplevel(directory: Path) -> Optional[Path]:
-    """The root of the git working tree that holds `directory`, or None outside git."""
+    """The root of the git working tree that holds `directory`, or None outside git; TreeError
+    when git is missing or fails otherwise (a repository it refuses or cannot read)."""
     try:
         return Path(git(directory, "rev-parse", "--show-toplevel"))
-    except TreeError:
-        return None
+    except GitFailed as exc:
+        if exc.no_repository:
+            return None
+        raise
 
 
 def _is_branch(repo: Path, ref: str) -> bool:
@@ -121,6 +141,10 @@ class NoForkPoint(TreeError):
     """The base names a commit, but HEAD and it share no history here (a shallow clone)."""
 
 
+class UnknownRef(TreeError):
+    """No commit of that name in the repository (or no repository): unfetched, or a directory."""
+
+
 def resolve_commit(repo: Path, ref: str) -> str:
     """The commit a base ref stands for: its merge-base with HEAD (the pull request's fork point)
     for a branch or any commit HEAD does not contain, else the commit itself (a tag or commit
@@ -130,13 +154,19 @@ def resolve_commit(repo: Path, ref: str) -> str:
     _check_ref_name(ref)
     try:
         commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    except TreeError:
-        raise TreeError(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})") from None
+    except GitFailed as exc:
+        # --verify --quiet: status 1 (quietly, or "expected commit type") is no such commit;
+        # 128 is git failing, in its own words, unless there is no repository at all.
+        if exc.status != 1 and not exc.no_repository:
+            raise
+        raise UnknownRef(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})") from None
     if not _is_branch(repo, ref) and _is_ancestor(repo, commit, "HEAD"):
         return commit
     try:
         return git(repo, "merge-base", "HEAD", commit)
-    except TreeError:
+    except GitFailed as exc:
+        if exc.status != 1:  # 1, quietly: no common ancestor; else git failed
+            raise
         shallow = git_or_none(repo, "rev-parse", "--is-shallow-repository") == "true"
         why = (
             "this clone is shallow: fetch the whole history (actions/checkout `fetch-depth: 0`, "
@@ -150,7 +180,9 @@ def resolve_commit(repo: Path, ref: str) -> str:
 def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
     try:
         git(repo, "merge-base", "--is-ancestor", commit, of)
-    except TreeError:
+    except GitFailed as exc:
+        if exc.status != 1:  # 1: not an ancestor; else git failed
+            raise
         return False
     return True
 
@@ -198,9 +230,7 @@ def base_tree(
     if kind != "dir":
         try:
             commit = resolve_commit(repo, spec)
-        except NoForkPoint:
-            raise
-        except TreeError:
+        except UnknownRef:
             directory = _directory(spec, repo, start) if kind == "any" else None
             if directory is None:
                 also = ", and no such directory" if kind == "any" else ""
