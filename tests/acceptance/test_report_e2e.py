@@ -85,6 +85,22 @@ def test_report_options_write_every_output(bench, fake_python, monkeypatch):
     assert properties["rnnbench_gpu_framework_peak_bytes"] == "None"
 
 
+def test_under_xdist_only_the_controller_writes_the_outputs(bench, fake_python, monkeypatch):
+    """pytest-xdist calls the terminal summary in its workers too: the job summary is appended
+    once, by the controller, with every case; not once more per worker with its part."""
+    summary = bench.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("FAKE_MODE", "ok")  # batch size 2 would pick another mode
+    result = bench.runpytest_subprocess(
+        *tiny_tf_args(fake_python), "--rnnbench-batch-sizes=1,2", "-n", "2"
+    )
+    assert result.parseoutcomes().get("passed") == 2, result.stdout.str()
+    step = summary.read_text()
+    assert step.count("## pytest-rnnbench results") == 1, step
+    rows = [line for line in step.splitlines() if "0.50 sec" in line]
+    assert [row.split("|")[3].strip() for row in rows] == ["1", "2"], step  # the batch sizes
+
+
 def test_progress_in_a_log_is_plain_lines(bench, fake_python):
     result = fake_run(bench, fake_python)
     result.stdout.fnmatch_lines(

@@ -335,6 +335,11 @@ class RnnbenchSession:
                 add_worker_summary(self.judge, {}, sent.get("verdicts") or {})
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._is_xdist_worker:
+            # pytest-xdist keeps a worker's terminal reporter, and pytest calls this there too:
+            # its document is a part, and its outputs would be the controller's written early
+            # with part of the cases (a job summary appended once per worker).
+            return
         document = self.results_document()
         if self._no_case_selected(document):
             terminalreporter.write_line(summary.no_case_selected(self.settings))
@@ -354,13 +359,11 @@ class RnnbenchSession:
                 summary.table_width(terminalreporter, self.progress.tty),
                 failed_logs=self._log_dir if self.failures else None,
             )
-        summary.write_outputs(
-            terminalreporter, document, self.settings, comment=not self._is_xdist_worker
-        )
+        summary.write_outputs(terminalreporter, document, self.settings)
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:
         """No benchmark case ran or was skipped, and (where known) none was collected."""
-        if self._is_xdist_worker or self.selected:
+        if self.selected:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
         return not seen

@@ -69,17 +69,14 @@ def write_results(
         reporter.write_line(f"rnnbench: the full output of each failed worker is in {failed_logs}")
 
 
-def write_outputs(
-    reporter: Any, document: Mapping[str, Any], settings: Settings, comment: bool = True
-) -> None:
+def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings) -> None:
     """Every output the settings ask for, through the output registry, and where each went.
 
     The pull-request comment is written even when the run measured nothing (the pull request then
-    reads why); `comment=False` leaves it to another process (pytest-xdist's controller).
+    reads why). Only the process that holds the whole run's document calls this: never a
+    pytest-xdist worker.
     """
     paths = from_settings(settings)
-    if not comment:
-        paths.pop("comment", None)
     report = build_report([("this run", document)])
     done = publish_outputs(report, paths, document=document, written=str(document["written"]))
     if settings.json_path is not None:
