@@ -80,10 +80,53 @@ def test_one_run_at_a_time_writes_a_results_file(tmp_path, pytester):
     assert held is not None and claim(results, default_cache_dir()) is None
     assert not results.parent.exists()  # nothing among the user's files
     pytester.makepyfile("def test_x(rnnbench):\n    rnnbench()\n")
-    refused = pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={results}")
+
+    def run(path):  # one case, skipped before any worker: 1 device of the 2 it needs
+        return pytester.runpytest_inprocess(*NO_WORKER_RUN, f"--rnnbench-json={path}")
+
+    refused = run(results)
     assert refused.ret == 4  # usage error
     refused.stderr.fnmatch_lines(["*another pytest run is writing it now*"])
     other = tmp_path / "out" / "other.json"
-    assert pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={other}").ret == 0
+    assert run(other).ret == 0
     held.close()
-    assert pytester.runpytest_inprocess("--co", "--rnnbench", f"--rnnbench-json={results}").ret == 0
+    assert run(results).ret == 0
+
+
+NO_WORKER_RUN = (
+    "--rnnbench",
+    "--rnnbench-backends=tensorflow",
+    "--rnnbench-datasets=synthetic",
+    "--rnnbench-gpus=2",
+    "--rnnbench-simulate-devices=1",
+)
+
+
+def test_a_collect_only_run_writes_no_output_and_holds_no_results_file(
+    tmp_path, pytester, monkeypatch
+):
+    """`pytest --co --rnnbench` lists the cases: the last run's results file, comment and report
+    stay as they were, no job summary is added, and a run writing that results file now does
+    not stop the listing."""
+    from pytest_rnnbench.atomic import claim
+    from pytest_rnnbench.settings import default_cache_dir
+
+    outputs = {name: tmp_path / name for name in ("results.json", "comment.md", "report.md")}
+    for path in outputs.values():
+        path.write_text("the last run's")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step-summary.md"))
+    held = claim(outputs["results.json"], default_cache_dir())  # another run writing it
+    pytester.makepyfile("def test_x(rnnbench):\n    rnnbench()\n")
+    listed = pytester.runpytest_inprocess(
+        "--co",
+        *NO_WORKER_RUN,
+        f"--rnnbench-json={outputs['results.json']}",
+        f"--rnnbench-comment={outputs['comment.md']}",
+        f"--rnnbench-report={outputs['report.md']}",
+    )
+    held.close()
+    assert listed.ret == 0, listed.stderr.str()
+    listed.stdout.fnmatch_lines(["*test_x[[]tensorflow-gpu2-*-synthetic[]]*"])
+    assert [path.read_text() for path in outputs.values()] == ["the last run's"] * 3
+    assert not (tmp_path / "step-summary.md").exists()
+    assert "written to" not in listed.stdout.str()

@@ -89,8 +89,10 @@ class RnnbenchSession:
             if settings.live
             else BaselineJudge(config, settings, inventory)
         )
+        # `pytest --co` lists the cases: it writes no output, so it holds no results file.
+        self.collect_only = bool(config.option.collectonly)
         # Not an xdist worker's: each writes its share.
-        json_path = None if self._is_xdist_worker else settings.json_path
+        json_path = None if self._is_xdist_worker or self.collect_only else settings.json_path
         self._claim = claim_results_file(json_path) if json_path is not None else None
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
@@ -176,7 +178,7 @@ class RnnbenchSession:
         self, config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]
     ) -> list[str]:
         """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
-        if self.settings.save_baseline or not items or config.option.collectonly:
+        if self.settings.save_baseline or not items or self.collect_only:
             return []
         return [f"rnnbench: {family_line(self.settings.false_alarm_rate, len(items))}"]
 
@@ -246,7 +248,7 @@ class RnnbenchSession:
         return hasattr(self.config, "workerinput")
 
     def _write_results(self) -> None:
-        if self.settings.json_path is None:
+        if self.settings.json_path is None or self.collect_only:
             return
         if self._is_xdist_worker:
             # The controller writes the one file from what each worker hands it at its end. A
@@ -299,7 +301,7 @@ class RnnbenchSession:
         measured but not judged): it must not pass."""
         if self.settings.gate_base is None or self._is_xdist_worker or self.failed_cases:
             return False
-        if self.config.option.collectonly:  # --co: nothing was to be judged
+        if self.collect_only:  # --co: nothing was to be judged
             return False
         document = self.results_document()
         return not document.get("verdicts") and not document.get("failures")
@@ -359,7 +361,8 @@ class RnnbenchSession:
                 summary.table_width(terminalreporter, self.progress.tty),
                 failed_logs=self._log_dir if self.failures else None,
             )
-        summary.write_outputs(terminalreporter, document, self.settings)
+        if not self.collect_only:  # a listing must not replace the last run's outputs
+            summary.write_outputs(terminalreporter, document, self.settings)
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:
         """No benchmark case ran or was skipped, and (where known) none was collected."""
