@@ -7,7 +7,11 @@ tests/acceptance/test_devices_e2e.py.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +52,61 @@ def test_more_workers_than_gpus_leaves_some_without():
     env = {"PYTEST_XDIST_WORKER": "gw3", "PYTEST_XDIST_WORKER_COUNT": "4"}
     assert slot_for(env, 2).gpu_indices == ()
     assert "gw3 of 4" in slot_for(env, 2).describe()
+
+
+# An xdist worker process: takes its slot of 8 GPUs, prints it, lives on until its stdin closes.
+WORKER = """
+import json, os, sys
+from pytest_rnnbench.run.devices import slot_for
+print(json.dumps(slot_for(os.environ, 8).gpu_indices), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_replacement_worker_takes_the_block_of_the_one_that_crashed(tmp_path: Path) -> None:
+    """pytest-xdist replaces a crashed worker by one of a new id (gw4 beside gw0...gw3) and does
+    not say whom it replaces: gw4 takes the block whose owner died, not gw0's (4 % 4); while
+    every block has a living owner, another replacement takes none."""
+    run = {
+        "PYTEST_XDIST_WORKER_COUNT": "4",
+        "PYTEST_XDIST_TESTRUNUID": "0123abcd",
+        "TMPDIR": str(tmp_path),  # where the workers' locks lie
+    }
+    started: list[subprocess.Popen[str]] = []
+
+    def worker(name: str) -> tuple[int, ...]:
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                env=dict(os.environ, **run, PYTEST_XDIST_WORKER=name),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+        assert started[-1].stdout is not None
+        return tuple(json.loads(started[-1].stdout.readline()))
+
+    try:
+        assert [worker(f"gw{i}") for i in range(4)] == [(0, 1), (2, 3), (4, 5), (6, 7)]
+        started[2].kill()  # gw2 crashes
+        started[2].wait()
+        assert worker("gw4") == (4, 5)
+        assert worker("gw5") == ()
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            proc.stdout.close()
+
+
+def test_without_a_run_id_a_replacement_takes_no_gpus() -> None:
+    """No locks to tell which block is free: sharing one would spoil two cases unseen."""
+    env = {"PYTEST_XDIST_WORKER": "gw4", "PYTEST_XDIST_WORKER_COUNT": "4"}
+    assert slot_for(env, 8).gpu_indices == ()
+    assert slot_for(dict(env, PYTEST_XDIST_WORKER="gw1"), 8).gpu_indices == (2, 3)
 
 
 def test_xdist_worker_parsing():

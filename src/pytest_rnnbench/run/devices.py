@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from .gpu_claim import claim_block
+
 
 @dataclass(frozen=True)
 class GpuInventory:
@@ -239,7 +241,8 @@ def xdist_worker(env: Mapping[str, str]) -> tuple[Optional[str], int, int]:
 
 def slot_for(env: Mapping[str, str], gpus: Union[int, GpuInventory]) -> Slot:
     """Disjoint, contiguous blocks of the visible GPUs (`gpus`: an inventory, or a count of GPUs
-    numbered 0...): with N xdist workers each owns count // N of them.
+    numbered 0...): with N xdist workers each owns count // N of them, a worker that replaces a
+    crashed one the block it left (gpu_claim.py).
 
     Contiguous blocks keep a multi-GPU case on neighbouring devices (usually the best-connected
     ones); disjoint blocks mean two parallel cases never share a GPU.
@@ -249,5 +252,10 @@ def slot_for(env: Mapping[str, str], gpus: Union[int, GpuInventory]) -> Slot:
         gpus = GpuInventory(count=gpus, nvml_indices=every, cuda_ids=tuple(map(str, every)))
     worker, index, count = xdist_worker(env)
     per_worker = gpus.count // count
-    block = slice(index * per_worker, (index + 1) * per_worker)
+    if worker is None or per_worker == 0:
+        return Slot(gpus.nvml_indices[:per_worker], gpus.cuda_ids[:per_worker], worker, count)
+    taken = claim_block(env, index, count)
+    if taken is None:
+        return Slot((), (), worker, count)
+    block = slice(taken * per_worker, (taken + 1) * per_worker)
     return Slot(gpus.nvml_indices[block], gpus.cuda_ids[block], worker, count)

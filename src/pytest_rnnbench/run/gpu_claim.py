@@ -1,0 +1,58 @@
+"""Which block of GPUs a pytest-xdist worker takes, held by a lock on a file while it lives.
+
+Worker gwI of N owns block I. pytest-xdist replaces a worker that crashed with one of a new id
+(gw4 beside gw0...gw3) and does not tell it whom it replaces: its own block would lie past the
+GPUs, and block I % N may belong to a worker still running (gw4 after gw2 crashed). So every
+worker locks its block, and a replacement takes the block whose lock is free: the crashed
+worker's, which the kernel released when that process died. Two workers never share a GPU.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO, Optional
+
+if sys.platform != "win32":
+    import fcntl
+
+# The locks this process holds, kept open for its whole life (closing a file releases its lock).
+# A second claim by the same process (a second session in it) finds its own block here.
+_HELD: dict[Path, BinaryIO] = {}
+
+
+def claim_block(env: Mapping[str, str], index: int, count: int) -> Optional[int]:
+    """The block of GPUs worker `index` of `count` takes: the first whose lock is free, starting
+    at its own (index % count); None when a living worker holds each one.
+
+    Without locks (no pytest-xdist run id to name them, no flock, a temporary folder that cannot
+    hold them) a first worker takes its own block and a replacement none: sharing a GPU would
+    spoil two cases' measurements unseen, where a skip says what happened.
+    """
+    run = env.get("PYTEST_XDIST_TESTRUNUID")
+    fallback = index if index < count else None
+    if sys.platform == "win32" or not run:
+        return fallback
+    folder = Path(tempfile.gettempdir())  # TMPDIR, which every worker of a run inherits
+    first = index % count
+    for block in [first, *(other for other in range(count) if other != first)]:
+        path = folder / f"pytest-rnnbench-{run}-gpus{block}.lock"
+        if path in _HELD:
+            return block
+        try:
+            handle = open(path, "ab")
+        except OSError:
+            return fallback
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a living worker owns this block
+            handle.close()
+            continue
+        except OSError:  # no flock on this file system
+            handle.close()
+            return fallback
+        _HELD[path] = handle
+        return block
+    return None
