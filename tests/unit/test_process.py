@@ -166,7 +166,9 @@ def test_a_worker_that_hangs_without_a_result_is_killed_by_us_saying_so(tmp_path
     worker.send(request_for())
     with pytest.raises(WorkerError) as raised:
         worker.finish(grace_s=0.5)
-    assert raised.value.cause == "worker sent no result and did not exit within 0.5 s; it was killed"
+    assert (
+        raised.value.cause == "worker sent no result and did not exit within 0.5 s; it was killed"
+    )
 
 
 def test_the_real_worker_refuses_another_protocol(tmp_path: Path) -> None:

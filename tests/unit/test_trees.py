@@ -113,9 +113,7 @@ def test_a_tree_without_keras_is_refused(tmp_path: Path) -> None:
         head_tree(None, tmp_path / "empty")
 
 
-def test_a_repository_git_cannot_read_is_reported_in_gits_words(
-    repo: Path, tmp_path: Path
-) -> None:
+def test_a_repository_git_cannot_read_is_reported_in_gits_words(repo: Path, tmp_path: Path) -> None:
     """A damaged repository (or one git refuses: dubious ownership) is neither "not inside a git
     working tree" nor a base that is not fetched: the message is git's."""
     with open(repo / ".git" / "config", "a") as config:

@@ -92,7 +92,9 @@ def git(repo: Path, *args: str, timeout: float = 120.0) -> str:
             ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=timeout
         )
     except FileNotFoundError:
-        raise TreeError("git was not found on PATH: install git, or add its folder to PATH") from None
+        raise TreeError(
+            "git was not found on PATH: install git, or add its folder to PATH"
+        ) from None
     except subprocess.TimeoutExpired:
         raise TreeError(f"git {' '.join(args)} did not finish within {timeout:g} s") from None
     if done.returncode != 0:
