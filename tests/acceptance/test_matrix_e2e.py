@@ -125,3 +125,22 @@ def test_gpus_all_without_gpus_is_just_cpu(bench: pytest.Pytester) -> None:
         "--rnnbench-datasets=synthetic",
     )
     assert collected_ids(result) == ["torch-gpu0-b128-unroll-synthetic"]
+
+
+@pytest.mark.parametrize("ini", ["", "empty_parameter_set_mark = fail_at_collect\n"])
+def test_a_shard_that_holds_no_case_says_so_and_records_none(
+    bench: pytest.Pytester, ini: str
+) -> None:
+    """A CI matrix of more shards than cases: shard 9/10 of the 8 default cases is given no
+    fake case (pytest's `NOTSET` item for an empty parameter set, or a collection error under
+    fail_at_collect); it says why nothing ran and passes, as the other shards do."""
+    bench.makeini(f"[pytest]\n{ini}")
+    result = bench.runpytest_subprocess(
+        "--rnnbench", "--rnnbench-shard=9/10", "--rnnbench-json=out.json", "-rA"
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["rnnbench: shard 9/10 holds none of the 8 cases; nothing to run*"])
+    assert "NOTSET" not in result.stdout.str() and "no test here uses" not in result.stdout.str()
+    written = json.loads((bench.path / "out.json").read_text())
+    assert (written["results"], written["cases_selected"]) == ({}, 0)
+    assert "not_judged" not in written and not written["failures"]

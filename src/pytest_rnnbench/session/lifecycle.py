@@ -70,6 +70,7 @@ class RnnbenchSession:
             settings.unrolls,
             settings.datasets,
         )
+        self.matrix_size = len(self.cases)  # before sharding: what an empty shard says
         if settings.shard is not None:
             self.cases = shard(self.cases, *settings.shard)
         # Under pytest-xdist each worker process owns a disjoint block of GPUs.
@@ -151,8 +152,9 @@ class RnnbenchSession:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """Under --rnnbench only benchmark cases run (like pytest-benchmark's --benchmark-only)."""
-        keep = [item for item in items if "rnnbench_case" in getattr(item, "fixturenames", ())]
+        """Under --rnnbench only benchmark cases run (like pytest-benchmark's --benchmark-only):
+        items given a case (an empty shard gives a benchmark test none: it is left out too)."""
+        keep = [item for item in items if "rnnbench_case" in _params(item)]
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = keep
@@ -295,6 +297,9 @@ class RnnbenchSession:
         self._write_results()
         if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
             session.exitstatus = EXIT_NOTHING_JUDGED
+        elif session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not self.cases:
+            # A CI matrix of more shards than cases: this one has nothing to run, as it should.
+            session.exitstatus = pytest.ExitCode.OK
 
     def _gate_judged_nothing(self) -> bool:
         """A pull-request gate run that judged no case and had no failure (all skipped or
@@ -344,7 +349,8 @@ class RnnbenchSession:
             return
         document = self.results_document()
         if self._no_case_selected(document):
-            terminalreporter.write_line(summary.no_case_selected(self.settings))
+            line = summary.nothing_selected(self.settings, len(self.cases), self.matrix_size)
+            terminalreporter.write_line(line)
         elif self._gate_judged_nothing():
             reason = comment.nothing_judged(document)  # the comment's headline says the same
             terminalreporter.write_line(
@@ -370,3 +376,9 @@ class RnnbenchSession:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
         return not seen
+
+
+def _params(item: pytest.Item) -> dict[str, Any]:
+    """The item's parameters by argument name ({} when it was not parametrized)."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params if callspec is not None else {}

@@ -29,6 +29,16 @@ def no_case_selected(settings: Settings) -> str:
     )
 
 
+def nothing_selected(settings: Settings, in_shard: int, matrix: int) -> str:
+    """What a run that selected no benchmark case says: that its shard (`--rnnbench-shard`) of
+    the `matrix` cases holds none of them, or else how to run the seed suite."""
+    if settings.shard is not None and not in_shard:
+        k, n = settings.shard
+        cases = "the only case" if matrix == 1 else f"the {matrix} cases"
+        return f"rnnbench: shard {k}/{n} holds none of {cases}; nothing to run here"
+    return no_case_selected(settings)
+
+
 def not_judged(skipped: Mapping[str, str], unjudged: Mapping[str, str]) -> dict[str, str]:
     """Case id -> why it was not judged, as the results document records it."""
     reasons = {case_id: f"skipped: {why}" for case_id, why in skipped.items()}
