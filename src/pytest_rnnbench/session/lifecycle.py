@@ -29,7 +29,6 @@ from ..results.write import new_run_id, results_document
 from ..run.devices import GpuInventory, slot_for
 from ..run.process import WorkerError
 from ..run.summary import Summary
-from ..run.trees import backends_of
 from ..run.trees import remove as remove_tree
 from ..settings import Settings
 from ..verdicts.family import family_line
@@ -42,6 +41,7 @@ from .interrupt import interrupt_on_sigterm
 from .item_reports import case_id_of, failure_cause, skip_reason
 from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
+from .skips import why_not_here
 
 EXIT_NOTHING_JUDGED = 10
 
@@ -124,29 +124,7 @@ class RnnbenchSession:
 
     def skip_reason(self, case: Case) -> Optional[str]:
         """Why `case` cannot run on this machine, known before any worker starts."""
-        simulated = self.settings.simulate_devices
-        if simulated:
-            if case.gpus > simulated:
-                return (
-                    f"needs {case.gpus} device(s); --rnnbench-simulate-devices={simulated} "
-                    "provides fewer"
-                )
-        elif case.gpus > self.inventory.count:
-            have = self.inventory.count
-            why = f": {self.inventory.reason}" if self.inventory.reason else ""
-            return f"needs {case.gpus} GPU(s), this machine has {have}{why}"
-        elif case.gpus > len(self.slot.gpu_indices):
-            return f"needs {case.gpus} GPU(s) but {self.slot.describe()}"
-        if self.trees:
-            served = backends_of(self.trees["head"].path)
-            if served and case.backend not in served:
-                return (
-                    f"the head tree's Keras serves {', '.join(served)}, not {case.backend} "
-                    f"({self.trees['head'].path})"
-                )
-        if case.gpus > 1 and case.batch_size % case.gpus:
-            return f"batch size {case.batch_size} does not divide across {case.gpus} GPUs"
-        return None
+        return why_not_here(case, self.settings, self.inventory, self.slot, self.trees)
 
     @pytest.hookimpl
     def pytest_collection_modifyitems(
