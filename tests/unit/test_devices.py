@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,48 @@ class FakeNvml:
 
     def nvmlSystemGetCudaDriverVersion(self):
         return 12040
+
+
+class FakeNvmlProcesses(FakeNvml):
+    """NVML listing the given pids on every GPU, each using 1 GiB."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.listed = pids
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return type("Memory", (), {"total": 80 * 2**30, "used": 2**30 * len(self.listed)})()
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        return [type("Process", (), {"pid": pid, "usedGpuMemory": 2**30})() for pid in self.listed]
+
+
+def monitored(monkeypatch, listed: list[int], worker: int, reference: int) -> GpuMemoryMonitor:
+    """What a live case's monitor (a candidate `worker`, a `reference` one) found with NVML
+    listing `listed` on its GPU until it had sampled a few times."""
+    nvml = FakeNvmlProcesses([])
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    monkeypatch.setattr(GpuMemoryMonitor, "INTERVAL_S", 0.01)
+    with GpuMemoryMonitor([0]) as monitor:
+        monitor.watch(worker)
+        monitor.watch(reference, measured=False)
+        nvml.listed = listed  # the workers' CUDA contexts come after they said their pids
+        time.sleep(0.1)
+    return monitor
+
+
+def test_a_process_beside_the_cases_workers_is_a_neighbour(monkeypatch) -> None:
+    found = monitored(monkeypatch, [101, 102, 999], worker=101, reference=102).to_dict()
+    assert found["nvml_other_processes"] == [999]
+    assert found["nvml_process_peak_bytes"] == 2**30
+
+
+def test_pids_of_another_namespace_are_not_taken_for_neighbours(monkeypatch) -> None:
+    """In a container with its own PID namespace NVML lists host pids: the workers' own (70001,
+    70002) are not theirs (101, 102), so none can be told for a neighbour; every time verdict
+    would otherwise be inconclusive for a shared GPU."""
+    found = monitored(monkeypatch, [70001, 70002], worker=101, reference=102).to_dict()
+    assert found["nvml_other_processes"] == []
+    assert "PID namespace" in found["nvml_reason"]
 
 
 def test_discovery_lists_only_the_gpus_cuda_visible_devices_lets_this_process_use(monkeypatch):

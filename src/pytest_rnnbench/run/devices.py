@@ -131,6 +131,10 @@ class GpuMemoryMonitor:
         self.device_used_peak: Optional[int] = None
         self.device_used_start: Optional[int] = None
         self.other_processes: set[int] = set()
+        # Whether NVML ever listed one of this case's workers: in a container with its own PID
+        # namespace NVML lists host pids, so it lists none, and every pid it lists (the
+        # workers' own among them) would look foreign.
+        self.saw_ours = False
         self.reason = "" if gpu_indices else "no GPU in this case"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rnnbench-nvml", daemon=True)
@@ -164,6 +168,15 @@ class GpuMemoryMonitor:
         self._stop.set()
         self._thread.join(timeout=5)
         self._pynvml.nvmlShutdown()
+        if not self.saw_ours and self.other_processes and not self.reason:
+            # Its pids are another namespace's: ours cannot be told from a neighbour's, so none
+            # is called a neighbour (which would make every time verdict inconclusive).
+            self.other_processes.clear()
+            self.reason = (
+                "NVML listed none of the case's workers by pid (a PID namespace: a container's "
+                "pids are not NVML's), so another process on the GPU cannot be told from them; "
+                "see the device-used figure"
+            )
         if self.process_peak is None and not self.reason:
             self.reason = (
                 "NVML listed no process with the worker's pid (a PID namespace hides it); "
@@ -178,6 +191,8 @@ class GpuMemoryMonitor:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             used_total += int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
             for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid in self.pids or proc.pid in self.known:
+                    self.saw_ours = True
                 if proc.pid in self.pids:
                     mine[proc.pid] = mine.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
                 elif proc.pid != os.getpid() and proc.pid not in self.known:
