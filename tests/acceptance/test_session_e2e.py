@@ -39,3 +39,21 @@ def test_a_run_with_benchmark_cases_gives_no_such_hint(pytester: pytest.Pytester
     )
     result.assert_outcomes(skipped=1)
     assert "no benchmark case was selected" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+def test_cases_all_deselected_by_k_are_said_to_be_so_not_to_be_missing(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    """The 8 default cases collected and -k leaving none: the run says so, not that no test
+    uses the fixture (under pytest-xdist the controller hears it from its workers)."""
+    pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(
+        "--rnnbench", "-k", "nomatch", "-p", "no:cacheprovider", *xdist
+    )
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(
+        ["rnnbench: -k/-m deselected all 8 benchmark cases collected; none ran"]
+    )
+    assert "no benchmark case was selected" not in result.stdout.str()

@@ -98,3 +98,18 @@ def test_the_seed_suite_hint_runs_as_printed_with_the_run_s_own_program() -> Non
     assert venv.command("--rnnbench-save-baseline", case_ids=["a"]) == (
         ".venv/bin/python -m pytest --rnnbench-save-baseline -k a"
     )
+
+
+def test_a_run_that_selected_no_case_says_why() -> None:
+    from pytest_rnnbench.settings import Settings
+
+    sharded = Settings(shard=(3, 3))
+    assert summary.nothing_selected(sharded, 0, 2, 0) == (
+        "rnnbench: shard 3/3 holds none of the 2 cases; nothing to run here"
+    )
+    assert "none of the only case;" in summary.nothing_selected(Settings(shard=(2, 2)), 0, 1, 0)
+    assert summary.nothing_selected(Settings(), 8, 8, 1) == (
+        "rnnbench: -k/-m deselected the one benchmark case collected; none ran"
+    )
+    assert "deselected all 8 benchmark cases" in summary.nothing_selected(sharded, 3, 8, 8)
+    assert summary.nothing_selected(Settings(), 8, 8, 0) == summary.no_case_selected(Settings())

@@ -118,6 +118,7 @@ class RnnbenchSession:
         # One identity per run: every rewrite of its results file keeps it (history dedups on it).
         self.run_id = new_run_id()
         self.selected: Optional[int] = None  # benchmark items collected here (None: not known)
+        self.collected = 0  # benchmark items before -k/-m deselected any (xdist: a worker's)
         self.finished = False  # the run reached its end (not interrupted): said in its file
 
     # -- collection ------------------------------------------------------------------------------
@@ -126,13 +127,14 @@ class RnnbenchSession:
         """Why `case` cannot run on this machine, known before any worker starts."""
         return why_not_here(case, self.settings, self.inventory, self.slot, self.trees)
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)  # before -k/-m: what they deselect counts as collected
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         """Under --rnnbench only benchmark cases run (like pytest-benchmark's --benchmark-only):
         items given a case (an empty shard gives a benchmark test none: it is left out too)."""
         keep = [item for item in items if "rnnbench_case" in _params(item)]
+        self.collected = len(keep)
         if len(keep) != len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = keep
@@ -268,6 +270,7 @@ class RnnbenchSession:
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["rnnbench"] = self.results_document()
             output["rnnbench_summary"] = worker_summary(self.judge)
+            output["rnnbench_collected"] = self.collected
             return
         self._collect_left_shares()
         self.finished = int(session.exitstatus) != pytest.ExitCode.INTERRUPTED
@@ -301,6 +304,8 @@ class RnnbenchSession:
         sent = output.get("rnnbench") or read_share(share)
         if share is not None:
             share.unlink(missing_ok=True)
+        # The controller collects nothing itself: what -k/-m left out, it hears from a worker.
+        self.collected = max(self.collected, output.get("rnnbench_collected") or 0)
         if not sent or worker in self._from_xdist_workers:
             return
         self._from_xdist_workers[worker] = sent
@@ -327,7 +332,9 @@ class RnnbenchSession:
             return
         document = self.results_document()
         if self._no_case_selected(document):
-            line = summary.nothing_selected(self.settings, len(self.cases), self.matrix_size)
+            line = summary.nothing_selected(
+                self.settings, len(self.cases), self.matrix_size, self.collected
+            )
             terminalreporter.write_line(line)
         elif self._gate_judged_nothing():
             reason = comment.nothing_judged(document)  # the comment's headline says the same

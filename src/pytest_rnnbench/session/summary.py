@@ -3,7 +3,8 @@ counts line, and the outputs (through report/outputs.py, the pull-request commen
 
 Everything goes through pytest's terminal reporter. A run that judged nothing says why in the
 pull-request comment (each case's skip or unjudged reason); a run that selected no benchmark case
-at all says how to run the seed suite.
+says why: its shard holds none, -k/-m deselected them all, or (no test uses the fixture) how to
+run the seed suite.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ def no_case_selected(settings: Settings) -> str:
     )
 
 
-def nothing_selected(settings: Settings, in_shard: int, matrix: int) -> str:
+def nothing_selected(settings: Settings, in_shard: int, matrix: int, collected: int) -> str:
     """What a run that selected no benchmark case says: that its shard (`--rnnbench-shard`) of
-    the `matrix` cases holds none of them, or else how to run the seed suite."""
+    the `matrix` cases holds none of them, that -k/-m deselected every one of the `collected`
+    cases, or else how to run the seed suite."""
     if settings.shard is not None and not in_shard:
         k, n = settings.shard
         cases = "the only case" if matrix == 1 else f"the {matrix} cases"
         return f"rnnbench: shard {k}/{n} holds none of {cases}; nothing to run here"
+    if collected:
+        cases = "the one benchmark case" if collected == 1 else f"all {collected} benchmark cases"
+        return f"rnnbench: -k/-m deselected {cases} collected; none ran"
     return no_case_selected(settings)
 
 
