@@ -229,9 +229,12 @@ def monitored(monkeypatch, listed: list[int], worker: int, reference: int) -> Gp
 
 
 def test_a_process_beside_the_cases_workers_is_a_neighbour(monkeypatch) -> None:
-    found = monitored(monkeypatch, [101, 102, 999], worker=101, reference=102).to_dict()
+    monitor = monitored(monkeypatch, [101, 102, 999], worker=101, reference=102)
+    found = monitor.to_dict()
     assert found["nvml_other_processes"] == [999]
     assert found["nvml_process_peak_bytes"] == 2**30
+    # The reference's own peak too (MXNet keeps no framework figure: its GPU memory is NVML's).
+    assert monitor.reference_dict()["nvml_process_peak_bytes"] == 2**30
 
 
 def test_pids_of_another_namespace_are_not_taken_for_neighbours(monkeypatch) -> None:

@@ -209,6 +209,19 @@ def test_even_or_unmeasured_load_leaves_the_verdict_alone(
     assert found is not None and found.verdict.outcome == verdict.REGRESSION
 
 
+def test_gpu_memory_from_nvml_alone_is_compared_on_both_sides() -> None:
+    """MXNet keeps no framework peak: each side's GPU memory is the NVML monitor's figure."""
+
+    def nvml(peak: int) -> dict[str, Any]:
+        return {"gpu_framework_peak_bytes": None, "gpu_memory": {"nvml_process_peak_bytes": peak}}
+
+    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
+    found = judge.check(case_run(worker(10.0, **nvml(2**30)), worker(10.0, **nvml(2**31))))
+    assert found is not None
+    memory = next(m for m in found.verdict.metrics if m.metric == "gpu_peak_memory")
+    assert memory.outcome == verdict.REGRESSION and memory.change == pytest.approx(1.0)
+
+
 def test_a_merged_side_keeps_no_single_workers_turn_loads() -> None:
     assert "turn_loads" not in merge_side([worker(10.0, turn_loads=[0.1] * 12)])
 

@@ -128,6 +128,7 @@ class GpuMemoryMonitor:
         self.pids: set[int] = set()
         self.known: set[int] = set()  # this case's other workers: neither measured nor foreign
         self.process_peak: Optional[int] = None
+        self.reference_peak: Optional[int] = None  # the same over the `known` workers
         self.device_used_peak: Optional[int] = None
         self.device_used_start: Optional[int] = None
         self.other_processes: set[int] = set()
@@ -187,6 +188,7 @@ class GpuMemoryMonitor:
         nvml = self._pynvml
         used_total = 0
         mine: dict[int, int] = {}  # per worker: its memory summed over this case's GPUs
+        theirs: dict[int, int] = {}  # the same for the case's other (reference) workers
         for index in self.gpu_indices:
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             used_total += int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
@@ -195,13 +197,17 @@ class GpuMemoryMonitor:
                     self.saw_ours = True
                 if proc.pid in self.pids:
                     mine[proc.pid] = mine.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
-                elif proc.pid != os.getpid() and proc.pid not in self.known:
+                elif proc.pid in self.known:
+                    theirs[proc.pid] = theirs.get(proc.pid, 0) + int(proc.usedGpuMemory or 0)
+                elif proc.pid != os.getpid():
                     self.other_processes.add(int(proc.pid))
         if self.device_used_start is None:
             self.device_used_start = used_total
         self.device_used_peak = max(self.device_used_peak or 0, used_total)
         if mine:
             self.process_peak = max(self.process_peak or 0, max(mine.values()))
+        if theirs:
+            self.reference_peak = max(self.reference_peak or 0, max(theirs.values()))
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -220,6 +226,12 @@ class GpuMemoryMonitor:
             "nvml_other_processes": sorted(self.other_processes),
             "nvml_reason": self.reason,
         }
+
+    def reference_dict(self) -> dict[str, Any]:
+        """to_dict for a live case's reference workers (watched with measured=False): their
+        per-process peak, so that a backend without a framework figure (MXNet) has its GPU
+        memory compared at all; the devices' figures are the case's."""
+        return dict(self.to_dict(), nvml_process_peak_bytes=self.reference_peak)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -199,6 +199,8 @@ class CaseRunner:
             pytest.skip(f"{case.id}: {exc}")
         assert result is not None
         result["gpu_memory"] = monitor.to_dict()
+        for reference_worker in sides[0]:  # the side's peak: merge_side keeps the first's
+            reference_worker["gpu_memory"] = monitor.reference_dict()
         return Measured(summarize(case.id, result), sides[0], sides[1])
 
     def _run_fresh(
