@@ -63,16 +63,8 @@ class RnnbenchSession:
         self.config = config
         self.settings = settings
         self.inventory = inventory
-        self.cases = build_matrix(
-            settings.backends,
-            settings.gpu_counts,
-            settings.batch_sizes,
-            settings.unrolls,
-            settings.datasets,
-        )
-        self.matrix_size = len(self.cases)  # before sharding: what an empty shard says
-        if settings.shard is not None:
-            self.cases = shard(self.cases, *settings.shard)
+        # The whole matrix's size too: an empty shard says how many cases it holds none of.
+        self.matrix_size, self.cases = _matrix(settings)
         # Under pytest-xdist each worker process owns a disjoint block of GPUs.
         self.slot = slot_for(os.environ, inventory)
         self.summaries: dict[str, Summary] = {}
@@ -361,6 +353,18 @@ class RnnbenchSession:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
         return not seen
+
+
+def _matrix(settings: Settings) -> tuple[int, list[Case]]:
+    """The matrix's size, and the cases of it that this run holds (its shard's, if any)."""
+    cases = build_matrix(
+        settings.backends,
+        settings.gpu_counts,
+        settings.batch_sizes,
+        settings.unrolls,
+        settings.datasets,
+    )
+    return len(cases), shard(cases, *settings.shard) if settings.shard is not None else cases
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:
