@@ -488,6 +488,17 @@ def test_finer_options_override_the_matrix_preset(pytester: pytest.Pytester) -> 
     assert settings.datasets == ("synthetic", "nietzsche", "wikitext2")
 
 
+def test_all_gpu_counts_include_simulated_devices(pytester: pytest.Pytester) -> None:
+    def counts(*args: str, gpus: int = 0) -> tuple[int, ...]:
+        return resolved(pytester, "--rnnbench", *args, gpus=gpus).gpu_counts
+
+    assert counts("--rnnbench-gpus=all", "--rnnbench-simulate-devices=4") == (0, 1, 2, 4)
+    assert counts("--rnnbench-gpus=all", "--rnnbench-simulate-devices=3") == (0, 1, 2, 3)
+    assert counts("--rnnbench-gpus=all", "--rnnbench-simulate-devices=2", gpus=4) == (0, 1, 2, 4)
+    assert counts("--rnnbench-gpus=all") == (0,)
+    assert counts("--rnnbench-simulate-devices=4") == (0,)  # the default stays the machine's
+
+
 def test_defaults(pytester: pytest.Pytester) -> None:
     settings = settings_for(pytester)
     assert not settings.enabled

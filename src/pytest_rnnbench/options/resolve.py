@@ -76,7 +76,11 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     benchmarking = benchmarking or first_on_command_line(config) is not None
     token = CHECK_MACHINE.set(benchmarking)
     try:
-        parsed = {option.dest: _parse(option, sources, available_gpus) for option in OPTIONS}
+        # `--rnnbench-gpus=all` counts simulated devices as the machine's own (the default
+        # count stays the machine's: simulating is asked for case by case).
+        simulated = _parse(BY_DEST["rnnbench_simulate_devices"], sources, available_gpus)
+        devices = max(available_gpus, simulated or 0)
+        parsed = {option.dest: _parse(option, sources, devices) for option in OPTIONS}
     finally:
         CHECK_MACHINE.reset(token)
     context = Context(available_gpus, PRESETS[parsed["rnnbench_matrix"] or "default"])
