@@ -722,6 +722,19 @@ def _xdist_args(sizes: list[int], fake_python: Path, results: Path) -> list[str]
     ]
 
 
+def test_under_xdist_a_failed_case_says_where_its_workers_full_output_is(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """The controller's summary cannot name an xdist worker's log folder: the failure does."""
+    args = _xdist_args([1001, 1002], fake_python, tmp_path / "results.json")
+    log = tmp_path / "xdist.log"
+    start_pytest(plain.path, args, dict(os.environ, FAKE_MODE="raise"), log).wait(timeout=120)
+    kept = re.findall(r"^full output: (\S+)$", log.read_text(), re.M)
+    assert len(kept) == 2, log.read_text()[-3000:]
+    for folder in kept:
+        assert list(Path(folder).glob("tensorflow-gpu0-b100*-unroll-synthetic.log"))
+
+
 def test_an_xdist_worker_killed_mid_run_keeps_its_finished_cases_in_the_results_file(
     plain: pytest.Pytester, fake_python: Path, tmp_path: Path
 ) -> None:

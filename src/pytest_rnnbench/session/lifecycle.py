@@ -172,7 +172,10 @@ class RnnbenchSession:
         except WorkerError as exc:
             self.failures[case.id] = exc.cause
             self._write_results()
-            pytest.fail(f"{case.id}: {exc}", pytrace=False)
+            # Under xdist only this worker knows where its logs are: the controller's summary
+            # cannot say it, so the failure does.
+            kept = f"\nfull output: {self._log_dir}" if self._is_xdist_worker else ""
+            pytest.fail(f"{case.id}: {exc}{kept}", pytrace=False)
         summary = measured.summary
         self.summaries[case.id] = summary
         for key in SUMMARY_PROPERTIES:
