@@ -488,6 +488,16 @@ def test_finer_options_override_the_matrix_preset(pytester: pytest.Pytester) -> 
     assert settings.datasets == ("synthetic", "nietzsche", "wikitext2")
 
 
+def test_options_in_an_arguments_file_count_as_typed(pytester: pytest.Pytester) -> None:
+    """`pytest @ci.args`: what the file holds was typed, so it turns benchmarking on and a typed
+    option's precedence holds, as on the command line."""
+    pytester.path.joinpath("ci.args").write_text("--rnnbench-save-baseline\n-k\njax\n")
+    settings = resolved(pytester, "@ci.args")
+    assert settings.enabled and settings.implied_by == "--rnnbench-save-baseline"
+    assert settings.keyword == "jax"
+    assert "--rnnbench-save-baseline" not in settings.rerun_args
+
+
 def test_all_gpu_counts_include_simulated_devices(pytester: pytest.Pytester) -> None:
     def counts(*args: str, gpus: int = 0) -> tuple[int, ...]:
         return resolved(pytester, "--rnnbench", *args, gpus=gpus).gpu_counts

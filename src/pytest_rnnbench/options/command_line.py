@@ -4,13 +4,14 @@ and the part of it that a suggested command repeats."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 import pytest
 
 from .table import BY_DEST, OPTIONS
 
-__all__ = ["first_on_command_line", "rerun_selection", "typed", "typed_flags"]
+__all__ = ["first_on_command_line", "rerun_selection", "typed", "typed_args", "typed_flags"]
 
 
 def first_on_command_line(config: pytest.Config) -> Optional[str]:
@@ -28,7 +29,29 @@ def typed(config: pytest.Config, dest: str) -> bool:
 
 def typed_flags(config: pytest.Config) -> list[str]:
     """The flags of the arguments the user typed, in order, without their values."""
-    return [arg.split("=", 1)[0] for arg in config.invocation_params.args]
+    return [arg.split("=", 1)[0] for arg in typed_args(config)]
+
+
+def typed_args(config: pytest.Config) -> list[str]:
+    """The arguments the user typed, with each `@FILE` replaced by the arguments it holds (one a
+    line, as pytest reads it): `pytest @ci.args` typed whatever ci.args holds."""
+    return _expanded(config.invocation_params.args, config.invocation_params.dir, depth=0)
+
+
+def _expanded(args: Sequence[str], where: Path, depth: int) -> list[str]:
+    out: list[str] = []
+    for arg in args:
+        path = where / arg[1:] if arg.startswith("@") else None
+        if path is None or depth > 8 or not path.is_file():
+            out.append(arg)  # not a file of arguments (pytest then says what is wrong)
+            continue
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            out.append(arg)
+            continue
+        out.extend(_expanded(lines, where, depth + 1))
+    return out
 
 
 # What a suggested command (e.g. the one that records a missing baseline) leaves out of the

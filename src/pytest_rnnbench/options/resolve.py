@@ -17,7 +17,7 @@ import pytest
 from ..invocation import pytest_program
 from ..matrix import PRESETS
 from ..settings import Settings
-from .command_line import first_on_command_line, rerun_selection
+from .command_line import first_on_command_line, rerun_selection, typed_args
 from .conflicts import check, yield_to_typed
 from .option import Context, Option
 from .parsers import CHECK_MACHINE
@@ -95,7 +95,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     values["implied_by"] = implied_by
     yield_to_typed(values, config)
     values["available_gpus"] = available_gpus
-    values["rerun_args"], values["keyword"] = rerun_selection(config.invocation_params.args)
+    values["rerun_args"], values["keyword"] = rerun_selection(typed_args(config))
     values["program"] = tuple(pytest_program(cwd=str(config.invocation_params.dir)))
     settings = Settings(**values)
     if settings.enabled:
