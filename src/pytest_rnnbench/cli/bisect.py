@@ -50,7 +50,7 @@ from ..history.bisect import (
     search,
 )
 from ..report.bisect_page import Commit, Record, markdown, step_line
-from ..run.trees import TreeError, git, toplevel
+from ..run.git import TreeError, git, toplevel
 from .arguments import cannot_write
 from .bisect_steps import StepRunner, regressed_cases
 from .gate import GATE_OWNED, owned_among

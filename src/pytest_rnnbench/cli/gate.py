@@ -31,14 +31,8 @@ from typing import NoReturn, Optional
 
 from ..backends import BACKENDS
 from ..invocation import pytest_program, python_module
-from ..run.trees import (
-    NoForkPoint,
-    TreeError,
-    backends_of,
-    head_tree,
-    resolve_commit,
-    toplevel,
-)
+from ..run.git import toplevel
+from ..run.trees import NoForkPoint, TreeError, backends_of, head_tree, resolve_commit
 
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is

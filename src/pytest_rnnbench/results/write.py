@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 from ..machine import cpu_count, cpu_model
 from ..run.devices import GpuInventory
+from ..run.git import git_or_none
 from ..run.summary import Summary
-from ..run.trees import git_or_none
 from ..settings import Settings
 from .schema import RESULTS_SCHEMA, RESULTS_VERSION
 

@@ -33,6 +33,9 @@ from typing import Literal, Optional
 
 from ..backends import KERAS3_BACKENDS, KERAS_MXNET_BACKENDS
 from ..signals import sigterm_is_ours_to_take
+from .git import GitFailed, git, toplevel
+from .git import TreeError as TreeError  # every caller's error: a tree's and git's alike
+from .git import git_or_none as git_or_none  # verdicts/baseline.py imports it from here
 
 # How long `git archive` of a whole Keras tree may take (seconds); a larger tree is a stuck git.
 ARCHIVE_TIMEOUT_S = 600.0
@@ -40,21 +43,6 @@ ARCHIVE_TIMEOUT_S = 600.0
 # directory: the compatible reading of --rnnbench-base).
 Kind = Literal["ref", "dir", "any"]
 FETCH_HINT = "fetch the base first, e.g. `git fetch origin master`"
-
-
-class TreeError(Exception):
-    """A side cannot be used: the message names the ref or directory and what is wrong."""
-
-
-class GitFailed(TreeError):
-    """git ran and failed: `status` its exit status, `said` its message (may be empty). Only some
-    mean what a caller asks (no repository, no such commit); the rest are told in git's words."""
-
-    def __init__(self, message: str, status: int, said: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.said = said
-        self.no_repository = "not a git repository" in said
 
 
 @dataclass(frozen=True)
@@ -83,50 +71,6 @@ class SourceTree:
             "commit": self.commit,
             "dirty": self.dirty,
         }
-
-
-def git(repo: Path, *args: str, timeout: float = 120.0) -> str:
-    """Run git in `repo` and return its output; TreeError with git's own message on failure."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=timeout
-        )
-    except FileNotFoundError:
-        raise TreeError(
-            "git was not found on PATH: install git, or add its folder to PATH"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise TreeError(f"git {' '.join(args)} did not finish within {timeout:g} s") from None
-    if done.returncode != 0:
-        # All of it: dubious ownership ends with the command that allows the repository.
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        said = "\n".join(line for line in lines if line.strip())
-        raise GitFailed(
-            f"git {' '.join(args)} failed in {repo}: {said or 'no message from git'}",
-            done.returncode,
-            said,
-        )
-    return done.stdout.strip()
-
-
-def git_or_none(directory: Path, *args: str, timeout: float = 10.0) -> Optional[str]:
-    """git's output in `directory`, or None outside a repository or when git is missing, fails
-    or takes too long: for what a run records about its checkout, where none is no error."""
-    try:
-        return git(directory, *args, timeout=timeout)
-    except TreeError:
-        return None
-
-
-def toplevel(directory: Path) -> Optional[Path]:
-    """The root of the git working tree that holds `directory`, or None outside git; TreeError
-    when git is missing or fails otherwise (a repository it refuses or cannot read)."""
-    try:
-        return Path(git(directory, "rev-parse", "--show-toplevel"))
-    except GitFailed as exc:
-        if exc.no_repository:
-            return None
-        raise
 
 
 def _is_branch(repo: Path, ref: str) -> bool:

@@ -20,6 +20,7 @@ import pytest
 from ..matrix import Case
 from ..run import datasets
 from ..run.devices import GpuMemoryMonitor, Slot
+from ..run.git import toplevel
 from ..run.probe import probe_backend
 from ..run.process import WorkerRun, WorkerUnsupported, run_worker
 from ..run.protocol import (
@@ -29,7 +30,7 @@ from ..run.protocol import (
     worker_env,
 )
 from ..run.summary import Summary, summarize
-from ..run.trees import SourceTree, TreeError, base_tree, head_tree, toplevel
+from ..run.trees import SourceTree, TreeError, base_tree, head_tree
 from ..run.trees import remove as remove_tree
 from ..run.turns import WorkerSpec, run_live, turn_steps_for
 from ..settings import Settings
