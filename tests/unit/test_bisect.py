@@ -469,6 +469,62 @@ def test_without_git_on_path_is_a_usage_error_naming_it(
     assert "bisect: error: git was not found on PATH" in err, err
 
 
+def test_a_missing_git_is_no_unknown_ref(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """resolve() is asked after toplevel(): git gone by then is said in git's words too."""
+    from pytest_rnnbench.cli.bisect import UsageError, resolve
+    from pytest_rnnbench.run.trees import TreeError
+
+    assert resolve(repo, "--good", "master") == _git(repo, "rev-parse", "master")
+    with pytest.raises(UsageError, match="--good no-such-ref: no such commit, branch or tag"):
+        resolve(repo, "--good", "no-such-ref")
+    (tmp_path / "no-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))
+    with pytest.raises(TreeError, match="git was not found on PATH"):
+        resolve(repo, "--good", "master")
+
+
+def _object(repo: Path, ref: str) -> Path:
+    """Where the loose object of the commit `ref` names lies (a fresh repository packs none)."""
+    commit = _git(repo, "rev-parse", ref)
+    return repo / ".git" / "objects" / commit[:2] / commit[2:]
+
+
+@pytest.mark.parametrize(
+    "damage, gits_words",
+    [
+        ("corrupt", "is corrupt"),  # --good's commit: rev-parse fails (128), no unknown ref
+        ("missing", "error: Could not read"),  # one below it: describing --good fails
+    ],
+)
+def test_a_damaged_repository_is_a_usage_error_in_gits_words(
+    repo: Path, capsys: pytest.CaptureFixture[str], damage: str, gits_words: str
+) -> None:
+    if damage == "corrupt":
+        broken = _object(repo, "master~1")
+        broken.chmod(0o644)
+        broken.write_bytes(broken.read_bytes()[:10])
+    else:
+        _object(repo, "master~2").unlink()
+    assert main(["bisect", "--good", "master~1", "--bad", "master"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bisect: error: git ") and gits_words in err, err
+    assert "no such commit" not in err, err
+
+
+def test_history_git_cannot_read_is_no_answer_to_whether_good_is_an_ancestor(repo: Path) -> None:
+    """git exits 1 for "no" and, saying `error: Could not read`, for an object it lacks."""
+    from pytest_rnnbench.cli.bisect import commits_between
+    from pytest_rnnbench.run.trees import TreeError
+
+    good, bad = _git(repo, "rev-parse", "master~1"), _git(repo, "rev-parse", "master")
+    _object(repo, "master~2").unlink()
+    with pytest.raises(TreeError, match="merge-base --is-ancestor .* Could not read") as raised:
+        commits_between(repo, good, bad)
+    assert "not an ancestor" not in str(raised.value)
+
+
 def test_the_first_parent_commits_between_the_ends_oldest_first(repo: Path) -> None:
     from pytest_rnnbench.cli.bisect import commits_between
 

@@ -14,9 +14,10 @@ Exit status:
   0  found: one commit is the first bad one, the pass below it measured again
   1  narrowed to a range (skipped or inconclusive commits, or --budget reached), or one commit
      whose pass below could not be measured again before the --budget ran out
-  2  the bisect could not run: usage (a ref that does not resolve, good not an ancestor of bad,
-     good == bad, a --report or --json that cannot be written), or an end that could not be
-     measured; also when its report could not be written at the end
+  2  the bisect could not run: usage (git missing or failing, in git's words; a ref that does
+     not resolve, good not an ancestor of bad, good == bad, a --report or --json that cannot be
+     written), or an end that could not be measured; also when its report could not be written
+     at the end
   6  no regression between the ends (not 3: `rnnbench gate` passes pytest's statuses 0-5 on,
      and a script that runs both must not read this as pytest's internal error)
   7  the ends stayed inconclusive through --attempts: whether the bad end is slower is not
@@ -50,7 +51,7 @@ from ..history.bisect import (
     search,
 )
 from ..report.bisect_page import Commit, Record, markdown, step_line
-from ..run.git import TreeError, git, toplevel
+from ..run.git import TreeError, commit_of, git, is_ancestor, toplevel
 from .arguments import cannot_write
 from .bisect_steps import StepRunner, regressed_cases
 from .gate import GATE_OWNED, owned_among
@@ -109,13 +110,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def resolve(repo: Path, option: str, ref: str) -> str:
-    """The full hash of the commit `ref` names (a branch means its tip, as `git bisect` reads)."""
+    """The full hash of the commit `ref` names (a branch means its tip, as `git bisect` reads).
+
+    UsageError when it names none; TreeError when git is missing or fails (start() says it)."""
     if ref.startswith("-"):
         raise UsageError(f"{option} {ref}: a ref does not start with '-'")
-    try:
-        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    except TreeError:
-        raise UsageError(f"{option} {ref}: no such commit, branch or tag in {repo}") from None
+    commit = commit_of(repo, ref)
+    if commit is None:
+        raise UsageError(f"{option} {ref}: no such commit, branch or tag in {repo}")
+    return commit
 
 
 def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
@@ -125,13 +128,12 @@ def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
     `good`'s changes: measured against it they would look slower or faster for changes of
     `good`'s own, so --ancestry-path leaves them out and the merge stands for them.
 
-    UsageError when there are none (good == bad) or `good` is not an ancestor of `bad`."""
+    UsageError when there are none (good == bad) or `good` is not an ancestor of `bad`; TreeError
+    when git is missing or fails (start() says it)."""
     if good == bad:
         raise UsageError(f"--good and --bad are the same commit {good}: nothing to bisect")
-    try:
-        git(repo, "merge-base", "--is-ancestor", good, bad)
-    except TreeError:
-        raise UsageError(f"--good {good[:12]} is not an ancestor of --bad {bad[:12]}") from None
+    if not is_ancestor(repo, good, bad):
+        raise UsageError(f"--good {good[:12]} is not an ancestor of --bad {bad[:12]}")
     listed = git(
         repo,
         "log",
@@ -170,15 +172,18 @@ def start(args: argparse.Namespace, extra: list[str]) -> tuple[Path, Commit, lis
         if problem:
             raise UsageError(problem)  # before hours of measuring, not after
     try:
-        repo = toplevel(Path.cwd())
-    except TreeError as exc:  # no git, or one that cannot read this repository
+        return _ends(Path.cwd(), args.good, args.bad)
+    except TreeError as exc:  # no git, or one that cannot read this repository: in its words
         raise UsageError(str(exc)) from None
+
+
+def _ends(cwd: Path, good_ref: str, bad_ref: str) -> tuple[Path, Commit, list[Commit]]:
+    """start()'s answer from git: UsageError for refs that make no range, TreeError for git."""
+    repo = toplevel(cwd)
     if repo is None:
-        raise UsageError(
-            f"{Path.cwd()} is not inside a git repository (run it in a Keras checkout)"
-        )
-    good = resolve(repo, "--good", args.good)
-    bad = resolve(repo, "--bad", args.bad)
+        raise UsageError(f"{cwd} is not inside a git repository (run it in a Keras checkout)")
+    good = resolve(repo, "--good", good_ref)
+    bad = resolve(repo, "--bad", bad_ref)
     return repo, describe(repo, good), commits_between(repo, good, bad)
 
 

@@ -70,3 +70,34 @@ def toplevel(directory: Path) -> Optional[Path]:
         if exc.no_repository:
             return None
         raise
+
+
+def commit_of(repo: Path, ref: str) -> Optional[str]:
+    """The full hash of the commit `ref` names in `repo`, or None when it names none (or `repo`
+    is no repository); TreeError when git is missing or fails otherwise, in its words."""
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except GitFailed as exc:
+        # --verify --quiet: status 1 (quietly, or "expected commit type") is no such commit;
+        # 128 is git failing, in its own words, unless there is no repository at all.
+        if exc.status != 1 and not exc.no_repository:
+            raise
+        return None
+
+
+def is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    """Whether `commit` is `of` or one of its ancestors; TreeError when git is missing or fails,
+    in its words."""
+    try:
+        git(repo, "merge-base", "--is-ancestor", commit, of)
+    except GitFailed as exc:
+        # 1 is "no" only when quiet: with an object missing from a damaged repository git says
+        # `error: Could not read <hash>` and exits 1 too, although it could not tell.
+        if exc.status != 1 or _complains(exc.said):
+            raise
+        return False
+    return True
+
+
+def _complains(said: str) -> bool:
+    return any(line.startswith(("error:", "fatal:")) for line in said.splitlines())

@@ -33,7 +33,7 @@ from typing import Literal, Optional
 
 from ..backends import KERAS3_BACKENDS, KERAS_MXNET_BACKENDS
 from ..signals import sigterm_is_ours_to_take
-from .git import GitFailed, git, toplevel
+from .git import GitFailed, commit_of, git, is_ancestor, toplevel
 from .git import TreeError as TreeError  # every caller's error: a tree's and git's alike
 from .git import git_or_none as git_or_none  # verdicts/baseline.py imports it from here
 
@@ -98,15 +98,10 @@ def resolve_commit(repo: Path, ref: str) -> str:
     fork (a pull_request event's base.sha), would measure the pull request together with the
     reverse of every later upstream change."""
     _check_ref_name(ref)
-    try:
-        commit = git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    except GitFailed as exc:
-        # --verify --quiet: status 1 (quietly, or "expected commit type") is no such commit;
-        # 128 is git failing, in its own words, unless there is no repository at all.
-        if exc.status != 1 and not exc.no_repository:
-            raise
-        raise UnknownRef(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})") from None
-    if not _is_branch(repo, ref) and _is_ancestor(repo, commit, "HEAD"):
+    commit = commit_of(repo, ref)
+    if commit is None:
+        raise UnknownRef(f"{ref}: no such commit, branch or tag in {repo} ({FETCH_HINT})")
+    if not _is_branch(repo, ref) and is_ancestor(repo, commit, "HEAD"):
         return commit
     try:
         return git(repo, "merge-base", "HEAD", commit)
@@ -121,16 +116,6 @@ def resolve_commit(repo: Path, ref: str) -> str:
             else "they share no history"
         )
         raise NoForkPoint(f"{ref}: HEAD and {commit[:12]} have no common ancestor: {why}") from None
-
-
-def _is_ancestor(repo: Path, commit: str, of: str) -> bool:
-    try:
-        git(repo, "merge-base", "--is-ancestor", commit, of)
-    except GitFailed as exc:
-        if exc.status != 1:  # 1: not an ancestor; else git failed
-            raise
-        return False
-    return True
 
 
 def _check_ref_name(ref: str) -> None:
