@@ -149,6 +149,22 @@ def test_a_directory_in_the_checkout_never_stands_in_for_a_missing_base_ref(
     assert "a directory is given with --base-dir" in error
 
 
+def test_git_failing_on_the_base_is_said_without_the_directory_hint(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--base-dir is the answer to a ref git does not know, not to a repository it cannot read
+    (here the base's commit is corrupt: git rev-parse fails, exit 128)."""
+    base = git(repo, "rev-parse", "master")
+    broken = repo / ".git" / "objects" / base[:2] / base[2:]
+    broken.chmod(0o644)
+    broken.write_bytes(broken.read_bytes()[:10])
+    monkeypatch.chdir(repo)
+    assert main(["gate", "--base", "master"]) == 4
+    error = capsys.readouterr().err
+    assert "gate: error: --base git rev-parse" in error and "is corrupt" in error, error
+    assert "--base-dir" not in error and "no such commit" not in error, error
+
+
 def test_a_ref_wins_over_a_directory_of_the_same_name(repo: Path, tmp_path: Path) -> None:
     (repo / "master" / "keras").mkdir(parents=True)
     (repo / "master" / "keras" / "__init__.py").write_text("")

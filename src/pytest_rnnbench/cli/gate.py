@@ -32,7 +32,7 @@ from typing import NoReturn, Optional
 from ..backends import BACKENDS
 from ..invocation import pytest_program, python_module
 from ..run.git import toplevel
-from ..run.trees import NoForkPoint, TreeError, backends_of, head_tree, resolve_commit
+from ..run.trees import TreeError, UnknownRef, backends_of, head_tree, resolve_commit
 
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
@@ -165,10 +165,10 @@ def check_base(args: argparse.Namespace, cwd: Path) -> None:
         raise TreeError(f"--base {args.base}: the head tree is no git repository (use --base-dir)")
     try:
         resolve_commit(repo, args.base)
-    except NoForkPoint as exc:
-        raise TreeError(f"--base {exc}") from None
-    except TreeError as exc:
+    except UnknownRef as exc:  # a ref git does not know: perhaps a directory, named as a ref
         raise TreeError(f"--base {exc}; a directory is given with --base-dir") from None
+    except TreeError as exc:  # no fork point, or git failing: no directory would help
+        raise TreeError(f"--base {exc}") from None
 
 
 # Plugin options that name the trees: passed through they would override the gate's, after its
