@@ -10,8 +10,11 @@ The report tests use fixed inputs: tests/data/results-synthetic.json and results
 were written by real runs on the project's 2-CPU development machine (see tests/data/README.md
 for the commands), so the reports are tested on what the plugin actually writes. Golden files
 live in tests/golden/; after an intended change, regenerate them with
-`UPDATE_GOLDEN=1 pytest tests/unit/test_markdown.py tests/unit/test_terminal.py` and review the
-diff.
+`UPDATE_GOLDEN=1 pytest tests/unit/test_markdown.py tests/unit/test_terminal.py
+tests/unit/test_comment.py tests/unit/test_history_page.py`. That run compares nothing: each test
+that rewrote its golden file is reported as skipped ("golden file NAME rewritten: review the
+diff"), never as passed. Review the diff (`git diff tests/golden`), then run the tests again
+without UPDATE_GOLDEN to check the output against the files.
 """
 
 from __future__ import annotations
@@ -418,11 +421,15 @@ def report_with_verdicts() -> Report:
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it instead."""
+    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it instead and skips the test
+    (a rewritten file checks nothing until its diff is reviewed and the test is run again)."""
+    import pytest
+
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        pytest.skip(f"golden file {name} rewritten: review the diff")
     expected = path.read_text(encoding="utf-8")
     assert text == expected, f"{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
 
