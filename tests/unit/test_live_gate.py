@@ -143,8 +143,21 @@ def test_load_that_fell_on_one_sides_turns_makes_the_time_verdict_inconclusive()
         (10.0, 0.08, 10.2, 0.0, verdict.INCONCLUSIVE),
         # -4%, 8% more load on the reference's turns: at most +3.7%, still within it.
         (10.0, 0.08, 9.6, 0.0, verdict.PASS),
+        # The load slowed the reference: a regression is only larger than measured (seen in CI:
+        # 1-step turns, 7% on the base's short turns against 0% on the head's).
+        (10.0, 0.07, 20.0, 0.0, verdict.REGRESSION),
+        # The load slowed the candidate: an improvement is only larger than measured.
+        (20.0, 0.0, 10.0, 0.3, verdict.IMPROVEMENT),
     ],
-    ids=["regression", "improvement", "small load", "pass hiding one", "pass"],
+    ids=[
+        "regression",
+        "improvement",
+        "small load",
+        "pass hiding one",
+        "pass",
+        "regression, reference loaded",
+        "improvement, candidate loaded",
+    ],
 )
 def test_a_change_larger_than_the_load_could_make_stands(
     reference_ms: float,
@@ -164,34 +177,6 @@ def test_a_pass_is_not_trusted_either_when_the_reference_was_the_loaded_side() -
         case_run(worker(10.0, turn_loads=[0.4] * 12), worker(10.0, turn_loads=[0.0] * 12))
     )
     assert found is not None and found.verdict.outcome == verdict.INCONCLUSIVE
-
-
-@pytest.mark.parametrize(
-    ("reference_ms", "reference_load", "candidate_ms", "candidate_load", "outcome"),
-    [
-        # The load slowed the reference: a regression is only larger than measured (seen in CI:
-        # 1-step turns, 7% on the base's short turns against 0% on the head's).
-        (10.0, 0.07, 20.0, 0.0, verdict.REGRESSION),
-        # The load slowed the candidate: an improvement is only larger than measured.
-        (20.0, 0.0, 10.0, 0.3, verdict.IMPROVEMENT),
-    ],
-    ids=["regression, reference loaded", "improvement, candidate loaded"],
-)
-def test_load_that_worked_against_the_outcome_leaves_it_standing(
-    reference_ms: float,
-    reference_load: float,
-    candidate_ms: float,
-    candidate_load: float,
-    outcome: str,
-) -> None:
-    judge = LiveJudge(Settings(against={"*": "/ref/python"}))
-    found = judge.check(
-        case_run(
-            worker(reference_ms, turn_loads=[reference_load] * 12),
-            worker(candidate_ms, turn_loads=[candidate_load] * 12),
-        )
-    )
-    assert found is not None and found.verdict.outcome == outcome
 
 
 @pytest.mark.parametrize(
