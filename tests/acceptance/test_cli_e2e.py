@@ -3,6 +3,7 @@ verdicts and exit codes) and `python -m pytest_rnnbench report`."""
 
 import json
 import random
+import re
 import subprocess
 import sys
 
@@ -273,7 +274,27 @@ def test_bad_options_exit_2(tmp_path, old):
 
 
 def test_the_alpha_reads_as_the_plugins_option_does(tmp_path, old):
-    assert compare(old, old, "--alpha", "1%")[0] == 0 == compare(old, old, "--alpha", "0.01")[0]
+    """`--alpha 1%` is the level 0.01, as `--alpha 0.01`: a +30% step time (p about 0.03 from one
+    stored session) is inconclusive at the per-case level 0.01 / 2 cases and a regression at
+    10% / 2, and the line prints the per-case level the verdict was taken at."""
+    new = results_file(
+        tmp_path / "new.json",
+        {CASE: worker_result(CASE, 13, 3), OTHER: worker_result(OTHER, 20, 4)},
+    )
+    per_case = f"{0.01 / 2:.2g}"
+    outputs = {}
+    for alpha in ("1%", "0.01"):
+        code, out, err = compare(old, new, "--alpha", alpha)
+        assert code == 0, alpha + out + err
+        (line,) = [line for line in out.splitlines() if line.startswith(f"{CASE}: ")]
+        assert line.startswith(f"{CASE}: inconclusive"), (alpha, line)
+        p = float(re.search(r"\(p=([0-9.e-]+) >= ", line).group(1))
+        assert f"(p={p:.3g} >= {per_case})" in line and 0.01 / 2 < p < 0.1 / 2, (alpha, line)
+        outputs[alpha] = out
+    assert outputs["1%"] == outputs["0.01"]
+    # The pair tells the levels apart: at 10% the same change is a regression.
+    code, out, _ = compare(old, new, "--alpha", "10%")
+    assert code == 1 and f"{CASE}: regression" in out, out
 
 
 def test_results_written_by_the_plugin_compare(tmp_path):
