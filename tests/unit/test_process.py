@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import FAKES, wait_gone, write_executable
+from pytest_rnnbench.run import process
 from pytest_rnnbench.run.probe import probe_backend
 from pytest_rnnbench.run.process import Worker, WorkerError, WorkerUnsupported, run_worker
 
@@ -149,6 +150,24 @@ def test_a_worker_that_hangs_after_its_result_is_killed_by_us_and_its_result_kep
         assert time.monotonic() < deadline, "the fake worker sent no result"
         time.sleep(0.05)
     run = worker.finish(grace_s=0.5)
+    assert run.result["final_loss"] == 1.5 and run.returncode == -9
+    assert run.late_exit == (
+        "worker did not exit within 0.5 s after sending its result and was killed"
+    )
+    assert not exits.exists(), "it was to be killed in its slow exit"
+
+
+def test_a_single_worker_that_hangs_after_its_result_is_killed_with_its_result_kept(
+    fake_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_worker, as finish() for live A/B: not timed out (hours later, at the default timeout)
+    and its result dropped, but given the exit grace after its result, then killed, saying so."""
+    monkeypatch.setattr(process, "EXIT_GRACE_S", 0.5)
+    exits = tmp_path / "exits"
+    env = dict(os.environ, FAKE_MODE="ok", FAKE_EXIT_DELAY_S="60", FAKE_EXITLOG=str(exits))
+    started = time.monotonic()
+    run = run_worker(str(fake_python), request_for(), env, 20, tmp_path / "w.log")
+    assert time.monotonic() - started < 15, "it waited for the timeout"
     assert run.result["final_loss"] == 1.5 and run.returncode == -9
     assert run.late_exit == (
         "worker did not exit within 0.5 s after sending its result and was killed"

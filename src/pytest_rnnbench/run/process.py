@@ -2,7 +2,8 @@
 
 The reply arrives as JSON lines on a dedicated pipe (the worker's stdout and stderr go to a log
 file, whose tail explains failures). A worker that crashes, is killed, or runs past its timeout
-fails only its own case; its whole process group is killed so nothing outlives the case. A memory
+fails only its own case; its whole process group is killed so nothing outlives the case. One that
+sent its result but does not exit within EXIT_GRACE_S is killed too, its result kept. A memory
 guard kills a worker whose resident memory passes --rnnbench-max-rss.
 """
 
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,13 @@ from typing import Any, BinaryIO, Optional
 from .protocol import MESSAGE_TYPES, PROTOCOL_VERSION, WORKER_SCRIPT
 
 TAIL_LINES = 30
+# How long a worker that has sent its last word (a result or an error) may take to exit: the
+# worker exits at once, skipping teardown; one that hangs there (a framework's thread that never
+# ends) is killed, and a result it sent is kept (Worker.finish()).
+EXIT_GRACE_S = 30.0
+# How often run_worker looks whether a worker that said nothing more has exited (seconds).
+EXIT_POLL_S = 0.1
+FINAL_TYPES = ("result", "error")  # the messages that end a worker's run
 
 
 class WorkerError(Exception):
@@ -121,6 +130,7 @@ class Worker:
         self._on_message = on_message
         self._protocol_errors: list[str] = []
         self._control = None
+        self._said_all = threading.Event()  # its last word arrived, or its reply pipe closed
         log = _open_log(log_path)  # before the pipes: its failure leaves nothing to close
         read_fd, write_fd = os.pipe()
         child_fds = [write_fd]
@@ -173,8 +183,11 @@ class Worker:
                     self._protocol_errors.append(f"unknown reply {line[:200]!r}")
                     continue
                 self.run.messages.append(message)
+                if message["type"] in FINAL_TYPES:
+                    self._said_all.set()
                 if self._on_message is not None:
                     self._on_message(message)
+        self._said_all.set()
         if self._on_message is not None:
             self._on_message({"type": CLOSED})
 
@@ -205,6 +218,18 @@ class Worker:
         self.proc.wait()
         self.release()
 
+    def settle(self, timeout_s: float) -> bool:
+        """Wait until the worker has sent its last word or closed its reply pipe, or has exited
+        (a process it started may hold the pipe open); False when none of it came in time."""
+        deadline = time.monotonic() + timeout_s
+        while self.proc.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._said_all.wait(min(left, EXIT_POLL_S)):
+                return True
+        return True
+
     def timed_out(self, timeout_s: float) -> WorkerError:
         self.kill()
         self._reader.join(timeout=5)
@@ -212,11 +237,13 @@ class Worker:
             f"worker timed out after {timeout_s:g} s and was killed", _tail(self.log_path)
         )
 
-    def finish(self, grace_s: float = 30.0) -> WorkerRun:
+    def finish(self, grace_s: Optional[float] = None) -> WorkerRun:
         """The run's result once the process has exited; WorkerError or WorkerUnsupported if not.
 
-        A worker that sent its result gets `grace_s` to exit before it is killed.
+        A worker that sent its result gets `grace_s` (default EXIT_GRACE_S) to exit before it is
+        killed.
         """
+        grace_s = EXIT_GRACE_S if grace_s is None else grace_s
         self.release()
         killed_late = False  # our own SIGKILL, not the out-of-memory killer's
         try:
@@ -242,7 +269,7 @@ class Worker:
                 "worker broke the protocol: " + "; ".join(self._protocol_errors[:3]),
                 _tail(log_path),
             )
-        finals = [m for m in self.run.messages if m["type"] in ("result", "error")]
+        finals = [m for m in self.run.messages if m["type"] in FINAL_TYPES]
         if finals and finals[-1]["type"] == "error":
             error = finals[-1]
             if error.get("kind") == "unsupported":
@@ -280,8 +307,10 @@ def run_worker(
 ) -> WorkerRun:
     """Run one case in a fresh worker process and return its result, or raise WorkerError.
 
-    `max_rss_bytes` caps the worker's resident memory: past it the worker is killed and the case
-    fails saying so (a guard for shared machines, checked several times a second).
+    `timeout_s` is the time the worker has for its result (or error); then it has EXIT_GRACE_S
+    to exit, as live A/B's workers have, or it is killed and its result kept, saying so in
+    `late_exit`. `max_rss_bytes` caps the worker's resident memory: past it the worker is killed
+    and the case fails saying so (a guard for shared machines, checked several times a second).
     """
 
     def forward(message: dict[str, Any]) -> None:
@@ -294,13 +323,14 @@ def run_worker(
     worker = Worker(python, env, log_path, forward, max_rss_bytes)
     try:
         worker.send(request)
-        worker.proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise worker.timed_out(timeout_s) from None
+        # For its last word, not its exit: one whose exit hangs after its result would be
+        # timed out (hours later, at the default timeout) and its whole result dropped.
+        if worker.settle(timeout_s):
+            return worker.finish()
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
         worker.kill()
         raise
-    return worker.finish()
+    raise worker.timed_out(timeout_s)
 
 
 def _mib(value: Optional[int]) -> str:

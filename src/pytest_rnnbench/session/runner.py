@@ -195,7 +195,10 @@ class CaseRunner:
                     sides = self._run_live(
                         case, reference, (request, candidate), env, monitor, shown
                     )
-                    result = merge_side(sides[1])
+                    result = _late_exits(
+                        merge_side(sides[1]),
+                        [("reference worker", sides[0]), ("candidate worker", sides[1])],
+                    )
         except WorkerUnsupported as exc:
             pytest.skip(f"{case.id}: {exc}")
         assert result is not None
@@ -228,7 +231,7 @@ class CaseRunner:
             if result is None:
                 return None
             results.append(result)
-        return merge_side(results)
+        return _late_exits(merge_side(results), [("worker", results)])
 
     def _run_one(
         self,
@@ -255,7 +258,7 @@ class CaseRunner:
             on_message=on_message,
             max_rss_bytes=self.settings.max_rss_bytes,
         )
-        return run.result
+        return None if run.result is None else _entry(run)
 
     def _run_live(
         self,
@@ -318,4 +321,31 @@ class CaseRunner:
 
 def _with_turn_loads(runs: list[WorkerRun]) -> list[dict[str, Any]]:
     """A live side's worker results, each with what the controller observed of its turns."""
-    return [dict(run.result, turn_loads=run.turn_loads) for run in runs if run.result is not None]
+    return [_entry(run, turn_loads=run.turn_loads) for run in runs if run.result is not None]
+
+
+def _entry(run: WorkerRun, **observed: Any) -> dict[str, Any]:
+    """A worker's result with what the controller observed of it, and `late_exit` when it was
+    killed after sending that result (run/process.py), so the results file's entry says so."""
+    assert run.result is not None
+    entry = dict(run.result, **observed)
+    if run.late_exit:
+        entry["late_exit"] = run.late_exit
+    return entry
+
+
+def _late_exits(
+    merged: dict[str, Any], sides: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]
+) -> dict[str, Any]:
+    """`merged` with every one of its workers' late exits, naming each worker: merge_side keeps
+    the first worker's keys only."""
+    said = [
+        f"{label} {index} {str(result['late_exit']).removeprefix('worker ')}"
+        for label, results in sides
+        for index, result in enumerate(results)
+        if result.get("late_exit")
+    ]
+    merged.pop("late_exit", None)
+    if said:
+        merged["late_exit"] = "; ".join(said)
+    return merged
