@@ -9,6 +9,7 @@ import pytest
 
 from helpers import fixed_report
 from pytest_rnnbench.report import charts
+from pytest_rnnbench.results.rows import Report, Row
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -74,10 +75,39 @@ def test_chart_names_follow_the_seed():
     )
 
 
+def report_with_groups(groups: int) -> Report:
+    """One chart's rows in `groups` bar groups (GPU count, machine), two backends in each, and a
+    row of another batch size (another chart) that must not count."""
+    pairs = [(gpus, instance) for instance in ("m1", "m2", "m3") for gpus in (0, 1)][:groups]
+    rows = [
+        Row(
+            instance,
+            f"{backend}-gpu{gpus}-b32-unroll-synthetic",
+            backend,
+            gpus,
+            32,
+            True,
+            "synthetic",
+        )
+        for gpus, instance in pairs
+        for backend in ("jax", "torch")
+    ]
+    rows.append(Row("m9", "jax-gpu5-b64-unroll-synthetic", "jax", 5, 64, True, "synthetic"))
+    return Report(rows=rows)
+
+
 def test_charts_grow_wider_with_more_bar_groups():
-    report = fixed_report()
-    spec = charts.plan(report)[0]
-    assert charts.figure_size_px(report, spec) == (1000, 600)
+    """Width: 3 in plus 1.8 in per bar group, at least 10 in, at 100 dpi; height 6 in."""
+    widths = {}
+    for groups in (1, 3, 4, 5, 6):
+        report = report_with_groups(groups)
+        spec = charts.ChartSpec("synthetic", 32, True)
+        assert spec in charts.plan(report)
+        expected = round(max(10.0, 3.0 + 1.8 * groups) * 100)
+        assert charts.figure_size_px(report, spec) == (expected, 600), groups
+        widths[groups] = expected
+    # Up to three groups fit the minimum width; from four on each group adds 180 px.
+    assert widths[1] == widths[3] == 1000 < widths[4] < widths[5] < widths[6]
 
 
 def test_loading_the_report_modules_imports_no_matplotlib_or_framework():
