@@ -2,8 +2,9 @@
 
 Git runs as a subprocess in a given directory, without a shell. Missing from PATH, too slow, or
 failing, it raises TreeError (GitFailed when it ran and failed, with its exit status and message),
-so that only the failures that mean what a caller asks about (no repository; in trees.py, no such
-commit) are read as that answer, and the rest are told to the user as git said them.
+so that only the failures that mean what a caller asks about (no repository, no such commit, not
+an ancestor: toplevel, commit_of, is_ancestor) are read as that answer, and the rest are told to
+the user as git said them.
 """
 
 from __future__ import annotations
