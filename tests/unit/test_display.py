@@ -33,11 +33,11 @@ class FakeWriter:
 class FakeTerminal:
     """Records what reaches pytest's terminal reporter."""
 
-    def __init__(self, current_line: str = "") -> None:
+    def __init__(self, current_line: str = "", width: int = 100) -> None:
         self.lines: list[str] = []
         self.raw: list[str] = []
         self._tw = FakeWriter(current_line)
-        self._screen_width = 100
+        self._screen_width = width
 
     def write_line(self, line: str) -> None:
         self.lines.append(line)
@@ -67,8 +67,8 @@ class Clock:
         return self.now
 
 
-def run(tty: bool, current_line: str = ""):
-    terminal, capture, clock = FakeTerminal(current_line), FakeCapture(), Clock()
+def run(tty: bool, current_line: str = "", width: int = 100):
+    terminal, capture, clock = FakeTerminal(current_line, width), FakeCapture(), Clock()
     with CaseProgress(CASE, _Writer(terminal, capture), tty, clock=clock) as progress:
         for message in MESSAGES:
             clock.now += 5
@@ -134,8 +134,13 @@ def test_tty_mode_rewrites_one_status_line_and_restores_pytests_line():
 
 
 def test_tty_status_line_is_cut_to_the_terminal_width():
-    terminal, capture = run(tty=True)
-    assert all(len(text.strip("\r\n").replace("\x1b[K", "")) < 100 for text in terminal.raw[:-1])
+    """On a 40-column screen every status line (about 70 characters and more) is cut to 39 and
+    ends in "..." to show it was; the close sequence is not a status line."""
+    terminal, capture = run(tty=True, width=40)
+    shown = [text.strip("\r\n").replace("\x1b[K", "") for text in terminal.raw[:-1]]
+    assert len(shown) > 1  # the opened line and its redraws
+    assert shown == [f"rnnbench {CASE}"[:36] + "..."] * len(shown)
+    assert len(shown[0]) < 40
 
 
 def test_plain_mode_puts_pytests_file_prefix_back_for_the_tests_letter():
