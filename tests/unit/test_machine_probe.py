@@ -3,6 +3,7 @@ for: real child processes, a real worker's record, and a merged run's per-worker
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 
@@ -15,11 +16,27 @@ from pytest_rnnbench.verdicts.live import merge_side
 from pytest_rnnbench.verdicts.samples import worker_probe_ms
 
 
-def test_the_probe_times_one_loop_per_cpu_in_real_processes() -> None:
+def test_the_probe_times_one_loop_per_cpu_in_real_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """By default one child per CPU this process may use: each round starts that many (counted
+    as probe_once is called) and the record says how many."""
     probe = load_worker_module("rnnbench_worker_probe")
-    found = probe.probe(processes=2, rounds=3)
-    assert found["processes"] == 2 and len(found["rounds_ms"]) == 3
+    started: list[int] = []
+    real_probe_once = probe.probe_once
+
+    def counted(processes: int) -> list[float]:
+        times = real_probe_once(processes)
+        started.append(len(times))
+        return times
+
+    monkeypatch.setattr(probe, "probe_once", counted)
+    found = probe.probe(rounds=3)
+    cpus = len(os.sched_getaffinity(0))
+    assert found["processes"] == cpus and started == [cpus] * 3
+    assert len(found["rounds_ms"]) == 3
     assert found["ms"] == statistics.median(found["rounds_ms"]) and found["ms"] > 0
+    monkeypatch.undo()
     times = probe.probe_once(2, iterations=1000)
     assert len(times) == 2 and all(0 < t < 1 for t in times)
 
