@@ -12,7 +12,8 @@ thread pools, sample extraction). The run is a sequence of cycles; each cycle
      step), each --judge-workers fresh workers (a judged run's default, as a save's), against the
      sessions stored so far, with the plugin's rule (verdicts/session_time.py) at the run's
      false-alarm level divided among --cases, and its busy check (a run during which other
-     processes took more than 10% of the CPU is inconclusive).
+     processes took more than 10% of the CPU, or judged against an entry whose latest saved
+     session was, is inconclusive; sessions saved so are left out of the stored ones).
 
 Verdicts of one cycle share the stored sessions, and later cycles judge against a window that
 grew: they are not independent trials, which the output says. The first --history cycles only
@@ -39,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -58,7 +59,7 @@ from pytest_rnnbench.settings import (  # noqa: E402
     default_cache_dir,
 )
 from pytest_rnnbench.verdicts import baseline  # noqa: E402
-from pytest_rnnbench.verdicts.distrust import busy_machine_reason, untrusted_time  # noqa: E402
+from pytest_rnnbench.verdicts.distrust import timing_distrust, untrusted_time  # noqa: E402
 from pytest_rnnbench.verdicts.live import merge_side  # noqa: E402
 from pytest_rnnbench.verdicts.records import (  # noqa: E402
     REGRESSION,
@@ -258,8 +259,8 @@ def judge_all(
     with `sessions_judged`, the session itself too (SESSION_ARM). `time_judge`: the rule for the
     step time (default the plugin's)."""
     found = []
-    probed: list[Optional[float]] = []  # per stored session, in order, its machine-speed probe
-    recorded_by: list[str] = []  # per stored session, in order, its invocation (older runs: "")
+    # Per saved session, in order: its machine-speed probe and its invocation (older runs: "").
+    saved: list[tuple[Optional[float], str]] = []
     profile = baseline.machine_profile(
         data["machine"]["cpu"], data["machine"]["cpus"], [], None, None, sys.version.split()[0]
     )
@@ -269,8 +270,11 @@ def judge_all(
             if cycle["judged"]:
                 entry = next(iter(baseline.load(path, profile).values()))
                 sessions = stored_sessions(entry)
+                kept = of_stored_sessions(entry, saved)
+                assert len(kept) == len(sessions)
+                stored_probe = [probe for probe, _ in kept]
+                recorded_by = [invocation for _, invocation in kept]
                 this = cycle.get("invocation", "")
-                stored_probe = probed[-len(sessions) :]
                 runs = [
                     (
                         arm,
@@ -289,7 +293,7 @@ def judge_all(
                     )
                 for arm, worker_ms, busy, workers, probe in runs:
                     judged = time_judge(sessions, worker_ms, alpha, stored_probe, probe)
-                    verdict = busy_checked(judged(TOLERANCE), busy)
+                    verdict = busy_checked(judged(TOLERANCE), entry, busy)
                     comparison = session_comparison(sessions, worker_ms)
                     used = recorded_by[-comparison.used :]
                     across = bool(this) and any(r and r != this for r in used)
@@ -297,15 +301,29 @@ def judge_all(
             session = cycle["session"]
             entry = baseline.make_entry(data["case"], session, metric_samples(session))
             baseline.save(path, profile, {baseline.key_of(entry): entry})
-            recorded_by.append(cycle.get("invocation", ""))
-            probed.append(session_probe_ms(session))
+            saved.append((session_probe_ms(session), cycle.get("invocation", "")))
     return found
 
 
-def busy_checked(verdict: MetricVerdict, busy: Optional[list[float]]) -> MetricVerdict:
-    """The verdict as the plugin leaves it after its busy check: a decided time verdict of a run
-    during which other processes took more than the busy limit of the CPU is inconclusive."""
-    why = busy_machine_reason([], busy or [])
+Saved = TypeVar("Saved")
+
+
+def of_stored_sessions(entry: dict, saved: list[Saved]) -> list[Saved]:
+    """What was kept beside each session saved so far (`saved`, one item per session, oldest
+    first), for the sessions that stored_sessions(entry) judges with, aligned with them: the
+    entry's window, less the sessions the plugin leaves out (saved on a busy machine). Each is
+    asked of stored_sessions itself, so the rule is the plugin's, not a copy."""
+    window = baseline.entry_sessions(entry)
+    latest = saved[len(saved) - len(window) :]
+    return [item for record, item in zip(window, latest) if stored_sessions({"sessions": [record]})]
+
+
+def busy_checked(verdict: MetricVerdict, entry: dict, busy: Optional[list[float]]) -> MetricVerdict:
+    """The verdict as the plugin leaves it after its busy check (verdicts/judge.py, with
+    timing_distrust): a decided time verdict is inconclusive when other processes took more than
+    the busy limit of the CPU during this run (`busy`: per timed epoch) or during the stored
+    `entry`'s latest saved session (its cpu_busy_shares)."""
+    why = timing_distrust(entry, {"cpu_busy_shares": busy or []})
     return untrusted_time(verdict, why) if why else verdict
 
 

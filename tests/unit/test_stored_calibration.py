@@ -127,3 +127,59 @@ def test_a_judged_run_on_a_busy_machine_is_inconclusive_as_the_plugin_leaves_it(
     again = calibration.judge_all(data, 0.01)
     assert all(again[i].verdict.outcome == "inconclusive" for i in caught)
     assert "other processes took 30%" in again[caught[0]].verdict.why
+
+
+def busy_sessions(data: dict, indexes: tuple[int, ...]) -> dict:
+    """`data` with the sessions of these cycles saved while other processes took 30% of the CPU
+    in each timed epoch, every other session on a quiet machine."""
+    for index, cycle in enumerate(data["cycles"]):
+        for epoch in cycle["session"]["epochs"]:
+            epoch.setdefault("cpu", {})["others_share"] = 0.3 if index in indexes else 0.0
+    return data
+
+
+def test_a_run_judged_right_after_a_busy_save_is_inconclusive_as_the_plugin_leaves_it(
+    calibration,
+) -> None:
+    # The plugin's busy check reads the stored entry's busy shares too: its latest session's.
+    arms = len(calibration.ARMS)
+    quiet = calibration.judge_all(busy_sessions(json.loads(SAVED.read_text()), ()), 0.01)
+    found = calibration.judge_all(busy_sessions(json.loads(SAVED.read_text()), (5,)), 0.01)
+    # Cycles 4 to 10 (indexes 3-9) are judged; index 6's entry holds index 5's session last.
+    sixth = slice(3 * arms, 4 * arms)
+    decided = [j for j in quiet[sixth] if j.verdict.outcome == "regression"]
+    assert decided  # its +100% run, at least
+    assert all(j.verdict.outcome == "inconclusive" for j in found[sixth])
+    assert "during the baseline's timed epochs" in found[sixth][-1].verdict.why
+    # The next cycle's entry ends with a quiet session again: judged as when all were quiet.
+    after = slice(4 * arms, None)
+    assert [j.verdict.outcome for j in found[after]] == [j.verdict.outcome for j in quiet[after]]
+
+
+def test_probes_stay_with_their_sessions_when_busy_ones_are_left_out(calibration) -> None:
+    data = busy_sessions(json.loads(SAVED.read_text()), (2, 6))
+    for index, cycle in enumerate(data["cycles"]):
+        cycle["session"]["worker_probe_ms"] = [100.0 + index] * 3
+    seen = []
+
+    def recording(sessions, worker_ms, alpha, stored_probe, probe):
+        seen.append((len(sessions), stored_probe))
+        return calibration.plugin_time_judge(sessions, worker_ms, alpha)
+
+    calibration.judge_all(data, 0.01, time_judge=recording)
+    # The last cycle (index 9) is judged against sessions 0-8 less the busy 2 and 6.
+    assert seen[-1] == (7, [100.0 + index for index in (0, 1, 3, 4, 5, 7, 8)])
+
+
+def test_what_was_kept_beside_each_session_follows_the_sessions_the_plugin_uses(
+    calibration,
+) -> None:
+    # Invocations (for across-run counts) and probes are kept per saved session; once a busy
+    # session is among the latest, the plugin judges with the others: so must they.
+    saved = [(100.0 + index, f"run {index // 3}") for index in range(6)]
+    entry = {
+        "sessions": [{"step_ms": 20.0, "busy_share": 0.3 if i == 4 else 0.0} for i in range(6)]
+    }
+    assert calibration.of_stored_sessions(entry, saved) == [saved[i] for i in (0, 1, 2, 3, 5)]
+    window = {"sessions": entry["sessions"][2:]}  # older sessions left the window
+    assert calibration.of_stored_sessions(window, saved) == [saved[i] for i in (2, 3, 5)]
