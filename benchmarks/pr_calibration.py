@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from pytest_rnnbench.verdicts.distrust import SHARED_GPU, uneven_load_reason  # noqa: E402
-from pytest_rnnbench.verdicts.records import worst  # noqa: E402
+from pytest_rnnbench.verdicts.records import IMPROVEMENT, REGRESSION, worst  # noqa: E402
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
     WorkerComparison,
@@ -57,6 +57,9 @@ from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
 RC_LINE = re.compile(r"^rc=(-?\d+) wall=(\d+) s$", re.MULTILINE)
 GATE_FILE = re.compile(r"^(\d+)-(.+)\.txt$")
 SIDE_KEYS = ("reference", "candidate")  # a saved case's sides, as its results file names them
+# The outcomes that a timing the plugin distrusts makes inconclusive (distrust.untrusted_time
+# without also_pass, as verdicts/judge.py calls it for a shared GPU).
+DECIDED = (REGRESSION, IMPROVEMENT)
 
 
 def parse_arm(spec: str) -> tuple[str, Path, list[str]]:
@@ -173,10 +176,13 @@ def rejudged(found: dict) -> dict:
     saved = _time(found)
     tolerance = float(saved["tolerance"])
     sides = (loads.get("reference") or [], loads.get("candidate") or [])
+    # In the plugin's order (judge, then live.py): the GPU monitor's finding, which no turn time
+    # can undo, distrusts a decided outcome (a regression or an improvement), not a pass ...
+    if str(saved.get("why") or "").startswith(SHARED_GPU) and outcome in DECIDED:
+        outcome = "inconclusive"
+    # ... then load that fell on one side's turns, a pass too where it could hide a regression.
     if uneven_load_reason(outcome, *sides, tolerance, change=comparison.change):
-        outcome = "inconclusive"  # as the plugin distrusts load that fell on one side's turns
-    if str(saved.get("why") or "").startswith(SHARED_GPU):
-        outcome = "inconclusive"  # the GPU monitor's finding, which no turn time can undo
+        outcome = "inconclusive"
     metrics = dict(found.get("metrics") or {})
     metrics["step_time"] = dict(
         saved,

@@ -101,6 +101,19 @@ def test_a_case_distrusted_for_a_shared_gpu_stays_inconclusive_when_judged_again
     assert again["metrics"]["step_time"]["why"] == why
 
 
+def test_a_shared_gpu_leaves_a_pass_judged_again_a_pass_as_the_plugin_does(calibration) -> None:
+    # The plugin distrusts a regression or an improvement on a shared GPU, not a pass: a case
+    # saved as distrusted that today's rule judges a pass is a pass.
+    found = saved_case(1.0, seed=8)
+    why = "the GPU was shared with other processes (pids 4242) while the case ran"
+    found["metrics"]["step_time"].update(outcome="inconclusive", why=why)
+    assert calibration.rejudged(found)["verdict"] == "pass"
+    faster = saved_case(1 / 1.3, seed=8)  # an improvement stays distrusted
+    faster["metrics"]["step_time"].update(outcome="inconclusive", why=why)
+    assert calibration.judge_time(faster)[0] == "improvement"
+    assert calibration.rejudged(faster)["verdict"] == "inconclusive"
+
+
 def test_the_load_line_says_how_unevenly_the_sides_were_loaded(calibration) -> None:
     even = dict(
         saved_case(1.0, seed=5),
