@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from helpers import (
+    DATA_DIR_GIVEN,
     FAKES,
     NIETZSCHE,
     NIETZSCHE_MISSING,
@@ -514,8 +515,15 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
 # -- datasets --------------------------------------------------------------------------------------
 
 
-# The published text itself (an offline copy or a verified download), never a made stand-in.
-needs_nietzsche = pytest.mark.skipif(NIETZSCHE_REAL is None, reason=NIETZSCHE_MISSING)
+@pytest.fixture
+def needs_nietzsche() -> None:
+    """The published text itself (an offline copy or a verified download), never a made
+    stand-in: without it the test skips, but an offline copy handed in through RNNBENCH_DATA_DIR
+    that is missing or wrong is a broken setup and fails it (helpers.py)."""
+    if NIETZSCHE_REAL is None:
+        if DATA_DIR_GIVEN:
+            pytest.fail(NIETZSCHE_MISSING)
+        pytest.skip(NIETZSCHE_MISSING)
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -526,7 +534,7 @@ def _snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
     }
 
 
-@needs_nietzsche
+@pytest.mark.usefixtures("needs_nietzsche")
 def test_a_bad_dataset_file_fails_its_cases_clearly_and_good_caches_survive(
     plain: pytest.Pytester, fake_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -613,7 +621,7 @@ UNREADABLE_CHILD = textwrap.dedent("""
 """)
 
 
-@needs_nietzsche
+@pytest.mark.usefixtures("needs_nietzsche")
 @pytest.mark.parametrize("which", ["prepared cache", "download cache"])
 @pytest.mark.parametrize("how", ["no read permission", "a directory"])
 def test_an_unreadable_cache_is_reported_left_in_place_and_never_used(which: str, how: str) -> None:
