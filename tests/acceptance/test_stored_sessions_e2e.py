@@ -1,6 +1,7 @@
 """End to end, real TensorFlow workers: a saved session is several fresh worker processes, and so
-is a judged run (one with nothing to judge needs one), and the thread pools a CPU case ran with
-are observed and recorded, so a baseline is never compared with a run set up otherwise."""
+is a judged run (one with nothing to judge needs one), and the thread-pool setting a CPU case ran
+with is recorded as the controller set it (the workers record the setting handed to them, not
+pools they observed), so a baseline is never compared with a run set up otherwise."""
 
 from __future__ import annotations
 
@@ -47,9 +48,9 @@ def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
     saved = bench.runpytest_subprocess(*TINY, "--rnnbench-save-baseline", "--rnnbench-workers=2")
     saved.assert_outcomes(passed=1)
     (session,) = entry_of(bench)["sessions"]
+    # Two worker processes, a step time from each.
     assert session["workers"] == 2 and len(session["worker_step_ms"]) == 2
-    assert entry_of(bench)["thread_pools"] == "steady"
-    # Each worker wrote its own log: two fresh processes, one after another.
+    assert entry_of(bench)["thread_pools"] == "steady"  # the setting, as the controller set it
     assert heavy_modules() == []
 
     judged = bench.runpytest_subprocess(*TINY, "--rnnbench-json=results.json")
@@ -60,7 +61,7 @@ def test_sessions_of_several_workers_and_the_thread_pools_they_ran_with(
     worker = json.loads((bench.path / "results.json").read_text())["results"][CASE]["worker"]
     assert worker["live_workers"] == 3  # a judged run is a session: 3 fresh workers by default
     run = worker["run"]
-    assert run["thread_pools"] == "steady"
+    assert run["thread_pools"] == "steady"  # the setting the controller handed the workers
     assert run["threads"] == {}  # TensorFlow's own report would say "default": none is kept
 
     other = bench.runpytest_subprocess(
