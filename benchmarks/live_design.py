@@ -154,17 +154,20 @@ def main() -> None:
     print(f"per case (both sides): {costs}")
     for change in args.power:
         print(
-            f"\npredicted power against +{change:.0%} on every case of a backend: one case "
-            "(median over cases), and a gate whose 4 cases of that backend all slow down "
-            "(independent cases; a prediction, not a count)"
+            f"\npredicted power against +{change:.0%} on every case of a backend: one case, the "
+            "mean over cases (what the share of injected cases caught measures) and the median; "
+            "a gate whose 4 cases of that backend all slow down, from the mean (independent "
+            "cases; a prediction, not a count)"
         )
         for backend, pairs in sorted(cases.items()):
             row = ""
             for workers, repeats in designs:
-                one = statistics.median(
-                    power(p, n, workers, repeats, args.repeats, a, change) for p, n, a in pairs
+                each = [power(p, n, workers, repeats, args.repeats, a, change) for p, n, a in pairs]
+                one = statistics.mean(each)
+                row += (
+                    f"  {100 * one:>4.0f}% ({100 * statistics.median(each):>3.0f}%) "
+                    f"{100 * (1 - (1 - one) ** 4):>4.0f}%"
                 )
-                row += f"  {100 * one:>4.0f}% {100 * (1 - (1 - one) ** 4):>4.0f}%"
             print(f"{backend:<11} {row}")
 
 

@@ -382,7 +382,7 @@ def p_value_line(cases: list[dict]) -> str:
     faster = sum(comparison.change < 0 for comparison in comparisons)
     return (
         f"  per-case p-values (regression side), {n} cases: {below}; uniform by "
-        f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2f}; "
+        f"Kolmogorov-Smirnov p = {kstest(p_values, 'uniform').pvalue:.2g}; "
         f"head faster in {faster}/{n}"
     )
 
