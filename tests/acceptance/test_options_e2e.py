@@ -4,7 +4,6 @@ their own (pytester)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 import pytest
@@ -34,29 +33,44 @@ def test_bad_value_on_the_command_line_is_a_usage_error(
 def test_the_error_names_where_the_value_came_from_and_the_cli_wins(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A good command-line value hides a bad environment value, which hides the ini file."""
-    pytester.makeini("[pytest]\nrnnbench_batch_sizes = 0\n")
+    """A good command-line value hides a bad environment value, which hides the ini file: the
+    error names the source whose value was used, the environment variable over the ini file."""
+    ini = pytester.makeini("[pytest]\nrnnbench_batch_sizes = 0\n")
     monkeypatch.setenv("RNNBENCH_BATCH_SIZES", "-1")
-    result = pytester.runpytest_subprocess(
-        "--co",
-        "--rnnbench",
-        "--rnnbench-batch-sizes=16",
-        "--rnnbench-backends=jax",
-        "--rnnbench-datasets=synthetic",
-    )
+    others = ("--co", "--rnnbench", "--rnnbench-backends=jax", "--rnnbench-datasets=synthetic")
+    result = pytester.runpytest_subprocess(*others, "--rnnbench-batch-sizes=16")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     result.stdout.fnmatch_lines(["rnnbench: matrix=default backends=jax gpus=0 batch=16 *"])
+
+    from_env = pytester.runpytest_subprocess(*others)
+    assert from_env.ret == pytest.ExitCode.USAGE_ERROR
+    from_env.stderr.fnmatch_lines(
+        ["ERROR: environment variable RNNBENCH_BATCH_SIZES: invalid value '-1': *positive*"]
+    )
+    assert "ini option" not in from_env.stderr.str() and str(ini) not in from_env.stderr.str()
+
+    monkeypatch.delenv("RNNBENCH_BATCH_SIZES")
+    from_ini = pytester.runpytest_subprocess(*others)
+    assert from_ini.ret == pytest.ExitCode.USAGE_ERROR
+    from_ini.stderr.fnmatch_lines(
+        [f"ERROR: ini option rnnbench_batch_sizes in {ini}: invalid value '0': *positive*"]
+    )
 
 
 def test_env_flag_can_turn_benchmarking_on(
     bench: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RNNBENCH", "1")
+    """RNNBENCH=1 turns benchmarking on as --rnnbench does; without it the other RNNBENCH_*
+    variables alone do not, and the benchmark is collected without its cases."""
     monkeypatch.setenv("RNNBENCH_BACKENDS", "mxnet")
     monkeypatch.setenv("RNNBENCH_DATASETS", "wikitext2")
+    off = bench.runpytest_subprocess("--co", "-q")
+    assert off.ret == pytest.ExitCode.OK
+    off.stdout.fnmatch_lines(["test_bench.py::test_lstm", "1 test collected*"])
+    assert "mxnet-gpu0" not in off.stdout.str()
+    monkeypatch.setenv("RNNBENCH", "1")
     result = bench.runpytest_subprocess("--co", "-q")
     result.stdout.fnmatch_lines(["test_bench.py::test_lstm[[]mxnet-gpu0-b128-unroll-wikitext2[]]"])
-    assert os.environ["RNNBENCH"] == "1"
 
 
 # -- the help text ---------------------------------------------------------------------------------
