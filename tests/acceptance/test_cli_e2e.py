@@ -270,7 +270,7 @@ def test_bad_options_exit_2(tmp_path, old):
     code, _, err = compare(old, old, "--tolerance-time=lots")
     assert code == 2 and "expected a fraction" in err
     code, _, err = compare(old, old, "--alpha", "5")  # a level, not a percentage without %
-    assert code == 2 and "expected a level above 0 and at most 0.5" in err
+    assert code == 2 and "5 would be 500%; did you mean 5%?" in err
 
 
 def test_the_alpha_reads_as_the_plugins_option_does(tmp_path, old):
