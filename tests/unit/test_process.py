@@ -200,14 +200,24 @@ def test_the_real_worker_refuses_another_protocol(tmp_path: Path) -> None:
     )
 
 
-def test_the_real_worker_reports_unsupported_cases_as_such(tmp_path: Path) -> None:
-    """A case the worker cannot run here (e.g. more GPUs than it sees) becomes WorkerUnsupported."""
+def test_a_worker_that_says_unsupported_becomes_worker_unsupported(tmp_path: Path) -> None:
+    """The runner's side: a case the worker says it cannot run here becomes WorkerUnsupported."""
     wrapper = FAKES / "unsupported_worker.py"
     script = tmp_path / "python"
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{wrapper}" "$@"\n')
     script.chmod(0o755)
     with pytest.raises(WorkerUnsupported, match="needs 4 GPU"):
         run_worker(str(script), request_for(), dict(os.environ), 60, tmp_path / "w.log")
+
+
+def test_the_real_worker_reports_unsupported_cases_as_such(tmp_path: Path) -> None:
+    """The real worker's side: Keras 3 has no data-parallel fit for torch, so a torch case of 2
+    GPUs is unsupported (on 2 simulated devices: this machine has no GPU)."""
+    request = request_for("torch")
+    request["case"].update(gpus=2, id="torch-gpu2-b1-unroll-synthetic")
+    env = dict(os.environ, RNNBENCH_SIMULATE_DEVICES="2")
+    with pytest.raises(WorkerUnsupported, match="no data-parallel fit for the torch backend"):
+        run_worker(sys.executable, request, env, 120, tmp_path / "w.log")
 
 
 def test_a_gpu_case_whose_framework_sees_no_gpu_fails_saying_why(tmp_path: Path) -> None:
