@@ -521,6 +521,35 @@ def test_a_base_that_is_the_head_itself_is_refused_and_nothing_is_left(
     assert list((tmp_path / "tmp").iterdir()) == []  # the extracted base was removed
 
 
+def test_a_head_that_is_a_folder_of_its_repository_gets_that_folder_of_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monorepo keeps Keras in python/: the base is python/ at the base's commit, not the
+    repository's top (which holds no keras/ and was refused)."""
+    from pytest_rnnbench.run.trees import remove
+    from pytest_rnnbench.session.runner import source_trees
+    from pytest_rnnbench.settings import Settings
+
+    mono = tmp_path / "mono"
+    (mono / "python" / "keras").mkdir(parents=True)
+    (mono / "python" / "keras" / "__init__.py").write_text("__version__ = 'base'\n")
+    (mono / "README").write_text("a monorepo\n")
+    git(mono, "init", "-q", "-b", "master")
+    git(mono, "add", "-A")
+    git(mono, "commit", "-q", "-m", "base")
+    git(mono, "checkout", "-q", "-b", "feature")
+    (mono / "python" / "keras" / "__init__.py").write_text("__version__ = 'head'\n")
+    git(mono, "commit", "-q", "-am", "head")
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    trees = source_trees(Settings(base="master", head="python"), mono)
+    base = trees["base"].path
+    assert (base / "keras" / "__init__.py").read_text() == "__version__ = 'base'\n"
+    assert not (base / "README").exists()
+    remove(trees["base"])
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_the_plugin_s_base_is_a_ref_and_never_a_directory_of_that_name(
     repo: Path, tmp_path: Path
 ) -> None:

@@ -149,12 +149,19 @@ def head_tree(spec: Optional[str], start: Path) -> SourceTree:
 
 
 def base_tree(
-    spec: str, repo: Path, workdir: Path, start: Optional[Path] = None, kind: Kind = "any"
+    spec: str,
+    repo: Path,
+    workdir: Path,
+    start: Optional[Path] = None,
+    kind: Kind = "any",
+    within: str = "",
 ) -> SourceTree:
     """The base side: a git ref extracted under `workdir`, or a directory used as it is.
 
     `kind` says what `spec` may be (see Kind). A relative directory is looked up from `start`
-    (where the command was run), then from the repository's top.
+    (where the command was run), then from the repository's top. `within`: the head's folder
+    in the repository ("python" when the head is repo/python), which a ref's files are taken
+    from, as the head's are.
     """
     if kind == "ref":
         _check_ref_name(spec)
@@ -170,7 +177,7 @@ def base_tree(
                     f"({FETCH_HINT})"
                 ) from None
         else:
-            return _extracted(spec, repo, commit, workdir)
+            return _extracted(spec, repo, commit, workdir, within)
     directory = _directory(spec, repo, start)
     if directory is None:
         option = "--rnnbench-base-dir" if kind == "dir" else "--rnnbench-base"
@@ -196,11 +203,11 @@ def directory_tree(side: str, spec: str, path: Path) -> SourceTree:
     return SourceTree(side, path, spec, commit, dirty)
 
 
-def _extracted(spec: str, repo: Path, commit: str, workdir: Path) -> SourceTree:
+def _extracted(spec: str, repo: Path, commit: str, workdir: Path, within: str) -> SourceTree:
     target = Path(tempfile.mkdtemp(prefix=f"rnnbench-base-{commit[:12]}-", dir=workdir))
     _track(target)
     try:
-        extract(repo, commit, target)
+        extract(repo, f"{commit}:{within}" if within else commit, target)
         _check_keras_package(target, "base", spec)
     except BaseException:
         _untrack_and_remove(target)

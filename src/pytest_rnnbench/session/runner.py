@@ -62,7 +62,12 @@ def source_trees(settings: Settings, start: Path) -> dict[str, SourceTree]:
     try:
         head = head_tree(settings.head, start)
         repo = toplevel(head.path) or head.path
-        base = base_tree(spec, repo, Path(tempfile.gettempdir()), start, kind=kind)
+        # A head that is a folder of its repository (a monorepo's python/) has its base taken
+        # from the same folder at the base's commit, not from the repository's top.
+        within = head.path.resolve().relative_to(repo.resolve()).as_posix()
+        base = base_tree(
+            spec, repo, Path(tempfile.gettempdir()), start, kind=kind, within=within.strip(".")
+        )
     except TreeError as exc:
         raise pytest.UsageError(str(exc)) from None
     same = base.path == head.path or (
