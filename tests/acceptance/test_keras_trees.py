@@ -15,14 +15,27 @@ from helpers import PYTHON, benchmark_script, require_framework
 
 pytestmark = pytest.mark.slow
 
-# One LSTM forward and backward pass on fixed numbers; prints the loss and gradients' digits and
-# whether the edited source is what ran (keras imported from the tree, the marker in the code).
+# One LSTM forward and backward pass on fixed numbers; prints the loss and gradients' digits,
+# whether the edited source is what ran (keras imported from the tree, the marker in the code)
+# and how many matrix products the LSTM code asked for (keras.ops' and torch's, counted as
+# called: once per trace where a backend compiles the loop).
 PROBE = """
 import hashlib, importlib, inspect, json
 import numpy as np
 import keras
+from keras.src import ops
 from keras.src.layers.rnn import lstm
 rnn = importlib.import_module("keras.src.backend.{backend}.rnn")  # the module, not its rnn()
+products = [0]
+def counted(matmul):
+    def call(*args, **kwargs):
+        products[0] += 1
+        return matmul(*args, **kwargs)
+    return call
+ops.matmul = counted(ops.matmul)
+if "{backend}" == "torch":
+    import torch
+    torch.matmul = counted(torch.matmul)
 rng = np.random.default_rng(0)
 x = rng.normal(size=(4, 40, 8)).astype("float32")
 y = rng.normal(size=(4, 16)).astype("float32")
@@ -35,6 +48,7 @@ print(json.dumps({{
     "keras": keras.__file__,
     "digest": hashlib.sha256(weights).hexdigest(),
     "source": inspect.getsource(lstm) + inspect.getsource(rnn),
+    "products": products[0],
 }}))
 """
 
@@ -75,7 +89,8 @@ def test_an_edit_adds_work_and_changes_no_number(
     before = train(keras_trees.checkout(repo, base, tmp_path / "base"), backend)
     after = train(keras_trees.checkout(repo, edited, tmp_path / "edited"), backend)
     assert marker not in before["source"] and marker in after["source"]
-    assert after["digest"] == before["digest"]
+    assert after["products"] > before["products"]  # the edit's code ran: more work, ...
+    assert after["digest"] == before["digest"]  # ... the same numbers
 
 
 def test_an_edit_out_of_range_or_unknown_says_so(tmp_path: Path) -> None:
