@@ -100,3 +100,24 @@ def test_a_changed_lstm_path_is_a_finding_even_when_the_timing_passes() -> None:
     assert isinstance(same, CaseVerdict) and same.notes == ()
     unobserved = Side({"step_time": [10.0] * 8}, {"run": {"lstm_kernel": None}}, {})
     assert judge("c", base, unobserved, {}).notes == ()  # type: ignore[union-attr]
+
+
+def test_an_entry_whose_every_session_was_busy_judges_no_steps_instead() -> None:
+    """Every stored session was saved on a busy machine (left out): the time is inconclusive,
+    saying so; the steps inside the stored processes were compared instead (a pass here)."""
+    from pytest_rnnbench.verdicts.session_time import (
+        all_sessions_busy,
+        session_time_judge,
+        stored_sessions,
+    )
+
+    entry = {"sessions": [{"step_ms": 10.0, "workers": 3, "busy_share": 0.4}] * 2}
+    assert session_time_judge(stored_sessions(entry), [10.1, 10.0, 9.9], 0.01) is None
+    found = judge(CASE, side(10.0), side(10.1, seed=1), {}, time=all_sessions_busy(entry))
+    assert not isinstance(found, NotJudged) and found.outcome == verdict.INCONCLUSIVE
+    assert "every stored session (2) was saved while other processes took more than 10%" in (
+        found.line()
+    )
+    # One session that stands, or none stored at all: the sessions' own rule, or what is missing.
+    quiet = {"sessions": [*entry["sessions"], {"step_ms": 10.0, "workers": 3}]}
+    assert all_sessions_busy(quiet) is None and all_sessions_busy({"sessions": []}) is None

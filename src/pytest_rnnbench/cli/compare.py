@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, TextIO
@@ -31,8 +31,14 @@ from ..settings import DEFAULT_FALSE_ALARM_RATE
 from ..verdicts import baseline, verdict
 from ..verdicts.family import per_case_alpha
 from ..verdicts.judge import NotJudged, Side, judge
+from ..verdicts.records import MetricVerdict
 from ..verdicts.samples import worker_step_ms
-from ..verdicts.session_time import Session, session_time_judge, stored_sessions
+from ..verdicts.session_time import (
+    Session,
+    all_sessions_busy,
+    session_time_judge,
+    stored_sessions,
+)
 from .arguments import false_alarm_rate_argument, fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -93,6 +99,8 @@ class _Case:
     side: Side
     tolerances: dict[str, float] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)  # step time (ms), worker processes
+    # A baseline entry whose every session was saved on a busy machine: its time's verdict.
+    all_busy: Optional[Callable[[float], MetricVerdict]] = None
 
     @property
     def case_id(self) -> Any:
@@ -126,6 +134,7 @@ class _File:
                     Side.of_entry(entry),
                     baseline.entry_tolerances(entry),
                     stored_sessions(entry, busy_limit),
+                    all_sessions_busy(entry, busy_limit),
                 )
             return
         document = load_results(path)  # raises ResultsError naming the file and problem
@@ -259,7 +268,8 @@ def _judge(
         {**old.tolerances, **cli_tolerances},
         alpha=alpha,
         busy_limit=busy_limit,
-        time=session_time_judge(old.sessions, worker_step_ms(new.side.workload), alpha),
+        time=session_time_judge(old.sessions, worker_step_ms(new.side.workload), alpha)
+        or old.all_busy,
     )
     if isinstance(found, NotJudged):
         return found.line(), verdict.NO_BASELINE

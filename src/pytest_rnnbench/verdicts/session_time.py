@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from . import baseline
 from .distrust import BUSY_MACHINE_SHARE
-from .records import MetricVerdict
+from .records import INCONCLUSIVE, MetricVerdict
 from .session_level import (
     FLOOR_SPREAD,
     MIN_SESSIONS,
@@ -109,5 +109,28 @@ def session_time_judge(
             cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
             "would decide",
         )
+
+    return judged
+
+
+def all_sessions_busy(
+    entry: Mapping[str, Any], busy_limit: Optional[float] = None
+) -> Optional[Callable[[float], MetricVerdict]]:
+    """The step time's verdict for an entry whose every stored session was left out as busy
+    (stored_sessions): inconclusive, saying so; None when a session stands (or none is stored).
+    Never the steps inside the stored processes, which the judge would otherwise compare."""
+    recorded = baseline.entry_sessions(entry)
+    if not recorded or stored_sessions(entry, busy_limit):
+        return None
+    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    busiest = max(float(s.get("busy_share") or 0.0) for s in recorded)
+    why = (
+        f"every stored session ({len(recorded)}) was saved while other processes took more than "
+        f"{limit:.0%} of the CPU (up to {busiest:.0%}), so none is fit to judge against; record "
+        f"this case again on a quiet machine ({SAVE_FLAG})"
+    )
+
+    def judged(tolerance: float) -> MetricVerdict:
+        return MetricVerdict("step_time", INCONCLUSIVE, tolerance=tolerance, why=why, n_now=1)
 
     return judged

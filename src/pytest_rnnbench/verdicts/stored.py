@@ -37,7 +37,13 @@ from .distrust import BUSY_MACHINE_SHARE
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
-from .session_time import RESET_FLAG, SAVE_FLAG, session_time_judge, stored_sessions
+from .session_time import (
+    RESET_FLAG,
+    SAVE_FLAG,
+    all_sessions_busy,
+    session_time_judge,
+    stored_sessions,
+)
 from .time_verdict import unresolved_lines
 
 
@@ -192,7 +198,8 @@ class BaselineJudge:
                 stored_sessions(entry, self.settings.busy_limit),
                 samples.worker_step_ms(result),
                 self.run_family.alpha,
-            ),
+            )
+            or all_sessions_busy(entry, self.settings.busy_limit),
         )
         if isinstance(found, NotJudged):
             self._not_judged(case, found.why)
