@@ -34,9 +34,10 @@ def test_live_run_against_itself_passes_and_an_injected_slowdown_fails(
     bench: pytest.Pytester, heavy_modules
 ) -> None:
     # A wide time tolerance keeps this test about the mechanism, not about this machine's noise
-    # (the gate calibration in benchmarks/ measures that); a 3x slowdown is far beyond it.
+    # (the gate calibration in benchmarks/ measures that); a 3x slowdown is far beyond it. One
+    # worker a side resolves 53% (the assumed 13% process spread): 60% lets it pass.
     same = bench.runpytest_subprocess(
-        *LIVE_ARGS, f"--rnnbench-against={PYTHON}", "--rnnbench-tolerance-time=50%", "-rA"
+        *LIVE_ARGS, f"--rnnbench-against={PYTHON}", "--rnnbench-tolerance-time=60%", "-rA"
     )
     same.stdout.fnmatch_lines(
         [
@@ -51,7 +52,7 @@ def test_live_run_against_itself_passes_and_an_injected_slowdown_fails(
     slow = bench.runpytest_subprocess(
         *LIVE_ARGS,
         f"--rnnbench-against={PYTHON}",
-        "--rnnbench-tolerance-time=50%",
+        "--rnnbench-tolerance-time=60%",
         "--rnnbench-inject-slowdown=3",
     )
     slow.assert_outcomes(failed=1)
