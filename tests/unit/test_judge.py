@@ -4,10 +4,11 @@ baselines, live A/B, `compare`): comparable workloads, the rule, the distrust of
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from pytest_rnnbench.verdicts import verdict
 from pytest_rnnbench.verdicts.judge import NotJudged, Side, judge
-from pytest_rnnbench.verdicts.records import CaseVerdict
+from pytest_rnnbench.verdicts.records import CaseVerdict, MetricVerdict
 
 CASE = "tensorflow-gpu0-b32-unroll-synthetic"
 
@@ -22,13 +23,41 @@ def side(step_ms: float, seed: int = 0, **workload: object) -> Side:
     return Side(samples, {"samples": 256, "steps_per_epoch": 8, **workload}, {"keras": "3.1"})
 
 
-def test_the_judge_gives_the_rules_verdict_for_comparable_sides() -> None:
-    found = judge(CASE, side(10.0), side(12.0, seed=1), {"step_time": 0.05})
+def per_process(change: float) -> Callable[[float], MetricVerdict]:
+    """A scripted time judge (the per-worker or per-session rule's place): `change` beyond the
+    tolerance is a regression."""
+
+    def judged(tolerance: float) -> MetricVerdict:
+        outcome = verdict.REGRESSION if change > tolerance else verdict.PASS
+        return MetricVerdict("step_time", outcome, change=change, tolerance=tolerance)
+
+    return judged
+
+
+def test_the_judge_takes_the_time_from_the_time_judge_and_the_rest_from_the_rule() -> None:
+    old, new = side(10.0), side(12.0, seed=1)
+    new = Side({**new.samples, "final_loss": [1.5]}, new.workload, new.versions)
+    found = judge(CASE, old, new, {"step_time": 0.05}, time=per_process(0.2))
     assert not isinstance(found, NotJudged)
-    direct = verdict.compare_case(
-        CASE, side(10.0).samples, side(12.0, seed=1).samples, {"step_time": 0.05}
-    )
-    assert found == direct and found.outcome == verdict.REGRESSION
+    direct = verdict.compare_case(CASE, {"final_loss": [1.0]}, {"final_loss": [1.5]}, {})
+    assert found.metrics[0] == per_process(0.2)(0.05)
+    assert found.metrics[1:] == direct.metrics and found.outcome == verdict.REGRESSION
+
+
+def test_without_a_time_judge_the_steps_are_never_tested_against_each_other() -> None:
+    """24 steps of one process a side, 20% apart: a Mann-Whitney test on them called this a
+    regression at >99.99%, but they are one process each; the time is inconclusive, saying why."""
+    found = judge(CASE, side(10.0), side(12.0, seed=1), {"step_time": 0.05})
+    assert not isinstance(found, NotJudged) and found.outcome == verdict.INCONCLUSIVE
+    time = found.metrics[0]
+    assert time.metric == "step_time" and time.confidence is None
+    assert "the steps inside one process are not independent samples" in found.line()
+    # A side without steps says which: the rule's own words, no test run.
+    empty = Side({"final_loss": [1.0]}, side(10.0).workload, {"keras": "3.1"})
+    missing = judge(CASE, empty, side(12.0), {})
+    assert not isinstance(missing, NotJudged)
+    assert missing.metrics[0].outcome == verdict.NO_BASELINE
+    assert missing.metrics[0].why == "no baseline samples"
 
 
 def test_sides_of_different_workloads_are_not_judged_and_say_why() -> None:
@@ -47,23 +76,24 @@ def test_versions_that_differ_become_notes() -> None:
 
 def test_a_busy_machine_makes_an_unpaired_time_verdict_inconclusive_unless_allowed() -> None:
     busy = {"cpu_busy_shares": [0.3, 0.05]}
-    found = judge(CASE, side(10.0), side(12.0, seed=1, **busy), {})
+    slower = per_process(0.2)
+    found = judge(CASE, side(10.0), side(12.0, seed=1, **busy), {}, time=slower)
     assert not isinstance(found, NotJudged)
     assert found.outcome == verdict.INCONCLUSIVE
     assert "other processes took 30% of the machine's CPU time" in found.line()
-    allowed = judge(CASE, side(10.0), side(12.0, seed=1, **busy), {}, busy_limit=1.0)
+    allowed = judge(CASE, side(10.0), side(12.0, **busy), {}, busy_limit=1.0, time=slower)
     assert not isinstance(allowed, NotJudged) and allowed.outcome == verdict.REGRESSION
 
 
 def test_paired_sides_ignore_a_busy_cpu_but_not_a_shared_gpu() -> None:
     busy = {"cpu_busy_shares": [0.5]}
     base = side(10.0)
-    paired = judge(CASE, base, side(12.0, seed=1, **busy), {}, paired=True)
+    slower = per_process(0.2)
+    paired = judge(CASE, base, side(12.0, seed=1, **busy), {}, paired=True, time=slower)
     assert not isinstance(paired, NotJudged)
     assert paired.outcome == verdict.REGRESSION
-    assert paired.deciding is not None and paired.deciding.test == verdict.PAIRED_TEST
     shared = {"gpu_memory": {"nvml_other_processes": [4242]}}
-    found = judge(CASE, base, side(12.0, seed=1, **shared), {}, paired=True)
+    found = judge(CASE, base, side(12.0, seed=1, **shared), {}, paired=True, time=slower)
     assert not isinstance(found, NotJudged) and found.outcome == verdict.INCONCLUSIVE
     assert "the GPU was shared with other processes (pids 4242)" in found.line()
 
@@ -91,7 +121,7 @@ def test_a_changed_lstm_path_is_a_finding_even_when_the_timing_passes() -> None:
     """A scripted stand-in for the GPU case: the base's fused kernel ran, the head's declined."""
     base = _side_with_kernel("fused", "keras.src.backend.torch.rnn.lstm ran cuDNN")
     head = _side_with_kernel("generic", "cudnn_ok returned False (recurrent_dropout)")
-    found = judge("torch-gpu1-b128-nounroll-synthetic", base, head, {})
+    found = judge("torch-gpu1-b128-nounroll-synthetic", base, head, {}, time=per_process(0.0))
     assert isinstance(found, CaseVerdict) and found.outcome == "pass"
     assert found.notes == (
         "LSTM path changed: fused -> generic (cudnn_ok returned False (recurrent_dropout))",
@@ -104,7 +134,7 @@ def test_a_changed_lstm_path_is_a_finding_even_when_the_timing_passes() -> None:
 
 def test_an_entry_whose_every_session_was_busy_judges_no_steps_instead() -> None:
     """Every stored session was saved on a busy machine (left out): the time is inconclusive,
-    saying so; the steps inside the stored processes were compared instead (a pass here)."""
+    saying so, not judged from the steps inside the stored processes."""
     from pytest_rnnbench.verdicts.session_time import (
         all_sessions_busy,
         session_time_judge,

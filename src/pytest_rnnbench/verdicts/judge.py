@@ -15,12 +15,10 @@ from typing import Any, Optional, Union
 
 from .baseline import entry_samples
 from .distrust import shared_gpu_reason, timing_distrust, untrusted_timing
-from .records import METRICS, NO_BASELINE, CaseVerdict, MetricVerdict, worst
+from .records import INCONCLUSIVE, METRICS, NO_BASELINE, CaseVerdict, MetricVerdict, worst
 from .samples import comparable, metric_samples
-from .verdict import DEFAULT_ALPHA, compare_case, version_notes
+from .verdict import DEFAULT_ALPHA, compare_case, compare_samples, version_notes
 
-# The metric whose samples a live A/B comparison pairs turn by turn.
-PAIRED_METRICS = ("step_time",)
 TIME = "step_time"
 
 
@@ -71,26 +69,31 @@ def judge(
     """The verdict on `new` against `old` (the baseline or reference), or why there is none.
 
     `tolerances`: {metric name: fraction}, already resolved by the caller (missing metrics take
-    their defaults). `paired`: the time samples of both sides were taken turn by turn (live A/B).
+    their defaults). `paired`: both sides were measured turn by turn (live A/B), so a busy CPU
+    touched both alike and only a shared GPU makes the timing untrustworthy.
     `busy_limit`: the share of the CPU that other processes may take before timings are not
     trusted (default distrust.BUSY_MACHINE_SHARE). `time`: judges the step time from its
-    tolerance with worker processes or sessions as the unit (time_verdict.py), in place of a test
-    on the two sides' step samples.
+    tolerance with worker processes or sessions as the unit (time_verdict.py). The step samples
+    themselves are never tested against each other: the steps of one process share its speed and
+    its minute's load, so a test on them prints a confidence the data does not hold. Without
+    `time` the step time is inconclusive (or says which side has none).
     """
     different = comparable(old.workload, new.workload)
     if different:
         return NotJudged(case_id, different)
     found = compare_case(
         case_id,
-        _without_time(old.samples) if time else old.samples,
-        _without_time(new.samples) if time else new.samples,
+        _without_time(old.samples),
+        _without_time(new.samples),
         tolerances,
         alpha,
         notes=[*version_notes(old.versions, new.versions), *lstm_path_notes(old, new)],
-        paired=PAIRED_METRICS if paired else (),
     )
+    tolerance = tolerances.get(TIME, METRICS[TIME].default_tolerance)
     if time is not None:
-        found = _with_metric(found, time(tolerances.get(TIME, METRICS[TIME].default_tolerance)))
+        found = _with_metric(found, time(tolerance))
+    elif TIME in old.samples or TIME in new.samples:
+        found = _with_metric(found, _time_without_unit(old, new, tolerance))
     # Pairing cancels a busy CPU (both turns of a pair shared it), but not a GPU that a foreign
     # process used in some turns.
     if paired:
@@ -102,6 +105,24 @@ def judge(
 
 def _without_time(samples: Mapping[str, Sequence[float]]) -> dict[str, Sequence[float]]:
     return {name: values for name, values in samples.items() if name != TIME}
+
+
+def _time_without_unit(old: Side, new: Side, tolerance: float) -> MetricVerdict:
+    """The step time when no caller judged it per process or session: what is missing where a
+    side has no steps, else inconclusive, saying why the steps alone are not tested."""
+    base, now = old.samples.get(TIME, ()), new.samples.get(TIME, ())
+    if not base or not now:  # the rule's own words for a missing side; no test runs
+        return compare_samples(TIME, base, now, tolerance)
+    return MetricVerdict(
+        TIME,
+        INCONCLUSIVE,
+        tolerance=tolerance,
+        n_baseline=len(base),
+        n_now=len(now),
+        test="none",
+        why="no per-process or per-session step times to judge against; the steps inside one "
+        "process are not independent samples",
+    )
 
 
 def _with_metric(found: CaseVerdict, metric: MetricVerdict) -> CaseVerdict:

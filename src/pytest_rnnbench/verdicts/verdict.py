@@ -4,6 +4,11 @@ Plain numbers in, plain objects out (records.py); no pytest import. The signific
 statistics.py, which imports scipy only when one runs, so a plugin load (or `pytest --co`) never
 pays for it. judge.py chains this rule with the checks around it for every caller.
 
+The step time is not judged by this rule in the plugin: judge.py takes it from a rule whose unit
+is the worker process (time_verdict.py, live A/B) or the session (session_time.py, stored), as the
+steps of one process are not independent samples. The rule on step samples stays for the other
+metrics and for the calibration scripts (benchmarks/) that measure how it failed on step times.
+
 The rule, per metric (every metric here is "higher is worse"):
 
     change = median(now) / median(baseline) - 1
