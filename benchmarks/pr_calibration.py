@@ -45,12 +45,16 @@ from bounds import lower_bound, upper_bound
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_rnnbench.verdicts.distrust import SHARED_GPU, uneven_load_reason  # noqa: E402
+from pytest_rnnbench.verdicts.distrust import (  # noqa: E402
+    BUSY_MACHINE_SHARE,
+    SHARED_GPU,
+    uneven_load_reason,
+)
+from pytest_rnnbench.verdicts.quiet_turns import compare_quiet_turns  # noqa: E402
 from pytest_rnnbench.verdicts.records import IMPROVEMENT, REGRESSION, worst  # noqa: E402
 from pytest_rnnbench.verdicts.time_verdict import time_verdict  # noqa: E402
 from pytest_rnnbench.verdicts.worker_level import (  # noqa: E402
     WorkerComparison,
-    compare_workers,
     hodges_lehmann,
 )
 
@@ -145,14 +149,17 @@ def read_gates(out: Path) -> dict[str, list[dict]]:
 
 def judge_time(
     found: dict, summary: Callable[[Sequence[float]], float] = hodges_lehmann
-) -> tuple[str, WorkerComparison, float]:
+) -> tuple[str, WorkerComparison, float, tuple[list[list[float]], list[list[float]]]]:
     """A saved case's time verdict judged again from its workers' turn times with the plugin's
-    rule (compare_workers with `summary`, time_verdict at the case's own level: its gate's
-    false-alarm rate over its cases): (outcome, comparison, the level)."""
+    rule (compare_workers with `summary` on the turns other processes left alone, time_verdict
+    at the case's own level: its gate's false-alarm rate over its cases): (outcome, comparison,
+    the level, each side's loads of the turns judged)."""
     workers = found["workers"]
     family = found.get("family") or {}
     alpha = float(family.get("false_alarm_rate", 0.01)) / max(int(family.get("cases", 1)), 1)
-    comparison = compare_workers(workers["reference"], workers["candidate"], summary)
+    comparison, loads = compare_quiet_turns(
+        workers["reference"], workers["candidate"], _loads(found), BUSY_MACHINE_SHARE, summary
+    )
     judged = time_verdict(
         comparison,
         float(_time(found)["tolerance"]),
@@ -163,7 +170,13 @@ def judge_time(
         test="re-judged",
         unit="workers",
     )
-    return judged.outcome, comparison, alpha
+    return judged.outcome, comparison, alpha, loads
+
+
+def _loads(found: dict) -> tuple[list[list[float]], list[list[float]]]:
+    """A saved case's turn loads: the reference's workers', the candidate's."""
+    loads = found.get("turn_loads") or {}
+    return loads.get("reference") or [], loads.get("candidate") or []
 
 
 def rejudged(found: dict) -> dict:
@@ -171,11 +184,9 @@ def rejudged(found: dict) -> dict:
     its other metrics as saved. Cases without per-worker turn times stay as they were."""
     if not (found.get("workers") or {}).get("candidate"):
         return found
-    outcome, comparison, alpha = judge_time(found)
-    loads = found.get("turn_loads") or {}
+    outcome, comparison, alpha, sides = judge_time(found)
     saved = _time(found)
     tolerance = float(saved["tolerance"])
-    sides = (loads.get("reference") or [], loads.get("candidate") or [])
     # In the plugin's order (judge, then live.py): the GPU monitor's finding, which no turn time
     # can undo, distrusts a decided outcome (a regression or an improvement), not a pass ...
     if str(saved.get("why") or "").startswith(SHARED_GPU) and outcome in DECIDED:
@@ -341,16 +352,13 @@ def load_line(cases: list[dict]) -> str:
             continue
         differences.append(abs(statistics.mean(sides[1]) - statistics.mean(sides[0])))
         tolerance = float(_time(found).get("tolerance", 0.05))
-        # The outcome the load could have made: judged again from the workers where they were kept.
-        outcome, change = "", None
+        # The outcome the load could have made: judged again from the workers where they were
+        # kept, with the loads of the turns judged.
+        outcome, change, judged = "", None, (loads["reference"], loads["candidate"])
         if (found.get("workers") or {}).get("candidate"):
-            outcome, comparison, _ = judge_time(found)
+            outcome, comparison, _, judged = judge_time(found)
             change = comparison.change
-        distrusted += bool(
-            uneven_load_reason(
-                outcome, loads["reference"], loads["candidate"], tolerance, change=change
-            )
-        )
+        distrusted += bool(uneven_load_reason(outcome, *judged, tolerance, change=change))
     if not differences:
         return ""
     differences.sort()
@@ -369,7 +377,7 @@ def p_value_line(cases: list[dict]) -> str:
     from scipy.stats import kstest
 
     comparisons = [
-        compare_workers(w["reference"], w["candidate"])
+        judge_time(found)[1]
         for found in cases
         if (w := found.get("workers") or {}).get("reference") and w.get("candidate")
     ]

@@ -32,7 +32,7 @@ SUMMARIES = {"mean": statistics.fmean, "median": statistics.median, "HL": hodges
 
 def judged(found: dict, summary: str) -> tuple[str, float, float]:
     """(outcome, resolution, one-sided p of a regression) of one saved case under `summary`."""
-    outcome, comparison, alpha = judge_time(found, SUMMARIES[summary])
+    outcome, comparison, alpha, _ = judge_time(found, SUMMARIES[summary])
     return outcome, comparison.resolution(alpha), comparison.p_greater
 
 

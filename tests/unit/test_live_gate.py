@@ -171,6 +171,31 @@ def test_a_change_larger_than_the_load_could_make_stands(
     assert found is not None and found.verdict.outcome == outcome
 
 
+def test_turns_other_processes_loaded_are_left_out_and_the_verdict_says_how_many() -> None:
+    """Each worker lost 4 of its 12 turns to another process (10x slower, half the CPU taken), a
+    different 4 in each: judged on the 8 quiet ones, +20% is a regression."""
+
+    def spiky(ms: float, index: int) -> dict[str, Any]:
+        loaded = {(index + 3 * k) % 12 for k in range(4)}
+        result = worker(ms, turn_loads=[0.5 if i in loaded else 0.0 for i in range(12)])
+        steps = result["epochs"][0]["step_seconds"]
+        for i in loaded:
+            steps[2 * i] *= 10
+            steps[2 * i + 1] *= 10
+        return result
+
+    sides = [[spiky(ms * (1 + 0.01 * i), i + shift) for i in range(3)] for ms, shift in
+             ((10.0, 0), (12.0, 1))]  # fmt: skip
+    run = CaseRun(CASE, Item(), summarize(CASE.id, merge_side(sides[1])), *sides)  # type: ignore[arg-type]
+    found = LiveJudge(Settings(against={"*": "/ref/python"})).check(run)
+    assert found is not None and found.verdict.outcome == verdict.REGRESSION
+    assert "24 of their 72 turns left out: other processes took more than 10% of the CPU" in (
+        found.verdict.line()
+    )
+    limited = LiveJudge(Settings(against={"*": "/ref/python"}, busy_limit=0.6)).check(run)
+    assert limited is not None and "left out" not in limited.verdict.line()
+
+
 def test_a_pass_is_not_trusted_either_when_the_reference_was_the_loaded_side() -> None:
     judge = LiveJudge(Settings(against={"*": "/ref/python"}))
     assert judge.check(three_a_side(10.0, 10.0, (0.0, 0.0))).verdict.outcome == verdict.PASS

@@ -56,7 +56,7 @@ def test_a_case_without_worker_turns_stays_as_saved(calibration) -> None:
 def test_a_slowdown_laid_over_a_no_op_case_is_caught(calibration) -> None:
     no_op = saved_case(1.0, seed=3)
     assert calibration.judge_time(no_op)[0] == "pass"
-    outcome, comparison, _ = calibration.judge_time(calibration.injected(no_op, 1.25))
+    outcome, comparison, _, _ = calibration.judge_time(calibration.injected(no_op, 1.25))
     assert outcome == "regression"
     assert comparison.change == pytest.approx(0.25, abs=0.02)
     assert no_op["workers"]["candidate"] == saved_case(1.0, seed=3)["workers"]["candidate"]
@@ -87,6 +87,27 @@ def test_a_case_whose_load_fell_on_one_side_is_inconclusive_when_judged_again(ca
         turn_loads={"reference": [[0.0] * 16] * 3, "candidate": [[0.4] * 16] * 3},
     )
     assert calibration.rejudged(found)["verdict"] == "inconclusive"
+
+
+def test_turns_other_processes_loaded_are_left_out_when_judged_again(calibration) -> None:
+    """As the plugin does (verdicts/quiet_turns.py): +30% cases whose workers lost about 30% of
+    their turns to another process (3-20x slower there, at random turns) are regressions on the
+    quiet turns; judged on every turn, none is."""
+    caught = {"quiet turns": 0, "every turn": 0}
+    for seed in range(10):
+        found, rng = saved_case(1.3, seed=seed), random.Random(seed)
+        loads: dict[str, list[list[float]]] = {}
+        for side in ("reference", "candidate"):
+            loads[side] = []
+            for turns in found["workers"][side]:
+                busy = [rng.random() < 0.3 for _ in turns]
+                for i in range(len(turns)):
+                    turns[i] *= rng.uniform(3, 20) if busy[i] else 1.0
+                loads[side].append([0.5 if b else 0.0 for b in busy])
+        caught["every turn"] += calibration.rejudged(found)["verdict"] == "regression"
+        again = calibration.rejudged(dict(found, turn_loads=loads))
+        caught["quiet turns"] += again["verdict"] == "regression"
+    assert caught == {"quiet turns": 10, "every turn": 0}
 
 
 def test_a_case_distrusted_for_a_shared_gpu_stays_inconclusive_when_judged_again(

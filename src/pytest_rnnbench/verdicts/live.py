@@ -4,7 +4,8 @@ measured in the same session, instead of against a stored baseline.
 Each case runs in `--rnnbench-against-workers` reference workers (e.g. the main branch's
 environment) and as many candidate workers (this run's interpreter), all alive at once and taking
 turns of a few training steps (run/turns.py). The i-th turns of every worker ran moments apart
-on the same machine, so the machine's drift at each turn is removed first; then the worker process
+on the same machine, so the machine's drift at each turn is removed first, and turns that other
+processes loaded are left out (quiet_turns.py); then the worker process
 is the unit of the time verdict (worker_level.py: each process keeps its own speed for its whole
 life, so its turns are not independent samples), judged at the run's false-alarm level divided
 among its cases (family.py). Memory and loss are compared as with a stored baseline.
@@ -25,12 +26,13 @@ from ..quantiles import median
 from ..run.trees import SourceTree
 from ..settings import LIVE_PER_SIDE, Settings
 from . import samples, verdict
-from .distrust import uneven_load_reason, untrusted_timing
+from .distrust import BUSY_MACHINE_SHARE, uneven_load_reason, untrusted_timing
 from .family import RunFamily
 from .judge import TIME, NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
+from .quiet_turns import compare_quiet_turns
 from .time_verdict import time_verdict, unresolved_lines
-from .worker_level import PROCESS_SPREAD_FLOOR, WorkerComparison, compare_workers
+from .worker_level import PROCESS_SPREAD_FLOOR, WorkerComparison
 
 
 def merge_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -132,6 +134,11 @@ class LiveJudge:
         )
         return [f"rnnbench: live A/B against {against}: {turns}"]
 
+    def _busy_limit(self) -> float:
+        """Other processes' share of the CPU above which a turn is left out (quiet_turns.py)."""
+        limit = self.settings.busy_limit
+        return BUSY_MACHINE_SHARE if limit is None else limit
+
     def _side_names(self) -> tuple[str, str]:
         return ("the base", "the head") if self.trees else ("the reference", "this run")
 
@@ -156,8 +163,12 @@ class LiveJudge:
                 pytest.fail(f"{case_id}: {problem}", pytrace=False)
         reference_merged = merge_side(run.reference)
         old, new = _sides(run, reference_merged)
-        turns, comparison = _worker_turns(case_id, run)
-        time = _time_judge(turns, comparison, self.run_family.alpha)
+        loads = (
+            [samples.turn_loads(result) for result in run.reference],
+            [samples.turn_loads(result) for result in run.candidate],
+        )
+        turns, comparison, judged_loads = _worker_turns(case_id, run, loads, self._busy_limit())
+        time = _time_judge(turns, comparison, self.run_family.alpha, self._busy_limit())
         limits = tolerances(self.settings, item)
         found = judge(
             case_id, old, new, limits, alpha=self.run_family.alpha, paired=True, time=time
@@ -165,13 +176,9 @@ class LiveJudge:
         if isinstance(found, NotJudged):
             self.unjudged[case_id] = found.why
             pytest.skip(f"{case_id}: measured, not judged: {found.why}")
-        loads = (
-            [samples.turn_loads(result) for result in run.reference],
-            [samples.turn_loads(result) for result in run.candidate],
-        )
         time_metric = next((m for m in found.metrics if m.metric == TIME), None)
         uneven = time_metric is not None and uneven_load_reason(
-            time_metric.outcome, *loads, limits[TIME], self._side_names(), time_metric.change
+            time_metric.outcome, *judged_loads, limits[TIME], self._side_names(), time_metric.change
         )
         if uneven:
             found = untrusted_timing(found, uneven, also_pass=True)
@@ -210,24 +217,34 @@ def _sides(run: CaseRun, reference_merged: Mapping[str, Any]) -> tuple[Side, Sid
 
 
 def _worker_turns(
-    case_id: str, run: CaseRun
-) -> tuple[tuple[list[list[float]], list[list[float]]], WorkerComparison]:
-    """Per side, each worker's mean step time (ms) in each of its turns, and their comparison;
+    case_id: str,
+    run: CaseRun,
+    loads: tuple[list[list[float]], list[list[float]]],
+    busy_limit: float,
+) -> tuple[
+    tuple[list[list[float]], list[list[float]]],
+    WorkerComparison,
+    tuple[list[list[float]], list[list[float]]],
+]:
+    """Per side, each worker's mean step time (ms) in each of its turns, their comparison on the
+    turns other processes left alone (quiet_turns.py), and each side's loads of the turns judged;
     the test fails, saying why, when they cannot be compared (the sides took different numbers
     of turns, none, or a turn time is not positive and finite)."""
     try:
         reference = [samples.turn_means(result) for result in run.reference]
         candidate = [samples.turn_means(result) for result in run.candidate]
-        comparison = compare_workers(reference, candidate)  # it checks the turns (ValueError)
+        # compare_workers checks the turns (ValueError)
+        comparison, judged_loads = compare_quiet_turns(reference, candidate, loads, busy_limit)
     except ValueError as exc:
         pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
-    return (reference, candidate), comparison
+    return (reference, candidate), comparison, judged_loads
 
 
 def _time_judge(
     turns: tuple[list[list[float]], list[list[float]]],
     comparison: WorkerComparison,
     alpha: float,
+    busy_limit: float,
 ) -> Callable[[float], verdict.MetricVerdict]:
     """The step time's verdict for a tolerance, with worker processes as the unit."""
     reference, candidate = turns
@@ -237,6 +254,14 @@ def _time_judge(
         workers += " (too few to measure their own spread)"
     else:
         test = "Student's t on per-worker summaries"
+    if comparison.turns_left_out:
+        every = sum(len(worker) for worker in (*reference, *candidate))
+        left_out = (
+            f"{comparison.turns_left_out} of their {every} turns left out: other processes "
+            f"took more than {busy_limit:.0%} of the CPU"
+        )
+        test += f"; {left_out}"
+        workers += f" ({left_out})"
 
     def judged(tolerance: float) -> verdict.MetricVerdict:
         return time_verdict(

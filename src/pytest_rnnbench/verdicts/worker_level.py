@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 from ..quantiles import median
 from .distributions import one_sided, quantile
@@ -45,6 +46,8 @@ MIN_WORKERS = 2
 # (torch with its default thread pools, 12.1%: docs/calibration.md#why-processes-differ; 3.6% or
 # less with the default steady pools). Conservative for JAX and MXNet, which agree within 3%.
 PROCESS_SPREAD_FLOOR = 0.13
+# Rounds of the fit over kept turns (_kept_fit); it settles within a few on measured gates.
+_FIT_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class WorkerComparison:
     candidate_summaries: tuple[float, ...]
     drift_level: float = 0.0  # mean over the turns of the log drift that was removed
     floor_used: bool = False  # too few workers: PROCESS_SPREAD_FLOOR stood in for their spread
+    turns_left_out: int = 0  # turns of all workers left out as busy (quiet_turns.py)
 
     @property
     def reference_ms(self) -> float:
@@ -148,19 +152,26 @@ def compare_workers(
     reference: Sequence[Sequence[float]],
     candidate: Sequence[Sequence[float]],
     summary: Callable[[Sequence[float]], float] = hodges_lehmann,
+    kept: Optional[Sequence[Sequence[bool]]] = None,
 ) -> WorkerComparison:
     """Compare two sides of per-worker turn times (each worker: its turns' mean step times).
 
     With fewer than MIN_WORKERS workers on a side, the spread between processes is taken to be
     PROCESS_SPREAD_FLOOR (a normal test), never the turns' spread inside one process.
     `summary` turns a worker's residual log turn times into its one number (the calibration
-    scripts re-judge saved runs under others).
+    scripts re-judge saved runs under others). `kept`: per worker (reference first), per turn,
+    whether the turn is judged (quiet_turns.py); None judges every turn.
     """
     if not reference or not candidate:
         raise ValueError("each side needs at least one worker process")
-    ref_res, cand_res, drift = _drift_split(reference, candidate)
-    ref = tuple(summary(worker) for worker in ref_res)
-    cand = tuple(summary(worker) for worker in cand_res)
+    if kept is None:
+        ref_res, cand_res, drift = _drift_split(reference, candidate)
+        ref = tuple(summary(worker) for worker in ref_res)
+        cand = tuple(summary(worker) for worker in cand_res)
+    else:
+        _drift_split(reference, candidate)  # the same checks of the turns
+        summaries, drift = _kept_fit([*reference, *candidate], kept, summary)
+        ref, cand = tuple(summaries[: len(reference)]), tuple(summaries[len(reference) :])
     floor_used = len(ref) < MIN_WORKERS or len(cand) < MIN_WORKERS
     if floor_used:
         difference = sum(cand) / len(cand) - sum(ref) / len(ref)
@@ -179,7 +190,48 @@ def compare_workers(
         candidate_summaries=cand,
         drift_level=sum(drift) / len(drift),
         floor_used=floor_used,
+        turns_left_out=sum(not turn for worker in kept or () for turn in worker),
     )
+
+
+def _kept_fit(
+    workers: Sequence[Sequence[float]],
+    kept: Sequence[Sequence[bool]],
+    summary: Callable[[Sequence[float]], float],
+) -> tuple[list[float], list[float]]:
+    """Each worker's summary and each turn's log drift from the kept turns only.
+
+    With every turn kept, a turn's drift is its mean over all workers; with some left out, the
+    mean over the kept ones would carry those workers' own speeds, so the two are fitted in turn
+    (log y = summary[worker] + drift[turn]): the drift from the kept turns less their workers'
+    summaries, the summaries from the kept turns less their drift, until they settle. The
+    summaries are centred on zero each round (only their differences matter), which makes the
+    first round's answer the fixed point where nothing is left out.
+    """
+    if len(kept) != len(workers) or any(len(k) != len(w) for k, w in zip(kept, workers)):
+        raise ValueError("the kept turns do not match the workers' turns")
+    if any(not any(mask) for mask in kept):
+        raise ValueError("every worker needs at least one kept turn")
+    logs = [[math.log(value) for value in worker] for worker in workers]
+    turns = range(len(logs[0]))
+    summaries = [0.0] * len(logs)
+    drift: list[Optional[float]] = []
+    for _ in range(_FIT_ROUNDS):
+        drift = []
+        for i in turns:
+            column = [log[i] - s for log, s, mask in zip(logs, summaries, kept) if mask[i]]
+            drift.append(sum(column) / len(column) if column else None)
+        fitted = [
+            summary([log[i] - d for i, d in enumerate(drift) if mask[i] and d is not None])
+            for log, mask in zip(logs, kept)
+        ]
+        centre = sum(fitted) / len(fitted)
+        fitted = [value - centre for value in fitted]
+        settled = max(abs(a - b) for a, b in zip(fitted, summaries)) < 1e-12
+        summaries = fitted
+        if settled:
+            break
+    return summaries, [d for d in drift if d is not None]
 
 
 def pooled(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:

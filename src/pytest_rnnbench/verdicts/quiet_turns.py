@@ -1,0 +1,84 @@
+"""Which live A/B turns a time verdict is made of: those that other processes left alone.
+
+On a shared 2-core machine another job now and then takes a core for a while. A turn it lands on
+runs far off (torch's two-thread steps ran 10-30 times their quiet time beside a fresh-clone CI),
+and it lands on some workers' turns and not others', so the drift removal, which takes out only
+what every worker's i-th turn shared, cannot cancel it: it becomes the worker's own speed, and
+the spread between processes grows until a real +10% goes unseen (docs/calibration.md: torch's
++10% caught in 24 of 28 no-op gates judged on every turn, 28 of 28 on the quiet ones).
+
+The controller measures, for every turn it grants, the share of the machine's CPU that other
+processes took (run/turn_load.py). A turn where they took more than the busy limit is left out
+of its worker's summary. The choice depends on the other processes only, not on the turn's own
+time, so under no change both sides lose turns alike and the test keeps its level (the 28 gates'
+no-op p-values did not move).
+
+A machine that stays busy for a whole case leaves few quiet turns; then every turn is judged, as
+before, and the uneven-load rule (distrust.py) watches them: a case is judged on the quiet turns
+only when every worker keeps at least a third of its turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Optional
+
+from .worker_level import WorkerComparison, compare_workers, hodges_lehmann
+
+Loads = Sequence[Sequence[float]]  # per worker, per turn: other processes' share of the CPU
+
+# Fewest quiet turns a worker keeps for the case to be judged on its quiet turns alone: a third of
+# its turns and at least 3, enough for its Hodges-Lehmann summary to resist one far turn (6 of the
+# default 18).
+QUIET_PART = 3
+MIN_QUIET_TURNS = 3
+
+
+def quiet_turns(
+    loads: Sequence[Sequence[float]], turns: int, limit: float
+) -> Optional[list[list[bool]]]:
+    """Per worker, per turn: whether the turn is judged. `loads`: per worker, the other
+    processes' share of the CPU during each of its `turns` turns, in order; a turn the
+    controller could not measure (it measures none past a worker's last message, run/turns.py)
+    is kept. None when every turn is kept, or when a worker would keep too few (then all are)."""
+    if not loads:
+        return None
+    fewest = max(MIN_QUIET_TURNS, -(-turns // QUIET_PART))
+    kept = [[i >= len(shares) or shares[i] <= limit for i in range(turns)] for shares in loads]
+    if all(all(worker) for worker in kept) or any(sum(worker) < fewest for worker in kept):
+        return None
+    return kept
+
+
+def kept_loads(
+    loads: Sequence[Sequence[float]], kept: Optional[Sequence[Sequence[bool]]]
+) -> list[list[float]]:
+    """The loads of the turns that are judged (all of them where `kept` is None)."""
+    if kept is None:
+        return [list(shares) for shares in loads]
+    return [
+        [share for i, share in enumerate(shares) if i >= len(mask) or mask[i]]
+        for shares, mask in zip(loads, kept)
+    ]
+
+
+def compare_quiet_turns(
+    reference: Sequence[Sequence[float]],
+    candidate: Sequence[Sequence[float]],
+    loads: tuple[Loads, Loads],
+    limit: float,
+    summary: Callable[[Sequence[float]], float] = hodges_lehmann,
+) -> tuple[WorkerComparison, tuple[list[list[float]], list[list[float]]]]:
+    """compare_workers on the turns other processes left alone, and each side's loads of the
+    turns judged (for the uneven-load rule). `loads`: the reference's workers', the candidate's;
+    loads that do not match the workers (one per worker) are not used."""
+    kept = None
+    if len(loads[0]) == len(reference) and len(loads[1]) == len(candidate) and reference:
+        kept = quiet_turns([*loads[0], *loads[1]], len(reference[0]), limit)
+    comparison = compare_workers(reference, candidate, summary, kept)
+    split = len(loads[0])
+    judged = (
+        kept_loads(loads[0], None if kept is None else kept[:split]),
+        kept_loads(loads[1], None if kept is None else kept[split:]),
+    )
+    return comparison, judged
