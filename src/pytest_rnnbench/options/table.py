@@ -332,8 +332,9 @@ OPTIONS: tuple[Option, ...] = (
         ("--rnnbench-busy-limit",),
         "against a stored baseline, a time verdict is inconclusive, not a regression, when "
         "other processes took more than this share of the machine's CPU time during the "
-        "baseline's or this run's timed epochs (0.10 or 10%; 100% turns the check off; live "
-        "A/B distrusts load that fell unevenly on the sides' turns instead). Default: 10%.",
+        "baseline's or this run's timed epochs (0.10 or 10%; 100% turns the check off). Live "
+        "A/B leaves out turns loaded beyond it and distrusts load that fell unevenly on the "
+        "sides' turns. Default: 10%.",
         metavar="FRACTION",
         parse=parse_fraction,
         field="busy_limit",
