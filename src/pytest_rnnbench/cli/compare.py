@@ -2,7 +2,9 @@
 
 OLD is a results file (`--rnnbench-json`) or a baseline file (baselines/*.json); NEW is a results
 file. Each case of NEW is compared with the same case in OLD by exactly the rule the plugin uses
-(verdict.compare_case on samples.metric_samples of both sides). The exit code gates CI:
+against a stored baseline (judge.py): the step time with the session as the unit (a results file
+is one session of its worker processes), memory and loss against their tolerances. The exit code
+gates CI:
 
     0  no regression (passes, improvements, inconclusive verdicts, cases missing from OLD)
     1  at least one regression, or a case that failed to run in NEW
