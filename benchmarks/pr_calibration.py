@@ -157,12 +157,18 @@ def judge_time(
     workers = found["workers"]
     family = found.get("family") or {}
     alpha = float(family.get("false_alarm_rate", 0.01)) / max(int(family.get("cases", 1)), 1)
+    tolerance = float(_time(found)["tolerance"])
     comparison, loads = compare_quiet_turns(
-        workers["reference"], workers["candidate"], _loads(found), BUSY_MACHINE_SHARE, summary
+        workers["reference"],
+        workers["candidate"],
+        _loads(found),
+        BUSY_MACHINE_SHARE,
+        tolerance,
+        summary,
     )
     judged = time_verdict(
         comparison,
-        float(_time(found)["tolerance"]),
+        tolerance,
         alpha,
         baseline_ms=comparison.reference_ms,
         now_ms=comparison.candidate_ms,

@@ -196,6 +196,31 @@ def test_turns_other_processes_loaded_are_left_out_and_the_verdict_says_how_many
     assert limited is not None and "left out" not in limited.verdict.line()
 
 
+def test_load_a_side_made_itself_is_not_left_out_but_distrusted() -> None:
+    """The head's training started helper processes (their CPU time is not its worker's, so it
+    reads as other processes' load) that slowed 8 of its 12 turns by 30%. Judged on its 4 quiet
+    turns it would pass; the sides' loads differ by more than the tolerance, so every turn is
+    judged and the uneven-load rule distrusts the slowdown the load could have made."""
+
+    def helped(ms: float, loaded: set[int]) -> dict[str, Any]:
+        result = worker(ms, turn_loads=[0.5 if i in loaded else 0.0 for i in range(12)])
+        steps = result["epochs"][0]["step_seconds"]
+        for i in loaded:
+            steps[2 * i] *= 1.3
+            steps[2 * i + 1] *= 1.3
+        return result
+
+    reference = [helped(10.0 * (1 + 0.01 * i), set()) for i in range(3)]
+    candidate = [helped(10.0 * (1 + 0.01 * i), {(i + k) % 12 for k in range(8)}) for i in range(3)]
+    run = CaseRun(CASE, Item(), summarize(CASE.id, merge_side(candidate)), reference, candidate)  # type: ignore[arg-type]
+    found = LiveJudge(Settings(against={"*": "/ref/python"})).check(run)
+    assert found is not None and found.verdict.outcome == verdict.INCONCLUSIVE
+    assert "left out" not in found.verdict.line()
+    assert "other processes took 33% of the machine's CPU during this run's turns" in (
+        found.verdict.line()
+    )
+
+
 def test_a_pass_is_not_trusted_either_when_the_reference_was_the_loaded_side() -> None:
     judge = LiveJudge(Settings(against={"*": "/ref/python"}))
     assert judge.check(three_a_side(10.0, 10.0, (0.0, 0.0))).verdict.outcome == verdict.PASS

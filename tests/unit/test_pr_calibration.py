@@ -91,16 +91,18 @@ def test_a_case_whose_load_fell_on_one_side_is_inconclusive_when_judged_again(ca
 
 def test_turns_other_processes_loaded_are_left_out_when_judged_again(calibration) -> None:
     """As the plugin does (verdicts/quiet_turns.py): +30% cases whose workers lost about 30% of
-    their turns to another process (3-20x slower there, at random turns) are regressions on the
-    quiet turns; judged on every turn, none is."""
+    their turns to another process (3-20x slower there, at random turns, the sides alike) are
+    regressions on the quiet turns; judged on every turn, none is."""
     caught = {"quiet turns": 0, "every turn": 0}
     for seed in range(10):
         found, rng = saved_case(1.3, seed=seed), random.Random(seed)
         loads: dict[str, list[list[float]]] = {}
+        # Another process's load falls on the i-th worker of both sides alike (they take turns
+        # moments apart), and on different turns of different workers.
+        pattern = [[rng.random() < 0.3 for _ in range(16)] for _ in range(3)]
         for side in ("reference", "candidate"):
             loads[side] = []
-            for turns in found["workers"][side]:
-                busy = [rng.random() < 0.3 for _ in turns]
+            for turns, busy in zip(found["workers"][side], pattern):
                 for i in range(len(turns)):
                     turns[i] *= rng.uniform(3, 20) if busy[i] else 1.0
                 loads[side].append([0.5 if b else 0.0 for b in busy])

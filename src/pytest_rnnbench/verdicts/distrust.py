@@ -63,12 +63,9 @@ def uneven_load_reason(
     in the outcome's favour, is still beyond the tolerance (or, for a pass, still within it).
     Sides without measured turns are not distrusted.
     """
-    means = []
-    for workers in (reference, candidate):
-        shares = [share for worker in workers for share in worker]
-        if not shares:
-            return ""
-        means.append(sum(shares) / len(shares))
+    means = side_loads(reference, candidate)
+    if means is None:
+        return ""
     heavier = means[1] - means[0]  # > 0: the candidate's turns were the more loaded
     made_by_load = (REGRESSION,) if heavier > 0 else (IMPROVEMENT, PASS)
     if abs(heavier) <= limit or outcome not in made_by_load:
@@ -80,6 +77,20 @@ def uneven_load_reason(
         f"and {means[0]:.0%} during {sides[0]}'s (a difference over {limit:.0%}, which the "
         "turns do not cancel); rerun on a quieter machine"
     )
+
+
+def side_loads(
+    reference: Sequence[Sequence[float]], candidate: Sequence[Sequence[float]]
+) -> Optional[tuple[float, float]]:
+    """Each side's mean share of the CPU other processes took during its turns; None where a
+    side has no measured turn."""
+    means = []
+    for workers in (reference, candidate):
+        shares = [share for worker in workers for share in worker]
+        if not shares:
+            return None
+        means.append(sum(shares) / len(shares))
+    return means[0], means[1]
 
 
 def _outcome_beyond_load(outcome: str, change: float, heavier: float, limit: float) -> bool:

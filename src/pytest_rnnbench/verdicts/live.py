@@ -167,9 +167,11 @@ class LiveJudge:
             [samples.turn_loads(result) for result in run.reference],
             [samples.turn_loads(result) for result in run.candidate],
         )
-        turns, comparison, judged_loads = _worker_turns(case_id, run, loads, self._busy_limit())
-        time = _time_judge(turns, comparison, self.run_family.alpha, self._busy_limit())
         limits = tolerances(self.settings, item)
+        turns, comparison, judged_loads = _worker_turns(
+            case_id, run, loads, self._busy_limit(), limits[TIME]
+        )
+        time = _time_judge(turns, comparison, self.run_family.alpha, self._busy_limit())
         found = judge(
             case_id, old, new, limits, alpha=self.run_family.alpha, paired=True, time=time
         )
@@ -221,6 +223,7 @@ def _worker_turns(
     run: CaseRun,
     loads: tuple[list[list[float]], list[list[float]]],
     busy_limit: float,
+    tolerance: float,
 ) -> tuple[
     tuple[list[list[float]], list[list[float]]],
     WorkerComparison,
@@ -234,7 +237,9 @@ def _worker_turns(
         reference = [samples.turn_means(result) for result in run.reference]
         candidate = [samples.turn_means(result) for result in run.candidate]
         # compare_workers checks the turns (ValueError)
-        comparison, judged_loads = compare_quiet_turns(reference, candidate, loads, busy_limit)
+        comparison, judged_loads = compare_quiet_turns(
+            reference, candidate, loads, busy_limit, even_within=tolerance
+        )
     except ValueError as exc:
         pytest.fail(f"{case_id}: the two sides cannot be paired: {exc}", pytrace=False)
     return (reference, candidate), comparison, judged_loads

@@ -16,6 +16,12 @@ no-op p-values did not move).
 A machine that stays busy for a whole case leaves few quiet turns; then every turn is judged, as
 before, and the uneven-load rule (distrust.py) watches them: a case is judged on the quiet turns
 only when every worker keeps at least a third of its turns.
+
+Nor when the load fell on one side more than the other (by more than the time tolerance, over
+every turn): load a side makes itself counts as other processes' (a head whose training starts
+helper processes, whose CPU time is not its worker's), and leaving its busy turns out would hide
+what they cost. Every turn is judged then, and the uneven-load rule distrusts what that load could
+have made.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Optional
 
+from .distrust import side_loads
 from .worker_level import WorkerComparison, compare_workers, hodges_lehmann
 
 Loads = Sequence[Sequence[float]]  # per worker, per turn: other processes' share of the CPU
@@ -67,13 +74,18 @@ def compare_quiet_turns(
     candidate: Sequence[Sequence[float]],
     loads: tuple[Loads, Loads],
     limit: float,
+    even_within: float,
     summary: Callable[[Sequence[float]], float] = hodges_lehmann,
 ) -> tuple[WorkerComparison, tuple[list[list[float]], list[list[float]]]]:
     """compare_workers on the turns other processes left alone, and each side's loads of the
     turns judged (for the uneven-load rule). `loads`: the reference's workers', the candidate's;
-    loads that do not match the workers (one per worker) are not used."""
+    loads that do not match the workers (one per worker) are not used, nor loads whose sides'
+    means differ by more than `even_within` (the time tolerance)."""
     kept = None
-    if len(loads[0]) == len(reference) and len(loads[1]) == len(candidate) and reference:
+    matching = len(loads[0]) == len(reference) and len(loads[1]) == len(candidate)
+    means = side_loads(*loads)
+    even = means is not None and abs(means[1] - means[0]) <= even_within
+    if matching and even and reference:
         kept = quiet_turns([*loads[0], *loads[1]], len(reference[0]), limit)
     comparison = compare_workers(reference, candidate, summary, kept)
     split = len(loads[0])
