@@ -103,6 +103,60 @@ def test_a_replacement_worker_takes_the_block_of_the_one_that_crashed(tmp_path: 
             proc.stdout.close()
 
 
+def test_workers_that_exit_normally_leave_no_lock_files(tmp_path: Path) -> None:
+    run = {
+        "PYTEST_XDIST_WORKER_COUNT": "2",
+        "PYTEST_XDIST_TESTRUNUID": "0123abcd",
+        "TMPDIR": str(tmp_path),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            env=dict(os.environ, **run, PYTEST_XDIST_WORKER=f"gw{i}"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for proc in workers:
+        assert proc.stdout is not None and json.loads(proc.stdout.readline())
+    assert len(list(tmp_path.glob("pytest-rnnbench-0123abcd-gpus*.lock"))) == 2
+    for proc in workers:
+        proc.communicate("")  # end of input: the worker exits normally
+        assert proc.returncode == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_file_removed_as_it_was_opened_is_locked_again_where_it_now_lies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its owner exited (removing it) between our open and our lock: the lock we got is on a
+    file no longer at the path, which a third worker could create and lock too."""
+    from pytest_rnnbench.run import gpu_claim
+
+    real_flock = gpu_claim.fcntl.flock
+    removed: list[str] = []
+
+    def owner_exits_first(handle, operation):  # type: ignore[no-untyped-def]
+        if not removed:
+            removed.append(handle.name)
+            os.unlink(handle.name)
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(gpu_claim.fcntl, "flock", owner_exits_first)
+    monkeypatch.setattr(gpu_claim, "_HELD", {})
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(gpu_claim.tempfile, "tempdir", None)
+    env = {"PYTEST_XDIST_TESTRUNUID": "feed"}
+    assert gpu_claim.claim_block(env, 1, 2) == 1
+    path = tmp_path / "pytest-rnnbench-feed-gpus1.lock"
+    assert removed == [str(path)]
+    held = gpu_claim._HELD[path]
+    assert os.fstat(held.fileno()).st_ino == os.stat(path).st_ino
+    held.close()
+
+
 def test_without_a_run_id_a_replacement_takes_no_gpus() -> None:
     """No locks to tell which block is free: sharing one would spoil two cases unseen."""
     env = {"PYTEST_XDIST_WORKER": "gw4", "PYTEST_XDIST_WORKER_COUNT": "4"}

@@ -5,10 +5,17 @@ Worker gwI of N owns block I. pytest-xdist replaces a worker that crashed with o
 GPUs, and block I % N may belong to a worker still running (gw4 after gw2 crashed). So every
 worker locks its block, and a replacement takes the block whose lock is free: the crashed
 worker's, which the kernel released when that process died. Two workers never share a GPU.
+
+A worker that exits normally removes its lock file while it still holds the lock, so a run leaves
+none behind (a crashed worker's stays until its replacement exits). A worker that opened the file
+just before it was removed would lock a file no longer there: it checks, after locking, that the
+path still names what it locked, and tries again if not.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -42,17 +49,50 @@ def claim_block(env: Mapping[str, str], index: int, count: int) -> Optional[int]
         if path in _HELD:
             return block
         try:
-            handle = open(path, "ab")
-        except OSError:
+            found = _lock(path)
+        except OSError:  # no lock file or no flock here
             return fallback
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # a living worker owns this block
-            handle.close()
+        if found is None:  # a living worker owns this block
             continue
-        except OSError:  # no flock on this file system
-            handle.close()
-            return fallback
-        _HELD[path] = handle
+        if not _HELD:
+            atexit.register(_release_all)
+        _HELD[path] = found
         return block
     return None
+
+
+def _lock(path: Path) -> Optional[BinaryIO]:
+    """`path` opened and locked, or None when another process holds its lock."""
+    while True:
+        handle = open(path, "ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        except OSError:
+            handle.close()
+            raise
+        if _same_file(handle, path):
+            return handle
+        handle.close()  # its owner removed it as we opened it: lock the file there now
+
+
+def _same_file(handle: BinaryIO, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _release_all() -> None:
+    """At a normal exit: remove each lock file while still holding its lock, then let go."""
+    for path, handle in _HELD.items():
+        try:
+            path.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: the lock goes with the process anyway
+        handle.close()
+    _HELD.clear()
