@@ -10,7 +10,8 @@ import random
 
 import pytest
 
-from pytest_rnnbench.verdicts.quiet_turns import kept_loads, quiet_turns
+from pytest_rnnbench.verdicts import worker_level
+from pytest_rnnbench.verdicts.quiet_turns import compare_quiet_turns, kept_loads, quiet_turns
 from pytest_rnnbench.verdicts.worker_level import compare_workers
 
 LIMIT = 0.10
@@ -131,3 +132,34 @@ def test_a_turn_kept_by_one_side_only_does_not_take_its_speed_for_the_drift() ->
     compared = compare_workers(reference, candidate, kept=kept)
     assert compared.change == pytest.approx(0.20, abs=0.01)
     assert compared.turns_left_out == 36
+
+
+def test_a_head_that_loads_some_of_its_own_turns_is_judged_on_every_turn() -> None:
+    """The head's helper processes (whose CPU time reads as other processes') take 20% of the CPU
+    in a fifth of its turns, which run 1.5x slower: +10% in all. The sides' mean loads differ by
+    4%, within the tolerance; the numbers of turns loaded differ beyond chance, so no turn is left
+    out (on its quiet turns alone the head would look as fast as the base)."""
+    rng = random.Random(11)
+    reference = [[60.0 * rng.uniform(0.99, 1.01) for _ in range(TURNS)] for _ in range(3)]
+    candidate, candidate_loads = [], []
+    for _ in range(3):
+        helped = set(rng.sample(range(TURNS), 4))
+        candidate.append([60.0 * (1.5 if i in helped else 1.0) for i in range(TURNS)])
+        candidate_loads.append([0.2 if i in helped else 0.0 for i in range(TURNS)])
+    loads = ([[0.0] * TURNS] * 3, candidate_loads)
+    compared, judged = compare_quiet_turns(reference, candidate, loads, LIMIT, even_within=0.05)
+    assert compared.turns_left_out == 0 and judged == ([[0.0] * TURNS] * 3, candidate_loads)
+    alone = compare_workers(
+        reference, candidate, kept=quiet_turns([*loads[0], *loads[1]], TURNS, LIMIT)
+    )
+    assert alone.turns_left_out == 12 and abs(alone.change) < 0.01  # what leaving out would hide
+
+
+def test_a_fit_that_does_not_settle_judges_every_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    reference, candidate, loads = scripted_gate(2, 0.10)
+    kept = quiet_turns(loads, TURNS, LIMIT)
+    assert kept is not None and compare_workers(reference, candidate, kept=kept).turns_left_out
+    monkeypatch.setattr(worker_level, "_FIT_ROUNDS", 1)
+    unsettled = compare_workers(reference, candidate, kept=kept)
+    assert unsettled.turns_left_out == 0
+    assert unsettled.change == compare_workers(reference, candidate).change

@@ -27,6 +27,11 @@ from .samples import busy_shares
 BUSY_MACHINE_SHARE = 0.10
 
 
+def busy_limit_of(setting: Optional[float]) -> float:
+    """The busy limit a setting (`--rnnbench-busy-limit`) means: BUSY_MACHINE_SHARE where unset."""
+    return BUSY_MACHINE_SHARE if setting is None else setting
+
+
 def busy_machine_reason(
     baseline_shares: Sequence[float], now_shares: Sequence[float], limit: float = BUSY_MACHINE_SHARE
 ) -> str:
@@ -123,7 +128,7 @@ def timing_distrust(
     busy_limit: Optional[float] = None,
 ) -> str:
     """Why the time comparison of these two measurements cannot be trusted, or ""."""
-    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    limit = busy_limit_of(busy_limit)
     return shared_gpu_reason(now_workload) or busy_machine_reason(
         busy_shares(baseline_workload), busy_shares(now_workload), limit
     )

@@ -26,7 +26,7 @@ from ..quantiles import median
 from ..run.trees import SourceTree
 from ..settings import LIVE_PER_SIDE, Settings
 from . import samples, verdict
-from .distrust import BUSY_MACHINE_SHARE, uneven_load_reason, untrusted_timing
+from .distrust import busy_limit_of, uneven_load_reason, untrusted_timing
 from .family import RunFamily
 from .judge import TIME, NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, tolerances
@@ -136,8 +136,7 @@ class LiveJudge:
 
     def _busy_limit(self) -> float:
         """Other processes' share of the CPU above which a turn is left out (quiet_turns.py)."""
-        limit = self.settings.busy_limit
-        return BUSY_MACHINE_SHARE if limit is None else limit
+        return busy_limit_of(self.settings.busy_limit)
 
     def _side_names(self) -> tuple[str, str]:
         return ("the base", "the head") if self.trees else ("the reference", "this run")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import baseline
-from .distrust import BUSY_MACHINE_SHARE
+from .distrust import busy_limit_of
 from .records import INCONCLUSIVE, MetricVerdict
 from .session_level import (
     FLOOR_SPREAD,
@@ -33,7 +33,7 @@ def stored_sessions(entry: Mapping[str, Any], busy_limit: Optional[float] = None
     A session saved while other processes took more than `busy_limit` of the CPU (default
     BUSY_MACHINE_SHARE) is left out: its time was the load's as much as the code's, and kept it
     would widen the spread (or shift the mean) of every judgement for the next 20 saves."""
-    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    limit = busy_limit_of(busy_limit)
     return [
         (float(s["step_ms"]), int(s.get("workers") or 1))
         for s in baseline.entry_sessions(entry)
@@ -122,7 +122,7 @@ def all_sessions_busy(
     recorded = baseline.entry_sessions(entry)
     if not recorded or stored_sessions(entry, busy_limit):
         return None
-    limit = BUSY_MACHINE_SHARE if busy_limit is None else busy_limit
+    limit = busy_limit_of(busy_limit)
     busiest = max(float(s.get("busy_share") or 0.0) for s in recorded)
     why = (
         f"every stored session ({len(recorded)}) was saved while other processes took more than "

@@ -33,7 +33,7 @@ from ..quantiles import median
 from ..run.devices import GpuInventory
 from ..settings import Settings
 from . import baseline, samples, verdict
-from .distrust import BUSY_MACHINE_SHARE
+from .distrust import busy_limit_of
 from .family import RunFamily
 from .judge import NotJudged, Side, judge
 from .protocol import CaseRun, Judgement, RnnbenchBaselineWarning, tolerances
@@ -258,7 +258,7 @@ class BaselineJudge:
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
         busy = max(samples.busy_shares(result), default=0.0)
-        limit = BUSY_MACHINE_SHARE if self.settings.busy_limit is None else self.settings.busy_limit
+        limit = busy_limit_of(self.settings.busy_limit)
         if busy > limit:
             warnings.warn(
                 RnnbenchBaselineWarning(
