@@ -120,6 +120,19 @@ def test_a_regression_exits_1_with_the_same_line_as_the_plugin(tmp_path, old):
     assert code == 0 and f"{CASE}: pass" in out
 
 
+def test_an_old_run_on_a_busy_machine_is_no_session_to_judge_against(tmp_path):
+    busy = worker_result(CASE, 10, 1)
+    for epoch in busy["epochs"]:
+        epoch["cpu"] = {"others_share": 0.4}
+    old = results_file(tmp_path / "old.json", {CASE: busy})
+    new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 30, 3)})
+    code, out, _ = compare(old, new)
+    assert code == 0, out
+    assert f"{CASE}: inconclusive" in out
+    assert "the old file's run was measured while other processes took more than 10% of the " in out
+    assert "measure the old side again on a quiet machine" in out
+
+
 def test_improvement_missing_cases_and_version_notes_exit_0(tmp_path, old):
     new = results_file(
         tmp_path / "new.json",

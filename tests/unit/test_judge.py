@@ -151,3 +151,29 @@ def test_an_entry_whose_every_session_was_busy_judges_no_steps_instead() -> None
     # One session that stands, or none stored at all: the sessions' own rule, or what is missing.
     quiet = {"sessions": [*entry["sessions"], {"step_ms": 10.0, "workers": 3}]}
     assert all_sessions_busy(quiet) is None and all_sessions_busy({"sessions": []}) is None
+
+
+def test_a_busy_latest_save_does_not_distrust_runs_judged_against_the_quiet_sessions() -> None:
+    """Six sessions saved on a quiet machine, the latest at 30% load (left out of the spread):
+    the entry's own busy shares are that latest save's, and a quiet run 30% slower is still a
+    regression, not "inconclusive: rerun on a quiet machine" until someone saves again."""
+    from pytest_rnnbench.verdicts.session_time import session_time_judge, stored_sessions
+
+    quiet = [{"step_ms": 10.0 + 0.05 * i, "workers": 3, "busy_share": 0.01} for i in range(6)]
+    entry = {
+        "sessions": [*quiet, {"step_ms": 12.0, "workers": 3, "busy_share": 0.3}],
+        "cpu_busy_shares": [0.3, 0.3],  # the latest save's
+        "metrics": {"step_time": {"samples": [12.0] * 8}, "final_loss": {"samples": [1.0]}},
+        "samples": 256,
+        "steps_per_epoch": 8,
+    }
+    run = side(13.1, cpu_busy_shares=[0.01, 0.02])
+    time = session_time_judge(stored_sessions(entry), [13.0, 13.1, 13.2], 0.01)
+    found = judge(CASE, Side.of_entry(entry), run, {}, time=time)
+    assert not isinstance(found, NotJudged) and found.outcome == verdict.REGRESSION
+    # This run's own load is still checked.
+    busy_run = side(13.1, cpu_busy_shares=[0.3])
+    distrusted = judge(CASE, Side.of_entry(entry), busy_run, {}, time=time)
+    assert not isinstance(distrusted, NotJudged)
+    assert distrusted.outcome == verdict.INCONCLUSIVE
+    assert "during this run's timed epochs" in distrusted.line()

@@ -77,3 +77,18 @@ def test_a_session_saved_on_a_busy_machine_is_left_out_of_judgements() -> None:
     result = {"epochs": [{"cpu": {"others_share": 0.02}}, {"cpu": {"others_share": 0.31}}]}
     record = baseline._session_record("2026-12-07", None, result, [50.0])
     assert record["busy_share"] == 0.31
+
+
+def test_two_sessions_that_disagree_by_more_than_the_floor_say_the_spread_used() -> None:
+    """30 and 40 ms: their own spread (20%) is used, not the assumed 10%; the line says so."""
+    judge = session_time_judge([(30.0, 3), (40.0, 3)], [36.0, 36.1, 35.9], 0.01)
+    assert judge is not None
+    found = judge(0.05)
+    assert found.outcome == records.INCONCLUSIVE  # the line shows its reason, with the unit
+    assert "fewer than 3: their own spread, 20%, is above the assumed 10%" in found.line()
+    assert found.test == (
+        "prediction from stored sessions, spread 20%: the two sessions' own, above the assumed 10%"
+    )
+    assert "assumed, not measured" not in found.line()
+    close = session_time_judge([(30.0, 3), (30.3, 3)], [36.0, 36.1, 35.9], 0.01)
+    assert close is not None and "their spread is assumed, not measured" in close(0.05).line()

@@ -149,11 +149,13 @@ class _File:
                 raise ResultsError(
                     f"{path}: case {case_id!r} has no worker result (per-step times) to compare"
                 )
-            side = Side.of_result(worker)
-            # A results file is one session of its own.
-            workers = worker_step_ms(worker)
-            sessions = [(baseline.session_step_ms(workers), len(workers))] if workers else []
-            self.cases[case_id] = _Case(side, sessions=sessions)
+            # A results file is one session of its own, left out if it ran on a busy machine.
+            own = {"sessions": baseline.result_sessions(worker)}
+            self.cases[case_id] = _Case(
+                Side.of_result(worker),
+                sessions=stored_sessions(own, busy_limit),
+                all_busy=all_sessions_busy(own, busy_limit, results_file=True),
+            )
 
     def not_in(self, new: _File) -> list[str]:
         """Cases of this results file that `new` neither measured nor failed (a baseline file

@@ -144,7 +144,6 @@ def make_entry(
     recorded_at = recorded or datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds"
     )
-    workers = worker_step_ms(result)
     metrics = {}
     for name, values in samples.items():
         if not values:
@@ -174,8 +173,17 @@ def make_entry(
         "lstm_kernel": (result.get("run") or {}).get("lstm_kernel"),
         "thread_pools": thread_pools_of(result),
         "metrics": metrics,
-        "sessions": [_session_record(recorded_at, commit, result, workers)] if workers else [],
+        "sessions": result_sessions(result, recorded_at, commit),
     }
+
+
+def result_sessions(
+    result: Mapping[str, Any], recorded: str = "", commit: Optional[str] = None
+) -> list[dict[str, Any]]:
+    """A worker result as the one session it is (its worker processes' step times, its busy
+    share), as a baseline entry records it; none without step times."""
+    workers = worker_step_ms(result)
+    return [_session_record(recorded, commit, result, workers)] if workers else []
 
 
 def session_step_ms(worker_ms: Sequence[float]) -> float:

@@ -95,11 +95,13 @@ def judge(
     elif TIME in old.samples or TIME in new.samples:
         found = _with_metric(found, _time_without_unit(old, new, tolerance))
     # Pairing cancels a busy CPU (both turns of a pair shared it), but not a GPU that a foreign
-    # process used in some turns.
+    # process used in some turns. A time judge of stored sessions has left out those saved on a
+    # busy machine (session_time.stored_sessions): the baseline's latest save, busy or not, says
+    # nothing about the sessions it judged against, so only this run's load is checked.
     if paired:
         distrust = shared_gpu_reason(new.workload)
     else:
-        distrust = timing_distrust(old.workload, new.workload, busy_limit)
+        distrust = timing_distrust({} if time else old.workload, new.workload, busy_limit)
     return untrusted_timing(found, distrust) if distrust else found
 
 

@@ -53,6 +53,7 @@ class SessionComparison:
     used: int  # stored sessions the prediction rests on
     dropped: int  # sessions before a level shift, left out
     floor_used: bool  # too few sessions: the conservative spread stood in
+    spread: float = 0.0  # the sessions' spread used (log scale): measured, or the floor or more
 
     def resolution(self, alpha: float) -> float:
         """The smallest relative change that this comparison would call significant at `alpha`."""
@@ -142,6 +143,7 @@ def compare_sessions(
         used=k,
         dropped=dropped,
         floor_used=floor_used,
+        spread=spread,
     )
 
 

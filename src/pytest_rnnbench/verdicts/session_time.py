@@ -80,7 +80,16 @@ def session_time_judge(
             "this one"
         )
         notes.append(workers_note)
-    if comparison.floor_used:
+    if comparison.floor_used and comparison.spread > FLOOR_SPREAD:  # 2 that disagree by more
+        test = (
+            f"prediction from stored sessions, spread {comparison.spread:.0%}: the two sessions' "
+            f"own, above the assumed {FLOOR_SPREAD:.0%}"
+        )
+        notes.append(
+            f"fewer than {MIN_SESSIONS}: their own spread, {comparison.spread:.0%}, is above the "
+            f"assumed {FLOOR_SPREAD:.0%}"
+        )
+    elif comparison.floor_used:
         test = f"prediction from stored sessions, assumed spread {FLOOR_SPREAD:.0%}"
         notes.append(f"fewer than {MIN_SESSIONS}: their spread is assumed, not measured")
     else:
@@ -106,28 +115,32 @@ def session_time_judge(
             test=test_with_workers,
             unit=sessions,
             test_beside_unit=test,
-            cure=f"more sessions (record this case again with {SAVE_FLAG} on other runs) "
-            "would decide",
+            cure=f"more sessions (record the baseline's code again with {SAVE_FLAG} on other "
+            "runs) would decide",
         )
 
     return judged
 
 
 def all_sessions_busy(
-    entry: Mapping[str, Any], busy_limit: Optional[float] = None
+    entry: Mapping[str, Any], busy_limit: Optional[float] = None, results_file: bool = False
 ) -> Optional[Callable[[float], MetricVerdict]]:
     """The step time's verdict for an entry whose every stored session was left out as busy
     (stored_sessions): inconclusive, saying so; None when a session stands (or none is stored).
-    Never the steps inside the stored processes, which the judge would otherwise compare."""
+    Never the steps inside the stored processes. `results_file`: the entry is an old results
+    file's case (`compare`), one run rather than saved sessions."""
     recorded = baseline.entry_sessions(entry)
     if not recorded or stored_sessions(entry, busy_limit):
         return None
     limit = busy_limit_of(busy_limit)
     busiest = max(float(s.get("busy_share") or 0.0) for s in recorded)
+    saved, cure = f"every stored session ({len(recorded)}) was saved", "record this case again"
+    if results_file:
+        saved, cure = "the old file's run was measured", "measure the old side again"
     why = (
-        f"every stored session ({len(recorded)}) was saved while other processes took more than "
-        f"{limit:.0%} of the CPU (up to {busiest:.0%}), so none is fit to judge against; record "
-        f"this case again on a quiet machine ({SAVE_FLAG})"
+        f"{saved} while other processes took more than {limit:.0%} of the CPU (up to "
+        f"{busiest:.0%}), so none is fit to judge against; {cure} on a quiet machine"
+        + ("" if results_file else f" ({SAVE_FLAG})")
     )
 
     def judged(tolerance: float) -> MetricVerdict:

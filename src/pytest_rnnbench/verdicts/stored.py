@@ -148,8 +148,8 @@ class BaselineJudge:
                 # an improvement again.
                 command = self.settings.command(SAVE_FLAG, RESET_FLAG, case_ids=[case_id])
                 lines.append(
-                    "  hint: if the change is accepted, start this baseline afresh (and save it "
-                    f"on 2 more runs before it judges small changes): {command}"
+                    "  hint: if the change is accepted, start this baseline afresh (each later "
+                    f"save narrows what it resolves; a few percent takes several): {command}"
                 )
         if self.unjudged:
             lines.append(f"not judged ({len(self.unjudged)}): measured, with no baseline to judge")
