@@ -83,6 +83,28 @@ def test_keras_mxnet_gets_back_the_names_newer_python_and_numpy_removed() -> Non
     }
 
 
+@pytest.mark.parametrize(
+    ("kernel", "unroll", "path"),
+    [
+        ({"kernel": "fused", "loop": "fused"}, False, "cuDNN"),
+        ({"kernel": "generic", "loop": "backend"}, True, "backend loop"),  # torch ignores unroll
+        ({"kernel": "generic", "loop": "backend"}, False, "backend loop"),
+        ({"kernel": "generic", "loop": "keras"}, True, "unrolled loop"),
+        ({"kernel": "generic", "loop": "keras"}, False, "generic loop"),
+        (None, True, "unrolled loop"),  # nothing observed (Keras-MXNet): as the case asked
+        (None, False, "generic loop"),
+    ],
+)
+def test_the_lstm_path_is_what_was_observed(kernel: dict, unroll: bool, path: str) -> None:
+    class Keras:
+        __version__ = "3.15.1"
+
+    worker = load_worker_module("rnnbench_worker_backend")
+    observed = None if kernel is None else dict(kernel, why="", observed=True)
+    facts = worker.Backend().run_facts(Keras, object(), unroll, observed)
+    assert facts["lstm_path"] == path
+
+
 @pytest.mark.slow
 def test_on_the_cpu_the_fused_lstm_declines_and_the_result_says_why(tmp_path: Path) -> None:
     """A real worker: TensorFlow's fused LSTM raises NotImplementedError without a GPU, and the
@@ -94,6 +116,7 @@ def test_on_the_cpu_the_fused_lstm_declines_and_the_result_says_why(tmp_path: Pa
     kernel = facts["lstm_kernel"]
     assert kernel["kernel"] == "generic" and kernel["observed"] is True
     assert kernel["why"].startswith("keras.src.backend.tensorflow.rnn.lstm declined")
+    assert kernel["loop"] == "keras"
     assert "no GPU that cuDNN can use" in kernel["why"]
 
 
@@ -108,6 +131,7 @@ def test_the_fused_lstm_path_is_reported_when_the_backend_takes_it(tmp_path: Pat
     assert facts["lstm_path"] == "cuDNN"
     assert facts["lstm_kernel"] == {
         "kernel": "fused",
+        "loop": "fused",
         "why": "keras.src.backend.tensorflow.rnn.lstm ran its fused cuDNN kernel",
         "observed": True,
     }
@@ -124,7 +148,7 @@ from rnnbench_worker_lstm_path import LstmObserver
 
 with LstmObserver() as observer:
     inputs = keras.Input((5, 3))  # Keras infers the output shape: a symbolic call, no kernel
-    model = keras.Model(inputs, keras.layers.LSTM(4, unroll=False)(inputs))
+    model = keras.Model(inputs, keras.layers.LSTM(4, unroll=True)(inputs))
     symbolic = len(observer.calls)
     model(np.ones((2, 5, 3), "float32"))  # a real call
 print(json.dumps({"symbolic": symbolic, "calls": observer.calls}))
@@ -135,7 +159,7 @@ print(json.dumps({"symbolic": symbolic, "calls": observer.calls}))
 def test_shape_inference_is_no_lstm_call_of_its_own() -> None:
     """torch infers shapes on its "meta" device, where its lstm always takes the fallback loop:
     counted, a GPU run that used cuDNN for every real step read "mixed", its path "generic loop".
-    Only the real call is recorded (on this CPU: the fallback, for its own reason)."""
+    Only the real call is recorded (on this CPU: the backend's fallback loop, unroll or not)."""
     done = subprocess.run(
         [str(PYTHON), "-c", SHAPE_INFERENCE_CHILD, str(WORKER_SCRIPT)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
@@ -144,3 +168,5 @@ def test_shape_inference_is_no_lstm_call_of_its_own() -> None:
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["symbolic"] == 0, seen
     assert len(seen["calls"]) == 1 and seen["calls"][0]["kernel"] == "generic", seen
+    # unroll=True, yet torch's lstm ran its own fallback loop, not Keras's unrolled one.
+    assert seen["calls"][0]["loop"] == "backend", seen

@@ -311,7 +311,8 @@ OPTIONS: tuple[Option, ...] = (
         "rnnbench_thread_pools",
         ("--rnnbench-thread-pools",),
         "a CPU case's framework thread pools: steady (TensorFlow's inter-op pool gets one "
-        "thread, so its processes agree in speed) or default (the frameworks' own). "
+        "thread, torch's glibc malloc fixed thresholds, so processes agree in speed) or "
+        "default (the frameworks' own). "
         f"Default: {DEFAULT_THREAD_POOLS}.",
         metavar="steady|default",
         parse=thread_pools,

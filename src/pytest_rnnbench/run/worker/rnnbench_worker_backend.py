@@ -114,19 +114,22 @@ class Backend(object):
         """What actually ran: the LSTM path, jit/XLA and matmul precision, as far as each backend
         says.
 
-        `lstm_kernel` is what the warm-up observed (None: nothing to observe). `lstm_path` keeps
-        its old vocabulary ("unrolled loop", "generic loop", "cuDNN"), now from the observation:
-        "cuDNN" means the fused kernel ran, not that it was expected to.
+        `lstm_kernel` is what the warm-up observed (None: nothing to observe). `lstm_path` is
+        from the observation: "cuDNN" when the fused kernel ran, "backend loop" when the
+        backend's own fallback loop did (torch's ignores `unroll`), else Keras's loop: "unrolled
+        loop" as the case asked, or "generic loop".
         """
         kernel = lstm_kernel or {
             "kernel": "generic",
             "why": "unroll=True" if unroll else "this Keras has no fused LSTM kernel to take",
             "observed": False,
         }
-        if unroll:
-            path = "unrolled loop"
+        if kernel["kernel"] == "fused":
+            path = "cuDNN"
+        elif kernel.get("loop") == "backend":
+            path = "backend loop"
         else:
-            path = "cuDNN" if kernel["kernel"] == "fused" else "generic loop"
+            path = "unrolled loop" if unroll else "generic loop"
         facts = {"lstm_path": path, "lstm_kernel": kernel}
         if keras_major(keras) >= 3:
             facts["jit_compile"] = bool(getattr(model, "jit_compile", False))

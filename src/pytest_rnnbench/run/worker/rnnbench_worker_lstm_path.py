@@ -72,7 +72,9 @@ class LstmObserver(object):
             except NotImplementedError as exc:
                 why = "; ".join(declined_reasons(self._module, exc, args, kwargs))
                 self._record(
-                    "generic", "%s declined (%s); Keras ran its generic loop" % (name, why)
+                    "generic",
+                    "%s declined (%s); Keras ran its generic loop" % (name, why),
+                    loop="keras",
                 )
                 raise
             if has_cudnn_hook and self._cudnn is not True:
@@ -80,29 +82,39 @@ class LstmObserver(object):
                     how = "its cuDNN kernel failed"
                 else:
                     how = "; ".join(hindrances(self._module, args, kwargs) or ["cuDNN not usable"])
-                self._record("generic", "%s returned its own fallback loop (%s)" % (name, how))
+                # Its own loop, not Keras's: torch's ignores `unroll` (an "unroll" case does not
+                # measure Keras's unrolled loop there).
+                self._record(
+                    "generic",
+                    "%s returned its own fallback loop (%s)" % (name, how),
+                    loop="backend",
+                )
             else:
-                self._record("fused", "%s ran its fused cuDNN kernel" % name)
+                self._record("fused", "%s ran its fused cuDNN kernel" % name, loop="fused")
             return out
 
         return observed_lstm
 
-    def _record(self, kernel, why):
-        self.calls.append({"kernel": kernel, "why": why})
+    def _record(self, kernel, why, loop):
+        self.calls.append({"kernel": kernel, "why": why, "loop": loop})
 
     def kernel(self):
-        """{"kernel": "fused" | "generic" | "mixed", "why": ..., "observed": True}: what the
-        warm-up's calls did (calls that differ, e.g. per replica, are "mixed")."""
+        """{"kernel": "fused" | "generic" | "mixed", "loop": "fused" | "backend" | "keras" |
+        "mixed", "why": ..., "observed": True}: what the warm-up's calls did (calls that differ,
+        e.g. per replica, are "mixed"). `loop` says whose loop ran a generic kernel: the
+        backend's own fallback, or Keras's (after the backend declined)."""
         if not self.calls:
             why = "the backend's fused lstm was not called during the warm-up"
-            return {"kernel": "generic", "why": why, "observed": True}
+            return {"kernel": "generic", "loop": "keras", "why": why, "observed": True}
         distinct = []
         for call in self.calls:
             if call not in distinct:
                 distinct.append(call)
         kernels = set(call["kernel"] for call in distinct)
+        loops = set(call["loop"] for call in distinct)
         return {
             "kernel": kernels.pop() if len(kernels) == 1 else "mixed",
+            "loop": loops.pop() if len(loops) == 1 else "mixed",
             "why": " | ".join(call["why"] for call in distinct),
             "observed": True,
         }
