@@ -4,6 +4,7 @@ live A/B turns.
 (Named rnnbench_worker_*: this directory is first on sys.path, see __main__.py.)
 """
 
+import threading
 import time
 
 from rnnbench_worker_backend import keras_major
@@ -44,6 +45,9 @@ class StepTiming(object):
     """
 
     def start_timing(self, channel, slowdown, turns, sync):
+        # Keras 3 may run async callbacks on several pool threads at once: one step's stamp must
+        # not fall between another's reading of `last` and its update (a negative step time).
+        self._stamping = threading.Lock()
         self._channel = channel
         self._turns = turns
         self._sync = sync
@@ -76,6 +80,10 @@ class StepTiming(object):
 
     def on_batch_end(self, batch, logs=None):
         """Keras's hook after each step: time it, stall it when asked, end a turn when due."""
+        with self._stamping:
+            self._step_ended()
+
+    def _step_ended(self):
         turns = self._turns
         step = len(self.durations) + 1
         last_step = step >= self.total_steps
