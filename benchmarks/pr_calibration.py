@@ -337,8 +337,9 @@ def tally(args: argparse.Namespace) -> None:
                 line += f"; resolution median {statistics.median(resolutions):.1f}%"
             print(line)
         all_cases = [found for gate in gates for found in gate["cases"].values()]
-        if load_line(all_cases):
-            print(load_line(all_cases))
+        for line in (load_line(all_cases), quiet_turns_line(all_cases)):
+            if line:
+                print(line)
         if not slowdown:
             print(p_value_line(all_cases))
             for backend, factor in args.inject:
@@ -372,6 +373,20 @@ def load_line(cases: list[dict]) -> str:
         f"  turn loads, {len(differences)} cases: sides differ by median "
         f"{statistics.median(differences):.1%} (max {differences[-1]:.1%}) of the machine's CPU; "
         f"inconclusive for it: {distrusted}"
+    )
+
+
+def quiet_turns_line(cases: list[dict]) -> str:
+    """How many turns today's rule leaves out as loaded by other processes (quiet_turns.py), in
+    how many of the cases with per-worker turn times."""
+    judged = [c for c in cases if (c.get("workers") or {}).get("candidate")]
+    if not judged:
+        return ""
+    left_out = [judge_time(found)[1].turns_left_out for found in judged]
+    turns = sum(len(w) for c in judged for side in SIDE_KEYS for w in c["workers"][side])
+    return (
+        f"  quiet turns: {sum(1 for n in left_out if n)} of {len(judged)} cases left turns out "
+        f"({sum(left_out)} of their {turns} turns in all)"
     )
 
 

@@ -110,6 +110,12 @@ def test_turns_other_processes_loaded_are_left_out_when_judged_again(calibration
         again = calibration.rejudged(dict(found, turn_loads=loads))
         caught["quiet turns"] += again["verdict"] == "regression"
     assert caught == {"quiet turns": 10, "every turn": 0}
+    line = calibration.quiet_turns_line([found, dict(found, turn_loads=loads), saved_case(1, 3)])
+    left_out = calibration.judge_time(dict(found, turn_loads=loads))[1].turns_left_out
+    assert left_out > 0
+    assert (
+        line == f"  quiet turns: 1 of 3 cases left turns out ({left_out} of their 288 turns in all)"
+    )
 
 
 def test_a_case_distrusted_for_a_shared_gpu_stays_inconclusive_when_judged_again(
