@@ -171,18 +171,23 @@ def test_a_change_larger_than_the_load_could_make_stands(
     assert found is not None and found.verdict.outcome == outcome
 
 
+def loaded_worker(ms: float, loaded: set[int], slower: float) -> dict[str, Any]:
+    """worker(ms) whose `loaded` turns (of 12) ran `slower` times as long while other processes
+    took half the CPU."""
+    result = worker(ms, turn_loads=[0.5 if i in loaded else 0.0 for i in range(12)])
+    steps = result["epochs"][0]["step_seconds"]
+    for i in loaded:
+        steps[2 * i] *= slower
+        steps[2 * i + 1] *= slower
+    return result
+
+
 def test_turns_other_processes_loaded_are_left_out_and_the_verdict_says_how_many() -> None:
     """Each worker lost 4 of its 12 turns to another process (10x slower, half the CPU taken), a
     different 4 in each: judged on the 8 quiet ones, +20% is a regression."""
 
     def spiky(ms: float, index: int) -> dict[str, Any]:
-        loaded = {(index + 3 * k) % 12 for k in range(4)}
-        result = worker(ms, turn_loads=[0.5 if i in loaded else 0.0 for i in range(12)])
-        steps = result["epochs"][0]["step_seconds"]
-        for i in loaded:
-            steps[2 * i] *= 10
-            steps[2 * i + 1] *= 10
-        return result
+        return loaded_worker(ms, {(index + 3 * k) % 12 for k in range(4)}, 10.0)
 
     sides = [[spiky(ms * (1 + 0.01 * i), i + shift) for i in range(3)] for ms, shift in
              ((10.0, 0), (12.0, 1))]  # fmt: skip
@@ -202,16 +207,11 @@ def test_load_a_side_made_itself_is_not_left_out_but_distrusted() -> None:
     turns it would pass; the sides' loads differ by more than the tolerance, so every turn is
     judged and the uneven-load rule distrusts the slowdown the load could have made."""
 
-    def helped(ms: float, loaded: set[int]) -> dict[str, Any]:
-        result = worker(ms, turn_loads=[0.5 if i in loaded else 0.0 for i in range(12)])
-        steps = result["epochs"][0]["step_seconds"]
-        for i in loaded:
-            steps[2 * i] *= 1.3
-            steps[2 * i + 1] *= 1.3
-        return result
-
-    reference = [helped(10.0 * (1 + 0.01 * i), set()) for i in range(3)]
-    candidate = [helped(10.0 * (1 + 0.01 * i), {(i + k) % 12 for k in range(8)}) for i in range(3)]
+    reference = [loaded_worker(10.0 * (1 + 0.01 * i), set(), 1.3) for i in range(3)]
+    candidate = [
+        loaded_worker(10.0 * (1 + 0.01 * i), {(i + k) % 12 for k in range(8)}, 1.3)
+        for i in range(3)
+    ]
     run = CaseRun(CASE, Item(), summarize(CASE.id, merge_side(candidate)), reference, candidate)  # type: ignore[arg-type]
     found = LiveJudge(Settings(against={"*": "/ref/python"})).check(run)
     assert found is not None and found.verdict.outcome == verdict.INCONCLUSIVE
