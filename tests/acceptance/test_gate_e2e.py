@@ -200,8 +200,8 @@ def test_improvement_passes_with_a_hint(gate):
         [
             f"{CASE}: improvement: time per step improvement*change -3*%*",
             # The user's own selection is kept; -k names the case.
-            "*hint: if the change is accepted, start this baseline afresh (and save it on 2 more "
-            "runs before it judges small changes): *pytest *--rnnbench "
+            "*hint: if the change is accepted, start this baseline afresh (each later save "
+            "narrows what it resolves; a few percent takes several): *pytest *--rnnbench "
             "--rnnbench-backends=tensorflow *--rnnbench-samples=256 *-ra -p no:cacheprovider "
             f"--rnnbench-save-baseline --rnnbench-reset-baseline -k {CASE}",
         ]
