@@ -88,9 +88,14 @@ def test_the_gate_calls_a_slower_rnn_loop_in_keras_mxnet_a_regression(
     mxnet_fork: Path, tmp_path: Path
 ) -> None:
     git(mxnet_fork, "checkout", "-q", "slower-rnn")
+    # Two workers a side: their own spread (MXNet's processes agree within 3%) is measured. With
+    # one, the 13% assumed spread resolves only about 53%, and beside a CI job the edit measured
+    # +52.8%: inconclusive.
+    two_a_side = [a.replace("workers=1", "workers=2") for a in QUICK]
     done, results, comment = gate(
-        mxnet_fork, tmp_path, "--base", "master", f"--rnnbench-python=mxnet={MXNET_PYTHON}", *QUICK
-    )
+        mxnet_fork, tmp_path, "--base", "master", f"--rnnbench-python=mxnet={MXNET_PYTHON}",
+        *two_a_side,
+    )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     case = "mxnet-gpu0-b128-unroll-synthetic"
