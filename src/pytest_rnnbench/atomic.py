@@ -5,7 +5,9 @@ store, the results file, the reports and exports, and the prepared-data cache. T
 the data goes to a temporary file with a unique name in the same directory (so two writers never
 share one, and the rename cannot cross file systems), it is flushed to disk, renamed over the
 target, and the directory entry is flushed too, so that after a crash the target is the old file
-or the new one. A failure removes the temporary file and leaves the target untouched.
+or the new one. A failure removes the temporary file and leaves the target untouched. The file
+gets the mode a plain `open` would give it (the umask's; an existing target's own), not the
+temporary file's 0600, which other users, and a CI step under another account, could not read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +30,7 @@ def write_with(path: PathLike, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -37,6 +41,26 @@ def write_with(path: PathLike, write: Callable[[IO[bytes]], Any]) -> None:
             os.unlink(tmp)
         raise
     _fsync_directory(path.parent)
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits `path` keeps when replaced: its own when it exists, else a new file's
+    under this process's umask."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(path.stat().st_mode)
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux tells it (setting and
+    restoring it would briefly give other threads' new files the wrong mode)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: PathLike, text: str) -> None:
