@@ -79,6 +79,22 @@ def write_json(path: PathLike, document: object, indent: int = 2, allow_nan: boo
     write_text(path, text)
 
 
+def cannot_write(path: Path) -> Optional[str]:
+    """Why an output file `path` could not be written (checked before long work), or None. Its
+    missing directories are made when it is written, so the nearest one that exists must be a
+    directory this user may write in."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot write {path}: {existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write {path}: {existing} is not writable"
+    return None
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable (not every file system supports this: then skip it)."""
     with contextlib.suppress(OSError):

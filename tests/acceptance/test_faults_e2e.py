@@ -469,6 +469,37 @@ def _break(kind: str, good: str) -> tuple[str, str]:
     return json.dumps(document, indent=1), problem
 
 
+def test_a_save_into_a_folder_it_cannot_write_is_refused_before_any_case_runs(
+    plain: pytest.Pytester, fake_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found after every case's measurement, it failed each case with a traceback. In process,
+    so that root (whom permission bits do not stop) can be shown the folder as others see it."""
+    folder = plain.path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real_access = os.access
+
+        def access(path, mode, *args, **kwargs):
+            if Path(path) == folder and mode & os.W_OK:
+                return False
+            return real_access(path, mode, *args, **kwargs)
+
+        monkeypatch.setattr(os, "access", access)
+    refused = plain.runpytest(
+        *TF,
+        "--rnnbench-batch-sizes=1",
+        f"--rnnbench-python=tensorflow={fake_python}",
+        "--rnnbench-save-baseline",
+        f"--rnnbench-baseline-dir={folder}",
+    )
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(
+        [f"ERROR: --rnnbench-save-baseline: cannot write {folder}/*.json: {folder} is not writable"]
+    )
+    assert list(folder.iterdir()) == []
+
+
 def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_saving(
     plain: pytest.Pytester, fake_python: Path
 ) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
+from ..atomic import cannot_write
 from ..backends import BACKENDS
 from ..matrix import PRESETS
 from ..metrics import parse_fraction
@@ -271,22 +272,6 @@ def path(raw: str, base: Path) -> Path:
     if not str(raw).strip():
         raise ValueError("expected a path")
     return Path(os.path.abspath(os.path.join(base, os.path.expanduser(str(raw).strip()))))
-
-
-def cannot_write(path: Path) -> Optional[str]:
-    """Why an output file `path` could not be written (checked before long work), or None. Its
-    missing directories are made when it is written, so the nearest one that exists must be a
-    directory this user may write in."""
-    if path.is_dir():
-        return f"{path} is a directory"
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"cannot write {path}: {existing} is not a directory"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write {path}: {existing} is not writable"
-    return None
 
 
 # Whether parsers check this machine (a writable output, matplotlib present): only for a run

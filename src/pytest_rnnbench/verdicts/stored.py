@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 import pytest
 
+from ..atomic import cannot_write
 from ..machine import cpu_count, cpu_model
 from ..matrix import Case
 from ..quantiles import median
@@ -63,6 +64,9 @@ class BaselineJudge:
         )
         self.path = baseline.baseline_path(self.directory, self.profile)
         self.saving = settings.save_baseline
+        unwritable = cannot_write(self.path) if self.saving else None
+        if unwritable:  # before the first case, not after each case's measurement
+            raise pytest.UsageError(f"{SAVE_FLAG}: {unwritable}")
         self.commit = baseline.git_commit(Path(config.rootpath)) if self.saving else None
         self.entries: Optional[dict[str, dict[str, Any]]] = None
         self.problem = ""  # an unusable file, when saving (it is renamed aside at the save)
@@ -254,6 +258,8 @@ class BaselineJudge:
             )
         except baseline.BaselineError as exc:  # we built an entry we cannot read back: a bug
             pytest.fail(f"{case.id}: baseline not saved: {exc}", pytrace=False)
+        except OSError as exc:  # the disk filled, or the folder changed since the start
+            pytest.fail(f"{case.id}: baseline not saved to {self.path}: {exc}", pytrace=False)
         self.saved.extend(report.lines())
         if report.moved_aside is not None:
             warnings.warn(RnnbenchBaselineWarning(report.lines()[0]), stacklevel=1)
