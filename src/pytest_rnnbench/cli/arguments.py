@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..atomic import cannot_write
 from ..metrics import parse_fraction
-from ..options.parsers import cannot_write, false_alarm_rate
+from ..options.parsers import false_alarm_rate
 
 __all__ = ["cannot_write", "false_alarm_rate_argument", "fraction_argument"]
 
