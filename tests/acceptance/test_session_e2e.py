@@ -57,3 +57,56 @@ def test_cases_all_deselected_by_k_are_said_to_be_so_not_to_be_missing(
         ["rnnbench: -k/-m deselected all 8 benchmark cases collected; none ran"]
     )
     assert "no benchmark case was selected" not in result.stdout.str()
+
+
+ONE_CASE = [
+    "--rnnbench",
+    "--rnnbench-backends=tensorflow",
+    "--rnnbench-datasets=synthetic",
+    "--rnnbench-batch-sizes=1",
+    "--rnnbench-unroll=true",
+    "-p",
+    "no:cacheprovider",
+]
+
+
+def test_two_benchmark_tests_are_refused_before_any_case_runs(
+    pytester: pytest.Pytester, fake_python
+) -> None:
+    """Both are given every case: the second's results replaced the first's, and a save
+    stored two sessions of one run (a spread that understates the machine's)."""
+    pytester.makepyfile(
+        test_a="def test_lstm(rnnbench):\n    rnnbench()\n",
+        test_b="def test_other(rnnbench):\n    rnnbench()\n",
+    )
+    pytester.makeini("[pytest]\n")
+    worker = f"--rnnbench-python=tensorflow={fake_python}"
+    both = pytester.runpytest_subprocess(*ONE_CASE, worker, "--rnnbench-save-baseline")
+    assert both.ret == pytest.ExitCode.USAGE_ERROR
+    both.stderr.fnmatch_lines(
+        [
+            "ERROR: two benchmark tests measure case tensorflow-gpu0-b1-unroll-synthetic: "
+            "test_a.py::test_lstm[[]*[]] and test_b.py::test_other[[]*[]]*select one*"
+        ]
+    )
+    assert not (pytester.path / "baselines").exists()
+    one = pytester.runpytest_subprocess(*ONE_CASE, worker, "test_a.py")
+    one.assert_outcomes(passed=1)
+
+
+def test_a_second_call_in_one_test_fails_it_and_keeps_the_first_measurement(
+    pytester: pytest.Pytester, fake_python
+) -> None:
+    pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n    rnnbench()\n")
+    pytester.makeini("[pytest]\n")
+    twice = pytester.runpytest_subprocess(
+        *ONE_CASE, f"--rnnbench-python=tensorflow={fake_python}", "--rnnbench-json=r.json"
+    )
+    twice.assert_outcomes(failed=1)
+    twice.stdout.fnmatch_lines(
+        [
+            "*tensorflow-gpu0-b1-unroll-synthetic: measured already in this run (rnnbench() called"
+            " twice?)*"
+        ]
+    )
+    assert "tensorflow-gpu0-b1-unroll-synthetic" in (pytester.path / "r.json").read_text()

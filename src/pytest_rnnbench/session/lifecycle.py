@@ -39,6 +39,7 @@ from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
 from .item_reports import case_id_of, failure_cause, skip_reason
+from .one_measurement import second_tests
 from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
 from .skips import why_not_here
@@ -132,6 +133,9 @@ class RnnbenchSession:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        problem = second_tests(session.items, lambda item: _case_id(_params(item)))
+        if problem:
+            raise pytest.UsageError(problem)
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
         self.judge.family(self.selected)
@@ -368,6 +372,11 @@ def _matrix(settings: Settings) -> tuple[int, list[Case]]:
         settings.datasets,
     )
     return len(cases), shard(cases, *settings.shard) if settings.shard is not None else cases
+
+
+def _case_id(params: dict[str, Any]) -> Optional[str]:
+    case = params.get("rnnbench_case")
+    return case.id if isinstance(case, Case) else None
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:
