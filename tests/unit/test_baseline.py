@@ -339,9 +339,11 @@ def test_reset_starts_the_sessions_afresh(tmp_path):
     path = baseline.baseline_path(tmp_path, PROFILE)
     baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 10.0)))
     baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 11.0)))
-    baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 20.0)), reset=True)
+    report = baseline.save(path, PROFILE, keyed(entry(GOOD_CASE, 20.0)), reset=True)
     sessions = baseline.load(path, PROFILE)[GOOD_KEY]["sessions"]
     assert [s["step_ms"] for s in sessions] == [20.0]
+    (said,) = report.lines()  # the dropped history is said, not just a new median
+    assert said.endswith("; sessions started afresh (reset): 2 stored dropped")
 
 
 def test_an_entry_of_format_2_is_one_session_and_keeps_it_when_saved_again(tmp_path):

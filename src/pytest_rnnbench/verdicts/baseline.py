@@ -322,6 +322,11 @@ def save(
                 update = _describe_update(shown, old, entry)
                 if other_setup:
                     update += f"; sessions started afresh: {other_setup.split(' (')[0]}"
+                elif reset:
+                    update += (
+                        f"; sessions started afresh (reset): {len(entry_sessions(old))} stored "
+                        "dropped"
+                    )
                 report.updated.append(update)
             merged[key] = entry
         report.kept = len(set(entries) - set(new_entries))
