@@ -186,10 +186,6 @@ BROKEN = {
         ),
         "NaN is not a number",
     ),
-    "unknown metric": (
-        _broken(lambda d: d["entries"][GOOD_KEY]["metrics"].update(speed={})),
-        "unknown metric 'speed'",
-    ),
     "workers in text": (
         _broken(lambda d: d["entries"][GOOD_KEY]["sessions"][0].update(workers="three")),
         '"workers" must be a positive whole number',
@@ -204,7 +200,11 @@ BROKEN = {
     ),
     "bad tolerance": (
         _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": -1})),
-        "not a fraction",
+        "tolerance_time=-1: expected a fraction >= 0",
+    ),
+    "a bare 20 as tolerance": (
+        _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": "20"})),
+        "did you mean 20%?",
     ),
 }
 
@@ -218,6 +218,21 @@ def test_broken_files_raise_an_error_naming_the_file_and_problem(tmp_path, kind)
         baseline.load(path, PROFILE)
     assert str(path) in str(raised.value)
     assert problem in str(raised.value)
+
+
+def test_a_later_plugin_s_metric_is_ignored_and_a_tolerance_may_be_a_percentage(tmp_path):
+    """Readers ignore what a later version adds (formats.md): refused, the file was called
+    broken, and the next save set every entry aside. Tolerances read as the options read them."""
+    document = good_document()
+    stored = document["entries"][GOOD_KEY]
+    stored["metrics"]["gpu_utilization"] = {"samples": [0.9], "n": 1}
+    stored["tolerances"] = {"tolerance_time": "20%", "tolerance_rss": 0.3}
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(document))
+    (loaded,) = baseline.load(path, PROFILE).values()
+    assert "gpu_utilization" not in baseline.entry_samples(loaded)
+    assert "step_time" in baseline.entry_samples(loaded)
+    assert baseline.entry_tolerances(loaded) == {"step_time": 0.2, "host_peak_rss": 0.3}
 
 
 def test_a_file_of_another_profile_is_refused(tmp_path):

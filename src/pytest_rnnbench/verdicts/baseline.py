@@ -34,6 +34,7 @@ from .baseline_schema import (
     entry_key,
     key_of,
     parse,
+    tolerance_value,
     validate,
 )
 from .profile import Profile, baseline_path, machine_profile, other_profiles
@@ -114,13 +115,18 @@ def load(path: Path, profile: Optional[Profile] = None) -> Optional[dict[str, di
 
 def entry_samples(entry: Mapping[str, Any]) -> dict[str, list[float]]:
     """{metric name: samples} of a baseline entry."""
-    return {name: list(metric["samples"]) for name, metric in entry["metrics"].items()}
+    return {
+        name: list(metric["samples"])
+        for name, metric in entry["metrics"].items()
+        if name in METRICS  # not a later plugin's metric, which this one cannot judge
+    }
 
 
 def entry_tolerances(entry: Mapping[str, Any]) -> dict[str, float]:
     """{metric name: fraction} from the entry's optional "tolerances"."""
     return {
-        TOLERANCE_KEYS[key]: float(value) for key, value in (entry.get("tolerances") or {}).items()
+        TOLERANCE_KEYS[key]: tolerance_value(value)
+        for key, value in (entry.get("tolerances") or {}).items()
     }
 
 
