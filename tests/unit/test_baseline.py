@@ -198,6 +198,14 @@ BROKEN = {
         _broken(lambda d: d["entries"][GOOD_KEY].update(cpu_busy_shares=["x"])),
         '"cpu_busy_shares" must be a list of finite numbers',
     ),
+    "a zero step time": (  # a format-2 entry is one session: its median step time
+        _broken(lambda d: d["entries"][GOOD_KEY]["metrics"]["step_time"].update(samples=[0.0])),
+        "a step time of 0.0 ms is not positive",
+    ),
+    "samples in text": (
+        _broken(lambda d: d["entries"][GOOD_KEY].update(samples="256")),
+        "\"samples\" must be a positive number, not '256'",
+    ),
     "bad tolerance": (
         _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": -1})),
         "tolerance_time=-1: expected a fraction >= 0",

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from helpers import RESULT_FILES, fixed_report
+from pytest_rnnbench.cli import main as cli_main
 from pytest_rnnbench.cli import report as cli_report
 from pytest_rnnbench.report import charts, markdown
 
@@ -194,6 +195,27 @@ WRONG_KINDS = {
         lambda d, c: d["results"][c].__setitem__("gpu_nvml_process_peak_bytes", float("nan")),
         "results['{case}'].gpu_nvml_process_peak_bytes: nan, expected a finite number",
     ),
+    # What compare and the verdicts read of a worker (a traceback there exited 1: a regression).
+    "a worker's final loss in text": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("final_loss", "x"),
+        "results['{case}'].worker.final_loss: str, expected a number",
+    ),
+    "a worker's versions in text": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("versions", "x"),
+        "results['{case}'].worker.versions: str, expected an object",
+    ),
+    "a worker's GPU memory as a flag": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("gpu_memory", True),
+        "results['{case}'].worker.gpu_memory: bool, expected an object",
+    ),
+    "an epoch's worker in text": (
+        lambda d, c: d["results"][c]["worker"]["epochs"][0].__setitem__("worker", "x"),
+        "results['{case}'].worker.epochs[0].worker: str, expected a number",
+    ),
+    "a worker's host memory in text": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("host_peak_rss_bytes", "x"),
+        "results['{case}'].worker.host_peak_rss_bytes: str, expected a number",
+    ),
     "a result's own verdict with a change in text": (
         lambda d, c: d["results"][c].__setitem__("verdict", {"verdict": "pass", "change": "x"}),
         "results['{case}'].verdict.change: str, expected a number",
@@ -212,6 +234,15 @@ def test_a_field_of_the_wrong_kind_is_an_error_naming_it_not_a_traceback(kind, t
         assert report_main(["report", str(bad), *extra]) == 2
         err = capsys.readouterr().err
         assert f"error: {bad}: malformed " + message.format(case=case_id) in err, err
+
+
+@pytest.mark.parametrize("kind", [kind for kind in WRONG_KINDS if "worker" in kind])
+def test_compare_refuses_a_worker_field_of_the_wrong_kind_with_exit_2(kind, tmp_path, capsys):
+    change, message = WRONG_KINDS[kind]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_mangled(change)))
+    assert cli_main(["compare", str(RESULT_FILES[0]), str(bad)]) == 2
+    assert f"error: {bad}: malformed " in capsys.readouterr().err
 
 
 def test_a_verdict_written_as_its_bare_word_is_shown_in_the_comment(tmp_path, capsys):

@@ -68,7 +68,25 @@ RESULT_FIELDS = {
     "versions": TABLE,
     "worker": TABLE,
 }
-WORKER_FIELDS = {"case": TABLE, "steps_per_epoch": NUMBER, "samples_cap": NUMBER, "epochs": LIST}
+WORKER_FIELDS = {
+    **dict.fromkeys(
+        (
+            "steps_per_epoch",
+            "samples_cap",
+            "samples",
+            "repeats",
+            "turn_steps",
+            "final_loss",
+            "host_peak_rss_bytes",
+            "gpu_framework_peak_bytes",
+        ),
+        NUMBER,
+    ),
+    **dict.fromkeys(("case", "versions", "gpu_memory", "run", "python", "machine_probe"), TABLE),
+    **dict.fromkeys(("epochs", "turn_loads", "worker_probe_ms"), LIST),
+}
+# A worker's epoch: which worker timed it (several in one result), and the CPU others took.
+EPOCH_FIELDS = {"seconds": NUMBER, "step_seconds": LIST, "worker": NUMBER, "cpu": TABLE}
 # A case's verdict (verdicts/verdict.py's CaseVerdict.to_dict) and each of its metrics.
 VERDICT_FIELDS = {
     "verdict": TEXT,
@@ -134,8 +152,8 @@ def _check_epochs(epochs: Any, path: str) -> None:
     for index, epoch in enumerate(epochs or ()):
         where = f"{path}[{index}]"
         _present(epoch, TABLE, where)
-        _expect(epoch.get("seconds"), NUMBER, f"{where}.seconds")
-        _expect(epoch.get("step_seconds"), LIST, f"{where}.step_seconds")
+        _fields(epoch, EPOCH_FIELDS, where)
+        _expect((epoch.get("cpu") or {}).get("others_share"), NUMBER, f"{where}.cpu.others_share")
         for step, seconds in enumerate(epoch.get("step_seconds") or ()):
             if not isinstance(seconds, NUMBER) or not 0 < seconds < math.inf:
                 raise _Malformed(
@@ -165,7 +183,11 @@ def _check_sections(document: Mapping[str, Any]) -> None:
         _finite(entry, FINITE_FIELDS, path)
         for index, seconds in enumerate(entry.get("epoch_seconds_all") or ()):
             _expect(seconds, NUMBER, f"{path}.epoch_seconds_all[{index}]")
-        _fields(entry.get("worker") or {}, WORKER_FIELDS, f"{path}.worker")
+        worker = entry.get("worker") or {}
+        _fields(worker, WORKER_FIELDS, f"{path}.worker")
+        _finite(worker, FINITE_FIELDS, f"{path}.worker")
+        for index, value in enumerate(worker.get("turn_loads") or ()):
+            _expect(value, NUMBER, f"{path}.worker.turn_loads[{index}]")
         _check_epochs((entry.get("worker") or {}).get("epochs"), f"{path}.worker.epochs")
         if entry.get("verdict") is not None:
             _check_verdict(entry["verdict"], f"{path}.verdict")

@@ -181,6 +181,8 @@ def _validate_entry(
                     f"entry {case_id!r}: metric {name!r} has a sample {value!r} that is "
                     "not a finite number"
                 )
+            if name == "step_time" and not value > 0:  # an entry of format 1 or 2: its session
+                raise fail(f"entry {case_id!r}: a step time of {value!r} ms is not positive")
     _validate_sessions(case_id, entry.get("sessions", []), fail)
     _validate_context(case_id, entry, fail)
     tolerances = entry.get("tolerances", {})
@@ -230,6 +232,10 @@ def _validate_context(
     """What the judge reads besides the samples: versions, and the figures it weighs them by."""
     if not isinstance(entry["versions"], dict):
         raise fail(f'entry {case_id!r}: "versions" must be an object')
+    for key in ("samples", "repeats"):  # the workload: said back to the user, matched exactly
+        value = entry.get(key)
+        if value is not None and not (_is_number(value) and value > 0):
+            raise fail(f'entry {case_id!r}: "{key}" must be a positive number, not {value!r}')
     _validate_numbers(case_id, entry, ("epoch_seconds", "cpu_busy_shares"), fail)
 
 
