@@ -100,7 +100,8 @@ def test_no_change_exits_0(tmp_path, old):
     # Two results files are one session each: how much sessions differ is assumed (10%), so
     # unchanged code is inconclusive, never a failure.
     assert f"{CASE}: inconclusive" in out and f"{OTHER}: inconclusive" in out
-    assert "1 stored session(s) (fewer than 3: their spread is assumed, not measured)" in out
+    assert "the old file's run, one session (runs' spread assumed, not measured)" in out
+    assert "a baseline file of several sessions as OLD (saved with --rnnbench-save-baseline)" in out
     assert "summary: 2 inconclusive" in out
 
 
@@ -157,6 +158,7 @@ def test_runs_of_different_timed_epochs_are_not_compared(tmp_path, old):
     code, out, _ = compare(old, results_file(tmp_path / "new.json", {CASE: longer}))
     assert code == 10, out
     assert "the baseline was recorded with 2 timed epochs, this run has 5" in out
+    assert "could be judged (each case's line says why)" in out  # it has a counterpart
 
 
 def test_nothing_judged_exits_10_as_the_gate_does(tmp_path, old):
@@ -166,7 +168,8 @@ def test_nothing_judged_exits_10_as_the_gate_does(tmp_path, old):
     other_cases = results_file(tmp_path / "new.json", {elsewhere: worker_result(elsewhere, 8, 5)})
     code, out, _ = compare(old, other_cases)
     assert code == 10, out
-    assert f"nothing judged: no case of {other_cases} has a counterpart in {old}" in out
+    said = f"nothing judged: no case of {other_cases} could be judged (none has a counterpart in "
+    assert f"{said}{old})" in out
     code, out, _ = compare(old, results_file(tmp_path / "empty.json", {}))
     assert code == 10 and "summary: 2 not in the new file" in out, out
 
@@ -191,6 +194,20 @@ def test_different_machines_are_noted(tmp_path, old):
     new = results_file(tmp_path / "new.json", {CASE: worker_result(CASE, 10, 3)}, cpu="AMD EPYC")
     code, out, _ = compare(old, new)
     assert code == 0 and "different machines" in out and "'Intel Xeon' vs 'AMD EPYC'" in out
+
+
+def test_another_gpu_driver_or_cuda_is_noted(tmp_path):
+    def on_h100(name, driver, cuda):
+        path = results_file(tmp_path / name, {CASE: worker_result(CASE, 10, 3)})
+        document = json.loads(path.read_text())
+        document["machine"].update(gpus=["NVIDIA H100"], driver=driver, cuda=cuda)
+        path.write_text(json.dumps(document))
+        return path
+
+    old, same = on_h100("old.json", "550.54", "12.4"), on_h100("same.json", "550.54", "12.4")
+    assert "different machines" not in compare(old, same)[1]
+    out = compare(old, on_h100("new.json", "570.86", "12.8"))[1]
+    assert "different machines (driver: '550.54' vs '570.86', cuda: '12.4' vs '12.8')" in out
 
 
 def test_a_baseline_of_this_machine_is_not_noted_as_another(tmp_path):

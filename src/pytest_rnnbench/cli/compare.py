@@ -44,7 +44,7 @@ from ..verdicts.session_time import (
 from .arguments import false_alarm_rate_argument, fraction_argument
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
-NOT_IN_NEW = "not in the new file"
+NOT_IN_NEW, NOT_IN_OLD = "not in the new file", "not in the old file"
 
 
 def add_parser(
@@ -103,6 +103,7 @@ class _Case:
     sessions: list[Session] = field(default_factory=list)  # step time (ms), worker processes
     # A baseline entry whose every session was saved on a busy machine: its time's verdict.
     all_busy: Optional[Callable[[float], MetricVerdict]] = None
+    one_run: bool = False  # a results file's case: one session, no saved baseline
 
     @property
     def case_id(self) -> Any:
@@ -154,6 +155,7 @@ class _File:
             self.cases[case_id] = _Case(
                 Side.of_result(worker),
                 sessions=stored_sessions(own, busy_limit),
+                one_run=True,
                 all_busy=all_sessions_busy(own, busy_limit, results_file=True),
             )
 
@@ -168,7 +170,7 @@ class _File:
         """The old side's figures for `case_id` at the new side's workload, or None and why."""
         if self.kind != "baseline":
             found = self.cases.get(case_id)
-            return found, "" if found else "not in the old file"
+            return found, "" if found else NOT_IN_OLD
         key = baseline.entry_key(case_id, workload.get("samples"), workload.get("repeats"))
         if key in self.cases:
             return self.cases[key], ""
@@ -178,7 +180,7 @@ class _File:
             if old.case_id == case_id
         ]
         if not recorded:
-            return None, "not in the old file"
+            return None, NOT_IN_OLD
         return None, (
             f"the baseline holds {', '.join(recorded)}, this run has "
             f"{baseline.describe_workload(workload)}"
@@ -248,7 +250,11 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         return EXIT_REGRESSION
     judged = (verdict.PASS, verdict.REGRESSION, verdict.IMPROVEMENT, verdict.INCONCLUSIVE)
     if not any(counts.get(outcome) for outcome in judged):
-        print(f"nothing judged: no case of {args.new} has a counterpart in {args.old}", file=out)
+        why = "each case's line says why"  # a counterpart of another workload or setup
+        absent = [old.find(c, new.cases[c].side.workload)[1] == NOT_IN_OLD for c in new.cases]
+        if all(absent):
+            why = f"none has a counterpart in {args.old}"
+        print(f"nothing judged: no case of {args.new} could be judged ({why})", file=out)
         return EXIT_NOTHING_JUDGED
     return EXIT_OK
 
@@ -272,7 +278,9 @@ def _judge(
         {**old.tolerances, **cli_tolerances},
         alpha=alpha,
         busy_limit=busy_limit,
-        time=session_time_judge(old.sessions, worker_step_ms(new.side.workload), alpha)
+        time=session_time_judge(
+            old.sessions, worker_step_ms(new.side.workload), alpha, results_file=old.one_run
+        )
         or old.all_busy,
     )
     if isinstance(found, NotJudged):
@@ -303,6 +311,9 @@ def _machine_note(old: _File, new: _File) -> str:
         differ.append("cpus")
     if _gpus(old.machine) != _gpus(new.machine):
         differ.append("gpus")
+    for key in ("driver", "cuda"):  # the baseline profile's keys too; known only with a GPU
+        if None not in (old.machine.get(key), new.machine.get(key)):
+            differ += [key] if old.machine[key] != new.machine[key] else []
     if not differ:
         return ""
     return (

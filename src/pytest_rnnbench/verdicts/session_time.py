@@ -61,12 +61,16 @@ def session_comparison(stored: Sequence[Session], worker_ms: Sequence[float]) ->
 
 
 def session_time_judge(
-    stored: Sequence[Session], worker_ms: Sequence[float], alpha: float
+    stored: Sequence[Session],
+    worker_ms: Sequence[float],
+    alpha: float,
+    results_file: bool = False,
 ) -> Optional[Callable[[float], MetricVerdict]]:
     """The step time's verdict for a tolerance, with the session as the unit: this run's worker
     processes' step times (`worker_ms`, ms) against the spread of the `stored` sessions
     (session_level.py). None when either side has no step time (the judge then says what is
-    missing)."""
+    missing). `results_file`: the one session is an old results file's run (`compare`), not a
+    saved baseline, and the verdict names it so."""
     if not stored or not worker_ms:
         return None
     now_ms = baseline.session_step_ms(worker_ms)
@@ -95,6 +99,12 @@ def session_time_judge(
     else:
         test = "prediction interval over stored sessions"
     sessions = f"{comparison.used} stored session(s)"
+    cure = f"more sessions (record the baseline's code again with {SAVE_FLAG} on other runs)"
+    if results_file:  # one run, one session: how much runs differ is always assumed
+        test = test.replace("stored sessions", "the old file's run")
+        sessions = "the old file's run, one session"
+        notes = [n for n in notes if n == workers_note] + ["runs' spread assumed, not measured"]
+        cure = f"a baseline file of several sessions as OLD (saved with {SAVE_FLAG})"
     if notes:
         sessions += f" ({'; '.join(notes)})"
     if comparison.dropped:
@@ -115,8 +125,7 @@ def session_time_judge(
             test=test_with_workers,
             unit=sessions,
             test_beside_unit=test,
-            cure=f"more sessions (record the baseline's code again with {SAVE_FLAG} on other "
-            "runs) would decide",
+            cure=f"{cure} would decide",
         )
 
     return judged
