@@ -385,5 +385,8 @@ def test_a_report_that_cannot_be_written_exits_2_saying_why(tmp_path):
         timeout=120,
     )
     assert completed.returncode == 2, completed.stderr
-    assert "error: cannot write the report:" in completed.stderr
+    assert (
+        f"error: markdown report: cannot write {blocker / 'R.md'}: {blocker} is not a directory"
+        in completed.stderr
+    )
     assert "Traceback" not in completed.stderr

@@ -500,6 +500,32 @@ def test_a_save_into_a_folder_it_cannot_write_is_refused_before_any_case_runs(
     assert list(folder.iterdir()) == []
 
 
+def test_an_output_that_fails_at_the_end_keeps_the_others_and_fails_the_run(
+    plain: pytest.Pytester, fake_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job summary (from the environment, so not checked before the run) is a folder: it
+    raised in the terminal summary, a traceback, exit 1, and the comment after it was lost."""
+    folder = plain.path / "summary-folder"
+    folder.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(folder))
+    ran = plain.runpytest_subprocess(
+        *TF,
+        "--rnnbench-batch-sizes=1",
+        "--rnnbench-unroll=true",
+        f"--rnnbench-python=tensorflow={fake_python}",
+        "--rnnbench-comment=comment.md",
+    )
+    assert ran.ret == pytest.ExitCode.INTERNAL_ERROR
+    ran.stdout.fnmatch_lines(
+        [
+            "rnnbench: pull-request comment written to *comment.md",
+            f"rnnbench: error: job summary not written to {folder} ($GITHUB_STEP_SUMMARY): *",
+        ]
+    )
+    assert (plain.path / "comment.md").read_text().startswith("<!-- ")
+    assert "Traceback" not in ran.stdout.str() + ran.stderr.str()
+
+
 def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_saving(
     plain: pytest.Pytester, fake_python: Path
 ) -> None:

@@ -14,6 +14,7 @@ from helpers import RESULT_FILES, fixed_report
 from pytest_rnnbench.cli import main as cli_main
 from pytest_rnnbench.cli import report as cli_report
 from pytest_rnnbench.report import charts, markdown
+from pytest_rnnbench.report.outputs import plots_available
 
 
 def report_main(argv: list[str]) -> int:
@@ -251,3 +252,27 @@ def test_a_verdict_written_as_its_bare_word_is_shown_in_the_comment(tmp_path, ca
     path.write_text(json.dumps(document))
     assert report_main(["report", str(path), "--comment", str(posted)]) == 0
     assert "1 regression" in posted.read_text().splitlines()[1]
+
+
+def test_every_output_is_checked_before_any_is_written(tmp_path, capsys, monkeypatch):
+    """A comment path that is a folder was found after the report and export were written."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    out = tmp_path / "R.md"
+    code = report_main(["report", str(RESULT_FILES[0]), "-o", str(out), "--comment", str(folder)])
+    assert code == 2
+    assert f"error: pull-request comment: {folder} is a directory" in capsys.readouterr().err
+    assert not out.exists()
+    plots_on_a_file = [
+        "report",
+        str(RESULT_FILES[0]),
+        "-o",
+        str(out),
+        "--plots",
+        str(RESULT_FILES[0]),
+    ]
+    assert report_main(plots_on_a_file) == 2
+    said = f"{RESULT_FILES[0]} is not a directory" if plots_available() else "needs matplotlib"
+    assert said in capsys.readouterr().err
+    assert not out.exists()

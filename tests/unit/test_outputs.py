@@ -48,7 +48,8 @@ def test_every_output_is_written_and_announced(tmp_path):
         "comment": tmp_path / "comment.md",
     }
     paths["job-summary"].write_text("earlier step\n")
-    done = publish_outputs(report, paths, document=document, title="Nightly", written="T")
+    done, failed = publish_outputs(report, paths, document=document, title="Nightly", written="T")
+    assert failed == []
     assert [w.output.name for w in done] == [
         "markdown",
         "pytest-benchmark",
@@ -84,7 +85,7 @@ def test_the_markdown_links_to_the_charts_relative_to_itself(tmp_path, monkeypat
     monkeypatch.setattr(outputs, "OUTPUTS", rows)
     report = fixed_report()
     paths = {"charts": tmp_path / "site" / "plots", "markdown": tmp_path / "site" / "R.md"}
-    done = publish_outputs(report, paths)
+    done, _ = publish_outputs(report, paths)
     assert drawn == [paths["charts"]]
     assert paths["markdown"].read_text() == markdown.render(report, "plots") + "\n"
     assert written_lines(done) == [
@@ -96,10 +97,24 @@ def test_the_markdown_links_to_the_charts_relative_to_itself(tmp_path, monkeypat
 def test_a_run_without_cases_writes_only_the_pull_request_comment(tmp_path):
     document = dict(documents()[0][1], results={}, failures={})
     paths = {"markdown": tmp_path / "R.md", "comment": tmp_path / "comment.md"}
-    done = publish_outputs(Report(), paths, document=document)
+    done, _ = publish_outputs(Report(), paths, document=document)
     assert [w.output.name for w in done] == ["comment"]
     assert not paths["markdown"].exists()
     assert paths["comment"].read_text() == comment.render(document)
+
+
+def test_an_output_that_cannot_be_written_is_said_and_the_comment_still_written(tmp_path):
+    """The job summary comes before the comment: a path of it that is a folder (or a full disk)
+    lost the pull request its comment after an hour's run."""
+    document = json.loads(RESULT_FILES[0].read_text())
+    paths = {"job-summary": tmp_path / "a-folder", "comment": tmp_path / "comment.md"}
+    paths["job-summary"].mkdir()
+    done, failed = publish_outputs(fixed_report(), paths, document=document)
+    assert [w.output.name for w in done] == ["comment"]
+    assert paths["comment"].read_text() == comment.render(document)
+    assert failed == [
+        f"job summary not written to {paths['job-summary']} ($GITHUB_STEP_SUMMARY): Is a directory"
+    ]
 
 
 def test_the_comment_needs_a_results_document_and_unknown_outputs_are_refused(tmp_path):

@@ -18,6 +18,7 @@ from ..report.outputs import (
     BY_NAME,
     OUTPUTS,
     PLOTS_INSTALL,
+    cannot_publish,
     from_arguments,
     plots_available,
     publish_outputs,
@@ -67,6 +68,10 @@ def _refusal(args: argparse.Namespace) -> Optional[str]:
             return f"{flag} needs matplotlib: {PLOTS_INSTALL}"
         if output.needs_document and len(args.results) != 1:
             return f"{flag} renders one results file (one run's verdicts)"
+    for name, path in from_arguments(args).items():  # before any file is written
+        problem = cannot_publish(BY_NAME[name], path)
+        if problem:
+            return f"{BY_NAME[name].what}: {problem}"
     return None
 
 
@@ -84,17 +89,19 @@ def run(args: argparse.Namespace) -> int:
     for note in merged.notes:
         print(f"note: {note}", file=sys.stderr)
     # The pull-request comment is written even without a case: the pull request then reads so.
-    try:
-        written = publish_outputs(
-            merged,
-            from_arguments(args),
-            document=documents[0][1] if len(documents) == 1 else None,
-            title=args.title,
-            # The latest of the files' times (ISO 8601 UTC, so the text order is the time order).
-            written=max((str(d.get("written") or "") for _, d in documents), default=""),
-        )
-    except OSError as exc:
-        print(f"error: cannot write the report: {exc}", file=sys.stderr)
+    written, failed = publish_outputs(
+        merged,
+        from_arguments(args),
+        document=documents[0][1] if len(documents) == 1 else None,
+        title=args.title,
+        # The latest of the files' times (ISO 8601 UTC, so the text order is the time order).
+        written=max((str(d.get("written") or "") for _, d in documents), default=""),
+    )
+    for line in failed:
+        print(f"error: {line}", file=sys.stderr)
+    if failed:
+        for line in written_lines(written):
+            print(line, file=sys.stderr)
         return 2
     if not merged.rows:
         print("error: the results files hold no case", file=sys.stderr)

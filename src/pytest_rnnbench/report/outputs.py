@@ -19,9 +19,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
-from ..atomic import write_text
+from ..atomic import cannot_write, write_text
 from ..results.rows import Report
 from ..settings import Settings
 from . import charts, comment, markdown, pytest_benchmark
@@ -176,6 +176,13 @@ class Written:
         return f"{self.output.what} written to {self.files[0]}"
 
 
+class Published(NamedTuple):
+    """What publish_outputs wrote, and a line for each output it could not write."""
+
+    written: list[Written]
+    failed: list[str]
+
+
 def publish_outputs(
     report: Report,
     paths: Mapping[str, Path],
@@ -183,23 +190,39 @@ def publish_outputs(
     document: Optional[Mapping[str, Any]] = None,
     title: Optional[str] = None,
     written: str = "",
-) -> list[Written]:
+) -> Published:
     """Write every output in `paths` (name -> path, see from_settings / from_arguments), in
-    registry order; returns what each wrote. `document`: the one run's results document, which
-    the pull-request comment renders."""
+    registry order. One that cannot be written (a full disk, a job summary path that is a
+    folder) is said and the rest are still written: the pull-request comment, last, must not be
+    lost to an earlier file. `document`: the one run's results document, which the pull-request
+    comment renders."""
     unknown = sorted(set(paths) - set(BY_NAME))
     if unknown:
         raise ValueError(f"no output format named {', '.join(unknown)}")
     rendering = Rendering(report, document, dict(paths), title, written)
-    done = []
+    done, failed = [], []
     for output in OUTPUTS:
         path = paths.get(output.name)
         if path is None or not (report.rows or output.without_cases):
             continue
-        files = output.write(rendering, path)
+        try:
+            files = output.write(rendering, path)
+        except OSError as exc:
+            named = f" (${output.env})" if output.env else ""
+            failed.append(f"{output.what} not written to {path}{named}: {exc.strerror or exc}")
+            continue
         if files:
             done.append(Written(output, tuple(files)))
-    return done
+    return Published(done, failed)
+
+
+def cannot_publish(output: Output, path: Path) -> Optional[str]:
+    """Why `output` could not be written to `path` (checked before any work), or None."""
+    if output.kind == "directory":
+        if path.exists() and not path.is_dir():
+            return f"{path} is not a directory"
+        return cannot_write(path / "chart.png")  # the folder, or the nearest one to make it in
+    return cannot_write(path)
 
 
 def written_lines(done: Sequence[Written]) -> list[str]:

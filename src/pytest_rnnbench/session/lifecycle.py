@@ -113,6 +113,7 @@ class RnnbenchSession:
         self.selected: Optional[int] = None  # benchmark items collected here (None: not known)
         self.collected = 0  # benchmark items before -k/-m deselected any (xdist: a worker's)
         self.finished = False  # the run reached its end (not interrupted): said in its file
+        self._session: Optional[pytest.Session] = None
 
     # -- collection ------------------------------------------------------------------------------
 
@@ -272,6 +273,7 @@ class RnnbenchSession:
             output["rnnbench_collected"] = self.collected
             return
         self._collect_left_shares()
+        self._session = session  # the terminal summary, after this, may change its exit status
         self.finished = int(session.exitstatus) != pytest.ExitCode.INTERRUPTED
         # Written at the end too: a run whose every case was skipped still leaves its file.
         self._write_results()
@@ -335,7 +337,7 @@ class RnnbenchSession:
                 self.settings, len(self.cases), self.matrix_size, self.collected
             )
             terminalreporter.write_line(line)
-        elif self._gate_judged_nothing():
+        elif self._gate_judged_nothing() and self.finished:  # interrupted: exit status 2
             reason = comment.nothing_judged(document)  # the comment's headline says the same
             terminalreporter.write_line(
                 f"rnnbench: the pull-request gate judged no case: {reason}; "
@@ -351,8 +353,12 @@ class RnnbenchSession:
                 summary.table_width(terminalreporter, self.progress.tty),
                 failed_logs=self._log_dir if self.failures else None,
             )
-        if not self.collect_only:  # a listing must not replace the last run's outputs
-            summary.write_outputs(terminalreporter, document, self.settings)
+        if self.collect_only:  # a listing must not replace the last run's outputs
+            return
+        written = summary.write_outputs(terminalreporter, document, self.settings)
+        unmarked = (pytest.ExitCode.OK, EXIT_NOTHING_JUDGED)
+        if not written and self._session is not None and self._session.exitstatus in unmarked:
+            self._session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # it must not pass
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:
         """No benchmark case ran or was skipped, and (where known) none was collected."""

@@ -84,8 +84,9 @@ def write_results(
         reporter.write_line(f"rnnbench: the full output of each failed worker is in {failed_logs}")
 
 
-def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings) -> None:
-    """Every output the settings ask for, through the output registry, and where each went.
+def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings) -> bool:
+    """Every output the settings ask for, through the output registry, and where each went;
+    False when one could not be written (said, the others still written).
 
     The pull-request comment is written even when the run measured nothing (the pull request then
     reads why). Only the process that holds the whole run's document calls this: never a
@@ -93,8 +94,13 @@ def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings
     """
     paths = from_settings(settings)
     report = build_report([("this run", document)])
-    done = publish_outputs(report, paths, document=document, written=str(document["written"]))
+    done, failed = publish_outputs(
+        report, paths, document=document, written=str(document["written"])
+    )
     if settings.json_path is not None:
         reporter.write_line(f"rnnbench: results written to {settings.json_path}")
     for line in written_lines(done):
         reporter.write_line(f"rnnbench: {line}")
+    for line in failed:
+        reporter.write_line(f"rnnbench: error: {line}", red=True)
+    return not failed
