@@ -58,6 +58,27 @@ def test_a_keras3_tree_gets_the_keras3_backends_unless_backends_are_given(tmp_pa
     assert [a for a in given if a.startswith("--rnnbench-backends")] == ["--rnnbench-backends=jax"]
 
 
+def test_backends_from_the_environment_are_not_overridden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job that limits its backends by RNNBENCH_BACKENDS ran every backend: the option the
+    gate added beat the environment."""
+    repo = keras_checkout(tmp_path / "keras", fork=False)
+    monkeypatch.setenv("RNNBENCH_BACKENDS", "jax")
+    command = gate.pytest_args(args(), [], repo)
+    assert not [a for a in command if a.startswith("--rnnbench-backends")]
+
+
+def test_base_dir_expands_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "k").mkdir()
+    named = args(base=None, base_dir="~/k")
+    gate.check_base(named, Path("/"))  # no error: the directory exists
+    assert gate.base_option(named, Path("/")) == f"--rnnbench-base-dir={tmp_path / 'k'}"
+
+
 def test_the_other_commands_refuse_unknown_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["report", "results.json", "--no-such-option"])

@@ -196,6 +196,20 @@ def test_base_dir_is_a_directory_and_only_that(
         assert stopped.value.code == 4  # a usage error, as pytest's; argparse's 2 is "interrupted"
 
 
+def test_a_head_problem_names_the_gate_s_own_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plugin's words told gate users to pass --rnnbench-head, which the gate refuses."""
+    monkeypatch.chdir(tmp_path)  # no git working tree around it
+    assert main(["gate", "--base", "master"]) == 4
+    said = capsys.readouterr().err
+    assert (
+        "is not inside a git working tree: run from a Keras checkout or give --head-dir DIR" in said
+    )
+    assert main(["gate", "--base", "master", "--head-dir", "nosuch"]) == 4
+    assert "gate: error: --head-dir nosuch: no such directory" in capsys.readouterr().err
+
+
 def test_the_old_head_option_says_its_new_name(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -295,6 +309,7 @@ def test_a_cancelled_gate_passes_sigterm_on_and_its_pytest_removes_the_base_tree
         output = gate.communicate(timeout=60)[0]
     assert gate.returncode == 2, output  # pytest's "interrupted"
     assert "KeyboardInterrupt" in output and "SIGTERM" in output, output
+    assert "exit status 10" not in output  # judged nothing, but only because it was stopped
     assert base_trees(temp) == [], output
 
 
@@ -317,6 +332,27 @@ def test_a_sigterm_while_the_child_starts_up_reads_as_interrupted(signalled: str
         child.kill()
     assert child.returncode == -signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is ours  # this process's own handler, put back
+
+
+def test_a_second_ctrl_c_while_the_child_cleans_up_does_not_end_the_wait() -> None:
+    """Impatient users press it twice: the wrapper raised KeyboardInterrupt (exit 130) and left
+    pytest writing its outputs unwaited for."""
+    ours = signal.getsignal(signal.SIGINT)
+    cleanup = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(2)"
+    child = subprocess.Popen([PYTHON, "-c", cleanup])
+    timers = [threading.Timer(t, os.kill, (os.getpid(), signal.SIGINT)) for t in (0.5, 1.0)]
+    for timer in timers:
+        timer.start()
+    try:
+        assert gate.wait_forwarding(child) == gate.PYTEST_INTERRUPTED
+    except KeyboardInterrupt:
+        pytest.fail("a Ctrl-C ended the wait for the child")
+    finally:
+        for timer in timers:
+            timer.cancel()
+        child.kill()
+    assert child.returncode == 0  # waited for to its end
+    assert signal.getsignal(signal.SIGINT) is ours
 
 
 def test_a_child_that_ends_by_itself_keeps_its_status() -> None:

@@ -20,6 +20,7 @@ not run (interrupted, a usage error such as an unknown ref (4), or no case selec
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import subprocess
@@ -37,6 +38,9 @@ from ..run.trees import TreeError, UnknownRef, backends_of, head_tree, resolve_c
 PYTEST_INTERRUPTED = 2  # pytest's exit status after Ctrl-C or SIGTERM
 USAGE_ERROR = 4  # pytest's exit status for a usage error, which an unknown ref is
 
+# The plugin's environment variable for --rnnbench-backends (options/table.py): the option the gate
+# would add beats it, as a command line beats the environment.
+BACKENDS_ENV = "RNNBENCH_BACKENDS"
 GATE_INI = Path(__file__).resolve().parent.parent / "suite" / "gate.ini"
 
 
@@ -125,7 +129,8 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
         command.append(f"--rnnbench-comment={args.comment}")
     if args.json is not None:
         command.append(f"--rnnbench-json={args.json}")
-    if not any(arg.startswith("--rnnbench-backends") for arg in extra):
+    chosen = any(arg.startswith("--rnnbench-backends") for arg in extra)
+    if not chosen and not os.environ.get(BACKENDS_ENV, "").strip():  # a CI job's, say: it holds
         # Only the backends that the head tree's Keras serves (the fork: mxnet; Keras 3: the rest).
         try:
             served = backends_of(head_tree(args.head, cwd).path)
@@ -135,11 +140,6 @@ def pytest_args(args: argparse.Namespace, extra: list[str], cwd: Path) -> list[s
     return command + extra
 
 
-def base_dir(args: argparse.Namespace) -> Optional[str]:
-    """--base-dir (a Namespace made by hand for 0.1's options may not have it)."""
-    return getattr(args, "base_dir", None)
-
-
 def base_option(args: argparse.Namespace, cwd: Path) -> str:
     """The plugin's option for the base: --rnnbench-base=REF (a ref only), or
     --rnnbench-base-dir= with --base-dir as an absolute directory."""
@@ -147,6 +147,13 @@ def base_option(args: argparse.Namespace, cwd: Path) -> str:
     if directory is None:
         return f"--rnnbench-base={args.base}"
     return f"--rnnbench-base-dir={Path(cwd, directory).resolve()}"
+
+
+def base_dir(args: argparse.Namespace) -> Optional[Path]:
+    """--base-dir, `~` expanded as a shell would not in `--base-dir=~/k` (a Namespace made by
+    hand for 0.1's options may not have it)."""
+    directory = getattr(args, "base_dir", None)
+    return None if directory is None else Path(os.path.expanduser(directory))
 
 
 def check_base(args: argparse.Namespace, cwd: Path) -> None:
@@ -196,6 +203,12 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         )
         return USAGE_ERROR
     try:
+        head_tree(args.head, cwd)  # said here in the gate's words, not the plugin option's
+    except TreeError as exc:
+        said = str(exc).replace("--rnnbench-head=DIR", "--head-dir DIR")
+        print(f"gate: error: {said.replace('--rnnbench-head=', '--head-dir ')}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
         check_base(args, cwd)
     except TreeError as exc:
         print(f"gate: error: {exc}", file=sys.stderr)
@@ -222,14 +235,18 @@ def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
         child.send_signal(signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, forward)
+    previous_int = signal.getsignal(signal.SIGINT)
     try:
         status = child.wait()
     except KeyboardInterrupt:
-        # The child got the same Ctrl-C: let it remove the base tree and write what it has.
+        # The child got the same Ctrl-C: let it remove the base tree and write what it has. A
+        # second Ctrl-C reaches it too (pytest's own business); here it must not end the wait.
         signalled = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         status = child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     if signalled or status in (-signal.SIGINT, -signal.SIGTERM):
         return PYTEST_INTERRUPTED
     if status < 0:  # killed by another signal (SIGKILL: out of memory): as a shell reports it
