@@ -3,7 +3,11 @@ steps, and the command's checks of its refs on a real git repository (no workers
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
+import re
+import shlex
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -416,6 +420,7 @@ def test_refs_that_do_not_make_a_range_are_usage_errors(
 @pytest.mark.parametrize(
     "option, message",
     [
+        ("--matrix=bogus", "--matrix bogus: no such matrix preset (accepted: default, seed, pr)"),
         ("--budget=nan", "--budget must be a positive number of minutes"),
         ("--budget=inf", "--budget must be a positive number of minutes"),
         ("--report={blocker}/r.md", "is not a directory"),
@@ -449,6 +454,138 @@ def test_options_the_bisect_sets_for_each_step_are_refused_among_the_passed_ones
     status = main(["bisect", "--good", "master~2", "--bad", "master", "--", passed, "x"])
     err = capsys.readouterr().err
     assert status == 2 and f"bisect: error: {passed}: the bisect sets this" in err, err
+
+
+# -- what resumes an interrupted bisect, and what a step's pytest refused -------------------------
+
+
+def test_the_resume_command_measures_what_the_interrupted_bisect_measured(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C after the ends: the command printed to go on, and the command recorded, read back
+    by the bisect's own parser, give the same workload (--matrix), attempts, budget and pytest
+    arguments; only the ends' -k becomes the cases that regressed there."""
+    from pytest_rnnbench.cli import bisect as bisect_cli
+
+    case = "mxnet-gpu0-b128-unroll-synthetic"
+
+    def interrupted_after_the_ends(*args: object) -> int:  # (args, extra, repo, workdir, record)
+        record = args[-1]
+        assert isinstance(record, Record)
+        record.cases = [case]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bisect_cli, "_bisect", interrupted_after_the_ends)
+    passed = ["-k", "synthetic", "--rnnbench-python=mxnet=/p y", "--rnnbench-samples", "256"]
+    own = ["--matrix=default", "--budget=30", "--attempts=5"]
+    record_path = tmp_path / "bisect.json"
+    argv = ["bisect", "--good", "master~2", "--bad", "master", *own, "--json", str(record_path)]
+    assert main([*argv, *passed]) == 130
+    err = capsys.readouterr().err
+    resume = err.split("to go on from the range reached: ", 1)[1].strip()
+    good, bad = _git(repo, "rev-parse", "master~2"), _git(repo, "rev-parse", "master")
+    assert resume == (
+        f"rnnbench bisect --good {good} --bad {bad} --matrix=default --attempts=5 --budget=30 "
+        f"-k {case} '--rnnbench-python=mxnet=/p y' --rnnbench-samples 256"
+    )
+    recorded = json.loads(record_path.read_text())["command"]
+
+    seen: list[tuple[argparse.Namespace, list[str]]] = []
+    monkeypatch.setattr(bisect_cli, "run", lambda args, extra=None: seen.append((args, extra)) or 0)
+    assert main(shlex.split(resume)[1:]) == 0 and main(recorded[1:]) == 0
+    (resumed, resumed_extra), (again, again_extra) = seen
+    for args in (resumed, again):
+        assert (args.matrix, args.attempts, args.budget) == ("default", 5, 30.0)
+    assert (resumed.good, resumed.bad, again.good, again.bad) == (good, bad, "master~2", "master")
+    assert without_k(resumed_extra) == without_k(passed) and "-k" in resumed_extra
+    assert resumed_extra[resumed_extra.index("-k") + 1] == case
+    assert again_extra == passed
+    # The defaults are left out; a budget is written as given, never rounded.
+    args = argparse.Namespace(matrix="pr", attempts=3, budget=None)
+    assert bisect_cli.measuring_options(args) == []
+    args.budget = 1234567.5
+    assert bisect_cli.measuring_options(args) == ["--budget=1234567.5"]
+
+
+REFUSED_OPTION = "ERROR: command-line option --rnnbench-against-workers: invalid value 'x': no"
+UNKNOWN_OPTION = """\
+ERROR: usage: python -m pytest [options] [file_or_dir] [file_or_dir] [...]
+python -m pytest: error: unrecognized arguments: --rnnbench-bogus
+  inifile: /somewhere/gate.ini
+  rootdir: /somewhere
+
+"""
+
+
+def test_pytest_refusing_its_command_line_is_said_in_its_own_words(tmp_path: Path) -> None:
+    """Exit status 4 leaves no results file: the step says pytest's error line, first, rather
+    than a results file in a directory that is gone by the time anyone reads it."""
+    from pytest_rnnbench.cli.bisect_steps import StepRunner, usage_error
+
+    log = tmp_path / "step.log"
+    log.write_text(UNKNOWN_OPTION)
+    assert usage_error(log) == "python -m pytest: error: unrecognized arguments: --rnnbench-bogus"
+    log.write_text(f"some warning\n{REFUSED_OPTION}\n\n")
+    assert usage_error(log) == REFUSED_OPTION
+    log.write_text("only this\n")
+    assert usage_error(log) == "only this"
+
+    runner = StepRunner(argparse.Namespace(matrix="pr"), [], tmp_path, tmp_path)
+    missing = tmp_path / "step-1.json"
+    runner.run = lambda good, commit, attempt: (4, missing, log)  # type: ignore
+    log.write_text(f"{REFUSED_OPTION}\n")
+    judged = runner.judge("g", "c7", 0)
+    first, *rest = judged.detail.splitlines()
+    assert judged.verdict == SKIP
+    assert first == f"pytest refused its command line (exit status 4): {REFUSED_OPTION}"
+    assert rest == ["last lines of pytest's output:", REFUSED_OPTION]
+    assert str(missing) not in judged.detail and "cannot read" not in judged.detail
+    # Another status without a results file: said so, without the temporary path.
+    runner.run = lambda good, commit, attempt: (1, missing, log)  # type: ignore
+    judged = runner.judge("g", "c7", 0)
+    assert judged.detail.splitlines()[0] == "pytest wrote no results (exit status 1)"
+
+
+def test_ends_pytest_refused_are_said_with_its_error_on_stderr_and_in_the_report(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_rnnbench.cli.bisect_steps import StepRunner
+
+    def refused(self: StepRunner, good: str, commit: str, attempt: int) -> tuple[int, Path, Path]:
+        self.count += 1
+        log = self.workdir / f"step-{self.count}.log"
+        log.write_text(UNKNOWN_OPTION)
+        return 4, self.workdir / f"step-{self.count}.json", log
+
+    monkeypatch.setattr(StepRunner, "run", refused)
+    report = tmp_path / "bisect.md"
+    argv = ["bisect", "--good", "master~2", "--bad", "master", "--report", str(report)]
+    assert main([*argv, "--rnnbench-bogus"]) == 2
+    err = capsys.readouterr().err
+    said = "pytest refused its command line (exit status 4): python -m pytest: error: " + (
+        "unrecognized arguments: --rnnbench-bogus"
+    )
+    assert f"bisect: error: the ends could not be measured: {said}\n" in err, err
+    assert "rnnbench-bisect-" not in err and "results file" not in err
+    page = report.read_text()
+    assert f"**The ends could not be measured**: {said}." in page, page
+    assert "\n    python -m pytest: error: unrecognized arguments: --rnnbench-bogus\n" in page
+
+
+def test_the_help_lists_every_exit_status_the_docstring_documents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_rnnbench.cli import bisect as bisect_cli
+
+    documented = re.findall(r"^ {2}(\d+) ", str(bisect_cli.__doc__), re.MULTILINE)
+    assert documented == ["0", "1", "2", "6", "7", "130"]
+    with pytest.raises(SystemExit) as exited:
+        main(["bisect", "--help"])
+    assert exited.value.code == 0
+    listed = " ".join(capsys.readouterr().out.split()).split("Exit status:", 1)[1]
+    for status in documented:
+        assert re.search(rf"(?<![\d.]){status} [a-z]", listed), (status, listed)
+    assert "130 interrupted" in listed
 
 
 def test_outside_a_git_repository_is_a_usage_error(

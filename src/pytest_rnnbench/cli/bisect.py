@@ -50,6 +50,7 @@ from ..history.bisect import (
     measure_end,
     search,
 )
+from ..options.parsers import matrix as matrix_preset
 from ..report.bisect_page import Commit, Record, markdown, step_line
 from ..run.git import TreeError, commit_of, git, is_ancestor, toplevel
 from .arguments import cannot_write
@@ -62,6 +63,9 @@ USAGE = 2
 NO_REGRESSION = 6
 ENDS_INCONCLUSIVE = 7
 INTERRUPTED = 130
+
+DEFAULT_MATRIX = "pr"  # the gate's workload
+DEFAULT_ATTEMPTS = 3
 
 
 class UsageError(Exception):
@@ -78,7 +82,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "good end. Unknown arguments go to each step's pytest (e.g. --rnnbench-python "
         "mxnet=PATH, -k nietzsche). Exit status: 0 found one commit, 1 narrowed to a range, "
         "2 usage or an end not measurable, 6 no regression between the ends, 7 the ends stayed "
-        "inconclusive.",
+        "inconclusive, 130 interrupted (it prints the command that goes on from the range "
+        "reached).",
     )
     parser.add_argument(
         "--good", required=True, metavar="REF", help="a commit without the slowdown"
@@ -86,14 +91,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--bad", required=True, metavar="REF", help="a later commit with it")
     parser.add_argument(
         "--matrix",
-        default="pr",
+        default=DEFAULT_MATRIX,
         metavar="NAME",
         help="matrix preset of each step (default: %(default)s, the gate's workload)",
     )
     parser.add_argument(
         "--attempts",
         type=int,
-        default=3,
+        default=DEFAULT_ATTEMPTS,
         metavar="N",
         help="measurements of an inconclusive commit, each with twice the worker processes of the "
         "one before (default: %(default)s)",
@@ -163,6 +168,10 @@ def start(args: argparse.Namespace, extra: list[str]) -> tuple[Path, Commit, lis
             f"{', '.join(clashing)}: the bisect sets this for each step itself "
             "(its results file, the two trees, the matrix: --matrix); leave it out"
         )
+    try:  # as each step's pytest would read it (--rnnbench-matrix), before any step runs
+        args.matrix = matrix_preset(args.matrix)
+    except ValueError as exc:
+        raise UsageError(f"--matrix {args.matrix}: no such matrix preset ({exc})") from None
     if args.attempts < 1:
         raise UsageError("--attempts must be 1 or more")
     if args.budget is not None and not (0 < args.budget < math.inf):
@@ -187,14 +196,27 @@ def _ends(cwd: Path, good_ref: str, bad_ref: str) -> tuple[Path, Commit, list[Co
     return repo, describe(repo, good), commits_between(repo, good, bad)
 
 
+def measuring_options(args: argparse.Namespace) -> list[str]:
+    """The bisect's own options that change what it measures or how far it goes (its workload,
+    the attempts, the budget: the whole of it again for a resumed bisect), where not the
+    default: the recorded command and the command that resumes an interrupted bisect carry
+    them. --report and --json only say where its record goes; what it passes on to pytest is
+    carried as it was given."""
+    options = []
+    if args.matrix != DEFAULT_MATRIX:
+        options.append(f"--matrix={args.matrix}")
+    if args.attempts != DEFAULT_ATTEMPTS:
+        options.append(f"--attempts={args.attempts}")
+    if args.budget is not None:
+        short = f"{args.budget:g}"  # 30, not 30.0; the exact value where 6 digits would round
+        options.append(f"--budget={short if float(short) == args.budget else repr(args.budget)}")
+    return options
+
+
 def spelled(args: argparse.Namespace, extra: list[str]) -> list[str]:
     """The command line of this bisect, as the report shows it (the refs as the user named them)."""
-    command = ["rnnbench", "bisect", "--good", args.good, "--bad", args.bad]
-    if args.matrix != "pr":
-        command.append(f"--matrix={args.matrix}")
-    if args.budget is not None:
-        command.append(f"--budget={args.budget:g}")
-    return command + extra
+    refs = ["--good", args.good, "--bad", args.bad]
+    return ["rnnbench", "bisect", *refs, *measuring_options(args), *extra]
 
 
 def show_progress(progress: Progress) -> None:
@@ -225,6 +247,7 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         commits=commits,
         command=spelled(args, list(extra or [])),
         passed=list(extra or []),
+        options=measuring_options(args),
     )
     began = time.monotonic()
     # A SIGTERM between two steps (a cancelled CI job) ends the bisect as Ctrl-C does, so that

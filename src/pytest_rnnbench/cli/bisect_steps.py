@@ -32,7 +32,9 @@ from ..results.schema import ResultsError
 from ..run.trees import TreeError, extract
 from . import gate
 
+PYTEST_USAGE_ERROR = 4  # pytest refused its command line (an option value, an unknown option)
 PYTEST_NO_TESTS = 5
+NOT_RUN = -1  # the step's pytest did not start: the commit's tree could not be extracted
 LOG_TAIL_LINES = 15
 
 
@@ -129,7 +131,7 @@ class StepRunner:
             command = self.command(good, commit, attempt, results)
         except TreeError as exc:  # a tree that cannot be extracted: a commit we cannot measure
             log.write_text(f"cannot extract the tree of {commit}: {exc}\n")
-            return -1, results, log
+            return NOT_RUN, results, log
         with open(log, "wb") as output:
             # What the step's pytest leaves in its temporary directory (the logs of a worker
             # that failed, which it keeps for a person) goes with the bisect's own at the end:
@@ -153,20 +155,52 @@ class StepRunner:
         try:
             rows = rows_of(load(results), str(results))
         except ResultsError as exc:
-            return Judgement(SKIP, None, f"no results (pytest exit status {status}): {exc}; "
-                             + log_tail(log))  # fmt: skip
+            return Judgement(SKIP, None, no_results(status, results, log, exc))
         if self.cases:
             rows = [row for row in rows if row.case_id in self.cases]
         self.last_rows = rows
         return judgement_of(rows, status, log)
 
 
-def log_tail(log: Path) -> str:
+def _log_lines(log: Path) -> list[str]:
     try:
-        lines = log.read_text(errors="replace").splitlines()
+        return log.read_text(errors="replace").splitlines()
     except OSError:
+        return []
+
+
+def log_tail(log: Path) -> str:
+    """The last lines of the step's output, on the lines after a detail's first (its summary,
+    which the terminal's step line and the report show)."""
+    lines = _log_lines(log)
+    if not lines:
         return ""
-    return "last lines of pytest's output:\n" + "\n".join(lines[-LOG_TAIL_LINES:])
+    return "\nlast lines of pytest's output:\n" + "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def usage_error(log: Path) -> str:
+    """pytest's own words for a usage error: its `ERROR: ...` line (an option value it refuses)
+    or argparse's `...: error: ...` (an option it does not know), else its last line."""
+    said = [line.strip() for line in _log_lines(log) if line.strip()]
+    for line in said:
+        if re.match(r"ERROR: (?!usage:)|[^\s:][^:]*: error: ", line):
+            return line
+    return said[-1] if said else "(it said nothing)"
+
+
+def no_results(status: int, results: Path, log: Path, problem: ResultsError) -> str:
+    """The detail of a step without results: first why (pytest's error where it refused its
+    command line, not the results file it never got to write, in a directory removed at the end
+    of the bisect), then the last lines of its output."""
+    if status == NOT_RUN:
+        return "\n".join(_log_lines(log)) or "the step's pytest did not run"
+    if status == PYTEST_USAGE_ERROR:
+        why = f"pytest refused its command line (exit status 4): {usage_error(log)}"
+    elif not results.exists():
+        why = f"pytest wrote no results (exit status {status})"
+    else:
+        why = f"no results (pytest exit status {status}): {problem}"
+    return why + log_tail(log)
 
 
 def judgement_of(rows: Sequence[Row], status: int, log: Path) -> Judgement:
@@ -175,7 +209,7 @@ def judgement_of(rows: Sequence[Row], status: int, log: Path) -> Judgement:
     on any case is a regression; a case that could not run makes the commit unmeasurable; an
     undecided case keeps it inconclusive."""
     if not rows:
-        return Judgement(SKIP, None, f"no case ran (pytest exit status {status}); {log_tail(log)}")
+        return Judgement(SKIP, None, f"no case ran (pytest exit status {status}){log_tail(log)}")
     words = {row.case_id: (row.verdict.time_verdict if row.verdict else None) for row in rows}
     detail = "; ".join(_case_text(row) for row in rows)
     changes = [row.verdict.change for row in rows if row.verdict and row.verdict.change is not None]

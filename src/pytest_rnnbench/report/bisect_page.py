@@ -14,7 +14,7 @@ from typing import Optional
 from ..history.bisect import FOUND, PASS, REGRESSION, Result, Step
 from .formatting import format_change
 from .markdown import table
-from .markdown_escape import code, inline
+from .markdown_escape import code, inline, one_line
 
 RECORD_FORMAT = 1  # the JSON record's version: a reader checks it
 
@@ -43,6 +43,8 @@ class Record:
     seconds: float = 0.0
     exit_status: int = 0
     passed: list[str] = field(default_factory=list)  # what went on to each step's pytest
+    # The bisect's own options that shape its measuring (--matrix, --attempts, --budget), spelled.
+    options: list[str] = field(default_factory=list)
 
     def so_far(self) -> Optional[tuple[str, str]]:
         """After an interruption: the newest commit that passed below the first one that
@@ -60,12 +62,14 @@ class Record:
         return good, self.commits[high].commit
 
     def resume_command(self) -> Optional[str]:
-        """The command that goes on from where an interrupted bisect stopped."""
+        """The command that goes on from where an interrupted bisect stopped: the same workload,
+        attempts and budget, and the same pytest arguments, its -k replaced by the cases that
+        regressed at the ends."""
         found = self.so_far()
         if found is None:
             return None
         passed = [shlex.quote(arg) for arg in without_k(self.passed)]
-        return " ".join([bisect_command(*found, self.cases), *passed])
+        return " ".join([bisect_command(*found, self.cases, self.options), *passed])
 
     def describe(self, commit: str) -> Commit:
         """The commit's subject and date (the good end or one of the commits)."""
@@ -132,8 +136,7 @@ def _outcome(record: Record) -> list[str]:
     if result is None:
         last = record.ends[-1] if record.ends else None
         if last is None or last.verdict == "skip":
-            why = last.detail.splitlines()[0] if last and last.detail else "the budget ran out"
-            return [f"**The ends could not be measured**: {inline(why, 200)}."]
+            return _not_measured(last)
         if last.verdict == "inconclusive":
             return [
                 "**The ends stayed inconclusive**: whether the bad end is slower than the good "
@@ -164,6 +167,15 @@ def _outcome(record: Record) -> list[str]:
     if result.budget_hit:
         lines += ["", "The --budget was reached before the search could finish."]
     return lines
+
+
+def _not_measured(last: Optional[Step]) -> list[str]:
+    """Why the ends could not be measured: the first line of the step's detail, then the rest
+    (the last lines of the step's pytest, which hold its own error) as a code block."""
+    said = last.detail.splitlines() if last and last.detail else ["the budget ran out"]
+    lines = [f"**The ends could not be measured**: {inline(said[0], 300)}."]
+    rest = [one_line(line, 300) for line in said[1:]]
+    return lines + (["", *(f"    {line}" for line in rest)] if any(rest) else [])
 
 
 def markdown(record: Record) -> str:
@@ -202,7 +214,11 @@ def without_k(extra: Sequence[str]) -> list[str]:
     return kept
 
 
-def bisect_command(good: str, bad: str, cases: Sequence[str] = ()) -> str:
-    """The ready command that bisects between two commits (for the history page)."""
+def bisect_command(
+    good: str, bad: str, cases: Sequence[str] = (), options: Sequence[str] = ()
+) -> str:
+    """The ready command that bisects between two commits (for the history page), with the
+    bisect's own `options` (before any pytest arguments, which may follow a `--`)."""
+    own = "".join(f" {shlex.quote(option)}" for option in options)
     selected = f" -k {shlex.quote(' or '.join(cases))}" if cases else ""
-    return f"rnnbench bisect --good {good} --bad {bad}{selected}"
+    return f"rnnbench bisect --good {good} --bad {bad}{own}{selected}"
