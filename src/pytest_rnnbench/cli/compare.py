@@ -246,6 +246,13 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         "summary: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "no cases"),
         file=out,
     )
+    return _exit_status(counts, old, new, args, out)
+
+
+def _exit_status(
+    counts: Mapping[str, int], old: _File, new: _File, args: argparse.Namespace, out: TextIO
+) -> int:
+    """The comparison's exit status from its outcomes' `counts` (see the module)."""
     if counts.get(verdict.REGRESSION) or counts.get("failed"):
         return EXIT_REGRESSION
     judged = (verdict.PASS, verdict.REGRESSION, verdict.IMPROVEMENT, verdict.INCONCLUSIVE)

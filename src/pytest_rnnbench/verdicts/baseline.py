@@ -281,6 +281,32 @@ def _describe_update(case_id: str, old: Mapping[str, Any], new: Mapping[str, Any
         return case_id
 
 
+def _merged_entry(
+    old: Optional[Mapping[str, Any]], new: Mapping[str, Any], reset: bool, report: SaveReport
+) -> dict[str, Any]:
+    """`new` as saved over `old` (None: no entry yet), said in `report` (see `save`)."""
+    entry = dict(new)
+    if old is not None and "tolerances" in old and "tolerances" not in entry:
+        entry["tolerances"] = old["tolerances"]
+    # Sessions of another setup (thread pools, steps per epoch) are not this one's history:
+    # kept, they would pass the workload check and mix two machines' speeds.
+    other_setup = comparable(old, entry) if old is not None else None
+    if old is not None and not reset and other_setup is None:
+        sessions = entry_sessions(old) + list(entry.get("sessions") or [])
+        entry["sessions"] = sessions[-WINDOW:]
+    shown = f"{entry['case']['id']} ({describe_workload(entry)})"
+    if old is None:
+        report.added.append(shown)
+        return entry
+    update = _describe_update(shown, old, entry)
+    if other_setup:
+        update += f"; sessions started afresh: {other_setup.split(' (')[0]}"
+    elif reset:
+        update += f"; sessions started afresh (reset): {len(entry_sessions(old))} stored dropped"
+    report.updated.append(update)
+    return entry
+
+
 def save(
     path: Path,
     profile: Profile,
@@ -311,30 +337,7 @@ def save(
             entries = {}
         merged = dict(entries)
         for key, entry in new_entries.items():
-            entry = dict(entry)
-            old = entries.get(key)
-            if old is not None and "tolerances" in old and "tolerances" not in entry:
-                entry["tolerances"] = old["tolerances"]
-            # Sessions of another setup (thread pools, steps per epoch) are not this one's
-            # history: kept, they would pass the workload check and mix two machines' speeds.
-            other_setup = comparable(old, entry) if old is not None else None
-            if old is not None and not reset and other_setup is None:
-                sessions = entry_sessions(old) + list(entry.get("sessions") or [])
-                entry["sessions"] = sessions[-WINDOW:]
-            shown = f"{entry['case']['id']} ({describe_workload(entry)})"
-            if old is None:
-                report.added.append(shown)
-            else:
-                update = _describe_update(shown, old, entry)
-                if other_setup:
-                    update += f"; sessions started afresh: {other_setup.split(' (')[0]}"
-                elif reset:
-                    update += (
-                        f"; sessions started afresh (reset): {len(entry_sessions(old))} stored "
-                        "dropped"
-                    )
-                report.updated.append(update)
-            merged[key] = entry
+            merged[key] = _merged_entry(entries.get(key), entry, reset, report)
         report.kept = len(set(entries) - set(new_entries))
         document = {
             "schema": SCHEMA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from . import baseline
 from .distrust import busy_limit_of
@@ -74,14 +74,49 @@ def session_time_judge(
     if not stored or not worker_ms:
         return None
     now_ms = baseline.session_step_ms(worker_ms)
-    stored_workers = workers_per_session(stored)
     comparison = session_comparison(stored, worker_ms)
+    test, sessions, workers_note, cure = _described(
+        comparison, workers_per_session(stored), len(worker_ms), results_file
+    )
+    # A verdict line without a reason shows the test, not the unit: the workers go in the test's
+    # name there, and only there.
+    test_with_workers = f"{test}; {workers_note}" if workers_note else test
+    used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
+
+    def judged(tolerance: float) -> MetricVerdict:
+        return time_verdict(
+            comparison,
+            tolerance,
+            alpha,
+            baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
+            now_ms=now_ms,
+            counts=(comparison.used, 1),
+            test=test_with_workers,
+            unit=sessions,
+            test_beside_unit=test,
+            cure=f"{cure} would decide",
+        )
+
+    return judged
+
+
+class _Described(NamedTuple):
+    test: str  # the test's name
+    unit: str  # what the verdict rests on: the sessions, with what is assumed of them
+    workers_note: str  # "" when every session is one process
+    cure: str  # what would decide an inconclusive verdict
+
+
+def _described(
+    comparison: SessionComparison, stored_workers: float, workers: int, results_file: bool
+) -> _Described:
+    """How a session verdict names its test, its unit and its cure. `results_file`: the one
+    stored session is an old results file's run (`compare`)."""
     notes = []  # said in brackets after the number of sessions
     workers_note = ""
-    if len(worker_ms) > 1 or stored_workers > 1:
+    if workers > 1 or stored_workers > 1:
         workers_note = (
-            f"{stored_workers:.3g} worker process(es) per stored session, {len(worker_ms)} in "
-            "this one"
+            f"{stored_workers:.3g} worker process(es) per stored session, {workers} in this one"
         )
         notes.append(workers_note)
     if comparison.floor_used and comparison.spread > FLOOR_SPREAD:  # 2 that disagree by more
@@ -109,26 +144,7 @@ def session_time_judge(
         sessions += f" ({'; '.join(notes)})"
     if comparison.dropped:
         sessions += f", after a level shift that left out {comparison.dropped} older"
-    # A verdict line without a reason shows the test, not the unit: the workers go in the test's
-    # name there, and only there.
-    test_with_workers = f"{test}; {workers_note}" if workers_note else test
-    used = [ms for ms, _ in stored[-comparison.used :]]  # the window's latest, after any shift
-
-    def judged(tolerance: float) -> MetricVerdict:
-        return time_verdict(
-            comparison,
-            tolerance,
-            alpha,
-            baseline_ms=math.exp(sum(math.log(v) for v in used) / len(used)),
-            now_ms=now_ms,
-            counts=(comparison.used, 1),
-            test=test_with_workers,
-            unit=sessions,
-            test_beside_unit=test,
-            cure=f"{cure} would decide",
-        )
-
-    return judged
+    return _Described(test, sessions, workers_note, cure)
 
 
 def all_sessions_busy(
