@@ -547,6 +547,7 @@ def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_s
         checked = plain.runpytest_subprocess(*common)
         assert checked.ret == pytest.ExitCode.USAGE_ERROR, kind
         checked.stderr.fnmatch_lines([f"ERROR: baseline file {path}: *{problem}*"])
+        assert "Not replaced" not in checked.stderr.str()  # a judged run replaces nothing
         assert path.read_text() == broken, f"{kind}: a check run changed the file"
         if kind in ("another machine", "newer version"):  # not broken: refused, never set aside
             refused = plain.runpytest_subprocess(*common, "--rnnbench-save-baseline")

@@ -75,7 +75,8 @@ class BaselineJudge:
         except baseline.BaselineNotOurs as exc:
             # Not broken: saving would set aside sessions that another plugin version or
             # machine still reads (in CI, lost with the job's workspace).
-            raise pytest.UsageError(f"{exc}. Not replaced: fix or move it yourself") from None
+            kept = ". Not replaced: fix or move it yourself" if self.saving else ""
+            raise pytest.UsageError(f"{exc}{kept}") from None
         except baseline.BaselineError as exc:
             if not self.saving:
                 raise pytest.UsageError(
