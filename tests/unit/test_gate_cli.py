@@ -79,6 +79,22 @@ def test_base_dir_expands_the_home_directory(
     assert gate.base_option(named, Path("/")) == f"--rnnbench-base-dir={tmp_path / 'k'}"
 
 
+def test_the_help_lists_the_exit_statuses_of_the_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["gate", "--help"])
+    listed = " ".join(capsys.readouterr().out.split()).split("Exit status:", 1)[1]
+    for status, meaning in [
+        ("0", "no regression"),
+        ("1", "a regression"),
+        ("2", "interrupted"),
+        ("3", "an output"),
+        ("4", "a usage error"),
+        ("5", "no case selected"),
+        ("10", "no case judged"),
+    ]:
+        assert f" {status} {meaning}" in f" {listed}", (status, listed)
+
+
 def test_the_other_commands_refuse_unknown_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["report", "results.json", "--no-such-option"])

@@ -14,7 +14,8 @@ cancelled CI job) is passed on to it, so that it stops its workers and removes t
 
 Exit status: pytest's. 0: no regression (inconclusive cases pass, and the comment says why);
 1: a regression, or a case that failed to run on either side; 2 and more: the gate itself could
-not run (interrupted, a usage error such as an unknown ref (4), or no case selected).
+not run (interrupted, an output it could not write (3), a usage error such as an unknown ref (4),
+or no case selected); 10: it judged no case.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="gate a pull request: this Keras tree (head) against its base, one verdict per case",
         description="Measure the seed's LSTM cases with the Keras of this checkout (head) and of "
         "BASE, in turns on this machine, and judge every case. Unknown arguments go to pytest "
-        "(e.g. -k nietzsche, --rnnbench-python mxnet=PATH, --rnnbench-against-workers=5).",
+        "(e.g. -k nietzsche, --rnnbench-python mxnet=PATH, --rnnbench-against-workers=5). "
+        "Exit status: 0 no regression, 1 a regression or a case that failed, 2 interrupted, 3 an "
+        "output it could not write, 4 a usage error, 5 no case selected, 10 no case judged.",
     )
     base = parser.add_mutually_exclusive_group(required=True)
     base.add_argument(
