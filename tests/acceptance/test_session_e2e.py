@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -70,8 +72,9 @@ ONE_CASE = [
 ]
 
 
-def test_two_benchmark_tests_are_refused_before_any_case_runs(
-    pytester: pytest.Pytester, fake_python
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+def test_a_second_benchmark_test_of_a_case_fails_and_the_first_alone_is_measured(
+    pytester: pytest.Pytester, fake_python, xdist: list[str]
 ) -> None:
     """Both are given every case: the second's results replaced the first's, and a save
     stored two sessions of one run (a spread that understates the machine's)."""
@@ -81,16 +84,18 @@ def test_two_benchmark_tests_are_refused_before_any_case_runs(
     )
     pytester.makeini("[pytest]\n")
     worker = f"--rnnbench-python=tensorflow={fake_python}"
-    both = pytester.runpytest_subprocess(*ONE_CASE, worker, "--rnnbench-save-baseline")
-    assert both.ret == pytest.ExitCode.USAGE_ERROR
-    both.stderr.fnmatch_lines(
+    both = pytester.runpytest_subprocess(*ONE_CASE, worker, "--rnnbench-save-baseline", *xdist)
+    both.assert_outcomes(passed=1, failed=1)
+    both.stdout.fnmatch_lines(
         [
-            "ERROR: two benchmark tests measure case tensorflow-gpu0-b1-unroll-synthetic: "
-            "test_a.py::test_lstm[[]*[]] and test_b.py::test_other[[]*[]]*select one*"
+            "*tensorflow-gpu0-b1-unroll-synthetic: not measured: "
+            "test_a.py::test_lstm[[]*[]] measures it in this run*select one*"
         ]
     )
-    assert not (pytester.path / "baselines").exists()
-    one = pytester.runpytest_subprocess(*ONE_CASE, worker, "test_a.py")
+    (saved,) = (pytester.path / "baselines").glob("*.json")
+    (entry,) = json.loads(saved.read_text())["entries"].values()
+    assert len(entry["sessions"]) == 1  # one run, one session
+    one = pytester.runpytest_subprocess(*ONE_CASE, worker, "test_b.py")
     one.assert_outcomes(passed=1)
 
 

@@ -39,7 +39,7 @@ from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
 from .item_reports import case_id_of, failure_cause, skip_reason
-from .one_measurement import second_tests
+from .one_measurement import later_tests
 from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
 from .skips import why_not_here
@@ -114,6 +114,7 @@ class RnnbenchSession:
         self.collected = 0  # benchmark items before -k/-m deselected any (xdist: a worker's)
         self.finished = False  # the run reached its end (not interrupted): said in its file
         self._session: Optional[pytest.Session] = None
+        self.measured_elsewhere: dict[str, str] = {}  # node id -> why (one_measurement.py)
 
     # -- collection ------------------------------------------------------------------------------
 
@@ -134,9 +135,7 @@ class RnnbenchSession:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        problem = second_tests(session.items, lambda item: _case_id(_params(item)))
-        if problem:
-            raise pytest.UsageError(problem)
+        self.measured_elsewhere = later_tests(session.items, lambda i: _case_id(_params(i)))
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
         self.judge.family(self.selected)
@@ -172,6 +171,8 @@ class RnnbenchSession:
     def run_case(self, case: Case, item: pytest.Item) -> Summary:
         """Measure `case` in worker processes, record it, and judge it (failing, skipping or
         warning the test item as its verdict says)."""
+        if item.nodeid in self.measured_elsewhere:
+            pytest.fail(self.measured_elsewhere[item.nodeid], pytrace=False)
         try:
             measured = self.runner.measure(case, item.nodeid)
         except WorkerError as exc:

@@ -12,25 +12,28 @@ from typing import Optional
 import pytest
 
 
-def second_tests(
+def later_tests(
     items: Iterable[pytest.Item], case_of: Callable[[pytest.Item], Optional[str]]
-) -> str:
-    """Why the selected benchmark `items` cannot run together ("" when they can): two tests
-    given one case (`case_of`: an item's case id, None for none)."""
+) -> dict[str, str]:
+    """The selected benchmark `items` that another test measures first, by node id, each with
+    why it does not run (`case_of`: an item's case id, None for none). Failed one by one rather
+    than refused at collection: a pytest-xdist worker's usage error ends the run without a word
+    of it."""
     first: dict[str, str] = {}
+    later = {}
     for item in items:
         case_id = case_of(item)
         if case_id is None:
             continue
-        if case_id in first and first[case_id] != item.nodeid:
-            return (
-                f"two benchmark tests measure case {case_id}: {first[case_id]} and "
-                f"{item.nodeid}. Every test that uses the rnnbench fixture runs every case, and "
-                "a run keeps one measurement per case (results, verdict, baseline session); keep "
-                "one such test, or select one (-k, or its file)"
+        earlier = first.setdefault(case_id, item.nodeid)
+        if earlier != item.nodeid:
+            later[item.nodeid] = (
+                f"{case_id}: not measured: {earlier} measures it in this run. Every test that "
+                "uses the rnnbench fixture runs every case, and a run keeps one measurement per "
+                "case (results, verdict, baseline session); keep one such test, or select one "
+                "(-k, or its file)"
             )
-        first[case_id] = item.nodeid
-    return ""
+    return later
 
 
 def second_call(case_id: str) -> str:
