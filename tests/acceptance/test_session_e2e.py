@@ -95,6 +95,11 @@ def test_a_second_benchmark_test_of_a_case_fails_and_the_first_alone_is_measured
     (saved,) = (pytester.path / "baselines").glob("*.json")
     (entry,) = json.loads(saved.read_text())["entries"].values()
     assert len(entry["sessions"]) == 1  # one run, one session
+    judged = pytester.runpytest_subprocess(*ONE_CASE, worker, *xdist, "--rnnbench-json=r.json")
+    judged.assert_outcomes(passed=1, failed=1)
+    # The family is the cases judged: the second test's fail unmeasured, at no share of it.
+    (verdict,) = json.loads((pytester.path / "r.json").read_text())["verdicts"].values()
+    assert verdict["family"]["cases"] == 1
     one = pytester.runpytest_subprocess(*ONE_CASE, worker, "test_b.py")
     one.assert_outcomes(passed=1)
 

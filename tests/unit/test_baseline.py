@@ -210,6 +210,10 @@ BROKEN = {
         _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": -1})),
         "tolerance_time=-1: expected a fraction >= 0",
     ),
+    "a bare 5 as a number": (
+        _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": 5})),
+        "did you mean 5%?",
+    ),
     "a bare 20 as tolerance": (
         _broken(lambda d: d["entries"][GOOD_KEY].update(tolerances={"tolerance_time": "20"})),
         "did you mean 20%?",

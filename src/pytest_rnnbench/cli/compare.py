@@ -9,7 +9,7 @@ gates CI:
     0  no regression (passes, improvements, inconclusive verdicts, cases missing from OLD)
     1  at least one regression, or a case that failed to run in NEW
     2  usage error: a file that cannot be read, an unknown format, a bad option
-    10 nothing judged: NEW holds no case that OLD has (as the gate's exit status 10)
+    10 nothing judged: no case of NEW could be judged, each line says why (as the gate's 10)
 
 Cases of an OLD results file that NEW lacks are listed ("not in the new file"): a run of part of
 the matrix (-k) is no failure, but a reader sees what was not compared.

@@ -54,7 +54,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "BASE, in turns on this machine, and judge every case. Unknown arguments go to pytest "
         "(e.g. -k nietzsche, --rnnbench-python mxnet=PATH, --rnnbench-against-workers=5). "
         "Exit status: 0 no regression, 1 a regression or a case that failed, 2 interrupted, 3 an "
-        "output it could not write, 4 a usage error, 5 no case selected, 10 no case judged.",
+        "output it could not write or an internal error, 4 a usage error, 5 no case selected, "
+        "10 no case judged.",
     )
     base = parser.add_mutually_exclusive_group(required=True)
     base.add_argument(

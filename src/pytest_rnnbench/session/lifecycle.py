@@ -135,10 +135,10 @@ class RnnbenchSession:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.measured_elsewhere = later_tests(session.items, lambda i: _case_id(_params(i)))
+        self.measured_elsewhere = _later_tests(session.items)
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
-        self.judge.family(self.selected)
+        self.judge.family(_family_size(session.items))
         self.progress.start_run(session.items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -158,7 +158,7 @@ class RnnbenchSession:
         """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
         if self.settings.save_baseline or not items or self.collect_only:
             return []
-        return [f"rnnbench: {family_line(self.settings.false_alarm_rate, len(items))}"]
+        return [f"rnnbench: {family_line(self.settings.false_alarm_rate, _family_size(items))}"]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         workers = getattr(config.option, "numprocesses", None)
@@ -381,9 +381,14 @@ def _matrix(settings: Settings) -> tuple[int, list[Case]]:
     return len(cases), shard(cases, *settings.shard) if settings.shard is not None else cases
 
 
-def _case_id(params: dict[str, Any]) -> Optional[str]:
-    case = params.get("rnnbench_case")
-    return case.id if isinstance(case, Case) else None
+def _later_tests(items: Sequence[pytest.Item]) -> dict[str, str]:
+    """A second test's items of a case (one_measurement.py), by node id, with why."""
+    return later_tests(items, lambda i: getattr(_params(i).get("rnnbench_case"), "id", None))
+
+
+def _family_size(items: Sequence[pytest.Item]) -> int:
+    """The cases a run judges: its items but a second test's, which fail unmeasured."""
+    return len(items) - len(_later_tests(items))
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:

@@ -200,12 +200,11 @@ def _validate_entry(
 
 
 def tolerance_value(value: Any) -> float:
-    """An entry's tolerance: a number >= 0 (0.05), or text as the options take it ("5%")."""
-    if isinstance(value, str):
-        return parse_fraction(value)
-    if not _is_number(value) or value < 0:
+    """An entry's tolerance, read as the options read theirs: 0.05 or "5%"; a bare 5 (500%?) is
+    refused, as a number too."""
+    if not isinstance(value, str) and not _is_number(value):
         raise ValueError("expected a fraction >= 0 such as 0.05, or a percentage such as 5%")
-    return float(value)
+    return parse_fraction(value)
 
 
 def _validate_sessions(case_id: str, sessions: Any, fail: Callable[[str], BaselineError]) -> None:
