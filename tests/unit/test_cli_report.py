@@ -221,6 +221,106 @@ WRONG_KINDS = {
         lambda d, c: d["results"][c].__setitem__("verdict", {"verdict": "pass", "change": "x"}),
         "results['{case}'].verdict.change: str, expected a number",
     ),
+    # What the run was (report, the comment, history and compare read it): its machine, the
+    # commit it started in, the gate's two trees, when it was written.
+    "a machine's GPUs as a count": (
+        lambda d, c: d["machine"].__setitem__("gpus", 1),
+        "machine.gpus: int, expected a list",
+    ),
+    "a machine's GPU without a name": (
+        lambda d, c: d["machine"].__setitem__("gpus", [None]),
+        "machine.gpus[0]: null, expected text",
+    ),
+    "a machine's CPU count that is not a number": (
+        lambda d, c: d["machine"].__setitem__("cpus", float("inf")),
+        "machine.cpus: inf, expected a finite number",
+    ),
+    "a machine's driver as a number": (
+        lambda d, c: d["machine"].__setitem__("driver", 550),
+        "machine.driver: int, expected text",
+    ),
+    "a source commit as a number": (
+        lambda d, c: d.__setitem__("source", {"commit": 12345}),
+        "source.commit: int, expected text",
+    ),
+    "a gate side named in text": (
+        lambda d, c: d.__setitem__("gate", {"base": "master"}),
+        "gate.base: str, expected an object",
+    ),
+    "a gate side's commit as a number": (
+        lambda d, c: d.__setitem__("gate", {"head": {"commit": 12345}}),
+        "gate.head.commit: int, expected text",
+    ),
+    "a written time as a number": (
+        lambda d, c: d.__setitem__("written", 5),
+        "written: int, expected text",
+    ),
+    "a case not judged without a reason": (
+        lambda d, c: d.__setitem__("not_judged", {c: None}),
+        "not_judged['{case}']: null, expected an entry",
+    ),
+    # Epoch times are finite seconds (the pytest-benchmark export's statistics).
+    "an epoch time that is null": (
+        lambda d, c: d["results"][c]["epoch_seconds_all"].__setitem__(0, None),
+        "results['{case}'].epoch_seconds_all[0]: null, expected a number",
+    ),
+    "an epoch time that is not a number": (
+        lambda d, c: d["results"][c]["epoch_seconds_all"].__setitem__(0, float("nan")),
+        "results['{case}'].epoch_seconds_all[0]: nan, expected a finite number",
+    ),
+    # The objects of a worker's message that rows, compare, the verdicts and history read.
+    "a worker's case with a batch size that is not a number": (
+        lambda d, c: d["results"][c]["worker"]["case"].__setitem__("batch_size", float("inf")),
+        "results['{case}'].worker.case.batch_size: inf, expected a finite number",
+    ),
+    "a worker's Python version as a number": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("python", {"version": 3.11}),
+        "results['{case}'].worker.python.version: float, expected text",
+    ),
+    "a worker's thread pools as a list": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("run", {"thread_pools": ["x"]}),
+        "results['{case}'].worker.run.thread_pools: list, expected text",
+    ),
+    "a worker's keras origin in text": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("keras_origin", "x"),
+        "results['{case}'].worker.keras_origin: str, expected an object",
+    ),
+    "a worker's NVML peak that is not a number": (
+        lambda d, c: d["results"][c]["worker"].__setitem__(
+            "gpu_memory", {"nvml_process_peak_bytes": float("nan")}
+        ),
+        "results['{case}'].worker.gpu_memory.nvml_process_peak_bytes: nan, expected a finite",
+    ),
+    "a worker's other GPU processes as a count": (
+        lambda d, c: d["results"][c]["worker"].__setitem__(
+            "gpu_memory", {"nvml_other_processes": 3}
+        ),
+        "results['{case}'].worker.gpu_memory.nvml_other_processes: int, expected a list",
+    ),
+    "a worker's probe time that is null": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("worker_probe_ms", [None]),
+        "results['{case}'].worker.worker_probe_ms[0]: null, expected a number",
+    ),
+    "a worker's turn size that is not a number": (
+        lambda d, c: d["results"][c]["worker"].__setitem__("turn_steps", float("nan")),
+        "results['{case}'].worker.turn_steps: nan, expected a finite number",
+    ),
+    "an epoch's worker that is not a number": (
+        lambda d, c: d["results"][c]["worker"]["epochs"][0].__setitem__("worker", float("nan")),
+        "results['{case}'].worker.epochs[0].worker: nan, expected a finite number",
+    ),
+    "an epoch's CPU time in text": (
+        lambda d, c: d["results"][c]["worker"]["epochs"][0].__setitem__(
+            "cpu", {"own_seconds": "x"}
+        ),
+        "results['{case}'].worker.epochs[0].cpu.own_seconds: str, expected a number",
+    ),
+    "a verdict's family with a case count that is not a number": (
+        lambda d, c: d["verdicts"].__setitem__(
+            c, {"verdict": "pass", "family": {"cases": float("inf")}}
+        ),
+        "verdicts['{case}'].family.cases: inf, expected a finite number",
+    ),
 }
 
 

@@ -92,6 +92,41 @@ def test_unwritable_outputs_and_malformed_entries_are_errors_naming_the_path(
     assert f"error: {odd}: malformed results[" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["source"].__setitem__("commit", 12345), "source.commit: int, expected text"),
+        (
+            lambda d: d.__setitem__("gate", {"head": {"commit": ["x"]}}),
+            "gate.head.commit: list, expected text",
+        ),
+        (lambda d: d["machine"].__setitem__("gpus", 1), "machine.gpus: int, expected a list"),
+        (
+            lambda d: next(iter(d["results"].values()))["worker"].__setitem__(
+                "python", {"version": 3.11}
+            ),
+            "worker.python.version: float, expected text",
+        ),
+    ],
+    ids=["source commit", "gate head commit", "machine GPUs", "worker Python"],
+)
+def test_a_field_the_suspects_read_of_the_wrong_kind_is_refused_naming_it(
+    change, message, tmp_path, capsys
+):
+    # Run 16 is the first after the change point: its commits, machine and worker's Python are
+    # compared with run 15's (history/suspects.py), where a traceback exited 1.
+    document = json.loads(REAL_CHANGE[15].read_text())
+    change(document)
+    odd = tmp_path / REAL_CHANGE[15].name
+    odd.write_text(json.dumps(document))
+    files = [*REAL_CHANGE[:15], odd, *REAL_CHANGE[16:]]
+    out = tmp_path / "history"
+    assert history_main(["history", *map(str, files), "-o", str(out), "--no-charts"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {odd}: malformed " in err and message in err, err
+    assert not out.exists()
+
+
 def test_a_run_with_a_failure_is_named_and_shown(tmp_path, capsys):
     failed = json.loads(REAL_CHANGE[5].read_text())
     case_id = next(iter(failed["results"]))
