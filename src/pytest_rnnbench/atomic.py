@@ -95,6 +95,17 @@ def cannot_write(path: Path) -> Optional[str]:
     return None
 
 
+def cannot_append(path: Path) -> Optional[str]:
+    """Why text could not be appended to `path` (its folder is not made), or None."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    if not path.parent.is_dir():
+        return f"{path.parent} is not a directory"
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        return f"{path} is not writable"
+    return None
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable (not every file system supports this: then skip it)."""
     with contextlib.suppress(OSError):

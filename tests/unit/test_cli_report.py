@@ -376,3 +376,9 @@ def test_every_output_is_checked_before_any_is_written(tmp_path, capsys, monkeyp
     said = f"{RESULT_FILES[0]} is not a directory" if plots_available() else "needs matplotlib"
     assert said in capsys.readouterr().err
     assert not out.exists()
+    # The job summary is appended to: its folder must be there (GitHub's file always is).
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no" / "summary.md"))
+    assert report_main(["report", str(RESULT_FILES[0]), "-o", str(out)]) == 2
+    said = f"error: job summary: {tmp_path / 'no'} is not a directory"
+    assert said in capsys.readouterr().err
+    assert not out.exists()

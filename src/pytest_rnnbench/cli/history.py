@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from ..atomic import write_text
+from ..atomic import cannot_append, cannot_write, write_text
 from ..history.changes import (
     OTAVA_INSTALL,
     Analysis,
@@ -132,6 +132,11 @@ def _refusal(args: argparse.Namespace, charts_wanted: bool) -> Optional[str]:
         return f"history needs Apache Otava: {OTAVA_INSTALL}"
     if args.output is not None and args.output.exists() and not args.output.is_dir():
         return f"-o {args.output}: not a directory"
+    if args.output is not None and cannot_write(args.output / PAGE):
+        return f"-o {args.output}: {cannot_write(args.output / PAGE)}"
+    summary = os.environ.get(STEP_SUMMARY_ENV, "").strip()
+    if summary and cannot_append(Path(summary)):  # GitHub's is a file that exists
+        return f"{STEP_SUMMARY_ENV}: {cannot_append(Path(summary))}"
     if charts_wanted and not plots_available():
         return "charts need matplotlib: pip install 'pytest-rnnbench[plots]' (or --no-charts)"
     return None

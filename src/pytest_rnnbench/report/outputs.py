@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from ..atomic import cannot_write, write_text
+from ..atomic import cannot_append, cannot_write, write_text
 from ..results.rows import Report
 from ..settings import Settings
 from . import charts, comment, markdown, pytest_benchmark
@@ -222,6 +222,8 @@ def cannot_publish(output: Output, path: Path) -> Optional[str]:
         if path.exists() and not path.is_dir():
             return f"{path} is not a directory"
         return cannot_write(path / "chart.png")  # the folder, or the nearest one to make it in
+    if output.kind == "appended file":
+        return cannot_append(path)
     return cannot_write(path)
 
 
