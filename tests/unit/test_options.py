@@ -176,6 +176,7 @@ def test_pythons_parser(tmp_path: Path) -> None:
         ("jax", "expected BACKEND=PATH"),
         ("jax=", "expected BACKEND=PATH"),
         ("theano=/usr/bin/python3", "unknown backend 'theano'"),
+        ("*=/usr/bin/python3", "unknown backend '\\*'"),  # kept, and never used
     ],
 )
 def test_pythons_parser_rejects(entry: str, message: str, tmp_path: Path) -> None:
@@ -317,6 +318,31 @@ def test_bad_value_in_the_ini_file_is_a_usage_error(
     result.stderr.fnmatch_lines([f"ERROR: ini option {ini} in {path}: invalid value *{message}*"])
 
 
+def test_simulated_devices_may_be_written_out_as_0_the_default() -> None:
+    assert parsers.devices_to_simulate("0") == 0 and parsers.devices_to_simulate(" 4 ") == 4
+    with pytest.raises(ValueError, match="expected a whole number"):
+        parsers.devices_to_simulate("-1")
+
+
+def test_a_toml_list_for_a_text_key_is_a_usage_error_even_in_a_plain_run(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest passes [tool.pytest.ini_options] lists through for text keys: an INTERNALERROR in
+    every run (a list for a path made a folder named "['bl']")."""
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\nrnnbench_backends = ["tensorflow", "jax"]\n'
+    )
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: ini option rnnbench_backends in *pyproject.toml: a list where text is "
+            "expected: write 'tensorflow,jax'"
+        ]
+    )
+
+
 # -- bad input: the options the tests above and test_gate_e2e.py do not try ------------------------
 
 
@@ -329,8 +355,8 @@ BAD_OPTIONS = [
     ("--rnnbench-shard", "3/2", "expected K/N with 1 <= K <= N"),
     ("--rnnbench-shard", "0/4", "expected K/N with 1 <= K <= N"),
     ("--rnnbench-shard", "half", "expected K/N, for example 2/4"),
-    ("--rnnbench-simulate-devices", "0", "expected a positive whole number"),
-    ("--rnnbench-simulate-devices", "two", "expected a positive whole number"),
+    ("--rnnbench-simulate-devices", "-1", "expected a whole number (0: off)"),
+    ("--rnnbench-simulate-devices", "two", "expected a whole number (0: off)"),
     ("--rnnbench-inject-slowdown", "nan", "expected a factor between 1 and 10"),
     ("--rnnbench-inject-slowdown", "fast", "expected a factor >= 1 such as 1.10"),
     ("--rnnbench-tolerance-time", "inf", "expected a fraction >= 0"),

@@ -54,6 +54,12 @@ def test_a_worker_sees_exactly_its_gpus_and_no_preallocation_by_default() -> Non
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in kept and kept["RNNBENCH_PREALLOCATE"] == "1"
     simulated = worker_env("jax", [], simulate_devices=2, base={"XLA_FLAGS": "--foo"})
     assert simulated["XLA_FLAGS"] == "--foo --xla_force_host_platform_device_count=2"
+    # The user's variables of the worker's own names never reach it (an empty one from a CI
+    # matrix failed every worker's int()).
+    users = {"RNNBENCH_SIMULATE_DEVICES": "", "RNNBENCH_PREALLOCATE": "1"}
+    assert not {"RNNBENCH_SIMULATE_DEVICES", "RNNBENCH_PREALLOCATE"} & set(
+        worker_env("jax", [], base=users)
+    )
 
 
 def test_steady_thread_pools_give_tensorflow_one_inter_op_thread_on_cpu_only() -> None:

@@ -75,6 +75,17 @@ def positive_int(raw: str) -> int:
     return value
 
 
+def devices_to_simulate(raw: str) -> int:
+    """A whole number >= 0: 0, the default, is off (and may be written out)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number (0: off)") from None
+    if value < 0:
+        raise ValueError("expected a whole number (0: off)")
+    return value
+
+
 def thread_pools(raw: str) -> str:
     """One of THREAD_POOLS, case-insensitive."""
     value = str(raw).strip().lower()
@@ -215,7 +226,8 @@ def pythons(raw: Any, base: Path, bare: bool = False) -> dict[str, str]:
             raise ValueError(
                 f"{entry!r}: expected {example}, for example mxnet=.venv-mxnet/bin/python"
             )
-        if backend not in BACKENDS and backend != "*":
+        if backend not in BACKENDS and not (bare and backend == "*"):  # "*=": only where a PATH
+            # alone is taken; elsewhere the entry was kept and never used
             raise ValueError(
                 f"{entry!r}: unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}"
             )

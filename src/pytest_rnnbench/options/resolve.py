@@ -40,10 +40,13 @@ class _Sources:
         """Each source that sets `option`, lowest precedence first."""
         found = []
         ini_value = self.config.getini(option.ini)
+        where = f"ini option {option.ini} in {self.ini_file}"
+        if isinstance(ini_value, list) and not option.merges:
+            # A TOML list, which pytest passes through for a text key: every parser takes text.
+            text = ",".join(str(item) for item in ini_value)
+            raise pytest.UsageError(f"{where}: a list where text is expected: write {text!r}")
         if ini_value not in (None, [], ""):
-            found.append(
-                (ini_value, f"ini option {option.ini} in {self.ini_file}", self.config.rootpath)
-            )
+            found.append((ini_value, where, self.config.rootpath))
         if option.env and os.environ.get(option.env, "").strip():
             found.append((os.environ[option.env], f"environment variable {option.env}", Path.cwd()))
         value = self.config.getoption(option.dest)

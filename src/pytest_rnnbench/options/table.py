@@ -19,6 +19,7 @@ from . import defaults
 from .option import Option
 from .parsers import (
     choices,
+    devices_to_simulate,
     false_alarm_rate,
     flag,
     matrix,
@@ -283,7 +284,7 @@ OPTIONS: tuple[Option, ...] = (
         "platform devices, TensorFlow logical CPUs, MXNet cpu contexts) and run GPU-count "
         "cases up to N on them. Timings are not GPU timings.",
         metavar="N",
-        parse=positive_int,
+        parse=devices_to_simulate,
         field="simulate_devices",
         default=0,
     ),

@@ -118,6 +118,10 @@ def worker_env(
     CUDA_VISIBLE_DEVICES entries: indices or UUIDs); a CPU case's thread pools are set up as
     `thread_pools` says (settings.THREAD_POOLS)."""
     env = dict(os.environ if base is None else base)
+    # The worker's own settings, never the user's variables of the same names (an empty
+    # RNNBENCH_SIMULATE_DEVICES from a CI matrix failed every worker): only what is set below.
+    for own in ("RNNBENCH_PREALLOCATE", "RNNBENCH_SIMULATE_DEVICES", "RNNBENCH_THREAD_POOLS"):
+        env.pop(own, None)
     env.update(
         {
             "KERAS_BACKEND": backend,
@@ -139,7 +143,6 @@ def worker_env(
         # Measure what training uses, not what the framework grabs up front (the seed's
         # "15 GB for TensorFlow" was preallocation).
         env.update({"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"})
-    env.pop("RNNBENCH_THREAD_POOLS", None)  # only what this function sets is reported
     if thread_pools == "steady" and not gpu_ids and not simulate_devices:
         env.update(steady_thread_env(backend))
     if simulate_devices:
