@@ -276,6 +276,22 @@ def test_each_conflict_row_fires_with_its_message(conflict: conflicts.Conflict) 
             conflicts.check(options.Settings(**{name: _SET[name]}))
 
 
+def test_two_outputs_of_one_path_stop_the_run(tmp_path: Path) -> None:
+    """The results file ended up holding the pytest-benchmark export, found after the run."""
+    same = tmp_path / "same.json"
+    with pytest.raises(pytest.UsageError) as raised:
+        conflicts.check(options.Settings(json_path=same, benchmark_json_path=same))
+    assert str(raised.value) == (
+        f"--rnnbench-json and --rnnbench-benchmark-json are both {same}: one would replace the "
+        "other; give each its own path"
+    )
+    with pytest.raises(pytest.UsageError, match="--rnnbench-report and --rnnbench-comment"):
+        conflicts.check(
+            options.Settings(report_path=tmp_path / "r.md", comment_path=tmp_path / "." / "r.md")
+        )
+    conflicts.check(options.Settings(json_path=same, benchmark_json_path=tmp_path / "b.json"))
+
+
 def test_a_conflict_from_the_ini_file_and_the_command_line_stops_the_run(
     pytester: pytest.Pytester,
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -143,6 +144,31 @@ def check(settings: Settings, origins: Optional[Mapping[str, str]] = None) -> No
             named = [origins[field] for field in conflict.together if field in origins]
             where = f" (set by: {'; '.join(named)})" if named else ""
             raise pytest.UsageError(conflict.message + where)
+    shared = shared_output(settings)
+    if shared:
+        raise pytest.UsageError(shared)
+
+
+def shared_output(settings: Settings) -> Optional[str]:
+    """Two outputs given one path: the later written replaces the earlier, found only when the
+    results file turns out to hold a pytest-benchmark export after an hour's run."""
+    from ..report.outputs import OUTPUTS  # a benchmarking run's: a plain run loads no reports
+
+    outputs = [("json_path", "--rnnbench-json")]
+    outputs += [(o.settings_field, o.option) for o in OUTPUTS if o.settings_field and o.option]
+    seen: dict[Path, str] = {}
+    for field, flag in outputs:
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        where = Path(value).resolve()
+        if where in seen:
+            return (
+                f"{seen[where]} and {flag} are both {value}: one would replace the other; give "
+                "each its own path"
+            )
+        seen[where] = flag
+    return None
 
 
 def yield_to_typed(values: MutableMapping[str, Any], config: pytest.Config) -> None:
