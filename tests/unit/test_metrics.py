@@ -85,7 +85,8 @@ def test_parse_fraction(text: object, expected: float) -> None:
         ("1000%", "expected a fraction >= 0"),
         # A bare number of 1 or more is a percentage without its sign, not a fraction.
         ("5", r"5 would be 500%; did you mean 5%\? \(a bare number is a fraction: 0.05 is 5%\)"),
-        ("1", r"1 would be 100%; did you mean 1%\?"),
+        # 100% is a busy limit that turns the check off: said how to write it, not only 1%.
+        ("1", r"1 would be 100%; did you mean 1%\? .*; for 100%, write 100%\)"),
         (" 12.5 ", r"12.5 would be 1250%; did you mean 12.5%\?"),
     ],
 )
