@@ -167,7 +167,7 @@ def parse_fraction(text: Any) -> float:
         # tolerance nothing exceeds or a busy limit that turns the check off, without a word.
         raise ValueError(
             f"{raw} would be {value * 100:g}%; did you mean {raw}%? (a bare number is a "
-            f"fraction: 0.05 is 5%; for {value * 100:g}%, write {value * 100:g}%)"
+            "fraction: 0.05 is 5%" + ("; for 100%, write 100%)" if value == 1 else ")")
         )
     if not 0 <= value < 10 or value != value:
         raise ValueError("expected a fraction >= 0 such as 0.05, or a percentage such as 5%")
