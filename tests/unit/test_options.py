@@ -520,6 +520,24 @@ def test_precedence_cli_env_ini(pytester: pytest.Pytester, monkeypatch: pytest.M
     )
     settings = settings_for(pytester, "--rnnbench-batch-sizes=16", "--rnnbench-timeout=10")
     assert (settings.batch_sizes, settings.timeout_s) == ((16,), 10.0)
+    # -o KEY=VALUE is typed: it wins over the environment, as the command line does.
+    assert settings_for(pytester, "-o", "rnnbench_batch_sizes=8").batch_sizes == (8,)
+
+
+def test_values_from_o_and_addopts_are_named_as_where_they_were_given(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They were named as the ini file's (which did not hold them) or as typed options."""
+    path = pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_inprocess("--co", "-o", "rnnbench_gpus=lots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: -o rnnbench_gpus: invalid value 'lots'*"])
+    assert str(path) not in result.stderr.str()
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--rnnbench-gpus=lots")
+    result = pytester.runpytest_inprocess("--co")
+    result.stderr.fnmatch_lines(
+        ["ERROR: command-line option --rnnbench-gpus (from addopts or PYTEST_ADDOPTS): *"]
+    )
 
 
 def test_finer_options_override_the_matrix_preset(pytester: pytest.Pytester) -> None:

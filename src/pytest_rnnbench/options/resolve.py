@@ -17,7 +17,7 @@ import pytest
 from ..invocation import pytest_program
 from ..matrix import PRESETS
 from ..settings import Settings
-from .command_line import first_on_command_line, rerun_selection, typed_args
+from .command_line import first_on_command_line, rerun_selection, typed, typed_args
 from .conflicts import check, yield_to_typed
 from .option import Context, Option
 from .parsers import CHECK_MACHINE
@@ -35,25 +35,34 @@ class _Sources:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.ini_file = str(config.inipath) if config.inipath else "the ini file"
+        overrides = getattr(config.option, "override_ini", None) or []
+        self.overridden = {entry.split("=", 1)[0].strip() for entry in overrides}
 
     def every(self, option: Option) -> list[Found]:
-        """Each source that sets `option`, lowest precedence first."""
+        """Each source that sets `option`, lowest precedence first. `-o KEY=VALUE` is typed on
+        the command line: it ranks with the options there, not with the ini file it overrides;
+        the options' own spelling, from `addopts` or PYTEST_ADDOPTS, is named so."""
         found = []
         ini_value = self.config.getini(option.ini)
-        where = f"ini option {option.ini} in {self.ini_file}"
+        overridden = option.ini in self.overridden
+        where = f"-o {option.ini}" if overridden else f"ini option {option.ini} in {self.ini_file}"
         if isinstance(ini_value, list) and not option.merges:
             # A TOML list, which pytest passes through for a text key: every parser takes text.
             text = ",".join(str(item) for item in ini_value)
             raise pytest.UsageError(f"{where}: a list where text is expected: write {text!r}")
-        if ini_value not in (None, [], ""):
+        typed_dir = self.config.invocation_params.dir
+        if ini_value not in (None, [], "") and not overridden:
             found.append((ini_value, where, self.config.rootpath))
         if option.env and os.environ.get(option.env, "").strip():
             found.append((os.environ[option.env], f"environment variable {option.env}", Path.cwd()))
+        if ini_value not in (None, [], "") and overridden:
+            found.append((ini_value, where, typed_dir))
         value = self.config.getoption(option.dest)
         if value not in (None, []):
-            found.append(
-                (value, f"command-line option {option.flag}", self.config.invocation_params.dir)
-            )
+            spelled = f"command-line option {option.flag}"
+            if not typed(self.config, option.dest):
+                spelled += " (from addopts or PYTEST_ADDOPTS)"
+            found.append((value, spelled, typed_dir))
         return found
 
     def origins(self) -> dict[str, str]:
