@@ -871,6 +871,27 @@ def test_ctrl_c_under_xdist_keeps_every_workers_finished_cases_in_the_results_fi
     assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
 
 
+def test_a_sigterm_to_the_xdist_controller_alone_keeps_what_its_workers_finished(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """A cancelled job that signals pytest's pid only: the workers go on until torn down, and
+    their shares, rewritten meanwhile, were collected before that (cases lost, shares left)."""
+    results = tmp_path / "out" / "results.json"
+    args = _xdist_args([1000 + i for i in range(12)], fake_python, results)
+    log = tmp_path / "xdist.log"
+    proc = start_pytest(plain.path, args, dict(os.environ, FAKE_MODE="ok"), log)
+    deadline = time.monotonic() + 120
+    while not list(results.parent.glob(".results.json.*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == pytest.ExitCode.INTERRUPTED
+    text = log.read_text()
+    passed = set(re.findall(r"^PASSED \S+\[(\S+)\]", text, re.M))
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"], text[-3000:]
+    written = set(json.loads(results.read_text())["results"])
+    assert written and passed <= written, (sorted(written), sorted(passed), text[-3000:])
+
+
 def test_a_run_killed_before_its_first_case_leaves_no_earlier_runs_file_as_its_own(
     plain: pytest.Pytester, fake_python: Path, tmp_path: Path
 ) -> None:

@@ -266,6 +266,9 @@ class RnnbenchSession:
         """pytest-xdist controller: the run's id, which names its workers' share files."""
         self._xdist_run = node.workerinput.get("testrunuid")
 
+    # Last: under pytest-xdist, after its workers are torn down (a SIGTERM to the controller
+    # alone let them rewrite their shares after these were collected: finished cases lost).
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
             output = self.config.workeroutput  # type: ignore[attr-defined]
