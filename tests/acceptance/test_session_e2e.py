@@ -120,3 +120,21 @@ def test_a_second_call_in_one_test_fails_it_and_keeps_the_first_measurement(
         ]
     )
     assert "tensorflow-gpu0-b1-unroll-synthetic" in (pytester.path / "r.json").read_text()
+
+
+def test_a_shard_s_family_is_the_whole_matrix(pytester: pytest.Pytester) -> None:
+    """Shards merged by `report` are one run: each judged at 1%/its own cases, N shards held
+    about N%."""
+    pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
+    pytester.makeini("[pytest]\n")
+    shard = pytester.runpytest_subprocess(
+        *ONE_CASE[:3],
+        "--rnnbench-batch-sizes=4,2,1",
+        "--rnnbench-unroll=true",
+        "--rnnbench-shard=1/3",
+        "--rnnbench-python=tensorflow=/no/such/python",  # skipped: no worker runs
+        "-p",
+        "no:cacheprovider",
+    )
+    shard.assert_outcomes(skipped=1)
+    shard.stdout.fnmatch_lines(["rnnbench: *each of its 3 cases is judged at 0.0033 (Bonferroni)"])

@@ -39,7 +39,7 @@ from . import header, summary
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
 from .item_reports import case_id_of, failure_cause, skip_reason
-from .one_measurement import later_tests
+from .one_measurement import family_size, later_tests
 from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
 from .skips import why_not_here
@@ -135,10 +135,10 @@ class RnnbenchSession:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.measured_elsewhere = _later_tests(session.items)
+        self.measured_elsewhere = later_tests(session.items, _case_of)
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
-        self.judge.family(_family_size(session.items))
+        self.judge.family(family_size(session.items, _case_of, self.matrix_size - len(self.cases)))
         self.progress.start_run(session.items)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -158,7 +158,8 @@ class RnnbenchSession:
         """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
         if self.settings.save_baseline or not items or self.collect_only:
             return []
-        return [f"rnnbench: {family_line(self.settings.false_alarm_rate, _family_size(items))}"]
+        cases = family_size(items, _case_of, self.matrix_size - len(self.cases))
+        return [f"rnnbench: {family_line(self.settings.false_alarm_rate, cases)}"]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         workers = getattr(config.option, "numprocesses", None)
@@ -384,14 +385,8 @@ def _matrix(settings: Settings) -> tuple[int, list[Case]]:
     return len(cases), shard(cases, *settings.shard) if settings.shard is not None else cases
 
 
-def _later_tests(items: Sequence[pytest.Item]) -> dict[str, str]:
-    """A second test's items of a case (one_measurement.py), by node id, with why."""
-    return later_tests(items, lambda i: getattr(_params(i).get("rnnbench_case"), "id", None))
-
-
-def _family_size(items: Sequence[pytest.Item]) -> int:
-    """The cases a run judges: its items but a second test's, which fail unmeasured."""
-    return len(items) - len(_later_tests(items))
+def _case_of(item: pytest.Item) -> Optional[str]:
+    return getattr(_params(item).get("rnnbench_case"), "id", None)
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:

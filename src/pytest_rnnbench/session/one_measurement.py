@@ -6,7 +6,7 @@ understates the machine's (sessions are meant to be independent runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Optional
 
 import pytest
@@ -34,6 +34,15 @@ def later_tests(
                 "(-k, or its file)"
             )
     return later
+
+
+def family_size(
+    items: Sequence[pytest.Item], case_of: Callable[[pytest.Item], Optional[str]], others: int
+) -> int:
+    """The cases a run judges (its family: verdicts/family.py): its items but a second test's,
+    which fail unmeasured, and the `others` of the matrix's other shards (merged by `report`,
+    they are one run, and its level holds over all of them)."""
+    return len(items) - len(later_tests(items, case_of)) + others
 
 
 def second_call(case_id: str) -> str:
