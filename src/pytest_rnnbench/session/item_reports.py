@@ -22,6 +22,11 @@ def failure_cause(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = getattr(crash, "message", None) or report.longreprtext or "the test failed"
     lines = text.strip().splitlines()
+    if report.when not in ("setup", "call", "teardown"):
+        # pytest-xdist's report of a worker that died ("???"): its text opens with the worker's
+        # platform line, and says "worker 'gw1' crashed while running '...'" after it.
+        said = [line.strip() for line in lines if "crashed" in line]
+        return said[0] if said else "its pytest-xdist worker crashed"
     first = lines[0] if lines else "the test failed"
     return first if report.when == "call" else f"in its {report.when}: {first}"
 
