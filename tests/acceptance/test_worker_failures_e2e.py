@@ -53,6 +53,7 @@ def test_each_kind_of_worker_failure_fails_only_its_case(
         case_id = f"tensorflow-gpu0-b{batch}-unroll-synthetic"
         section = sections[f"test_lstm[{case_id}]"]
         assert f"{case_id}: {cause}" in section
+        assert section.count(cause) == 1, section  # said once, not chained to its WorkerError
         # The output tail: the worker's own stderr, or the traceback it sent.
         assert f"fake worker output: case {case_id}" in section or "in fake_train" in section, (
             section

@@ -177,12 +177,16 @@ class RnnbenchSession:
         try:
             measured = self.runner.measure(case, item.nodeid)
         except WorkerError as exc:
-            self.failures[case.id] = exc.cause
+            failed: Optional[WorkerError] = exc  # failed outside this block: said once, unchained
+        else:
+            failed = None
+        if failed is not None:
+            self.failures[case.id] = failed.cause
             self._write_results()
             # Under xdist only this worker knows where its logs are: the controller's summary
             # cannot say it, so the failure does.
             kept = f"\nfull output: {self._log_dir}" if self._is_xdist_worker else ""
-            pytest.fail(f"{case.id}: {exc}{kept}", pytrace=False)
+            pytest.fail(f"{case.id}: {failed}{kept}", pytrace=False)
         summary = measured.summary
         self.summaries[case.id] = summary
         for key in SUMMARY_PROPERTIES:
