@@ -216,7 +216,7 @@ def test_a_failing_worker_stops_the_others_and_names_its_side(
 
 
 @pytest.mark.parametrize("side", ["reference", "candidate"])
-def test_a_worker_killed_in_the_middle_of_its_turn_fails_the_case_naming_its_side(
+def test_a_worker_killed_in_the_middle_of_its_turn_fails_the_case_naming_its_side_as_asked(
     tmp_path: Path, fake_python: Path, side: str
 ) -> None:
     good = dict(os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"))
@@ -241,9 +241,11 @@ def test_a_worker_killed_in_the_middle_of_its_turn_fails_the_case_naming_its_sid
             ),
             timeout_s=60,
             turn_steps=2,
+            side_names=("base", "head"),  # the gate's: its comment speaks of base and head
         )
-    assert failed.value.side == side
-    assert "worker was killed by SIGKILL" in str(failed.value)
+    named = "base" if side == "reference" else "head"
+    assert failed.value.side == named
+    assert str(failed.value).startswith(f"{named} worker: worker was killed by SIGKILL")
 
 
 @pytest.mark.slow  # waits out a 3 s timeout

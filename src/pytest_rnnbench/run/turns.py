@@ -69,6 +69,7 @@ def run_live(
     on_message: Optional[Callable[[str, int, dict[str, Any]], None]] = None,
     max_rss_bytes: Optional[int] = None,
     first_alone: bool = False,
+    side_names: tuple[str, str] = SIDES,
 ) -> tuple[list[WorkerRun], list[WorkerRun]]:
     """Live A/B: run the same case in several workers at once, taking turns of `turn_steps` steps
     (`timeout_s` is each worker's own: warm-up and turns, not its waits; _Clocks).
@@ -84,12 +85,14 @@ def run_live(
     `first_alone`: the first worker of each side warms up before the others start, so that what
     it compiled into a cache shared by the case's workers (JAX's persistent compilation cache)
     spares the others the same compilation. Each run says its turns' `turn_loads`.
+    `side_names`: how failures name the sides (the gate's "base" and "head").
     """
     if len(reference) != len(candidate) or not reference:
         raise ValueError("a live comparison needs as many reference as candidate workers (>= 1)")
     specs = list(reference) + list(candidate)
     per_side = len(reference)
     side_of = [SIDES[index // per_side] for index in range(len(specs))]
+    named = [side_names[index // per_side] for index in range(len(specs))]  # in failures
     events: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
     workers: dict[int, Worker] = {}
     clocks = _Clocks(timeout_s, len(specs))
@@ -97,9 +100,7 @@ def run_live(
     def start(index: int) -> None:
         clocks.run(index)
         heard = _listener(events, on_message, side_of[index], index, per_side)
-        workers[index] = _start_worker(
-            specs[index], turn_steps, heard, max_rss_bytes, side_of[index]
-        )
+        workers[index] = _start_worker(specs[index], turn_steps, heard, max_rss_bytes, named[index])
 
     first = [0, per_side] if first_alone and per_side > 1 else list(range(len(specs)))
     loads = TurnLoads()
@@ -109,13 +110,13 @@ def run_live(
         later = [index for index in range(len(specs)) if index not in first]
         order = turn_order(per_side)
         failed = _take_turns(
-            len(specs), workers, _Later(later, start), events, order, clocks, side_of, loads
+            len(specs), workers, _Later(later, start), events, order, clocks, named, loads
         )
     except BaseException:  # KeyboardInterrupt included: never leave a worker behind
         for worker in workers.values():
             worker.kill()
         raise
-    runs = _finish_all(workers, failed, side_of, loads)
+    runs = _finish_all(workers, failed, named, loads)
     return ([runs[i] for i in range(per_side)], [runs[i] for i in range(per_side, 2 * per_side)])
 
 

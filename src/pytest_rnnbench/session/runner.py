@@ -32,7 +32,7 @@ from ..run.protocol import (
 from ..run.summary import Summary, summarize
 from ..run.trees import SourceTree, TreeError, base_tree, head_tree
 from ..run.trees import remove as remove_tree
-from ..run.turns import WorkerSpec, run_live, turn_steps_for
+from ..run.turns import SIDES, WorkerSpec, run_live, turn_steps_for
 from ..settings import Settings
 from ..verdicts.live import merge_side
 from .display import CaseShown, ProgressDisplay
@@ -202,7 +202,7 @@ class CaseRunner:
                     )
                     result = _late_exits(
                         merge_side(sides[1]),
-                        [("reference worker", sides[0]), ("candidate worker", sides[1])],
+                        [(f"{name} worker", side) for name, side in zip(self._side_names(), sides)],
                     )
         except WorkerUnsupported as exc:
             pytest.skip(f"{case.id}: {exc}")
@@ -320,8 +320,13 @@ class CaseRunner:
                 on_message=on_message,
                 max_rss_bytes=self.settings.max_rss_bytes,
                 first_alone=bool(shared),
+                side_names=self._side_names(),
             )
         return _with_turn_loads(runs[0]), _with_turn_loads(runs[1])
+
+    def _side_names(self) -> tuple[str, str]:
+        """How failures name the two sides: the gate's trees, or the interpreters'."""
+        return ("base", "head") if self.trees else SIDES
 
 
 def _with_turn_loads(runs: list[WorkerRun]) -> list[dict[str, Any]]:
