@@ -875,6 +875,31 @@ def test_ctrl_c_under_xdist_keeps_every_workers_finished_cases_in_the_results_fi
     assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
 
 
+def test_ctrl_c_under_xdist_before_any_case_ends_is_not_said_to_have_selected_none(
+    plain: pytest.Pytester, fake_python: Path, tmp_path: Path
+) -> None:
+    """The controller collects nothing itself: interrupted before it heard of a case, it said
+    "no benchmark case was selected (no test here uses the rnnbench fixture)"."""
+    plain.makeconftest(HOLD_AT_THIRD_CASE.replace("len(started) == 3", "len(started) == 1"))
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    args = _xdist_args([1000, 1001, 1002, 1003], fake_python, tmp_path / "results.json")
+    log = tmp_path / "xdist.log"
+    with open(log, "wb") as out:
+        proc = start_as_a_foreground_job(
+            [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=plain.path,
+            stdout=out, stderr=subprocess.STDOUT,
+            env=dict(os.environ, FAKE_MODE="ok", HOLD_DIR=str(hold)),
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(list(hold.iterdir())) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
+    text = log.read_text()
+    assert "KeyboardInterrupt" in text and "no benchmark case was selected" not in text, text
+
+
 def test_a_sigterm_to_the_xdist_controller_alone_keeps_what_its_workers_finished(
     plain: pytest.Pytester, fake_python: Path, tmp_path: Path
 ) -> None:

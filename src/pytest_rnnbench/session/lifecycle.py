@@ -370,8 +370,9 @@ class RnnbenchSession:
             self._session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # it must not pass
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:
-        """No benchmark case ran or was skipped, and (where known) none was collected."""
-        if self.selected:
+        """No benchmark case ran or was skipped, and (where known) none was collected; not said of
+        an interrupted run (a pytest-xdist controller, which collects nothing, knew of none)."""
+        if self.selected or not self.finished:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
         return not seen
