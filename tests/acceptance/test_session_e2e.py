@@ -27,18 +27,21 @@ def test_rnnbench_without_a_benchmark_case_says_how_to_run_the_seed_suite(
     assert "no benchmark case was selected" not in result.stderr.str()
 
 
+# TensorFlow's synthetic cases, skipped: no worker runs.
+SKIPPED = [
+    "--rnnbench",
+    "--rnnbench-backends=tensorflow",
+    "--rnnbench-datasets=synthetic",
+    "--rnnbench-python=tensorflow=/no/such/python",
+    "-p",
+    "no:cacheprovider",
+]
+
+
 def test_a_run_with_benchmark_cases_gives_no_such_hint(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
     pytester.makeini("[pytest]\n")
-    result = pytester.runpytest_subprocess(
-        "--rnnbench",
-        "--rnnbench-backends=tensorflow",
-        "--rnnbench-datasets=synthetic",
-        "--rnnbench-batch-sizes=32",
-        "--rnnbench-python=tensorflow=/no/such/python",  # skipped: no worker runs
-        "-p",
-        "no:cacheprovider",
-    )
+    result = pytester.runpytest_subprocess(*SKIPPED, "--rnnbench-batch-sizes=32")
     result.assert_outcomes(skipped=1)
     assert "no benchmark case was selected" not in result.stdout.str()
 
@@ -128,13 +131,7 @@ def test_a_shard_s_family_is_the_whole_matrix(pytester: pytest.Pytester) -> None
     pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
     pytester.makeini("[pytest]\n")
     shard = pytester.runpytest_subprocess(
-        *ONE_CASE[:3],
-        "--rnnbench-batch-sizes=4,2,1",
-        "--rnnbench-unroll=true",
-        "--rnnbench-shard=1/3",
-        "--rnnbench-python=tensorflow=/no/such/python",  # skipped: no worker runs
-        "-p",
-        "no:cacheprovider",
+        *SKIPPED, "--rnnbench-batch-sizes=4,2,1", "--rnnbench-unroll=true", "--rnnbench-shard=1/3"
     )
     shard.assert_outcomes(skipped=1)
     shard.stdout.fnmatch_lines(["rnnbench: *each of its 3 cases is judged at 0.0033 (Bonferroni)"])

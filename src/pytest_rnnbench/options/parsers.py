@@ -64,26 +64,25 @@ def choices(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-def positive_int(raw: str) -> int:
-    """A whole number > 0."""
+def _whole_number(raw: str, least: int, expected: str) -> int:
+    """A whole number of at least `least`, else ValueError(`expected`)."""
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError("expected a positive whole number") from None
-    if value <= 0:
-        raise ValueError("expected a positive whole number")
+        raise ValueError(expected) from None
+    if value < least:
+        raise ValueError(expected)
     return value
+
+
+def positive_int(raw: str) -> int:
+    """A whole number > 0."""
+    return _whole_number(raw, 1, "expected a positive whole number")
 
 
 def devices_to_simulate(raw: str) -> int:
     """A whole number >= 0: 0, the default, is off (and may be written out)."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("expected a whole number (0: off)") from None
-    if value < 0:
-        raise ValueError("expected a whole number (0: off)")
-    return value
+    return _whole_number(raw, 0, "expected a whole number (0: off)")
 
 
 def thread_pools(raw: str) -> str:
