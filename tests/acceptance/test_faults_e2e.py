@@ -526,6 +526,24 @@ def test_an_output_that_fails_at_the_end_keeps_the_others_and_fails_the_run(
     assert "Traceback" not in ran.stdout.str() + ran.stderr.str()
 
 
+def test_a_case_that_fails_after_its_measurement_is_a_failure_in_the_results_file(
+    plain: pytest.Pytester, fake_python: Path
+) -> None:
+    """Its result was recorded, so its failure was not: the comment then left the case out."""
+    common = [*TF, "--rnnbench-batch-sizes=1", f"--rnnbench-python=tensorflow={fake_python}"]
+    plain.runpytest_subprocess(*common, "--rnnbench-save-baseline").assert_outcomes(passed=1)
+    plain.makepyfile(
+        test_bench="import pytest\n\n@pytest.mark.rnnbench(tolerance_speed=0.1)\n"
+        "def test_lstm(rnnbench):\n    rnnbench()\n"
+    )
+    judged = plain.runpytest_subprocess(*common, "--rnnbench-json=r.json", "test_bench.py")
+    judged.assert_outcomes(failed=1)
+    document = json.loads((plain.path / "r.json").read_text())
+    assert "tensorflow-gpu0-b1-unroll-synthetic" in document["results"]
+    (cause,) = document["failures"].values()
+    assert cause.startswith("@pytest.mark.rnnbench: unknown argument tolerance_speed=0.1")
+
+
 def test_broken_baseline_files_are_named_never_overwritten_and_kept_aside_when_saving(
     plain: pytest.Pytester, fake_python: Path
 ) -> None:

@@ -27,7 +27,7 @@ def failure_cause(report: pytest.TestReport) -> str:
         # platform line, and says "worker 'gw1' crashed while running '...'" after it.
         said = [line.strip() for line in lines if "crashed" in line]
         return said[0] if said else "its pytest-xdist worker crashed"
-    first = lines[0] if lines else "the test failed"
+    first = (lines[0] if lines else "the test failed").removeprefix("Failed: ")  # pytest.fail's
     return first if report.when == "call" else f"in its {report.when}: {first}"
 
 

@@ -223,9 +223,9 @@ class RnnbenchSession:
             for key in ("results", "failures", "verdicts"):
                 if sent.get(key):
                     document.setdefault(key, {}).update(sent[key])
-        # A case whose test failed with nothing recorded of it must not vanish from the file (a
-        # reader would take the run for complete): it is a failure, with its test's own cause.
-        recorded = set(document.get("results") or {}) | set(document.get("failures") or {})
+        # A case whose test failed with no verdict or failure recorded (a worker that imported
+        # another Keras, after its result) must not vanish: a failure, with its test's cause.
+        recorded = set(document.get("verdicts") or {}) | set(document.get("failures") or {})
         for case_id, cause in sorted(self.failure_causes.items()):
             if case_id not in recorded:
                 document.setdefault("failures", {})[case_id] = cause
