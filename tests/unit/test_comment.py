@@ -334,7 +334,9 @@ def test_a_changed_lstm_path_is_said_in_the_comment_whatever_the_timing():
 
 
 def test_a_confidence_is_never_rounded_up_to_a_certainty():
-    assert comment._confidence({"confidence": 0.99985}) == "99.98%"
+    assert comment._confidence({"confidence": 0.99985}) == "99.985%"
+    # One that reached a 12-case level (99.9167%) does not read as short of it (99.91%).
+    assert comment._confidence({"confidence": 0.99917}) == "99.917%"
     assert comment._confidence({"confidence": 0.99995}) == ">99.99%"
     assert comment._confidence({"confidence": 0.5}) == "50.00%"
     assert comment._confidence(None) == ""
@@ -357,4 +359,27 @@ def test_a_0_1_verdict_shows_its_step_times_which_it_named_epoch_time() -> None:
     document = gate_document()
     found = document["verdicts"]["tensorflow-gpu0-b32-unroll-synthetic"]
     found["metrics"] = {"epoch_time": found["metrics"].pop("step_time")}
-    assert re.search(r"\| 20\.1 +\| 22\.6 +\|", comment.render(document))
+    assert re.search(r"\| 20\.\d\d +\| 22\.\d\d +\|", comment.render(document))
+
+
+def test_cases_not_judged_beside_judged_ones_are_counted_in_the_headline() -> None:
+    """ "2 pass" read as if the whole pull request passed, with 10 cases skipped further down."""
+    document = gate_document()
+    document["not_judged"] = {"torch-gpu0-b64-unroll-synthetic": "skipped: no torch here"}
+    headline = comment.render(document).splitlines()[1]
+    assert headline.endswith(", 1 not judged"), headline
+
+
+def test_a_diverged_loss_is_among_what_moved() -> None:
+    """Its change is not a number: it was left out of "Memory and loss that moved"."""
+    document = gate_document()
+    found = document["verdicts"]["jax-gpu0-b32-unroll-synthetic"]
+    found["metrics"]["final_loss"] = {
+        "outcome": "regression",
+        "change": None,
+        "why": "the loss is not finite: training diverged",
+    }
+    assert (
+        "- `jax-gpu0-b32-unroll-synthetic`: final loss regression: the loss is not finite: "
+        "training diverged"
+    ) in comment.render(document)

@@ -63,7 +63,7 @@ def test_beyond_tolerance_but_too_noisy_is_inconclusive_and_says_why():
 
 def test_a_printed_confidence_is_never_rounded_up_to_a_level_it_missed():
     found = MetricVerdict("step_time", verdict.REGRESSION, change=0.2, confidence=0.99916)
-    assert "confidence 99.91% " in found.line()  # short of a 12-case level's 99.9167%
+    assert "confidence 99.916% " in found.line()  # short of a 12-case level's 99.9167%
     assert (
         "confidence 57.00% "
         in MetricVerdict("step_time", verdict.REGRESSION, change=0.2, confidence=0.57).line()

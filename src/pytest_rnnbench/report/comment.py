@@ -38,14 +38,16 @@ _SHOWN = {
 }
 # The longest verdict reason, failure line and version shown, in characters (more ends in "…").
 REASON_CAP = 300
+# A verdict's reason in the collapsed Details: whole, for it ends with what would decide it.
+DETAIL_CAP = 1000
 VERSION_CAP = 64
 # A memory or loss figure is worth a line when it moved at least this much (or was judged).
 _MOVED = 0.02
-# What decides an inconclusive verdict: more paired turns, or a quieter machine.
+# What decides an inconclusive verdict: more worker processes (the unit), or a quieter machine.
 _DECIDE = (
-    "more samples decide it: more workers per side (`--rnnbench-against-workers`), more timed "
-    "epochs (`--rnnbench-repeats`) or more samples per epoch (`--rnnbench-samples`), or a runner "
-    "with no other load"
+    "more worker processes per side decide it (`--rnnbench-against-workers`: the process, not "
+    "the step, is the unit), or a runner with no other load; each case's reason under Details "
+    "says which"
 )
 
 
@@ -91,7 +93,13 @@ def _commit(side: Optional[Mapping[str, Any]]) -> str:
 def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
     lines = []
     for name, metric in (verdict.get("metrics") or {}).items():
-        if name in ("step_time", "epoch_time") or metric.get("change") is None:
+        if name in ("step_time", "epoch_time"):
+            continue
+        if metric.get("change") is None:  # a diverged loss, a memory figure one side lacked
+            if metric.get("outcome") not in (None, "pass"):
+                label = METRICS[name].label if name in METRICS else inline(name)
+                why = inline(metric.get("why") or metric.get("outcome"), REASON_CAP)
+                lines.append(f"- {code(case_id)}: {label} {inline(metric.get('outcome'))}: {why}")
             continue
         if metric.get("outcome") == "pass" and abs(metric["change"]) < _MOVED:
             continue
@@ -107,7 +115,15 @@ def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
 
 def headline(counts: Mapping[str, int]) -> str:
     """ "2 regressions, 1 inconclusive, 3 pass" in order of severity, or "no case was judged"."""
-    order = ("failed", "regression", "inconclusive", "no-baseline", "improvement", "pass")
+    order = (
+        "failed",
+        "regression",
+        "inconclusive",
+        "no-baseline",
+        "improvement",
+        "pass",
+        "not judged",
+    )
     plural = {"regression": "regressions", "improvement": "improvements"}
     parts = []
     for outcome in order:
@@ -159,6 +175,9 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
                 ]
             )
         counts[outcome] = counts.get(outcome, 0) + 1
+    unjudged = set(document.get("not_judged") or {}) - set(verdicts) - set(failures)
+    if counts and unjudged:  # else the headline's reason says what became of them
+        counts["not judged"] = len(unjudged)
     reason = nothing_judged(document)
     out = [MARKER, f"### {inline(title)}: {headline(counts)}{': ' + reason if reason else ''}", ""]
     out += _stopped_lines(document)
@@ -187,7 +206,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     out += _bisect_lines(verdicts, gate)
     out += _not_judged_lines(document)
     if counts.get("inconclusive"):
-        out += [f"**Inconclusive** means the change could not be told from noise: {_DECIDE}.", ""]
+        out += [f"**Inconclusive** means the data could not decide: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -197,7 +216,15 @@ def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
     head / base - 1 of its own columns (a side's epoch seconds are another average, and would
     not agree). A 0.1 results file named the same metric (ms per step) "epoch_time"."""
     step = time_metric(found)
-    return format_ms(step.get("baseline")), format_ms(step.get("now"))
+    return _ms(step.get("baseline")), _ms(step.get("now"))
+
+
+def _ms(value: Any) -> str:
+    """A step time to four significant figures: with three, the change column (to 0.1%) was
+    not head / base - 1 of the two columns (48.9 and 51.4 ms beside +5.0%)."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return format_ms(value)
+    return f"{value:.{max(0, 3 - math.floor(math.log10(value)))}f}"
 
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
@@ -320,7 +347,7 @@ def _details(
 ) -> list[str]:
     lines = ["<details><summary>Details</summary>", ""]
     for case_id in sorted(verdicts):
-        lines.append(f"- {inline(verdicts[case_id].get('reason', case_id), REASON_CAP)}")
+        lines.append(f"- {inline(verdicts[case_id].get('reason', case_id), DETAIL_CAP)}")
     for case_id, why in sorted(failures.items()):
         # The first line says what happened (a signal, a timeout, the exception's type).
         lines_of_why = str(why).strip().splitlines()

@@ -81,10 +81,15 @@ class MetricVerdict:
 
 
 def format_confidence(value: float) -> str:
-    """ "99.91%": two decimals, never rounded up to a certainty it did not reach (0.99916 is
-    99.91%, short of a 12-case level of 99.9167%); round() first, as 0.57 * 10000 is
-    5699.999..., which floor alone makes 56.99%."""
-    return ">99.99%" if value > 0.9999 else f"{math.floor(round(value * 10000, 6)) / 100:.2f}%"
+    """ "98.76%", "99.917%": never rounded up to a certainty it did not reach (0.99916 is 99.916%,
+    short of a 12-case level of 99.9167%), and from 99.9% on with a third decimal, so that one
+    that reached that level does not read as short of it (0.99917 as 99.91%); round() first,
+    as 0.57 * 10000 is 5699.999..., which floor alone makes 56.99%."""
+    if value > 0.9999:
+        return ">99.99%"
+    digits = 3 if value >= 0.999 else 2
+    scale = 10 ** (digits + 2)
+    return f"{math.floor(round(value * scale, 6)) / 10**digits:.{digits}f}%"
 
 
 def format_resolution(value: float) -> str:
