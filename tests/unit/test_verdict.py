@@ -226,3 +226,14 @@ def test_a_case_verdict_reads_back_from_what_it_wrote() -> None:
     stored = {**found.to_dict(), "baseline_seconds": 1.0}  # a results file adds context keys
     again = CaseVerdict.from_dict("c", stored)
     assert again == found and again.line() == found.line()
+
+
+def test_a_change_or_resolution_that_would_print_as_its_tolerance_gets_a_second_decimal():
+    """ "change +5.0%, tolerance 5.0%" beside a regression, "resolves 5.0%, more than the
+    tolerance": each read as a contradiction."""
+    found = MetricVerdict(
+        "step_time", verdict.REGRESSION, change=0.05017, tolerance=0.05, resolution=0.0502
+    )
+    assert "change +5.02%, tolerance 5.0%, resolves 5.02%" in found.line()
+    plain = MetricVerdict("step_time", verdict.REGRESSION, change=0.12, tolerance=0.05)
+    assert "change +12.0%, tolerance 5.0%" in plain.line()

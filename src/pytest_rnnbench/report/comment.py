@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 from ..machine import instance_name
 from ..results.read import time_metric
-from ..verdicts.records import format_confidence
+from ..verdicts.records import format_confidence, percent_beside
 from ..verdicts.verdict import METRICS
 from .formatting import format_change, format_ms
 from .markdown import table
@@ -107,7 +107,7 @@ def _moved_lines(case_id: str, verdict: Mapping[str, Any]) -> list[str]:
         tolerance = metric.get("tolerance")
         allowed = f", tolerance {tolerance * 100:g}%" if tolerance is not None else ""
         lines.append(
-            f"- {code(case_id)}: {label} {format_change(metric['change'])} "
+            f"- {code(case_id)}: {label} {_change(metric['change'], tolerance)} "
             f"({inline(metric.get('outcome'))}{allowed})"
         )
     return lines
@@ -169,7 +169,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
                     code(case_id, table=True),
                     base_ms,
                     head_ms,
-                    format_change(found.get("change")),
+                    _change(found.get("change"), (time or {}).get("tolerance")),
                     (_SHOWN.get(outcome) or inline(outcome, 40, table=True)) + _decided_by(found),
                     _confidence(time) if _time_decided(found) else "",
                 ]
@@ -217,6 +217,13 @@ def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
     not agree). A 0.1 results file named the same metric (ms per step) "epoch_time"."""
     step = time_metric(found)
     return _ms(step.get("baseline")), _ms(step.get("now"))
+
+
+def _change(change: Any, tolerance: Any) -> str:
+    """The change, with a second decimal where one would print it as its tolerance."""
+    if not isinstance(change, (int, float)) or not isinstance(tolerance, (int, float)):
+        return format_change(change)
+    return percent_beside(change, tolerance, sign=True)
 
 
 def _ms(value: Any) -> str:

@@ -64,11 +64,11 @@ class MetricVerdict:
         if self.baseline is not None and self.now is not None:
             parts.append(f"baseline {_fmt(self.baseline)}{unit} -> now {_fmt(self.now)}{unit}")
         if self.change is not None:
-            parts.append(f"change {self.change * 100:+.1f}%")
+            parts.append(f"change {percent_beside(self.change, self.tolerance, sign=True)}")
         if self.tolerance is not None:
             parts.append(f"tolerance {self.tolerance * 100:.1f}%")
         if self.resolution is not None:
-            parts.append(f"resolves {format_resolution(self.resolution)}")
+            parts.append(f"resolves {format_resolution(self.resolution, self.tolerance)}")
         # A confidence belongs to what its test decided: a pass, an inconclusive verdict (made
         # so by its test, the load or the resolution) shows none; its reason says why.
         if self.confidence is not None and self.outcome in (REGRESSION, IMPROVEMENT):
@@ -92,9 +92,21 @@ def format_confidence(value: float) -> str:
     return f"{math.floor(round(value * scale, 6)) / 10**digits:.{digits}f}%"
 
 
-def format_resolution(value: float) -> str:
-    """ "4.2%"; ">1000%" where too few units leave the bound meaningless."""
-    return f"{value:.1%}" if value < 10 else ">1000%"
+def format_resolution(value: float, tolerance: Optional[float] = None) -> str:
+    """ "4.2%"; ">1000%" where too few units leave the bound meaningless; beside a `tolerance`
+    it would print as, with a second decimal (percent_beside)."""
+    return percent_beside(value, tolerance) if value < 10 else ">1000%"
+
+
+def percent_beside(value: float, tolerance: Optional[float], sign: bool = False) -> str:
+    """`value` as a percentage to one decimal, or two where one would print it as its
+    `tolerance` ("change +5.0%, tolerance 5.0%" for a change of 5.017%, called beyond it)."""
+    plus = "+" if sign else ""
+    shown = f"{value * 100:{plus}.1f}%"
+    if tolerance is not None and value != tolerance:
+        if f"{abs(value) * 100:.1f}" == f"{tolerance * 100:.1f}":
+            shown = f"{value * 100:{plus}.2f}%"
+    return shown
 
 
 def _fmt(value: float) -> str:

@@ -80,7 +80,8 @@ def time_verdict(
             INCONCLUSIVE,
             1 - p,
             f"beyond the tolerance but not significant at the run's level (p={p:.3g} >= "
-            f"{alpha:.2g}): {unit} resolve changes of {format_resolution(resolution)} and more; "
+            f"{alpha:.2g}): {unit} resolve changes of {format_resolution(resolution, tolerance)} "
+            "and more; "
             f"{cure}",
         )
     if change < -tolerance and comparison.p_less < alpha:
@@ -89,7 +90,8 @@ def time_verdict(
         return made(
             INCONCLUSIVE,
             why=(
-                f"{unit} resolve only changes of {format_resolution(resolution)}, more than the "
+                f"{unit} resolve only changes of {format_resolution(resolution, tolerance)}, more "
+                "than the "
                 "tolerance: a "
                 f"change of the tolerance's size could hide in their spread; {cure}"
             ),
