@@ -383,3 +383,16 @@ def test_a_diverged_loss_is_among_what_moved() -> None:
         "- `jax-gpu0-b32-unroll-synthetic`: final loss regression: the loss is not finite: "
         "training diverged"
     ) in comment.render(document)
+
+
+def test_a_change_that_rounds_to_nothing_has_no_sign() -> None:
+    """ "-0.0%" read as a (tiny) speed-up in a table of real gates."""
+    from pytest_rnnbench.report.formatting import format_change
+
+    assert [format_change(c) for c in (-0.0004, 0.0004, 0.124, -0.03, None)] == [
+        "0.0%",
+        "0.0%",
+        "+12.4%",
+        "-3.0%",
+        "",
+    ]

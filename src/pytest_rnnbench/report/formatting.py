@@ -22,7 +22,10 @@ def format_ms(ms: Optional[float]) -> str:
 
 
 def format_change(change: Optional[float]) -> str:
-    return "" if change is None else f"{change * 100:+.1f}%"
+    """ "+12.4%", "-3.0%"; a change that rounds to nothing is "0.0%", not "-0.0%"."""
+    if change is None:
+        return ""
+    return "0.0%" if round(change * 100, 1) == 0 else f"{change * 100:+.1f}%"
 
 
 def format_mib(mib: Optional[float]) -> str:
