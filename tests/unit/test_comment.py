@@ -396,3 +396,18 @@ def test_a_change_that_rounds_to_nothing_has_no_sign() -> None:
         "-3.0%",
         "",
     ]
+
+
+def test_the_comment_says_whether_the_run_passed_as_its_exit_status_does() -> None:
+    """An all-inconclusive gate exits 0 and pytest says "12 passed": the comment said neither."""
+    document = gate_document()
+    assert "**The run fails** (exit status 1)." in comment.render(document)  # a regression
+    for found in document["verdicts"].values():
+        found["verdict"] = "inconclusive"
+    document["failures"] = {}
+    assert (
+        "**The run passes** (exit status 0); its inconclusive cases pass undecided."
+        in comment.render(document)
+    )
+    nothing = dict(document, verdicts={}, failures={})
+    assert "**The gate fails**: it judged no case (exit status 10)." in comment.render(nothing)

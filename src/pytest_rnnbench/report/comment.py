@@ -180,7 +180,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         counts["not judged"] = len(unjudged)
     reason = nothing_judged(document)
     out = [MARKER, f"### {inline(title)}: {headline(counts)}{': ' + reason if reason else ''}", ""]
-    out += _stopped_lines(document)
+    out += _stopped_lines(document) or _exit_lines(counts, gate)
     machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
@@ -209,6 +209,20 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         out += [f"**Inconclusive** means the data could not decide: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _exit_lines(counts: Mapping[str, int], gate: Mapping[str, Any]) -> list[str]:
+    """Whether the run passed, as its exit status says (pull-requests.md): an inconclusive case
+    passes, undecided; a gate that judged nothing fails."""
+    if counts.get("failed") or counts.get("regression"):
+        said = "**The run fails** (exit status 1)."
+    elif not any(counts.get(o) for o in ("inconclusive", "improvement", "pass")):
+        said = "**The gate fails**: it judged no case (exit status 10)." if gate else ""
+    elif counts.get("inconclusive"):
+        said = "**The run passes** (exit status 0); its inconclusive cases pass undecided."
+    else:
+        said = "**The run passes** (exit status 0)."
+    return [said, ""] if said else []
 
 
 def _step_ms(found: Mapping[str, Any]) -> tuple[str, str]:
