@@ -336,8 +336,9 @@ def test_a_sigterm_while_the_child_starts_up_reads_as_interrupted(signalled: str
 
 def test_a_second_ctrl_c_while_the_child_cleans_up_does_not_end_the_wait() -> None:
     """Impatient users press it twice: the wrapper raised KeyboardInterrupt (exit 130) and left
-    pytest writing its outputs unwaited for."""
-    ours = signal.getsignal(signal.SIGINT)
+    pytest writing its outputs unwaited for. (Python's own Ctrl-C handler, whatever this
+    process inherited: a job started in the background has SIGINT ignored.)"""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     cleanup = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(2)"
     child = subprocess.Popen([PYTHON, "-c", cleanup])
     timers = [threading.Timer(t, os.kill, (os.getpid(), signal.SIGINT)) for t in (0.5, 1.0)]
@@ -345,14 +346,15 @@ def test_a_second_ctrl_c_while_the_child_cleans_up_does_not_end_the_wait() -> No
         timer.start()
     try:
         assert gate.wait_forwarding(child) == gate.PYTEST_INTERRUPTED
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     except KeyboardInterrupt:
         pytest.fail("a Ctrl-C ended the wait for the child")
     finally:
         for timer in timers:
             timer.cancel()
         child.kill()
+        signal.signal(signal.SIGINT, inherited)
     assert child.returncode == 0  # waited for to its end
-    assert signal.getsignal(signal.SIGINT) is ours
 
 
 def test_a_child_that_ends_by_itself_keeps_its_status() -> None:
