@@ -156,24 +156,8 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
     counts: dict[str, int] = {}
     rows: list[list[str]] = []
     for case_id in sorted(set(verdicts) | set(failures)):
-        if case_id in failures:
-            outcome = "failed"
-            rows.append([code(case_id, table=True), "", "", "", _SHOWN[outcome], ""])
-        else:
-            found = verdicts[case_id]
-            outcome = str(found.get("verdict"))
-            time = time_metric(found) or None
-            base_ms, head_ms = _step_ms(found)
-            rows.append(
-                [
-                    code(case_id, table=True),
-                    base_ms,
-                    head_ms,
-                    _change(found.get("change"), (time or {}).get("tolerance")),
-                    (_SHOWN.get(outcome) or inline(outcome, 40, table=True)) + _decided_by(found),
-                    _confidence(time) if _time_decided(found) else "",
-                ]
-            )
+        outcome, row = _row(case_id, verdicts.get(case_id) if case_id not in failures else None)
+        rows.append(row)
         counts[outcome] = counts.get(outcome, 0) + 1
     unjudged = set(document.get("not_judged") or {}) - set(verdicts) - set(failures)
     if counts and unjudged:  # else the headline's reason says what became of them
@@ -209,6 +193,23 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         out += [f"**Inconclusive** means the data could not decide: {_DECIDE}.", ""]
     out += _details(verdicts, failures, results, document)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _row(case_id: str, found: Optional[Mapping[str, Any]]) -> tuple[str, list[str]]:
+    """A case's outcome and table row; `found`: its verdict, None for a failed case."""
+    if found is None:
+        return "failed", [code(case_id, table=True), "", "", "", _SHOWN["failed"], ""]
+    outcome = str(found.get("verdict"))
+    time = time_metric(found) or None
+    base_ms, head_ms = _step_ms(found)
+    return outcome, [
+        code(case_id, table=True),
+        base_ms,
+        head_ms,
+        _change(found.get("change"), (time or {}).get("tolerance")),
+        (_SHOWN.get(outcome) or inline(outcome, 40, table=True)) + _decided_by(found),
+        _confidence(time) if _time_decided(found) else "",
+    ]
 
 
 def _exit_lines(counts: Mapping[str, int], gate: Mapping[str, Any]) -> list[str]:

@@ -55,6 +55,7 @@ def time_verdict(
     would say again what `unit` says (default `test`)."""
     resolution = comparison.resolution(alpha)
     change = comparison.change
+    shown = format_resolution(resolution, tolerance)
 
     def made(outcome: str, confidence: Optional[float] = None, why: str = "") -> MetricVerdict:
         return MetricVerdict(
@@ -80,8 +81,7 @@ def time_verdict(
             INCONCLUSIVE,
             1 - p,
             f"beyond the tolerance but not significant at the run's level (p={p:.3g} >= "
-            f"{alpha:.2g}): {unit} resolve changes of {format_resolution(resolution, tolerance)} "
-            "and more; "
+            f"{alpha:.2g}): {unit} resolve changes of {shown} and more; "
             f"{cure}",
         )
     if change < -tolerance and comparison.p_less < alpha:
@@ -90,10 +90,8 @@ def time_verdict(
         return made(
             INCONCLUSIVE,
             why=(
-                f"{unit} resolve only changes of {format_resolution(resolution, tolerance)}, more "
-                "than the "
-                "tolerance: a "
-                f"change of the tolerance's size could hide in their spread; {cure}"
+                f"{unit} resolve only changes of {shown}, more than the tolerance: a change of "
+                f"the tolerance's size could hide in their spread; {cure}"
             ),
         )
     return made(PASS)
