@@ -361,6 +361,27 @@ def test_a_toml_list_for_a_text_key_is_a_usage_error_even_in_a_plain_run(
     )
 
 
+@pytest.mark.skipif(pytest.version_tuple < (9, 2), reason="typed ini keys came in pytest 9.2")
+def test_native_toml_values_are_read_as_the_text_an_ini_file_gives(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest 9's [tool.pytest] keeps TOML's types: `rnnbench = true` was pytest's usage error
+    ("expects a string, got bool") in every run of the project."""
+    pytester.makepyprojecttoml(
+        "[tool.pytest]\nrnnbench = true\nrnnbench_repeats = 2\nrnnbench_tolerance_time = 0.1\n"
+    )
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--co")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, result.stderr.str()
+    result.stdout.fnmatch_lines(["rnnbench: no benchmark case was selected*"])  # true: on
+    pytester.makepyprojecttoml("[tool.pytest]\nrnnbench_repeats = true\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: ini option rnnbench_repeats in *pyproject.toml: invalid value 'true': *"]
+    )
+
+
 # -- bad input: the options the tests above and test_gate_e2e.py do not try ------------------------
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
 from .table import OPTIONS
 
 __all__ = ["add_options"]
+
+# pytest 9's native TOML configuration ([tool.pytest]) refuses `rnnbench = true` or
+# `rnnbench_repeats = 2` for a "string" key; from pytest 9.2 a key may take a union of types (ini
+# files still give text: the first member), and resolve.py reads the value as text.
+SCALAR_INI_TYPE: Any = str | bool | int | float if pytest.version_tuple >= (9, 2) else "string"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -26,11 +31,9 @@ def add_options(parser: pytest.Parser) -> None:
         if option.action == "store_true":
             kwargs["default"] = None
         group.addoption(*option.flags, **kwargs)
-        # The flag's ini key is a string parsed by parsers.flag, so a bad value names the key and
-        # file (pytest's own "bool" type says only "invalid truth value").
-        ini_type: Literal["linelist", "string"] = (
-            "linelist" if option.action == "append" else "string"
-        )
-        parser.addini(
-            option.ini, option.help, type=ini_type, default=[] if ini_type == "linelist" else None
-        )
+        # Every key is text to our parsers, so a bad value names the key and file (pytest's own
+        # "bool" type says only "invalid truth value"); a TOML scalar is read as text too.
+        if option.action == "append":
+            parser.addini(option.ini, option.help, type="linelist", default=[])
+        else:
+            parser.addini(option.ini, option.help, type=SCALAR_INI_TYPE, default=None)

@@ -43,7 +43,7 @@ class _Sources:
         the command line: it ranks with the options there, not with the ini file it overrides;
         the options' own spelling, from `addopts` or PYTEST_ADDOPTS, is named so."""
         found = []
-        ini_value = self.config.getini(option.ini)
+        ini_value = _as_text(self.config.getini(option.ini))
         overridden = option.ini in self.overridden
         where = f"-o {option.ini}" if overridden else f"ini option {option.ini} in {self.ini_file}"
         if isinstance(ini_value, list) and not option.merges:
@@ -75,6 +75,16 @@ class _Sources:
                 wheres = every if option.merges else every[-1:]
                 found.update(dict.fromkeys(option.fields, " and ".join(w for _, w, _ in wheres)))
         return found
+
+
+def _as_text(ini_value: Any) -> Any:
+    """A native TOML scalar ([tool.pytest]'s `true`, `2`, `0.1`) as the text an ini file gives,
+    which every parser takes; text and lists as they are."""
+    if isinstance(ini_value, bool):
+        return "true" if ini_value else "false"
+    if isinstance(ini_value, (int, float)):
+        return str(ini_value)
+    return ini_value
 
 
 def resolve(config: pytest.Config, available_gpus: int) -> Settings:
