@@ -9,6 +9,7 @@ tests/acceptance/test_options_e2e.py.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
@@ -495,7 +496,7 @@ def resolved(pytester: pytest.Pytester, *args: str, gpus: int = 0):
 
 def test_live_workers_per_side_may_differ_by_backend(pytester: pytest.Pytester) -> None:
     def per_side(*args: str) -> list[int]:
-        settings = resolved(pytester, *args)
+        settings = resolved(pytester, "--rnnbench-against=/ref/python", *args)
         return [settings.workers_per_side(b) for b in ("torch", "jax", "mxnet")]
 
     assert per_side() == [3, 3, 3]
@@ -802,6 +803,32 @@ def test_suggested_commands_keep_the_selection_and_drop_outputs_and_judging() ->
         ("-x",),
         "jax",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rnnbench-against-workers=5"], "--rnnbench-against-workers concerns a live *"),
+        (["--rnnbench", "--rnnbench-turn-steps", "4"], "--rnnbench-turn-steps concerns a live *"),
+    ],
+)
+def test_a_live_option_typed_without_a_live_comparison_is_refused(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    """It changed nothing, silently: more workers for a stored-baseline run are
+    --rnnbench-workers."""
+    result = pytester.runpytest_inprocess(*args, "--co", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    # from the ini file (or addopts) it configures live runs, and a stored run goes on
+    pytester.makeini("[pytest]\nrnnbench_turn_steps = 4\naddopts = --rnnbench-against-workers=5\n")
+    assert (
+        pytester.runpytest_inprocess("--rnnbench", "--co").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    )
+    with_live = settings_for(
+        pytester, "--rnnbench-turn-steps=4", f"--rnnbench-against={sys.executable}"
+    )
+    assert with_live.turn_steps == 4
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,15 @@ from ..settings import Settings
 from .command_line import typed
 from .table import BY_DEST
 
-__all__ = ["CONFLICTS", "YIELDS", "Conflict", "check", "is_set", "yield_to_typed"]
+__all__ = [
+    "CONFLICTS",
+    "YIELDS",
+    "Conflict",
+    "check",
+    "is_set",
+    "refuse_typed_live_only",
+    "yield_to_typed",
+]
 
 
 @dataclass(frozen=True)
@@ -177,3 +185,23 @@ def yield_to_typed(values: MutableMapping[str, Any], config: pytest.Config) -> N
         if typed(config, winner) and not typed(config, loser):
             for field in BY_DEST[loser].fields:
                 values[field] = getattr(_DEFAULTS, field)
+
+
+# A live comparison's own options: typed in a run without one, they would change nothing (a
+# user asking a stored-baseline run for more workers means --rnnbench-workers). Set in the ini
+# file or the environment, they configure live runs and wait for one.
+LIVE_ONLY = ("rnnbench_against_workers", "rnnbench_turn_steps")
+LIVE_FIELDS = ("against", "base", "base_dir")
+
+
+def refuse_typed_live_only(settings: Settings, config: pytest.Config) -> None:
+    """pytest.UsageError for a live comparison's option typed in a run that has none."""
+    if any(is_set(settings, field) for field in LIVE_FIELDS):
+        return
+    for dest in LIVE_ONLY:
+        if typed(config, dest):
+            raise pytest.UsageError(
+                f"{BY_DEST[dest].flag} concerns a live comparison (--rnnbench-against or "
+                "--rnnbench-base), which this run has not: it would change nothing; drop it"
+                + (" (fresh workers per case: --rnnbench-workers)" if "workers" in dest else "")
+            )

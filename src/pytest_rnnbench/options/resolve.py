@@ -18,7 +18,7 @@ from ..invocation import pytest_program
 from ..matrix import PRESETS
 from ..settings import Settings
 from .command_line import first_on_command_line, rerun_selection, typed, typed_args
-from .conflicts import check, yield_to_typed
+from .conflicts import check, refuse_typed_live_only, yield_to_typed
 from .option import Context, Option
 from .parsers import CHECK_MACHINE
 from .table import BY_DEST, OPTIONS
@@ -122,6 +122,7 @@ def resolve(config: pytest.Config, available_gpus: int) -> Settings:
     settings = Settings(**values)
     if settings.enabled:
         check(settings, sources.origins())
+        refuse_typed_live_only(settings, config)
     return settings
 
 
