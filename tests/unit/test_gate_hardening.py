@@ -314,24 +314,30 @@ def test_a_cancelled_gate_passes_sigterm_on_and_its_pytest_removes_the_base_tree
 
 
 @pytest.mark.parametrize("signalled", ["the gate", "the child alone"])
-def test_a_sigterm_while_the_child_starts_up_reads_as_interrupted(signalled: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_while_the_child_starts_up_reads_as_interrupted(
+    signalled: str, signum: int
+) -> None:
     """SIGTERM before the child's pytest has a handler: the child dies of the signal (-15), and
     the gate (and a bisect step) must still say interrupted (2), not a status of its own, whether
-    the gate got the signal and passed it on or a cancelled job's runner signalled the child."""
-    ours = signal.getsignal(signal.SIGTERM)
+    the gate got the signal and passed it on or a cancelled job's runner signalled the child.
+    SIGHUP (a lost terminal or ssh session) likewise: it ended the gate and orphaned its pytest."""
+    ours = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     child = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)"])
     if signalled == "the gate":
-        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signum))
     else:
-        timer = threading.Timer(0.5, child.send_signal, (signal.SIGTERM,))
+        timer = threading.Timer(0.5, child.send_signal, (signum,))
     timer.start()
     try:
         assert gate.wait_forwarding(child) == gate.PYTEST_INTERRUPTED
     finally:
         timer.cancel()
         child.kill()
-    assert child.returncode == -signal.SIGTERM
-    assert signal.getsignal(signal.SIGTERM) is ours  # this process's own handler, put back
+    # passed on as SIGTERM, which pytest handles (SIGHUP would end it without its outputs)
+    assert child.returncode == (-signal.SIGTERM if signalled == "the gate" else -signum)
+    # this process's own handlers, put back
+    assert {sig: signal.getsignal(sig) for sig in ours} == ours
 
 
 def test_a_second_ctrl_c_while_the_child_cleans_up_does_not_end_the_wait() -> None:

@@ -26,6 +26,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "rnnbench") -> int:
     # The gate passes what it does not know to pytest; the other commands accept no extras.
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "passthrough", False):
+        if "--" in extra:  # the separator before pytest's arguments (argparse keeps it in 3.11)
+            extra.remove("--")
         return int(args.handler(args, extra))
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

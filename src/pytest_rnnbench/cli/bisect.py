@@ -42,6 +42,7 @@ from .. import atomic
 from ..history.bisect import (
     FOUND,
     REGRESSION,
+    SKIP,
     Judgement,
     Policy,
     Progress,
@@ -51,7 +52,7 @@ from ..history.bisect import (
     search,
 )
 from ..options.parsers import matrix as matrix_preset
-from ..report.bisect_page import Commit, Record, markdown, step_line
+from ..report.bisect_page import Commit, Record, markdown, second_looks_missed, step_line
 from ..run.git import TreeError, commit_of, git, is_ancestor, toplevel
 from .arguments import cannot_write
 from .bisect_steps import StepRunner, regressed_cases
@@ -131,7 +132,9 @@ def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
     subject and date. Where `good` reached `bad` through a merge (a pull request that merged its
     base in; the gate's `--good` is that base), the first-parent commits before the merge lack
     `good`'s changes: measured against it they would look slower or faster for changes of
-    `good`'s own, so --ancestry-path leaves them out and the merge stands for them.
+    `good`'s own, so they are left out and the merge stands for them. (Not git's own
+    `--first-parent --ancestry-path`: it walks first parents only, and found no commit at all
+    where `good` sits inside a merged branch below its tip.)
 
     UsageError when there are none (good == bad) or `good` is not an ancestor of `bad`; TreeError
     when git is missing or fails (start() says it)."""
@@ -139,16 +142,12 @@ def commits_between(repo: Path, good: str, bad: str) -> list[Commit]:
         raise UsageError(f"--good and --bad are the same commit {good}: nothing to bisect")
     if not is_ancestor(repo, good, bad):
         raise UsageError(f"--good {good[:12]} is not an ancestor of --bad {bad[:12]}")
+    descendants = set(git(repo, "rev-list", "--ancestry-path", f"{good}..{bad}").split())
     listed = git(
-        repo,
-        "log",
-        "--first-parent",
-        "--ancestry-path",
-        "--reverse",
-        "--format=%H%x1f%aI%x1f%s",
-        f"{good}..{bad}",
+        repo, "log", "--first-parent", "--reverse", "--format=%H%x1f%aI%x1f%s", f"{good}..{bad}"
     )
-    return [Commit(*line.split("\x1f", 2)) for line in listed.splitlines() if line]
+    commits = [Commit(*line.split("\x1f", 2)) for line in listed.splitlines() if line]
+    return [commit for commit in commits if commit.commit in descendants]
 
 
 def describe(repo: Path, commit: str) -> Commit:
@@ -250,10 +249,12 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         options=measuring_options(args),
     )
     began = time.monotonic()
-    # A SIGTERM between two steps (a cancelled CI job) ends the bisect as Ctrl-C does, so that
-    # the extracted trees are removed and the record says how far it got; during a step the
-    # gate's wait passes it on to the step's pytest first.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # A SIGTERM (a cancelled CI job) or SIGHUP (the terminal or ssh session gone) between two
+    # steps ends the bisect as Ctrl-C does, so that the extracted trees are removed and the
+    # record says how far it got; during a step the gate's wait passes it on to the step's
+    # pytest first.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    record.running = True
     try:
         status = _bisect(args, list(extra or []), repo, workdir, record)
     except KeyboardInterrupt:
@@ -266,7 +267,9 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         status = INTERRUPTED
         record.interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        record.running = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         shutil.rmtree(workdir, ignore_errors=True)
     record.seconds = time.monotonic() - began
     record.exit_status = status
@@ -287,7 +290,18 @@ def _bisect(
 ) -> int:
     runner = StepRunner(args, extra, repo, workdir)
     budget = None if args.budget is None else args.budget * 60
-    policy = Policy(attempts=args.attempts, budget_seconds=budget, progress=show_progress)
+    began = time.monotonic()
+
+    def progress(progress: Progress) -> None:
+        record.seconds = time.monotonic() - began
+        if args.json is not None:  # every step finished so far, before the next begins
+            try:
+                atomic.write_json(args.json, record.to_dict())
+            except OSError as exc:  # said, and tried again at the next step and at the end
+                print(f"bisect: warning: {args.json} not rewritten: {exc}", file=sys.stderr)
+        show_progress(progress)
+
+    policy = Policy(attempts=args.attempts, budget_seconds=budget, progress=progress)
     hashes = [commit.commit for commit in record.commits]
     print(
         f"bisect: {len(hashes)} commits after {record.good.commit[:12]} up to {hashes[-1][:12]}; "
@@ -303,7 +317,7 @@ def _bisect(
     measure_end(hashes, judge, policy, steps=record.ends)
     last = record.ends[-1] if record.ends else None
     if last is None or last.verdict != REGRESSION:
-        return _ends_not_regressed(record, last)
+        return _ends_not_regressed(record, last, args.attempts)
     runner.cases = regressed_cases(runner.last_rows)
     record.cases = list(runner.cases)
     print(f"bisect: measuring {', '.join(runner.cases)} at each step", file=sys.stderr)
@@ -312,11 +326,12 @@ def _bisect(
         hashes, judge, policy, steps_before=len(record.ends), steps=record.searched
     )
     print(_conclusion(record, record.result))
-    found = record.result.outcome == FOUND and record.result.confirmed
+    result = record.result
+    found = result.outcome == FOUND and result.confirmed and result.regression_confirmed
     return FOUND_ONE if found else NARROWED
 
 
-def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
+def _ends_not_regressed(record: Record, last: Optional[Step], attempts: int) -> int:
     if last is None or last.verdict == "skip":
         why = "the budget ran out first" if last is None else last.detail
         # "candidate" is the bad end's worker, "reference" the good end's (the gate's words).
@@ -325,9 +340,14 @@ def _ends_not_regressed(record: Record, last: Optional[Step]) -> int:
     ends = f"{record.commits[-1].commit[:12]} against {record.good.commit[:12]}"
     measured = f"after {len(record.ends)} measurement(s) ({last.detail})"
     if last.verdict == "inconclusive":
+        cure = (
+            "the --budget ran out before its last attempt: a larger --budget"
+            if len(record.ends) < attempts
+            else "more workers (--attempts, --rnnbench-against-workers) or a quieter machine"
+        )
         print(
             f"the ends stayed inconclusive: whether {ends} is slower is not known {measured}; "
-            "more workers (--attempts, --rnnbench-against-workers) or a quieter machine would tell"
+            f"{cure} would tell"
         )
         return ENDS_INCONCLUSIVE
     print(f"no regression between the ends: {ends} is {last.verdict} {measured}")
@@ -338,16 +358,16 @@ def _print_step(
     record: Record, commit: str, verdict: str, change: Optional[float], detail: str
 ) -> None:
     print(step_line(record.describe(commit), verdict, change, detail), flush=True)
+    if verdict == SKIP:  # why it could not be measured: the step's own output, gone at the end
+        for line in detail.splitlines()[1:]:
+            print(f"    {line}", flush=True)
 
 
 def _conclusion(record: Record, result: Result) -> str:
     if result.first_bad is not None:
         found = record.describe(result.first_bad)
-        caveat = (
-            ""
-            if result.confirmed
-            else "\n  (the pass before it was not measured again: the --budget ran out)"
-        )
+        unlooked = second_looks_missed(result)
+        caveat = f"\n  ({unlooked})" if unlooked else ""
         return (
             f"first bad commit: {found.commit}\n"
             f"  {found.subject}\n"

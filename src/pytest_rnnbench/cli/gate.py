@@ -227,10 +227,11 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
 
 
 def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
-    """Wait for `child`, passing a SIGTERM on to it (a cancelled job must not orphan the run);
-    its exit status, or PYTEST_INTERRUPTED when a signal stopped the run. A child still starting
-    up has no handler yet and dies of the signal itself (a negative status): without this, a
-    bisect would take the step as unmeasurable and go on, and the gate would exit 241."""
+    """Wait for `child`, passing a SIGTERM or SIGHUP on to it as SIGTERM (a cancelled job, a lost
+    terminal must not orphan the run); its exit status, or PYTEST_INTERRUPTED when a signal
+    stopped the run. A child still starting up has no handler yet and dies of the signal itself
+    (a negative status): without this, a bisect would take the step as unmeasurable and go on,
+    and the gate would exit 241."""
     signalled = False
 
     def forward(signum: int, frame: Optional[FrameType]) -> None:
@@ -238,7 +239,7 @@ def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
         signalled = True
         child.send_signal(signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     previous_int = signal.getsignal(signal.SIGINT)
     try:
         status = child.wait()
@@ -249,9 +250,10 @@ def wait_forwarding(child: subprocess.Popen[bytes]) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         status = child.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         signal.signal(signal.SIGINT, previous_int)
-    if signalled or status in (-signal.SIGINT, -signal.SIGTERM):
+    if signalled or status in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP):
         return PYTEST_INTERRUPTED
     if status < 0:  # killed by another signal (SIGKILL: out of memory): as a shell reports it
         print(f"gate: pytest was killed by signal {-status}", file=sys.stderr)

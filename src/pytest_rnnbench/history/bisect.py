@@ -12,6 +12,12 @@ range; when none is left that can decide, the answer is the range, said as such.
 
 The commits are the first-parent commits after the good end up to and including the bad end,
 oldest first; the bad end is taken as confirmed bad (the command measures the ends first).
+
+Before a commit is named, both verdicts that name it get a second look with more workers: the
+pass just below it (a pass only says no slowdown beyond the tolerance was shown; one noisy pass
+sends the search past the commit it looks for) and its own regression (one false alarm on an
+unchanged commit below the real one would name that commit, at each step's false-alarm rate
+times the steps taken).
 """
 
 from __future__ import annotations
@@ -88,6 +94,8 @@ class Result:
     # The pass just below the named commit was measured again and passed again (False: the
     # budget ran out first, so the answer rests on one pass, as a plain bisect's does).
     confirmed: bool = True
+    # The named commit's regression was measured again and held (the bad end's is the ends').
+    regression_confirmed: bool = True
 
     @property
     def first_bad(self) -> Optional[str]:
@@ -104,6 +112,7 @@ class Result:
             "inconclusive": list(self.inconclusive),
             "budget_hit": self.budget_hit,
             "confirmed": self.confirmed,
+            "regression_confirmed": self.regression_confirmed,
             "steps": [step.to_dict() for step in self.steps],
         }
 
@@ -156,12 +165,12 @@ class _Search:
 
     def measure(self, position: int, steps_left: int, again: bool = False) -> Optional[Judgement]:
         """Judge one commit, again with more turns while inconclusive; None when the budget ran
-        out before a verdict. `again`: a commit measured before, so its first attempt here
-        already has more turns."""
+        out before a verdict. `again`: a second look at a commit measured before, so its first
+        attempt here has more turns (also with one attempt allowed: it is no repeat)."""
         commit = self.commits[position]
         judgement: Optional[Judgement] = None
-        first = min(1, self.policy.attempts - 1) if again else 0
-        for attempt in range(first, self.policy.attempts):
+        first = 1 if again else 0
+        for attempt in range(first, max(first + 1, self.policy.attempts)):
             if self.out_of_budget():
                 return judgement
             number = self.step_offset + len(self.steps) + 1
@@ -193,24 +202,41 @@ def _next_position(low: int, high: int, excluded: set[int]) -> Optional[int]:
 
 @dataclass
 class _Bounds:
-    """What the search knows: the passes, the first known bad position, the commits set aside."""
+    """What the search knows: the passes, the regressions, the commits set aside."""
 
-    high: int
+    last: int  # the bad end, confirmed bad by the ends
     passes: set[int] = field(default_factory=set)
+    regressions: set[int] = field(default_factory=set)
     confirmed: set[int] = field(default_factory=set)  # passes measured again, and passed again
+    confirmed_bad: set[int] = field(default_factory=set)  # regressions measured again, and held
     excluded: set[int] = field(default_factory=set)
     skipped: list[int] = field(default_factory=list)
     inconclusive: list[int] = field(default_factory=list)
+
+    @property
+    def high(self) -> int:
+        """The first known bad position (the bad end until a step regresses below it)."""
+        return min(self.regressions, default=self.last)
 
     @property
     def low(self) -> int:
         """The newest known good position below the first known bad (-1: the good end)."""
         return max((p for p in self.passes if p < self.high), default=-1)
 
+    def verdict_of(self, position: int) -> Optional[str]:
+        """What the search holds `position` to be: PASS, REGRESSION, or None (set aside)."""
+        return (
+            PASS if position in self.passes
+            else REGRESSION if position in self.regressions
+            else None
+        )  # fmt: skip
+
     def learn(self, position: int, verdict: str) -> None:
-        self.passes.discard(position)  # a pass measured again may not pass again
+        # A verdict measured again may not hold: the latest look counts.
+        self.passes.discard(position)
+        self.regressions.discard(position)
         if verdict == REGRESSION:
-            self.high = position
+            self.regressions.add(position)
         elif verdict == PASS:
             self.passes.add(position)
         else:
@@ -219,19 +245,20 @@ class _Bounds:
 
 
 def _next(bounds: _Bounds, budget_hit: bool) -> tuple[Optional[int], bool]:
-    """The next position to measure and whether it is a pass measured again (None: done).
-
-    When the range is down to one commit, the pass just below it is measured once more with
-    more turns before that commit is named: a pass only says that no slowdown beyond the
-    tolerance was shown, weaker evidence than a regression's confidence, and one noisy pass
-    sends the search past the commit it looks for."""
+    """The next position to measure and whether it is a second look (None: done): when the
+    range is down to one commit, the pass just below it, then that commit's own regression (the
+    bad end's was the ends'), each measured once more with more workers before it is named."""
     position = _next_position(bounds.low, bounds.high, bounds.excluded)
     if position is not None:
         return position, False
-    low = bounds.low
-    if low < 0 or low in bounds.confirmed or budget_hit:
+    if budget_hit:
         return None, False
-    return low, True
+    low, high = bounds.low, bounds.high
+    if low >= 0 and low not in bounds.confirmed:
+        return low, True
+    if high != bounds.last and high not in bounds.confirmed_bad:
+        return high, True
+    return None, False
 
 
 def search(
@@ -253,20 +280,21 @@ def search(
         return Result(EMPTY, None, [])
     state = _Search(commits, judge, policy or Policy(), steps)
     state.step_offset = steps_before
-    bounds = _Bounds(high=len(commits) - 1)
+    bounds = _Bounds(last=len(commits) - 1)
     while True:
         position, again = _next(bounds, state.budget_hit)
         if position is None:
             break
         untested = sum(1 for p in range(bounds.low + 1, bounds.high) if p not in bounds.excluded)
-        judgement = state.measure(position, remaining_steps(untested) + 1, again)
+        judgement = state.measure(position, remaining_steps(untested) + 2, again)
         if judgement is None:
             break
         # Learnt even when the budget cut its attempts short: an inconclusive pass measured
         # again is evidence against it, and the range must say so.
+        held = again and judgement.verdict == bounds.verdict_of(position)
         bounds.learn(position, judgement.verdict)
-        if again and judgement.verdict == PASS:
-            bounds.confirmed.add(position)
+        if held:
+            (bounds.confirmed if judgement.verdict == PASS else bounds.confirmed_bad).add(position)
         if state.budget_hit and judgement.verdict == INCONCLUSIVE:
             break
     low, high = bounds.low, bounds.high
@@ -280,6 +308,7 @@ def search(
         inconclusive=[commits[p] for p in bounds.inconclusive if low < p <= high],
         budget_hit=state.budget_hit,
         confirmed=low < 0 or low in bounds.confirmed,
+        regression_confirmed=high == bounds.last or high in bounds.confirmed_bad,
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..history.bisect import FOUND, PASS, REGRESSION, Result, Step
+from ..history.bisect import FOUND, PASS, REGRESSION, SKIP, Result, Step
 from .formatting import format_change
 from .markdown import table
 from .markdown_escape import code, inline, one_line
@@ -39,7 +39,11 @@ class Record:
     ends: list[Step] = field(default_factory=list)  # the bad end against the good end
     result: Optional[Result] = None  # None when the bisect stopped at the ends or was interrupted
     searched: list[Step] = field(default_factory=list)  # the search's steps, also when interrupted
-    interrupted: bool = False  # Ctrl-C or SIGTERM: no answer, only what was measured
+    interrupted: bool = False  # Ctrl-C, SIGTERM or SIGHUP: no answer, only what was measured
+    # Still measuring: the --json record is rewritten as each step begins, so that a bisect
+    # killed outright (SIGKILL, the machine lost) keeps every step it finished and the
+    # command that goes on from them.
+    running: bool = False
     seconds: float = 0.0
     exit_status: int = 0
     passed: list[str] = field(default_factory=list)  # what went on to each step's pytest
@@ -47,17 +51,23 @@ class Record:
     options: list[str] = field(default_factory=list)
 
     def so_far(self) -> Optional[tuple[str, str]]:
-        """After an interruption: the newest commit that passed below the first one that
-        regressed, and that one (the good and bad ends until a step narrowed them); None before
-        the ends regressed. Each commit's latest verdict counts."""
+        """After an interruption: the newest commit below the first one that regressed whose
+        pass held when measured again, and that one (the good and bad ends until a step
+        narrowed them); None before the ends regressed. Each commit's latest verdict counts. A
+        pass seen once is no good end: a resumed bisect never measures its good end again, and
+        one noisy pass would then hide the regression (its ends would pass)."""
         if not self.cases or not self.commits:
             return None
         latest = {step.position: step.verdict for step in self.searched}
+        held = {s.position for s in self.searched if s.role == "confirm" and s.verdict == PASS}
         high = min(
             (p for p, verdict in latest.items() if verdict == REGRESSION),
             default=len(self.commits) - 1,
         )
-        low = max((p for p, verdict in latest.items() if verdict == PASS and p < high), default=-1)
+        low = max(
+            (p for p, verdict in latest.items() if verdict == PASS and p < high and p in held),
+            default=-1,
+        )
         good = self.commits[low].commit if low >= 0 else self.good.commit
         return good, self.commits[high].commit
 
@@ -78,6 +88,13 @@ class Record:
                 return known
         return Commit(commit, "", "")
 
+    def skip_reason(self, commit: str) -> str:
+        """Why `commit` could not be measured: its last skipped step's first line (which says
+        how its pytest ended: a refused command line, no results and its exit status)."""
+        said = [s.detail for s in self.steps() if s.commit == commit and s.verdict == SKIP]
+        lines = said[-1].splitlines() if said else []
+        return lines[0] if lines else "could not be measured"
+
     def steps(self) -> list[Step]:
         return [*self.ends, *(self.result.steps if self.result else self.searched)]
 
@@ -92,10 +109,24 @@ class Record:
             "ends": [step.to_dict() for step in self.ends],
             "result": self.result.to_dict() if self.result else None,
             "interrupted": self.interrupted,
+            "running": self.running,
+            "resume": self.resume_command() if self.running or self.interrupted else None,
             "steps": [step.to_dict() for step in self.steps()],
             "seconds": round(self.seconds, 1),
-            "exit_status": self.exit_status,
+            "exit_status": None if self.running else self.exit_status,
         }
+
+
+def second_looks_missed(result: Result) -> str:
+    """What a named commit's answer lacks when the --budget ran out before its second looks
+    (the pass below it, its own regression: history/bisect.py); "" when it has both."""
+    missed = [
+        *([] if result.confirmed else ["the pass before it"]),
+        *([] if result.regression_confirmed else ["its own regression"]),
+    ]
+    if not missed:
+        return ""
+    return f"{' and '.join(missed)} could not be measured again: the --budget ran out"
 
 
 def step_line(commit: Commit, verdict: str, change: Optional[float], detail: str) -> str:
@@ -153,13 +184,13 @@ def _outcome(record: Record) -> list[str]:
             "",
             f"- subject: {inline(found.subject)}",
             f"- author date: {found.date}",
-            *([] if result.confirmed else ["- the pass before it was not measured again: the "
-                                           "--budget ran out"]),
-        ]  # fmt: skip
+            *([f"- {unlooked}"] if (unlooked := second_looks_missed(result)) else []),
+        ]
     lines = [f"**Narrowed to {len(result.candidates)} commits** (no single commit is named):", ""]
     for candidate in map(record.describe, result.candidates):
         why = (
-            " (skipped: could not be measured)" if candidate.commit in result.skipped
+            f" (skipped: {inline(record.skip_reason(candidate.commit), 300)})"
+            if candidate.commit in result.skipped
             else " (inconclusive after the last attempt)" if candidate.commit in result.inconclusive
             else ""
         )  # fmt: skip
