@@ -115,4 +115,4 @@ def _left_out_alike(
         [sum(not turn for worker in side for turn in worker), sum(map(sum, side))]
         for side in (reference, candidate)
     ]
-    return float(fisher_exact(table).pvalue) >= LEFT_OUT_ALIKE_P
+    return float(fisher_exact(table)[1]) >= LEFT_OUT_ALIKE_P  # [1]: scipy < 1.10 gives a tuple
