@@ -142,6 +142,13 @@ class Settings:
         return bool(self.against) or self.gate_base is not None
 
     @property
+    def verdicts_required(self) -> bool:
+        """Whether a run that judged no case must not pass: a live comparison (the gate's among
+        them) or --rnnbench-require-baseline asked for verdicts, and skips alone (an interpreter
+        path mistyped, a GPU job without NVML) would otherwise exit 0 having judged nothing."""
+        return self.live or self.require_baseline
+
+    @property
     def stored_workers(self) -> int:
         """Fresh worker processes, one after another, per case of a run that is not live."""
         return STORED_WORKERS if self.workers is None else self.workers

@@ -164,7 +164,7 @@ def render(document: Mapping[str, Any], title: str = "pytest-rnnbench") -> str:
         counts["not judged"] = len(unjudged)
     reason = nothing_judged(document)
     out = [MARKER, f"### {inline(title)}: {headline(counts)}{': ' + reason if reason else ''}", ""]
-    out += _stopped_lines(document) or _exit_lines(counts, gate)
+    out += _stopped_lines(document) or _exit_lines(counts, document)
     machine = inline(instance_name(document.get("machine") or {}))
     if gate:
         out.append(
@@ -212,13 +212,15 @@ def _row(case_id: str, found: Optional[Mapping[str, Any]]) -> tuple[str, list[st
     ]
 
 
-def _exit_lines(counts: Mapping[str, int], gate: Mapping[str, Any]) -> list[str]:
+def _exit_lines(counts: Mapping[str, int], document: Mapping[str, Any]) -> list[str]:
     """Whether the run passed, as its exit status says (pull-requests.md): an inconclusive case
-    passes, undecided; a gate that judged nothing fails."""
+    passes, undecided; a gate, or a run that asked for verdicts, that judged nothing fails."""
+    noun = "gate" if document.get("gate") else "run"
+    required = noun == "gate" or (document.get("settings") or {}).get("verdicts_required")
     if counts.get("failed") or counts.get("regression"):
         said = "**The run fails** (exit status 1)."
     elif not any(counts.get(o) for o in ("inconclusive", "improvement", "pass")):
-        said = "**The gate fails**: it judged no case (exit status 10)." if gate else ""
+        said = f"**The {noun} fails**: it judged no case (exit status 10)." if required else ""
     elif counts.get("inconclusive"):
         said = "**The run passes** (exit status 0); its inconclusive cases pass undecided."
     else:

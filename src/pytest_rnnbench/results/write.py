@@ -97,6 +97,8 @@ def _settings_section(settings: Settings) -> dict[str, Any]:
         "shard": list(settings.shard) if settings.shard is not None else None,
         # --rnnbench-simulate-devices: gpuN cases ran on CPU slices (no GPU in "machine").
         "simulate_devices": settings.simulate_devices,
+        # A run that judges nothing fails (exit status 10): the comment says so from the file.
+        "verdicts_required": settings.verdicts_required,
     }
 
 

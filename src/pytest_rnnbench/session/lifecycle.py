@@ -5,10 +5,11 @@ matrix, the judge (stored baselines or a live reference), the case runner (runne
 results measured so far (written after every case, so an interrupted run loses nothing), the
 report header (header.py) and the end-of-run output (summary.py).
 
-Exit status: pytest's, except that a pull-request gate run (--rnnbench-base) that judged no case,
-every case skipped or measured but not judged, exits with EXIT_NOTHING_JUDGED (10) instead of
-passing: a gate that judged nothing must not pass a pull request. pytest's own statuses are 0 to 6
-(6: MAX_WARNINGS_ERROR in recent pytest); 10 leaves room for the ones it may add.
+Exit status: pytest's, except that a run that asked for verdicts (a live comparison, the
+pull-request gate's among them, or --rnnbench-require-baseline: Settings.verdicts_required) and
+judged no case, every case skipped or measured but not judged, exits with EXIT_NOTHING_JUDGED (10)
+instead of passing: a gate that judged nothing must not pass a pull request. pytest's own statuses
+are 0 to 6 (6: MAX_WARNINGS_ERROR in recent pytest); 10 leaves room for the ones it may add.
 """
 
 from __future__ import annotations
@@ -286,16 +287,16 @@ class RnnbenchSession:
         self.finished = int(session.exitstatus) != pytest.ExitCode.INTERRUPTED
         # Written at the end too: a run whose every case was skipped still leaves its file.
         self._write_results()
-        if int(session.exitstatus) == pytest.ExitCode.OK and self._gate_judged_nothing():
+        if int(session.exitstatus) == pytest.ExitCode.OK and self._judged_nothing():
             session.exitstatus = EXIT_NOTHING_JUDGED
         elif session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and not self.cases:
             # A CI matrix of more shards than cases: this one has nothing to run, as it should.
             session.exitstatus = pytest.ExitCode.OK
 
-    def _gate_judged_nothing(self) -> bool:
-        """A pull-request gate run that judged no case and had no failure (all skipped or
+    def _judged_nothing(self) -> bool:
+        """A run that asked for verdicts, judged no case and had no failure (all skipped or
         measured but not judged): it must not pass."""
-        if self.settings.gate_base is None or self._is_xdist_worker or self.failed_cases:
+        if not self.settings.verdicts_required or self._is_xdist_worker or self.failed_cases:
             return False
         if self.collect_only:  # --co: nothing was to be judged
             return False
@@ -346,12 +347,10 @@ class RnnbenchSession:
                 self.settings, len(self.cases), self.matrix_size, self.collected
             )
             terminalreporter.write_line(line)
-        elif self._gate_judged_nothing() and self.finished:  # interrupted: exit status 2
+        elif self._judged_nothing() and self.finished:  # interrupted: exit status 2
             reason = comment.nothing_judged(document)  # the comment's headline says the same
-            terminalreporter.write_line(
-                f"rnnbench: the pull-request gate judged no case: {reason}; "
-                f"exit status {EXIT_NOTHING_JUDGED}"
-            )
+            line = summary.judged_nothing(self.settings, reason, EXIT_NOTHING_JUDGED)
+            terminalreporter.write_line(line)
         if document["results"] or document["failures"]:
             summary.write_results(
                 terminalreporter,

@@ -44,6 +44,14 @@ def nothing_selected(settings: Settings, in_shard: int, matrix: int, collected: 
     return no_case_selected(settings)
 
 
+def judged_nothing(settings: Settings, reason: str, status: int) -> str:
+    """The line of a run that asked for verdicts (Settings.verdicts_required) and judged none."""
+    if settings.gate_base is not None:
+        return f"rnnbench: the pull-request gate judged no case: {reason}; exit status {status}"
+    asked = "--rnnbench-against" if settings.live else "--rnnbench-require-baseline"
+    return f"rnnbench: no case was judged, which {asked} asks for: {reason}; exit status {status}"
+
+
 def not_judged(skipped: Mapping[str, str], unjudged: Mapping[str, str]) -> dict[str, str]:
     """Case id -> why it was not judged, as the results document records it."""
     reasons = {case_id: f"skipped: {why}" for case_id, why in skipped.items()}
