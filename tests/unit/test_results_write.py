@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pytest_rnnbench.atomic import write_json
 from pytest_rnnbench.history.runs import run_of
 from pytest_rnnbench.matrix import Case
@@ -130,3 +132,41 @@ def test_a_collect_only_run_writes_no_output_and_holds_no_results_file(
     assert [path.read_text() for path in outputs.values()] == ["the last run's"] * 3
     assert not (tmp_path / "step-summary.md").exists()
     assert "written to" not in listed.stdout.str()
+
+
+def test_a_results_file_the_disk_refuses_is_said_never_a_traceback(tmp_path, pytester, monkeypatch):
+    """A folder that passed the check up front can still refuse the file (a full disk, a quota,
+    /proc): the first write raised an INTERNALERROR. Refused before any case, it is a usage
+    error; refused later, the run says so, writes its other outputs and does not pass."""
+    import errno
+
+    from pytest_rnnbench.session import results_file
+
+    real = results_file.write_json
+    refuse_from = {"call": 1}
+    calls = {"n": 0}
+
+    def full_disk(path, document):
+        calls["n"] += 1
+        if calls["n"] >= refuse_from["call"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, document)
+
+    monkeypatch.setattr(results_file, "write_json", full_disk)
+    pytester.makepyfile("def test_x(rnnbench):\n    rnnbench()\n")
+    results, comment = tmp_path / "results.json", tmp_path / "comment.md"
+    skipped_all = ["--rnnbench-backends=torch", "--rnnbench-datasets=synthetic",
+                   "--rnnbench-python=torch=/no/such/python"]  # fmt: skip
+    args = ["-p", "no:cacheprovider", *skipped_all, f"--rnnbench-json={results}"]
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: the results file {results} could not be written: No space left on device"]
+    )
+    refuse_from["call"], calls["n"] = 2, 0  # the start's write goes through, the end's not
+    result = pytester.runpytest_inprocess(*args, f"--rnnbench-comment={comment}")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR  # it must not pass
+    result.stdout.fnmatch_lines(
+        [f"rnnbench: error: the results file {results} could not be written: No space left*"]
+    )
+    assert "results written to" not in result.stdout.str() and comment.exists()

@@ -23,7 +23,6 @@ from typing import Any, Optional
 
 import pytest
 
-from ..atomic import write_json
 from ..matrix import Case, build_matrix, shard
 from ..report import comment
 from ..results.write import new_run_id, results_document
@@ -37,11 +36,11 @@ from ..verdicts.live import LiveJudge
 from ..verdicts.protocol import CaseRun, Judge, add_worker_summary, enforce, worker_summary
 from ..verdicts.stored import BaselineJudge
 from . import header, summary
+from . import results_file as files
 from .display import ProgressDisplay
 from .interrupt import interrupt_on_sigterm
 from .item_reports import case_id_of, failure_cause, skip_reason
 from .one_measurement import family_size, later_tests
-from .results_file import claim_results_file, read_share, take_left_shares, xdist_share
 from .runner import CaseRunner, source_trees
 from .skips import why_not_here
 
@@ -77,18 +76,15 @@ class RnnbenchSession:
         # The pull-request gate's two Keras trees: a bad ref or directory is a usage error now.
         start = Path(config.invocation_params.dir)
         self.trees = source_trees(settings, start) if settings.gate_base is not None else {}
-        # Loads this machine's baseline file now: a broken one is a usage error before any test.
-        # A live run (--rnnbench-against, --rnnbench-base) judges against reference workers.
-        self.judge: Judge = (
-            LiveJudge(settings, self.trees)
-            if settings.live
-            else BaselineJudge(config, settings, inventory)
-        )
-        # `pytest --co` lists the cases: it writes no output, so it holds no results file.
+        # A live run judges against reference workers; else this machine's baseline file, loaded
+        # now: a broken one is a usage error before any test.
+        live = LiveJudge(settings, self.trees) if settings.live else None
+        self.judge: Judge = live or BaselineJudge(config, settings, inventory)
+        # `pytest --co` writes no output, so it holds no results file (an xdist worker: a share).
         self.collect_only = bool(config.option.collectonly)
-        # Not an xdist worker's: each writes its share.
+        self.results_unwritten: Optional[str] = None  # why the latest write failed
         json_path = None if self._is_xdist_worker or self.collect_only else settings.json_path
-        self._claim = claim_results_file(json_path) if json_path is not None else None
+        self._claim = files.claim_results_file(json_path) if json_path is not None else None
         # Made after everything that may raise a usage error, so pytest_unconfigure removes it.
         self._log_dir = Path(tempfile.mkdtemp(prefix="rnnbench-logs-"))
         # A cancelled CI job (SIGTERM) stops the run as Ctrl-C does, cleaning up as it goes.
@@ -239,14 +235,13 @@ class RnnbenchSession:
     def _write_results(self) -> None:
         if self.settings.json_path is None or self.collect_only:
             return
+        path = self.settings.json_path
         if self._is_xdist_worker:
             # The controller writes the one file from what each worker hands it at its end. A
             # worker that dies first (killed, out of memory) hands nothing: its share so far,
             # rewritten after every case, is what the controller takes instead.
-            workerinput = self.config.workerinput  # type: ignore[attr-defined]
-            write_json(xdist_share(self.settings.json_path, workerinput), self.results_document())
-        else:
-            write_json(self.settings.json_path, self.results_document())
+            path = files.xdist_share(path, self.config.workerinput)  # type: ignore[attr-defined]
+        self.results_unwritten = files.write_results_file(path, self.results_document())
 
     # -- the end of the run ----------------------------------------------------------------------
 
@@ -266,6 +261,8 @@ class RnnbenchSession:
         # cancelled job) must not leave the previous run's file looking like its own.
         if not self._is_xdist_worker:
             self._write_results()
+            if self.results_unwritten:  # before any case: a usage error, as a bad folder is
+                raise pytest.UsageError(self.results_unwritten)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -311,8 +308,8 @@ class RnnbenchSession:
         output = getattr(node, "workeroutput", None) or {}
         share = None
         if self.settings.json_path is not None:
-            share = xdist_share(self.settings.json_path, node.workerinput)
-        sent = output.get("rnnbench") or read_share(share)
+            share = files.xdist_share(self.settings.json_path, node.workerinput)
+        sent = output.get("rnnbench") or files.read_share(share)
         if share is not None:
             share.unlink(missing_ok=True)
         # The controller collects nothing itself: what -k/-m left out, it hears from a worker.
@@ -330,7 +327,7 @@ class RnnbenchSession:
         loop before their pytest_testnodedown), taken so that their finished cases stay."""
         if self._xdist_run is None or self.settings.json_path is None:
             return
-        for worker, sent in take_left_shares(self.settings.json_path, self._xdist_run):
+        for worker, sent in files.take_left_shares(self.settings.json_path, self._xdist_run):
             if worker not in self._from_xdist_workers:
                 self._from_xdist_workers[worker] = sent
                 add_worker_summary(self.judge, {}, sent.get("verdicts") or {})
@@ -363,7 +360,9 @@ class RnnbenchSession:
             )
         if self.collect_only:  # a listing must not replace the last run's outputs
             return
-        written = summary.write_outputs(terminalreporter, document, self.settings)
+        written = summary.write_outputs(
+            terminalreporter, document, self.settings, self.results_unwritten
+        )
         unmarked = (pytest.ExitCode.OK, EXIT_NOTHING_JUDGED)
         if not written and self._session is not None and self._session.exitstatus in unmarked:
             self._session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # it must not pass

@@ -12,7 +12,7 @@ from typing import IO, Any, Optional
 
 import pytest
 
-from ..atomic import claim
+from ..atomic import claim, write_json
 from ..results.read import load as load_results
 from ..results.schema import ResultsError
 from ..settings import default_cache_dir
@@ -33,6 +33,17 @@ def claim_results_file(path: Path) -> Optional[IO[str]]:
             "whole file after every case); give this run a file of its own"
         )
     return held
+
+
+def write_results_file(path: Path, document: dict[str, Any]) -> Optional[str]:
+    """Write the results file (or a share of it); what went wrong, or None. A folder that passed
+    the check up front can still refuse the file (a full disk, a quota, a special file
+    system): the run says so instead of a traceback, and goes on to its other outputs."""
+    try:
+        write_json(path, document)
+    except OSError as exc:
+        return f"the results file {path} could not be written: {exc.strerror or exc}"
+    return None
 
 
 def xdist_share(json_path: Path, workerinput: dict[str, Any]) -> Path:

@@ -92,9 +92,12 @@ def write_results(
         reporter.write_line(f"rnnbench: the full output of each failed worker is in {failed_logs}")
 
 
-def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings) -> bool:
+def write_outputs(
+    reporter: Any, document: Mapping[str, Any], settings: Settings, unwritten: Optional[str] = None
+) -> bool:
     """Every output the settings ask for, through the output registry, and where each went;
-    False when one could not be written (said, the others still written).
+    False when one could not be written (said, the others still written), the results file
+    among them (`unwritten`: why its last write failed).
 
     The pull-request comment is written even when the run measured nothing (the pull request then
     reads why). Only the process that holds the whole run's document calls this: never a
@@ -105,10 +108,11 @@ def write_outputs(reporter: Any, document: Mapping[str, Any], settings: Settings
     done, failed = publish_outputs(
         report, paths, document=document, written=str(document["written"])
     )
-    if settings.json_path is not None:
+    if settings.json_path is not None and not unwritten:
         reporter.write_line(f"rnnbench: results written to {settings.json_path}")
     for line in written_lines(done):
         reporter.write_line(f"rnnbench: {line}")
+    failed = [*failed, *([unwritten] if unwritten else [])]
     for line in failed:
         reporter.write_line(f"rnnbench: error: {line}", red=True)
     return not failed
