@@ -54,7 +54,7 @@ INSTALL_HINTS: Mapping[str, str] = {
     "torch": "install it with `pip install 'pytest-rnnbench[torch]'` (on CPU machines first "
     "`pip install torch --index-url https://download.pytorch.org/whl/cpu`)",
     "mxnet": "Keras-MXNet needs its own environment (it is also a package named `keras`): "
-    f"`{MXNET_ENV_COMMAND}` (in this repository: `make setup`), then "
+    f"`{MXNET_ENV_COMMAND}` (in a clone of pytest-rnnbench: `make setup`), then "
     "`--rnnbench-python mxnet=.venv-mxnet/bin/python`",
 }
 

@@ -107,3 +107,12 @@ def test_the_nothing_judged_exit_status_is_none_of_pytests_own() -> None:
 
     assert EXIT_NOTHING_JUDGED not in {int(code) for code in pytest.ExitCode}
     assert EXIT_NOTHING_JUDGED != 0  # a gate that judged nothing must not pass
+
+
+def test_the_commands_say_their_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_rnnbench import __version__
+    from pytest_rnnbench.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"rnnbench {__version__}\n"

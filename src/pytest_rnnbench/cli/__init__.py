@@ -11,10 +11,13 @@ import argparse
 from collections.abc import Sequence
 from typing import Optional
 
+from .. import __version__
+
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "rnnbench") -> int:
     """Run one command (the console script `rnnbench`); `prog` is the name usage lines show."""
     parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     from . import bisect, compare, gate, history, report
 
