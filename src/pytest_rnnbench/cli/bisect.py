@@ -5,10 +5,12 @@ measured against the good commit's, live A/B as the gate does; unless at least o
 is a regression there, the bisect stops ("no regression between the ends"). Then the first-parent
 commits between them are bisected (history/bisect.py), each midpoint judged against the good end
 on only the cases that regressed at the ends. An inconclusive midpoint is measured again with
-twice the worker processes per side, up to --attempts; one that stays inconclusive, or cannot be
-measured (its tree does not import, a case fails), is skipped as `git bisect skip` would, and the
-answer becomes a range, said as such. Everything after the bisect's own options goes to each step's
-pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the ends, ...).
+twice the worker processes per side (at most 12), up to --attempts; one that stays inconclusive,
+or cannot be measured (its tree does not import, a case fails), is skipped as `git bisect skip`
+would, and the answer becomes a range, said as such. Before a commit is named, the pass below it
+and its own regression are measured again with more workers. Everything after the bisect's own
+options goes to each step's pytest (`--rnnbench-python`, `--rnnbench-samples`, `-k` for the
+ends, ...).
 
 Exit status:
   0  found: one commit is the first bad one, the pass below it measured again
@@ -102,7 +104,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_ATTEMPTS,
         metavar="N",
         help="measurements of an inconclusive commit, each with twice the worker processes of the "
-        "one before (default: %(default)s)",
+        "one before, up to 12 per side (default: %(default)s)",
     )
     parser.add_argument(
         "--budget",
