@@ -287,6 +287,9 @@ def test_an_interrupted_bisect_says_how_to_go_on_from_the_range_reached() -> Non
     assert record.so_far() == ("g", "c7")  # c3 and c5 passed once each
     record.searched.append(dataclasses.replace(steps[2], attempt=1, role="confirm"))
     assert record.so_far() == ("c5", "c7")
+    # Two looks that disagree (a regression, then a pass with more workers) make no good end.
+    disagree = [dataclasses.replace(steps[0], verdict=v) for v in (REGRESSION, PASS)]
+    assert dataclasses.replace(record, searched=disagree).so_far() == ("g", "c7")
     resume = "rnnbench bisect --good c5 --bad c7 -k x-y '--rnnbench-python=/p y'"
     assert record.resume_command() == resume
     page = markdown(record)

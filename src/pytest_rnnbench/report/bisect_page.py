@@ -52,14 +52,18 @@ class Record:
 
     def so_far(self) -> Optional[tuple[str, str]]:
         """After an interruption: the newest commit below the first one that regressed whose
-        pass held when measured again, and that one (the good and bad ends until a step
-        narrowed them); None before the ends regressed. Each commit's latest verdict counts. A
-        pass seen once is no good end: a resumed bisect never measures its good end again, and
-        one noisy pass would then hide the regression (its ends would pass)."""
+        pass held when measured again (its last two looks passed), and that one (the good and
+        bad ends until a step narrowed them); None before the ends regressed. Each commit's
+        latest verdict counts. A pass seen once is no good end: a resumed bisect never measures
+        its good end again, and one noisy pass would then hide the regression (its ends would
+        pass)."""
         if not self.cases or not self.commits:
             return None
-        latest = {step.position: step.verdict for step in self.searched}
-        held = {s.position for s in self.searched if s.role == "confirm" and s.verdict == PASS}
+        looks: dict[int, list[str]] = {}
+        for step in self.searched:
+            looks.setdefault(step.position, []).append(step.verdict)
+        latest = {position: verdicts[-1] for position, verdicts in looks.items()}
+        held = {position for position, verdicts in looks.items() if verdicts[-2:] == [PASS, PASS]}
         high = min(
             (p for p, verdict in latest.items() if verdict == REGRESSION),
             default=len(self.commits) - 1,
