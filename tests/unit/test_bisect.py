@@ -591,6 +591,28 @@ def test_a_bisect_keeps_its_record_as_it_goes_and_says_why_a_commit_was_skipped(
     assert "(skipped: pytest wrote no results (exit status 137))" in report_path.read_text()
 
 
+def test_a_bisect_that_dies_of_another_exception_still_leaves_its_record(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its stdout gone (the pipe to a killed parent: BrokenPipeError at the next print), the
+    bisect ended with its --json still saying "running" and no final record."""
+    from pytest_rnnbench.cli import bisect as bisect_cli
+
+    def stdout_gone(*args: object) -> int:  # (args, extra, repo, workdir, record)
+        record = args[-1]
+        assert isinstance(record, Record)
+        record.cases = ["case-a"]
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(bisect_cli, "_bisect", stdout_gone)
+    record_path = tmp_path / "bisect.json"
+    with pytest.raises(BrokenPipeError):
+        main(["bisect", "--good", "master~2", "--bad", "master", "--json", str(record_path)])
+    written = json.loads(record_path.read_text())
+    assert written["running"] is False and written["interrupted"] is True
+    assert written["resume"].startswith("rnnbench bisect --good ")
+
+
 REFUSED_OPTION = "ERROR: command-line option --rnnbench-against-workers: invalid value 'x': no"
 UNKNOWN_OPTION = """\
 ERROR: usage: python -m pytest [options] [file_or_dir] [file_or_dir] [...]

@@ -30,6 +30,7 @@ Exit status:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shutil
 import signal
@@ -243,12 +244,9 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         print(f"bisect: error: {exc}", file=sys.stderr)
         return USAGE
     workdir = Path(tempfile.mkdtemp(prefix="rnnbench-bisect-"))
+    passed = list(extra or [])
     record = Record(
-        good=good,
-        commits=commits,
-        command=spelled(args, list(extra or [])),
-        passed=list(extra or []),
-        options=measuring_options(args),
+        good, commits, spelled(args, passed), passed=passed, options=measuring_options(args)
     )
     began = time.monotonic()
     # A SIGTERM (a cancelled CI job) or SIGHUP (the terminal or ssh session gone) between two
@@ -268,6 +266,11 @@ def run(args: argparse.Namespace, extra: Optional[list[str]] = None) -> int:
         )
         status = INTERRUPTED
         record.interrupted = True
+    except BaseException:  # stdout gone (BrokenPipeError), a fault: the record says how far it got
+        record.running, record.interrupted = False, True
+        with contextlib.suppress(OSError):
+            _write(args, record)
+        raise
     finally:
         record.running = False
         for sig, handler in previous.items():
