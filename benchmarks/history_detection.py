@@ -37,6 +37,7 @@ from pathlib import Path
 
 from pytest_rnnbench.history import series as history
 from pytest_rnnbench.history.changes import Detection, find_changes
+from pytest_rnnbench.history.runs import METRICS
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -44,6 +45,7 @@ DATA = REPO / "tests" / "data"
 QUIET = ("rnn-work-16", "no-change")
 BUSY = ("rnn-work-16-busy",)
 SHIFTS = (0.05, 0.10, 0.20, 0.40, -0.20)
+PAGE_SERIES = 32  # a nightly job's cases on one machine: the seed matrix's 48 is of this size
 SLOWED = ("mxnet-gpu0-b128-unroll-synthetic", "tensorflow-gpu0-b32-nounroll-nietzsche")
 
 
@@ -53,7 +55,7 @@ def noise_of(names: tuple[str, ...]) -> list[float]:
     for name in names:
         built = history.load_history(sorted((DATA / "history" / name).glob("run-*.json")))
         for series in built.series:
-            values = series.values(history.METRICS["time"])
+            values = series.values(METRICS["time"])
             code = ["rnn-work" in (p.run.subject or "") for p in series.points]
             for changed in (False, True):
                 runs = [v for v, c in zip(values, code) if c == changed and v is not None]
@@ -100,6 +102,55 @@ def false_alarms(
         values = [3.2 * (1 + rng.choice(pools[i >= runs // 2])) for i in range(runs)]
         alarms += bool(find_changes(values, detection))
     return alarms
+
+
+def temporary_changes(
+    pool: list[float], shift: float, runs: int, series: int, seed: str, detection: Detection
+) -> dict[str, int]:
+    """A change that is undone: `shift` from a third of the way to two thirds, then back (a
+    regression fixed ten nights later). Both edges should be found, within one run each."""
+    rng = random.Random(seed)
+    up, down = runs // 3, 2 * runs // 3
+    counts = {"both": 0, "one": 0, "none": 0}
+    for _ in range(series):
+        values = [
+            3.2 * (1 + rng.choice(pool)) * ((1 + shift) if up <= i < down else 1.0)
+            for i in range(runs)
+        ]
+        positions = [c.position for c in find_changes(values, detection)]
+        found = sum(any(abs(p - edge) <= 1 for p in positions) for edge in (up, down))
+        counts[("none", "one", "both")[found]] += 1
+    return counts
+
+
+def one_slow_run(
+    pool: list[float], shift: float, runs: int, series: int, seed: str, detection: Detection
+) -> int:
+    """Series with one run `shift` slower (anywhere, the first and last included) and none
+    other: a level did not move, so no change point should be found."""
+    rng = random.Random(seed)
+    alarms = 0
+    for _ in range(series):
+        slow = rng.randrange(runs)
+        values = [3.2 * (1 + rng.choice(pool)) * ((1 + shift) if i == slow else 1.0)
+                  for i in range(runs)]  # fmt: skip
+        alarms += bool(find_changes(values, detection))
+    return alarms
+
+
+def pages_with_a_change(
+    pool: list[float], runs: int, pages: int, per_page: int, seed: str, detection: Detection
+) -> int:
+    """Pages of `per_page` unchanged series (a nightly job's cases on one machine): how many show
+    at least one change point (the page is the family a reader meets)."""
+    rng = random.Random(seed)
+    shown = 0
+    for _ in range(pages):
+        shown += any(
+            find_changes([3.2 * (1 + rng.choice(pool)) for _ in range(runs)], detection)
+            for _ in range(per_page)
+        )
+    return shown
 
 
 def write_runs(directory: Path, count: int, pool: list[float]) -> None:
@@ -178,6 +229,31 @@ def main() -> None:
                         f"missed {c['missed']}/{args.series}, a change point elsewhere "
                         f"{c['elsewhere']}/{args.series}"
                     )
+            for shift in (0.25, 0.50):
+                t = temporary_changes(
+                    pools["quiet"], shift, runs, args.series, f"temp-{shift}-{cell}", detection
+                )
+                print(
+                    f"    quiet, {shift * 100:+.0f}% from run {runs // 3} to {2 * runs // 3 - 1}, "
+                    f"then back: both edges {t['both']}/{args.series}, one {t['one']}/"
+                    f"{args.series}, none {t['none']}/{args.series}"
+                )
+            for shift in (0.25, 0.50):
+                alarms = one_slow_run(
+                    pools["quiet"], shift, runs, args.series, f"spike-{shift}-{cell}", detection
+                )
+                print(
+                    f"    quiet, one run {shift * 100:+.0f}% anywhere (no level moved): a change "
+                    f"point in {alarms}/{args.series} series"
+                )
+            pages = max(1, args.series // 5)
+            shown = pages_with_a_change(
+                pools["quiet"], runs, pages, PAGE_SERIES, f"pages-{cell}", detection
+            )
+            print(
+                f"    quiet noise only, pages of {PAGE_SERIES} series: at least one change point "
+                f"on {shown}/{pages} pages"
+            )
     print(f"(detection: {time.monotonic() - started:.0f} s)")
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = Path(tmp) / "nightly"

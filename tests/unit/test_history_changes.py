@@ -92,7 +92,7 @@ def found_near(values: list[float], at: int) -> bool:
 @pytest.mark.parametrize("shift, at_least", [(0.20, 0.85), (-0.20, 0.90), (0.40, 0.97)])
 def test_shifts_are_found_at_their_run_in_most_series(shift, at_least):
     """100 series of 30 runs with the quiet machine's noise, the change at a random run. The
-    rates over 500 series (benchmarks/history_detection.py): 92%, 99% and 99.8%."""
+    rates over 500 series (benchmarks/history_detection.py): 85%, 95% and 99.4%."""
     rng = random.Random(f"shift {shift}")
     found = 0
     for _ in range(100):
@@ -102,8 +102,8 @@ def test_shifts_are_found_at_their_run_in_most_series(shift, at_least):
 
 
 def test_pure_noise_rarely_has_a_change_point():
-    """200 series of 30 runs of measured noise, quiet and busy; over 500 series each the rate
-    is 0.8% for both."""
+    """200 series of 30 runs of measured noise, quiet and busy; over 500 series each the rates
+    are 0.2% and 0.4%."""
     rng = random.Random("noise")
     alarms = sum(
         bool(find_changes(noisy(3.2, 30, rng, noise=noise), DEFAULT))
@@ -113,9 +113,35 @@ def test_pure_noise_rarely_has_a_change_point():
     assert alarms <= 4, alarms
 
 
+def test_a_regression_undone_ten_runs_later_is_found_at_both_edges():
+    """+50% from run 10 to run 19 of 30, then back: Otava's split alone stopped at its weak
+    best single split and found neither edge in 98 of 100 series; over 500, both edges are now
+    found in 97.6%."""
+    rng = random.Random("undone")
+    both = 0
+    for _ in range(50):
+        values = [v * (1.5 if 10 <= i < 20 else 1.0) for i, v in enumerate(noisy(3.2, 30, rng))]
+        positions = [c.position for c in find_changes(values, DEFAULT)]
+        both += all(any(abs(p - edge) <= 1 for p in positions) for edge in (10, 20))
+    assert both >= 45, both
+
+
+def test_one_slow_night_is_no_change_point():
+    """One run +50% (a slow night, anywhere: the newest or the one before it too) is no level:
+    Otava's t-test, a one- or two-run segment's spread taken without its degree of freedom,
+    called it a change point in 10% of series, "at p = 1e-7"."""
+    rng = random.Random("slow night")
+    alarms = 0
+    for night in [*range(30), 28, 29, 28, 29]:
+        values = noisy(3.2, 30, rng)
+        values[night] *= 1.5
+        alarms += bool(find_changes(values, DEFAULT))
+    assert alarms == 0, alarms
+
+
 def test_noise_that_grows_without_the_level_moving_is_rarely_a_change_point():
     """Quiet for 15 runs, then busy (the spread triples, the level stays): over 500 series the
-    rate is 6%; with Otava's own threshold (p < 0.001) it is 12%."""
+    rate is 0.8%; with Otava's own threshold (p < 0.001) it is 1%."""
     rng = random.Random("grows")
     alarms = sum(
         bool(find_changes(noisy(3.2, 15, rng) + noisy(3.2, 15, rng, noise=BUSY_NOISE), DEFAULT))
@@ -145,7 +171,7 @@ def test_a_shift_in_real_results_files_is_found_in_its_case_only():
     # point with the statistics of a segment its merge step has since joined to the next).
     (analysis,) = [a for a in analyses if a.series.key.case_id == CASE]
     assert [level.mean for level in analysis.levels] == pytest.approx([change.before, change.after])
-    assert change.confidence > 0.9999
+    assert change.pvalue < 0.0001
     assert found == {}  # the 15 other cases stayed within their noise
 
 
