@@ -209,6 +209,13 @@ def _read_runs(
         )
         if not read:
             notes.append(f"{source}: holds no case")
+        if document.get("finished") is False:  # killed or interrupted: a case that hung is absent
+            selected = document.get("cases_selected")
+            of = f" of the {selected} selected" if isinstance(selected, int) else ""
+            notes.append(
+                f"{source}: the run stopped before its end ({len(read)} case(s){of} in it): a "
+                "case it never finished is missing from its series, not shown as failed"
+            )
         kept = []
         for point in read:
             same = (identity, point.row.case_id)
