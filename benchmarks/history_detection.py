@@ -229,23 +229,21 @@ def main() -> None:
                         f"missed {c['missed']}/{args.series}, a change point elsewhere "
                         f"{c['elsewhere']}/{args.series}"
                     )
+            undone, nights = [], []
             for shift in (0.25, 0.50):
-                t = temporary_changes(
-                    pools["quiet"], shift, runs, args.series, f"temp-{shift}-{cell}", detection
-                )
-                print(
+                quiet = (pools["quiet"], shift, runs, args.series)
+                t = temporary_changes(*quiet, f"temp-{shift}-{cell}", detection)
+                undone.append(
                     f"    quiet, {shift * 100:+.0f}% from run {runs // 3} to {2 * runs // 3 - 1}, "
                     f"then back: both edges {t['both']}/{args.series}, one {t['one']}/"
                     f"{args.series}, none {t['none']}/{args.series}"
                 )
-            for shift in (0.25, 0.50):
-                alarms = one_slow_run(
-                    pools["quiet"], shift, runs, args.series, f"spike-{shift}-{cell}", detection
-                )
-                print(
+                alarms = one_slow_run(*quiet, f"spike-{shift}-{cell}", detection)
+                nights.append(
                     f"    quiet, one run {shift * 100:+.0f}% anywhere (no level moved): a change "
                     f"point in {alarms}/{args.series} series"
                 )
+            print("\n".join(undone + nights))
             pages = max(1, args.series // 5)
             shown = pages_with_a_change(
                 pools["quiet"], runs, pages, PAGE_SERIES, f"pages-{cell}", detection

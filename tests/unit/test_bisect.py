@@ -422,6 +422,14 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def _commit_files(repo: Path, *names: str) -> None:
+    """One commit per name, each adding an empty keras/NAME.py, with the name as its subject."""
+    for name in names:
+        (repo / "keras" / f"{name}.py").write_text("")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", name)
+
+
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     repo = tmp_path / "keras"
@@ -786,14 +794,9 @@ def test_commits_before_a_merge_that_brought_good_in_are_not_candidates(repo: Pa
     from pytest_rnnbench.cli.bisect import commits_between
 
     _git(repo, "checkout", "-q", "-b", "feature", "master~2")
-    for name in ("f1", "f2"):
-        (repo / "keras" / f"{name}.py").write_text("")
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", name)
+    _commit_files(repo, "f1", "f2")
     _git(repo, "merge", "-q", "--no-ff", "-m", "merge master", "master")
-    (repo / "keras" / "f3.py").write_text("")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "f3")
+    _commit_files(repo, "f3")
     good, bad = _git(repo, "rev-parse", "master"), _git(repo, "rev-parse", "feature")
     assert [c.subject for c in commits_between(repo, good, bad)] == ["merge master", "f3"]
     # Without a merge of good, the branch's own commits are all candidates.
@@ -810,15 +813,10 @@ def test_a_good_end_inside_a_merged_branch_below_its_tip(repo: Path) -> None:
     from pytest_rnnbench.cli.bisect import commits_between
 
     _git(repo, "checkout", "-q", "-b", "feat", "master~2")
-    for name in ("f1", "f2"):
-        (repo / "keras" / f"{name}.py").write_text("")
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", name)
+    _commit_files(repo, "f1", "f2")
     _git(repo, "checkout", "-q", "master")
     _git(repo, "merge", "-q", "--no-ff", "-m", "merge feat", "feat")
-    (repo / "keras" / "after.py").write_text("")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "after")
+    _commit_files(repo, "after")
     good, bad = _git(repo, "rev-parse", "feat~1"), _git(repo, "rev-parse", "master")
     assert [c.subject for c in commits_between(repo, good, bad)] == ["merge feat", "after"]
 
