@@ -378,8 +378,14 @@ def test_native_toml_values_are_read_as_the_text_an_ini_file_gives(
     pytester.makepyprojecttoml("[tool.pytest]\nrnnbench_repeats = true\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--co")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(  # pytest's own words: a switch's true/false is no number
+        ["ERROR: *pyproject.toml: config option 'rnnbench_repeats' expects one of *, got bool*"]
+    )
+    pytester.makepyprojecttoml("[tool.pytest]\nrnnbench_repeats = 0\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # a number, but a bad one: ours
     result.stderr.fnmatch_lines(
-        ["ERROR: ini option rnnbench_repeats in *pyproject.toml: invalid value 'true': *"]
+        ["ERROR: ini option rnnbench_repeats in *pyproject.toml: invalid value '0': *"]
     )
 
 

@@ -12,8 +12,11 @@ __all__ = ["add_options"]
 
 # pytest 9's native TOML configuration ([tool.pytest]) refuses `rnnbench = true` or
 # `rnnbench_repeats = 2` for a "string" key; from pytest 9.2 a key may take a union of types (ini
-# files still give text: the first member), and resolve.py reads the value as text.
-SCALAR_INI_TYPE: Any = str | bool | int | float if pytest.version_tuple >= (9, 2) else "string"
+# files still give text: the first member), and resolve.py reads the value as text. `--help`
+# shows the union: a switch takes true/false, the others a number where one fits.
+TYPED = pytest.version_tuple >= (9, 2)
+FLAG_INI_TYPE: Any = str | bool if TYPED else "string"
+SCALAR_INI_TYPE: Any = str | int | float if TYPED else "string"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -36,4 +39,5 @@ def add_options(parser: pytest.Parser) -> None:
         if option.action == "append":
             parser.addini(option.ini, option.help, type="linelist", default=[])
         else:
-            parser.addini(option.ini, option.help, type=SCALAR_INI_TYPE, default=None)
+            scalar = FLAG_INI_TYPE if option.action == "store_true" else SCALAR_INI_TYPE
+            parser.addini(option.ini, option.help, type=scalar, default=None)
