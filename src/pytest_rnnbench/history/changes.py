@@ -155,9 +155,7 @@ def find_changes(values: Sequence[float], detection: Detection) -> list[Change]:
             before=float(point.stats.mean_1),
             after=float(point.stats.mean_2),
             # Welch's, as the last look tested it (_fails_a_look), not Otava's
-            pvalue=welch_p(
-                series[bounds[k] : bounds[k + 1]], series[bounds[k + 1] : bounds[k + 2]]
-            ),
+            pvalue=welch_p(*_segments(series, bounds, k)),
             spread_before=float(point.stats.std_1),
             spread_after=float(point.stats.std_2),
         )
@@ -193,7 +191,7 @@ def _worth_a_look(points: list[Any], series: list[float], detection: Detection) 
     spurious one should go; the caller tests again."""
     bounds = [0, *(int(point.index) for point in points), len(series)]
     failing = [
-        (welch_p(series[bounds[k] : bounds[k + 1]], series[bounds[k + 1] : bounds[k + 2]]), k)
+        (welch_p(*_segments(series, bounds, k)), k)
         for k in range(len(points))
         if _fails_a_look(series, bounds[k], bounds[k + 1], bounds[k + 2], detection)
     ]
@@ -201,6 +199,11 @@ def _worth_a_look(points: list[Any], series: list[float], detection: Detection) 
         return points
     weakest = max(failing)[1]
     return points[:weakest] + points[weakest + 1 :]
+
+
+def _segments(series: list[float], bounds: list[int], k: int) -> tuple[list[float], list[float]]:
+    """The two segments either side of the k-th change point (`bounds`: 0, the points, the end)."""
+    return series[bounds[k] : bounds[k + 1]], series[bounds[k + 1] : bounds[k + 2]]
 
 
 def _fails_a_look(
