@@ -172,8 +172,8 @@ def _publish(
             # Every chart's path before any is drawn: exit 2 writes nothing (a chart in the way
             # left new charts beside the old page).
             for _, relative in (shot for shots in images.values() for shot in shots):
-                if cannot_write(args.output / relative):
-                    return f"cannot write the history: {cannot_write(args.output / relative)}"
+                if problem := cannot_write(args.output / relative):
+                    return f"cannot write the history: {problem}"
             charts = history_charts.render_all(history, analyses, args.output)
             print(f"{len(charts)} charts written to {args.output}", file=sys.stderr)
         page = history_page.render(history, page_analyses, metric, detection, images, args.title)
