@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import wait_gone
+from pytest_rnnbench.run import turns
 from pytest_rnnbench.run.protocol import PROTOCOL_VERSION
 from pytest_rnnbench.run.turns import (
     MIN_TURNS,
@@ -325,3 +326,27 @@ def test_each_turn_records_how_much_of_the_machine_other_processes_took(
     # controller's are not counted as others.
     cpus = os.cpu_count() or 1
     assert sum(busy) / len(busy) - sum(quiet) / len(quiet) > 0.3 / cpus
+
+
+def test_a_worker_slow_to_exit_is_said_to_have_overlapped_the_next_turn(
+    tmp_path: Path, fake_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turns go on after the exit wait, and the worker's run says why its exit may have
+    shared a turn; the last worker to finish has no next turn to share."""
+    monkeypatch.setattr(turns, "EXIT_GRACE_S", 0.2)
+    env = dict(
+        os.environ, FAKE_MODE="turns", FAKE_TURNLOG=str(tmp_path / "turns.log"),
+        FAKE_EXITLOG=str(tmp_path / "exits.log"), FAKE_EXIT_DELAY_S="1.0",
+    )  # fmt: skip
+    runs = run_live(
+        specs(tmp_path, fake_python, "reference", 1, request(), env),
+        specs(tmp_path, fake_python, "candidate", 1, request(), env),
+        timeout_s=60,
+        turn_steps=2,
+    )
+    said = [run.late_exit for side in runs for run in side]
+    assert sorted(said, key=str) == [
+        None,
+        "worker did not exit within 0.2 s after sending its result: its exit overlapped the "
+        "next turn",
+    ]

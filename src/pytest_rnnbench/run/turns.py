@@ -274,7 +274,8 @@ def _take_turns(
                 for other in workers.values():
                     other.kill()
                 return index
-            _let_exit(workers.get(index))
+            if not all(done):  # others train on: its exit must not share their turns
+                _let_exit(workers.get(index))
         else:
             continue
         _go_on(workers, later, cycle, done, paused, loads, clocks)
@@ -319,7 +320,12 @@ def _let_exit(worker: Optional[Worker]) -> None:
     try:
         worker.proc.wait(timeout=EXIT_GRACE_S)
     except subprocess.TimeoutExpired:
-        pass  # finish() gives it its grace and says what happened
+        # The turns go on (a hung exit must not stop the case), but the results file says so:
+        # finish() replaces this with its kill when the worker has not exited by then either.
+        worker.run.late_exit = (
+            f"worker did not exit within {EXIT_GRACE_S:g} s after sending its result: "
+            "its exit overlapped the next turn"
+        )
 
 
 def _past_deadline(
