@@ -4,7 +4,8 @@ one real GPU (about 5-6 minutes on one H100; `--budget-s`, default 330, bounds i
 Small `pytest --rnnbench` runs of the jax and torch cases (synthetic data, batch 128, 4,096
 samples), each under its own `timeout`, cheapest and most important first; then each results
 file (`--rnnbench-json`) is read. Every check prints one line, `PASS|FAIL|N/A <check>: <the
-fields read>`; the script exits 0 only when no check failed. Checks (the commit that made each):
+fields read>`; the script exits 0 when none failed and some passed (1: one failed; 2: none
+could be judged, e.g. a missing module). Checks (the commit that made each):
 
 - lstm path (1f00897): torch and jax without unroll record the fused cuDNN kernel, unroll the
   generic loop; tf32 flags (a060286): torch's tf32_cudnn and tf32_matmul are booleans.
@@ -25,8 +26,11 @@ pytest-xdist come from the wheels in `.whl/` (git-ignored), installed with --tar
 work folder. Fetch them once where there is a network:
 
     python3 -m pip download --only-binary=:all: --no-deps --python-version 3.12 \
-        --implementation cp --abi cp312 --platform manylinux_2_17_x86_64 -d .whl \
+        --implementation cp --abi cp312 --platform manylinux_2_28_x86_64 \
+        --platform manylinux2014_x86_64 -d .whl \
         keras==3.15.1 namex optree absl-py pytest-xdist execnet
+
+(optree's wheels are manylinux_2_28 only; about 3 MB in all.)
 
 On the GPU machine (the device tool's `run`, carry [".whl"], timeout_s 420), from the checkout:
 
@@ -926,7 +930,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         ctx.foreign_pids = {int(r[0]) for r in _smi("--query-compute-apps=pid") if r[0].isdigit()}
     for line in said:
         ctx.say("  " + line)
-    missing = modules_missing(python, env, ["keras", "absl", "namex", "optree", "jax", "torch"])
+    needed = ["pytest", "keras", "absl", "namex", "optree", "jax", "torch"]
+    needed += ["pynvml"] if ctx.gpu else []  # without it the plugin sees no GPU
+    missing = modules_missing(python, env, needed)
     xdist_missing = modules_missing(python, env, ["xdist", "execnet"])
     ctx.xdist = f"not importable: {', '.join(xdist_missing)}" if xdist_missing else ""
     ctx.say(f"  {python}: missing {missing or 'nothing'}; pytest-xdist {ctx.xdist or 'ok'}")
@@ -985,7 +991,9 @@ def finish(ctx: Context) -> int:
         ],
     }
     (ctx.out / "gpu_verify.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return 1 if counts["FAIL"] else 0
+    if counts["FAIL"]:
+        return 1
+    return 0 if counts["PASS"] else 2  # nothing checked (setup): no pass to report
 
 
 if __name__ == "__main__":
