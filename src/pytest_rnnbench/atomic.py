@@ -85,13 +85,27 @@ def cannot_write(path: Path) -> Optional[str]:
     directory this user may write in."""
     if path.is_dir():
         return f"{path} is a directory"
-    existing = path.parent
+    return _cannot_make(path, path.parent)
+
+
+def cannot_write_in(directory: Path) -> Optional[str]:
+    """Why files could not be written in `directory` (an output folder, made when missing;
+    checked before long work), or None."""
+    if directory.exists() and not directory.is_dir():
+        return f"{directory} is not a directory"
+    return _cannot_make(directory, directory)
+
+
+def _cannot_make(target: Path, folder: Path) -> Optional[str]:
+    """Why `target` could not be made in `folder`: the nearest of `folder` and its parents that
+    exists (the missing ones are made) must be a directory this user may write in."""
+    existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        return f"cannot write {path}: {existing} is not a directory"
+        return f"cannot write {target}: {existing} is not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write {path}: {existing} is not writable"
+        return f"cannot write {target}: {existing} is not writable"
     return None
 
 

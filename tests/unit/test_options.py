@@ -421,6 +421,8 @@ BAD_OPTIONS = [
     ("--rnnbench-report", "/proc/version/r.md", "/proc/version is not a directory"),
     ("--rnnbench-comment", "/proc/version/c.md", "/proc/version is not a directory"),
     ("--rnnbench-benchmark-json", "/", "/ is a directory"),
+    ("--rnnbench-plots", "/proc/version", "/proc/version is not a directory"),
+    ("--rnnbench-plots", "/proc/version/charts", "/proc/version is not a directory"),
     ("--rnnbench-baseline-dir", "", "expected a path"),
 ]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from ..atomic import cannot_write
+from ..atomic import cannot_write, cannot_write_in
 from ..backends import BACKENDS
 from ..matrix import PRESETS
 from ..metrics import parse_fraction
@@ -302,13 +302,19 @@ def output_file(raw: str, base: Path) -> Path:
 
 
 def plots_dir(raw: str, base: Path) -> Path:
-    """The charts' directory; refused when matplotlib is missing."""
+    """The charts' directory; refused when matplotlib is missing or it could not be written."""
     # Checked before any test runs: finding out after an hour of benchmarks helps nobody.
     from ..report.outputs import plots_available  # imported late: reports are not needed to parse
 
-    if CHECK_MACHINE.get() and not plots_available():
+    found = path(raw, base)
+    if not CHECK_MACHINE.get():
+        return found
+    if not plots_available():
         raise ValueError("charts need matplotlib: pip install 'pytest-rnnbench[plots]'")
-    return path(raw, base)
+    problem = cannot_write_in(found)
+    if problem:
+        raise ValueError(problem)
+    return found
 
 
 def slowdown(raw: Any) -> float:

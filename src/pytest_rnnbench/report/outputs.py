@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-from ..atomic import cannot_append, cannot_write, write_text
+from ..atomic import cannot_append, cannot_write, cannot_write_in, write_text
 from ..results.rows import Report
 from ..settings import Settings
 from . import charts, comment, markdown, pytest_benchmark
@@ -219,9 +219,7 @@ def publish_outputs(
 def cannot_publish(output: Output, path: Path) -> Optional[str]:
     """Why `output` could not be written to `path` (checked before any work), or None."""
     if output.kind == "directory":
-        if path.exists() and not path.is_dir():
-            return f"{path} is not a directory"
-        return cannot_write(path / "chart.png")  # the folder, or the nearest one to make it in
+        return cannot_write_in(path)
     if output.kind == "appended file":
         return cannot_append(path)
     return cannot_write(path)
