@@ -30,7 +30,8 @@ work folder. Fetch them once where there is a network:
         --platform manylinux2014_x86_64 -d .whl \
         keras==3.15.1 namex optree absl-py pytest-xdist execnet
 
-(optree's wheels are manylinux_2_28 only; about 3 MB in all.)
+(optree's wheels are manylinux_2_28 only; about 3 MB in all; cp312: that machine's python3 is
+3.12, and another one's install fails, so every check says N/A and the script exits 2.)
 
 On the GPU machine (the device tool's `run`, carry [".whl"], timeout_s 420), from the checkout:
 
@@ -849,6 +850,9 @@ def find_gpus() -> tuple[int, Optional[int]]:
     if shutil.which("nvidia-smi") is None:
         return 0, None
     rows = _smi("--query-gpu=memory.total")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:  # the plugin counts only these (nvidia-smi lists every GPU)
+        rows = rows[: len([entry for entry in visible.split(",") if entry.strip()])]
     return len(rows), (int(float(rows[0][0])) if rows else None)
 
 
@@ -930,7 +934,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         ctx.foreign_pids = {int(r[0]) for r in _smi("--query-compute-apps=pid") if r[0].isdigit()}
     for line in said:
         ctx.say("  " + line)
-    needed = ["pytest", "keras", "absl", "namex", "optree", "jax", "torch"]
+    needed = ["pytest", "scipy", "keras", "absl", "namex", "optree", "jax", "torch"]
     needed += ["pynvml"] if ctx.gpu else []  # without it the plugin sees no GPU
     missing = modules_missing(python, env, needed)
     xdist_missing = modules_missing(python, env, ["xdist", "execnet"])
