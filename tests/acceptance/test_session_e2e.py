@@ -101,8 +101,11 @@ def test_a_second_benchmark_test_of_a_case_fails_and_the_first_alone_is_measured
     judged = pytester.runpytest_subprocess(*ONE_CASE, worker, *xdist, "--rnnbench-json=r.json")
     judged.assert_outcomes(passed=1, failed=1)
     # The family is the cases judged: the second test's fail unmeasured, at no share of it.
-    (verdict,) = json.loads((pytester.path / "r.json").read_text())["verdicts"].values()
+    document = json.loads((pytester.path / "r.json").read_text())
+    (verdict,) = document["verdicts"].values()
     assert verdict["family"]["cases"] == 1
+    # Two tests selected; under pytest-xdist the controller, which collects nothing, hears it.
+    assert document["cases_selected"] == 2
     one = pytester.runpytest_subprocess(*ONE_CASE, worker, "test_b.py")
     one.assert_outcomes(passed=1)
 

@@ -301,6 +301,11 @@ class RnnbenchSession:
         return not document.get("verdicts") and not document.get("failures")
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist controller: each worker collects the run's selection (after -k/-m)."""
+        self.selected = len(ids)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """pytest-xdist controller: collect a worker's results when it ends, or when it dies
         (called twice for a worker stopped by Ctrl-C: once as finished, once as down)."""
@@ -369,7 +374,7 @@ class RnnbenchSession:
 
     def _no_case_selected(self, document: dict[str, Any]) -> bool:
         """No benchmark case ran or was skipped, and (where known) none was collected; not said of
-        an interrupted run (a pytest-xdist controller, which collects nothing, knew of none)."""
+        an interrupted run (a pytest-xdist controller, which collects nothing, may know of none)."""
         if self.selected or not self.finished:
             return False
         seen = self.failed_cases or self.skipped or document["results"] or document["failures"]
@@ -378,13 +383,8 @@ class RnnbenchSession:
 
 def _matrix(settings: Settings) -> tuple[int, list[Case]]:
     """The matrix's size, and the cases of it that this run holds (its shard's, if any)."""
-    cases = build_matrix(
-        settings.backends,
-        settings.gpu_counts,
-        settings.batch_sizes,
-        settings.unrolls,
-        settings.datasets,
-    )
+    s = settings  # its five axes, in build_matrix's order
+    cases = build_matrix(s.backends, s.gpu_counts, s.batch_sizes, s.unrolls, s.datasets)
     return len(cases), shard(cases, *settings.shard) if settings.shard is not None else cases
 
 
