@@ -639,51 +639,56 @@ def _mib(value: Optional[float]) -> str:
     return "None" if value is None else f"{value / MIB:.0f} MiB"
 
 
+def _distinct(values: Iterable[object]) -> list[str]:
+    """The distinct values as text, sorted: a check's evidence over every worker."""
+    return sorted({str(value) for value in values})
+
+
+def _over_workers(
+    ctx: Context, judged: bool, ok: bool, evidence: str, on_cpu: str
+) -> tuple[str, str]:
+    """A check over every GPU worker: PASS or FAIL, or N/A on the CPU (`on_cpu`: what CPU workers
+    get) or with no GPU worker to judge (the stages' own checks say why)."""
+    if not ctx.gpu:
+        return "N/A", f"no GPU ({on_cpu}): {evidence}"
+    if not judged:
+        return "N/A", f"no GPU worker to judge: {evidence}"
+    return ("PASS" if ok else "FAIL"), evidence
+
+
 def device_order_check(ctx: Context) -> tuple[str, str]:
     wanted = os.environ.get("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # the plugin only sets a default
     seen = ctx.workers_seen()
-    orders = sorted({str(env.get("CUDA_DEVICE_ORDER")) for env in seen.values()})
+    orders = _distinct(env.get("CUDA_DEVICE_ORDER") for env in seen.values())
     results = ctx.gpu_results()
-    gpus_seen = sorted({str(result["worker"].get("gpus_seen")) for _, _, result in results})
-    peaks = sorted(
-        {
-            _mib((result["worker"].get("gpu_memory") or {}).get("nvml_process_peak_bytes"))
-            for _, _, result in results
-        }
+    gpus_seen = _distinct(result["worker"].get("gpus_seen") for _, _, result in results)
+    peaks = _distinct(
+        _mib((result["worker"].get("gpu_memory") or {}).get("nvml_process_peak_bytes"))
+        for _, _, result in results
     )
     evidence = (
         f"{len(seen)} worker(s) read in /proc: CUDA_DEVICE_ORDER {orders}; "
         f"{len(results)} GPU result(s): gpus_seen {gpus_seen}; NVML per-process peaks {peaks}"
     )
-    if not ctx.gpu:
-        return "N/A", f"no GPU (CPU workers get no CUDA_DEVICE_ORDER): {evidence}"
-    if not seen or not results:  # the stages' own checks say why
-        return "N/A", f"no GPU worker to judge: {evidence}"
     ok = orders == [wanted] and gpus_seen == ["1"]
-    return ("PASS" if ok else "FAIL"), evidence
+    on_cpu = "CPU workers get no CUDA_DEVICE_ORDER"
+    return _over_workers(ctx, bool(seen and results), ok, evidence, on_cpu)
 
 
 def visible_devices_check(ctx: Context) -> tuple[str, str]:
     outer = os.environ.get("CUDA_VISIBLE_DEVICES")
     expected = outer.split(",")[0].strip() if outer else "0"
     seen = ctx.workers_seen()
-    in_env = sorted({str(env.get("CUDA_VISIBLE_DEVICES")) for env in seen.values()})
-    recorded = sorted(
-        {
-            str(result["worker"]["run"].get("cuda_visible_devices"))
-            for _, _, result in ctx.gpu_results()
-        }
+    in_env = _distinct(env.get("CUDA_VISIBLE_DEVICES") for env in seen.values())
+    recorded = _distinct(
+        result["worker"]["run"].get("cuda_visible_devices") for _, _, result in ctx.gpu_results()
     )
     evidence = (
         f"expected {expected!r} (CUDA_VISIBLE_DEVICES here: {outer!r}); results' "
         f"run.cuda_visible_devices {recorded}; {len(seen)} worker(s)' environments {in_env}"
     )
-    if not ctx.gpu:
-        return "N/A", f"no GPU (CPU workers get ''): {evidence}"
-    if not seen or not recorded:  # the stages' own checks say why
-        return "N/A", f"no GPU worker to judge: {evidence}"
     ok = recorded == [expected] and in_env == [expected]
-    return ("PASS" if ok else "FAIL"), evidence
+    return _over_workers(ctx, bool(seen and recorded), ok, evidence, "CPU workers get ''")
 
 
 def own_workers_check(ctx: Context) -> tuple[str, str]:
