@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -274,3 +275,39 @@ def test_a_worker_that_dies_without_a_word_says_so(tmp_path: Path) -> None:
     assert str(raised.value).endswith(
         "--- last lines of the worker's output ---\n(the worker wrote no output)"
     )
+
+
+def test_a_worker_whose_controller_is_killed_stops_with_its_children(
+    fake_python: Path, tmp_path: Path
+) -> None:
+    # SIGKILL (the out-of-memory killer, `kill -9`, a CI runner's last resort) gives the controller
+    # no chance to kill its workers; left running, one would hold its GPU and CPUs and slow the
+    # next benchmark on that machine.
+    pidfile = tmp_path / "pids.json"
+    controller = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import json, os, sys\n"
+            "from pathlib import Path\n"
+            "from pytest_rnnbench.run.process import run_worker\n"
+            "run_worker(sys.argv[1], json.loads(sys.argv[2]), dict(os.environ), 300, "
+            "Path(sys.argv[3]))\n",
+            str(fake_python),
+            json.dumps(request_for()),
+            str(tmp_path / "w.log"),
+        ],
+        env=dict(os.environ, FAKE_MODE="hang", FAKE_PIDFILE=str(pidfile)),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pidfile.exists() or not pidfile.read_text():
+            assert controller.poll() is None, "the controller ended before its worker hung"
+            assert time.monotonic() < deadline, "the worker never hung"
+            time.sleep(0.05)
+        pids = json.loads(pidfile.read_text())
+        controller.kill()
+        controller.wait()
+        assert wait_gone(pids) == [], f"left running after their controller was killed: {pids}"
+    finally:
+        controller.kill()

@@ -12,7 +12,10 @@ name would shadow any installed module of that name.)
 
 import json
 import os
+import select
+import signal
 import sys
+import threading
 import traceback
 
 PROTOCOL_VERSION = 1
@@ -62,6 +65,41 @@ class Turns(object):
             self.free = True
 
 
+def stop_with_controller(result_fd):
+    """Kill this worker, and all it started, once its controller is gone.
+
+    A controller killed outright (SIGKILL: the out-of-memory killer, `kill -9`, a CI runner's
+    last resort) cannot stop its workers, and one left training would hold its CPUs and GPU and
+    slow whatever is measured next on the machine. The controller holds the only read end of the
+    result pipe; when it dies, the kernel closes it and poll() on the write end reports an error
+    (POLLERR on Linux, POLLHUP elsewhere). A thread blocked in poll() costs nothing while it
+    waits, and this holds through wrapper interpreters that do not exec, where the worker's
+    parent is not the controller.
+    """
+    if not hasattr(select, "poll"):
+        return
+
+    def watch():
+        poller = select.poll()
+        poller.register(result_fd, 0)  # errors and hang-ups are reported unasked
+        while True:
+            for _, events in poller.poll():
+                if events & select.POLLNVAL:
+                    return  # the pipe was closed here: nothing left to watch
+                if events & (select.POLLERR | select.POLLHUP):
+                    _kill_own_group()
+
+    thread = threading.Thread(target=watch, name="rnnbench-controller-watch")
+    thread.daemon = True
+    thread.start()
+
+
+def _kill_own_group():
+    if os.getpgrp() == os.getpid():  # the controller starts each worker in a session of its own
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _read_request():
     request = json.load(sys.stdin)
     if request.get("protocol") != PROTOCOL_VERSION:
@@ -79,7 +117,9 @@ def main(argv, train):
     (the "started" message, the error reporting) around a training of their own. Returns the exit
     code: 0 after a result, 3 after an unsupported case, 2 after any other error.
     """
-    channel = Channel(int(argv[argv.index("--result-fd") + 1]))
+    result_fd = int(argv[argv.index("--result-fd") + 1])
+    channel = Channel(result_fd)
+    stop_with_controller(result_fd)
     channel.send("started", pid=os.getpid(), python=sys.executable)
     try:
         request = _read_request()
