@@ -33,7 +33,7 @@ from ..run.trees import remove as remove_tree
 from ..settings import Settings
 from ..verdicts.family import family_line
 from ..verdicts.live import LiveJudge
-from ..verdicts.protocol import CaseRun, Judge, add_worker_summary, enforce, worker_summary
+from ..verdicts.protocol import CaseRun, Judge, enforce
 from ..verdicts.stored import BaselineJudge
 from . import header, summary
 from . import results_file as files
@@ -43,6 +43,7 @@ from .item_reports import case_id_of, failure_cause, skip_reason
 from .one_measurement import family_size, later_tests
 from .runner import CaseRunner, source_trees
 from .skips import why_not_here
+from .xdist_workers import XdistWorkers, hand_over
 
 EXIT_NOTHING_JUDGED = 10
 
@@ -94,9 +95,8 @@ class RnnbenchSession:
         self.runner = CaseRunner(
             settings, self.slot, self.trees, self.progress, self._log_dir, stored
         )
-        # pytest-xdist controller: each worker's results document, by worker ("gw0"), once.
-        self._from_xdist_workers: dict[str, dict[str, Any]] = {}
-        self._xdist_run: Optional[str] = None  # the controller's testrunuid, once a worker starts
+        # pytest-xdist controller: what its workers hand over (it runs no case itself).
+        self.xdist = XdistWorkers(settings.json_path, self.judge)
         # Cases whose test failed, whatever failed it (a regression, a missing baseline under
         # --rnnbench-require-baseline, a worker): for the counts line. Under pytest-xdist the
         # controller hears its workers' reports too.
@@ -215,11 +215,7 @@ class RnnbenchSession:
             not_judged=summary.not_judged(self.skipped, self.judge.unjudged),
             progress={"finished": self.finished, "cases_selected": self.selected},
         )
-        # Under pytest-xdist the controller runs no case: its document is what the workers sent.
-        for sent in self._from_xdist_workers.values():
-            for key in ("results", "failures", "verdicts"):
-                if sent.get(key):
-                    document.setdefault(key, {}).update(sent[key])
+        self.xdist.merge_into(document)
         # A case whose test failed with no verdict or failure recorded (a worker that imported
         # another Keras, after its result) must not vanish: a failure, with its test's cause.
         recorded = set(document.get("verdicts") or {}) | set(document.get("failures") or {})
@@ -266,8 +262,8 @@ class RnnbenchSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """pytest-xdist controller: the run's id, which names its workers' share files."""
-        self._xdist_run = node.workerinput.get("testrunuid")
+        """pytest-xdist controller: a worker starts (it names its share of the results file)."""
+        self.xdist.node_configured(node)
 
     # Last: under pytest-xdist, after its workers are torn down (a SIGTERM to the controller
     # alone let them rewrite their shares after these were collected: finished cases lost).
@@ -275,11 +271,9 @@ class RnnbenchSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._is_xdist_worker:
             output = self.config.workeroutput  # type: ignore[attr-defined]
-            output["rnnbench"] = self.results_document()
-            output["rnnbench_summary"] = worker_summary(self.judge)
-            output["rnnbench_collected"] = self.collected
+            hand_over(output, self.results_document(), self.judge, self.collected)
             return
-        self._collect_left_shares()
+        self.xdist.take_left_shares()
         self._session = session  # the terminal summary, after this, may change its exit status
         self.finished = int(session.exitstatus) != pytest.ExitCode.INTERRUPTED
         # Written at the end too: a run whose every case was skipped still leaves its file.
@@ -307,35 +301,11 @@ class RnnbenchSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """pytest-xdist controller: collect a worker's results when it ends, or when it dies
-        (called twice for a worker stopped by Ctrl-C: once as finished, once as down)."""
-        worker = node.gateway.id
-        output = getattr(node, "workeroutput", None) or {}
-        share = None
-        if self.settings.json_path is not None:
-            share = files.xdist_share(self.settings.json_path, node.workerinput)
-        sent = output.get("rnnbench") or files.read_share(share)
-        if share is not None:
-            share.unlink(missing_ok=True)
+        """pytest-xdist controller: a worker's results when it ends, or its share when it dies."""
+        if self.xdist.node_down(node):
+            self._write_results()
         # The controller collects nothing itself: what -k/-m left out, it hears from a worker.
-        self.collected = max(self.collected, output.get("rnnbench_collected") or 0)
-        if not sent or worker in self._from_xdist_workers:
-            return
-        self._from_xdist_workers[worker] = sent
-        self._write_results()
-        # So the summary lists every case's verdict, as without xdist.
-        verdicts = sent.get("verdicts") or {}
-        add_worker_summary(self.judge, output.get("rnnbench_summary") or {}, verdicts)
-
-    def _collect_left_shares(self) -> None:
-        """pytest-xdist controller: the shares of workers it never heard end (Ctrl-C stops its
-        loop before their pytest_testnodedown), taken so that their finished cases stay."""
-        if self._xdist_run is None or self.settings.json_path is None:
-            return
-        for worker, sent in files.take_left_shares(self.settings.json_path, self._xdist_run):
-            if worker not in self._from_xdist_workers:
-                self._from_xdist_workers[worker] = sent
-                add_worker_summary(self.judge, {}, sent.get("verdicts") or {})
+        self.collected = max(self.collected, self.xdist.collected)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self._is_xdist_worker:
