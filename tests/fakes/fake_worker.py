@@ -8,7 +8,8 @@ hands it to the runner through a wrapper interpreter (`helpers.make_fake_interpr
 - the case's batch size picks the mode (MODES below), so one session can hold every kind of
   failure: 1 ok, 2 SIGKILL, 3 exit code 7, 4 raise, 5 garbage on the protocol channel, 6 hang,
   7 an unknown message type, 8 exit silently;
-- FAKE_MODE overrides the batch size's mode for every case (also "turns": live A/B turn-taking);
+- FAKE_MODE overrides the batch size's mode for every case (also "turns": live A/B turn-taking;
+  "malformed": replies that once broke the controller's reader, then a result a second later);
 - FAKE_PIDFILE: where "hang" writes its own pid and its child's;
 - FAKE_TURNLOG: where "turns" logs "pid start end" for every step; FAKE_DIE_AT_TURN kills the
   worker (SIGKILL) in the middle of that turn; FAKE_NEIGHBOUR_CPU_S: in every step, a child
@@ -99,6 +100,10 @@ def fake_train(request, channel, control_fd=None):
     if mode == "garbage":
         channel._out.write("this is not json\n")
         channel._out.flush()
+    if mode == "malformed":
+        channel._out.write('{"v": 1, "type": []}\n' + "[" * 100000 + "\n")
+        channel._out.flush()
+        time.sleep(1)  # time for the worker to see its reply pipe close, were the reader gone
     if mode == "unknown-type":
         channel.send("surprise", detail=1)
     if mode == "silent":

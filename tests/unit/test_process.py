@@ -101,6 +101,13 @@ def test_a_display_that_raises_does_not_fail_the_case(call) -> None:
         ("silent", "worker exited without sending a result"),
         ("garbage", "worker broke the protocol: unreadable reply 'this is not json\\n'"),
         ("unknown-type", "worker broke the protocol: unknown reply"),
+        # An unhashable type and a nesting too deep to decode: a protocol error, not a reader
+        # thread that dies and closes the pipe (the worker then kills itself: "SIGKILL").
+        (
+            "malformed",
+            'worker broke the protocol: unknown reply \'{"v": 1, "type": []}\\n\'; '
+            "unreadable reply '[[[",
+        ),
     ],
 )
 def test_a_failing_worker_raises_with_the_cause_and_its_output(call, mode: str, cause: str) -> None:
@@ -311,3 +318,25 @@ def test_a_worker_whose_controller_is_killed_stops_with_its_children(
         assert wait_gone(pids) == [], f"left running after their controller was killed: {pids}"
     finally:
         controller.kill()
+
+
+@pytest.mark.parametrize("reaped_by", ["finish", "exited"])
+def test_a_reaped_worker_is_never_signalled_again(
+    fake_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reaped_by: str
+) -> None:
+    # Its process group's id is its process id, which the system may give to another process
+    # once the group is empty: a later kill (live A/B kills every worker when one fails, minutes
+    # after others exited) must not reach that process.
+    env = dict(os.environ, FAKE_MODE="ok")
+    worker = Worker(str(fake_python), env, tmp_path / "w.log", None, None)
+    worker.send(request_for())
+    if reaped_by == "finish":
+        worker.finish()
+    else:  # as live A/B sees a worker that sent its result exit
+        deadline = time.monotonic() + 30
+        while not worker.exited(0.05):
+            assert time.monotonic() < deadline, "the worker never exited"
+    signalled: list[int] = []
+    monkeypatch.setattr(process.os, "killpg", lambda pgid, sig: signalled.append(pgid))
+    worker.kill()
+    assert signalled == []

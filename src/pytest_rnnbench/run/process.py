@@ -104,14 +104,6 @@ def _open_log(log_path: Path) -> BinaryIO:
         ) from None
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the worker and anything it started (it leads its own session)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 class Worker:
     """One spawned worker process: its reply reader, its memory guard, and how its run ended."""
 
@@ -131,6 +123,9 @@ class Worker:
         self._protocol_errors: list[str] = []
         self._control = None
         self._said_all = threading.Event()  # its last word arrived, or its reply pipe closed
+        self._group_gone = (
+            False  # reaped, and its process group killed after: never signal it again
+        )
         log = _open_log(log_path)  # before the pipes: its failure leaves nothing to close
         read_fd, write_fd = os.pipe()
         child_fds = [write_fd]
@@ -165,20 +160,23 @@ class Worker:
             target=self._read_replies, args=(read_fd,), name="rnnbench-worker-reader", daemon=True
         )
         self._reader.start()
-        self._guard = _MemoryGuard(self.proc, max_rss_bytes) if max_rss_bytes else None
+        self._guard = _MemoryGuard(self, max_rss_bytes) if max_rss_bytes else None
 
     def _read_replies(self, read_fd: int) -> None:
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as replies:
             for line in replies:
+                # Nothing a line holds may end this thread: its pipe's read end would close, and
+                # the worker, seeing that, would kill itself as if its controller had died.
                 try:
                     message = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     self._protocol_errors.append(f"unreadable reply {line[:200]!r}")
                     continue
                 if (
                     not isinstance(message, dict)
                     or message.get("v") != PROTOCOL_VERSION
-                    or message.get("type") not in MESSAGE_TYPES
+                    or not isinstance(message.get("type"), str)
+                    or message["type"] not in MESSAGE_TYPES
                 ):
                     self._protocol_errors.append(f"unknown reply {line[:200]!r}")
                     continue
@@ -213,16 +211,39 @@ class Worker:
             except BrokenPipeError:
                 pass
 
+    def kill_group(self) -> None:
+        """Kill the worker and anything it started (it leads its own session). Never once it has
+        been reaped and its group killed after: the group's id is the worker's process id, which
+        the system may have given to another process since."""
+        if self._group_gone:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._group_gone = self.proc.returncode is not None
+
+    def exited(self, timeout_s: float = 0.0) -> bool:
+        """Whether the worker has exited (waiting up to `timeout_s`); once it has, anything it left
+        running in its group is killed at once, while the group's id is still its own."""
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        self.kill_group()
+        return True
+
     def kill(self) -> None:
-        _kill_group(self.proc)
+        self.kill_group()
         self.proc.wait()
+        self._group_gone = True  # everything in it had its SIGKILL before the reap
         self.release()
 
     def settle(self, timeout_s: float) -> bool:
         """Wait until the worker has sent its last word or closed its reply pipe, or has exited
         (a process it started may hold the pipe open); False when none of it came in time."""
         deadline = time.monotonic() + timeout_s
-        while self.proc.poll() is None:
+        while not self.exited():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -249,10 +270,10 @@ class Worker:
         try:
             self.run.returncode = self.proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            _kill_group(self.proc)
+            self.kill_group()
             self.run.returncode = self.proc.wait()
             killed_late = True
-        _kill_group(self.proc)  # reap anything the worker left running in its group
+        self.kill_group()  # anything the worker left running in its group
         self._reader.join(timeout=5)
         log_path = self.log_path
         if self._guard is not None:
@@ -353,8 +374,8 @@ class _MemoryGuard:
 
     INTERVAL_S = 0.1
 
-    def __init__(self, proc: subprocess.Popen[bytes], cap_bytes: int) -> None:
-        self.proc = proc
+    def __init__(self, worker: Worker, cap_bytes: int) -> None:
+        self.worker = worker
         self.cap = cap_bytes
         self.exceeded: Optional[int] = None
         self._stop = threading.Event()
@@ -362,11 +383,11 @@ class _MemoryGuard:
         self._thread.start()
 
     def _watch(self) -> None:
-        while not self._stop.is_set() and self.proc.poll() is None:
-            resident = _resident_bytes(self.proc.pid)
+        while not self._stop.is_set() and not self.worker.exited():
+            resident = _resident_bytes(self.worker.proc.pid)
             if resident is not None and resident > self.cap:
                 self.exceeded = resident
-                _kill_group(self.proc)
+                self.worker.kill_group()
                 return
             self._stop.wait(self.INTERVAL_S)
 

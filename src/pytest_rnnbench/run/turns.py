@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import queue
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -317,9 +316,7 @@ def _let_exit(worker: Optional[Worker]) -> None:
     freeing its memory (on a GPU, its CUDA context) would share the machine with that turn."""
     if worker is None:
         return
-    try:
-        worker.proc.wait(timeout=EXIT_GRACE_S)
-    except subprocess.TimeoutExpired:
+    if not worker.exited(EXIT_GRACE_S):
         # The turns go on (a hung exit must not stop the case), but the results file says so:
         # finish() replaces this with its kill when the worker has not exited by then either.
         worker.run.late_exit = (
@@ -353,7 +350,7 @@ def _exited_silently(
     """A worker whose process has been gone for EXIT_GRACE_S without its pipe closing, or None."""
     now = time.monotonic()
     for index, worker in workers.items():
-        if done[index] or worker.proc.poll() is None:
+        if done[index] or not worker.exited():
             continue
         first_seen = exited_at.setdefault(index, now)
         if now - first_seen >= EXIT_GRACE_S:
