@@ -95,8 +95,11 @@ def stop_with_controller(result_fd):
 
 
 def _kill_own_group():
-    if os.getpgrp() == os.getpid():  # the controller starts each worker in a session of its own
-        os.killpg(os.getpid(), signal.SIGKILL)
+    # The controller starts each worker in a session of its own, whose one process group holds
+    # the worker, what it started and any wrapper interpreter above it (a script that does not
+    # exec leads the session).
+    if os.getpgrp() == os.getsid(0):
+        os.killpg(os.getpgrp(), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
