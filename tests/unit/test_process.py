@@ -284,12 +284,18 @@ def test_a_worker_that_dies_without_a_word_says_so(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("wrapper", ["exec", "no exec"])
 def test_a_worker_whose_controller_is_killed_stops_with_its_children(
-    fake_python: Path, tmp_path: Path
+    fake_python: Path, tmp_path: Path, wrapper: str
 ) -> None:
     # SIGKILL (the out-of-memory killer, `kill -9`, a CI runner's last resort) gives the controller
     # no chance to kill its workers; left running, one would hold its GPU and CPUs and slow the
-    # next benchmark on that machine.
+    # next benchmark on that machine. An interpreter may be a wrapper script that does not exec
+    # (the worker is then the child of a shell that leads its session).
+    if wrapper == "no exec":
+        script = fake_python.read_text().replace('\nexec "', '\n"')
+        assert script != fake_python.read_text()
+        fake_python = write_executable(tmp_path / "python-no-exec", script)
     pidfile = tmp_path / "pids.json"
     controller = subprocess.Popen(
         [
