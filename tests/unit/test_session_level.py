@@ -117,3 +117,8 @@ def test_the_workers_ratio_widens_only_when_the_new_session_has_fewer_workers() 
     assert compare_sessions(few, math.log(67.0), workers_ratio=3).scale == pytest.approx(
         FLOOR_SPREAD * math.sqrt(1 + 1 / 2)
     )
+    # Two sessions further apart than the floor: their spread is of sessions, widened as any.
+    apart = log_sessions([50.0, 100.0])
+    assert compare_sessions(apart, math.log(100.0), workers_ratio=3).scale == pytest.approx(
+        math.log(2) / math.sqrt(2) * math.sqrt(3 + 1 / 2)
+    )

@@ -127,10 +127,12 @@ def compare_sessions(
         floor_used = False
         widen = max(1.0, workers_ratio)
     else:
-        # The floor is one process's spread already: it needs no widening for fewer workers.
-        # Two sessions that disagree by more than it are not overruled by it.
+        # The floor is one process's spread already (with steady thread pools): it needs no
+        # widening for fewer workers. Two sessions that disagree by more than it are not
+        # overruled by it, and their spread, of sessions, is widened as any other.
         observed = abs(used[0] - used[1]) / math.sqrt(2) if k == 2 else 0.0
-        spread, df, floor_used, widen = max(FLOOR_SPREAD, observed), math.inf, True, 1.0
+        spread, df, floor_used = max(FLOOR_SPREAD, observed), math.inf, True
+        widen = max(1.0, workers_ratio) if observed > FLOOR_SPREAD else 1.0
     scale = spread * math.sqrt(widen + 1 / k)
     difference = new - mean
     p_greater, p_less = one_sided(difference, scale, df)
