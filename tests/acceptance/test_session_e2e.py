@@ -128,13 +128,38 @@ def test_a_second_call_in_one_test_fails_it_and_keeps_the_first_measurement(
     assert "tensorflow-gpu0-b1-unroll-synthetic" in (pytester.path / "r.json").read_text()
 
 
-def test_a_shard_s_family_is_the_whole_matrix(pytester: pytest.Pytester) -> None:
+def test_a_shard_s_family_is_the_whole_matrix(
+    pytester: pytest.Pytester, fake_python, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Shards merged by `report` are one run: each judged at 1%/its own cases, N shards held
     about N%."""
     pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
     pytester.makeini("[pytest]\n")
+    monkeypatch.setenv("FAKE_MODE", "ok")
     shard = pytester.runpytest_subprocess(
-        *SKIPPED, "--rnnbench-batch-sizes=4,2,1", "--rnnbench-unroll=true", "--rnnbench-shard=1/3"
+        *ONE_CASE,
+        f"--rnnbench-python=tensorflow={fake_python}",
+        "--rnnbench-batch-sizes=4,2,1",
+        "--rnnbench-shard=1/3",
     )
-    shard.assert_outcomes(skipped=1)
+    shard.assert_outcomes(passed=1)
     shard.stdout.fnmatch_lines(["rnnbench: *each of its 3 cases is judged at 0.0033 (Bonferroni)"])
+
+
+def test_a_case_that_cannot_run_here_takes_no_share_of_the_family(
+    pytester: pytest.Pytester, fake_python, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend that its interpreter lacks (a project that installed one backend, the default
+    matrix's four) is never judged: the cases that can run share the whole 1%."""
+    pytester.makepyfile(test_bench="def test_lstm(rnnbench):\n    rnnbench()\n")
+    pytester.makeini("[pytest]\n")
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    run = pytester.runpytest_subprocess(
+        *ONE_CASE,
+        "--rnnbench-backends=tensorflow,jax",
+        f"--rnnbench-python=tensorflow={fake_python}",
+        "--rnnbench-python=jax=/no/such/python",
+        "--rnnbench-json=r.json",
+    )
+    run.assert_outcomes(passed=1, skipped=1)
+    run.stdout.fnmatch_lines(["rnnbench: *each of its 1 case is judged at 0.01 (Bonferroni)"])

@@ -135,8 +135,24 @@ class RnnbenchSession:
         self.measured_elsewhere = later_tests(session.items, _case_of)
         # After deselection and reordering: the progress line counts "case 3 of 8" of these.
         self.selected = len(session.items)
-        self.judge.family(family_size(session.items, _case_of, self.matrix_size - len(self.cases)))
+        self.judge.family(self._family_size(session.items))
         self.progress.start_run(session.items)
+
+    def _family_size(self, items: Sequence[pytest.Item]) -> int:
+        """The cases the run judges: a share of its false-alarm rate each (verdicts/family.py)."""
+        judgeable = [item for item in items if self._may_be_judged(item)]
+        return family_size(judgeable, _case_of, self.matrix_size - len(self.cases))
+
+    def _may_be_judged(self, item: pytest.Item) -> bool:
+        """False for a case that no process of this run can measure (no such GPUs, a backend
+        its interpreter lacks, one the head tree does not serve), known now and alike on every
+        pytest-xdist worker: never judged, it takes no share of the run's false-alarm rate."""
+        case = _params(item).get("rnnbench_case")
+        if case is None:
+            return True
+        if why_not_here(case, self.settings, self.inventory, None, self.trees) is not None:
+            return False
+        return self.runner.backend_problem(case.backend) is None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case_id = case_id_of(report.nodeid)
@@ -155,7 +171,9 @@ class RnnbenchSession:
         """Once the cases are known: the level the whole run holds (verdicts/family.py)."""
         if self.settings.save_baseline or not items or self.collect_only:
             return []
-        cases = family_size(items, _case_of, self.matrix_size - len(self.cases))
+        cases = self._family_size(items)
+        if not cases:  # none can run here: their skips say why
+            return []
         return [f"rnnbench: {family_line(self.settings.false_alarm_rate, cases)}"]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:

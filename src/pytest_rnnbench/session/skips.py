@@ -18,10 +18,11 @@ def why_not_here(
     case: Case,
     settings: Settings,
     inventory: GpuInventory,
-    slot: Slot,
+    slot: Optional[Slot],
     trees: Mapping[str, SourceTree],
 ) -> Optional[str]:
-    """The reason its test is skipped with, or None when `case` can run on this machine."""
+    """The reason its test is skipped with, or None when `case` can run on this machine (`slot`
+    None: on any of its pytest-xdist workers)."""
     simulated = settings.simulate_devices
     if simulated:
         if case.gpus > simulated:
@@ -32,7 +33,7 @@ def why_not_here(
     elif case.gpus > inventory.count:
         why = f": {inventory.reason}" if inventory.reason else ""
         return f"needs {case.gpus} GPU(s), this machine has {inventory.count}{why}"
-    elif case.gpus > len(slot.gpu_indices):
+    elif slot is not None and case.gpus > len(slot.gpu_indices):
         return f"needs {case.gpus} GPU(s) but {slot.describe()}"
     if trees:
         served = backends_of(trees["head"].path)
