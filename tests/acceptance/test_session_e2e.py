@@ -159,7 +159,6 @@ def test_a_case_that_cannot_run_here_takes_no_share_of_the_family(
         "--rnnbench-backends=tensorflow,jax",
         f"--rnnbench-python=tensorflow={fake_python}",
         "--rnnbench-python=jax=/no/such/python",
-        "--rnnbench-json=r.json",
     )
     run.assert_outcomes(passed=1, skipped=1)
     run.stdout.fnmatch_lines(["rnnbench: *each of its 1 case is judged at 0.01 (Bonferroni)"])

@@ -8,8 +8,10 @@ replaced by a behaviour picked per case.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -321,7 +323,11 @@ def test_a_worker_whose_controller_is_killed_stops_with_its_children(
         pids = json.loads(pidfile.read_text())
         controller.kill()
         controller.wait()
-        assert wait_gone(pids) == [], f"left running after their controller was killed: {pids}"
+        left = wait_gone(pids)
+        for pid in left:  # not to outlive a failed test either
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert left == [], f"left running after their controller was killed: {pids}"
     finally:
         controller.kill()
 

@@ -123,9 +123,8 @@ class Worker:
         self._protocol_errors: list[str] = []
         self._control = None
         self._said_all = threading.Event()  # its last word arrived, or its reply pipe closed
-        self._group_gone = (
-            False  # reaped, and its process group killed after: never signal it again
-        )
+        # Reaped, and its process group killed after: never to be signalled again (kill_group).
+        self._group_gone = False
         log = _open_log(log_path)  # before the pipes: its failure leaves nothing to close
         read_fd, write_fd = os.pipe()
         child_fds = [write_fd]

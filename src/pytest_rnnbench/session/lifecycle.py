@@ -148,7 +148,7 @@ class RnnbenchSession:
         its interpreter lacks, one the head tree does not serve), known now and alike on every
         pytest-xdist worker: never judged, it takes no share of the run's false-alarm rate."""
         case = _params(item).get("rnnbench_case")
-        if case is None:
+        if case is None or self.collect_only:  # a listing judges nothing: no interpreter probed
             return True
         if why_not_here(case, self.settings, self.inventory, None, self.trees) is not None:
             return False

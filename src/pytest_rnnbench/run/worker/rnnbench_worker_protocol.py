@@ -72,9 +72,9 @@ def stop_with_controller(result_fd):
     last resort) cannot stop its workers, and one left training would hold its CPUs and GPU and
     slow whatever is measured next on the machine. The controller holds the only read end of the
     result pipe; when it dies, the kernel closes it and poll() on the write end reports an error
-    (POLLERR on Linux, POLLHUP elsewhere). A thread blocked in poll() costs nothing while it
-    waits, and this holds through wrapper interpreters that do not exec, where the worker's
-    parent is not the controller.
+    (POLLERR on Linux; a POLLHUP is taken as the same). A thread blocked in poll() costs nothing
+    while it waits, and this holds through wrapper interpreters that do not exec, where the
+    worker's parent is not the controller.
     """
     if not hasattr(select, "poll"):
         return
